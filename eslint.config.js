@@ -1,0 +1,34 @@
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+export default tseslint.config(
+  { ignores: ['dist/', 'data/', 'node_modules/', 'schema/'] },
+  js.configs.recommended,
+  { files: ['bin/**/*.js', 'scripts/**/*.ts'], languageOptions: { globals: { process: 'readonly', console: 'readonly' } } },
+  ...tseslint.configs.recommended,
+  {
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/no-non-null-assertion': 'off',
+      'no-constant-condition': ['error', { checkLoops: false }],
+    },
+  },
+  {
+    // Only the CLI entry point may print or exit; everything else throws TrajforgeError.
+    files: ['src/**/*.ts'],
+    ignores: ['src/cli/**'],
+    rules: {
+      'no-console': 'error',
+      'no-restricted-properties': ['error', { object: 'process', property: 'exit', message: 'throw TrajforgeError; src/cli/main.ts exits' }],
+    },
+  },
+  {
+    // Config, simulation, policies and rendering run in workers and browsers: no I/O.
+    files: ['src/config/**/*.ts', 'src/sim/**/*.ts', 'src/policy/**/*.ts', 'src/render/**/*.ts', 'src/core/**/*.ts'],
+    ignores: ['src/config/load.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [{ group: ['node:*', 'fs', 'path', 'child_process', 'os'], message: 'no I/O outside load.ts / cli / export / video' }] }],
+      'no-restricted-globals': ['error', { name: 'process', message: 'no process access in pure modules' }],
+    },
+  },
+);

@@ -1,0 +1,80 @@
+/**
+ * `npm run bench`: prints throughput figures (not a test: numbers depend on the machine).
+ * Physics: environment steps/s and physics substeps/s per shipped environment, single thread,
+ * random actions, resets excluded from the timing.
+ */
+import { listEnvironments, loadEnv } from '../src/config/load.js';
+import { mergeConfig, validateEnvConfig, type ResolvedEnv } from '../src/config/parse.js';
+import { Rng } from '../src/core/rng.js';
+import { sampleSpace } from '../src/core/spaces.js';
+import { createEnv } from '../src/sim/env.js';
+import { loadRapier } from '../src/sim/rapier.js';
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
+
+async function physics(name: string, resolved: ResolvedEnv): Promise<void> {
+  const env = await createEnv(resolved);
+  const rng = new Rng(1);
+  let steps = 0;
+  let busy = 0;
+  let episode = 0;
+  // Warm up the JIT before timing.
+  const run = (budgetMs: number, count: boolean) => {
+    const end = performance.now() + budgetMs;
+    while (performance.now() < end) {
+      env.reset({ seed: episode++ });
+      const t0 = performance.now();
+      let n = 0;
+      for (;;) {
+        const r = env.step(sampleSpace(env.actionSpace, rng));
+        n++;
+        if (r.terminated || r.truncated) break;
+      }
+      if (count) {
+        busy += performance.now() - t0;
+        steps += n;
+      }
+    }
+  };
+  run(500, false);
+  run(SECONDS * 1000, true);
+  const perSec = steps / (busy / 1000);
+  const sub = resolved.config.world.substeps;
+  const bodies = env.spec.bodyNames.length;
+  console.log(`${name.padEnd(30)} ${String(Math.round(perSec)).padStart(8)} env steps/s  ${String(Math.round(perSec * sub)).padStart(9)} physics steps/s  (${sub} substeps, ${bodies} bodies)`);
+  env.close();
+}
+
+/** The reference scene of the MuJoCo / Rapier comparison: a plane and 20 free boxes and spheres, kept awake. */
+async function referenceScene(): Promise<void> {
+  const R = await loadRapier();
+  const world = new R.World({ x: 0, y: 0, z: -9.81 });
+  world.timestep = 1 / 240;
+  world.createCollider(R.ColliderDesc.cuboid(10, 10, 0.5).setTranslation(0, 0, -0.5));
+  for (let i = 0; i < 20; i++) {
+    const b = world.createRigidBody(R.RigidBodyDesc.dynamic().setCanSleep(false).setTranslation((i % 5) * 0.5 - 1, (i % 3) * 0.4, 0.5 + Math.floor(i / 5) * 0.6));
+    world.createCollider(i % 2 ? R.ColliderDesc.cuboid(0.1, 0.1, 0.1) : R.ColliderDesc.ball(0.1), b);
+  }
+  for (let i = 0; i < 2000; i++) world.step();
+  let n = 0;
+  const t0 = performance.now();
+  while (performance.now() - t0 < SECONDS * 1000) {
+    for (let k = 0; k < 200; k++) world.step();
+    n += 200;
+  }
+  console.log(`${'reference: plane + 20 free'.padEnd(30)} ${String(Math.round(n / ((performance.now() - t0) / 1000))).padStart(8)} physics steps/s  (raw Rapier, awake bodies; MuJoCo 2.2.2 ~14,600 on this machine class)`);
+  world.free();
+}
+
+console.log(`trajforge bench — node ${process.version}, Rapier ${(await loadRapier()).version()}, ${SECONDS} s per figure\n`);
+console.log('Physics (single thread, random actions):');
+for (const e of listEnvironments()) await physics(e.id, loadEnv(e.file));
+// falling-objects with 20 bodies: 20 thrown objects + table + ground is 22 primitives.
+const falling = loadEnv('FallingObjects-v1');
+const twenty = mergeConfig(structuredClone(falling.config), {
+  id: 'FallingObjects20-v1',
+  bodies: [{ name: 'obj', repeat: 20 }],
+  randomize: falling.config.randomize.map((r) => (r.term === 'count' ? { ...r, min: 20, max: 20 } : r)),
+});
+await physics('FallingObjects-v1 (20 objects)', validateEnvConfig(twenty, 'bench'));
+await referenceScene();

@@ -1,0 +1,61 @@
+import { isTrajforgeError } from '../core/errors.js';
+import { closest } from '../core/registry.js';
+import { checkCommand } from './check.js';
+import { envsCommand } from './envs.js';
+import { generateCommand } from './generate.js';
+import type { CliIO, Command } from './io.js';
+import { schemaCommand } from './schema.js';
+
+/** The command table: the CLI's help and its unknown-command error both come from it. */
+export const COMMANDS: Record<string, Command> = {
+  envs: envsCommand,
+  check: checkCommand,
+  schema: schemaCommand,
+  generate: generateCommand,
+};
+
+function help(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((k) => k.length));
+  return `trajforge: training data for world models and agents\n\nusage: trajforge <command> [options]\n\n${Object.values(COMMANDS)
+    .map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`)
+    .join('\n')}\n\nRun \`trajforge <command> --help\` for a command's options.\n`;
+}
+
+export const processIO: CliIO = {
+  out: (t) => process.stdout.write(t),
+  err: (t) => process.stderr.write(t),
+  isTTY: Boolean(process.stderr.isTTY),
+  cwd: process.cwd(),
+};
+
+/**
+ * Runs one CLI invocation and returns its exit code. The only place that turns errors into
+ * text: TrajforgeError -> "error[CODE]: message" and exit 2 (bad input) or 1 (runtime failure).
+ */
+export async function main(argv: string[], io: CliIO = processIO): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    io.out(help());
+    return name ? 0 : 2;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    io.err(`error[E_USAGE]: unknown command '${name}'; did you mean '${closest(name, Object.keys(COMMANDS), 1)[0]}'?\n\n${help()}`);
+    return 2;
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    io.out(`${command.summary}\n\nusage: ${command.usage}\n`);
+    return 0;
+  }
+  try {
+    return await command.run(rest, io);
+  } catch (e) {
+    if (isTrajforgeError(e)) {
+      io.err(`error[${e.code}]: ${e.message}\n`);
+      if (e.details.hint) io.err(`hint: ${e.details.hint}\n`);
+      return e.exitCode;
+    }
+    io.err(`internal error: ${(e as Error).stack ?? String(e)}\n`);
+    return 1;
+  }
+}
