@@ -9,6 +9,8 @@ import { Rng } from '../src/core/rng.js';
 import { sampleSpace } from '../src/core/spaces.js';
 import { createEnv } from '../src/sim/env.js';
 import { loadRapier } from '../src/sim/rapier.js';
+import { Renderer, type Channel } from '../src/render/renderer.js';
+import type { SceneSnapshot } from '../src/core/scene.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 
@@ -78,3 +80,39 @@ const twenty = mergeConfig(structuredClone(falling.config), {
 });
 await physics('FallingObjects-v1 (20 objects)', validateEnvConfig(twenty, 'bench'));
 await referenceScene();
+
+/** Rendering: single thread, the 20-object scene (+ table + ground), hard shadows on. */
+async function renderBench(): Promise<void> {
+  const env = await createEnv(validateEnvConfig(twenty, 'bench'));
+  env.reset({ seed: 3 });
+  for (let t = 0; t < 20; t++) env.step(new Float32Array(0));
+  const s0 = env.snapshot();
+  env.step(new Float32Array(0));
+  const s1 = env.snapshot();
+  env.close();
+  const at = (s: SceneSnapshot, size: number): SceneSnapshot => ({ ...s, cameras: s.cameras.map((c) => ({ ...c, width: size, height: size })) });
+  const fps = (r: Renderer, a: SceneSnapshot, b: SceneSnapshot, channels: Channel[]) => {
+    for (let i = 0; i < 100; i++) r.render(a, 'main', channels, b);
+    let n = 0;
+    const t0 = performance.now();
+    while (performance.now() - t0 < SECONDS * 500) {
+      r.render(a, 'main', channels, b);
+      n++;
+    }
+    return n / ((performance.now() - t0) / 1000);
+  };
+  console.log(`\nRendering (single thread, ${s0.primitives.length} primitives incl. ground and table, shadows on):`);
+  for (const size of [64, 128, 256]) {
+    const a = at(s0, size);
+    const b = at(s1, size);
+    const base = fps(new Renderer(), a, b, ['rgb', 'depth', 'segmentation']);
+    const rgbOnly = fps(new Renderer(), a, b, ['rgb']);
+    const withFlow = fps(new Renderer(), a, b, ['rgb', 'depth', 'segmentation', 'flow']);
+    const all = fps(new Renderer(), a, b, ['rgb', 'depth', 'segmentation', 'flow', 'normals']);
+    const aa = fps(new Renderer({ supersample: 2 }), a, b, ['rgb']);
+    console.log(
+      `${`${size}x${size}`.padEnd(9)} rgb ${Math.round(rgbOnly)}  rgb+depth+seg ${Math.round(base)}  +flow ${Math.round(withFlow)} (+${Math.round((100 * base) / withFlow - 100)}% time)  all five ${Math.round(all)}  rgb 2x2 supersampled ${Math.round(aa)} frames/s`,
+    );
+  }
+}
+await renderBench();

@@ -4,6 +4,7 @@ import { checkCommand } from './check.js';
 import { envsCommand } from './envs.js';
 import { generateCommand } from './generate.js';
 import type { CliIO, Command } from './io.js';
+import { renderCommand } from './render.js';
 import { schemaCommand } from './schema.js';
 
 /** The command table: the CLI's help and its unknown-command error both come from it. */
@@ -12,6 +13,7 @@ export const COMMANDS: Record<string, Command> = {
   check: checkCommand,
   schema: schemaCommand,
   generate: generateCommand,
+  render: renderCommand,
 };
 
 function help(): string {

@@ -86,3 +86,22 @@ describe('committed JSON Schema', () => {
     expect(committed).toEqual(envJsonSchema());
   });
 });
+
+describe('render command', () => {
+  it('writes a PNG strip that an independent decoder reads', async () => {
+    const { PNG } = await import('pngjs');
+    const dir = mkdtempSync(join(tmpdir(), 'tf-render-'));
+    const io = capture(dir);
+    expect(await main(['render', 'FallingObjects-v1', '--seed', '2', '--step', '3', '--size', '48x32', '--out', 'f.png'], io)).toBe(0);
+    const png = PNG.sync.read(readFileSync(join(dir, 'f.png')));
+    expect([png.width, png.height]).toEqual([48 * 4, 32]); // rgb | depth | segmentation | flow
+    expect(io.stdout).toMatch(/tiles: rgb \| depth \| segmentation \| flow/);
+  });
+
+  it('rejects unknown cameras and channels', async () => {
+    const io = capture();
+    expect(await main(['render', 'PushCube-v1', '--camera', 'side', '--out', '/tmp/x.png'], io)).toBe(2);
+    expect(io.stderr).toMatch(/no camera 'side' \(cameras: top\)/);
+    expect(await main(['render', 'PushCube-v1', '--channels', 'rgb,heat', '--out', '/tmp/x.png'], io)).toBe(2);
+  });
+});

@@ -1,0 +1,15 @@
+/**
+ * Regenerates the golden images on purpose (never run by tests): `npm run goldens`.
+ * Review the changed PNGs before committing them.
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { GOLDEN_DIR, GOLDEN_SEED, GOLDEN_STEP, goldenCases } from '../test/helpers/golden.js';
+import { renderPreview } from '../src/episode/preview.js';
+import { encodePng } from '../src/render/png.js';
+
+for (const c of goldenCases()) {
+  const p = await renderPreview(c.resolved, { seed: GOLDEN_SEED, step: GOLDEN_STEP, camera: c.camera });
+  writeFileSync(join(GOLDEN_DIR, c.file), encodePng(p.strip.width, p.strip.height, p.strip.rgb));
+  console.log(`wrote ${c.file}`);
+}
