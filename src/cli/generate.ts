@@ -1,55 +1,111 @@
+import { resolve } from 'node:path';
 import { loadEnv } from '../config/load.js';
 import { TrajforgeError } from '../core/errors.js';
-import { episodeSeed, summarizeEpisode } from '../episode/rollout.js';
-import { makePolicy, POLICY_KINDS, type PolicyKind } from '../policy/index.js';
-import { createEnv } from '../sim/env.js';
+import { generateDataset, type Progress } from '../episode/generate.js';
+import { FORMATS } from '../export/registry.js';
+import { POLICY_KINDS, type PolicyKind } from '../policy/index.js';
+import { CHANNELS, type Channel } from '../render/renderer.js';
+import { CODECS, type VideoCodec } from '../video/ffmpeg.js';
 import { intOption, numberOption, parse } from './args.js';
-import type { Command } from './io.js';
+import type { CliIO, Command } from './io.js';
 
 export const generateCommand: Command = {
   name: 'generate',
-  summary: 'roll out episodes of an environment with a policy',
-  usage: 'trajforge generate <env id or file> [--episodes 50] [--seed 0] [--policy expert|random|noise] [--noise 0.1] [--epsilon 0]',
+  summary: 'simulate, render and write a dataset (LeRobot v3), in parallel, resumable',
+  usage:
+    'trajforge generate <env id or file> --out DIR [--episodes 50] [--seed 0] [--workers W] [--format lerobot] ' +
+    '[--policy expert|random|noise] [--noise 0] [--epsilon 0] [--shard i/N] [--resume] [--overwrite] ' +
+    `[--codec ${Object.keys(CODECS).join('|')}] [--gop 2] [--checkpoint 32] [--channels rgb,depth,...]`,
   async run(args, io) {
     const { values, positionals } = parse(
       args,
       {
+        out: { type: 'string' },
         episodes: { type: 'string' },
         seed: { type: 'string' },
+        workers: { type: 'string' },
+        format: { type: 'string' },
         policy: { type: 'string' },
         noise: { type: 'string' },
         epsilon: { type: 'string' },
-        out: { type: 'string' },
+        shard: { type: 'string' },
+        resume: { type: 'boolean' },
+        overwrite: { type: 'boolean' },
+        codec: { type: 'string' },
+        gop: { type: 'string' },
+        checkpoint: { type: 'string' },
+        channels: { type: 'string' },
       },
       this.usage,
     );
     const ref = positionals[0];
     if (!ref) throw new TrajforgeError('E_USAGE', `missing environment\nusage: ${this.usage}`);
-    const episodes = intOption(values.episodes, 'episodes', 50, 1);
-    const seed = intOption(values.seed, 'seed', 0);
-    const env = await createEnv(loadEnv(ref, { baseDir: io.cwd }));
-    try {
-      const kind = (values.policy ?? (env.spec.hasExpert ? 'expert' : 'noise')) as PolicyKind;
-      if (!POLICY_KINDS.includes(kind) || kind === 'replay') throw new TrajforgeError('E_USAGE', `--policy must be one of expert, random, noise; got '${kind}'`);
-      const policy = makePolicy(kind, env, { noise: numberOption(values.noise, 'noise', 0), epsilon: numberOption(values.epsilon, 'epsilon', 0) });
-      const t0 = performance.now();
-      let steps = 0;
-      let successes = 0;
-      let ret = 0;
-      for (let k = 0; k < episodes; k++) {
-        const s = summarizeEpisode(env, policy, episodeSeed(seed, k));
-        steps += s.steps;
-        successes += s.success ? 1 : 0;
-        ret += s.return;
-        if (!io.isTTY && (k + 1) % 10 === 0) io.err(`episode ${k + 1}/${episodes}\n`);
-      }
-      const dt = (performance.now() - t0) / 1000;
-      io.out(`${env.spec.id}: ${episodes} episodes, ${steps} steps, policy ${kind}\n`);
-      if (env.spec.isTask) io.out(`  success rate  ${((100 * successes) / episodes).toFixed(1)}%\n`);
-      io.out(`  mean return   ${(ret / episodes).toFixed(3)}\n  throughput    ${Math.round(steps / dt)} steps/s (physics only, single thread)\n`);
-      return 0;
-    } finally {
-      env.close();
-    }
+    if (!values.out) throw new TrajforgeError('E_USAGE', `missing --out DIR\nusage: ${this.usage}`);
+    const format = (values.format as string | undefined) ?? 'lerobot';
+    if (!(format in FORMATS)) throw new TrajforgeError('E_USAGE', `unknown --format '${format}' (known: ${Object.keys(FORMATS).join(', ')})`);
+    const codec = ((values.codec as string | undefined) ?? 'h264') as VideoCodec;
+    if (!(codec in CODECS)) throw new TrajforgeError('E_USAGE', `unknown --codec '${codec}' (known: ${Object.keys(CODECS).join(', ')})`);
+    const channels = (values.channels as string | undefined)?.split(',').map((c) => c.trim()) as Channel[] | undefined;
+    for (const c of channels ?? []) if (!CHANNELS.includes(c)) throw new TrajforgeError('E_USAGE', `unknown channel '${c}' (known: ${CHANNELS.join(', ')})`);
+    const shard = parseShard(values.shard as string | undefined);
+    const env = loadEnv(ref, { baseDir: io.cwd });
+    const kind = ((values.policy as string | undefined) ?? (env.config.expert ? 'expert' : 'noise')) as PolicyKind;
+    if (!POLICY_KINDS.includes(kind) || kind === 'replay') throw new TrajforgeError('E_USAGE', `--policy must be one of expert, random, noise; got '${kind}'`);
+    const out = resolve(io.cwd, values.out as string);
+    const progress = reporter(io);
+    const result = await generateDataset({
+      env,
+      out,
+      episodes: intOption(values.episodes as string | undefined, 'episodes', 50, 1),
+      seed: intOption(values.seed as string | undefined, 'seed', 0),
+      workers: intOption(values.workers as string | undefined, 'workers', defaultWorkers(), 0),
+      format,
+      policy: { kind, noise: numberOption(values.noise as string | undefined, 'noise', 0), epsilon: numberOption(values.epsilon as string | undefined, 'epsilon', 0) },
+      shard,
+      resume: (values.resume as unknown) === true,
+      overwrite: (values.overwrite as unknown) === true,
+      codec,
+      gop: intOption(values.gop as string | undefined, 'gop', 2, 1),
+      checkpoint: intOption(values.checkpoint as string | undefined, 'checkpoint', 32, 1),
+      channels,
+      onProgress: progress,
+    });
+    if (io.isTTY) io.err('\n');
+    const rate = result.episodes > 0 ? (100 * result.successes) / result.episodes : 0;
+    io.out(`${env.config.id} -> ${values.out} (${format}${shard.count > 1 ? `, shard ${shard.index}/${shard.count}` : ''})\n`);
+    io.out(`  episodes      ${result.episodes}${result.resumedFrom > 0 ? ` (resumed after ${result.resumedFrom})` : ''}\n`);
+    io.out(`  frames        ${result.frames}\n`);
+    if (env.config.task.success.length > 0) io.out(`  success rate  ${rate.toFixed(1)}%\n`);
+    io.out(`  throughput    ${result.seconds > 0 ? Math.round(result.steps / result.seconds) : 0} steps/s (${result.steps} steps simulated in ${result.seconds.toFixed(1)} s)\n`);
+    io.out(`  size          ${(result.bytes / 1e6).toFixed(2)} MB\n`);
+    return 0;
   },
 };
+
+function defaultWorkers(): number {
+  return 2;
+}
+
+function parseShard(s: string | undefined): { index: number; count: number } {
+  if (s === undefined) return { index: 0, count: 1 };
+  const m = /^(\d+)\/(\d+)$/.exec(s);
+  if (!m || Number(m[1]) >= Number(m[2]) || Number(m[2]) < 1) throw new TrajforgeError('E_USAGE', `--shard must be i/N with 0 <= i < N, got '${s}'`);
+  return { index: Number(m[1]), count: Number(m[2]) };
+}
+
+/** A progress bar on a terminal, a plain line every few seconds otherwise. */
+function reporter(io: CliIO): (p: Progress) => void {
+  let lastLine = 0;
+  return (p) => {
+    const rate = p.elapsed > 0 ? p.steps / p.elapsed : 0;
+    const remaining = p.episodesDone > p.resumedFrom ? ((p.episodesTotal - p.episodesDone) * p.elapsed) / (p.episodesDone - p.resumedFrom) : 0;
+    if (io.isTTY) {
+      const width = 30;
+      const filled = Math.round((width * p.episodesDone) / p.episodesTotal);
+      io.err(`\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${p.episodesDone}/${p.episodesTotal} episodes  ${Math.round(rate)} steps/s  ETA ${remaining.toFixed(0)} s   `);
+    } else if (p.elapsed - lastLine >= 5 || p.episodesDone === p.episodesTotal) {
+      lastLine = p.elapsed;
+      io.err(`episodes ${p.episodesDone}/${p.episodesTotal}  steps ${p.steps}  ${Math.round(rate)} steps/s  eta ${remaining.toFixed(0)} s\n`);
+    }
+  };
+}

@@ -1,0 +1,127 @@
+import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { observationNames } from '../config/names.js';
+import type { ResolvedEnv } from '../config/parse.js';
+import { TrajforgeError } from '../core/errors.js';
+import { lookup } from '../core/registry.js';
+import { removeStaging } from '../export/lerobot.js';
+import { FORMATS } from '../export/registry.js';
+import type { DatasetMeta, DatasetSummary } from '../export/sink.js';
+import type { PolicyKind } from '../policy/policy.js';
+import { CHANNELS, type Channel } from '../render/renderer.js';
+import { baseBodies } from '../sim/describe.js';
+import type { VideoCodec } from '../video/ffmpeg.js';
+import { produceEpisodes, type EpisodeJob } from './pool.js';
+import { episodeSeed } from './rollout.js';
+import type { RunnerInit } from './runner.js';
+
+export interface GenerateOptions {
+  env: ResolvedEnv;
+  out: string;
+  episodes: number;
+  seed: number;
+  workers: number;
+  format: string;
+  policy: { kind: PolicyKind; noise: number; epsilon: number };
+  shard: { index: number; count: number };
+  resume: boolean;
+  overwrite: boolean;
+  codec: VideoCodec;
+  gop: number;
+  checkpoint: number;
+  /** Restrict the rendered channels (default: what each camera declares). */
+  channels?: Channel[];
+  onProgress?: (p: Progress) => void;
+}
+
+export interface Progress {
+  episodesDone: number;
+  episodesTotal: number;
+  steps: number;
+  successes: number;
+  elapsed: number;
+  resumedFrom: number;
+}
+
+export interface GenerateResult extends DatasetSummary {
+  steps: number;
+  seconds: number;
+  resumedFrom: number;
+}
+
+/** Episode numbers of a shard: {k : k mod count = index}, in order. */
+export function shardEpisodes(episodes: number, shard: { index: number; count: number }): number[] {
+  const out: number[] = [];
+  for (let k = shard.index; k < episodes; k += shard.count) out.push(k);
+  return out;
+}
+
+/**
+ * Generates a dataset: episodes simulated and rendered on worker threads, written in episode order
+ * by the chosen exporter, resumable after a crash. The output depends only on the arguments, never
+ * on the number of workers.
+ */
+export async function generateDataset(opts: GenerateOptions): Promise<GenerateResult> {
+  const makeSink = lookup(FORMATS as Record<string, () => ReturnType<(typeof FORMATS)['lerobot']>>, opts.format, 'format');
+  const cfg = opts.env.config;
+  const hasExpert = cfg.expert !== undefined;
+  if (opts.policy.kind === 'expert' && !hasExpert) throw new TrajforgeError('E_USAGE', `${cfg.id} declares no expert; use --policy random or noise`);
+  if (!(opts.shard.count >= 1 && opts.shard.index >= 0 && opts.shard.index < opts.shard.count)) throw new TrajforgeError('E_USAGE', `bad shard ${opts.shard.index}/${opts.shard.count}`);
+  for (const c of opts.channels ?? []) if (!CHANNELS.includes(c)) throw new TrajforgeError('E_USAGE', `unknown channel '${c}'`);
+
+  prepareDir(opts.out, opts);
+  const cameras = cfg.cameras.map((c) => ({
+    name: c.name,
+    width: c.resolution[0],
+    height: c.resolution[1],
+    channels: (opts.channels ? c.channels.filter((ch) => opts.channels!.includes(ch)) : c.channels) as Channel[],
+  })).filter((c) => c.channels.length > 0);
+  const meta: DatasetMeta = {
+    envId: cfg.id,
+    config: cfg,
+    configHash: opts.env.hash,
+    instruction: cfg.task.instruction || cfg.description || cfg.id,
+    fps: Math.round(1 / (cfg.world.timestep * cfg.world.substeps)),
+    observationNames: observationNames(cfg),
+    actionNames: cfg.actions.actuators.map((a) => a.name),
+    discrete: cfg.actions.discrete !== undefined,
+    cameras,
+    bodyNames: baseBodies(cfg).map((b) => b.name),
+    run: { seed: opts.seed, episodes: opts.episodes, shard: opts.shard, policy: opts.policy, codec: opts.codec, gop: opts.gop, checkpoint: opts.checkpoint },
+  };
+  const sink = makeSink();
+  const { committed } = await sink.open(opts.out, meta, { resume: opts.resume });
+  const all: EpisodeJob[] = shardEpisodes(opts.episodes, opts.shard).map((k) => ({ episode: k, seed: episodeSeed(opts.seed, k) }));
+  const jobs = all.slice(committed);
+  const init: RunnerInit = { config: cfg, source: opts.env.source, policy: opts.policy, cameras: cameras.map((c) => ({ name: c.name, channels: c.channels })), supersample: 1 };
+  const t0 = performance.now();
+  let steps = 0;
+  let successes = 0;
+  let done = committed;
+  try {
+    for await (const ep of produceEpisodes(init, jobs, opts.workers)) {
+      await sink.write(ep);
+      steps += ep.length;
+      successes += ep.success[ep.length - 1] ? 1 : 0;
+      done++;
+      opts.onProgress?.({ episodesDone: done, episodesTotal: all.length, steps, successes, elapsed: (performance.now() - t0) / 1000, resumedFrom: committed });
+    }
+    const summary = await sink.close();
+    removeStaging(opts.out);
+    return { ...summary, steps, seconds: (performance.now() - t0) / 1000, resumedFrom: committed };
+  } catch (e) {
+    await sink.abort();
+    throw e;
+  }
+}
+
+function prepareDir(dir: string, opts: GenerateOptions): void {
+  if (existsSync(dir) && readdirSync(dir).length > 0) {
+    if (opts.overwrite) rmSync(dir, { recursive: true, force: true });
+    else if (!opts.resume) throw new TrajforgeError('E_DATASET_EXISTS', `${dir} exists and is not empty; pass --resume to continue an interrupted run or --overwrite to replace it`);
+    else if (!existsSync(join(dir, '.trajforge'))) {
+      throw new TrajforgeError('E_DATASET_EXISTS', `${dir} holds no interrupted run to resume (it is complete or not a trajforge dataset); use --overwrite to regenerate`);
+    }
+  }
+  mkdirSync(dir, { recursive: true });
+}

@@ -1,0 +1,94 @@
+import { Worker } from 'node:worker_threads';
+import { TrajforgeError, type ErrorCode } from '../core/errors.js';
+import { createRunner, type EpisodeRunner, type RunnerInit } from './runner.js';
+import type { EpisodeData } from './simulate.js';
+
+export interface EpisodeJob {
+  episode: number;
+  seed: number;
+}
+
+/**
+ * Produces episodes on worker threads (or in-process with workers = 0) and hands them back in job
+ * order. At most `workers * 2` jobs are in flight, and the next job is dispatched only when the
+ * consumer takes a result, so memory stays bounded however long the run (backpressure).
+ */
+export async function* produceEpisodes(init: RunnerInit, jobs: EpisodeJob[], workers: number): AsyncGenerator<EpisodeData> {
+  if (workers <= 0) {
+    const runner: EpisodeRunner = await createRunner(init);
+    try {
+      for (const j of jobs) yield runner.run(j.episode, j.seed);
+    } finally {
+      runner.close();
+    }
+    return;
+  }
+  const pool = await Promise.all(Array.from({ length: Math.min(workers, Math.max(1, jobs.length)) }, () => startWorker(init)));
+  const results = new Map<number, Promise<EpisodeData>>();
+  const idle = [...pool];
+  let next = 0;
+  const maxInFlight = pool.length * 2;
+  const queue: { job: number; resolve: (e: EpisodeData) => void; reject: (e: Error) => void }[][] = pool.map(() => []);
+  const dispatch = () => {
+    while (next < jobs.length && results.size < maxInFlight) {
+      const job = next++;
+      const w = idle.length > 0 ? idle.shift()! : pool[job % pool.length]!;
+      const wi = pool.indexOf(w);
+      results.set(
+        job,
+        new Promise<EpisodeData>((resolve, reject) => {
+          queue[wi]!.push({ job, resolve, reject });
+          w.worker.postMessage(jobs[job]);
+        }),
+      );
+    }
+  };
+  for (const [wi, w] of pool.entries()) {
+    w.worker.on('message', (msg: { ok: boolean; ep?: EpisodeData; code?: ErrorCode; message?: string }) => {
+      const pending = queue[wi]!.shift();
+      if (!pending) return;
+      if (msg.ok) pending.resolve(msg.ep!);
+      else pending.reject(new TrajforgeError(msg.code ?? 'E_WORKER_FAILED', `episode ${jobs[pending.job]!.episode}: ${msg.message}`));
+    });
+    const fail = (e: Error) => {
+      for (const p of queue[wi]!.splice(0)) p.reject(new TrajforgeError('E_WORKER_FAILED', `worker ${wi} died: ${e.message}`));
+    };
+    w.worker.on('error', fail);
+    w.worker.on('exit', (code) => {
+      if (queue[wi]!.length > 0) fail(new Error(`exit code ${code}`));
+    });
+  }
+  try {
+    dispatch();
+    for (let i = 0; i < jobs.length; i++) {
+      const ep = await results.get(i)!;
+      results.delete(i);
+      dispatch();
+      yield ep;
+    }
+  } finally {
+    await Promise.all(pool.map((w) => w.worker.terminate()));
+  }
+}
+
+interface PoolWorker {
+  worker: Worker;
+}
+
+function startWorker(init: RunnerInit): Promise<PoolWorker> {
+  // Under the TypeScript sources (tests, tsx) the worker registers tsx's loader before importing
+  // the worker module; compiled code (dist/) loads worker.js directly.
+  const ts = import.meta.url.endsWith('.ts');
+  const worker = ts
+    ? new Worker(`import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(new URL('./worker.ts', import.meta.url).href)}); });`, { eval: true, workerData: init })
+    : new Worker(new URL('./worker.js', import.meta.url), { workerData: init });
+  return new Promise((resolve, reject) => {
+    const onError = (e: Error) => reject(new TrajforgeError('E_WORKER_FAILED', `worker failed to start: ${e.message}`));
+    worker.once('error', onError);
+    worker.once('message', (msg: { ready?: boolean }) => {
+      worker.off('error', onError);
+      if (msg.ready) resolve({ worker });
+      else reject(new TrajforgeError('E_WORKER_FAILED', 'worker sent an unexpected first message'));
+    });
+  });
+}

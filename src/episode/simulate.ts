@@ -1,0 +1,143 @@
+import type { Action } from '../core/spaces.js';
+import { deriveSeed } from '../core/rng.js';
+import type { Policy } from '../policy/policy.js';
+import { Renderer, type Channel } from '../render/renderer.js';
+import type { PhysicsEnv } from '../sim/env.js';
+
+/** One camera channel's frames for a whole episode, frame t = observation t. */
+export interface ChannelFrames {
+  camera: string;
+  channel: Channel;
+  width: number;
+  height: number;
+  /** rgb: uint8 T*H*W*3; depth: float32 T*H*W; segmentation: uint16 T*H*W; flow: float32 T*H*W*2; normals: float32 T*H*W*3. */
+  data: Uint8Array | Float32Array | Uint16Array;
+}
+
+/**
+ * Everything one episode produced, as flat typed arrays (cheap to move between threads).
+ * Row t holds the observation at t, the action taken there, and what followed (reward, done...).
+ */
+export interface EpisodeData {
+  /** Episode number k within the run (before sharding). */
+  episode: number;
+  seed: number;
+  length: number;
+  obsDim: number;
+  actionDim: number;
+  discrete: boolean;
+  obs: Float32Array;
+  /** Continuous: T*A actuator values; discrete: T choice indices. */
+  actions: Float32Array;
+  rewards: Float32Array;
+  terminated: Uint8Array;
+  truncated: Uint8Array;
+  success: Uint8Array;
+  frames: ChannelFrames[];
+  /** Seconds spent simulating and rendering. */
+  simSeconds: number;
+  renderSeconds: number;
+}
+
+export interface CameraRequest {
+  name: string;
+  channels: Channel[];
+}
+
+/** Rolls out one episode from `seed` and renders every requested camera channel at every step. */
+export function simulateEpisode(env: PhysicsEnv, policy: Policy, renderer: Renderer, episode: number, seed: number, cameras: CameraRequest[]): EpisodeData {
+  const obsDim = env.observationSpace.shape[0];
+  const discrete = env.actionSpace.type === 'discrete';
+  const actionDim = env.actionSpace.type === 'box' ? env.actionSpace.shape[0] : 1;
+  const obs: number[] = [];
+  const actions: number[] = [];
+  const rewards: number[] = [];
+  const terminated: number[] = [];
+  const truncated: number[] = [];
+  const success: number[] = [];
+  const chunks = new Map<string, ArrayBufferView[]>();
+  const sizes = new Map<string, [number, number]>();
+  let simTime = 0;
+  let renderTime = 0;
+
+  let t0 = performance.now();
+  let o = env.reset({ seed }).obs;
+  policy.reset(deriveSeed(seed, 'policy'));
+  let scene = env.snapshot();
+  simTime += performance.now() - t0;
+  for (;;) {
+    t0 = performance.now();
+    const a: Action = policy.act(o, env);
+    const r = env.step(a);
+    const next = env.snapshot();
+    const t1 = performance.now();
+    simTime += t1 - t0;
+    for (const cam of cameras) {
+      const frames = renderer.render(scene, cam.name, cam.channels, next);
+      for (const ch of cam.channels) {
+        const key = `${cam.name}/${ch}`;
+        const data = frames[ch]!;
+        if (!chunks.has(key)) {
+          chunks.set(key, []);
+          sizes.set(key, [frames.width, frames.height]);
+        }
+        chunks.get(key)!.push(data.slice());
+      }
+    }
+    renderTime += performance.now() - t1;
+    for (let i = 0; i < obsDim; i++) obs.push(o[i]!);
+    if (typeof a === 'number') actions.push(a);
+    else for (let i = 0; i < actionDim; i++) actions.push(a[i]!);
+    rewards.push(r.reward);
+    terminated.push(r.terminated ? 1 : 0);
+    truncated.push(r.truncated ? 1 : 0);
+    success.push(r.info.success ? 1 : 0);
+    o = r.obs;
+    scene = next;
+    if (r.terminated || r.truncated) break;
+  }
+  const frames: ChannelFrames[] = [];
+  for (const cam of cameras) {
+    for (const ch of cam.channels) {
+      const key = `${cam.name}/${ch}`;
+      const parts = chunks.get(key)!;
+      const [width, height] = sizes.get(key)!;
+      frames.push({ camera: cam.name, channel: ch, width, height, data: concat(parts) });
+    }
+  }
+  return {
+    episode,
+    seed,
+    length: rewards.length,
+    obsDim,
+    actionDim,
+    discrete,
+    obs: Float32Array.from(obs),
+    actions: Float32Array.from(actions),
+    rewards: Float32Array.from(rewards),
+    terminated: Uint8Array.from(terminated),
+    truncated: Uint8Array.from(truncated),
+    success: Uint8Array.from(success),
+    frames,
+    simSeconds: simTime / 1000,
+    renderSeconds: renderTime / 1000,
+  };
+}
+
+function concat(parts: ArrayBufferView[]): Uint8Array | Float32Array | Uint16Array {
+  const first = parts[0] as Uint8Array | Float32Array | Uint16Array;
+  const n = parts.reduce((s, p) => s + (p as Uint8Array).length, 0);
+  const out = new (first.constructor as { new (n: number): Uint8Array | Float32Array | Uint16Array })(n);
+  let o = 0;
+  for (const p of parts) {
+    out.set(p as Uint8Array, o);
+    o += (p as Uint8Array).length;
+  }
+  return out;
+}
+
+/** The transferable buffers of an episode (for postMessage without copying). */
+export function transferables(ep: EpisodeData): ArrayBuffer[] {
+  const bufs = [ep.obs, ep.actions, ep.rewards, ep.terminated, ep.truncated, ep.success, ...ep.frames.map((f) => f.data)].map((a) => a.buffer as ArrayBuffer);
+  return [...new Set(bufs)];
+}

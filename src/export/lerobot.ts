@@ -1,0 +1,546 @@
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { TrajforgeError } from '../core/errors.js';
+import type { EpisodeData } from '../episode/simulate.js';
+import { CODECS, VideoEncoder, concatVideos } from '../video/ffmpeg.js';
+import { readArrays, writeArrays } from './arrays.js';
+import { writeFileAtomic } from './atomic.js';
+import {
+  CHUNKS_SIZE,
+  CODEBASE_VERSION,
+  DATA_FILES_SIZE_MB,
+  DATA_PATH,
+  EPISODE_STATS_FEATURES,
+  VIDEO_FILES_SIZE_MB,
+  VIDEO_PATH,
+  auxColumns,
+  dataColumns,
+  dataPath,
+  episodesPath,
+  fileAddress,
+  lerobotFeatures,
+  videoCameras,
+  videoKey,
+  videoPath,
+  type Feature,
+} from './lerobot-format.js';
+import { ParquetFileWriter, parquetBytes, type ColumnDef } from './parquet.js';
+import type { DatasetMeta, DatasetSummary, EpisodeSink } from './sink.js';
+import { ImageHistogram, numericStats, type FeatureStats } from './stats.js';
+
+/**
+ * LeRobotDataset v3.0 writer.
+ *
+ * Generation streams episodes into checkpoint *parts* under DIR/.trajforge/parts: every
+ * `checkpoint` episodes, one part directory holding the rows (raw arrays), one mp4 per camera
+ * and per-episode metadata, renamed into place only when complete. A killed run resumes after
+ * the last complete part. `close()` then assembles the final layout from the parts: data parquet
+ * files and concatenated videos rolled over at LeRobot's size thresholds, meta/episodes,
+ * meta/tasks, meta/stats.json, and meta/info.json last.
+ */
+const STAGING = '.trajforge';
+
+export interface EpisodeRecord {
+  episode_index: number;
+  source_episode: number;
+  seed: number;
+  length: number;
+  success: boolean;
+  return: number;
+  /** Global index of the episode's first frame. */
+  from_index: number;
+  /** Per rgb camera: 256-bin histograms (exact image stats). */
+  histograms: Record<string, ReturnType<ImageHistogram['toJSON']>>;
+  /** Where the episode's frames sit (set at assembly). */
+  video?: Record<string, { file: number; from_frame: number }>;
+  data_file?: number;
+}
+
+interface OpenPart {
+  index: number;
+  tmp: string;
+  encoders: Map<string, VideoEncoder>;
+  episodes: EpisodeRecord[];
+  rows: EpisodeData[];
+}
+
+export class LeRobotSink implements EpisodeSink {
+  private dir = '';
+  private meta!: DatasetMeta;
+  private features!: Record<string, Feature>;
+  private part: OpenPart | null = null;
+  private nextPart = 0;
+  private nextEpisode = 0;
+  private nextIndex = 0;
+
+  async open(dir: string, meta: DatasetMeta, opts: { resume: boolean }): Promise<{ committed: number }> {
+    this.dir = dir;
+    this.meta = meta;
+    this.features = lerobotFeatures(meta);
+    const staging = join(dir, STAGING);
+    const runFile = join(staging, 'run.json');
+    const run = JSON.stringify({ format: 'lerobot', configHash: meta.configHash, run: meta.run, cameras: meta.cameras }, null, 2);
+    if (opts.resume && existsSync(runFile)) {
+      if (readFileSync(runFile, 'utf8') !== run) {
+        throw new TrajforgeError('E_DATASET_EXISTS', `${dir} was started with different settings or config (see ${runFile}); use the same command to resume, or --overwrite`);
+      }
+      const parts = listParts(staging);
+      for (const p of parts) {
+        const eps = readEpisodes(join(staging, 'parts', p));
+        this.nextEpisode += eps.length;
+        this.nextIndex += eps.reduce((n, e) => n + e.length, 0);
+      }
+      this.nextPart = parts.length;
+      rmSync(join(staging, 'parts', `part-${pad5(this.nextPart)}.tmp`), { recursive: true, force: true });
+      return { committed: this.nextEpisode };
+    }
+    mkdirSync(join(staging, 'parts'), { recursive: true });
+    writeFileAtomic(runFile, run);
+    return { committed: 0 };
+  }
+
+  async write(ep: EpisodeData): Promise<void> {
+    if (!this.part) this.part = this.startPart();
+    const part = this.part;
+    const record: EpisodeRecord = {
+      episode_index: this.nextEpisode,
+      source_episode: ep.episode,
+      seed: ep.seed,
+      length: ep.length,
+      success: ep.success[ep.length - 1] === 1,
+      return: ep.rewards.reduce((a, b) => a + b, 0),
+      from_index: this.nextIndex,
+      histograms: {},
+    };
+    for (const cam of videoCameras(this.meta)) {
+      const frames = ep.frames.find((f) => f.camera === cam.name && f.channel === 'rgb')!;
+      const hist = new ImageHistogram(3);
+      hist.add(frames.data as Uint8Array, ep.length);
+      record.histograms[videoKey(cam.name)] = hist.toJSON();
+      await part.encoders.get(cam.name)!.write(frames.data as Uint8Array);
+    }
+    // Keep only what the parquet needs (the rgb frames are in the encoder now).
+    part.rows.push({ ...ep, frames: ep.frames.filter((f) => f.channel !== 'rgb') });
+    part.episodes.push(record);
+    this.nextEpisode++;
+    this.nextIndex += ep.length;
+    if (part.episodes.length >= this.meta.run.checkpoint) await this.commitPart();
+  }
+
+  async close(): Promise<DatasetSummary> {
+    if (this.part) await this.commitPart();
+    return assemble(this.dir, this.meta, this.features);
+  }
+
+  async abort(): Promise<void> {
+    if (!this.part) return;
+    for (const e of this.part.encoders.values()) e.abort();
+    this.part = null;
+  }
+
+  private startPart(): OpenPart {
+    const tmp = join(this.dir, STAGING, 'parts', `part-${pad5(this.nextPart)}.tmp`);
+    rmSync(tmp, { recursive: true, force: true });
+    mkdirSync(tmp, { recursive: true });
+    const encoders = new Map<string, VideoEncoder>();
+    for (const c of videoCameras(this.meta)) {
+      encoders.set(c.name, new VideoEncoder(join(tmp, `${c.name}.mp4`), { width: c.width, height: c.height, fps: this.meta.fps, codec: this.meta.run.codec, gop: this.meta.run.gop }));
+    }
+    return { index: this.nextPart, tmp, encoders, episodes: [], rows: [] };
+  }
+
+  /** Finishes the part's videos and rows, then renames the directory: the part is now durable. */
+  private async commitPart(): Promise<void> {
+    const part = this.part!;
+    this.part = null;
+    await Promise.all([...part.encoders.values()].map((e) => e.finish()));
+    writeArrays(join(part.tmp, 'rows.bin'), packRows(part.rows, this.meta));
+    writeFileAtomic(join(part.tmp, 'episodes.json'), JSON.stringify(part.episodes));
+    renameSync(part.tmp, join(this.dir, STAGING, 'parts', `part-${pad5(part.index)}`));
+    this.nextPart++;
+  }
+}
+
+function pad5(n: number): string {
+  return String(n).padStart(5, '0');
+}
+
+function listParts(staging: string): string[] {
+  const dir = join(staging, 'parts');
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((d) => /^part-\d{5}$/.test(d))
+    .sort();
+}
+
+function readEpisodes(partDir: string): EpisodeRecord[] {
+  return JSON.parse(readFileSync(join(partDir, 'episodes.json'), 'utf8')) as EpisodeRecord[];
+}
+
+/** One part's rows as flat arrays: everything the data parquet needs except computed indices. */
+function packRows(rows: EpisodeData[], meta: DatasetMeta): Record<string, Float32Array | Uint8Array | Uint16Array | Int32Array> {
+  const total = rows.reduce((n, r) => n + r.length, 0);
+  const cat = <T extends Float32Array | Uint8Array | Uint16Array>(parts: T[], ctor: new (n: number) => T): T => {
+    const out = new ctor(parts.reduce((n, p) => n + p.length, 0));
+    let o = 0;
+    for (const p of parts) {
+      out.set(p as never, o);
+      o += p.length;
+    }
+    return out;
+  };
+  const out: Record<string, Float32Array | Uint8Array | Uint16Array | Int32Array> = {
+    lengths: Int32Array.from(rows.map((r) => r.length)),
+    obs: cat(rows.map((r) => r.obs), Float32Array),
+    actions: cat(rows.map((r) => r.actions), Float32Array),
+    rewards: cat(rows.map((r) => r.rewards), Float32Array),
+    terminated: cat(rows.map((r) => r.terminated), Uint8Array),
+    truncated: cat(rows.map((r) => r.truncated), Uint8Array),
+    success: cat(rows.map((r) => r.success), Uint8Array),
+  };
+  for (const a of auxColumns(meta)) {
+    const frames = rows.map((r) => r.frames.find((f) => f.camera === a.camera && f.channel === a.channel)!.data);
+    out[a.key] = a.dtype === 'uint16' ? cat(frames as Uint16Array[], Uint16Array) : cat(frames as Float32Array[], Float32Array);
+  }
+  void total;
+  return out;
+}
+
+// ---- assembly ----------------------------------------------------------------------------
+
+/** Builds the final LeRobot layout from the committed parts. Idempotent: safe to re-run after a crash. */
+async function assemble(dir: string, meta: DatasetMeta, features: Record<string, Feature>): Promise<DatasetSummary> {
+  const staging = join(dir, STAGING);
+  const parts = listParts(staging).map((p) => join(staging, 'parts', p));
+  const columns = dataColumns(features);
+  const episodes: EpisodeRecord[] = parts.flatMap(readEpisodes);
+  const partEpisodes = parts.map((p) => readEpisodes(p).length);
+
+  // Data files: one row group per part, a new file once the uncompressed size passes the threshold.
+  const limit = DATA_FILES_SIZE_MB * 1024 * 1024;
+  let fileNo = 0;
+  let writer: ParquetFileWriter | null = null;
+  let writerPath = '';
+  let bytes = 0;
+  let e0 = 0;
+  const numeric = new NumericCollector(features);
+  const finishFile = () => {
+    if (!writer) return;
+    writer.finish();
+    renameSync(`${writerPath}.tmp`, writerPath);
+    writer = null;
+    fileNo++;
+    bytes = 0;
+  };
+  for (const [pi, p] of parts.entries()) {
+    const arrays = readArrays(join(p, 'rows.bin'));
+    const eps = episodes.slice(e0, e0 + partEpisodes[pi]!);
+    e0 += eps.length;
+    const partBytes = Object.values(arrays).reduce((n, a) => n + a.byteLength, 0);
+    if (writer && bytes + partBytes > limit) finishFile();
+    if (!writer) {
+      const [chunk, file] = fileAddress(fileNo);
+      writerPath = join(dir, dataPath(chunk, file));
+      mkdirSync(join(writerPath, '..'), { recursive: true });
+      writer = new ParquetFileWriter(`${writerPath}.tmp`, columns);
+    }
+    const table = partTable(arrays, eps, meta, features);
+    (writer as ParquetFileWriter).write(table.data, table.rows);
+    numeric.add(table.data, table.rows);
+    for (const e of eps) e.data_file = fileNo;
+    bytes += partBytes;
+  }
+  finishFile();
+
+  // Videos: parts concatenated (no re-encoding) per camera, a new file past the size threshold.
+  for (const cam of videoCameras(meta)) {
+    const key = videoKey(cam.name);
+    const vlimit = VIDEO_FILES_SIZE_MB * 1024 * 1024;
+    let group: string[] = [];
+    let groupBytes = 0;
+    let vfile = 0;
+    let frameInFile = 0;
+    let ei = 0;
+    const flush = async () => {
+      if (group.length === 0) return;
+      const [chunk, file] = fileAddress(vfile);
+      const out = join(dir, videoPath(key, chunk, file));
+      mkdirSync(join(out, '..'), { recursive: true });
+      if (group.length === 1) writeFileSync(`${out}.tmp`, readFileSync(group[0]!));
+      else {
+        await concatVideos(group, `${out}.tmp`, meta.fps, meta.run.codec, join(staging, 'concat.tmp'), {
+          write: (f, d) => writeFileSync(f, d),
+          read: (f) => readFileSync(f),
+        });
+      }
+      renameSync(`${out}.tmp`, out);
+      group = [];
+      groupBytes = 0;
+      vfile++;
+      frameInFile = 0;
+    };
+    for (const [pi, p] of parts.entries()) {
+      const mp4 = join(p, `${cam.name}.mp4`);
+      const size = statSync(mp4).size;
+      if (group.length > 0 && groupBytes + size > vlimit) await flush();
+      group.push(mp4);
+      groupBytes += size;
+      for (let k = 0; k < partEpisodes[pi]!; k++, ei++) {
+        const e = episodes[ei]!;
+        e.video ??= {};
+        e.video[key] = { file: vfile, from_frame: frameInFile };
+        frameInFile += e.length;
+      }
+    }
+    await flush();
+  }
+
+  // Metadata: episodes, tasks, stats, the trajforge sidecar, and info.json last.
+  writeEpisodesMeta(dir, meta, features, episodes, parts);
+  writeTasks(dir, meta);
+  const stats = numeric.stats();
+  const imageHists = new Map<string, ImageHistogram>();
+  for (const e of episodes) {
+    for (const [k, h] of Object.entries(e.histograms)) {
+      const hist = ImageHistogram.fromJSON(h);
+      if (imageHists.has(k)) imageHists.get(k)!.merge(hist);
+      else imageHists.set(k, hist);
+    }
+  }
+  for (const [k, h] of imageHists) stats[k] = h.stats();
+  writeFileAtomic(join(dir, 'meta', 'stats.json'), `${JSON.stringify(stats, null, 2)}\n`);
+  writeFileAtomic(
+    join(dir, 'meta', 'trajforge.json'),
+    `${JSON.stringify({ env_id: meta.envId, config_hash: meta.configHash, config: meta.config, run: meta.run, body_names: meta.bodyNames, episodes: episodes.map(sidecarEpisode) }, null, 1)}\n`,
+  );
+  const totalFrames = episodes.reduce((n, e) => n + e.length, 0);
+  const info = {
+    codebase_version: CODEBASE_VERSION,
+    robot_type: 'trajforge-sim',
+    total_episodes: episodes.length,
+    total_frames: totalFrames,
+    total_tasks: 1,
+    chunks_size: CHUNKS_SIZE,
+    data_files_size_in_mb: DATA_FILES_SIZE_MB,
+    video_files_size_in_mb: VIDEO_FILES_SIZE_MB,
+    fps: meta.fps,
+    splits: { train: `0:${episodes.length}` },
+    data_path: DATA_PATH,
+    video_path: videoCameras(meta).length > 0 ? VIDEO_PATH : null,
+    features,
+  };
+  writeFileAtomic(join(dir, 'meta', 'info.json'), `${JSON.stringify(info, null, 4)}\n`);
+  return { dir, episodes: episodes.length, frames: totalFrames, successes: episodes.filter((e) => e.success).length, bytes: dirBytes(dir) };
+}
+
+function sidecarEpisode(e: EpisodeRecord) {
+  return { episode_index: e.episode_index, source_episode: e.source_episode, seed: e.seed, length: e.length, success: e.success, return: e.return, histograms: e.histograms };
+}
+
+/** A part's rows as parquet columns, with the dataset-wide indices filled in. */
+function partTable(arrays: Record<string, ArrayLike<number> & { length: number }>, eps: EpisodeRecord[], meta: DatasetMeta, features: Record<string, Feature>): { data: Record<string, unknown[]>; rows: number } {
+  const rows = eps.reduce((n, e) => n + e.length, 0);
+  const D = meta.observationNames.length;
+  const A = meta.discrete ? 1 : meta.actionNames.length;
+  const data: Record<string, unknown[]> = {};
+  const vec = (src: ArrayLike<number>, dims: number) => Array.from({ length: rows }, (_, r) => Array.prototype.slice.call(src, r * dims, (r + 1) * dims) as number[]);
+  data['observation.state'] = vec(arrays.obs!, D);
+  data.action = meta.discrete ? Array.from(arrays.actions!, (a) => BigInt(Math.round(a))) : vec(arrays.actions!, A);
+  data['next.reward'] = Array.from(arrays.rewards!);
+  const term = arrays.terminated!;
+  const trunc = arrays.truncated!;
+  data['next.done'] = Array.from({ length: rows }, (_, r) => term[r] === 1 || trunc[r] === 1);
+  data['next.terminated'] = Array.from(term, (v) => v === 1);
+  data['next.truncated'] = Array.from(trunc, (v) => v === 1);
+  data['next.success'] = Array.from(arrays.success!, (v) => v === 1);
+  for (const a of auxColumns(meta)) data[a.key] = vec(arrays[a.key]!, a.size);
+  const ts: number[] = [];
+  const fi: bigint[] = [];
+  const ei: bigint[] = [];
+  const ix: bigint[] = [];
+  for (const e of eps) {
+    for (let t = 0; t < e.length; t++) {
+      ts.push(Math.fround(t / meta.fps));
+      fi.push(BigInt(t));
+      ei.push(BigInt(e.episode_index));
+      ix.push(BigInt(e.from_index + t));
+    }
+  }
+  data.timestamp = ts;
+  data.frame_index = fi;
+  data.episode_index = ei;
+  data.index = ix;
+  data.task_index = Array.from({ length: rows }, () => 0n);
+  void features;
+  return { data, rows };
+}
+
+/** Collects numeric columns for exact dataset statistics (small features exactly, large ones sampled). */
+class NumericCollector {
+  private readonly values = new Map<string, { dims: number; chunks: Float64Array[]; rows: number }>();
+  /** Frames of large (image-like) features kept per part, LeRobot-style sampling. */
+  private static readonly SAMPLE_FRAMES = 10;
+  constructor(private readonly features: Record<string, Feature>) {}
+
+  add(data: Record<string, unknown[]>, rows: number): void {
+    for (const [name, f] of Object.entries(this.features)) {
+      if (f.dtype === 'video' || !(name in data)) continue;
+      const col = data[name]!;
+      const large = (f.shape[0] ?? 1) > 64;
+      const dims = large ? 1 : f.shape[0]!;
+      const step = large ? Math.max(1, Math.floor(rows / NumericCollector.SAMPLE_FRAMES)) : 1;
+      const out: number[] = [];
+      let n = 0;
+      for (let r = 0; r < rows; r += step, n++) {
+        const v = col[r];
+        if (Array.isArray(v)) for (const x of v) out.push(Number(x));
+        else out.push(typeof v === 'boolean' ? (v ? 1 : 0) : Number(v));
+      }
+      if (!this.values.has(name)) this.values.set(name, { dims, chunks: [], rows: 0 });
+      const entry = this.values.get(name)!;
+      entry.chunks.push(Float64Array.from(out));
+      entry.rows += large ? out.length : n;
+    }
+  }
+
+  stats(): Record<string, FeatureStats | ReturnType<ImageHistogram['stats']>> {
+    const out: Record<string, FeatureStats | ReturnType<ImageHistogram['stats']>> = {};
+    for (const [name, v] of this.values) {
+      const all = new Float64Array(v.chunks.reduce((n, c) => n + c.length, 0));
+      let o = 0;
+      for (const c of v.chunks) {
+        all.set(c, o);
+        o += c.length;
+      }
+      out[name] = numericStats(all, all.length / v.dims, v.dims);
+    }
+    return out;
+  }
+}
+
+function writeEpisodesMeta(dir: string, meta: DatasetMeta, features: Record<string, Feature>, episodes: EpisodeRecord[], parts: string[]): void {
+  const keys = videoCameras(meta).map((c) => videoKey(c.name));
+  const columns: ColumnDef[] = [
+    { name: 'episode_index', dtype: 'int64', form: 'scalar' },
+    { name: 'tasks', dtype: 'string', form: 'list' },
+    { name: 'length', dtype: 'int64', form: 'scalar' },
+    { name: 'data/chunk_index', dtype: 'int64', form: 'scalar' },
+    { name: 'data/file_index', dtype: 'int64', form: 'scalar' },
+    { name: 'dataset_from_index', dtype: 'int64', form: 'scalar' },
+    { name: 'dataset_to_index', dtype: 'int64', form: 'scalar' },
+    ...keys.flatMap((k): ColumnDef[] => [
+      { name: `videos/${k}/chunk_index`, dtype: 'int64', form: 'scalar' },
+      { name: `videos/${k}/file_index`, dtype: 'int64', form: 'scalar' },
+      { name: `videos/${k}/from_timestamp`, dtype: 'float64', form: 'scalar' },
+      { name: `videos/${k}/to_timestamp`, dtype: 'float64', form: 'scalar' },
+    ]),
+    { name: 'meta/episodes/chunk_index', dtype: 'int64', form: 'scalar' },
+    { name: 'meta/episodes/file_index', dtype: 'int64', form: 'scalar' },
+    { name: 'seed', dtype: 'int64', form: 'scalar' },
+    { name: 'source_episode', dtype: 'int64', form: 'scalar' },
+    { name: 'success', dtype: 'bool', form: 'scalar' },
+    { name: 'config_hash', dtype: 'string', form: 'scalar' },
+    { name: 'source', dtype: 'string', form: 'scalar' },
+  ];
+  const statFeatures = EPISODE_STATS_FEATURES.filter((f) => f in features);
+  for (const f of statFeatures) for (const s of STAT_NAMES) columns.push({ name: `stats/${f}/${s}`, dtype: 'float64', form: 'list' });
+
+  const data: Record<string, unknown[]> = {};
+  const push = (name: string, v: unknown) => (data[name] ??= []).push(v);
+  // Per-episode stats of the small numeric features, recomputed from each part's rows.
+  const perEpisode: Record<string, FeatureStats>[] = [];
+  let ei = 0;
+  for (const p of parts) {
+    const arrays = readArrays(join(p, 'rows.bin'));
+    const eps = readEpisodes(p);
+    const table = partTable(arrays, episodes.slice(ei, ei + eps.length), meta, features);
+    let r0 = 0;
+    for (const e of episodes.slice(ei, ei + eps.length)) {
+      const s: Record<string, FeatureStats> = {};
+      for (const f of statFeatures) {
+        const col = table.data[f]!.slice(r0, r0 + e.length);
+        const dims = features[f]!.shape[0]!;
+        const flat = col.flatMap((v) => (Array.isArray(v) ? v.map(Number) : [Number(v)]));
+        s[f] = numericStats(flat, e.length, dims);
+      }
+      perEpisode.push(s);
+      r0 += e.length;
+    }
+    ei += eps.length;
+  }
+  for (const [i, e] of episodes.entries()) {
+    const [dchunk, dfile] = fileAddress(e.data_file ?? 0);
+    push('episode_index', BigInt(e.episode_index));
+    push('tasks', [meta.instruction]);
+    push('length', BigInt(e.length));
+    push('data/chunk_index', BigInt(dchunk));
+    push('data/file_index', BigInt(dfile));
+    push('dataset_from_index', BigInt(e.from_index));
+    push('dataset_to_index', BigInt(e.from_index + e.length));
+    for (const k of keys) {
+      const v = e.video![k]!;
+      const [vchunk, vfile] = fileAddress(v.file);
+      push(`videos/${k}/chunk_index`, BigInt(vchunk));
+      push(`videos/${k}/file_index`, BigInt(vfile));
+      // Integer frame counts divided once: no float drift along the file.
+      push(`videos/${k}/from_timestamp`, v.from_frame / meta.fps);
+      push(`videos/${k}/to_timestamp`, (v.from_frame + e.length) / meta.fps);
+    }
+    push('meta/episodes/chunk_index', 0n);
+    push('meta/episodes/file_index', 0n);
+    push('seed', BigInt(e.seed));
+    push('source_episode', BigInt(e.source_episode));
+    push('success', e.success);
+    push('config_hash', meta.configHash);
+    push('source', 'simulation');
+    for (const f of statFeatures) for (const s of STAT_NAMES) push(`stats/${f}/${s}`, perEpisode[i]![f]![s]);
+  }
+  const file = join(dir, episodesPath(0, 0));
+  writeFileAtomic(file, parquetBytes({ columns, data }, episodes.length));
+}
+
+const STAT_NAMES = ['min', 'max', 'mean', 'std', 'count', 'q01', 'q10', 'q50', 'q90', 'q99'] as const;
+
+/** meta/tasks.parquet: a pandas frame indexed by the task string, with a task_index column. */
+function writeTasks(dir: string, meta: DatasetMeta): void {
+  const pandas = {
+    index_columns: ['task'],
+    column_indexes: [{ name: null, field_name: null, pandas_type: 'unicode', numpy_type: 'object', metadata: { encoding: 'UTF-8' } }],
+    columns: [
+      { name: 'task_index', field_name: 'task_index', pandas_type: 'int64', numpy_type: 'int64', metadata: null },
+      { name: 'task', field_name: 'task', pandas_type: 'unicode', numpy_type: 'object', metadata: null },
+    ],
+    creator: { library: 'trajforge', version: '0.1.0' },
+    pandas_version: '2.2.3',
+  };
+  const bytes = parquetBytes(
+    {
+      columns: [
+        { name: 'task_index', dtype: 'int64', form: 'scalar' },
+        { name: 'task', dtype: 'string', form: 'scalar' },
+      ],
+      data: { task_index: [0n], task: [meta.instruction] },
+    },
+    1,
+    [{ key: 'pandas', value: JSON.stringify(pandas) }],
+  );
+  writeFileAtomic(join(dir, 'meta', 'tasks.parquet'), bytes);
+}
+
+function dirBytes(dir: string): number {
+  let n = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    if (e.name === STAGING) continue;
+    const p = join(dir, e.name);
+    n += e.isDirectory() ? dirBytes(p) : statSync(p).size;
+  }
+  return n;
+}
+
+/** Removes the staging area once a dataset is complete. */
+export function removeStaging(dir: string): void {
+  rmSync(join(dir, STAGING), { recursive: true, force: true });
+}
+
+export const LEROBOT_STAGING = STAGING;
+export { CODECS };

@@ -1,0 +1,100 @@
+import { ByteWriter, ParquetWriter, fileWriter } from 'hyparquet-writer';
+
+/**
+ * Thin layer over hyparquet-writer: explicit schemas (no type guessing), REQUIRED columns,
+ * 1-D features as LIST columns, a fixed `created_by` and no timestamps, so equal data gives
+ * byte-equal files.
+ */
+export type ParquetDtype = 'float32' | 'float64' | 'int64' | 'bool' | 'uint16' | 'string' | 'binary';
+
+export interface ColumnDef {
+  name: string;
+  dtype: ParquetDtype;
+  /** 'scalar', 'list' (one list per row), or 'list2' (a list of lists of numbers per row). */
+  form: 'scalar' | 'list' | 'list2';
+  nullable?: boolean;
+}
+
+type SchemaElement = Record<string, unknown>;
+
+function leaf(name: string, dtype: ParquetDtype, repetition: 'REQUIRED' | 'OPTIONAL'): SchemaElement {
+  switch (dtype) {
+    case 'float32':
+      return { name, type: 'FLOAT', repetition_type: repetition };
+    case 'float64':
+      return { name, type: 'DOUBLE', repetition_type: repetition };
+    case 'int64':
+      return { name, type: 'INT64', repetition_type: repetition };
+    case 'bool':
+      return { name, type: 'BOOLEAN', repetition_type: repetition };
+    case 'uint16':
+      return { name, type: 'INT32', converted_type: 'UINT_16', repetition_type: repetition };
+    case 'string':
+      return { name, type: 'BYTE_ARRAY', converted_type: 'UTF8', repetition_type: repetition };
+    case 'binary':
+      return { name, type: 'BYTE_ARRAY', repetition_type: repetition };
+  }
+}
+
+export function parquetSchema(columns: ColumnDef[]): SchemaElement[] {
+  const schema: SchemaElement[] = [{ name: 'root', num_children: columns.length }];
+  for (const c of columns) {
+    const rep = c.nullable ? 'OPTIONAL' : 'REQUIRED';
+    if (c.form === 'scalar') schema.push(leaf(c.name, c.dtype, rep));
+    else if (c.form === 'list') {
+      schema.push({ name: c.name, repetition_type: rep, converted_type: 'LIST', num_children: 1 });
+      schema.push({ name: 'list', repetition_type: 'REPEATED', num_children: 1 });
+      schema.push(leaf('element', c.dtype, 'REQUIRED'));
+    } else {
+      schema.push({ name: c.name, repetition_type: rep, converted_type: 'LIST', num_children: 1 });
+      schema.push({ name: 'list', repetition_type: 'REPEATED', num_children: 1 });
+      schema.push({ name: 'element', repetition_type: 'REQUIRED', converted_type: 'LIST', num_children: 1 });
+      schema.push({ name: 'list', repetition_type: 'REPEATED', num_children: 1 });
+      schema.push(leaf('element', c.dtype, 'REQUIRED'));
+    }
+  }
+  return schema;
+}
+
+export type ColumnValues = unknown[] | ArrayLike<unknown>;
+
+export interface ParquetTable {
+  columns: ColumnDef[];
+  data: Record<string, ColumnValues>;
+}
+
+const CREATED_BY = 'trajforge (hyparquet-writer)';
+
+function columnData(t: ParquetTable) {
+  return t.columns.map((c) => ({ name: c.name, data: t.data[c.name] as unknown[] }));
+}
+
+/** A parquet file written row group by row group, streaming to disk. */
+export class ParquetFileWriter {
+  private readonly writer: ParquetWriter;
+  rows = 0;
+  constructor(
+    file: string,
+    readonly columns: ColumnDef[],
+    kvMetadata: { key: string; value: string }[] = [],
+  ) {
+    this.writer = new ParquetWriter({ writer: fileWriter(file), schema: parquetSchema(columns) as never, kvMetadata, createdBy: CREATED_BY });
+  }
+  write(data: Record<string, ColumnValues>, rows: number): void {
+    if (rows === 0) return;
+    this.writer.write({ columnData: columnData({ columns: this.columns, data }) as never, rowGroupSize: rows });
+    this.rows += rows;
+  }
+  finish(): void {
+    this.writer.finish();
+  }
+}
+
+/** A whole table as parquet bytes (one row group). */
+export function parquetBytes(t: ParquetTable, rows: number, kvMetadata: { key: string; value: string }[] = []): Uint8Array {
+  const bw = new ByteWriter();
+  const w = new ParquetWriter({ writer: bw, schema: parquetSchema(t.columns) as never, kvMetadata, createdBy: CREATED_BY });
+  if (rows > 0) w.write({ columnData: columnData(t) as never, rowGroupSize: rows });
+  w.finish();
+  return new Uint8Array(bw.getBuffer());
+}

@@ -1,0 +1,50 @@
+import type { EnvConfig } from '../config/schema.js';
+import type { Channel } from '../render/renderer.js';
+import type { EpisodeData } from '../episode/simulate.js';
+import type { VideoCodec } from '../video/ffmpeg.js';
+
+/** What a dataset writer knows about the run before the first episode arrives. */
+export interface DatasetMeta {
+  envId: string;
+  config: EnvConfig;
+  configHash: string;
+  instruction: string;
+  fps: number;
+  observationNames: string[];
+  actionNames: string[];
+  discrete: boolean;
+  cameras: { name: string; width: number; height: number; channels: Channel[] }[];
+  /** Body names by id (segmentation legend). */
+  bodyNames: string[];
+  run: {
+    seed: number;
+    /** Episodes of the whole run (before sharding). */
+    episodes: number;
+    shard: { index: number; count: number };
+    policy: { kind: string; noise: number; epsilon: number };
+    codec: VideoCodec;
+    gop: number;
+    /** Episodes per checkpoint (resume granularity). */
+    checkpoint: number;
+  };
+}
+
+export interface DatasetSummary {
+  dir: string;
+  episodes: number;
+  frames: number;
+  successes: number;
+  bytes: number;
+}
+
+/**
+ * The exporter interface: episodes arrive in order; `open` reports how many are already safely
+ * on disk when resuming. A new format is one file implementing this plus one line in FORMATS.
+ */
+export interface EpisodeSink {
+  open(dir: string, meta: DatasetMeta, opts: { resume: boolean }): Promise<{ committed: number }>;
+  write(ep: EpisodeData): Promise<void>;
+  close(): Promise<DatasetSummary>;
+  /** Stops without finishing (e.g. after an error); what was committed stays resumable. */
+  abort(): Promise<void>;
+}
