@@ -4,7 +4,10 @@ import { checkCommand } from './check.js';
 import { envsCommand } from './envs.js';
 import { generateCommand } from './generate.js';
 import type { CliIO, Command } from './io.js';
+import { inspectCommand } from './inspect.js';
+import { mergeCommand } from './merge.js';
 import { renderCommand } from './render.js';
+import { validateCommand } from './validate.js';
 import { schemaCommand } from './schema.js';
 
 /** The command table: the CLI's help and its unknown-command error both come from it. */
@@ -14,6 +17,9 @@ export const COMMANDS: Record<string, Command> = {
   schema: schemaCommand,
   generate: generateCommand,
   render: renderCommand,
+  inspect: inspectCommand,
+  validate: validateCommand,
+  merge: mergeCommand,
 };
 
 function help(): string {

@@ -54,6 +54,8 @@ export interface EpisodeRecord {
   /** Where the episode's frames sit (set at assembly). */
   video?: Record<string, { file: number; from_frame: number }>;
   data_file?: number;
+  /** Per-episode stats of the small numeric features (for meta/episodes stats/ columns). */
+  stats?: Record<string, FeatureStats>;
 }
 
 interface OpenPart {
@@ -247,6 +249,7 @@ async function assemble(dir: string, meta: DatasetMeta, features: Record<string,
     const table = partTable(arrays, eps, meta, features);
     (writer as ParquetFileWriter).write(table.data, table.rows);
     numeric.add(table.data, table.rows);
+    addEpisodeStats(table.data, eps, features);
     for (const e of eps) e.data_file = fileNo;
     bytes += partBytes;
   }
@@ -295,8 +298,12 @@ async function assemble(dir: string, meta: DatasetMeta, features: Record<string,
     await flush();
   }
 
-  // Metadata: episodes, tasks, stats, the trajforge sidecar, and info.json last.
-  writeEpisodesMeta(dir, meta, features, episodes, parts);
+  return writeMetadata(dir, meta, features, episodes, numeric);
+}
+
+/** Episodes, tasks, stats, the trajforge sidecar, and info.json last. Shared by generate and merge. */
+export function writeMetadata(dir: string, meta: DatasetMeta, features: Record<string, Feature>, episodes: EpisodeRecord[], numeric: NumericCollector): DatasetSummary {
+  writeEpisodesMeta(dir, meta, features, episodes);
   writeTasks(dir, meta);
   const stats = numeric.stats();
   const imageHists = new Map<string, ImageHistogram>();
@@ -311,7 +318,7 @@ async function assemble(dir: string, meta: DatasetMeta, features: Record<string,
   writeFileAtomic(join(dir, 'meta', 'stats.json'), `${JSON.stringify(stats, null, 2)}\n`);
   writeFileAtomic(
     join(dir, 'meta', 'trajforge.json'),
-    `${JSON.stringify({ env_id: meta.envId, config_hash: meta.configHash, config: meta.config, run: meta.run, body_names: meta.bodyNames, episodes: episodes.map(sidecarEpisode) }, null, 1)}\n`,
+    `${JSON.stringify({ env_id: meta.envId, config_hash: meta.configHash, config: meta.config, run: meta.run, fps: meta.fps, instruction: meta.instruction, observation_names: meta.observationNames, action_names: meta.actionNames, discrete: meta.discrete, cameras: meta.cameras, body_names: meta.bodyNames, episodes: episodes.map(sidecarEpisode) }, null, 1)}\n`,
   );
   const totalFrames = episodes.reduce((n, e) => n + e.length, 0);
   const info = {
@@ -333,12 +340,27 @@ async function assemble(dir: string, meta: DatasetMeta, features: Record<string,
   return { dir, episodes: episodes.length, frames: totalFrames, successes: episodes.filter((e) => e.success).length, bytes: dirBytes(dir) };
 }
 
+/** Per-episode stats of the small numeric features, from one table of consecutive episodes. */
+export function addEpisodeStats(data: Record<string, unknown[]>, eps: EpisodeRecord[], features: Record<string, Feature>): void {
+  const statFeatures = EPISODE_STATS_FEATURES.filter((f) => f in features);
+  let r0 = 0;
+  for (const e of eps) {
+    e.stats = {};
+    for (const f of statFeatures) {
+      const col = data[f]!.slice(r0, r0 + e.length);
+      const flat = col.flatMap((v) => (Array.isArray(v) ? v.map(Number) : [Number(v)]));
+      e.stats[f] = numericStats(flat, e.length, features[f]!.shape[0]!);
+    }
+    r0 += e.length;
+  }
+}
+
 function sidecarEpisode(e: EpisodeRecord) {
   return { episode_index: e.episode_index, source_episode: e.source_episode, seed: e.seed, length: e.length, success: e.success, return: e.return, histograms: e.histograms };
 }
 
 /** A part's rows as parquet columns, with the dataset-wide indices filled in. */
-function partTable(arrays: Record<string, ArrayLike<number> & { length: number }>, eps: EpisodeRecord[], meta: DatasetMeta, features: Record<string, Feature>): { data: Record<string, unknown[]>; rows: number } {
+export function partTable(arrays: Record<string, ArrayLike<number> & { length: number }>, eps: EpisodeRecord[], meta: DatasetMeta, features: Record<string, Feature>): { data: Record<string, unknown[]>; rows: number } {
   const rows = eps.reduce((n, e) => n + e.length, 0);
   const D = meta.observationNames.length;
   const A = meta.discrete ? 1 : meta.actionNames.length;
@@ -376,7 +398,7 @@ function partTable(arrays: Record<string, ArrayLike<number> & { length: number }
 }
 
 /** Collects numeric columns for exact dataset statistics (small features exactly, large ones sampled). */
-class NumericCollector {
+export class NumericCollector {
   private readonly values = new Map<string, { dims: number; chunks: Float64Array[]; rows: number }>();
   /** Frames of large (image-like) features kept per part, LeRobot-style sampling. */
   private static readonly SAMPLE_FRAMES = 10;
@@ -418,7 +440,7 @@ class NumericCollector {
   }
 }
 
-function writeEpisodesMeta(dir: string, meta: DatasetMeta, features: Record<string, Feature>, episodes: EpisodeRecord[], parts: string[]): void {
+function writeEpisodesMeta(dir: string, meta: DatasetMeta, features: Record<string, Feature>, episodes: EpisodeRecord[]): void {
   const keys = videoCameras(meta).map((c) => videoKey(c.name));
   const columns: ColumnDef[] = [
     { name: 'episode_index', dtype: 'int64', form: 'scalar' },
@@ -447,28 +469,7 @@ function writeEpisodesMeta(dir: string, meta: DatasetMeta, features: Record<stri
 
   const data: Record<string, unknown[]> = {};
   const push = (name: string, v: unknown) => (data[name] ??= []).push(v);
-  // Per-episode stats of the small numeric features, recomputed from each part's rows.
-  const perEpisode: Record<string, FeatureStats>[] = [];
-  let ei = 0;
-  for (const p of parts) {
-    const arrays = readArrays(join(p, 'rows.bin'));
-    const eps = readEpisodes(p);
-    const table = partTable(arrays, episodes.slice(ei, ei + eps.length), meta, features);
-    let r0 = 0;
-    for (const e of episodes.slice(ei, ei + eps.length)) {
-      const s: Record<string, FeatureStats> = {};
-      for (const f of statFeatures) {
-        const col = table.data[f]!.slice(r0, r0 + e.length);
-        const dims = features[f]!.shape[0]!;
-        const flat = col.flatMap((v) => (Array.isArray(v) ? v.map(Number) : [Number(v)]));
-        s[f] = numericStats(flat, e.length, dims);
-      }
-      perEpisode.push(s);
-      r0 += e.length;
-    }
-    ei += eps.length;
-  }
-  for (const [i, e] of episodes.entries()) {
+  for (const e of episodes) {
     const [dchunk, dfile] = fileAddress(e.data_file ?? 0);
     push('episode_index', BigInt(e.episode_index));
     push('tasks', [meta.instruction]);
@@ -493,7 +494,7 @@ function writeEpisodesMeta(dir: string, meta: DatasetMeta, features: Record<stri
     push('success', e.success);
     push('config_hash', meta.configHash);
     push('source', 'simulation');
-    for (const f of statFeatures) for (const s of STAT_NAMES) push(`stats/${f}/${s}`, perEpisode[i]![f]![s]);
+    for (const f of statFeatures) for (const s of STAT_NAMES) push(`stats/${f}/${s}`, e.stats![f]![s]);
   }
   const file = join(dir, episodesPath(0, 0));
   writeFileAtomic(file, parquetBytes({ columns, data }, episodes.length));

@@ -1,0 +1,23 @@
+import { resolve } from 'node:path';
+import { TrajforgeError } from '../core/errors.js';
+import { validateLeRobot } from '../export/lerobot-read.js';
+import { parse } from './args.js';
+import type { Command } from './io.js';
+
+export const validateCommand: Command = {
+  name: 'validate',
+  summary: 'check every invariant of a LeRobot v3 dataset and name each violation',
+  usage: 'trajforge validate DIR [--quick]   (--quick skips reading video timestamps)',
+  async run(args, io) {
+    const { values, positionals } = parse(args, { quick: { type: 'boolean' } }, this.usage);
+    if (!positionals[0]) throw new TrajforgeError('E_USAGE', `missing DIR\nusage: ${this.usage}`);
+    const dir = resolve(io.cwd, positionals[0]);
+    const problems = await validateLeRobot(dir, { deep: (values.quick as unknown) !== true });
+    if (problems.length === 0) {
+      io.out(`${positionals[0]}: valid LeRobot v3.0 dataset\n`);
+      return 0;
+    }
+    io.out(`${positionals[0]}: ${problems.length} problem(s)\n${problems.map((p) => `  - ${p}`).join('\n')}\n`);
+    return 1;
+  },
+};

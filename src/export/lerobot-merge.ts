@@ -1,0 +1,198 @@
+import { copyFileSync, existsSync, mkdirSync, readdirSync, renameSync } from 'node:fs';
+import { join } from 'node:path';
+import { TrajforgeError } from '../core/errors.js';
+import type { EnvConfig } from '../config/schema.js';
+import { addEpisodeStats, NumericCollector, writeMetadata, type EpisodeRecord } from './lerobot.js';
+import { DATA_FILES_SIZE_MB, dataColumns, dataPath, fileAddress, videoPath, type Feature } from './lerobot-format.js';
+import { dataFiles, readEpisodesMeta, readInfo, readJson, readParquetRows, type Row } from './lerobot-read.js';
+import { ParquetFileWriter } from './parquet.js';
+import type { DatasetMeta, DatasetSummary } from './sink.js';
+
+interface Sidecar {
+  env_id: string;
+  config_hash: string;
+  config: EnvConfig;
+  run: DatasetMeta['run'];
+  fps: number;
+  instruction: string;
+  observation_names: string[];
+  action_names: string[];
+  discrete: boolean;
+  cameras: DatasetMeta['cameras'];
+  body_names: string[];
+  episodes: (Omit<EpisodeRecord, 'from_index'> & { source_episode: number })[];
+}
+
+/**
+ * Merges trajforge LeRobot datasets (typically the shards of one run) into one whose episodes are
+ * ordered by their run episode number k, exactly as a single run would write them: data rows are
+ * re-indexed and rewritten; video files are copied as they are (no re-encoding) and episodes keep
+ * their offsets inside them; stats are recomputed exactly (numeric from the rows, images from the
+ * per-episode histograms).
+ */
+export async function mergeLeRobot(inputs: string[], out: string): Promise<DatasetSummary> {
+  if (inputs.length === 0) throw new TrajforgeError('E_USAGE', 'merge needs at least one input dataset');
+  const shards = inputs.map((dir) => {
+    const info = readInfo(dir);
+    const side = join(dir, 'meta', 'trajforge.json');
+    if (!existsSync(side)) throw new TrajforgeError('E_DATASET_INVALID', `${dir}: no meta/trajforge.json; merge needs datasets written by trajforge`);
+    return { dir, info, side: readJson<Sidecar>(side) };
+  });
+  const first = shards[0]!;
+  for (const s of shards.slice(1)) {
+    if (s.side.config_hash !== first.side.config_hash) throw new TrajforgeError('E_DATASET_INVALID', `${s.dir}: config hash ${s.side.config_hash} differs from ${first.dir} (${first.side.config_hash})`);
+    if (JSON.stringify(s.info.features) !== JSON.stringify(first.info.features) || s.info.fps !== first.info.fps) throw new TrajforgeError('E_DATASET_INVALID', `${s.dir}: features or fps differ from ${first.dir}`);
+    const a = { ...s.side.run, shard: null };
+    const b = { ...first.side.run, shard: null };
+    if (JSON.stringify(a) !== JSON.stringify(b)) throw new TrajforgeError('E_DATASET_INVALID', `${s.dir}: run settings differ from ${first.dir}`);
+  }
+  const features = first.info.features as Record<string, Feature>;
+  const videoKeys = Object.entries(features).filter(([, f]) => f.dtype === 'video').map(([k]) => k);
+
+  // Every episode of every shard, with where its rows and frames live.
+  interface Source {
+    shard: number;
+    local: number;
+    row: Row;
+    side: Sidecar['episodes'][number];
+  }
+  const sources: Source[] = [];
+  for (const [si, s] of shards.entries()) {
+    const rows = await readEpisodesMeta(s.dir);
+    rows.forEach((row, local) => sources.push({ shard: si, local, row, side: s.side.episodes[local]! }));
+  }
+  sources.sort((a, b) => a.side.source_episode - b.side.source_episode);
+  for (let i = 1; i < sources.length; i++) {
+    if (sources[i]!.side.source_episode === sources[i - 1]!.side.source_episode) throw new TrajforgeError('E_DATASET_INVALID', `episode ${sources[i]!.side.source_episode} appears in two inputs`);
+  }
+  if (existsSync(out) && readdirSync(out).length > 0) throw new TrajforgeError('E_DATASET_EXISTS', `${out} exists and is not empty`);
+  mkdirSync(out, { recursive: true });
+
+  // Videos: each input file copied once, renumbered per key in input order.
+  const videoMap = new Map<string, number>();
+  for (const k of videoKeys) {
+    let next = 0;
+    for (const [si, s] of shards.entries()) {
+      const files = new Set<string>();
+      for (const src of sources.filter((x) => x.shard === si)) files.add(`${Number(src.row[`videos/${k}/chunk_index`])}/${Number(src.row[`videos/${k}/file_index`])}`);
+      for (const f of [...files].sort((a, b) => cmpAddr(a, b))) {
+        const [chunk, file] = f.split('/').map(Number) as [number, number];
+        const [nc, nf] = fileAddress(next);
+        const to = join(out, videoPath(k, nc, nf));
+        mkdirSync(join(to, '..'), { recursive: true });
+        copyFileSync(join(s.dir, videoPath(k, chunk, file)), `${to}.tmp`);
+        renameSync(`${to}.tmp`, to);
+        videoMap.set(`${k}|${si}|${f}`, next++);
+      }
+    }
+  }
+
+  // Data: rows rewritten in merged episode order, with new episode and global indices.
+  const columns = dataColumns(features);
+  const readers = shards.map((s) => new RowCursor(dataFiles(s.dir)));
+  const episodes: EpisodeRecord[] = [];
+  const numeric = new NumericCollector(features);
+  let writer: ParquetFileWriter | null = null;
+  let writerPath = '';
+  let fileNo = 0;
+  let bytes = 0;
+  let index = 0;
+  const limit = DATA_FILES_SIZE_MB * 1024 * 1024;
+  const finish = () => {
+    if (!writer) return;
+    writer.finish();
+    renameSync(`${writerPath}.tmp`, writerPath);
+    writer = null;
+    fileNo++;
+    bytes = 0;
+  };
+  for (const [ei, src] of sources.entries()) {
+    const length = Number(src.row.length);
+    const rows = await readers[src.shard]!.take(Number(src.row.dataset_from_index), length);
+    const data: Record<string, unknown[]> = {};
+    for (const c of columns) data[c.name] = rows.map((r) => normalize(r[c.name]));
+    data.episode_index = rows.map(() => BigInt(ei));
+    data.index = rows.map((_, t) => BigInt(index + t));
+    const estimate = rows.length * columns.length * 16;
+    if (writer && bytes + estimate > limit) finish();
+    if (!writer) {
+      const [c, f] = fileAddress(fileNo);
+      writerPath = join(out, dataPath(c, f));
+      mkdirSync(join(writerPath, '..'), { recursive: true });
+      writer = new ParquetFileWriter(`${writerPath}.tmp`, columns);
+    }
+    (writer as ParquetFileWriter).write(data, length);
+    bytes += estimate;
+    numeric.add(data, length);
+    const record: EpisodeRecord = {
+      episode_index: ei,
+      source_episode: src.side.source_episode,
+      seed: src.side.seed,
+      length,
+      success: src.side.success,
+      return: src.side.return,
+      from_index: index,
+      histograms: src.side.histograms,
+      data_file: fileNo,
+      video: Object.fromEntries(
+        videoKeys.map((k) => {
+          const addr = `${Number(src.row[`videos/${k}/chunk_index`])}/${Number(src.row[`videos/${k}/file_index`])}`;
+          return [k, { file: videoMap.get(`${k}|${src.shard}|${addr}`)!, from_frame: Math.round(Number(src.row[`videos/${k}/from_timestamp`]) * first.info.fps) }];
+        }),
+      ),
+    };
+    addEpisodeStats(data, [record], features);
+    episodes.push(record);
+    index += length;
+  }
+  finish();
+
+  const side = first.side;
+  const meta: DatasetMeta = {
+    envId: side.env_id,
+    config: side.config,
+    configHash: side.config_hash,
+    instruction: side.instruction,
+    fps: side.fps,
+    observationNames: side.observation_names,
+    actionNames: side.action_names,
+    discrete: side.discrete,
+    cameras: side.cameras,
+    bodyNames: side.body_names,
+    run: { ...side.run, shard: { index: 0, count: 1 } },
+  };
+  return writeMetadata(out, meta, features, episodes, numeric);
+}
+
+function cmpAddr(a: string, b: string): number {
+  const [ac, af] = a.split('/').map(Number) as [number, number];
+  const [bc, bf] = b.split('/').map(Number) as [number, number];
+  return ac - bc || af - bf;
+}
+
+/** hyparquet returns typed arrays for some list columns; the writer wants plain arrays. */
+function normalize(v: unknown): unknown {
+  return ArrayBuffer.isView(v) ? Array.from(v as unknown as ArrayLike<number>) : v;
+}
+
+/** Sequential access to the rows of a dataset's data files, one file in memory at a time. */
+class RowCursor {
+  private file = -1;
+  private rows: Row[] = [];
+  private start = 0;
+  constructor(private readonly files: string[]) {}
+  async take(from: number, count: number): Promise<Row[]> {
+    const out: Row[] = [];
+    while (out.length < count) {
+      const want = from + out.length;
+      while (want >= this.start + this.rows.length) {
+        this.start += this.rows.length;
+        this.file++;
+        if (this.file >= this.files.length) throw new TrajforgeError('E_DATASET_INVALID', `data rows end before index ${want}`);
+        this.rows = await readParquetRows(this.files[this.file]!);
+      }
+      out.push(this.rows[want - this.start]!);
+    }
+    return out;
+  }
+}

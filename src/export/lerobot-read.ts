@@ -1,0 +1,240 @@
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { parquetMetadata, parquetReadObjects, parquetSchema } from 'hyparquet';
+import { TrajforgeError } from '../core/errors.js';
+import { frameTimestamps } from '../video/ffmpeg.js';
+import { dataPath, videoPath, type Feature } from './lerobot-format.js';
+
+/** Reading LeRobot v3 datasets (ours or anyone's) for validate, inspect and merge. */
+export interface LeRobotInfo {
+  codebase_version: string;
+  fps: number;
+  total_episodes: number;
+  total_frames: number;
+  total_tasks: number;
+  chunks_size: number;
+  data_path: string;
+  video_path: string | null;
+  features: Record<string, Feature>;
+  [k: string]: unknown;
+}
+
+export type Row = Record<string, unknown>;
+
+export function readJson<T>(file: string): T {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as T;
+  } catch (e) {
+    throw new TrajforgeError('E_DATASET_INVALID', `cannot read ${file}: ${(e as Error).message}`);
+  }
+}
+
+export function readInfo(dir: string): LeRobotInfo {
+  const file = join(dir, 'meta', 'info.json');
+  if (!existsSync(file)) throw new TrajforgeError('E_DATASET_INVALID', `${dir} is not a LeRobot dataset (no meta/info.json)`);
+  return readJson<LeRobotInfo>(file);
+}
+
+function toArrayBuffer(file: string): ArrayBuffer {
+  const b = readFileSync(file);
+  return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
+}
+
+export async function readParquetRows(file: string): Promise<Row[]> {
+  return (await parquetReadObjects({ file: toArrayBuffer(file) })) as Row[];
+}
+
+/** Column names and physical/logical types, as parquet declares them. */
+export function readParquetColumns(file: string): { name: string; type: string; list: boolean }[] {
+  const meta = parquetMetadata(toArrayBuffer(file));
+  const tree = parquetSchema(meta);
+  return tree.children.map((c) => {
+    const list = c.element.converted_type === 'LIST';
+    let leaf = c;
+    while (leaf.children.length > 0) leaf = leaf.children[0]!;
+    const type = leaf.element.converted_type === 'UINT_16' ? 'uint16' : String(leaf.element.type);
+    return { name: c.element.name, type, list };
+  });
+}
+
+/** Data files in the order LeRobot concatenates them: sorted data/*\/*.parquet. */
+export function dataFiles(dir: string): string[] {
+  const root = join(dir, 'data');
+  if (!existsSync(root)) return [];
+  return readdirSync(root)
+    .sort()
+    .flatMap((chunk) => (statSync(join(root, chunk)).isDirectory() ? readdirSync(join(root, chunk)).filter((f) => f.endsWith('.parquet')).sort().map((f) => join(root, chunk, f)) : []));
+}
+
+export function episodesFiles(dir: string): string[] {
+  const root = join(dir, 'meta', 'episodes');
+  if (!existsSync(root)) return [];
+  return readdirSync(root)
+    .sort()
+    .flatMap((chunk) => readdirSync(join(root, chunk)).filter((f) => f.endsWith('.parquet')).sort().map((f) => join(root, chunk, f)));
+}
+
+export async function readEpisodesMeta(dir: string): Promise<Row[]> {
+  const rows: Row[] = [];
+  for (const f of episodesFiles(dir)) rows.push(...(await readParquetRows(f)));
+  return rows;
+}
+
+const n = (v: unknown) => Number(v);
+
+/**
+ * Every invariant of the format we can check, each violation named. Returns [] for a valid dataset.
+ * `deep` also reads every video's frame timestamps (ffmpeg) and checks each episode's frames.
+ */
+export async function validateLeRobot(dir: string, opts: { deep?: boolean } = {}): Promise<string[]> {
+  const problems: string[] = [];
+  const bad = (msg: string) => problems.push(msg);
+  let info: LeRobotInfo;
+  try {
+    info = readInfo(dir);
+  } catch (e) {
+    return [(e as Error).message];
+  }
+  if (info.codebase_version !== 'v3.0') bad(`meta/info.json: codebase_version is ${JSON.stringify(info.codebase_version)}, expected "v3.0"`);
+  if (!Number.isInteger(info.fps) || info.fps <= 0) bad(`meta/info.json: fps must be a positive integer, found ${info.fps}`);
+  if (!info.features || typeof info.features !== 'object') return [...problems, 'meta/info.json: no features'];
+  for (const k of ['timestamp', 'frame_index', 'episode_index', 'index', 'task_index']) if (!(k in info.features)) bad(`meta/info.json: feature ${k} missing`);
+  for (const [k, f] of Object.entries(info.features)) {
+    if (k.includes('/')) bad(`feature ${k}: names may not contain '/'`);
+    if (typeof f.dtype !== 'string') bad(`feature ${k}: no dtype`);
+    if (f.dtype !== 'video' && (!Array.isArray(f.shape) || f.shape.length === 0)) bad(`feature ${k}: no shape`);
+  }
+  const videoKeys = Object.entries(info.features).filter(([, f]) => f.dtype === 'video').map(([k]) => k);
+  const columnFeatures = Object.entries(info.features).filter(([, f]) => f.dtype !== 'video');
+
+  // tasks
+  const tasksFile = join(dir, 'meta', 'tasks.parquet');
+  if (!existsSync(tasksFile)) bad('meta/tasks.parquet missing');
+  else {
+    const tasks = await readParquetRows(tasksFile);
+    if (tasks.length !== info.total_tasks) bad(`meta/tasks.parquet: ${tasks.length} rows, info.total_tasks is ${info.total_tasks}`);
+    tasks.forEach((t, i) => {
+      if (n(t.task_index) !== i) bad(`meta/tasks.parquet row ${i}: task_index ${String(t.task_index)}`);
+    });
+    const kv = parquetMetadata(toArrayBuffer(tasksFile)).key_value_metadata ?? [];
+    const pandas = kv.find((e) => e.key === 'pandas');
+    if (!pandas || !JSON.stringify(JSON.parse(pandas.value ?? '{}').index_columns ?? []).includes('task')) bad('meta/tasks.parquet: pandas metadata must make "task" the index');
+  }
+
+  // episodes
+  const episodes = await readEpisodesMeta(dir);
+  if (episodes.length !== info.total_episodes) bad(`meta/episodes: ${episodes.length} rows, info.total_episodes is ${info.total_episodes}`);
+  let expectFrom = 0;
+  episodes.forEach((e, i) => {
+    if (n(e.episode_index) !== i) bad(`meta/episodes row ${i}: episode_index ${String(e.episode_index)} (must be ${i})`);
+    const from = n(e.dataset_from_index);
+    const to = n(e.dataset_to_index);
+    if (from !== expectFrom) bad(`episode ${i}: dataset_from_index ${from}, expected ${expectFrom} (indices must be contiguous)`);
+    if (to - from !== n(e.length)) bad(`episode ${i}: dataset_to_index - dataset_from_index = ${to - from} but length is ${String(e.length)}`);
+    expectFrom = to;
+    const df = join(dir, dataPath(n(e['data/chunk_index']), n(e['data/file_index'])));
+    if (!existsSync(df)) bad(`episode ${i}: data file ${relative(dir, df)} missing`);
+    for (const k of videoKeys) {
+      const vf = join(dir, videoPath(k, n(e[`videos/${k}/chunk_index`]), n(e[`videos/${k}/file_index`])));
+      if (!existsSync(vf)) bad(`episode ${i}: video ${relative(dir, vf)} missing`);
+      const span = n(e[`videos/${k}/to_timestamp`]) - n(e[`videos/${k}/from_timestamp`]);
+      if (Math.abs(span - n(e.length) / info.fps) > 1e-6) bad(`episode ${i} ${k}: to_timestamp - from_timestamp = ${span}, expected length/fps = ${n(e.length) / info.fps}`);
+    }
+  });
+  if (expectFrom !== info.total_frames) bad(`episodes cover ${expectFrom} frames, info.total_frames is ${info.total_frames}`);
+
+  // data rows
+  let row = 0;
+  for (const file of dataFiles(dir)) {
+    const rel = relative(dir, file);
+    const cols = readParquetColumns(file);
+    const names = cols.map((c) => c.name);
+    for (const c of names) if (!(c in info.features) || info.features[c]!.dtype === 'video') bad(`${rel}: column ${c} is not a declared non-video feature (LeRobot's loader rejects it)`);
+    for (const [k, f] of columnFeatures) {
+      const col = cols.find((c) => c.name === k);
+      if (!col) {
+        bad(`${rel}: feature ${k} has no column`);
+        continue;
+      }
+      const scalar = f.shape.length === 1 && f.shape[0] === 1;
+      if (scalar === col.list) bad(`${rel}: column ${k} is ${col.list ? 'a list' : 'a scalar'} but shape is ${JSON.stringify(f.shape)}`);
+      const want = ({ float32: 'FLOAT', float64: 'DOUBLE', int64: 'INT64', bool: 'BOOLEAN', uint16: 'uint16', int32: 'INT32' } as Record<string, string>)[f.dtype];
+      if (want && col.type !== want) bad(`${rel}: column ${k} is ${col.type}, dtype ${f.dtype} needs ${want}`);
+    }
+    const rows = await readParquetRows(file);
+    const present = columnFeatures.filter(([k]) => names.includes(k));
+    const reported = new Set<string>();
+    for (const r of rows) {
+      if (n(r.index) !== row) {
+        bad(`${rel}: row with index ${String(r.index)} at position ${row} (index must equal the row position)`);
+        break;
+      }
+      const ep = episodes[n(r.episode_index)];
+      if (!ep) bad(`${rel}: row ${row} has episode_index ${String(r.episode_index)} with no episode`);
+      else {
+        const fi = n(r.frame_index);
+        if (fi !== row - n(ep.dataset_from_index)) bad(`${rel}: row ${row} frame_index ${fi}, expected ${row - n(ep.dataset_from_index)}`);
+        if (Math.fround(fi / info.fps) !== n(r.timestamp)) bad(`${rel}: row ${row} timestamp ${String(r.timestamp)}, expected frame_index/fps = ${Math.fround(fi / info.fps)}`);
+      }
+      if (!(n(r.task_index) >= 0 && n(r.task_index) < info.total_tasks)) bad(`${rel}: row ${row} task_index ${String(r.task_index)} out of range`);
+      for (const [k, f] of present) {
+        const v = r[k];
+        if (!reported.has(k) && f.shape.length === 1 && f.shape[0]! > 1 && (!isList(v) || (v as ArrayLike<unknown>).length !== f.shape[0])) {
+          bad(`${rel}: row ${row} ${k} has ${isList(v) ? (v as ArrayLike<unknown>).length : 'no'} values, shape says ${f.shape[0]}`);
+          reported.add(k);
+        }
+      }
+      row++;
+      if (problems.length > 50) return [...problems, '... (stopped after 50 problems)'];
+    }
+  }
+  if (row !== info.total_frames) bad(`data files hold ${row} rows, info.total_frames is ${info.total_frames}`);
+
+  // stats
+  const statsFile = join(dir, 'meta', 'stats.json');
+  if (!existsSync(statsFile)) bad('meta/stats.json missing');
+  else {
+    const stats = readJson<Record<string, Record<string, unknown>>>(statsFile);
+    for (const [k, f] of Object.entries(info.features)) {
+      const s = stats[k];
+      if (!s) {
+        bad(`meta/stats.json: no stats for ${k}`);
+        continue;
+      }
+      for (const key of ['min', 'max', 'mean', 'std', 'count', 'q01', 'q10', 'q50', 'q90', 'q99']) if (!(key in s)) bad(`meta/stats.json: ${k} lacks ${key}`);
+      if (!Array.isArray(s.count) || s.count.length !== 1) bad(`meta/stats.json: ${k}.count must have shape [1]`);
+      if (f.dtype === 'video' || f.dtype === 'image') {
+        const mean = s.mean as number[][][];
+        if (!Array.isArray(mean) || mean.length !== 3 || !mean.every((c) => Array.isArray(c) && c.length === 1 && Array.isArray(c[0]) && c[0].length === 1)) bad(`meta/stats.json: ${k}.mean must have shape (3, 1, 1)`);
+        else if (mean.flat(2).some((x) => !(x >= 0 && x <= 1))) bad(`meta/stats.json: ${k}.mean must lie in [0, 1]`);
+      }
+    }
+  }
+
+  // video timestamps: every episode's frames at from_timestamp + i/fps within 1e-4 s
+  if (opts.deep) {
+    const cache = new Map<string, number[]>();
+    for (const [i, e] of episodes.entries()) {
+      for (const k of videoKeys) {
+        const vf = join(dir, videoPath(k, n(e[`videos/${k}/chunk_index`]), n(e[`videos/${k}/file_index`])));
+        if (!existsSync(vf)) continue;
+        if (!cache.has(vf)) cache.set(vf, await frameTimestamps(vf));
+        const pts = cache.get(vf)!;
+        const from = n(e[`videos/${k}/from_timestamp`]);
+        for (let t = 0; t < n(e.length); t++) {
+          const q = from + t / info.fps;
+          const k0 = Math.round(q * info.fps);
+          if (!(Math.abs((pts[k0] ?? Infinity) - q) <= 1e-4)) {
+            bad(`episode ${i} ${k}: no frame within 1e-4 s of ${q.toFixed(6)} s in ${relative(dir, vf)}`);
+            break;
+          }
+        }
+      }
+    }
+  }
+  return problems;
+}
+
+function isList(v: unknown): boolean {
+  return Array.isArray(v) || ArrayBuffer.isView(v);
+}
