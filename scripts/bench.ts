@@ -116,3 +116,34 @@ async function renderBench(): Promise<void> {
   }
 }
 await renderBench();
+
+/**
+ * End to end: push-cube, one 64x64 rgb camera, expert, 2 workers, LeRobot + H.264, in a child
+ * process (so its peak RSS is its own), at N and 10 N episodes.
+ */
+async function generateBench(): Promise<void> {
+  const { spawnSync } = await import('node:child_process');
+  const { mkdtempSync, rmSync, writeFileSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  console.log('\nGenerate (PushCube-v1, 64x64 rgb, expert, --workers 2, LeRobot v3 + H.264):');
+  const base = Number(process.env.BENCH_EPISODES ?? 300);
+  for (const episodes of [base, base * 10]) {
+    const out = join(mkdtempSync(join(tmpdir(), 'tf-bench-')), 'ds');
+    const script = `
+      import { loadEnv } from './dist/config/load.js';
+      import { generateDataset } from './dist/episode/generate.js';
+      const r = await generateDataset({ env: loadEnv('PushCube-v1'), out: ${JSON.stringify(out)}, episodes: ${episodes}, seed: 0, workers: 2, format: 'lerobot',
+        policy: { kind: 'expert', noise: 0, epsilon: 0 }, shard: { index: 0, count: 1 }, resume: false, overwrite: false, codec: 'h264', gop: 2, checkpoint: 32, channels: ['rgb'] });
+      console.log(JSON.stringify({ steps: r.steps, seconds: r.seconds, bytes: r.bytes, maxRssKb: process.resourceUsage().maxRSS }));`;
+    const file = join(process.cwd(), 'dist', 'bench-generate.mjs');
+    writeFileSync(file, script.replaceAll('./dist/', './'));
+    const res = spawnSync(process.execPath, [file], { encoding: 'utf8', cwd: process.cwd() });
+    rmSync(file);
+    if (res.status !== 0) throw new Error(res.stderr);
+    const r = JSON.parse(res.stdout.trim().split('\n').pop()!) as { steps: number; seconds: number; bytes: number; maxRssKb: number };
+    console.log(`${String(episodes).padStart(6)} episodes  ${String(r.steps).padStart(7)} steps  ${Math.round(r.steps / r.seconds)} steps/s end to end  peak RSS ${(r.maxRssKb / 1024).toFixed(0)} MB  dataset ${(r.bytes / 1e6).toFixed(1)} MB`);
+    rmSync(join(out, '..'), { recursive: true, force: true });
+  }
+}
+await generateBench();

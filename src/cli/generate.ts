@@ -71,6 +71,10 @@ export const generateCommand: Command = {
       onProgress: progress,
     });
     if (io.isTTY) io.err('\n');
+    if (result.steps === 0 && result.resumedFrom === result.episodes && result.episodes > 0) {
+      io.out(`${values.out}: already complete (${result.episodes} episodes, ${result.frames} frames); nothing to resume\n`);
+      return 0;
+    }
     const rate = result.episodes > 0 ? (100 * result.successes) / result.episodes : 0;
     io.out(`${env.config.id} -> ${values.out} (${format}${shard.count > 1 ? `, shard ${shard.index}/${shard.count}` : ''})\n`);
     io.out(`  episodes      ${result.episodes}${result.resumedFrom > 0 ? ` (resumed after ${result.resumedFrom})` : ''}\n`);

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { observationNames } from '../config/names.js';
 import type { ResolvedEnv } from '../config/parse.js';
@@ -69,6 +69,8 @@ export async function generateDataset(opts: GenerateOptions): Promise<GenerateRe
   if (!(opts.shard.count >= 1 && opts.shard.index >= 0 && opts.shard.index < opts.shard.count)) throw new TrajforgeError('E_USAGE', `bad shard ${opts.shard.index}/${opts.shard.count}`);
   for (const c of opts.channels ?? []) if (!CHANNELS.includes(c)) throw new TrajforgeError('E_USAGE', `unknown channel '${c}'`);
 
+  const complete = completedRun(opts.out, opts);
+  if (complete) return complete;
   prepareDir(opts.out, opts);
   const cameras = cfg.cameras.map((c) => ({
     name: c.name,
@@ -113,6 +115,19 @@ export async function generateDataset(opts: GenerateOptions): Promise<GenerateRe
     await sink.abort();
     throw e;
   }
+}
+
+/** `--resume` on a finished dataset of the same run is a no-op, so restarted batch jobs succeed. */
+function completedRun(dir: string, opts: GenerateOptions): GenerateResult | null {
+  if (!opts.resume || existsSync(join(dir, '.trajforge'))) return null;
+  const sidecar = join(dir, 'meta', 'trajforge.json');
+  const info = join(dir, 'meta', 'info.json');
+  if (!existsSync(sidecar) || !existsSync(info)) return null;
+  const side = JSON.parse(readFileSync(sidecar, 'utf8')) as { config_hash: string; run: { seed: number; episodes: number; shard: { index: number; count: number } } };
+  const same = side.config_hash === opts.env.hash && side.run.seed === opts.seed && side.run.episodes === opts.episodes && side.run.shard.index === opts.shard.index && side.run.shard.count === opts.shard.count;
+  if (!same) return null;
+  const i = JSON.parse(readFileSync(info, 'utf8')) as { total_episodes: number; total_frames: number };
+  return { dir, episodes: i.total_episodes, frames: i.total_frames, successes: 0, bytes: 0, steps: 0, seconds: 0, resumedFrom: i.total_episodes };
 }
 
 function prepareDir(dir: string, opts: GenerateOptions): void {

@@ -1,8 +1,8 @@
-import { copyFileSync, existsSync, mkdirSync, readdirSync, renameSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { TrajforgeError } from '../core/errors.js';
 import type { EnvConfig } from '../config/schema.js';
-import { addEpisodeStats, NumericCollector, writeMetadata, type EpisodeRecord } from './lerobot.js';
+import { addEpisodeStats, MetadataWriter, NumericCollector, type EpisodeRecord } from './lerobot.js';
 import { DATA_FILES_SIZE_MB, dataColumns, dataPath, fileAddress, videoPath, type Feature } from './lerobot-format.js';
 import { dataFiles, readEpisodesMeta, readInfo, readJson, readParquetRows, type Row } from './lerobot-read.js';
 import { ParquetFileWriter } from './parquet.js';
@@ -20,8 +20,9 @@ interface Sidecar {
   discrete: boolean;
   cameras: DatasetMeta['cameras'];
   body_names: string[];
-  episodes: (Omit<EpisodeRecord, 'from_index'> & { source_episode: number })[];
+  episodes_file: string;
 }
+type SidecarEpisode = Omit<EpisodeRecord, 'from_index'> & { source_episode: number };
 
 /**
  * Merges trajforge LeRobot datasets (typically the shards of one run) into one whose episodes are
@@ -36,7 +37,12 @@ export async function mergeLeRobot(inputs: string[], out: string): Promise<Datas
     const info = readInfo(dir);
     const side = join(dir, 'meta', 'trajforge.json');
     if (!existsSync(side)) throw new TrajforgeError('E_DATASET_INVALID', `${dir}: no meta/trajforge.json; merge needs datasets written by trajforge`);
-    return { dir, info, side: readJson<Sidecar>(side) };
+    const sidecar = readJson<Sidecar>(side);
+    const episodes = readFileSync(join(dir, sidecar.episodes_file), 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as SidecarEpisode);
+    return { dir, info, side: sidecar, episodes };
   });
   const first = shards[0]!;
   for (const s of shards.slice(1)) {
@@ -54,12 +60,12 @@ export async function mergeLeRobot(inputs: string[], out: string): Promise<Datas
     shard: number;
     local: number;
     row: Row;
-    side: Sidecar['episodes'][number];
+    side: SidecarEpisode;
   }
   const sources: Source[] = [];
   for (const [si, s] of shards.entries()) {
     const rows = await readEpisodesMeta(s.dir);
-    rows.forEach((row, local) => sources.push({ shard: si, local, row, side: s.side.episodes[local]! }));
+    rows.forEach((row, local) => sources.push({ shard: si, local, row, side: s.episodes[local]! }));
   }
   sources.sort((a, b) => a.side.source_episode - b.side.source_episode);
   for (let i = 1; i < sources.length; i++) {
@@ -87,10 +93,24 @@ export async function mergeLeRobot(inputs: string[], out: string): Promise<Datas
     }
   }
 
+  const side = first.side;
+  const meta: DatasetMeta = {
+    envId: side.env_id,
+    config: side.config,
+    configHash: side.config_hash,
+    instruction: side.instruction,
+    fps: side.fps,
+    observationNames: side.observation_names,
+    actionNames: side.action_names,
+    discrete: side.discrete,
+    cameras: side.cameras,
+    bodyNames: side.body_names,
+    run: { ...side.run, shard: { index: 0, count: 1 } },
+  };
   // Data: rows rewritten in merged episode order, with new episode and global indices.
+  const writerMeta = new MetadataWriter(out, meta, features);
   const columns = dataColumns(features);
   const readers = shards.map((s) => new RowCursor(dataFiles(s.dir)));
-  const episodes: EpisodeRecord[] = [];
   const numeric = new NumericCollector(features);
   let writer: ParquetFileWriter | null = null;
   let writerPath = '';
@@ -142,26 +162,13 @@ export async function mergeLeRobot(inputs: string[], out: string): Promise<Datas
       ),
     };
     addEpisodeStats(data, [record], features);
-    episodes.push(record);
+    writerMeta.add(record);
     index += length;
   }
   finish();
 
-  const side = first.side;
-  const meta: DatasetMeta = {
-    envId: side.env_id,
-    config: side.config,
-    configHash: side.config_hash,
-    instruction: side.instruction,
-    fps: side.fps,
-    observationNames: side.observation_names,
-    actionNames: side.action_names,
-    discrete: side.discrete,
-    cameras: side.cameras,
-    bodyNames: side.body_names,
-    run: { ...side.run, shard: { index: 0, count: 1 } },
-  };
-  return writeMetadata(out, meta, features, episodes, numeric);
+  return writerMeta.finish(numeric);
+
 }
 
 function cmpAddr(a: string, b: string): number {

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { TrajforgeError } from '../core/errors.js';
 import type { EpisodeData } from '../episode/simulate.js';
@@ -215,47 +215,11 @@ async function assemble(dir: string, meta: DatasetMeta, features: Record<string,
   const staging = join(dir, STAGING);
   const parts = listParts(staging).map((p) => join(staging, 'parts', p));
   const columns = dataColumns(features);
-  const episodes: EpisodeRecord[] = parts.flatMap(readEpisodes);
-  const partEpisodes = parts.map((p) => readEpisodes(p).length);
+  const partLengths = parts.map((p) => readEpisodes(p).map((e) => e.length));
 
-  // Data files: one row group per part, a new file once the uncompressed size passes the threshold.
-  const limit = DATA_FILES_SIZE_MB * 1024 * 1024;
-  let fileNo = 0;
-  let writer: ParquetFileWriter | null = null;
-  let writerPath = '';
-  let bytes = 0;
-  let e0 = 0;
-  const numeric = new NumericCollector(features);
-  const finishFile = () => {
-    if (!writer) return;
-    writer.finish();
-    renameSync(`${writerPath}.tmp`, writerPath);
-    writer = null;
-    fileNo++;
-    bytes = 0;
-  };
-  for (const [pi, p] of parts.entries()) {
-    const arrays = readArrays(join(p, 'rows.bin'));
-    const eps = episodes.slice(e0, e0 + partEpisodes[pi]!);
-    e0 += eps.length;
-    const partBytes = Object.values(arrays).reduce((n, a) => n + a.byteLength, 0);
-    if (writer && bytes + partBytes > limit) finishFile();
-    if (!writer) {
-      const [chunk, file] = fileAddress(fileNo);
-      writerPath = join(dir, dataPath(chunk, file));
-      mkdirSync(join(writerPath, '..'), { recursive: true });
-      writer = new ParquetFileWriter(`${writerPath}.tmp`, columns);
-    }
-    const table = partTable(arrays, eps, meta, features);
-    (writer as ParquetFileWriter).write(table.data, table.rows);
-    numeric.add(table.data, table.rows);
-    addEpisodeStats(table.data, eps, features);
-    for (const e of eps) e.data_file = fileNo;
-    bytes += partBytes;
-  }
-  finishFile();
-
-  // Videos: parts concatenated (no re-encoding) per camera, a new file past the size threshold.
+  // Videos first: parts concatenated (no re-encoding) per camera, a new file past the size
+  // threshold; records where every episode's frames landed.
+  const videoRefs: Record<string, { file: number; from_frame: number }>[][] = partLengths.map((l) => l.map(() => ({})));
   for (const cam of videoCameras(meta)) {
     const key = videoKey(cam.name);
     const vlimit = VIDEO_FILES_SIZE_MB * 1024 * 1024;
@@ -263,7 +227,6 @@ async function assemble(dir: string, meta: DatasetMeta, features: Record<string,
     let groupBytes = 0;
     let vfile = 0;
     let frameInFile = 0;
-    let ei = 0;
     const flush = async () => {
       if (group.length === 0) return;
       const [chunk, file] = fileAddress(vfile);
@@ -288,56 +251,169 @@ async function assemble(dir: string, meta: DatasetMeta, features: Record<string,
       if (group.length > 0 && groupBytes + size > vlimit) await flush();
       group.push(mp4);
       groupBytes += size;
-      for (let k = 0; k < partEpisodes[pi]!; k++, ei++) {
-        const e = episodes[ei]!;
-        e.video ??= {};
-        e.video[key] = { file: vfile, from_frame: frameInFile };
-        frameInFile += e.length;
-      }
+      partLengths[pi]!.forEach((length, k) => {
+        videoRefs[pi]![k]![key] = { file: vfile, from_frame: frameInFile };
+        frameInFile += length;
+      });
     }
     await flush();
   }
 
-  return writeMetadata(dir, meta, features, episodes, numeric);
+  // Then one pass over the parts: data files (one row group per part, a new file once the
+  // uncompressed size passes the threshold), stats, and streamed metadata.
+  const limit = DATA_FILES_SIZE_MB * 1024 * 1024;
+  let fileNo = 0;
+  let writer: ParquetFileWriter | null = null;
+  let writerPath = '';
+  let bytes = 0;
+  const numeric = new NumericCollector(features);
+  const metaWriter = new MetadataWriter(dir, meta, features);
+  const finishFile = () => {
+    if (!writer) return;
+    writer.finish();
+    renameSync(`${writerPath}.tmp`, writerPath);
+    writer = null;
+    fileNo++;
+    bytes = 0;
+  };
+  for (const [pi, p] of parts.entries()) {
+    const arrays = readArrays(join(p, 'rows.bin'));
+    const eps = readEpisodes(p);
+    const partBytes = Object.values(arrays).reduce((n, a) => n + a.byteLength, 0);
+    if (writer && bytes + partBytes > limit) finishFile();
+    if (!writer) {
+      const [chunk, file] = fileAddress(fileNo);
+      writerPath = join(dir, dataPath(chunk, file));
+      mkdirSync(join(writerPath, '..'), { recursive: true });
+      writer = new ParquetFileWriter(`${writerPath}.tmp`, columns);
+    }
+    const table = partTable(arrays, eps, meta, features);
+    (writer as ParquetFileWriter).write(table.data, table.rows);
+    numeric.add(table.data, table.rows);
+    addEpisodeStats(table.data, eps, features);
+    eps.forEach((e, k) => {
+      e.data_file = fileNo;
+      e.video = videoRefs[pi]![k]!;
+      metaWriter.add(e);
+    });
+    bytes += partBytes;
+  }
+  finishFile();
+  return metaWriter.finish(numeric);
 }
 
-/** Episodes, tasks, stats, the trajforge sidecar, and info.json last. Shared by generate and merge. */
-export function writeMetadata(dir: string, meta: DatasetMeta, features: Record<string, Feature>, episodes: EpisodeRecord[], numeric: NumericCollector): DatasetSummary {
-  writeEpisodesMeta(dir, meta, features, episodes);
-  writeTasks(dir, meta);
-  const stats = numeric.stats();
-  const imageHists = new Map<string, ImageHistogram>();
-  for (const e of episodes) {
+/**
+ * Streams the metadata of a dataset being assembled (generate and merge): meta/episodes rows in
+ * row groups, per-episode histograms folded into dataset totals and appended to the sidecar as
+ * they come, so memory does not grow with the number of episodes; then tasks, stats, the
+ * trajforge sidecar and info.json last.
+ */
+export class MetadataWriter {
+  private readonly episodesWriter: ParquetFileWriter;
+  private readonly episodesFile: string;
+  private readonly sidecarLines: string;
+  private readonly columns: ColumnDef[];
+  private readonly keys: string[];
+  private readonly statFeatures: string[];
+  private buffer: Record<string, unknown[]> = {};
+  private buffered = 0;
+  private readonly hists = new Map<string, ImageHistogram>();
+  private episodes = 0;
+  private frames = 0;
+  private successes = 0;
+
+  constructor(
+    private readonly dir: string,
+    private readonly meta: DatasetMeta,
+    private readonly features: Record<string, Feature>,
+  ) {
+    this.keys = videoCameras(meta).map((c) => videoKey(c.name));
+    this.statFeatures = EPISODE_STATS_FEATURES.filter((f) => f in features);
+    this.columns = episodesColumns(this.keys, this.statFeatures);
+    this.episodesFile = join(dir, episodesPath(0, 0));
+    mkdirSync(join(this.episodesFile, '..'), { recursive: true });
+    this.episodesWriter = new ParquetFileWriter(`${this.episodesFile}.tmp`, this.columns);
+    this.sidecarLines = join(dir, 'meta', 'trajforge_episodes.jsonl');
+    writeFileSync(`${this.sidecarLines}.tmp`, '');
+  }
+
+  add(e: EpisodeRecord): void {
+    const push = (name: string, v: unknown) => (this.buffer[name] ??= []).push(v);
+    const [dchunk, dfile] = fileAddress(e.data_file ?? 0);
+    push('episode_index', BigInt(e.episode_index));
+    push('tasks', [this.meta.instruction]);
+    push('length', BigInt(e.length));
+    push('data/chunk_index', BigInt(dchunk));
+    push('data/file_index', BigInt(dfile));
+    push('dataset_from_index', BigInt(e.from_index));
+    push('dataset_to_index', BigInt(e.from_index + e.length));
+    for (const k of this.keys) {
+      const v = e.video![k]!;
+      const [vchunk, vfile] = fileAddress(v.file);
+      push(`videos/${k}/chunk_index`, BigInt(vchunk));
+      push(`videos/${k}/file_index`, BigInt(vfile));
+      // Integer frame counts divided once: no float drift along the file.
+      push(`videos/${k}/from_timestamp`, v.from_frame / this.meta.fps);
+      push(`videos/${k}/to_timestamp`, (v.from_frame + e.length) / this.meta.fps);
+    }
+    push('meta/episodes/chunk_index', 0n);
+    push('meta/episodes/file_index', 0n);
+    push('seed', BigInt(e.seed));
+    push('source_episode', BigInt(e.source_episode));
+    push('success', e.success);
+    push('config_hash', this.meta.configHash);
+    push('source', 'simulation');
+    for (const f of this.statFeatures) for (const st of STAT_NAMES) push(`stats/${f}/${st}`, e.stats![f]![st]);
+    if (++this.buffered >= 256) this.flush();
     for (const [k, h] of Object.entries(e.histograms)) {
       const hist = ImageHistogram.fromJSON(h);
-      if (imageHists.has(k)) imageHists.get(k)!.merge(hist);
-      else imageHists.set(k, hist);
+      if (this.hists.has(k)) this.hists.get(k)!.merge(hist);
+      else this.hists.set(k, hist);
     }
+    appendFileSync(`${this.sidecarLines}.tmp`, `${JSON.stringify(sidecarEpisode(e))}\n`);
+    this.episodes++;
+    this.frames += e.length;
+    if (e.success) this.successes++;
   }
-  for (const [k, h] of imageHists) stats[k] = h.stats();
-  writeFileAtomic(join(dir, 'meta', 'stats.json'), `${JSON.stringify(stats, null, 2)}\n`);
-  writeFileAtomic(
-    join(dir, 'meta', 'trajforge.json'),
-    `${JSON.stringify({ env_id: meta.envId, config_hash: meta.configHash, config: meta.config, run: meta.run, fps: meta.fps, instruction: meta.instruction, observation_names: meta.observationNames, action_names: meta.actionNames, discrete: meta.discrete, cameras: meta.cameras, body_names: meta.bodyNames, episodes: episodes.map(sidecarEpisode) }, null, 1)}\n`,
-  );
-  const totalFrames = episodes.reduce((n, e) => n + e.length, 0);
-  const info = {
-    codebase_version: CODEBASE_VERSION,
-    robot_type: 'trajforge-sim',
-    total_episodes: episodes.length,
-    total_frames: totalFrames,
-    total_tasks: 1,
-    chunks_size: CHUNKS_SIZE,
-    data_files_size_in_mb: DATA_FILES_SIZE_MB,
-    video_files_size_in_mb: VIDEO_FILES_SIZE_MB,
-    fps: meta.fps,
-    splits: { train: `0:${episodes.length}` },
-    data_path: DATA_PATH,
-    video_path: videoCameras(meta).length > 0 ? VIDEO_PATH : null,
-    features,
-  };
-  writeFileAtomic(join(dir, 'meta', 'info.json'), `${JSON.stringify(info, null, 4)}\n`);
-  return { dir, episodes: episodes.length, frames: totalFrames, successes: episodes.filter((e) => e.success).length, bytes: dirBytes(dir) };
+
+  private flush(): void {
+    this.episodesWriter.write(this.buffer, this.buffered);
+    this.buffer = {};
+    this.buffered = 0;
+  }
+
+  finish(numeric: NumericCollector): DatasetSummary {
+    const { dir, meta, features } = this;
+    if (this.buffered > 0) this.flush();
+    this.episodesWriter.finish();
+    renameSync(`${this.episodesFile}.tmp`, this.episodesFile);
+    renameSync(`${this.sidecarLines}.tmp`, this.sidecarLines);
+    writeTasks(dir, meta);
+    const stats = numeric.stats();
+    for (const [k, h] of this.hists) stats[k] = h.stats();
+    writeFileAtomic(join(dir, 'meta', 'stats.json'), `${JSON.stringify(stats, null, 2)}\n`);
+    writeFileAtomic(
+      join(dir, 'meta', 'trajforge.json'),
+      `${JSON.stringify({ env_id: meta.envId, config_hash: meta.configHash, config: meta.config, run: meta.run, fps: meta.fps, instruction: meta.instruction, observation_names: meta.observationNames, action_names: meta.actionNames, discrete: meta.discrete, cameras: meta.cameras, body_names: meta.bodyNames, episodes_file: 'meta/trajforge_episodes.jsonl' }, null, 1)}\n`,
+    );
+    const info = {
+      codebase_version: CODEBASE_VERSION,
+      robot_type: 'trajforge-sim',
+      total_episodes: this.episodes,
+      total_frames: this.frames,
+      total_tasks: 1,
+      chunks_size: CHUNKS_SIZE,
+      data_files_size_in_mb: DATA_FILES_SIZE_MB,
+      video_files_size_in_mb: VIDEO_FILES_SIZE_MB,
+      fps: meta.fps,
+      splits: { train: `0:${this.episodes}` },
+      data_path: DATA_PATH,
+      video_path: this.keys.length > 0 ? VIDEO_PATH : null,
+      features,
+    };
+    writeFileAtomic(join(dir, 'meta', 'info.json'), `${JSON.stringify(info, null, 4)}\n`);
+    return { dir, episodes: this.episodes, frames: this.frames, successes: this.successes, bytes: dirBytes(dir) };
+  }
 }
 
 /** Per-episode stats of the small numeric features, from one table of consecutive episodes. */
@@ -440,8 +516,7 @@ export class NumericCollector {
   }
 }
 
-function writeEpisodesMeta(dir: string, meta: DatasetMeta, features: Record<string, Feature>, episodes: EpisodeRecord[]): void {
-  const keys = videoCameras(meta).map((c) => videoKey(c.name));
+function episodesColumns(keys: string[], statFeatures: string[]): ColumnDef[] {
   const columns: ColumnDef[] = [
     { name: 'episode_index', dtype: 'int64', form: 'scalar' },
     { name: 'tasks', dtype: 'string', form: 'list' },
@@ -464,40 +539,8 @@ function writeEpisodesMeta(dir: string, meta: DatasetMeta, features: Record<stri
     { name: 'config_hash', dtype: 'string', form: 'scalar' },
     { name: 'source', dtype: 'string', form: 'scalar' },
   ];
-  const statFeatures = EPISODE_STATS_FEATURES.filter((f) => f in features);
   for (const f of statFeatures) for (const s of STAT_NAMES) columns.push({ name: `stats/${f}/${s}`, dtype: 'float64', form: 'list' });
-
-  const data: Record<string, unknown[]> = {};
-  const push = (name: string, v: unknown) => (data[name] ??= []).push(v);
-  for (const e of episodes) {
-    const [dchunk, dfile] = fileAddress(e.data_file ?? 0);
-    push('episode_index', BigInt(e.episode_index));
-    push('tasks', [meta.instruction]);
-    push('length', BigInt(e.length));
-    push('data/chunk_index', BigInt(dchunk));
-    push('data/file_index', BigInt(dfile));
-    push('dataset_from_index', BigInt(e.from_index));
-    push('dataset_to_index', BigInt(e.from_index + e.length));
-    for (const k of keys) {
-      const v = e.video![k]!;
-      const [vchunk, vfile] = fileAddress(v.file);
-      push(`videos/${k}/chunk_index`, BigInt(vchunk));
-      push(`videos/${k}/file_index`, BigInt(vfile));
-      // Integer frame counts divided once: no float drift along the file.
-      push(`videos/${k}/from_timestamp`, v.from_frame / meta.fps);
-      push(`videos/${k}/to_timestamp`, (v.from_frame + e.length) / meta.fps);
-    }
-    push('meta/episodes/chunk_index', 0n);
-    push('meta/episodes/file_index', 0n);
-    push('seed', BigInt(e.seed));
-    push('source_episode', BigInt(e.source_episode));
-    push('success', e.success);
-    push('config_hash', meta.configHash);
-    push('source', 'simulation');
-    for (const f of statFeatures) for (const s of STAT_NAMES) push(`stats/${f}/${s}`, e.stats![f]![s]);
-  }
-  const file = join(dir, episodesPath(0, 0));
-  writeFileAtomic(file, parquetBytes({ columns, data }, episodes.length));
+  return columns;
 }
 
 const STAT_NAMES = ['min', 'max', 'mean', 'std', 'count', 'q01', 'q10', 'q50', 'q90', 'q99'] as const;

@@ -65,7 +65,14 @@ export class ImageHistogram {
   }
   add(pixels: Uint8Array, frames: number): void {
     const c = this.channels;
-    for (let i = 0; i < pixels.length; i++) this.counts[(i % c) * 256 + pixels[i]!]!++;
+    const counts = this.counts;
+    if (c === 3) {
+      for (let i = 0; i + 2 < pixels.length; i += 3) {
+        counts[pixels[i]!]!++;
+        counts[256 + pixels[i + 1]!]!++;
+        counts[512 + pixels[i + 2]!]!++;
+      }
+    } else for (let i = 0; i < pixels.length; i++) counts[(i % c) * 256 + pixels[i]!]!++;
     this.frames += frames;
   }
   merge(other: ImageHistogram): void {

@@ -64,9 +64,8 @@ export class Renderer {
   private readonly polyZ = new Float64Array(4);
   private readonly axesCam = new Float64Array(12);
   // Outputs.
-  // Uint8ClampedArray: stores round(clamp(x)) in hardware, no per-channel clamping code.
-  private rgb = new Uint8ClampedArray(0);
-  private rgbHi = new Uint8ClampedArray(0);
+  private rgb = new Uint8Array(0);
+  private rgbHi = new Uint8Array(0);
   private seg = new Uint16Array(0);
   private flow = new Float32Array(0);
   private normals = new Float32Array(0);
@@ -113,9 +112,9 @@ export class Renderer {
       const hi: CameraSnapshot = { ...cam, width: W * s, height: H * s };
       const m = cameraModel(hi);
       this.visibility(m);
-      this.rgbHi = ensure(this.rgbHi, W * s * H * s * 3, Uint8ClampedArray);
+      this.rgbHi = ensure(this.rgbHi, W * s * H * s * 3, Uint8Array);
       this.shade(m, scene, light.direction, this.rgbHi);
-      this.rgb = ensure(this.rgb, W * H * 3, Uint8ClampedArray);
+      this.rgb = ensure(this.rgb, W * H * 3, Uint8Array);
       downsample(this.rgbHi, this.rgb, W, H, s);
       out.rgb = new Uint8Array(this.rgb.buffer, 0, W * H * 3);
     }
@@ -124,7 +123,7 @@ export class Renderer {
     this.visibility(m);
     const n = W * H;
     if (wantRgb && s === 1) {
-      this.rgb = ensure(this.rgb, n * 3, Uint8ClampedArray);
+      this.rgb = ensure(this.rgb, n * 3, Uint8Array);
       this.shade(m, scene, light.direction, this.rgb);
       out.rgb = new Uint8Array(this.rgb.buffer, 0, n * 3);
     }
@@ -354,7 +353,7 @@ export class Renderer {
    * Lambert + ambient shading with hard shadows. Runs per primitive over its screen box so that
    * the primitive's pose, colour and face normals sit in locals rather than being re-read per pixel.
    */
-  private shade(m: CameraModel, scene: SceneSnapshot, lightDir: readonly number[], rgb: Uint8ClampedArray): void {
+  private shade(m: CameraModel, scene: SceneSnapshot, lightDir: readonly number[], rgb: Uint8Array): void {
     const W = m.width;
     const H = m.height;
     const light = scene.light;
@@ -375,7 +374,7 @@ export class Renderer {
     const primBuf = this.primBuf;
     const faceBuf = this.faceBuf;
     const tBuf = this.tBuf;
-    const bg0 = scene.background[0] * 255, bg1 = scene.background[1] * 255, bg2 = scene.background[2] * 255;
+    const bg0 = to8(scene.background[0] * 255), bg1 = to8(scene.background[1] * 255), bg2 = to8(scene.background[2] * 255);
     for (let idx = 0, n = W * H; idx < n; idx++) {
       if (primBuf[idx]! < 0) {
         rgb[3 * idx] = bg0;
@@ -384,6 +383,10 @@ export class Renderer {
       }
     }
     const faceN = this.faceNormals(m);
+    const e1x = this.e1[0]!, e1y = this.e1[1]!, e1z = this.e1[2]!;
+    const e2x = this.e2[0]!, e2y = this.e2[1]!, e2z = this.e2[2]!;
+    const gMinA = this.gridMin[0]!, gMinB = this.gridMin[1]!;
+    const gInvA = 1 / this.gridCell[0]!, gInvB = 1 / this.gridCell[1]!;
     const cx0 = m.position[0], cy0 = m.position[1], cz0 = m.position[2];
     const fx = m.forward[0], fy = m.forward[1], fz = m.forward[2];
     const rx = m.right[0], ry = m.right[1], rz = m.right[2];
@@ -425,7 +428,9 @@ export class Renderer {
             if (kind === PLANE) {
               const lxp = r00 * qx + r10 * qy + r20 * qz;
               const lyp = r01 * qx + r11 * qy + r21 * qz;
-              albedo = (Math.floor(lxp * invC) + Math.floor(lyp * invC)) & 1 ? 0.78 : 1;
+              // Checker parity of floor(x) + floor(y) with integer ops: the even offset 2^28 makes
+              // truncation equal floor for any ground coordinate in range.
+              albedo = (((lxp * invC + 268435456) | 0) + ((lyp * invC + 268435456) | 0)) & 1 ? 0.78 : 1;
             }
           } else if (kind === SPHERE) {
             const inv = 1 / s0;
@@ -461,16 +466,24 @@ export class Renderer {
           }
           let diffuse = nx * lx + ny * ly + nz * lz;
           if (diffuse > 0 && shadows) {
-            ray[0] = wx + nx * 1e-4;
-            ray[1] = wy + ny * 1e-4;
-            ray[2] = wz + nz * 1e-4;
-            if (this.inShadow(k)) diffuse = 0;
+            // Cheap inline rejection: outside the casters' footprint grid nothing can shadow.
+            const sx = wx + nx * 1e-4, sy = wy + ny * 1e-4, sz = wz + nz * 1e-4;
+            const ga = (e1x * sx + e1y * sy + e1z * sz - gMinA) * gInvA;
+            const gb = (e2x * sx + e2y * sy + e2z * sz - gMinB) * gInvB;
+            if (ga >= 0 && ga < GRID && gb >= 0 && gb < GRID) {
+              ray[0] = sx;
+              ray[1] = sy;
+              ray[2] = sz;
+              if (this.inShadow(k)) diffuse = 0;
+            }
           }
           const shade = albedo * (ambient + intensity * (diffuse > 0 ? diffuse : 0));
           const o3 = 3 * idx;
-          rgb[o3] = c0 * shade;
-          rgb[o3 + 1] = c1 * shade;
-          rgb[o3 + 2] = c2 * shade;
+          // Values are >= 0: round half up and clamp with integer ops (cheaper than a clamped array).
+          const r = c0 * shade + 0.5, g = c1 * shade + 0.5, bl = c2 * shade + 0.5;
+          rgb[o3] = r >= 255 ? 255 : r | 0;
+          rgb[o3 + 1] = g >= 255 ? 255 : g | 0;
+          rgb[o3 + 2] = bl >= 255 ? 255 : bl | 0;
         }
       }
     }
@@ -869,6 +882,10 @@ function quatToMatrix(q: readonly number[], out: Float64Array, o: number): void 
   out[o + 8] = 1 - 2 * (x * x + y * y);
 }
 
+function to8(v: number): number {
+  return v <= 0 ? 0 : v >= 255 ? 255 : (v + 0.5) | 0;
+}
+
 function clampCell(c: number): number {
   return c < 0 ? 0 : c >= GRID ? GRID - 1 : c;
 }
@@ -878,7 +895,7 @@ function ensure<T extends { length: number }>(buf: T, n: number, ctor: TypedArra
   return buf.length >= n ? buf : new ctor(n);
 }
 
-function downsample(hi: Uint8ClampedArray, lo: Uint8ClampedArray, W: number, H: number, s: number): void {
+function downsample(hi: Uint8Array, lo: Uint8Array, W: number, H: number, s: number): void {
   const Wh = W * s;
   const inv = 1 / (s * s);
   for (let j = 0; j < H; j++) {

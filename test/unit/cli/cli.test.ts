@@ -56,6 +56,14 @@ describe('trajforge CLI (in-process)', () => {
     expect(existsSync(join(dir, 'out'))).toBe(false);
   });
 
+  it('unknown formats and codecs list the registry', async () => {
+    const io = capture();
+    expect(await main(['generate', 'PushCube-v1', '--out', '/tmp/never', '--format', 'hdf5'], io)).toBe(2);
+    expect(io.stderr).toMatch(/unknown --format 'hdf5' \(known: lerobot\)/);
+    expect(await main(['generate', 'PushCube-v1', '--out', '/tmp/never', '--codec', 'mpeg2'], io)).toBe(2);
+    expect(io.stderr).toMatch(/known: h264, av1, lossless/);
+  });
+
   it('unknown environments and commands get suggestions', async () => {
     const io = capture();
     expect(await main(['check', 'Reech-v1'], io)).toBe(2);
@@ -65,16 +73,21 @@ describe('trajforge CLI (in-process)', () => {
     expect(io2.stderr).toMatch(/did you mean 'check'/);
   });
 
-  it('generate rolls out episodes and prints a summary', async () => {
-    const io = capture();
-    expect(await main(['generate', 'PushCube-v1', '--episodes', '5'], io)).toBe(0);
-    expect(io.stdout).toMatch(/PushCube-v1: 5 episodes, \d+ steps, policy expert/);
+  it('generate writes a dataset and prints a summary', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tf-gen-'));
+    const io = capture(dir);
+    expect(await main(['generate', 'PushCube-v1', '--episodes', '3', '--out', 'ds', '--workers', '0', '--channels', 'rgb'], io)).toBe(0);
+    expect(io.stdout).toMatch(/PushCube-v1 -> ds \(lerobot\)/);
+    expect(io.stdout).toMatch(/episodes\s+3/);
     expect(io.stdout).toMatch(/success rate\s+100\.0%/);
+    expect(io.stdout).toMatch(/throughput\s+\d+ steps\/s/);
+    expect(existsSync(join(dir, 'ds', 'meta', 'info.json'))).toBe(true);
+    expect(io.stderr).toMatch(/episodes 3\/3/); // plain progress lines off a terminal
   });
 
   it('bad option values are usage errors', async () => {
     const io = capture();
-    expect(await main(['generate', 'PushCube-v1', '--episodes', 'many'], io)).toBe(2);
+    expect(await main(['generate', 'PushCube-v1', '--episodes', 'many', '--out', '/tmp/never'], io)).toBe(2);
     expect(io.stderr).toMatch(/--episodes must be an integer/);
   });
 });

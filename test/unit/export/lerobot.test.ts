@@ -53,6 +53,7 @@ describe('generate -> LeRobot v3 (read back independently)', () => {
       'meta/stats.json',
       'meta/tasks.parquet',
       'meta/trajforge.json',
+      'meta/trajforge_episodes.jsonl',
       'videos/observation.images.top/chunk-000/file-000.mp4',
     ]);
     const info = JSON.parse(readFileSync(join(dir, 'meta/info.json'), 'utf8'));
@@ -132,7 +133,12 @@ describe('generate -> LeRobot v3 (read back independently)', () => {
     for (const k of Object.keys(info.features)) expect(Object.keys(stats[k]).sort()).toEqual(['count', 'max', 'mean', 'min', 'q01', 'q10', 'q50', 'q90', 'q99', 'std']);
     const img = stats['observation.images.top'];
     expect(img.mean).toHaveLength(3);
-    for (const key of ['min', 'max', 'mean', 'std', 'q01', 'q50', 'q99']) for (const c of img[key]) expect(c[0][0]).toBeGreaterThanOrEqual(0) && expect(c[0][0]).toBeLessThanOrEqual(1);
+    for (const key of ['min', 'max', 'mean', 'std', 'q01', 'q50', 'q99']) {
+      for (const c of img[key]) {
+        expect(c[0][0]).toBeGreaterThanOrEqual(0);
+        expect(c[0][0]).toBeLessThanOrEqual(1);
+      }
+    }
     expect(img.count).toEqual([info.total_frames]);
     const f = join(dir, 'data/chunk-000/file-000.parquet');
     const [m] = await query(`SELECT avg("next.reward") AS m, quantile_cont("next.reward", 0.9) AS q, stddev_pop("next.reward") AS s FROM '${f}'`);
@@ -231,8 +237,8 @@ describe('lossless video, determinism, resume, shards', () => {
   it('shards 0/2 and 1/2 merged equal a single run: same rows, same decoded frames', async () => {
     const root = tmpDir();
     for (const i of [0, 1]) expect((await cli(['generate', ENV, ...common, '--out', join(root, `s${i}`), '--shard', `${i}/2`, '--workers', '1'])).code).toBe(0);
-    const s0 = JSON.parse(readFileSync(join(root, 's0/meta/trajforge.json'), 'utf8'));
-    expect(s0.episodes.map((e: { source_episode: number }) => e.source_episode)).toEqual([0, 2, 4]);
+    const s0 = readFileSync(join(root, 's0/meta/trajforge_episodes.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(s0.map((e: { source_episode: number }) => e.source_episode)).toEqual([0, 2, 4]);
     const m = await cli(['merge', join(root, 's0'), join(root, 's1'), '--out', join(root, 'merged')]);
     expect(m.code, m.err).toBe(0);
     expect(await validateLeRobot(join(root, 'merged'), { deep: true })).toEqual([]);
@@ -330,5 +336,19 @@ describe('failures stop cleanly', () => {
       delete process.env.FFMPEG_PATH;
     }
     expect(existsSync(join(dir, 'meta', 'info.json'))).toBe(false);
+  });
+});
+
+describe('resume edge cases', () => {
+  it('--resume on an empty directory starts the run; on a finished run it is a no-op', async () => {
+    const dir = join(tmpDir(), 'fresh');
+    const first = await cli(['generate', ENV, '--episodes', '2', '--out', dir, '--resume', '--workers', '0', '--channels', 'rgb']);
+    expect(first.code, first.err).toBe(0);
+    const again = await cli(['generate', ENV, '--episodes', '2', '--out', dir, '--resume', '--workers', '0', '--channels', 'rgb']);
+    expect(again.code).toBe(0);
+    expect(again.out).toMatch(/already complete/);
+    const other = await cli(['generate', ENV, '--episodes', '3', '--out', dir, '--resume', '--workers', '0', '--channels', 'rgb']);
+    expect(other.code).toBe(2);
+    expect(other.err).toMatch(/no interrupted run to resume/);
   });
 });
