@@ -15,7 +15,7 @@ export const generateCommand: Command = {
   usage:
     'trajforge generate <env id or file> --out DIR [--episodes 50] [--seed 0] [--workers W] [--format lerobot] ' +
     '[--policy expert|random|noise] [--noise 0] [--epsilon 0] [--shard i/N] [--resume] [--overwrite] ' +
-    `[--codec ${Object.keys(CODECS).join('|')}] [--gop 2] [--checkpoint 32] [--channels rgb,depth,...]`,
+    `[--codec ${Object.keys(CODECS).join('|')}] [--gop 2] [--checkpoint 32] [--channels rgb,depth,...] [--data-file-mb 100] [--video-file-mb 200] [--chunk-size 1000]`,
   async run(args, io) {
     const { values, positionals } = parse(
       args,
@@ -35,6 +35,9 @@ export const generateCommand: Command = {
         gop: { type: 'string' },
         checkpoint: { type: 'string' },
         channels: { type: 'string' },
+        'chunk-size': { type: 'string' },
+        'data-file-mb': { type: 'string' },
+        'video-file-mb': { type: 'string' },
       },
       this.usage,
     );
@@ -68,6 +71,11 @@ export const generateCommand: Command = {
       gop: intOption(values.gop as string | undefined, 'gop', 2, 1),
       checkpoint: intOption(values.checkpoint as string | undefined, 'checkpoint', 32, 1),
       channels,
+      layout: {
+        chunksSize: intOption(values['chunk-size'] as string | undefined, 'chunk-size', 1000, 1),
+        dataFileMb: positive(numberOption(values['data-file-mb'] as string | undefined, 'data-file-mb', 100), 'data-file-mb'),
+        videoFileMb: positive(numberOption(values['video-file-mb'] as string | undefined, 'video-file-mb', 200), 'video-file-mb'),
+      },
       onProgress: progress,
     });
     if (io.isTTY) io.err('\n');
@@ -85,6 +93,11 @@ export const generateCommand: Command = {
     return 0;
   },
 };
+
+function positive(x: number, name: string): number {
+  if (!(x > 0)) throw new TrajforgeError('E_USAGE', `--${name} must be > 0, got ${x}`);
+  return x;
+}
 
 function defaultWorkers(): number {
   return 2;

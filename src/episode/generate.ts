@@ -5,6 +5,7 @@ import type { ResolvedEnv } from '../config/parse.js';
 import { TrajforgeError } from '../core/errors.js';
 import { lookup } from '../core/registry.js';
 import { removeStaging } from '../export/lerobot.js';
+import { DEFAULT_LAYOUT, type Layout } from '../export/lerobot-format.js';
 import { FORMATS } from '../export/registry.js';
 import type { DatasetMeta, DatasetSummary } from '../export/sink.js';
 import type { PolicyKind } from '../policy/policy.js';
@@ -29,6 +30,8 @@ export interface GenerateOptions {
   codec: VideoCodec;
   gop: number;
   checkpoint: number;
+  /** File rollover thresholds (default: LeRobot's). */
+  layout?: Layout;
   /** Restrict the rendered channels (default: what each camera declares). */
   channels?: Channel[];
   onProgress?: (p: Progress) => void;
@@ -89,7 +92,7 @@ export async function generateDataset(opts: GenerateOptions): Promise<GenerateRe
     discrete: cfg.actions.discrete !== undefined,
     cameras,
     bodyNames: baseBodies(cfg).map((b) => b.name),
-    run: { seed: opts.seed, episodes: opts.episodes, shard: opts.shard, policy: opts.policy, codec: opts.codec, gop: opts.gop, checkpoint: opts.checkpoint },
+    run: { seed: opts.seed, episodes: opts.episodes, shard: opts.shard, policy: opts.policy, codec: opts.codec, gop: opts.gop, checkpoint: opts.checkpoint, layout: opts.layout ?? DEFAULT_LAYOUT },
   };
   const sink = makeSink();
   const { committed } = await sink.open(opts.out, meta, { resume: opts.resume });

@@ -34,10 +34,18 @@ function pad3(n: number): string {
   return String(n).padStart(3, '0');
 }
 
-/** (chunk, file) of the n-th file of a kind: files roll over into a new chunk every CHUNKS_SIZE. */
-export function fileAddress(n: number): [chunk: number, file: number] {
-  return [Math.floor(n / CHUNKS_SIZE), n % CHUNKS_SIZE];
+/** (chunk, file) of the n-th file of a kind: files roll over into a new chunk every chunksSize files. */
+export function fileAddress(n: number, chunksSize = CHUNKS_SIZE): [chunk: number, file: number] {
+  return [Math.floor(n / chunksSize), n % chunksSize];
 }
+
+/** File rollover thresholds (LeRobot's defaults; smaller values are for tests and tiny datasets). */
+export interface Layout {
+  chunksSize: number;
+  dataFileMb: number;
+  videoFileMb: number;
+}
+export const DEFAULT_LAYOUT: Layout = { chunksSize: CHUNKS_SIZE, dataFileMb: DATA_FILES_SIZE_MB, videoFileMb: VIDEO_FILES_SIZE_MB };
 
 export const videoKey = (camera: string) => `observation.images.${camera}`;
 /** Non-rgb channels are stored losslessly as flat 1-D numeric features (row-major H x W x C). */

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { TrajforgeError } from '../core/errors.js';
 import type { EnvConfig } from '../config/schema.js';
 import { addEpisodeStats, MetadataWriter, NumericCollector, type EpisodeRecord } from './lerobot.js';
-import { DATA_FILES_SIZE_MB, dataColumns, dataPath, fileAddress, videoPath, type Feature } from './lerobot-format.js';
+import { dataColumns, dataPath, fileAddress, videoPath, type Feature } from './lerobot-format.js';
 import { dataFiles, readEpisodesMeta, readInfo, readJson, readParquetRows, type Row } from './lerobot-read.js';
 import { ParquetFileWriter } from './parquet.js';
 import type { DatasetMeta, DatasetSummary } from './sink.js';
@@ -83,7 +83,7 @@ export async function mergeLeRobot(inputs: string[], out: string): Promise<Datas
       for (const src of sources.filter((x) => x.shard === si)) files.add(`${Number(src.row[`videos/${k}/chunk_index`])}/${Number(src.row[`videos/${k}/file_index`])}`);
       for (const f of [...files].sort((a, b) => cmpAddr(a, b))) {
         const [chunk, file] = f.split('/').map(Number) as [number, number];
-        const [nc, nf] = fileAddress(next);
+        const [nc, nf] = fileAddress(next, first.side.run.layout.chunksSize);
         const to = join(out, videoPath(k, nc, nf));
         mkdirSync(join(to, '..'), { recursive: true });
         copyFileSync(join(s.dir, videoPath(k, chunk, file)), `${to}.tmp`);
@@ -117,7 +117,8 @@ export async function mergeLeRobot(inputs: string[], out: string): Promise<Datas
   let fileNo = 0;
   let bytes = 0;
   let index = 0;
-  const limit = DATA_FILES_SIZE_MB * 1024 * 1024;
+  const layout = first.side.run.layout;
+  const limit = layout.dataFileMb * 1024 * 1024;
   const finish = () => {
     if (!writer) return;
     writer.finish();
@@ -136,7 +137,7 @@ export async function mergeLeRobot(inputs: string[], out: string): Promise<Datas
     const estimate = rows.length * columns.length * 16;
     if (writer && bytes + estimate > limit) finish();
     if (!writer) {
-      const [c, f] = fileAddress(fileNo);
+      const [c, f] = fileAddress(fileNo, layout.chunksSize);
       writerPath = join(out, dataPath(c, f));
       mkdirSync(join(writerPath, '..'), { recursive: true });
       writer = new ParquetFileWriter(`${writerPath}.tmp`, columns);

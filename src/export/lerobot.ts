@@ -6,12 +6,9 @@ import { CODECS, VideoEncoder, concatVideos } from '../video/ffmpeg.js';
 import { readArrays, writeArrays } from './arrays.js';
 import { writeFileAtomic } from './atomic.js';
 import {
-  CHUNKS_SIZE,
   CODEBASE_VERSION,
-  DATA_FILES_SIZE_MB,
   DATA_PATH,
   EPISODE_STATS_FEATURES,
-  VIDEO_FILES_SIZE_MB,
   VIDEO_PATH,
   auxColumns,
   dataColumns,
@@ -222,14 +219,14 @@ async function assemble(dir: string, meta: DatasetMeta, features: Record<string,
   const videoRefs: Record<string, { file: number; from_frame: number }>[][] = partLengths.map((l) => l.map(() => ({})));
   for (const cam of videoCameras(meta)) {
     const key = videoKey(cam.name);
-    const vlimit = VIDEO_FILES_SIZE_MB * 1024 * 1024;
+    const vlimit = meta.run.layout.videoFileMb * 1024 * 1024;
     let group: string[] = [];
     let groupBytes = 0;
     let vfile = 0;
     let frameInFile = 0;
     const flush = async () => {
       if (group.length === 0) return;
-      const [chunk, file] = fileAddress(vfile);
+      const [chunk, file] = fileAddress(vfile, meta.run.layout.chunksSize);
       const out = join(dir, videoPath(key, chunk, file));
       mkdirSync(join(out, '..'), { recursive: true });
       if (group.length === 1) writeFileSync(`${out}.tmp`, readFileSync(group[0]!));
@@ -261,7 +258,7 @@ async function assemble(dir: string, meta: DatasetMeta, features: Record<string,
 
   // Then one pass over the parts: data files (one row group per part, a new file once the
   // uncompressed size passes the threshold), stats, and streamed metadata.
-  const limit = DATA_FILES_SIZE_MB * 1024 * 1024;
+  const limit = meta.run.layout.dataFileMb * 1024 * 1024;
   let fileNo = 0;
   let writer: ParquetFileWriter | null = null;
   let writerPath = '';
@@ -282,7 +279,7 @@ async function assemble(dir: string, meta: DatasetMeta, features: Record<string,
     const partBytes = Object.values(arrays).reduce((n, a) => n + a.byteLength, 0);
     if (writer && bytes + partBytes > limit) finishFile();
     if (!writer) {
-      const [chunk, file] = fileAddress(fileNo);
+      const [chunk, file] = fileAddress(fileNo, meta.run.layout.chunksSize);
       writerPath = join(dir, dataPath(chunk, file));
       mkdirSync(join(writerPath, '..'), { recursive: true });
       writer = new ParquetFileWriter(`${writerPath}.tmp`, columns);
@@ -339,7 +336,7 @@ export class MetadataWriter {
 
   add(e: EpisodeRecord): void {
     const push = (name: string, v: unknown) => (this.buffer[name] ??= []).push(v);
-    const [dchunk, dfile] = fileAddress(e.data_file ?? 0);
+    const [dchunk, dfile] = fileAddress(e.data_file ?? 0, this.meta.run.layout.chunksSize);
     push('episode_index', BigInt(e.episode_index));
     push('tasks', [this.meta.instruction]);
     push('length', BigInt(e.length));
@@ -349,7 +346,7 @@ export class MetadataWriter {
     push('dataset_to_index', BigInt(e.from_index + e.length));
     for (const k of this.keys) {
       const v = e.video![k]!;
-      const [vchunk, vfile] = fileAddress(v.file);
+      const [vchunk, vfile] = fileAddress(v.file, this.meta.run.layout.chunksSize);
       push(`videos/${k}/chunk_index`, BigInt(vchunk));
       push(`videos/${k}/file_index`, BigInt(vfile));
       // Integer frame counts divided once: no float drift along the file.
@@ -402,9 +399,9 @@ export class MetadataWriter {
       total_episodes: this.episodes,
       total_frames: this.frames,
       total_tasks: 1,
-      chunks_size: CHUNKS_SIZE,
-      data_files_size_in_mb: DATA_FILES_SIZE_MB,
-      video_files_size_in_mb: VIDEO_FILES_SIZE_MB,
+      chunks_size: meta.run.layout.chunksSize,
+      data_files_size_in_mb: meta.run.layout.dataFileMb,
+      video_files_size_in_mb: meta.run.layout.videoFileMb,
       fps: meta.fps,
       splits: { train: `0:${this.episodes}` },
       data_path: DATA_PATH,

@@ -26,6 +26,8 @@ export interface DatasetMeta {
     gop: number;
     /** Episodes per checkpoint (resume granularity). */
     checkpoint: number;
+    /** File rollover thresholds. */
+    layout: { chunksSize: number; dataFileMb: number; videoFileMb: number };
   };
 }
 

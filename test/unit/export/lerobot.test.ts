@@ -352,3 +352,23 @@ describe('resume edge cases', () => {
     expect(other.err).toMatch(/no interrupted run to resume/);
   });
 });
+
+describe('file and chunk rollover', () => {
+  it('rolls data and video files over at the size thresholds and chunks over at chunks_size', async () => {
+    const dir = join(tmpDir(), 'roll');
+    const r = await cli(['generate', ENV, '--episodes', '8', '--checkpoint', '1', '--out', dir, '--workers', '2', '--channels', 'rgb,depth', '--data-file-mb', '0.2', '--video-file-mb', '0.02', '--chunk-size', '2']);
+    expect(r.code, r.err).toBe(0);
+    const all = files(dir);
+    const data = all.filter((f) => f.startsWith('data/'));
+    const videos = all.filter((f) => f.startsWith('videos/'));
+    expect(data.length).toBeGreaterThan(1);
+    expect(videos.length).toBeGreaterThan(1);
+    expect(data).toContain('data/chunk-001/file-000.parquet'); // the third file opens chunk 1
+    const info = JSON.parse(readFileSync(join(dir, 'meta/info.json'), 'utf8'));
+    expect(info).toMatchObject({ chunks_size: 2, data_files_size_in_mb: 0.2, video_files_size_in_mb: 0.02 });
+    expect(await validateLeRobot(dir, { deep: true })).toEqual([]);
+    // LeRobot reads data/*/*.parquet sorted and requires index == row position across files.
+    const rows = await query(`SELECT index FROM read_parquet(${JSON.stringify(data.map((f) => join(dir, f)))})`);
+    rows.forEach((row, i) => expect(Number(row.index)).toBe(i));
+  }, 120_000);
+});
