@@ -127,7 +127,7 @@ async function generateBench(): Promise<void> {
   const { tmpdir } = await import('node:os');
   const { join } = await import('node:path');
   console.log('\nGenerate (PushCube-v1, 64x64 rgb, expert, --workers 2, LeRobot v3 + H.264):');
-  const base = Number(process.env.BENCH_EPISODES ?? 300);
+  const base = Number(process.env.BENCH_EPISODES ?? 1000);
   for (const episodes of [base, base * 10]) {
     const out = join(mkdtempSync(join(tmpdir(), 'tf-bench-')), 'ds');
     const script = `

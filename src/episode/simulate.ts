@@ -1,6 +1,7 @@
 import type { Action } from '../core/spaces.js';
 import { deriveSeed } from '../core/rng.js';
 import type { Policy } from '../policy/policy.js';
+import { calibration } from '../render/camera.js';
 import { Renderer, type Channel } from '../render/renderer.js';
 import type { PhysicsEnv } from '../sim/env.js';
 
@@ -34,9 +35,22 @@ export interface EpisodeData {
   truncated: Uint8Array;
   success: Uint8Array;
   frames: ChannelFrames[];
+  /** Per camera and frame: intrinsics (constant) and pose, as Kubric records them. */
+  cameras: CameraTrack[];
   /** Seconds spent simulating and rendering. */
   simSeconds: number;
   renderSeconds: number;
+}
+
+export interface CameraTrack {
+  name: string;
+  /** 3x3 pixel intrinsics, OpenCV convention (see src/render/camera.ts). */
+  K: number[][];
+  /** World -> OpenCV camera 4x4 at frame 0. */
+  worldToCamera: number[][];
+  /** T x 3 positions and T x 4 quaternions [w, x, y, z] (OpenGL camera axes), one per frame. */
+  positions: number[];
+  quaternions: number[];
 }
 
 export interface CameraRequest {
@@ -56,6 +70,7 @@ export function simulateEpisode(env: PhysicsEnv, policy: Policy, renderer: Rende
   const truncated: number[] = [];
   const success: number[] = [];
   const chunks = new Map<string, ArrayBufferView[]>();
+  const tracks: CameraTrack[] = [];
   const sizes = new Map<string, [number, number]>();
   let simTime = 0;
   let renderTime = 0;
@@ -73,6 +88,18 @@ export function simulateEpisode(env: PhysicsEnv, policy: Policy, renderer: Rende
     const t1 = performance.now();
     simTime += t1 - t0;
     for (const cam of cameras) {
+      const snap = scene.cameras.find((c) => c.name === cam.name);
+      if (snap) {
+        let track = tracks.find((t) => t.name === cam.name);
+        if (!track) {
+          const cal = calibration(snap);
+          track = { name: cam.name, K: cal.K, worldToCamera: cal.worldToCamera, positions: [], quaternions: [] };
+          tracks.push(track);
+        }
+        track.positions.push(...snap.position);
+        track.quaternions.push(...snap.quaternion);
+      }
+      if (cam.channels.length === 0) continue;
       const frames = renderer.render(scene, cam.name, cam.channels, next);
       for (const ch of cam.channels) {
         const key = `${cam.name}/${ch}`;
@@ -119,6 +146,7 @@ export function simulateEpisode(env: PhysicsEnv, policy: Policy, renderer: Rende
     truncated: Uint8Array.from(truncated),
     success: Uint8Array.from(success),
     frames,
+    cameras: tracks,
     simSeconds: simTime / 1000,
     renderSeconds: renderTime / 1000,
   };

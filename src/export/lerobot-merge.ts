@@ -154,6 +154,7 @@ export async function mergeLeRobot(inputs: string[], out: string): Promise<Datas
       return: src.side.return,
       from_index: index,
       histograms: src.side.histograms,
+      cameras: src.side.cameras,
       data_file: fileNo,
       video: Object.fromEntries(
         videoKeys.map((k) => {

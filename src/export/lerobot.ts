@@ -53,6 +53,8 @@ export interface EpisodeRecord {
   data_file?: number;
   /** Per-episode stats of the small numeric features (for meta/episodes stats/ columns). */
   stats?: Record<string, FeatureStats>;
+  /** Camera intrinsics and per-frame poses. */
+  cameras?: EpisodeData['cameras'];
 }
 
 interface OpenPart {
@@ -110,6 +112,7 @@ export class LeRobotSink implements EpisodeSink {
       return: ep.rewards.reduce((a, b) => a + b, 0),
       from_index: this.nextIndex,
       histograms: {},
+      cameras: ep.cameras,
     };
     for (const cam of videoCameras(this.meta)) {
       const frames = ep.frames.find((f) => f.camera === cam.name && f.channel === 'rgb')!;
@@ -429,7 +432,7 @@ export function addEpisodeStats(data: Record<string, unknown[]>, eps: EpisodeRec
 }
 
 function sidecarEpisode(e: EpisodeRecord) {
-  return { episode_index: e.episode_index, source_episode: e.source_episode, seed: e.seed, length: e.length, success: e.success, return: e.return, histograms: e.histograms };
+  return { episode_index: e.episode_index, source_episode: e.source_episode, seed: e.seed, length: e.length, success: e.success, return: e.return, cameras: e.cameras, histograms: e.histograms };
 }
 
 /** A part's rows as parquet columns, with the dataset-wide indices filled in. */

@@ -119,6 +119,22 @@ describe('generate -> LeRobot v3 (read back independently)', () => {
     });
   });
 
+  it('records camera intrinsics and per-frame poses per episode (jittered cameras differ)', () => {
+    const eps = readFileSync(join(dir, 'meta/trajforge_episodes.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    for (const e of eps) {
+      const cam = e.cameras.find((c: { name: string }) => c.name === 'top');
+      expect(cam.K[0][0]).toBeCloseTo(32 / Math.tan((50 * Math.PI) / 360), 9);
+      expect(cam.K[0][2]).toBe(32);
+      expect(cam.positions).toHaveLength(3 * e.length);
+      expect(cam.quaternions).toHaveLength(4 * e.length);
+      expect(cam.worldToCamera).toHaveLength(4);
+    }
+    expect(eps[0].cameras[0].positions.slice(0, 3)).not.toEqual(eps[1].cameras[0].positions.slice(0, 3));
+    const side = JSON.parse(readFileSync(join(dir, 'meta/trajforge.json'), 'utf8'));
+    expect(side.config.id).toBe(ENV);
+    expect(side.body_names).toEqual(['ground', 'goal', 'cube', 'pusher']);
+  });
+
   it('meta/tasks.parquet is a pandas frame indexed by the task string', async () => {
     const f = join(dir, 'meta/tasks.parquet');
     expect(await query(`SELECT task_index, task FROM '${f}'`)).toEqual([{ task_index: '0', task: 'Push the red cube onto the green goal.' }]);
