@@ -1,4 +1,4 @@
-import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { TrajforgeError } from '../core/errors.js';
 import type { EpisodeData } from '../episode/simulate.js';
@@ -23,7 +23,7 @@ import {
 } from './lerobot-format.js';
 import { ParquetFileWriter, parquetBytes, type ColumnDef } from './parquet.js';
 import type { DatasetMeta, DatasetSummary, EpisodeSink } from './sink.js';
-import { ImageHistogram, numericStats, type FeatureStats } from './stats.js';
+import { ImageHistogram, QUANTILES, QUANTILE_KEYS, numericStats, quantileSorted, type FeatureStats } from './stats.js';
 
 /**
  * LeRobotDataset v3.0 writer.
@@ -232,12 +232,9 @@ async function assemble(dir: string, meta: DatasetMeta, features: Record<string,
       const [chunk, file] = fileAddress(vfile, meta.run.layout.chunksSize);
       const out = join(dir, videoPath(key, chunk, file));
       mkdirSync(join(out, '..'), { recursive: true });
-      if (group.length === 1) writeFileSync(`${out}.tmp`, readFileSync(group[0]!));
+      if (group.length === 1) copyFileSync(group[0]!, `${out}.tmp`);
       else {
-        await concatVideos(group, `${out}.tmp`, meta.fps, meta.run.codec, join(staging, 'concat.tmp'), {
-          write: (f, d) => writeFileSync(f, d),
-          read: (f) => readFileSync(f),
-        });
+        await concatVideos(group, `${out}.tmp`, meta.fps, meta.run.codec, join(staging, 'concat.tmp'));
       }
       renameSync(`${out}.tmp`, out);
       group = [];
@@ -473,11 +470,18 @@ export function partTable(arrays: Record<string, ArrayLike<number> & { length: n
   return { data, rows };
 }
 
-/** Collects numeric columns for exact dataset statistics (small features exactly, large ones sampled). */
+/**
+ * Dataset statistics in bounded memory. Per dimension: count, min, max, mean and std are exact
+ * (Welford's streaming update, in row order); quantiles come from a deterministic stride sample:
+ * every row while at most SAMPLE_ROWS rows have been seen (exact quantiles), then the sample is
+ * halved by keeping every other row whenever it fills up. Large image-like features contribute a
+ * few frames per part (like LeRobot's sampled image stats). Equal rows in equal order give equal
+ * stats, which is what makes merged shards match a single run.
+ */
 export class NumericCollector {
-  private readonly values = new Map<string, { dims: number; chunks: Float64Array[]; rows: number }>();
-  /** Frames of large (image-like) features kept per part, LeRobot-style sampling. */
+  static readonly SAMPLE_ROWS = 200_000;
   private static readonly SAMPLE_FRAMES = 10;
+  private readonly acc = new Map<string, Accumulator>();
   constructor(private readonly features: Record<string, Feature>) {}
 
   add(data: Record<string, unknown[]>, rows: number): void {
@@ -486,35 +490,116 @@ export class NumericCollector {
       const col = data[name]!;
       const large = (f.shape[0] ?? 1) > 64;
       const dims = large ? 1 : f.shape[0]!;
-      const step = large ? Math.max(1, Math.floor(rows / NumericCollector.SAMPLE_FRAMES)) : 1;
-      const out: number[] = [];
-      let n = 0;
-      for (let r = 0; r < rows; r += step, n++) {
-        const v = col[r];
-        if (Array.isArray(v)) for (const x of v) out.push(Number(x));
-        else out.push(typeof v === 'boolean' ? (v ? 1 : 0) : Number(v));
+      let acc = this.acc.get(name);
+      if (!acc) {
+        acc = new Accumulator(dims, NumericCollector.SAMPLE_ROWS);
+        this.acc.set(name, acc);
       }
-      if (!this.values.has(name)) this.values.set(name, { dims, chunks: [], rows: 0 });
-      const entry = this.values.get(name)!;
-      entry.chunks.push(Float64Array.from(out));
-      entry.rows += large ? out.length : n;
+      const step = large ? Math.max(1, Math.floor(rows / NumericCollector.SAMPLE_FRAMES)) : 1;
+      const row = new Float64Array(dims);
+      for (let r = 0; r < rows; r += step) {
+        const v = col[r];
+        if (large) {
+          const xs = v as ArrayLike<number>;
+          for (let i = 0; i < xs.length; i++) {
+            row[0] = Number(xs[i]);
+            acc.add(row);
+          }
+        } else if (Array.isArray(v) || ArrayBuffer.isView(v)) {
+          for (let d = 0; d < dims; d++) row[d] = Number((v as ArrayLike<number>)[d]);
+          acc.add(row);
+        } else {
+          row[0] = typeof v === 'boolean' ? (v ? 1 : 0) : Number(v);
+          acc.add(row);
+        }
+      }
     }
   }
 
   stats(): Record<string, FeatureStats | ReturnType<ImageHistogram['stats']>> {
     const out: Record<string, FeatureStats | ReturnType<ImageHistogram['stats']>> = {};
-    for (const [name, v] of this.values) {
-      const all = new Float64Array(v.chunks.reduce((n, c) => n + c.length, 0));
-      let o = 0;
-      for (const c of v.chunks) {
-        all.set(c, o);
-        o += c.length;
-      }
-      out[name] = numericStats(all, all.length / v.dims, v.dims);
-    }
+    for (const [name, a] of this.acc) out[name] = a.stats();
     return out;
   }
 }
+
+class Accumulator {
+  private n = 0;
+  private finite: Float64Array;
+  private readonly mean: Float64Array;
+  private readonly m2: Float64Array;
+  private readonly min: Float64Array;
+  private readonly max: Float64Array;
+  private sample: Float32Array;
+  private sampled = 0;
+  private stride = 1;
+
+  constructor(
+    private readonly dims: number,
+    private readonly cap: number,
+  ) {
+    this.finite = new Float64Array(dims);
+    this.mean = new Float64Array(dims);
+    this.m2 = new Float64Array(dims);
+    this.min = new Float64Array(dims).fill(Infinity);
+    this.max = new Float64Array(dims).fill(-Infinity);
+    this.sample = new Float32Array(Math.min(cap, 1024) * dims);
+  }
+
+  add(row: Float64Array): void {
+    const D = this.dims;
+    for (let d = 0; d < D; d++) {
+      const x = row[d]!;
+      if (!Number.isFinite(x)) continue; // e.g. +inf depth where nothing is hit
+      const k = ++this.finite[d]!;
+      const delta = x - this.mean[d]!;
+      this.mean[d]! += delta / k;
+      this.m2[d]! += delta * (x - this.mean[d]!);
+      if (x < this.min[d]!) this.min[d] = x;
+      if (x > this.max[d]!) this.max[d] = x;
+    }
+    if (this.n % this.stride === 0) {
+      if ((this.sampled + 1) * D > this.sample.length) {
+        if (this.sampled < this.cap) {
+          const grown = new Float32Array(Math.min(this.cap, this.sample.length / D * 2) * D);
+          grown.set(this.sample);
+          this.sample = grown;
+        } else {
+          // Full: keep every other sampled row, sample half as often from now on.
+          for (let i = 0; i < this.sampled / 2; i++) this.sample.copyWithin(i * D, 2 * i * D, 2 * i * D + D);
+          this.sampled = Math.ceil(this.sampled / 2);
+          this.stride *= 2;
+        }
+      }
+      if (this.n % this.stride === 0) {
+        for (let d = 0; d < D; d++) this.sample[this.sampled * D + d] = row[d]!;
+        this.sampled++;
+      }
+    }
+    this.n++;
+  }
+
+  stats(): FeatureStats {
+    const s: FeatureStats = { min: [], max: [], mean: [], std: [], count: [this.n], q01: [], q10: [], q50: [], q90: [], q99: [] };
+    const col = new Float64Array(this.sampled);
+    for (let d = 0; d < this.dims; d++) {
+      let m = 0;
+      for (let i = 0; i < this.sampled; i++) {
+        const v = this.sample[i * this.dims + d]!;
+        if (Number.isFinite(v)) col[m++] = v;
+      }
+      const sorted = col.subarray(0, m).sort();
+      const n = this.finite[d]!;
+      s.min.push(n ? this.min[d]! : NaN);
+      s.max.push(n ? this.max[d]! : NaN);
+      s.mean.push(n ? this.mean[d]! : NaN);
+      s.std.push(n ? Math.sqrt(this.m2[d]! / n) : NaN);
+      QUANTILES.forEach((q, i) => s[QUANTILE_KEYS[i]!].push(quantileSorted(sorted, q)));
+    }
+    return s;
+  }
+}
+
 
 function episodesColumns(keys: string[], statFeatures: string[]): ColumnDef[] {
   const columns: ColumnDef[] = [

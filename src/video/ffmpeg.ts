@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { closeSync, existsSync, openSync, rmSync, writeSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { TrajforgeError } from '../core/errors.js';
 
@@ -139,43 +139,44 @@ export function runFfmpeg(args: string[], input?: Uint8Array): Promise<Buffer> {
  * the elementary streams are joined instead and re-timed by frame count: Annex-B H.264 byte
  * streams, or IVF frames (AV1) with renumbered timestamps.
  */
-export async function concatVideos(inputs: string[], output: string, fps: number, codec: VideoCodec, scratch: string, io: { write(file: string, data: Uint8Array): void; read(file: string): Uint8Array }): Promise<void> {
+export async function concatVideos(inputs: string[], output: string, fps: number, codec: VideoCodec, scratch: string): Promise<void> {
   const timing = ['-video_track_timescale', String(fps * 1000), '-map_metadata', '-1', '-fflags', '+bitexact', '-flags:v', '+bitexact', '-f', 'mp4', output];
-  if (CODECS[codec].codec === 'h264') {
-    const parts: Buffer[] = [];
-    for (const f of inputs) parts.push(await runFfmpeg(['-i', f, '-map', '0:v:0', '-c', 'copy', '-bsf:v', 'h264_mp4toannexb', '-f', 'h264', 'pipe:1']));
-    io.write(scratch, Buffer.concat(parts));
-    await runFfmpeg(['-y', '-framerate', String(fps), '-f', 'h264', '-i', scratch, '-c', 'copy', ...timing]);
-    return;
-  }
-  // IVF: 32-byte file header, then per frame a 12-byte header (u32 size, u64 pts) and the data.
-  const frames: Uint8Array[] = [];
-  let header: Uint8Array | null = null;
-  for (const f of inputs) {
-    const ivf = await runFfmpeg(['-i', f, '-map', '0:v:0', '-c', 'copy', '-f', 'ivf', 'pipe:1']);
-    const headerLength = ivf.readUInt16LE(6);
-    header ??= Uint8Array.from(ivf.subarray(0, headerLength));
-    for (let o = headerLength; o + 12 <= ivf.length; ) {
-      const size = ivf.readUInt32LE(o);
-      frames.push(ivf.subarray(o + 12, o + 12 + size));
-      o += 12 + size;
+  // The joined stream is spooled to a scratch file one part at a time: memory stays at one part.
+  const fd = openSync(scratch, 'w');
+  try {
+    if (CODECS[codec].codec === 'h264') {
+      for (const f of inputs) writeSync(fd, await runFfmpeg(['-i', f, '-map', '0:v:0', '-c', 'copy', '-bsf:v', 'h264_mp4toannexb', '-f', 'h264', 'pipe:1']));
+    } else {
+      // IVF: 32-byte file header, then per frame a 12-byte header (u32 size, u64 pts) and the data.
+      let frames = 0;
+      let header: Buffer | null = null;
+      for (const f of inputs) {
+        const ivf = await runFfmpeg(['-i', f, '-map', '0:v:0', '-c', 'copy', '-f', 'ivf', 'pipe:1']);
+        const headerLength = ivf.readUInt16LE(6);
+        if (!header) {
+          header = Buffer.from(ivf.subarray(0, headerLength));
+          header.writeUInt32LE(fps, 16); // time base: rate fps, scale 1 -> one tick per frame
+          header.writeUInt32LE(1, 20);
+          writeSync(fd, header);
+        }
+        for (let o = headerLength; o + 12 <= ivf.length; ) {
+          const size = ivf.readUInt32LE(o);
+          ivf.writeBigUInt64LE(BigInt(frames++), o + 4);
+          writeSync(fd, ivf, o, 12 + size);
+          o += 12 + size;
+        }
+      }
+      if (!header) throw new TrajforgeError('E_FFMPEG_FAILED', 'no video to concatenate');
+      const count = Buffer.alloc(4);
+      count.writeUInt32LE(frames, 0);
+      writeSync(fd, count, 0, 4, 24);
     }
+  } finally {
+    closeSync(fd);
   }
-  if (!header) throw new TrajforgeError('E_FFMPEG_FAILED', 'no video to concatenate');
-  const out = Buffer.alloc(header.length + frames.reduce((n, f) => n + 12 + f.length, 0));
-  out.set(header, 0);
-  out.writeUInt32LE(fps, 16); // time base fps/1... IVF stores rate (den) then scale (num)
-  out.writeUInt32LE(1, 20);
-  out.writeUInt32LE(frames.length, 24);
-  let o = header.length;
-  frames.forEach((f, k) => {
-    out.writeUInt32LE(f.length, o);
-    out.writeBigUInt64LE(BigInt(k), o + 4);
-    out.set(f, o + 12);
-    o += 12 + f.length;
-  });
-  io.write(scratch, out);
-  await runFfmpeg(['-y', '-f', 'ivf', '-i', scratch, '-c', 'copy', ...timing]);
+  const format = CODECS[codec].codec === 'h264' ? ['-framerate', String(fps), '-f', 'h264'] : ['-f', 'ivf'];
+  await runFfmpeg(['-y', ...format, '-i', scratch, '-c', 'copy', ...timing]);
+  rmSync(scratch, { force: true });
 }
 
 /** Decodes a video to raw rgb24 frames (for validation and tests). */
