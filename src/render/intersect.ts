@@ -10,30 +10,36 @@ export const CAPSULE = 2;
 export const CYLINDER = 3;
 export const PLANE = 4;
 
+export function capsuleHit(r: number, hh: number, ox: number, oy: number, oz: number, dx: number, dy: number, dz: number, tMin: number): number {
+  let t = cylinderSide(r, hh, ox, oy, oz, dx, dy, dz, tMin);
+  const a = sphereHit(r, ox, oy, oz - hh, dx, dy, dz, tMin);
+  if (a < t) t = a;
+  const b = sphereHit(r, ox, oy, oz + hh, dx, dy, dz, tMin);
+  return b < t ? b : t;
+}
+
+export function cylinderHit(r: number, hh: number, ox: number, oy: number, oz: number, dx: number, dy: number, dz: number, tMin: number): number {
+  let t = cylinderSide(r, hh, ox, oy, oz, dx, dy, dz, tMin);
+  if (dz !== 0) {
+    const r2 = r * r;
+    const ta = (hh - oz) / dz;
+    if (ta > tMin && ta < t && (ox + ta * dx) ** 2 + (oy + ta * dy) ** 2 <= r2) t = ta;
+    const tb = (-hh - oz) / dz;
+    if (tb > tMin && tb < t && (ox + tb * dx) ** 2 + (oy + tb * dy) ** 2 <= r2) t = tb;
+  }
+  return t;
+}
+
 export function intersectLocal(kind: number, s0: number, s1: number, s2: number, ox: number, oy: number, oz: number, dx: number, dy: number, dz: number, tMin: number): number {
   switch (kind) {
     case SPHERE:
       return sphereHit(s0, ox, oy, oz, dx, dy, dz, tMin);
     case BOX:
       return boxHit(s0, s1, s2, ox, oy, oz, dx, dy, dz, tMin);
-    case CAPSULE: {
-      let t = cylinderSide(s0, s1, ox, oy, oz, dx, dy, dz, tMin);
-      const a = sphereHit(s0, ox, oy, oz - s1, dx, dy, dz, tMin);
-      if (a < t) t = a;
-      const b = sphereHit(s0, ox, oy, oz + s1, dx, dy, dz, tMin);
-      return b < t ? b : t;
-    }
-    case CYLINDER: {
-      let t = cylinderSide(s0, s1, ox, oy, oz, dx, dy, dz, tMin);
-      if (dz !== 0) {
-        const r2 = s0 * s0;
-        const ta = (s1 - oz) / dz;
-        if (ta > tMin && ta < t && (ox + ta * dx) ** 2 + (oy + ta * dy) ** 2 <= r2) t = ta;
-        const tb = (-s1 - oz) / dz;
-        if (tb > tMin && tb < t && (ox + tb * dx) ** 2 + (oy + tb * dy) ** 2 <= r2) t = tb;
-      }
-      return t;
-    }
+    case CAPSULE:
+      return capsuleHit(s0, s1, ox, oy, oz, dx, dy, dz, tMin);
+    case CYLINDER:
+      return cylinderHit(s0, s1, ox, oy, oz, dx, dy, dz, tMin);
     case PLANE: {
       if (dz === 0) return Infinity;
       const t = -oz / dz;

@@ -1,7 +1,7 @@
 import { TrajforgeError } from '../core/errors.js';
 import type { CameraSnapshot, SceneSnapshot } from '../core/scene.js';
 import { cameraModel, type CameraModel } from './camera.js';
-import { BOX, CAPSULE, CYLINDER, PLANE, SPHERE, intersectLocal, localNormal } from './intersect.js';
+import { BOX, CAPSULE, CYLINDER, PLANE, SPHERE, capsuleHit, cylinderHit, intersectLocal, localNormal } from './intersect.js';
 import { MAX_POLYGON_VERTICES, rasterPolygon, type ZTarget } from './raster.js';
 
 export const CHANNELS = ['rgb', 'depth', 'segmentation', 'flow', 'normals'] as const;
@@ -73,9 +73,12 @@ export class Renderer {
   private gridStart = new Int32Array(GRID * GRID + 1);
   private gridItems = new Int32Array(0);
   private casterBox = new Float64Array(0);
-  private readonly rayBuf = new Float64Array(6);
+  private readonly rayBuf = new Float64Array(8);
+  private lastCaster = -1;
   private readonly hitBuf = new Float64Array(6);
   private faceN = new Float64Array(0);
+  /** Per-face colour table of shadeFlat: 6 faces x 2 checker tones x (lit rgb, shadowed rgb, lit?). */
+  private readonly faceLut = new Uint8Array(6 * 24);
   private gridMin = [0, 0];
   private gridCell = [1, 1];
   private readonly e1 = new Float64Array(3);
@@ -288,6 +291,22 @@ export class Renderer {
               primBuf[idx] = k;
             }
           }
+        } else if (kind === CYLINDER) {
+          for (let i = i0; i <= i1; i++, idx++, ai += invFx) {
+            const t = cylinderHit(s0, s1, ox, oy, oz, rowX + ai * rLx, rowY + ai * rLy, rowZ + ai * rLz, NEAR);
+            if (t < tBuf[idx]!) {
+              tBuf[idx] = t;
+              primBuf[idx] = k;
+            }
+          }
+        } else if (kind === CAPSULE) {
+          for (let i = i0; i <= i1; i++, idx++, ai += invFx) {
+            const t = capsuleHit(s0, s1, ox, oy, oz, rowX + ai * rLx, rowY + ai * rLy, rowZ + ai * rLz, NEAR);
+            if (t < tBuf[idx]!) {
+              tBuf[idx] = t;
+              primBuf[idx] = k;
+            }
+          }
         } else {
           for (let i = i0; i <= i1; i++, idx++, ai += invFx) {
             const t = intersectLocal(kind, s0, s1, s2, ox, oy, oz, rowX + ai * rLx, rowY + ai * rLy, rowZ + ai * rLz, NEAR);
@@ -365,6 +384,7 @@ export class Renderer {
     const shadows = light.shadows;
     if (shadows) this.buildShadowGrid(lx, ly, lz);
     else this.gridCell = [Infinity, Infinity];
+    this.lastCaster = -1;
     const ray = this.rayBuf;
     ray[3] = lx;
     ray[4] = ly;
@@ -372,8 +392,6 @@ export class Renderer {
     const ambient = light.ambient;
     const intensity = light.intensity;
     const primBuf = this.primBuf;
-    const faceBuf = this.faceBuf;
-    const tBuf = this.tBuf;
     const bg0 = to8(scene.background[0] * 255), bg1 = to8(scene.background[1] * 255), bg2 = to8(scene.background[2] * 255);
     for (let idx = 0, n = W * H; idx < n; idx++) {
       if (primBuf[idx]! < 0) {
@@ -387,132 +405,224 @@ export class Renderer {
     const e2x = this.e2[0]!, e2y = this.e2[1]!, e2z = this.e2[2]!;
     const gMinA = this.gridMin[0]!, gMinB = this.gridMin[1]!;
     const gInvA = 1 / this.gridCell[0]!, gInvB = 1 / this.gridCell[1]!;
+    const grid: ShadowGridView = { e1x, e1y, e1z, e2x, e2y, e2z, gMinA, gMinB, gInvA, gInvB, shadows };
+    const light3 = { lx, ly, lz, ambient, intensity };
+    for (let k = 0; k < this.n; k++) {
+      const kind = this.kind[k]!;
+      const b = kind === PLANE ? ([0, W - 1, 0, H - 1] as const) : bbox(m, this.pos[3 * k]!, this.pos[3 * k + 1]!, this.pos[3 * k + 2]!, this.radius[k]!);
+      if (b === null) continue;
+      if (kind === BOX || kind === PLANE) this.shadeFlat(m, k, b, faceN, grid, light3, rgb);
+      else this.shadeRound(m, k, b, grid, light3, rgb);
+    }
+  }
+
+  /**
+   * Box faces and the ground: the normal and the lit / unlit colours are constant per face (two
+   * checker tones on the ground), so a pixel costs its world position, the shadow test and three
+   * byte stores.
+   */
+  private shadeFlat(m: CameraModel, k: number, b: readonly [number, number, number, number], faceN: Float64Array, g: ShadowGridView, L: { lx: number; ly: number; lz: number; ambient: number; intensity: number }, rgb: Uint8Array): void {
+    const W = m.width;
+    const primBuf = this.primBuf;
+    const faceBuf = this.faceBuf;
+    const tBuf = this.tBuf;
+    const ray = this.rayBuf;
+    const rot = this.rot;
+    const k3 = 3 * k;
+    const o = 9 * k;
+    const plane = this.kind[k] === PLANE;
+    const px = this.pos[k3]!, py = this.pos[k3 + 1]!, pz = this.pos[k3 + 2]!;
+    // Per face (6) and checker tone (2): lit and shadowed colours as bytes.
+    const lut = this.faceLut;
+    for (let f = 0; f < (plane ? 1 : 6); f++) {
+      const nx = faceN[18 * k + 3 * f]!, ny = faceN[18 * k + 3 * f + 1]!, nz = faceN[18 * k + 3 * f + 2]!;
+      const diffuse = nx * L.lx + ny * L.ly + nz * L.lz;
+      for (let tone = 0; tone < 2; tone++) {
+        const albedo = tone ? 0.78 : 1;
+        const lit = albedo * (L.ambient + L.intensity * (diffuse > 0 ? diffuse : 0));
+        const dark = albedo * L.ambient;
+        for (let c = 0; c < 3; c++) {
+          lut[24 * f + 12 * tone + c] = to8(255 * this.color[k3 + c]! * lit);
+          lut[24 * f + 12 * tone + 3 + c] = to8(255 * this.color[k3 + c]! * dark);
+        }
+        lut[24 * f + 12 * tone + 6] = diffuse > 0 ? 1 : 0;
+      }
+    }
+    const invC = plane ? 1 / this.size[k3 + 2]! : 0;
+    const ax = rot[o]!, ay = rot[o + 3]!, az = rot[o + 6]!; // local x axis (world)
+    const bx = rot[o + 1]!, by = rot[o + 4]!, bz = rot[o + 7]!; // local y axis (world)
     const cx0 = m.position[0], cy0 = m.position[1], cz0 = m.position[2];
     const fx = m.forward[0], fy = m.forward[1], fz = m.forward[2];
     const rx = m.right[0], ry = m.right[1], rz = m.right[2];
     const ux = m.up[0], uy = m.up[1], uz = m.up[2];
     const invFx = 1 / m.fx;
     const invFy = 1 / m.fy;
-    const rot = this.rot;
-    for (let k = 0; k < this.n; k++) {
-      const kind = this.kind[k]!;
-      const k3 = 3 * k;
-      const px = this.pos[k3]!, py = this.pos[k3 + 1]!, pz = this.pos[k3 + 2]!;
-      const b = kind === PLANE ? ([0, W - 1, 0, H - 1] as const) : bbox(m, px, py, pz, this.radius[k]!);
-      if (b === null) continue;
-      const o = 9 * k;
-      const r00 = rot[o]!, r01 = rot[o + 1]!, r02 = rot[o + 2]!;
-      const r10 = rot[o + 3]!, r11 = rot[o + 4]!, r12 = rot[o + 5]!;
-      const r20 = rot[o + 6]!, r21 = rot[o + 7]!, r22 = rot[o + 8]!;
-      const c0 = 255 * this.color[k3]!, c1 = 255 * this.color[k3 + 1]!, c2 = 255 * this.color[k3 + 2]!;
-      const s0 = this.size[k3]!, s1 = this.size[k3 + 1]!, s2 = this.size[k3 + 2]!;
-      const invC = kind === PLANE ? 1 / s2 : 0;
-      const bi0 = b[0], bi1 = b[1], bj0 = b[2], bj1 = b[3];
-      for (let j = bj0; j <= bj1; j++) {
-        const bj = (j + 0.5 - m.cy) * invFy;
-        const rowX = fx - bj * ux, rowY = fy - bj * uy, rowZ = fz - bj * uz;
-        let ai = (bi0 + 0.5 - m.cx) * invFx;
-        for (let i = bi0, idx = j * W + bi0; i <= bi1; i++, idx++, ai += invFx) {
-          if (primBuf[idx] !== k) continue;
-          const t = tBuf[idx]!;
-          const wx = cx0 + t * (rowX + ai * rx), wy = cy0 + t * (rowY + ai * ry), wz = cz0 + t * (rowZ + ai * rz);
+    const { e1x, e1y, e1z, e2x, e2y, e2z, gMinA, gMinB, gInvA, gInvB, shadows } = g;
+    const bi0 = b[0], bi1 = b[1], bj0 = b[2], bj1 = b[3];
+    for (let j = bj0; j <= bj1; j++) {
+      const bj = (j + 0.5 - m.cy) * invFy;
+      const rowX = fx - bj * ux, rowY = fy - bj * uy, rowZ = fz - bj * uz;
+      let ai = (bi0 + 0.5 - m.cx) * invFx;
+      for (let i = bi0, idx = j * W + bi0; i <= bi1; i++, idx++, ai += invFx) {
+        if (primBuf[idx] !== k) continue;
+        const t = tBuf[idx]!;
+        const wx = cx0 + t * (rowX + ai * rx), wy = cy0 + t * (rowY + ai * ry), wz = cz0 + t * (rowZ + ai * rz);
+        const f = faceBuf[idx]!;
+        let tone = 0;
+        if (plane) {
           const qx = wx - px, qy = wy - py, qz = wz - pz;
-          let nx: number, ny: number, nz: number;
-          let albedo = 1;
-          if (kind === BOX || kind === PLANE) {
-            // Flat faces: normal precomputed per face (planes already turned towards the camera).
-            const f = 18 * k + 3 * faceBuf[idx]!;
-            nx = faceN[f]!;
-            ny = faceN[f + 1]!;
-            nz = faceN[f + 2]!;
-            if (kind === PLANE) {
-              const lxp = r00 * qx + r10 * qy + r20 * qz;
-              const lyp = r01 * qx + r11 * qy + r21 * qz;
-              // Checker parity of floor(x) + floor(y) with integer ops: the even offset 2^28 makes
-              // truncation equal floor for any ground coordinate in range.
-              albedo = (((lxp * invC + 268435456) | 0) + ((lyp * invC + 268435456) | 0)) & 1 ? 0.78 : 1;
-            }
-          } else if (kind === SPHERE) {
-            const inv = 1 / s0;
-            nx = qx * inv;
-            ny = qy * inv;
-            nz = qz * inv;
-          } else {
-            // Capsule or cylinder (axis = local z).
-            const lxp = r00 * qx + r10 * qy + r20 * qz;
-            const lyp = r01 * qx + r11 * qy + r21 * qz;
-            const lzp = r02 * qx + r12 * qy + r22 * qz;
-            let n0: number, n1: number, n2: number;
-            if (kind === CAPSULE) {
-              n0 = lxp;
-              n1 = lyp;
-              n2 = lzp > s1 ? lzp - s1 : lzp < -s1 ? lzp + s1 : 0;
-            } else if (s1 - Math.abs(lzp) < s0 - Math.sqrt(lxp * lxp + lyp * lyp)) {
-              n0 = 0;
-              n1 = 0;
-              n2 = lzp < 0 ? -1 : 1;
-            } else {
-              n0 = lxp;
-              n1 = lyp;
-              n2 = 0;
-            }
-            const inv = 1 / (Math.sqrt(n0 * n0 + n1 * n1 + n2 * n2) || 1);
-            n0 *= inv;
-            n1 *= inv;
-            n2 *= inv;
-            nx = r00 * n0 + r01 * n1 + r02 * n2;
-            ny = r10 * n0 + r11 * n1 + r12 * n2;
-            nz = r20 * n0 + r21 * n1 + r22 * n2;
-          }
-          let diffuse = nx * lx + ny * ly + nz * lz;
-          if (diffuse > 0 && shadows) {
-            // Cheap inline rejection: outside the casters' footprint grid nothing can shadow.
-            const sx = wx + nx * 1e-4, sy = wy + ny * 1e-4, sz = wz + nz * 1e-4;
-            const ga = (e1x * sx + e1y * sy + e1z * sz - gMinA) * gInvA;
-            const gb = (e2x * sx + e2y * sy + e2z * sz - gMinB) * gInvB;
-            if (ga >= 0 && ga < GRID && gb >= 0 && gb < GRID) {
-              ray[0] = sx;
-              ray[1] = sy;
-              ray[2] = sz;
-              if (this.inShadow(k)) diffuse = 0;
-            }
-          }
-          const shade = albedo * (ambient + intensity * (diffuse > 0 ? diffuse : 0));
-          const o3 = 3 * idx;
-          // Values are >= 0: round half up and clamp with integer ops (cheaper than a clamped array).
-          const r = c0 * shade + 0.5, g = c1 * shade + 0.5, bl = c2 * shade + 0.5;
-          rgb[o3] = r >= 255 ? 255 : r | 0;
-          rgb[o3 + 1] = g >= 255 ? 255 : g | 0;
-          rgb[o3 + 2] = bl >= 255 ? 255 : bl | 0;
+          // Checker parity of floor(x) + floor(y) with integer ops: the even offset 2^28 makes
+          // truncation equal floor for any ground coordinate in range.
+          tone = ((((ax * qx + ay * qy + az * qz) * invC + 268435456) | 0) + (((bx * qx + by * qy + bz * qz) * invC + 268435456) | 0)) & 1;
         }
+        let l = 24 * f + 12 * tone;
+        if (lut[l + 6] === 1 && shadows) {
+          const nb = 18 * k + 3 * f;
+          const sx = wx + faceN[nb]! * 1e-4, sy = wy + faceN[nb + 1]! * 1e-4, sz = wz + faceN[nb + 2]! * 1e-4;
+          const pa = e1x * sx + e1y * sy + e1z * sz;
+          const pb = e2x * sx + e2y * sy + e2z * sz;
+          const ga = (pa - gMinA) * gInvA;
+          const gb = (pb - gMinB) * gInvB;
+          if (ga >= 0 && ga < GRID && gb >= 0 && gb < GRID) {
+            ray[0] = sx;
+            ray[1] = sy;
+            ray[2] = sz;
+            ray[6] = pa;
+            ray[7] = pb;
+            if (this.inShadow(k, (gb | 0) * GRID + (ga | 0))) l += 3;
+          }
+        }
+        const o3 = 3 * idx;
+        rgb[o3] = lut[l]!;
+        rgb[o3 + 1] = lut[l + 1]!;
+        rgb[o3 + 2] = lut[l + 2]!;
       }
     }
   }
 
-  /** Is the point rayBuf[0..2] shadowed (towards rayBuf[3..5]) by any caster other than `self`? */
-  private inShadow(self: number): boolean {
+  /** Spheres, capsules and cylinders: per-pixel normals (their screen areas are small). */
+  private shadeRound(m: CameraModel, k: number, b: readonly [number, number, number, number], g: ShadowGridView, L: { lx: number; ly: number; lz: number; ambient: number; intensity: number }, rgb: Uint8Array): void {
+    const W = m.width;
+    const primBuf = this.primBuf;
+    const tBuf = this.tBuf;
     const ray = this.rayBuf;
-    const sx = ray[0]!, sy = ray[1]!, sz = ray[2]!;
-    const e1 = this.e1;
-    const e2 = this.e2;
-    const pa = e1[0]! * sx + e1[1]! * sy + e1[2]! * sz;
-    const pb = e2[0]! * sx + e2[1]! * sy + e2[2]! * sz;
-    const ga = (pa - this.gridMin[0]!) / this.gridCell[0]!;
-    const gb = (pb - this.gridMin[1]!) / this.gridCell[1]!;
-    if (!(ga >= 0 && ga < GRID && gb >= 0 && gb < GRID)) return false;
-    const cell = (gb | 0) * GRID + (ga | 0);
+    const rot = this.rot;
+    const kind = this.kind[k]!;
+    const k3 = 3 * k;
+    const o = 9 * k;
+    const px = this.pos[k3]!, py = this.pos[k3 + 1]!, pz = this.pos[k3 + 2]!;
+    const r00 = rot[o]!, r01 = rot[o + 1]!, r02 = rot[o + 2]!;
+    const r10 = rot[o + 3]!, r11 = rot[o + 4]!, r12 = rot[o + 5]!;
+    const r20 = rot[o + 6]!, r21 = rot[o + 7]!, r22 = rot[o + 8]!;
+    const c0 = 255 * this.color[k3]!, c1 = 255 * this.color[k3 + 1]!, c2 = 255 * this.color[k3 + 2]!;
+    const s0 = this.size[k3]!, s1 = this.size[k3 + 1]!;
+    const { lx, ly, lz, ambient, intensity } = L;
+    const cx0 = m.position[0], cy0 = m.position[1], cz0 = m.position[2];
+    const fx = m.forward[0], fy = m.forward[1], fz = m.forward[2];
+    const rx = m.right[0], ry = m.right[1], rz = m.right[2];
+    const ux = m.up[0], uy = m.up[1], uz = m.up[2];
+    const invFx = 1 / m.fx;
+    const invFy = 1 / m.fy;
+    const { e1x, e1y, e1z, e2x, e2y, e2z, gMinA, gMinB, gInvA, gInvB, shadows } = g;
+    const bi0 = b[0], bi1 = b[1], bj0 = b[2], bj1 = b[3];
+    for (let j = bj0; j <= bj1; j++) {
+      const bj = (j + 0.5 - m.cy) * invFy;
+      const rowX = fx - bj * ux, rowY = fy - bj * uy, rowZ = fz - bj * uz;
+      let ai = (bi0 + 0.5 - m.cx) * invFx;
+      for (let i = bi0, idx = j * W + bi0; i <= bi1; i++, idx++, ai += invFx) {
+        if (primBuf[idx] !== k) continue;
+        const t = tBuf[idx]!;
+        const wx = cx0 + t * (rowX + ai * rx), wy = cy0 + t * (rowY + ai * ry), wz = cz0 + t * (rowZ + ai * rz);
+        const qx = wx - px, qy = wy - py, qz = wz - pz;
+        let nx: number, ny: number, nz: number;
+        if (kind === SPHERE) {
+          const inv = 1 / s0;
+          nx = qx * inv;
+          ny = qy * inv;
+          nz = qz * inv;
+        } else {
+          // Capsule or cylinder (axis = local z).
+          const lxp = r00 * qx + r10 * qy + r20 * qz;
+          const lyp = r01 * qx + r11 * qy + r21 * qz;
+          const lzp = r02 * qx + r12 * qy + r22 * qz;
+          let n0: number, n1: number, n2: number;
+          if (kind === CAPSULE) {
+            n0 = lxp;
+            n1 = lyp;
+            n2 = lzp > s1 ? lzp - s1 : lzp < -s1 ? lzp + s1 : 0;
+          } else if (s1 - Math.abs(lzp) < s0 - Math.sqrt(lxp * lxp + lyp * lyp)) {
+            n0 = 0;
+            n1 = 0;
+            n2 = lzp < 0 ? -1 : 1;
+          } else {
+            n0 = lxp;
+            n1 = lyp;
+            n2 = 0;
+          }
+          const inv = 1 / (Math.sqrt(n0 * n0 + n1 * n1 + n2 * n2) || 1);
+          n0 *= inv;
+          n1 *= inv;
+          n2 *= inv;
+          nx = r00 * n0 + r01 * n1 + r02 * n2;
+          ny = r10 * n0 + r11 * n1 + r12 * n2;
+          nz = r20 * n0 + r21 * n1 + r22 * n2;
+        }
+        let diffuse = nx * lx + ny * ly + nz * lz;
+        if (diffuse > 0 && shadows) {
+          const sx = wx + nx * 1e-4, sy = wy + ny * 1e-4, sz = wz + nz * 1e-4;
+          const pa = e1x * sx + e1y * sy + e1z * sz;
+          const pb = e2x * sx + e2y * sy + e2z * sz;
+          const ga = (pa - gMinA) * gInvA;
+          const gb = (pb - gMinB) * gInvB;
+          if (ga >= 0 && ga < GRID && gb >= 0 && gb < GRID) {
+            ray[0] = sx;
+            ray[1] = sy;
+            ray[2] = sz;
+            ray[6] = pa;
+            ray[7] = pb;
+            if (this.inShadow(k, (gb | 0) * GRID + (ga | 0))) diffuse = 0;
+          }
+        }
+        const shade = ambient + intensity * (diffuse > 0 ? diffuse : 0);
+        const o3 = 3 * idx;
+        // Values are >= 0: round half up and clamp with integer ops (cheaper than a clamped array).
+        const r = c0 * shade + 0.5, gg = c1 * shade + 0.5, bl = c2 * shade + 0.5;
+        rgb[o3] = r >= 255 ? 255 : r | 0;
+        rgb[o3 + 1] = gg >= 255 ? 255 : gg | 0;
+        rgb[o3 + 2] = bl >= 255 ? 255 : bl | 0;
+      }
+    }
+  }
+
+  /**
+   * Is the point rayBuf[0..2] (light-plane coordinates rayBuf[6..7], grid cell `cell`) shadowed,
+   * towards rayBuf[3..5], by any caster other than `self`? The caster that shadowed the previous
+   * pixel is tried first: neighbouring pixels are usually shadowed by the same one.
+   */
+  private inShadow(self: number, cell: number): boolean {
+    const ray = this.rayBuf;
     const end = this.gridStart[cell + 1]!;
     let q = this.gridStart[cell]!;
     if (q === end) return false;
-    const h = sx * ray[3]! + sy * ray[4]! + sz * ray[5]!;
-    const items = this.gridItems;
+    const pa = ray[6]!;
+    const pb = ray[7]!;
+    const h = ray[0]! * ray[3]! + ray[1]! * ray[4]! + ray[2]! * ray[5]!;
     const cb = this.casterBox;
+    const last = this.lastCaster;
+    if (last >= 0 && last !== self) {
+      const c5 = 5 * last;
+      if (cb[c5 + 4]! > h && pa >= cb[c5]! && pa <= cb[c5 + 1]! && pb >= cb[c5 + 2]! && pb <= cb[c5 + 3]! && this.shadowHit(last)) return true;
+    }
+    const items = this.gridItems;
     for (; q < end; q++) {
       const c = items[q]!;
       const c5 = 5 * c;
       // Skip casters not towards the light from the point, or whose shadow rectangle misses it.
-      if (c === self || cb[c5 + 4]! <= h || pa < cb[c5]! || pa > cb[c5 + 1]! || pb < cb[c5 + 2]! || pb > cb[c5 + 3]!) continue;
-      if (this.shadowHit(c)) return true;
+      if (c === self || c === last || cb[c5 + 4]! <= h || pa < cb[c5]! || pa > cb[c5 + 1]! || pb < cb[c5 + 2]! || pb > cb[c5 + 3]!) continue;
+      if (this.shadowHit(c)) {
+        this.lastCaster = c;
+        return true;
+      }
     }
     return false;
   }
@@ -765,11 +875,17 @@ export class Renderer {
       out.fill(0, 0, W * H * 2);
       return;
     }
-    const nc = cameraModel(findCamera(next, cameraName));
+    const nextCamSnap = findCamera(next, cameraName);
+    const nc = cameraModel(nextCamSnap);
     const invFx = 1 / m.fx;
     const invFy = 1 / m.fy;
+    const thisCam = findCamera(scene, cameraName);
+    // A still camera sees zero flow on still bodies and on the background: fill, then only work
+    // where something moved (exact, and most pixels of a typical scene are static ground).
+    const cameraStill = sameVec(thisCam.position, nextCamSnap.position) && sameVec(thisCam.quaternion, nextCamSnap.quaternion);
+    out.fill(0, 0, W * H * 2);
     // Background: points at infinity move only with the camera's rotation.
-    for (let j = 0; j < H; j++) {
+    for (let j = 0; j < H && !cameraStill; j++) {
       const bj = (j + 0.5 - m.cy) * invFy;
       for (let i = 0; i < W; i++) {
         const idx = j * W + i;
@@ -806,6 +922,8 @@ export class Renderer {
       const q = nextIndex.get(scene.primitives[k]!.id);
       if (q === undefined) continue;
       const np = next.primitives[q]!;
+      const sp = scene.primitives[k]!;
+      if (cameraStill && sameVec(sp.position, np.position) && sameVec(sp.quaternion, np.quaternion)) continue;
       quatToMatrix(np.quaternion, nextRot, 0);
       const o = 9 * k;
       // M = R' R^T
@@ -836,6 +954,20 @@ export class Renderer {
       }
     }
   }
+}
+
+interface ShadowGridView {
+  e1x: number;
+  e1y: number;
+  e1z: number;
+  e2x: number;
+  e2y: number;
+  e2z: number;
+  gMinA: number;
+  gMinB: number;
+  gInvA: number;
+  gInvB: number;
+  shadows: boolean;
 }
 
 export function findCamera(scene: SceneSnapshot, name: string): CameraSnapshot {
@@ -884,6 +1016,11 @@ function quatToMatrix(q: readonly number[], out: Float64Array, o: number): void 
 
 function to8(v: number): number {
   return v <= 0 ? 0 : v >= 255 ? 255 : (v + 0.5) | 0;
+}
+
+function sameVec(a: readonly number[], b: readonly number[]): boolean {
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 function clampCell(c: number): number {
