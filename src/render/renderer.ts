@@ -33,7 +33,7 @@ export interface RendererOptions {
 
 const NEAR = 1e-3;
 /** Shadow grid resolution (cells per side) for culling shadow casters. */
-const GRID = 12;
+const GRID = 24;
 
 /**
  * A CPU ray-casting renderer for scenes of analytic primitives. Visibility is computed per
@@ -458,6 +458,8 @@ export class Renderer {
     const invFx = 1 / m.fx;
     const invFy = 1 / m.fy;
     const { e1x, e1y, e1z, e2x, e2y, e2z, gMinA, gMinB, gInvA, gInvB, shadows } = g;
+    const gStart = this.gridStart;
+    const gItems = this.gridItems;
     const bi0 = b[0], bi1 = b[1], bj0 = b[2], bj1 = b[3];
     for (let j = bj0; j <= bj1; j++) {
       const bj = (j + 0.5 - m.cy) * invFy;
@@ -489,7 +491,13 @@ export class Renderer {
             ray[2] = sz;
             ray[6] = pa;
             ray[7] = pb;
-            if (this.inShadow(k, (gb | 0) * GRID + (ga | 0))) l += 3;
+            const cell = (gb | 0) * GRID + (ga | 0);
+            const q0 = gStart[cell]!;
+            const q1 = gStart[cell + 1]!;
+            // Cells that hold no caster but this primitive cannot shadow it: skip the call.
+            if (q1 > q0 + 1 || (q1 === q0 + 1 && gItems[q0] !== k)) {
+              if (this.inShadow(k, cell)) l += 3;
+            }
           }
         }
         const o3 = 3 * idx;
@@ -524,6 +532,8 @@ export class Renderer {
     const invFx = 1 / m.fx;
     const invFy = 1 / m.fy;
     const { e1x, e1y, e1z, e2x, e2y, e2z, gMinA, gMinB, gInvA, gInvB, shadows } = g;
+    const gStart = this.gridStart;
+    const gItems = this.gridItems;
     const bi0 = b[0], bi1 = b[1], bj0 = b[2], bj1 = b[3];
     for (let j = bj0; j <= bj1; j++) {
       const bj = (j + 0.5 - m.cy) * invFy;
@@ -580,7 +590,13 @@ export class Renderer {
             ray[2] = sz;
             ray[6] = pa;
             ray[7] = pb;
-            if (this.inShadow(k, (gb | 0) * GRID + (ga | 0))) diffuse = 0;
+            const cell = (gb | 0) * GRID + (ga | 0);
+            const q0 = gStart[cell]!;
+            const q1 = gStart[cell + 1]!;
+            // Cells that hold no caster but this primitive cannot shadow it: skip the call.
+            if (q1 > q0 + 1 || (q1 === q0 + 1 && gItems[q0] !== k)) {
+              if (this.inShadow(k, cell)) diffuse = 0;
+            }
           }
         }
         const shade = ambient + intensity * (diffuse > 0 ? diffuse : 0);
