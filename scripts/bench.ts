@@ -146,4 +146,4 @@ async function generateBench(): Promise<void> {
     rmSync(join(out, '..'), { recursive: true, force: true });
   }
 }
-await generateBench();
+if (Number(process.env.BENCH_EPISODES ?? 1) > 0) await generateBench();

@@ -52,6 +52,14 @@ export interface GenerateResult extends DatasetSummary {
   resumedFrom: number;
 }
 
+/** File-system failures (disk full, permissions) become one clear, resumable error. */
+function asIoError(e: unknown, dir: string): unknown {
+  const code = (e as NodeJS.ErrnoException | null)?.code;
+  if (e instanceof TrajforgeError || typeof code !== 'string') return e;
+  const what = code === 'ENOSPC' ? 'the disk is full' : code === 'EACCES' || code === 'EPERM' ? 'permission denied' : `${code}`;
+  return new TrajforgeError('E_IO', `writing ${dir} failed: ${what} (${(e as Error).message}). Complete checkpoints are kept; fix the cause and rerun with --resume.`);
+}
+
 /** Episode numbers of a shard: {k : k mod count = index}, in order. */
 export function shardEpisodes(episodes: number, shard: { index: number; count: number }): number[] {
   const out: number[] = [];
@@ -74,7 +82,11 @@ export async function generateDataset(opts: GenerateOptions): Promise<GenerateRe
 
   const complete = completedRun(opts.out, opts);
   if (complete) return complete;
-  prepareDir(opts.out, opts);
+  try {
+    prepareDir(opts.out, opts);
+  } catch (e) {
+    throw asIoError(e, opts.out);
+  }
   const cameras = cfg.cameras.map((c) => ({
     name: c.name,
     width: c.resolution[0],
@@ -116,7 +128,7 @@ export async function generateDataset(opts: GenerateOptions): Promise<GenerateRe
     return { ...summary, steps, seconds: (performance.now() - t0) / 1000, resumedFrom: committed };
   } catch (e) {
     await sink.abort();
-    throw e;
+    throw asIoError(e, opts.out);
   }
 }
 

@@ -341,6 +341,14 @@ describe('validate names each violation of a broken dataset', () => {
 });
 
 describe('failures stop cleanly', () => {
+  it('file-system errors become one clear E_IO error', async () => {
+    const root = tmpDir();
+    writeFileSync(join(root, 'file'), 'not a directory');
+    const r = await cli(['generate', ENV, '--episodes', '1', '--out', join(root, 'file', 'ds'), '--workers', '0']);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/error\[E_IO\]: writing .*file\/ds failed: ENOTDIR/);
+  });
+
   it('a missing ffmpeg is a clear E_FFMPEG_FAILED error', async () => {
     const dir = join(tmpDir(), 'noff');
     process.env.FFMPEG_PATH = '/nonexistent/ffmpeg';
