@@ -68,9 +68,24 @@ async function referenceScene(): Promise<void> {
   world.free();
 }
 
-console.log(`trajforge bench — node ${process.version}, Rapier ${(await loadRapier()).version()}, ${SECONDS} s per figure\n`);
-console.log('Physics (single thread, random actions):');
-for (const e of listEnvironments()) await physics(e.id, loadEnv(e.file));
+/**
+ * Each section runs in a fresh process (`bench.ts <section>`), so one section's JIT and GC state
+ * cannot slow the next.
+ */
+const SECTION = process.argv[2];
+if (SECTION === undefined) {
+  const { spawnSync } = await import('node:child_process');
+  console.log(`trajforge bench — node ${process.version}, Rapier ${(await loadRapier()).version()}, ${SECONDS} s per figure`);
+  for (const section of ['physics', 'render', 'generate']) {
+    const r = spawnSync(process.execPath, [...process.execArgv, process.argv[1]!, section], { stdio: 'inherit', env: process.env });
+    if (r.status !== 0) process.exit(r.status ?? 1);
+  }
+  process.exit(0);
+}
+if (SECTION === 'physics') {
+  console.log('\nPhysics (single thread, random actions):');
+  for (const e of listEnvironments()) await physics(e.id, loadEnv(e.file));
+}
 // falling-objects with 20 bodies: 20 thrown objects + table + ground is 22 primitives.
 const falling = loadEnv('FallingObjects-v1');
 const twenty = mergeConfig(structuredClone(falling.config), {
@@ -78,8 +93,10 @@ const twenty = mergeConfig(structuredClone(falling.config), {
   bodies: [{ name: 'obj', repeat: 20 }],
   randomize: falling.config.randomize.map((r) => (r.term === 'count' ? { ...r, min: 20, max: 20 } : r)),
 });
-await physics('FallingObjects-v1 (20 objects)', validateEnvConfig(twenty, 'bench'));
-await referenceScene();
+if (SECTION === 'physics') {
+  await physics('FallingObjects-v1 (20 objects)', validateEnvConfig(twenty, 'bench'));
+  await referenceScene();
+}
 
 /** Rendering: single thread, the 20-object scene (+ table + ground), hard shadows on. */
 async function renderBench(): Promise<void> {
@@ -92,7 +109,7 @@ async function renderBench(): Promise<void> {
   env.close();
   const at = (s: SceneSnapshot, size: number): SceneSnapshot => ({ ...s, cameras: s.cameras.map((c) => ({ ...c, width: size, height: size })) });
   const fps = (r: Renderer, a: SceneSnapshot, b: SceneSnapshot, channels: Channel[]) => {
-    for (let i = 0; i < 100; i++) r.render(a, 'main', channels, b);
+    for (let i = 0; i < 600; i++) r.render(a, "main", channels, b);
     let n = 0;
     const t0 = performance.now();
     while (performance.now() - t0 < SECONDS * 500) {
@@ -115,7 +132,7 @@ async function renderBench(): Promise<void> {
     );
   }
 }
-await renderBench();
+if (SECTION === 'render') await renderBench();
 
 /**
  * End to end: push-cube, one 64x64 rgb camera, expert, 2 workers, LeRobot + H.264, in a child
@@ -146,4 +163,4 @@ async function generateBench(): Promise<void> {
     rmSync(join(out, '..'), { recursive: true, force: true });
   }
 }
-if (Number(process.env.BENCH_EPISODES ?? 1) > 0) await generateBench();
+if (SECTION === 'generate' && Number(process.env.BENCH_EPISODES ?? 1) > 0) await generateBench();
