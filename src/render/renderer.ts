@@ -2,7 +2,7 @@ import { TrajforgeError } from '../core/errors.js';
 import type { CameraSnapshot, SceneSnapshot } from '../core/scene.js';
 import { cameraModel, type CameraModel } from './camera.js';
 import { BOX, CAPSULE, CYLINDER, PLANE, SPHERE, capsuleHit, cylinderHit, intersectLocal, localNormal } from './intersect.js';
-import { MAX_POLYGON_VERTICES, rasterPolygon, type ZTarget } from './raster.js';
+import { MAX_POLYGON_VERTICES, maskPolygon, rasterPolygon, type ZTarget } from './raster.js';
 
 export const CHANNELS = ['rgb', 'depth', 'segmentation', 'flow', 'normals'] as const;
 export type Channel = (typeof CHANNELS)[number];
@@ -77,6 +77,11 @@ export class Renderer {
   private lastCaster = -1;
   private readonly hitBuf = new Float64Array(6);
   private faceN = new Float64Array(0);
+  /** Ground pixels in the shadow of a box, found by rasterising the shadow outline (see planeShadows). */
+  private shadowMask = new Uint8Array(0);
+  /** Casters whose shadow on `maskReceiver` is already in shadowMask. */
+  private masked = new Uint8Array(0);
+  private maskReceiver = -1;
   /** Per-face colour table of shadeFlat: 6 faces x 2 checker tones x (lit rgb, shadowed rgb, lit?). */
   private readonly faceLut = new Uint8Array(6 * 24);
   private gridMin = [0, 0];
@@ -406,6 +411,8 @@ export class Renderer {
     const gMinA = this.gridMin[0]!, gMinB = this.gridMin[1]!;
     const gInvA = 1 / this.gridCell[0]!, gInvB = 1 / this.gridCell[1]!;
     const grid: ShadowGridView = { e1x, e1y, e1z, e2x, e2y, e2z, gMinA, gMinB, gInvA, gInvB, shadows };
+    this.maskReceiver = -1;
+    if (shadows) this.planeShadows(m, lx, ly, lz);
     const light3 = { lx, ly, lz, ambient, intensity };
     for (let k = 0; k < this.n; k++) {
       const kind = this.kind[k]!;
@@ -414,6 +421,73 @@ export class Renderer {
       if (kind === BOX || kind === PLANE) this.shadeFlat(m, k, b, faceN, grid, light3, rgb);
       else this.shadeRound(m, k, b, grid, light3, rgb);
     }
+  }
+
+  /**
+   * Shadows of boxes on the ground, exactly and without shadow rays: a convex box casts, on a
+   * plane, the convex hull of its corners projected along the light. Each outline is
+   * scan-converted into shadowMask over the ground's pixels; the ground then skips those casters
+   * in its shadow queries. Boxes that dip below the plane keep the ray test.
+   */
+  private planeShadows(m: CameraModel, lx: number, ly: number, lz: number): void {
+    const plane = this.kind.indexOf(PLANE);
+    if (plane < 0 || plane >= this.n) return;
+    const W = m.width;
+    const n = W * m.height;
+    const rot = this.rot;
+    const o = 9 * plane;
+    const nx = rot[o + 2]!, ny = rot[o + 5]!, nz = rot[o + 8]!;
+    const ex = [rot[o]!, rot[o + 3]!, rot[o + 6]!];
+    const ey = [rot[o + 1]!, rot[o + 4]!, rot[o + 7]!];
+    const p0 = [this.pos[3 * plane]!, this.pos[3 * plane + 1]!, this.pos[3 * plane + 2]!];
+    const ln = lx * nx + ly * ny + lz * nz;
+    if (ln <= 1e-6) return; // light at or below the horizon of the plane: it is unlit anyway
+    this.shadowMask = ensure(this.shadowMask, n, Uint8Array);
+    this.shadowMask.fill(0, 0, n);
+    this.masked = ensure(this.masked, this.n, Uint8Array);
+    this.masked.fill(0, 0, this.n);
+    const target: ZTarget = { width: W, height: m.height, fx: m.fx, fy: m.fy, cx: m.cx, cy: m.cy, tBuf: this.tBuf, primBuf: this.primBuf, faceBuf: this.faceBuf, scratch: this.scratch };
+    const pts: [number, number][] = [];
+    const X = new Float64Array(8), Y = new Float64Array(8), Z = new Float64Array(8);
+    for (let c = 0; c < this.n; c++) {
+      if (this.kind[c] !== BOX) continue;
+      // Small boxes shadow few pixels: their rays are cheaper than an outline.
+      const dx = this.pos[3 * c]! - m.position[0], dy = this.pos[3 * c + 1]! - m.position[1], dz = this.pos[3 * c + 2]! - m.position[2];
+      if ((this.radius[c]! * m.fy) / Math.max(1e-6, Math.hypot(dx, dy, dz)) < 6) continue;
+      const oc = 9 * c;
+      pts.length = 0;
+      let below = false;
+      for (let corner = 0; corner < 8; corner++) {
+        const sx = corner & 1 ? 1 : -1, sy = corner & 2 ? 1 : -1, sz = corner & 4 ? 1 : -1;
+        const hx = sx * this.size[3 * c]!, hy = sy * this.size[3 * c + 1]!, hz = sz * this.size[3 * c + 2]!;
+        const wx = this.pos[3 * c]! + rot[oc]! * hx + rot[oc + 1]! * hy + rot[oc + 2]! * hz - p0[0]!;
+        const wy = this.pos[3 * c + 1]! + rot[oc + 3]! * hx + rot[oc + 4]! * hy + rot[oc + 5]! * hz - p0[1]!;
+        const wz = this.pos[3 * c + 2]! + rot[oc + 6]! * hx + rot[oc + 7]! * hy + rot[oc + 8]! * hz - p0[2]!;
+        const h = wx * nx + wy * ny + wz * nz;
+        if (h < -1e-4) {
+          below = true;
+          break;
+        }
+        // Slide the corner along the light onto the plane, in plane coordinates.
+        const s = h / ln;
+        const qx = wx - lx * s, qy = wy - ly * s, qz = wz - lz * s;
+        pts.push([qx * ex[0]! + qy * ex[1]! + qz * ex[2]!, qx * ey[0]! + qy * ey[1]! + qz * ey[2]!]);
+      }
+      if (below) continue;
+      const hull = convexHull(pts);
+      if (hull.length < 3) continue;
+      hull.forEach(([u, v], i) => {
+        const wx = p0[0]! + u * ex[0]! + v * ey[0]! - m.position[0];
+        const wy = p0[1]! + u * ex[1]! + v * ey[1]! - m.position[1];
+        const wz = p0[2]! + u * ex[2]! + v * ey[2]! - m.position[2];
+        X[i] = wx * m.right[0] + wy * m.right[1] + wz * m.right[2];
+        Y[i] = wx * m.up[0] + wy * m.up[1] + wz * m.up[2];
+        Z[i] = wx * m.forward[0] + wy * m.forward[1] + wz * m.forward[2];
+      });
+      maskPolygon(target, X, Y, Z, hull.length, NEAR, plane, this.shadowMask);
+      this.masked[c] = 1;
+    }
+    this.maskReceiver = plane;
   }
 
   /**
@@ -431,6 +505,8 @@ export class Renderer {
     const k3 = 3 * k;
     const o = 9 * k;
     const plane = this.kind[k] === PLANE;
+    const useMask = this.maskReceiver === k;
+    const mask = this.shadowMask;
     const px = this.pos[k3]!, py = this.pos[k3 + 1]!, pz = this.pos[k3 + 2]!;
     // Per face (6) and checker tone (2): lit and shadowed colours as bytes.
     const lut = this.faceLut;
@@ -478,7 +554,8 @@ export class Renderer {
           tone = ((((ax * qx + ay * qy + az * qz) * invC + 268435456) | 0) + (((bx * qx + by * qy + bz * qz) * invC + 268435456) | 0)) & 1;
         }
         let l = 24 * f + 12 * tone;
-        if (lut[l + 6] === 1 && shadows) {
+        if (lut[l + 6] === 1 && useMask && mask[idx] === 1) l += 3;
+        else if (lut[l + 6] === 1 && shadows) {
           const nb = 18 * k + 3 * f;
           const sx = wx + faceN[nb]! * 1e-4, sy = wy + faceN[nb + 1]! * 1e-4, sz = wz + faceN[nb + 2]! * 1e-4;
           const pa = e1x * sx + e1y * sy + e1z * sz;
@@ -625,7 +702,7 @@ export class Renderer {
     const h = ray[0]! * ray[3]! + ray[1]! * ray[4]! + ray[2]! * ray[5]!;
     const cb = this.casterBox;
     const last = this.lastCaster;
-    if (last >= 0 && last !== self) {
+    if (last >= 0 && last !== self && !(self === this.maskReceiver && this.masked[last] === 1)) {
       const c5 = 5 * last;
       if (cb[c5 + 4]! > h && pa >= cb[c5]! && pa <= cb[c5 + 1]! && pb >= cb[c5 + 2]! && pb <= cb[c5 + 3]! && this.shadowHit(last)) return true;
     }
@@ -635,6 +712,7 @@ export class Renderer {
       const c5 = 5 * c;
       // Skip casters not towards the light from the point, or whose shadow rectangle misses it.
       if (c === self || c === last || cb[c5 + 4]! <= h || pa < cb[c5]! || pa > cb[c5 + 1]! || pb < cb[c5 + 2]! || pb > cb[c5 + 3]!) continue;
+      if (self === this.maskReceiver && this.masked[c] === 1) continue;
       if (this.shadowHit(c)) {
         this.lastCaster = c;
         return true;
@@ -1032,6 +1110,24 @@ function quatToMatrix(q: readonly number[], out: Float64Array, o: number): void 
 
 function to8(v: number): number {
   return v <= 0 ? 0 : v >= 255 ? 255 : (v + 0.5) | 0;
+}
+
+/** Convex hull of 2-D points (Andrew's monotone chain), counter-clockwise, no repeated end point. */
+function convexHull(points: [number, number][]): [number, number][] {
+  const p = [...points].sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  if (p.length < 3) return p;
+  const cross = (o: [number, number], a: [number, number], b: [number, number]) => (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0]);
+  const lower: [number, number][] = [];
+  for (const q of p) {
+    while (lower.length >= 2 && cross(lower[lower.length - 2]!, lower[lower.length - 1]!, q) <= 0) lower.pop();
+    lower.push(q);
+  }
+  const upper: [number, number][] = [];
+  for (const q of p.reverse()) {
+    while (upper.length >= 2 && cross(upper[upper.length - 2]!, upper[upper.length - 1]!, q) <= 0) upper.pop();
+    upper.push(q);
+  }
+  return [...lower.slice(0, -1), ...upper.slice(0, -1)];
 }
 
 function sameVec(a: readonly number[], b: readonly number[]): boolean {

@@ -221,3 +221,64 @@ describe('determinism and options', () => {
     env.close();
   });
 });
+
+describe('shadow outlines on the ground', () => {
+  it('match brute-force shadow rays against the boxes, pixel by pixel', () => {
+    const size = 96;
+    const cam = camera([0.5, -3, 2.5], [0, 0, 0.3], size);
+    const boxes = [
+      prim(2, { type: 'box', halfExtents: [0.4, 0.3, 0.05] }, [0, 0, 0.6], quatFromAxisAngle([0, 0, 1], 0.4)),
+      prim(3, { type: 'box', halfExtents: [0.15, 0.15, 0.15] }, [0.6, 0.4, 0.15], quatFromAxisAngle([1, 1, 0], 0.3)),
+    ];
+    const s = scene([prim(1, { type: 'plane', halfExtents: [10, 10], checker: 100 }, [0, 0, 0]), ...boxes], cam, true);
+    const f = new Renderer().render(s, 'cam', ['rgb', 'depth', 'segmentation']);
+    const L = s.light.direction;
+    const ln = Math.hypot(...L);
+    const l: Vec3 = [L[0] / ln, L[1] / ln, L[2] / ln];
+    const cal = calibration(cam);
+    // Independent slab test in each box's frame.
+    const hits = (p: Vec3, b: Primitive) => {
+      const q = b.quaternion;
+      const inv: Quat = [q[0], -q[1], -q[2], -q[3]];
+      const o = rotate(inv, [p[0] - b.position[0], p[1] - b.position[1], p[2] - b.position[2]]);
+      const d = rotate(inv, l);
+      const h = (b.shape as { halfExtents: Vec3 }).halfExtents;
+      let t0 = 1e-6;
+      let t1 = Infinity;
+      for (let k = 0; k < 3; k++) {
+        if (Math.abs(d[k]!) < 1e-12) {
+          if (Math.abs(o[k]!) > h[k]!) return false;
+          continue;
+        }
+        const a = (-h[k]! - o[k]!) / d[k]!;
+        const c = (h[k]! - o[k]!) / d[k]!;
+        t0 = Math.max(t0, Math.min(a, c));
+        t1 = Math.min(t1, Math.max(a, c));
+      }
+      return t0 <= t1;
+    };
+    let ground = 0;
+    let shadowed = 0;
+    let mismatches = 0;
+    // Lit ground is >= 0.78 * 204 * (0.3 + 0.8 * 0.93) ~ 166 in red, shadowed <= 204 * 0.3 ~ 61.
+    for (let v = 0; v < size; v++) {
+      for (let u = 0; u < size; u++) {
+        const idx = v * size + u;
+        if (f.segmentation![idx] !== 1) continue;
+        ground++;
+        const z = f.depth![idx]!;
+        const X = ((u + 0.5 - cal.K[0]![2]!) / cal.K[0]![0]!) * z;
+        const Y = ((v + 0.5 - cal.K[1]![2]!) / cal.K[1]![1]!) * z;
+        const M = cal.cameraToWorld;
+        const P = [0, 1, 2].map((r) => M[r]![0]! * X + M[r]![1]! * Y + M[r]![2]! * z + M[r]![3]!) as Vec3;
+        const expectDark = boxes.some((b) => hits(P, b));
+        const dark = f.rgb![3 * idx]! < 120;
+        if (expectDark) shadowed++;
+        if (dark !== expectDark) mismatches++;
+      }
+    }
+    expect(ground).toBeGreaterThan(3000);
+    expect(shadowed).toBeGreaterThan(200);
+    expect(mismatches).toBeLessThanOrEqual(Math.ceil(shadowed * 0.01)); // edge pixels only
+  });
+});
