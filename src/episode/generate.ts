@@ -3,10 +3,8 @@ import { join } from 'node:path';
 import { observationNames } from '../config/names.js';
 import type { ResolvedEnv } from '../config/parse.js';
 import { TrajforgeError } from '../core/errors.js';
-import { lookup } from '../core/registry.js';
-import { removeStaging } from '../export/lerobot.js';
 import { DEFAULT_LAYOUT, type Layout } from '../export/lerobot-format.js';
-import { FORMATS } from '../export/registry.js';
+import { sinkFor } from '../export/registry.js';
 import type { DatasetMeta, DatasetSummary } from '../export/sink.js';
 import type { PolicyKind } from '../policy/policy.js';
 import { CHANNELS, type Channel } from '../render/renderer.js';
@@ -73,7 +71,7 @@ export function shardEpisodes(episodes: number, shard: { index: number; count: n
  * on the number of workers.
  */
 export async function generateDataset(opts: GenerateOptions): Promise<GenerateResult> {
-  const makeSink = lookup(FORMATS as Record<string, () => ReturnType<(typeof FORMATS)['lerobot']>>, opts.format, 'format');
+  const sink = sinkFor(opts.format);
   const cfg = opts.env.config;
   const hasExpert = cfg.expert !== undefined;
   if (opts.policy.kind === 'expert' && !hasExpert) throw new TrajforgeError('E_USAGE', `${cfg.id} declares no expert; use --policy random or noise`);
@@ -106,7 +104,6 @@ export async function generateDataset(opts: GenerateOptions): Promise<GenerateRe
     bodyNames: baseBodies(cfg).map((b) => b.name),
     run: { seed: opts.seed, episodes: opts.episodes, shard: opts.shard, policy: opts.policy, codec: opts.codec, gop: opts.gop, checkpoint: opts.checkpoint, layout: opts.layout ?? DEFAULT_LAYOUT },
   };
-  const sink = makeSink();
   const { committed } = await sink.open(opts.out, meta, { resume: opts.resume });
   const all: EpisodeJob[] = shardEpisodes(opts.episodes, opts.shard).map((k) => ({ episode: k, seed: episodeSeed(opts.seed, k) }));
   const jobs = all.slice(committed);
@@ -124,7 +121,6 @@ export async function generateDataset(opts: GenerateOptions): Promise<GenerateRe
       opts.onProgress?.({ episodesDone: done, episodesTotal: all.length, steps, successes, elapsed: (performance.now() - t0) / 1000, resumedFrom: committed });
     }
     const summary = await sink.close();
-    removeStaging(opts.out);
     return { ...summary, steps, seconds: (performance.now() - t0) / 1000, resumedFrom: committed };
   } catch (e) {
     await sink.abort();
@@ -145,11 +141,17 @@ function completedRun(dir: string, opts: GenerateOptions): GenerateResult | null
   return { dir, episodes: i.total_episodes, frames: i.total_frames, successes: 0, bytes: 0, steps: 0, seconds: 0, resumedFrom: i.total_episodes };
 }
 
+/** Staging areas of interrupted runs: DIR/.trajforge* (one format) or DIR/<format>/.trajforge* (several). */
+function hasInterruptedRun(dir: string): boolean {
+  const staged = (d: string) => existsSync(d) && readdirSync(d).some((e) => e.startsWith('.trajforge'));
+  return staged(dir) || readdirSync(dir, { withFileTypes: true }).some((e) => e.isDirectory() && staged(join(dir, e.name)));
+}
+
 function prepareDir(dir: string, opts: GenerateOptions): void {
   if (existsSync(dir) && readdirSync(dir).length > 0) {
     if (opts.overwrite) rmSync(dir, { recursive: true, force: true });
     else if (!opts.resume) throw new TrajforgeError('E_DATASET_EXISTS', `${dir} exists and is not empty; pass --resume to continue an interrupted run or --overwrite to replace it`);
-    else if (!existsSync(join(dir, '.trajforge'))) {
+    else if (!hasInterruptedRun(dir)) {
       throw new TrajforgeError('E_DATASET_EXISTS', `${dir} holds no interrupted run to resume (it is complete or not a trajforge dataset); use --overwrite to regenerate`);
     }
   }

@@ -35,6 +35,10 @@ export interface EpisodeData {
   truncated: Uint8Array;
   success: Uint8Array;
   frames: ChannelFrames[];
+  /** The observation after the last step (Minari and DreamerV3 store T + 1 observations). */
+  finalObs: Float32Array;
+  /** One frame per camera channel of that final observation (flow is zero: there is no next step). */
+  finalFrames: ChannelFrames[];
   /** Per camera and frame: intrinsics (constant) and pose, as Kubric records them. */
   cameras: CameraTrack[];
   /** Seconds spent simulating and rendering. */
@@ -123,6 +127,14 @@ export function simulateEpisode(env: PhysicsEnv, policy: Policy, renderer: Rende
     scene = next;
     if (r.terminated || r.truncated) break;
   }
+  const t2 = performance.now();
+  const finalFrames: ChannelFrames[] = [];
+  for (const cam of cameras) {
+    if (cam.channels.length === 0) continue;
+    const f = renderer.render(scene, cam.name, cam.channels);
+    for (const ch of cam.channels) finalFrames.push({ camera: cam.name, channel: ch, width: f.width, height: f.height, data: f[ch]!.slice() });
+  }
+  renderTime += performance.now() - t2;
   const frames: ChannelFrames[] = [];
   for (const cam of cameras) {
     for (const ch of cam.channels) {
@@ -146,6 +158,8 @@ export function simulateEpisode(env: PhysicsEnv, policy: Policy, renderer: Rende
     truncated: Uint8Array.from(truncated),
     success: Uint8Array.from(success),
     frames,
+    finalObs: Float32Array.from(o),
+    finalFrames,
     cameras: tracks,
     simSeconds: simTime / 1000,
     renderSeconds: renderTime / 1000,
@@ -166,6 +180,6 @@ function concat(parts: ArrayBufferView[]): Uint8Array | Float32Array | Uint16Arr
 
 /** The transferable buffers of an episode (for postMessage without copying). */
 export function transferables(ep: EpisodeData): ArrayBuffer[] {
-  const bufs = [ep.obs, ep.actions, ep.rewards, ep.terminated, ep.truncated, ep.success, ...ep.frames.map((f) => f.data)].map((a) => a.buffer as ArrayBuffer);
+  const bufs = [ep.obs, ep.actions, ep.rewards, ep.terminated, ep.truncated, ep.success, ep.finalObs, ...ep.frames.map((f) => f.data), ...ep.finalFrames.map((f) => f.data)].map((a) => a.buffer as ArrayBuffer);
   return [...new Set(bufs)];
 }

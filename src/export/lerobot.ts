@@ -122,7 +122,7 @@ export class LeRobotSink implements EpisodeSink {
       await part.encoders.get(cam.name)!.write(frames.data as Uint8Array);
     }
     // Keep only what the parquet needs (the rgb frames are in the encoder now).
-    part.rows.push({ ...ep, frames: ep.frames.filter((f) => f.channel !== 'rgb') });
+    part.rows.push({ ...ep, frames: ep.frames.filter((f) => f.channel !== 'rgb'), finalFrames: [] });
     part.episodes.push(record);
     this.nextEpisode++;
     this.nextIndex += ep.length;
@@ -131,7 +131,9 @@ export class LeRobotSink implements EpisodeSink {
 
   async close(): Promise<DatasetSummary> {
     if (this.part) await this.commitPart();
-    return assemble(this.dir, this.meta, this.features);
+    const summary = await assemble(this.dir, this.meta, this.features);
+    removeStaging(this.dir);
+    return summary;
   }
 
   async abort(): Promise<void> {

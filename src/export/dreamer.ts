@@ -1,0 +1,182 @@
+import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { TrajforgeError } from '../core/errors.js';
+import { deriveSeed } from '../core/rng.js';
+import type { ChannelFrames, EpisodeData } from '../episode/simulate.js';
+import { writeFileAtomic } from './atomic.js';
+import { npzBytes, type NpyArray } from './npz.js';
+import type { DatasetMeta, DatasetSummary, EpisodeSink } from './sink.js';
+
+/**
+ * DreamerV3 replay (the official danijar/dreamerv3 layout, `replay/*.npz`): chunks of at most
+ * 1024 steps named `{time}-{uuid}-{successor uuid}-{length}.npz`, each holding arrays over steps:
+ * `image` (first rgb camera; others as `image_<camera>`), `state`, `action` (float32, or int32
+ * for discrete spaces), `reward`, `is_first`, `is_last`, `is_terminal`, `stepid` (uuid + big-endian
+ * step), plus `depth_<camera>`, `segmentation_<camera>`, ... when rendered.
+ * Step semantics are DreamerV3's: an episode of T environment steps is T + 1 replay steps; step t
+ * holds observation t, the reward that led to it (0 at the first step) and the action chosen at
+ * it (zero at the last step). Times and uuids derive from the run seed, so files are reproducible.
+ * Train with `replay_context=0` (the files carry no encoder/decoder context).
+ */
+const CHUNK = 1024;
+const PROGRESS = '.trajforge-dreamer';
+const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+
+export class DreamerSink implements EpisodeSink {
+  private dir = '';
+  private meta!: DatasetMeta;
+  private episodes = 0;
+  private frames = 0;
+  private successes = 0;
+
+  async open(dir: string, meta: DatasetMeta, opts: { resume: boolean }): Promise<{ committed: number }> {
+    this.dir = dir;
+    this.meta = meta;
+    mkdirSync(join(dir, 'replay'), { recursive: true });
+    mkdirSync(join(dir, PROGRESS), { recursive: true });
+    const progress = join(dir, PROGRESS, 'episodes.jsonl');
+    if (opts.resume && existsSync(progress)) {
+      // Complete lines only: a torn last line means that episode is redone.
+      const done = readFileSync(progress, 'utf8').split('\n').filter((l) => l.endsWith('}')).map((l) => JSON.parse(l) as { length: number; success: boolean });
+      this.episodes = done.length;
+      this.frames = done.reduce((n, e) => n + e.length, 0);
+      this.successes = done.filter((e) => e.success).length;
+      return { committed: done.length };
+    }
+    writeFileAtomic(progress, '');
+    return { committed: 0 };
+  }
+
+  async write(ep: EpisodeData): Promise<void> {
+    const arrays = replayArrays(ep, this.meta);
+    const L = ep.length + 1;
+    const uuids = Array.from({ length: Math.ceil(L / CHUNK) }, (_, c) => uuidBytes(this.meta.run.seed, ep.episode, c));
+    for (let c = 0; c * CHUNK < L; c++) {
+      const from = c * CHUNK;
+      const to = Math.min(L, from + CHUNK);
+      const chunk: Record<string, NpyArray> = {};
+      for (const [k, a] of Object.entries(arrays)) chunk[k] = sliceRows(a, from, to);
+      const stepid = new Uint8Array((to - from) * 20);
+      for (let i = 0; i < to - from; i++) {
+        stepid.set(uuids[c]!, i * 20);
+        new DataView(stepid.buffer).setUint32(i * 20 + 16, i, false);
+      }
+      chunk.stepid = { dtype: '|u1', shape: [to - from, 20], data: stepid };
+      const succ = c + 1 < uuids.length ? base62(uuids[c + 1]!) : '0'.repeat(22);
+      const name = `${timeName(ep.episode, c)}-${base62(uuids[c]!)}-${succ}-${to - from}.npz`;
+      writeFileAtomic(join(this.dir, 'replay', name), npzBytes(chunk));
+    }
+    const success = ep.success[ep.length - 1] === 1;
+    appendFileSync(join(this.dir, PROGRESS, 'episodes.jsonl'), `${JSON.stringify({ episode: ep.episode, seed: ep.seed, length: ep.length, success })}\n`);
+    this.episodes++;
+    this.frames += L;
+    if (success) this.successes++;
+  }
+
+  async close(): Promise<DatasetSummary> {
+    const episodes = readFileSync(join(this.dir, PROGRESS, 'episodes.jsonl'), 'utf8').split('\n').filter((l) => l.endsWith('}')).map((l) => JSON.parse(l));
+    const m = this.meta;
+    writeFileAtomic(
+      join(this.dir, 'dreamer.json'),
+      `${JSON.stringify({ format: 'dreamerv3 replay (official danijar/dreamerv3 npz chunks)', env_id: m.envId, config_hash: m.configHash, fps: m.fps, observation_names: m.observationNames, action_names: m.actionNames, discrete: m.discrete, cameras: m.cameras, body_names: m.bodyNames, run: m.run, config: m.config, episodes }, null, 1)}\n`,
+    );
+    rmSync(join(this.dir, PROGRESS), { recursive: true, force: true });
+    return { dir: this.dir, episodes: this.episodes, frames: this.frames, successes: this.successes, bytes: dirBytes(this.dir) };
+  }
+
+  async abort(): Promise<void> {}
+}
+
+/** All replay arrays of one episode, T + 1 rows each. */
+export function replayArrays(ep: EpisodeData, meta: DatasetMeta): Record<string, NpyArray> {
+  const T = ep.length;
+  const L = T + 1;
+  const D = ep.obsDim;
+  const state = new Float32Array(L * D);
+  state.set(ep.obs);
+  state.set(ep.finalObs, T * D);
+  const reward = new Float32Array(L);
+  reward.set(ep.rewards, 1);
+  const isFirst = new Uint8Array(L);
+  isFirst[0] = 1;
+  const isLast = new Uint8Array(L);
+  isLast[T] = 1;
+  const isTerminal = new Uint8Array(L);
+  isTerminal[T] = ep.terminated[T - 1]!;
+  const out: Record<string, NpyArray> = {};
+  if (meta.discrete) {
+    const action = new Int32Array(L);
+    for (let t = 0; t < T; t++) action[t] = Math.round(ep.actions[t]!);
+    out.action = { dtype: '<i4', shape: [L], data: action };
+  } else {
+    const A = ep.actionDim;
+    const action = new Float32Array(L * A);
+    action.set(ep.actions);
+    out.action = { dtype: '<f4', shape: [L, A], data: action };
+  }
+  out.reward = { dtype: '<f4', shape: [L], data: reward };
+  out.is_first = { dtype: '|b1', shape: [L], data: isFirst };
+  out.is_last = { dtype: '|b1', shape: [L], data: isLast };
+  out.is_terminal = { dtype: '|b1', shape: [L], data: isTerminal };
+  out.state = { dtype: '<f4', shape: [L, D], data: state };
+  const firstRgb = meta.cameras.find((c) => c.channels.includes('rgb'))?.name;
+  for (const f of ep.frames) {
+    const final = ep.finalFrames.find((g) => g.camera === f.camera && g.channel === f.channel);
+    if (!final) throw new TrajforgeError('E_INTERNAL', `episode ${ep.episode}: no final ${f.channel} frame for ${f.camera}`);
+    const key = f.channel === 'rgb' ? (f.camera === firstRgb ? 'image' : `image_${f.camera}`) : `${f.channel}_${f.camera}`;
+    out[key] = frameArray(f, final, L);
+  }
+  return out;
+}
+
+function frameArray(f: ChannelFrames, final: ChannelFrames, L: number): NpyArray {
+  const per = final.data.length;
+  const data = new (f.data.constructor as new (n: number) => Uint8Array | Float32Array | Uint16Array)(L * per);
+  data.set(f.data as never);
+  data.set(final.data as never, (L - 1) * per);
+  const C = per / (f.width * f.height);
+  const shape = C === 1 ? [L, f.height, f.width] : [L, f.height, f.width, C];
+  const dtype = data instanceof Uint8Array ? '|u1' : data instanceof Uint16Array ? '<u2' : '<f4';
+  return { dtype, shape, data };
+}
+
+function sliceRows(a: NpyArray, from: number, to: number): NpyArray {
+  const per = a.shape.slice(1).reduce((x, y) => x * y, 1);
+  const view = a.data as unknown as { subarray(a: number, b: number): ArrayBufferView };
+  return { dtype: a.dtype, shape: [to - from, ...a.shape.slice(1)], data: view.subarray(from * per, to * per) };
+}
+
+function uuidBytes(seed: number, episode: number, chunk: number): Uint8Array {
+  const out = new Uint8Array(16);
+  const v = new DataView(out.buffer);
+  for (let i = 0; i < 4; i++) v.setUint32(i * 4, deriveSeed(seed, 'dreamer', episode, chunk, i));
+  return out;
+}
+
+/** 128-bit big-endian integer in base62, 22 characters (DreamerV3's uuid text). */
+function base62(bytes: Uint8Array): string {
+  let n = 0n;
+  for (const b of bytes) n = (n << 8n) | BigInt(b);
+  let s = '';
+  for (let i = 0; i < 22; i++) {
+    s = BASE62[Number(n % 62n)] + s;
+    n /= 62n;
+  }
+  return s;
+}
+
+/** A reproducible, sortable `YYYYmmddTHHMMSSFffffff`: 2026-01-01 plus one second per episode. */
+function timeName(episode: number, chunk: number): string {
+  const d = new Date(Date.UTC(2026, 0, 1) + episode * 1000);
+  const p = (n: number, w = 2) => String(n).padStart(w, '0');
+  return `${d.getUTCFullYear()}${p(d.getUTCMonth() + 1)}${p(d.getUTCDate())}T${p(d.getUTCHours())}${p(d.getUTCMinutes())}${p(d.getUTCSeconds())}F${p(chunk, 6)}`;
+}
+
+function dirBytes(dir: string): number {
+  let n = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    n += e.isDirectory() ? dirBytes(p) : statSync(p).size;
+  }
+  return n;
+}

@@ -1,0 +1,37 @@
+import { join } from 'node:path';
+import type { EpisodeData } from '../episode/simulate.js';
+import type { DatasetMeta, DatasetSummary, EpisodeSink } from './sink.js';
+
+/**
+ * Several formats from one simulation (`--format lerobot,dreamer`): each format writes into
+ * DIR/<format>. On resume every sink reports what it has; the run restarts from the smallest
+ * count and each sink skips the episodes it already holds.
+ */
+export class MultiSink implements EpisodeSink {
+  private committed: number[] = [];
+  private next = 0;
+  constructor(private readonly sinks: { name: string; sink: EpisodeSink }[]) {}
+
+  async open(dir: string, meta: DatasetMeta, opts: { resume: boolean }): Promise<{ committed: number }> {
+    this.committed = [];
+    for (const s of this.sinks) this.committed.push((await s.sink.open(join(dir, s.name), meta, opts)).committed);
+    this.next = Math.min(...this.committed);
+    return { committed: this.next };
+  }
+
+  async write(ep: EpisodeData): Promise<void> {
+    for (const [i, s] of this.sinks.entries()) if (this.next >= this.committed[i]!) await s.sink.write(ep);
+    this.next++;
+  }
+
+  async close(): Promise<DatasetSummary> {
+    const summaries: DatasetSummary[] = [];
+    for (const s of this.sinks) summaries.push(await s.sink.close());
+    const first = summaries[0]!;
+    return { ...first, bytes: summaries.reduce((n, s) => n + s.bytes, 0) };
+  }
+
+  async abort(): Promise<void> {
+    for (const s of this.sinks) await s.sink.abort();
+  }
+}
