@@ -2,6 +2,7 @@ import { TrajforgeError } from '../core/errors.js';
 import { closest } from '../core/registry.js';
 import { DreamerSink } from './dreamer.js';
 import { LeRobotSink } from './lerobot.js';
+import { MinariSink } from './minari.js';
 import { MultiSink } from './multi.js';
 import type { EpisodeSink } from './sink.js';
 
@@ -9,6 +10,7 @@ import type { EpisodeSink } from './sink.js';
 export const FORMATS = {
   lerobot: (): EpisodeSink => new LeRobotSink(),
   dreamer: (): EpisodeSink => new DreamerSink(),
+  minari: (): EpisodeSink => new MinariSink(),
 } satisfies Record<string, () => EpisodeSink>;
 
 export type FormatName = keyof typeof FORMATS;
