@@ -4,6 +4,7 @@ import { DreamerSink } from './dreamer.js';
 import { LeRobotSink } from './lerobot.js';
 import { MinariSink } from './minari.js';
 import { MultiSink } from './multi.js';
+import { RldsSink } from './rlds.js';
 import type { EpisodeSink } from './sink.js';
 
 /** Dataset formats by name: the CLI's --format choices and its unknown-format error come from here. */
@@ -11,6 +12,7 @@ export const FORMATS = {
   lerobot: (): EpisodeSink => new LeRobotSink(),
   dreamer: (): EpisodeSink => new DreamerSink(),
   minari: (): EpisodeSink => new MinariSink(),
+  rlds: (): EpisodeSink => new RldsSink(),
 } satisfies Record<string, () => EpisodeSink>;
 
 export type FormatName = keyof typeof FORMATS;
