@@ -1,3 +1,4 @@
+import type { PrimitiveShape } from '../core/scene.js';
 import type { Action } from '../core/spaces.js';
 import { deriveSeed } from '../core/rng.js';
 import type { Policy } from '../policy/policy.js';
@@ -41,9 +42,25 @@ export interface EpisodeData {
   finalFrames: ChannelFrames[];
   /** Per camera and frame: intrinsics (constant) and pose, as Kubric records them. */
   cameras: CameraTrack[];
+  /** Per visible body: pose and velocity at each of the T + 1 frames. */
+  bodies: BodyTrack[];
   /** Seconds spent simulating and rendering. */
   simSeconds: number;
   renderSeconds: number;
+}
+
+/** One body's state at every frame (T + 1 frames, the last is the final observation). */
+export interface BodyTrack {
+  id: number;
+  name: string;
+  shape: PrimitiveShape;
+  mass: number;
+  friction: number;
+  restitution: number;
+  positions: number[];
+  quaternions: number[];
+  velocities: number[];
+  angularVelocities: number[];
 }
 
 export interface CameraTrack {
@@ -52,7 +69,7 @@ export interface CameraTrack {
   K: number[][];
   /** World -> OpenCV camera 4x4 at frame 0. */
   worldToCamera: number[][];
-  /** T x 3 positions and T x 4 quaternions [w, x, y, z] (OpenGL camera axes), one per frame. */
+  /** (T + 1) x 3 positions and (T + 1) x 4 quaternions [w, x, y, z] (OpenGL camera axes), one per frame incl. the final one. */
   positions: number[];
   quaternions: number[];
 }
@@ -83,6 +100,21 @@ export function simulateEpisode(env: PhysicsEnv, policy: Policy, renderer: Rende
   let o = env.reset({ seed }).obs;
   policy.reset(deriveSeed(seed, 'policy'));
   let scene = env.snapshot();
+  const description = env.worldDescription();
+  const bodies: BodyTrack[] = scene.primitives.map((p) => {
+    const d = description.bodies.find((b) => b.id === p.id)!;
+    return { id: p.id, name: p.name, shape: p.shape, mass: d.mass ?? NaN, friction: d.friction, restitution: d.restitution, positions: [], quaternions: [], velocities: [], angularVelocities: [] };
+  });
+  const recordBodies = () => {
+    for (const [i, p] of scene.primitives.entries()) {
+      const b = bodies[i]!;
+      b.positions.push(...p.position);
+      b.quaternions.push(...p.quaternion);
+      b.velocities.push(...p.linearVelocity);
+      b.angularVelocities.push(...p.angularVelocity);
+    }
+  };
+  recordBodies();
   simTime += performance.now() - t0;
   for (;;) {
     t0 = performance.now();
@@ -125,11 +157,18 @@ export function simulateEpisode(env: PhysicsEnv, policy: Policy, renderer: Rende
     success.push(r.info.success ? 1 : 0);
     o = r.obs;
     scene = next;
+    recordBodies();
     if (r.terminated || r.truncated) break;
   }
   const t2 = performance.now();
   const finalFrames: ChannelFrames[] = [];
   for (const cam of cameras) {
+    const snap = scene.cameras.find((c) => c.name === cam.name);
+    const track = tracks.find((t) => t.name === cam.name);
+    if (snap && track) {
+      track.positions.push(...snap.position);
+      track.quaternions.push(...snap.quaternion);
+    }
     if (cam.channels.length === 0) continue;
     const f = renderer.render(scene, cam.name, cam.channels);
     for (const ch of cam.channels) finalFrames.push({ camera: cam.name, channel: ch, width: f.width, height: f.height, data: f[ch]!.slice() });
@@ -161,6 +200,7 @@ export function simulateEpisode(env: PhysicsEnv, policy: Policy, renderer: Rende
     finalObs: Float32Array.from(o),
     finalFrames,
     cameras: tracks,
+    bodies,
     simSeconds: simTime / 1000,
     renderSeconds: renderTime / 1000,
   };

@@ -1,6 +1,7 @@
 import { TrajforgeError } from '../core/errors.js';
 import { closest } from '../core/registry.js';
 import { DreamerSink } from './dreamer.js';
+import { FramesSink } from './frames.js';
 import { LeRobotSink } from './lerobot.js';
 import { MinariSink } from './minari.js';
 import { MultiSink } from './multi.js';
@@ -13,6 +14,7 @@ export const FORMATS = {
   dreamer: (): EpisodeSink => new DreamerSink(),
   minari: (): EpisodeSink => new MinariSink(),
   rlds: (): EpisodeSink => new RldsSink(),
+  frames: (): EpisodeSink => new FramesSink(),
 } satisfies Record<string, () => EpisodeSink>;
 
 export type FormatName = keyof typeof FORMATS;

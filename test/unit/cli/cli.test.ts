@@ -59,7 +59,7 @@ describe('trajforge CLI (in-process)', () => {
   it('unknown formats and codecs list the registry', async () => {
     const io = capture();
     expect(await main(['generate', 'PushCube-v1', '--out', '/tmp/never', '--format', 'hdf5'], io)).toBe(2);
-    expect(io.stderr).toMatch(/unknown --format 'hdf5'.*\(known: lerobot, dreamer, minari, rlds\)/);
+    expect(io.stderr).toMatch(/unknown --format 'hdf5'.*\(known: lerobot, dreamer, minari, rlds, frames\)/);
     expect(await main(['generate', 'PushCube-v1', '--out', '/tmp/never', '--codec', 'mpeg2'], io)).toBe(2);
     expect(io.stderr).toMatch(/known: h264, av1, lossless/);
   });

@@ -78,6 +78,6 @@ describe('--format lerobot,dreamer: one simulation, two datasets', () => {
   it('unknown formats in a list are named', async () => {
     const r = await cli(['generate', 'PushCube-v1', '--out', join(tmpDir(), 'x'), '--format', 'lerobot,minary']);
     expect(r.code).toBe(2);
-    expect(r.err).toMatch(/unknown --format 'minary'; did you mean 'minari'.*known: lerobot, dreamer, minari, rlds/);
+    expect(r.err).toMatch(/unknown --format 'minary'; did you mean 'minari'.*known: lerobot, dreamer, minari, rlds, frames/);
   });
 });

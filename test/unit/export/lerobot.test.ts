@@ -125,8 +125,8 @@ describe('generate -> LeRobot v3 (read back independently)', () => {
       const cam = e.cameras.find((c: { name: string }) => c.name === 'top');
       expect(cam.K[0][0]).toBeCloseTo(32 / Math.tan((50 * Math.PI) / 360), 9);
       expect(cam.K[0][2]).toBe(32);
-      expect(cam.positions).toHaveLength(3 * e.length);
-      expect(cam.quaternions).toHaveLength(4 * e.length);
+      expect(cam.positions).toHaveLength(3 * (e.length + 1)); // every frame and the final observation
+      expect(cam.quaternions).toHaveLength(4 * (e.length + 1));
       expect(cam.worldToCamera).toHaveLength(4);
     }
     expect(eps[0].cameras[0].positions.slice(0, 3)).not.toEqual(eps[1].cameras[0].positions.slice(0, 3));

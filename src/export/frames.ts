@@ -1,0 +1,291 @@
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { rotate, type Quat, type Vec3 } from '../core/math.js';
+import type { PrimitiveShape } from '../core/scene.js';
+import type { ChannelFrames, EpisodeData } from '../episode/simulate.js';
+import { encodePng } from '../render/png.js';
+import { writeFileAtomic } from './atomic.js';
+import type { DatasetMeta, DatasetSummary, EpisodeSink } from './sink.js';
+import { encodeFloatTiff } from './tiff.js';
+
+/**
+ * Kubric-style per-frame annotation folders: DIR/episode_NNNNNN/ with, for frame t of the T + 1
+ * observations, `rgba_ttttt.png` (RGBA8), `segmentation_ttttt.png` (body ids; 8-bit when every id
+ * fits, else 16-bit), `depth_ttttt.tiff` (float32 distance to the camera centre, as Kubric —
+ * converted from our z-depth), `forward_flow_ttttt.png` (RGB16: (Δrow, Δcol, 0) min-max scaled per
+ * episode, ranges in data_ranges.json), `normal_ttttt.png` (RGB16, (n + 1) / 2), plus
+ * metadata.json (scene, camera per frame, per-object tracks: positions, wxyz quaternions,
+ * velocities, image positions, visibility, 2-D and 3-D boxes) and events.json. The first camera
+ * with rgb is written at the top level; further cameras in a sub-folder named after them.
+ */
+const PROGRESS = '.trajforge-frames';
+
+export class FramesSink implements EpisodeSink {
+  private dir = '';
+  private meta!: DatasetMeta;
+  private episodes = 0;
+  private frames = 0;
+  private successes = 0;
+
+  async open(dir: string, meta: DatasetMeta, opts: { resume: boolean }): Promise<{ committed: number }> {
+    this.dir = dir;
+    this.meta = meta;
+    mkdirSync(dir, { recursive: true });
+    // An episode folder is renamed into place only when complete, so complete folders are the progress.
+    for (const d of readdirSync(dir)) if (d.endsWith('.tmp')) rmSync(join(dir, d), { recursive: true, force: true });
+    if (opts.resume) {
+      const done = readdirSync(dir).filter((d) => /^episode_\d{6}$/.test(d)).sort();
+      this.episodes = done.length;
+      return { committed: done.length };
+    }
+    mkdirSync(join(dir, PROGRESS), { recursive: true });
+    return { committed: 0 };
+  }
+
+  async write(ep: EpisodeData): Promise<void> {
+    const name = `episode_${String(this.episodes).padStart(6, '0')}`;
+    const tmp = join(this.dir, `${name}.tmp`);
+    rmSync(tmp, { recursive: true, force: true });
+    mkdirSync(tmp, { recursive: true });
+    const cams = this.meta.cameras;
+    const ranges: Record<string, { min: number; max: number }> = {};
+    const segBits = this.meta.bodyNames.length < 256 ? 8 : 16;
+    for (const [ci, cam] of cams.entries()) {
+      const out = ci === 0 ? tmp : join(tmp, cam.name);
+      mkdirSync(out, { recursive: true });
+      const frame = (channel: string, t: number): ChannelFrames & { view: Uint8Array | Float32Array | Uint16Array } | null => {
+        const f = ep.frames.find((x) => x.camera === cam.name && x.channel === channel);
+        const last = ep.finalFrames.find((x) => x.camera === cam.name && x.channel === channel);
+        if (!f || !last) return null;
+        const per = last.data.length;
+        return { ...f, view: t < ep.length ? f.data.subarray(t * per, (t + 1) * per) : last.data };
+      };
+      const { width: W, height: H } = cam;
+      const track = ep.cameras.find((c) => c.name === cam.name)!;
+      const K = track.K;
+      const flowAll = ep.frames.find((x) => x.camera === cam.name && x.channel === 'flow');
+      let fmin = 0;
+      let fmax = 0;
+      if (flowAll) {
+        fmin = Infinity;
+        fmax = -Infinity;
+        for (const v of flowAll.data as Float32Array) {
+          if (v < fmin) fmin = v;
+          if (v > fmax) fmax = v;
+        }
+        fmin = Math.min(fmin, 0);
+        fmax = Math.max(fmax, 0);
+        ranges[ci === 0 ? 'forward_flow' : `${cam.name}/forward_flow`] = { min: fmin, max: fmax };
+      }
+      let dmin = Infinity;
+      let dmax = -Infinity;
+      for (let t = 0; t <= ep.length; t++) {
+        const id = String(t).padStart(5, '0');
+        const rgb = frame('rgb', t);
+        if (rgb) {
+          const rgba = new Uint8Array(W * H * 4);
+          for (let i = 0; i < W * H; i++) {
+            rgba[4 * i] = rgb.view[3 * i]!;
+            rgba[4 * i + 1] = rgb.view[3 * i + 1]!;
+            rgba[4 * i + 2] = rgb.view[3 * i + 2]!;
+            rgba[4 * i + 3] = 255;
+          }
+          writeFileAtomic(join(out, `rgba_${id}.png`), encodePng(W, H, rgba, 4));
+        }
+        const seg = frame('segmentation', t);
+        if (seg) {
+          const ids = seg.view as Uint16Array;
+          writeFileAtomic(join(out, `segmentation_${id}.png`), segBits === 8 ? encodePng(W, H, Uint8Array.from(ids), 1) : encodePng(W, H, ids, 1));
+        }
+        const depth = frame('depth', t);
+        if (depth) {
+          const z = depth.view as Float32Array;
+          const dist = new Float32Array(W * H);
+          for (let v = 0; v < H; v++) {
+            for (let u = 0; u < W; u++) {
+              const a = (u + 0.5 - K[0]![2]!) / K[0]![0]!;
+              const b = (v + 0.5 - K[1]![2]!) / K[1]![1]!;
+              const d = z[v * W + u]! * Math.sqrt(1 + a * a + b * b);
+              dist[v * W + u] = d;
+              if (Number.isFinite(d)) {
+                if (d < dmin) dmin = d;
+                if (d > dmax) dmax = d;
+              }
+            }
+          }
+          writeFileAtomic(join(out, `depth_${id}.tiff`), encodeFloatTiff(W, H, dist));
+        }
+        const flow = frame('flow', t);
+        if (flow) {
+          const f = flow.view as Float32Array;
+          const px = new Uint16Array(W * H * 3);
+          const span = fmax - fmin || 1;
+          for (let i = 0; i < W * H; i++) {
+            px[3 * i] = Math.round(((f[2 * i + 1]! - fmin) / span) * 65535); // Δrow
+            px[3 * i + 1] = Math.round(((f[2 * i]! - fmin) / span) * 65535); // Δcol
+          }
+          writeFileAtomic(join(out, `forward_flow_${id}.png`), encodePng(W, H, px, 3));
+        }
+        const normals = frame('normals', t);
+        if (normals) {
+          const n = normals.view as Float32Array;
+          writeFileAtomic(join(out, `normal_${id}.png`), encodePng(W, H, Uint16Array.from(n, (x) => Math.round(((x + 1) / 2) * 65535)), 3));
+        }
+      }
+      if (Number.isFinite(dmin)) ranges[ci === 0 ? 'depth' : `${cam.name}/depth`] = { min: dmin, max: dmax };
+      if (ci === 0) writeFileAtomic(join(tmp, 'metadata.json'), `${JSON.stringify(metadataJson(ep, this.meta, cam, segBits), null, 1)}\n`);
+    }
+    writeFileAtomic(join(tmp, 'data_ranges.json'), `${JSON.stringify(ranges, null, 2)}\n`);
+    // Contacts are not recorded by the simulator yet: an empty, well-formed list.
+    writeFileAtomic(join(tmp, 'events.json'), `${JSON.stringify({ collisions: [] })}\n`);
+    renameSync(tmp, join(this.dir, name));
+    this.episodes++;
+    this.frames += ep.length + 1;
+    if (ep.success[ep.length - 1] === 1) this.successes++;
+  }
+
+  async close(): Promise<DatasetSummary> {
+    rmSync(join(this.dir, PROGRESS), { recursive: true, force: true });
+    return { dir: this.dir, episodes: this.episodes, frames: this.frames, successes: this.successes, bytes: dirBytes(this.dir) };
+  }
+
+  async abort(): Promise<void> {}
+}
+
+function metadataJson(ep: EpisodeData, meta: DatasetMeta, cam: DatasetMeta['cameras'][number], segBits: number) {
+  const track = ep.cameras.find((c) => c.name === cam.name)!;
+  const N = ep.length + 1;
+  const { width: W, height: H } = cam;
+  const K = track.K;
+  const fx = K[0]![0]!;
+  const SENSOR_MM = 32;
+  const poses = Array.from({ length: N }, (_, t) => ({
+    p: track.positions.slice(3 * t, 3 * t + 3) as Vec3,
+    q: track.quaternions.slice(4 * t, 4 * t + 4) as Quat,
+  }));
+  const seg = ep.frames.find((x) => x.camera === cam.name && x.channel === 'segmentation');
+  const segFinal = ep.finalFrames.find((x) => x.camera === cam.name && x.channel === 'segmentation');
+  const segAt = (t: number) => (seg && segFinal ? (t < ep.length ? seg.data.subarray(t * W * H, (t + 1) * W * H) : segFinal.data) : null);
+  const project = (x: Vec3, t: number): [number, number] => {
+    const { p, q } = poses[t]!;
+    const d: Vec3 = [x[0] - p[0], x[1] - p[1], x[2] - p[2]];
+    const r = rotate(q, [1, 0, 0]);
+    const u = rotate(q, [0, 1, 0]);
+    const f = rotate(q, [0, 0, -1]);
+    const z = d[0] * f[0] + d[1] * f[1] + d[2] * f[2];
+    return [(K[0]![2]! + (fx * (d[0] * r[0] + d[1] * r[1] + d[2] * r[2])) / z) / W, (K[1]![2]! - (K[1]![1]! * (d[0] * u[0] + d[1] * u[1] + d[2] * u[2])) / z) / H];
+  };
+  const instances = ep.bodies.map((b) => {
+    const visibility: number[] = [];
+    const bboxes: number[][] = [];
+    const bboxFrames: number[] = [];
+    for (let t = 0; t < N; t++) {
+      const s = segAt(t);
+      if (!s) continue;
+      let count = 0;
+      let y0 = Infinity, x0 = Infinity, y1 = -Infinity, x1 = -Infinity;
+      for (let i = 0; i < s.length; i++) {
+        if (s[i] !== b.id) continue;
+        count++;
+        const y = Math.floor(i / W);
+        const x = i % W;
+        y0 = Math.min(y0, y);
+        y1 = Math.max(y1, y + 1);
+        x0 = Math.min(x0, x);
+        x1 = Math.max(x1, x + 1);
+      }
+      visibility.push(count);
+      if (count > 0) {
+        bboxes.push([y0 / H, x0 / W, y1 / H, x1 / W]);
+        bboxFrames.push(t);
+      }
+    }
+    const half = halfExtents(b.shape);
+    const corners: Vec3[] = [];
+    for (let c = 0; c < 8; c++) corners.push([c & 1 ? half[0] : -half[0], c & 2 ? half[1] : -half[1], c & 4 ? half[2] : -half[2]]);
+    return {
+      asset_id: b.shape.type,
+      id: b.id,
+      name: b.name,
+      mass: b.mass,
+      friction: b.friction,
+      restitution: b.restitution,
+      positions: chunk(b.positions, 3),
+      quaternions: chunk(b.quaternions, 4),
+      velocities: chunk(b.velocities, 3),
+      angular_velocities: chunk(b.angularVelocities, 3),
+      image_positions: Array.from({ length: N }, (_, t) => project(b.positions.slice(3 * t, 3 * t + 3) as Vec3, t)),
+      bboxes_3d: Array.from({ length: N }, (_, t) => {
+        const p = b.positions.slice(3 * t, 3 * t + 3) as Vec3;
+        const q = b.quaternions.slice(4 * t, 4 * t + 4) as Quat;
+        return corners.map((c) => {
+          const w = rotate(q, c);
+          return [w[0] + p[0], w[1] + p[1], w[2] + p[2]];
+        });
+      }),
+      visibility: seg ? visibility : null,
+      bboxes,
+      bbox_frames: bboxFrames,
+    };
+  });
+  return {
+    flags: { source: 'trajforge', env_id: meta.envId, config_hash: meta.configHash, seed: ep.seed, episode: ep.episode, segmentation_bits: segBits },
+    metadata: { resolution: [W, H], frame_rate: meta.fps, step_rate: Math.round(1 / meta.config.world.timestep), gravity: meta.config.world.gravity, num_frames: N, num_instances: instances.length, success: ep.success[ep.length - 1] === 1 },
+    camera: {
+      focal_length: (fx / W) * SENSOR_MM,
+      sensor_width: SENSOR_MM,
+      field_of_view: 2 * Math.atan(W / 2 / fx),
+      positions: chunk(track.positions, 3),
+      quaternions: chunk(track.quaternions, 4),
+      // Intrinsics normalised to a 1 x 1 image (principal point at 0.5, 0.5); pixel K alongside.
+      K: [
+        [fx / W, 0, K[0]![2]! / W],
+        [0, K[1]![1]! / H, K[1]![2]! / H],
+        [0, 0, 1],
+      ],
+      K_pixels: K,
+      R: poses.map(({ p, q }) => {
+        const r = rotate(q, [1, 0, 0]);
+        const u = rotate(q, [0, 1, 0]);
+        const b = rotate(q, [0, 0, 1]);
+        return [
+          [r[0], u[0], b[0], p[0]],
+          [r[1], u[1], b[1], p[1]],
+          [r[2], u[2], b[2], p[2]],
+          [0, 0, 0, 1],
+        ];
+      }),
+    },
+    instances,
+  };
+}
+
+function chunk(xs: number[], n: number): number[][] {
+  return Array.from({ length: xs.length / n }, (_, i) => xs.slice(i * n, i * n + n));
+}
+
+function halfExtents(s: PrimitiveShape): Vec3 {
+  switch (s.type) {
+    case 'box':
+      return s.halfExtents;
+    case 'sphere':
+      return [s.radius, s.radius, s.radius];
+    case 'capsule':
+      return [s.radius, s.radius, s.halfHeight + s.radius];
+    case 'cylinder':
+      return [s.radius, s.radius, s.halfHeight];
+    case 'plane':
+      return [s.halfExtents[0], s.halfExtents[1], 0];
+  }
+}
+
+function dirBytes(dir: string): number {
+  if (!existsSync(dir)) return 0;
+  let n = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    n += e.isDirectory() ? dirBytes(p) : statSync(p).size;
+  }
+  return n;
+}
+
