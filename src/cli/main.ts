@@ -1,6 +1,7 @@
 import { isTrajforgeError } from '../core/errors.js';
 import { closest } from '../core/registry.js';
 import { checkCommand } from './check.js';
+import { convertCommand } from './convert.js';
 import { envsCommand } from './envs.js';
 import { generateCommand } from './generate.js';
 import type { CliIO, Command } from './io.js';
@@ -20,6 +21,7 @@ export const COMMANDS: Record<string, Command> = {
   inspect: inspectCommand,
   validate: validateCommand,
   merge: mergeCommand,
+  convert: convertCommand,
 };
 
 function help(): string {

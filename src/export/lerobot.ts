@@ -21,6 +21,7 @@ import {
   videoPath,
   type Feature,
 } from './lerobot-format.js';
+import { npzBytes, type NpyArray } from './npz.js';
 import { ParquetFileWriter, parquetBytes, type ColumnDef } from './parquet.js';
 import type { DatasetMeta, DatasetSummary, EpisodeSink } from './sink.js';
 import { ImageHistogram, QUANTILES, QUANTILE_KEYS, numericStats, quantileSorted, type FeatureStats } from './stats.js';
@@ -55,6 +56,9 @@ export interface EpisodeRecord {
   stats?: Record<string, FeatureStats>;
   /** Camera intrinsics and per-frame poses. */
   cameras?: EpisodeData['cameras'];
+  /** Per-body tracks, the final observation and the action-less tail other formats need. */
+  bodies?: EpisodeData['bodies'];
+  final_obs?: number[];
 }
 
 interface OpenPart {
@@ -113,7 +117,11 @@ export class LeRobotSink implements EpisodeSink {
       from_index: this.nextIndex,
       histograms: {},
       cameras: ep.cameras,
+      bodies: ep.bodies,
+      final_obs: Array.from(ep.finalObs),
     };
+    // The frames of the final observation (T + 1 formats need them; LeRobot's rows stop at T).
+    writeFinalFrames(this.dir, this.nextEpisode, ep.finalFrames);
     for (const cam of videoCameras(this.meta)) {
       const frames = ep.frames.find((f) => f.camera === cam.name && f.channel === 'rgb')!;
       const hist = new ImageHistogram(3);
@@ -163,6 +171,21 @@ export class LeRobotSink implements EpisodeSink {
     renameSync(part.tmp, join(this.dir, STAGING, 'parts', `part-${pad5(part.index)}`));
     this.nextPart++;
   }
+}
+
+/** meta/trajforge_final/episode_NNNNNN.npz: one array per camera channel, `<camera>.<channel>`. */
+export function finalFramesPath(dir: string, episode: number): string {
+  return join(dir, 'meta', 'trajforge_final', `episode_${String(episode).padStart(6, '0')}.npz`);
+}
+
+function writeFinalFrames(dir: string, episode: number, frames: EpisodeData['finalFrames']): void {
+  const arrays: Record<string, NpyArray> = {};
+  for (const f of frames) {
+    const C = f.data.length / (f.width * f.height);
+    const dtype = f.data instanceof Uint8Array ? '|u1' : f.data instanceof Uint16Array ? '<u2' : '<f4';
+    arrays[`${f.camera}.${f.channel}`] = { dtype, shape: C === 1 ? [f.height, f.width] : [f.height, f.width, C], data: f.data };
+  }
+  writeFileAtomic(finalFramesPath(dir, episode), npzBytes(arrays));
 }
 
 function pad5(n: number): string {
@@ -431,7 +454,7 @@ export function addEpisodeStats(data: Record<string, unknown[]>, eps: EpisodeRec
 }
 
 function sidecarEpisode(e: EpisodeRecord) {
-  return { episode_index: e.episode_index, source_episode: e.source_episode, seed: e.seed, length: e.length, success: e.success, return: e.return, cameras: e.cameras, histograms: e.histograms };
+  return { episode_index: e.episode_index, source_episode: e.source_episode, seed: e.seed, length: e.length, success: e.success, return: e.return, final_obs: e.final_obs, cameras: e.cameras, bodies: e.bodies, histograms: e.histograms };
 }
 
 /** A part's rows as parquet columns, with the dataset-wide indices filled in. */

@@ -1,4 +1,4 @@
-import { crc32, deflateRawSync } from 'node:zlib';
+import { crc32, deflateRawSync, inflateRawSync } from 'node:zlib';
 
 /**
  * NumPy .npz writing (what np.savez_compressed produces): a zip archive of .npy arrays, deflated.
@@ -68,4 +68,41 @@ export function npzBytes(arrays: Record<string, NpyArray>): Uint8Array {
   end.writeUInt32LE(cdSize, 12);
   end.writeUInt32LE(offset, 16);
   return new Uint8Array(Buffer.concat([...locals, ...central, end]));
+}
+
+/** Reads .npz archives written by npzBytes (deflate or stored entries, little-endian arrays). */
+export function readNpz(buf: Uint8Array): Record<string, NpyArray> {
+  const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  let end = buf.length - 22;
+  while (end >= 0 && dv.getUint32(end, true) !== 0x06054b50) end--;
+  if (end < 0) throw new Error('not a zip archive');
+  const count = dv.getUint16(end + 10, true);
+  let cd = dv.getUint32(end + 16, true);
+  const out: Record<string, NpyArray> = {};
+  for (let i = 0; i < count; i++) {
+    const method = dv.getUint16(cd + 10, true);
+    const compSize = dv.getUint32(cd + 20, true);
+    const nameLen = dv.getUint16(cd + 28, true);
+    const extraLen = dv.getUint16(cd + 30, true);
+    const commentLen = dv.getUint16(cd + 32, true);
+    const local = dv.getUint32(cd + 42, true);
+    const name = Buffer.from(buf.subarray(cd + 46, cd + 46 + nameLen)).toString('utf8');
+    const dataStart = local + 30 + dv.getUint16(local + 26, true) + dv.getUint16(local + 28, true);
+    const comp = buf.subarray(dataStart, dataStart + compSize);
+    const raw = method === 8 ? new Uint8Array(inflateRawSync(comp)) : comp;
+    out[name.replace(/\.npy$/, '')] = parseNpy(raw);
+    cd += 46 + nameLen + extraLen + commentLen;
+  }
+  return out;
+}
+
+function parseNpy(raw: Uint8Array): NpyArray {
+  const headerLen = new DataView(raw.buffer, raw.byteOffset).getUint16(8, true);
+  const header = Buffer.from(raw.subarray(10, 10 + headerLen)).toString('latin1');
+  const descr = /'descr': '([^']+)'/.exec(header)![1] as NpyArray['dtype'];
+  const shape = /'shape': \(([^)]*)\)/.exec(header)![1]!.split(',').map((s) => s.trim()).filter(Boolean).map(Number);
+  const body = raw.slice(10 + headerLen);
+  const ctor = { '<f4': Float32Array, '<f8': Float64Array, '<i4': Int32Array, '<i8': BigInt64Array, '|u1': Uint8Array, '|b1': Uint8Array, '<u2': Uint16Array }[descr];
+  if (!ctor) throw new Error(`unsupported npy dtype ${descr}`);
+  return { dtype: descr, shape, data: new ctor(body.buffer, body.byteOffset, body.byteLength / ctor.BYTES_PER_ELEMENT) };
 }

@@ -46,7 +46,9 @@ describe('generate -> LeRobot v3 (read back independently)', () => {
   });
 
   it('has the exact layout LeRobot expects', () => {
-    expect(files(dir)).toEqual([
+    // meta/trajforge_final holds each episode's final observation frames (for T + 1 formats).
+    expect(files(dir).filter((f) => f.startsWith('meta/trajforge_final/'))).toHaveLength(5);
+    expect(files(dir).filter((f) => !f.startsWith('meta/trajforge_final/'))).toEqual([
       'data/chunk-000/file-000.parquet',
       'meta/episodes/chunk-000/file-000.parquet',
       'meta/info.json',

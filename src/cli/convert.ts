@@ -1,0 +1,36 @@
+import { existsSync, readdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { TrajforgeError } from '../core/errors.js';
+import { datasetMeta, readLeRobotEpisodes } from '../export/lerobot-episodes.js';
+import { sinkFor } from '../export/registry.js';
+import { parse } from './args.js';
+import type { Command } from './io.js';
+
+export const convertCommand: Command = {
+  name: 'convert',
+  summary: 'turn a trajforge LeRobot dataset into other formats without re-simulating',
+  usage: 'trajforge convert SRC --to minari|dreamer|rlds|frames[,...] --out DIR',
+  async run(args, io) {
+    const { values, positionals } = parse(args, { to: { type: 'string' }, out: { type: 'string' } }, this.usage);
+    if (!positionals[0] || !values.to || !values.out) throw new TrajforgeError('E_USAGE', `usage: ${this.usage}`);
+    const src = resolve(io.cwd, positionals[0]);
+    const out = resolve(io.cwd, values.out as string);
+    const sink = sinkFor(values.to as string);
+    if (existsSync(out) && readdirSync(out).length > 0) throw new TrajforgeError('E_DATASET_EXISTS', `${values.out} exists and is not empty`);
+    const meta = datasetMeta(src);
+    await sink.open(out, meta, { resume: false });
+    let n = 0;
+    try {
+      for await (const ep of readLeRobotEpisodes(src)) {
+        await sink.write(ep);
+        n++;
+      }
+      const s = await sink.close();
+      io.out(`converted ${n} episodes of ${positionals[0]} to ${values.to} in ${values.out} (${(s.bytes / 1e6).toFixed(2)} MB)\n`);
+      return 0;
+    } catch (e) {
+      await sink.abort();
+      throw e;
+    }
+  },
+};

@@ -1,0 +1,109 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { TrajforgeError } from '../core/errors.js';
+import type { Channel } from '../render/renderer.js';
+import type { ChannelFrames, EpisodeData } from '../episode/simulate.js';
+import { runFfmpeg } from '../video/ffmpeg.js';
+import { finalFramesPath } from './lerobot.js';
+import { auxKey, videoKey, videoPath } from './lerobot-format.js';
+import { dataFiles, readEpisodesMeta, readInfo, readJson, readParquetRows, type Row } from './lerobot-read.js';
+import { readNpz } from './npz.js';
+import type { DatasetMeta } from './sink.js';
+
+/**
+ * Reads a trajforge LeRobot dataset back into episodes (for `trajforge convert`): rows from the
+ * parquet, rgb frames decoded from the videos (exact for the lossless codec), the final
+ * observation and its frames from the trajforge sidecar, so T + 1 formats get everything.
+ */
+export function datasetMeta(dir: string): DatasetMeta {
+  const side = readJson<{ env_id: string; config_hash: string; config: DatasetMeta['config']; run: DatasetMeta['run']; fps: number; instruction: string; observation_names: string[]; action_names: string[]; discrete: boolean; cameras: DatasetMeta['cameras']; body_names: string[] }>(join(dir, 'meta', 'trajforge.json'));
+  return {
+    envId: side.env_id,
+    config: side.config,
+    configHash: side.config_hash,
+    instruction: side.instruction,
+    fps: side.fps,
+    observationNames: side.observation_names,
+    actionNames: side.action_names,
+    discrete: side.discrete,
+    cameras: side.cameras,
+    bodyNames: side.body_names,
+    run: side.run,
+  };
+}
+
+export async function* readLeRobotEpisodes(dir: string): AsyncGenerator<EpisodeData> {
+  const info = readInfo(dir);
+  if (!existsSync(join(dir, 'meta', 'trajforge.json'))) throw new TrajforgeError('E_DATASET_INVALID', `${dir}: not written by trajforge (no meta/trajforge.json); convert needs its sidecar`);
+  const meta = datasetMeta(dir);
+  const sidecar = readFileSync(join(dir, 'meta', 'trajforge_episodes.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  const episodes = await readEpisodesMeta(dir);
+  const files = dataFiles(dir);
+  let fileIndex = -1;
+  let rows: Row[] = [];
+  let start = 0;
+  const take = async (from: number, n: number): Promise<Row[]> => {
+    while (from >= start + rows.length) {
+      start += rows.length;
+      rows = await readParquetRows(files[++fileIndex]!);
+    }
+    return rows.slice(from - start, from - start + n);
+  };
+  for (const [e, em] of episodes.entries()) {
+    const side = sidecar[e];
+    const T = Number(em.length);
+    const r = await take(Number(em.dataset_from_index), T);
+    const D = meta.observationNames.length;
+    const A = meta.discrete ? 1 : meta.actionNames.length;
+    const obs = new Float32Array(T * D);
+    const actions = new Float32Array(T * A);
+    r.forEach((row, t) => {
+      obs.set(row['observation.state'] as number[], t * D);
+      if (meta.discrete) actions[t] = Number(row.action);
+      else actions.set(row.action as number[], t * A);
+    });
+    const frames: ChannelFrames[] = [];
+    const finalFrames: ChannelFrames[] = [];
+    const finals = readNpz(new Uint8Array(readFileSync(finalFramesPath(dir, e))));
+    for (const cam of meta.cameras) {
+      for (const ch of cam.channels as Channel[]) {
+        const final = finals[`${cam.name}.${ch}`]!;
+        finalFrames.push({ camera: cam.name, channel: ch, width: cam.width, height: cam.height, data: final.data as Uint8Array });
+        if (ch === 'rgb') {
+          const key = videoKey(cam.name);
+          const file = join(dir, videoPath(key, Number(em[`videos/${key}/chunk_index`]), Number(em[`videos/${key}/file_index`])));
+          const rgb = await runFfmpeg(['-ss', String(Number(em[`videos/${key}/from_timestamp`])), '-i', file, '-frames:v', String(T), '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1']);
+          frames.push({ camera: cam.name, channel: ch, width: cam.width, height: cam.height, data: new Uint8Array(rgb.buffer, rgb.byteOffset, rgb.byteLength).slice() });
+        } else {
+          const col = auxKey(cam.name, ch);
+          const per = (final.data as Uint8Array).length;
+          const data = ch === 'segmentation' ? new Uint16Array(T * per) : new Float32Array(T * per);
+          r.forEach((row, t) => data.set(row[col] as number[], t * per));
+          frames.push({ camera: cam.name, channel: ch, width: cam.width, height: cam.height, data });
+        }
+      }
+    }
+    yield {
+      episode: Number(side.source_episode),
+      seed: Number(side.seed),
+      length: T,
+      obsDim: D,
+      actionDim: A,
+      discrete: meta.discrete,
+      obs,
+      actions,
+      rewards: Float32Array.from(r, (row) => Number(row['next.reward'])),
+      terminated: Uint8Array.from(r, (row) => (row['next.terminated'] ? 1 : 0)),
+      truncated: Uint8Array.from(r, (row) => (row['next.truncated'] ? 1 : 0)),
+      success: Uint8Array.from(r, (row) => (row['next.success'] ? 1 : 0)),
+      frames,
+      finalObs: Float32Array.from(side.final_obs as number[]),
+      finalFrames,
+      cameras: side.cameras,
+      bodies: side.bodies,
+      simSeconds: 0,
+      renderSeconds: 0,
+    };
+  }
+  void info;
+}

@@ -1,0 +1,52 @@
+import { execFileSync } from 'node:child_process';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { cli, tmpDir } from '../../helpers/dataset.js';
+
+function files(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true, recursive: true })
+    .filter((e) => e.isFile())
+    .map((e) => relative(dir, join(e.parentPath, e.name)))
+    .sort();
+}
+
+describe('convert: LeRobot -> other formats keeps every value', () => {
+  let root: string;
+  const run = ['PushCube-v1', '--episodes', '3', '--codec', 'lossless', '--workers', '2'];
+  beforeAll(async () => {
+    root = tmpDir();
+    expect((await cli(['generate', ...run, '--out', join(root, 'lerobot')])).code).toBe(0);
+    // The same run written directly in every other format: the reference for the conversion.
+    const direct = await cli(['generate', ...run, '--out', join(root, 'direct'), '--format', 'dreamer,rlds,frames,minari']);
+    expect(direct.code, direct.err).toBe(0);
+  }, 120_000);
+
+  for (const format of ['dreamer', 'rlds', 'frames']) {
+    it(`${format}: byte-identical to writing it during generation`, async () => {
+      const out = join(root, `conv-${format}`);
+      const r = await cli(['convert', join(root, 'lerobot'), '--to', format, '--out', out]);
+      expect(r.code, r.err).toBe(0);
+      const want = files(join(root, 'direct', format)).filter((f) => !f.endsWith('dreamer.json'));
+      expect(files(out).filter((f) => !f.endsWith('dreamer.json'))).toEqual(want);
+      for (const f of want) expect(readFileSync(join(out, f)).equals(readFileSync(join(root, 'direct', format, f))), f).toBe(true);
+    }, 60_000);
+  }
+
+  it('minari: the same arrays (HDF5 files carry their own timestamps)', async () => {
+    const out = join(root, 'conv-minari');
+    expect((await cli(['convert', join(root, 'lerobot'), '--to', 'minari', '--out', out])).code).toBe(0);
+    const script = `
+import h5py, sys, numpy as np
+a = h5py.File(sys.argv[1], 'r'); b = h5py.File(sys.argv[2], 'r')
+def walk(g, h, path):
+    assert sorted(g.keys()) == sorted(h.keys()), path
+    for k in g.keys():
+        if isinstance(g[k], h5py.Group): walk(g[k], h[k], path + '/' + k)
+        else: assert np.array_equal(g[k][()], h[k][()]), path + '/' + k
+walk(a, b, '')
+print('ok')`;
+    const rel = 'trajforge/pushcube-v1/data/main_data.hdf5';
+    expect(execFileSync('/usr/bin/python3', ['-c', script, join(out, rel), join(root, 'direct', 'minari', rel)]).toString().trim()).toBe('ok');
+  }, 60_000);
+});
