@@ -76,7 +76,7 @@ const SECTION = process.argv[2];
 if (SECTION === undefined) {
   const { spawnSync } = await import('node:child_process');
   console.log(`trajforge bench — node ${process.version}, Rapier ${(await loadRapier()).version()}, ${SECONDS} s per figure`);
-  for (const section of ['physics', 'render', 'generate']) {
+  for (const section of ['physics', 'render', 'generate', 'formats']) {
     const r = spawnSync(process.execPath, [...process.execArgv, process.argv[1]!, section], { stdio: 'inherit', env: process.env });
     if (r.status !== 0) process.exit(r.status ?? 1);
   }
@@ -164,3 +164,31 @@ async function generateBench(): Promise<void> {
   }
 }
 if (SECTION === 'generate' && Number(process.env.BENCH_EPISODES ?? 1) > 0) await generateBench();
+
+/** Steps/s of PushCube (64x64 rgb, expert, 2 workers) per output format and all together. */
+async function formatsBench(): Promise<void> {
+  const { spawnSync } = await import('node:child_process');
+  const { mkdtempSync, rmSync, writeFileSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const episodes = Number(process.env.BENCH_FORMAT_EPISODES ?? 300);
+  console.log(`\nFormats (PushCube-v1, ${episodes} episodes, 64x64 rgb, expert, --workers 2, steps/s end to end):`);
+  for (const format of ['lerobot', 'dreamer', 'minari', 'rlds', 'frames', 'lerobot,dreamer,minari,rlds,frames']) {
+    const out = join(mkdtempSync(join(tmpdir(), 'tf-fmt-')), 'ds');
+    const script = `
+      import { loadEnv } from './config/load.js';
+      import { generateDataset } from './episode/generate.js';
+      const r = await generateDataset({ env: loadEnv('PushCube-v1'), out: ${JSON.stringify(out)}, episodes: ${episodes}, seed: 0, workers: 2, format: ${JSON.stringify(format)},
+        policy: { kind: 'expert', noise: 0, epsilon: 0 }, shard: { index: 0, count: 1 }, resume: false, overwrite: false, codec: 'h264', gop: 2, checkpoint: 32, channels: ['rgb'] });
+      console.log(JSON.stringify({ steps: r.steps, seconds: r.seconds, bytes: r.bytes }));`;
+    const file = join(process.cwd(), 'dist', 'bench-formats.mjs');
+    writeFileSync(file, script);
+    const res = spawnSync(process.execPath, [file], { encoding: 'utf8', cwd: process.cwd() });
+    rmSync(file);
+    if (res.status !== 0) throw new Error(res.stderr);
+    const r = JSON.parse(res.stdout.trim().split('\n').pop()!) as { steps: number; seconds: number; bytes: number };
+    console.log(`${format.padEnd(36)} ${String(Math.round(r.steps / r.seconds)).padStart(6)} steps/s  ${(r.bytes / 1e6).toFixed(1).padStart(7)} MB`);
+    rmSync(join(out, '..'), { recursive: true, force: true });
+  }
+}
+if (SECTION === 'formats') await formatsBench();
