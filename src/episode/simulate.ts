@@ -4,7 +4,7 @@ import { deriveSeed } from '../core/rng.js';
 import type { Policy } from '../policy/policy.js';
 import { calibration } from '../render/camera.js';
 import { Renderer, type Channel } from '../render/renderer.js';
-import type { PhysicsEnv } from '../sim/env.js';
+import type { Collision, PhysicsEnv } from '../sim/env.js';
 
 /** One camera channel's frames for a whole episode, frame t = observation t. */
 export interface ChannelFrames {
@@ -44,6 +44,8 @@ export interface EpisodeData {
   cameras: CameraTrack[];
   /** Per visible body: pose and velocity at each of the T + 1 frames. */
   bodies: BodyTrack[];
+  /** Contacts that began during the episode; `frame` is the observation right after (t + 1). */
+  collisions: (Collision & { frame: number })[];
   /** Seconds spent simulating and rendering. */
   simSeconds: number;
   renderSeconds: number;
@@ -92,6 +94,7 @@ export function simulateEpisode(env: PhysicsEnv, policy: Policy, renderer: Rende
   const success: number[] = [];
   const chunks = new Map<string, ArrayBufferView[]>();
   const tracks: CameraTrack[] = [];
+  const collisions: EpisodeData['collisions'] = [];
   const sizes = new Map<string, [number, number]>();
   let simTime = 0;
   let renderTime = 0;
@@ -158,6 +161,7 @@ export function simulateEpisode(env: PhysicsEnv, policy: Policy, renderer: Rende
     o = r.obs;
     scene = next;
     recordBodies();
+    for (const c of r.info.collisions) collisions.push({ ...c, frame: rewards.length });
     if (r.terminated || r.truncated) break;
   }
   const t2 = performance.now();
@@ -201,6 +205,7 @@ export function simulateEpisode(env: PhysicsEnv, policy: Policy, renderer: Rende
     finalFrames,
     cameras: tracks,
     bodies,
+    collisions,
     simSeconds: simTime / 1000,
     renderSeconds: renderTime / 1000,
   };

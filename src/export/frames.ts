@@ -136,8 +136,7 @@ export class FramesSink implements EpisodeSink {
       if (ci === 0) writeFileAtomic(join(tmp, 'metadata.json'), `${JSON.stringify(metadataJson(ep, this.meta, cam, segBits), null, 1)}\n`);
     }
     writeFileAtomic(join(tmp, 'data_ranges.json'), `${JSON.stringify(ranges, null, 2)}\n`);
-    // Contacts are not recorded by the simulator yet: an empty, well-formed list.
-    writeFileAtomic(join(tmp, 'events.json'), `${JSON.stringify({ collisions: [] })}\n`);
+    writeFileAtomic(join(tmp, 'events.json'), `${JSON.stringify({ collisions: collisionEvents(ep, this.meta) }, null, 1)}\n`);
     renameSync(tmp, join(this.dir, name));
     this.episodes++;
     this.frames += ep.length + 1;
@@ -258,6 +257,31 @@ function metadataJson(ep: EpisodeData, meta: DatasetMeta, cam: DatasetMeta['came
     },
     instances,
   };
+}
+
+/** Kubric's events.json collisions: instances (body ids), frame, position, normal, force, image position. */
+function collisionEvents(ep: EpisodeData, meta: DatasetMeta) {
+  const cam = meta.cameras[0];
+  const track = cam ? ep.cameras.find((c) => c.name === cam.name) : undefined;
+  const dt = 1 / meta.fps;
+  return ep.collisions.map((c) => {
+    let image_position: [number, number] | null = null;
+    if (track && cam && c.position) {
+      const t = c.frame;
+      const p = track.positions.slice(3 * t, 3 * t + 3) as Vec3;
+      const q = track.quaternions.slice(4 * t, 4 * t + 4) as Quat;
+      const d: Vec3 = [c.position[0] - p[0], c.position[1] - p[1], c.position[2] - p[2]];
+      const r = rotate(q, [1, 0, 0]);
+      const u = rotate(q, [0, 1, 0]);
+      const f = rotate(q, [0, 0, -1]);
+      const z = d[0] * f[0] + d[1] * f[1] + d[2] * f[2];
+      if (z > 0) {
+        const K = track.K;
+        image_position = [(K[0]![2]! + (K[0]![0]! * (d[0] * r[0] + d[1] * r[1] + d[2] * r[2])) / z) / cam.width, (K[1]![2]! - (K[1]![1]! * (d[0] * u[0] + d[1] * u[1] + d[2] * u[2])) / z) / cam.height];
+      }
+    }
+    return { instances: c.instances, frame: c.frame, position: c.position, contact_normal: c.normal, force: c.impulse / dt, image_position };
+  });
 }
 
 function chunk(xs: number[], n: number): number[][] {

@@ -101,6 +101,7 @@ export async function* readLeRobotEpisodes(dir: string): AsyncGenerator<EpisodeD
       finalFrames,
       cameras: side.cameras,
       bodies: side.bodies,
+      collisions: side.collisions ?? [],
       simSeconds: 0,
       renderSeconds: 0,
     };

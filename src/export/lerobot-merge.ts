@@ -157,6 +157,7 @@ export async function mergeLeRobot(inputs: string[], out: string): Promise<Datas
       histograms: src.side.histograms,
       cameras: src.side.cameras,
       bodies: src.side.bodies,
+      collisions: src.side.collisions,
       final_obs: src.side.final_obs,
       data_file: fileNo,
       video: Object.fromEntries(

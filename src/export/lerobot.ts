@@ -58,6 +58,7 @@ export interface EpisodeRecord {
   cameras?: EpisodeData['cameras'];
   /** Per-body tracks, the final observation and the action-less tail other formats need. */
   bodies?: EpisodeData['bodies'];
+  collisions?: EpisodeData['collisions'];
   final_obs?: number[];
 }
 
@@ -118,6 +119,7 @@ export class LeRobotSink implements EpisodeSink {
       histograms: {},
       cameras: ep.cameras,
       bodies: ep.bodies,
+      collisions: ep.collisions,
       final_obs: Array.from(ep.finalObs),
     };
     // The frames of the final observation (T + 1 formats need them; LeRobot's rows stop at T).
@@ -454,7 +456,7 @@ export function addEpisodeStats(data: Record<string, unknown[]>, eps: EpisodeRec
 }
 
 function sidecarEpisode(e: EpisodeRecord) {
-  return { episode_index: e.episode_index, source_episode: e.source_episode, seed: e.seed, length: e.length, success: e.success, return: e.return, final_obs: e.final_obs, cameras: e.cameras, bodies: e.bodies, histograms: e.histograms };
+  return { episode_index: e.episode_index, source_episode: e.source_episode, seed: e.seed, length: e.length, success: e.success, return: e.return, final_obs: e.final_obs, cameras: e.cameras, bodies: e.bodies, collisions: e.collisions, histograms: e.histograms };
 }
 
 /** A part's rows as parquet columns, with the dataset-wide indices filled in. */

@@ -15,6 +15,8 @@ export interface BuiltWorld {
   joints: (ImpulseJoint | null)[];
   /** A fixed body at the origin that world-anchored joints attach to. */
   anchor: RigidBody;
+  /** Collider handle -> description body index (for contact events). */
+  colliderBody: Map<number, number>;
 }
 
 export const toR = (v: Vec3) => ({ x: v[0], y: v[1], z: v[2] });
@@ -28,7 +30,8 @@ export function buildWorld(R: Rapier, d: WorldDescription): BuiltWorld {
   const world = new R.World(toR(d.gravity));
   world.timestep = d.timestep;
   const anchor = world.createRigidBody(R.RigidBodyDesc.fixed());
-  const bodies = d.bodies.map((b) => (b.present ? createBody(R, world, b) : null));
+  const colliderBody = new Map<number, number>();
+  const bodies = d.bodies.map((b, i) => (b.present ? createBody(R, world, b, (handle) => colliderBody.set(handle, i)) : null));
   const joints = d.joints.map((j) => {
     const child = bodies[j.child];
     const parent = j.parent >= 0 ? bodies[j.parent] : anchor;
@@ -68,10 +71,10 @@ export function buildWorld(R: Rapier, d: WorldDescription): BuiltWorld {
     }
     return joint;
   });
-  return { world, bodies, joints, anchor };
+  return { world, bodies, joints, anchor, colliderBody };
 }
 
-function createBody(R: Rapier, world: World, b: BodyDesc): RigidBody {
+function createBody(R: Rapier, world: World, b: BodyDesc, onCollider: (handle: number) => void): RigidBody {
   const desc =
     b.type === 'dynamic' ? R.RigidBodyDesc.dynamic() : b.type === 'fixed' ? R.RigidBodyDesc.fixed() : R.RigidBodyDesc.kinematicVelocityBased();
   desc
@@ -88,7 +91,8 @@ function createBody(R: Rapier, world: World, b: BodyDesc): RigidBody {
   }
   const body = world.createRigidBody(desc);
   const collider = colliderDesc(R, b);
-  if (collider) world.createCollider(collider, body);
+  // Contact start events feed the collision records of the annotation exporters.
+  if (collider) onCollider(world.createCollider(collider.setActiveEvents(R.ActiveEvents.COLLISION_EVENTS), body).handle);
   return body;
 }
 

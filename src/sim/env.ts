@@ -27,6 +27,16 @@ export interface StepInfo {
   /** Unweighted value of every reward term, keyed `<term>_<index>`. */
   rewardTerms: Record<string, number>;
   step: number;
+  /** Contacts that began during this step (body ids, world contact point and normal, impulse). */
+  collisions: Collision[];
+}
+
+export interface Collision {
+  instances: [number, number];
+  position: Vec3 | null;
+  normal: Vec3 | null;
+  /** Total normal impulse of the contact at the end of the step (N s). */
+  impulse: number;
 }
 
 export interface StepResult {
@@ -66,6 +76,7 @@ export class PhysicsEnv implements WorldView {
   readonly actuatorSpace: BoxSpace;
 
   private built: BuiltWorld | null = null;
+  private events: RAPIER_NS.EventQueue | null = null;
   private description: WorldDescription | null = null;
   private closed = false;
   private done = false;
@@ -155,6 +166,7 @@ export class PhysicsEnv implements WorldView {
     this.freeWorld();
     this.description = describeWorld(this.config, seed);
     this.built = buildWorld(this.R, this.description);
+    this.events = new this.R.EventQueue(true);
     const built = this.built;
     this.actuators = createActuators(this.config, {
       R: this.R,
@@ -180,7 +192,8 @@ export class PhysicsEnv implements WorldView {
     if (this.done) throw new TrajforgeError('E_STEP_BEFORE_RESET', `${this.spec.id}: step() called after the episode ended; call reset()`);
     const clippedDims = this.decodeAction(action);
     this.actuators.apply(this.actionBuf);
-    for (let s = 0; s < this.config.world.substeps; s++) this.built.world.step();
+    for (let s = 0; s < this.config.world.substeps; s++) this.built.world.step(this.events!);
+    const collisions = this.drainCollisions();
     this.stepCount++;
     this.stamp++;
     this.writeObs();
@@ -202,7 +215,7 @@ export class PhysicsEnv implements WorldView {
       terms[r.name] = v;
       reward += r.weight * v;
     }
-    return { obs: this.obsBuf.slice(), reward, terminated, truncated, info: this.makeInfo(failure, clippedDims, terms) };
+    return { obs: this.obsBuf.slice(), reward, terminated, truncated, info: { ...this.makeInfo(failure, clippedDims, terms), collisions } };
   }
 
   close(): void {
@@ -410,10 +423,36 @@ export class PhysicsEnv implements WorldView {
   }
 
   private makeInfo(failure: boolean, clippedDims: number[], rewardTerms: Record<string, number>): StepInfo {
-    return { success: this.successNow, failure, clipped: clippedDims.length > 0, clippedDims, rewardTerms, step: this.stepCount };
+    return { success: this.successNow, failure, clipped: clippedDims.length > 0, clippedDims, rewardTerms, step: this.stepCount, collisions: [] };
+  }
+
+  /** Contacts that started during the substeps just taken, in the engine's (deterministic) order. */
+  private drainCollisions(): Collision[] {
+    const built = this.built!;
+    const out: Collision[] = [];
+    this.events!.drainCollisionEvents((h1: number, h2: number, started: boolean) => {
+      if (!started) return;
+      const a = built.colliderBody.get(h1);
+      const b = built.colliderBody.get(h2);
+      if (a === undefined || b === undefined) return;
+      const c: Collision = { instances: [this.description!.bodies[a]!.id, this.description!.bodies[b]!.id], position: null, normal: null, impulse: 0 };
+      built.world.contactPair(built.world.getCollider(h1), built.world.getCollider(h2), (m: RAPIER_NS.TempContactManifold, flipped: boolean) => {
+        const n = m.normal();
+        c.normal = flipped ? [-n.x, -n.y, -n.z] : [n.x, n.y, n.z];
+        if (m.numSolverContacts() > 0) {
+          const p = m.solverContactPoint(0);
+          c.position = [p.x, p.y, p.z];
+        }
+        for (let i = 0; i < m.numContacts(); i++) c.impulse += m.contactImpulse(i);
+      });
+      out.push(c);
+    });
+    return out;
   }
 
   private freeWorld(): void {
+    this.events?.free();
+    this.events = null;
     if (this.built) {
       this.built.world.free();
       this.built = null;

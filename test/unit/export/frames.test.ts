@@ -94,3 +94,20 @@ describe('--format frames (Kubric-style), decoded by pngjs and tiff', () => {
     }
   });
 });
+
+describe('collision events', () => {
+  it('events.json lists the contacts that started, with bodies, frame, point and normal', async () => {
+    const dir = join(tmpDir(), 'ev');
+    expect((await cli(['generate', ENV, '--episodes', '1', '--out', dir, '--format', 'frames', '--workers', '0', '--channels', 'rgb'])).code).toBe(0);
+    const events = JSON.parse(readFileSync(join(dir, 'episode_000000', 'events.json'), 'utf8'));
+    const meta = JSON.parse(readFileSync(join(dir, 'episode_000000', 'metadata.json'), 'utf8'));
+    expect(events.collisions.length).toBeGreaterThanOrEqual(1); // thrown objects land on the table or the ground
+    const ids = new Set(meta.instances.map((i: { id: number }) => i.id));
+    for (const c of events.collisions) {
+      expect(ids.has(c.instances[0]) && ids.has(c.instances[1])).toBe(true);
+      expect(c.frame).toBeGreaterThanOrEqual(1);
+      expect(c.frame).toBeLessThanOrEqual(meta.metadata.num_frames - 1);
+      if (c.contact_normal) expect(Math.hypot(...c.contact_normal)).toBeCloseTo(1, 4);
+    }
+  });
+});
