@@ -2,10 +2,11 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameS
 import { join } from 'node:path';
 import { TrajforgeError } from '../core/errors.js';
 import type { EnvConfig } from '../config/schema.js';
-import { addEpisodeStats, finalFramesPath, MetadataWriter, NumericCollector, type EpisodeRecord } from './lerobot.js';
+import { addEpisodeStats, finalFramesPath, MetadataWriter, NumericCollector, typedColumns, type EpisodeRecord } from './lerobot.js';
 import { dataColumns, dataPath, fileAddress, videoPath, type Feature } from './lerobot-format.js';
 import { dataFiles, readEpisodesMeta, readInfo, readJson, readParquetRows, type Row } from './lerobot-read.js';
-import { ParquetFileWriter } from './parquet.js';
+import { ArrowParquetFile } from './parquet.js';
+import { writeFileAtomic } from './atomic.js';
 import type { DatasetMeta, DatasetSummary } from './sink.js';
 
 interface Sidecar {
@@ -113,7 +114,7 @@ export async function mergeLeRobot(inputs: string[], out: string): Promise<Datas
   const columns = dataColumns(features);
   const readers = shards.map((s) => new RowCursor(dataFiles(s.dir)));
   const numeric = new NumericCollector(features);
-  let writer: ParquetFileWriter | null = null;
+  let writer: ArrowParquetFile | null = null;
   let writerPath = '';
   let fileNo = 0;
   let bytes = 0;
@@ -122,8 +123,7 @@ export async function mergeLeRobot(inputs: string[], out: string): Promise<Datas
   const limit = layout.dataFileMb * 1024 * 1024;
   const finish = () => {
     if (!writer) return;
-    writer.finish();
-    renameSync(`${writerPath}.tmp`, writerPath);
+    writer.finish((f, b) => writeFileAtomic(f, b));
     writer = null;
     fileNo++;
     bytes = 0;
@@ -140,10 +140,9 @@ export async function mergeLeRobot(inputs: string[], out: string): Promise<Datas
     if (!writer) {
       const [c, f] = fileAddress(fileNo, layout.chunksSize);
       writerPath = join(out, dataPath(c, f));
-      mkdirSync(join(writerPath, '..'), { recursive: true });
-      writer = new ParquetFileWriter(`${writerPath}.tmp`, columns);
+      writer = new ArrowParquetFile(writerPath);
     }
-    (writer as ParquetFileWriter).write(data, length);
+    (writer as ArrowParquetFile).write(typedColumns(columns, features, data, length), length);
     bytes += estimate;
     numeric.add(data, length);
     const record: EpisodeRecord = {

@@ -22,7 +22,7 @@ import {
   type Feature,
 } from './lerobot-format.js';
 import { npzBytes, type NpyArray } from './npz.js';
-import { ParquetFileWriter, parquetBytes, type ColumnDef } from './parquet.js';
+import { ArrowParquetFile, ParquetFileWriter, parquetBytes, type ColumnDef, type TypedColumn } from './parquet.js';
 import type { DatasetMeta, DatasetSummary, EpisodeSink } from './sink.js';
 import { ImageHistogram, QUANTILES, QUANTILE_KEYS, numericStats, quantileSorted, type FeatureStats } from './stats.js';
 
@@ -287,15 +287,14 @@ async function assemble(dir: string, meta: DatasetMeta, features: Record<string,
   // uncompressed size passes the threshold), stats, and streamed metadata.
   const limit = meta.run.layout.dataFileMb * 1024 * 1024;
   let fileNo = 0;
-  let writer: ParquetFileWriter | null = null;
+  let writer: ArrowParquetFile | null = null;
   let writerPath = '';
   let bytes = 0;
   const numeric = new NumericCollector(features);
   const metaWriter = new MetadataWriter(dir, meta, features);
   const finishFile = () => {
     if (!writer) return;
-    writer.finish();
-    renameSync(`${writerPath}.tmp`, writerPath);
+    writer.finish((f, b) => writeFileAtomic(f, b));
     writer = null;
     fileNo++;
     bytes = 0;
@@ -308,11 +307,10 @@ async function assemble(dir: string, meta: DatasetMeta, features: Record<string,
     if (!writer) {
       const [chunk, file] = fileAddress(fileNo, meta.run.layout.chunksSize);
       writerPath = join(dir, dataPath(chunk, file));
-      mkdirSync(join(writerPath, '..'), { recursive: true });
-      writer = new ParquetFileWriter(`${writerPath}.tmp`, columns);
+      writer = new ArrowParquetFile(writerPath);
     }
     const table = partTable(arrays, eps, meta, features);
-    (writer as ParquetFileWriter).write(table.data, table.rows);
+    (writer as ArrowParquetFile).write(typedColumns(columns, features, table.data, table.rows), table.rows);
     numeric.add(table.data, table.rows);
     addEpisodeStats(table.data, eps, features);
     eps.forEach((e, k) => {
@@ -475,7 +473,11 @@ export function partTable(arrays: Record<string, ArrayLike<number> & { length: n
   data['next.terminated'] = Array.from(term, (v) => v === 1);
   data['next.truncated'] = Array.from(trunc, (v) => v === 1);
   data['next.success'] = Array.from(arrays.success!, (v) => v === 1);
-  for (const a of auxColumns(meta)) data[a.key] = vec(arrays[a.key]!, a.size);
+  // Large image-like columns as per-row views (stats sample them; the parquet gets typed arrays).
+  for (const a of auxColumns(meta)) {
+    const src = arrays[a.key] as unknown as Float32Array;
+    data[a.key] = Array.from({ length: rows }, (_, r) => src.subarray(r * a.size, (r + 1) * a.size));
+  }
   const ts: number[] = [];
   const fi: bigint[] = [];
   const ei: bigint[] = [];
@@ -495,6 +497,25 @@ export function partTable(arrays: Record<string, ArrayLike<number> & { length: n
   data.task_index = Array.from({ length: rows }, () => 0n);
   void features;
   return { data, rows };
+}
+
+/** The data file columns of one table as typed arrays (what the Arrow writer takes). */
+export function typedColumns(defs: ColumnDef[], features: Record<string, Feature>, data: Record<string, unknown[]>, rows: number): TypedColumn[] {
+  return defs.map((def) => {
+    const dims = def.form === 'scalar' ? 1 : features[def.name]!.shape[0]!;
+    const col = data[def.name]!;
+    const values =
+      def.dtype === 'int64' ? new BigInt64Array(rows * dims) : def.dtype === 'bool' ? new Uint8Array(rows * dims) : def.dtype === 'uint16' ? new Uint16Array(rows * dims) : def.dtype === 'float64' ? new Float64Array(rows * dims) : new Float32Array(rows * dims);
+    for (let r = 0; r < rows; r++) {
+      const v = col[r];
+      if (dims === 1) {
+        (values as unknown as unknown[])[r] = def.dtype === 'int64' ? BigInt(v as bigint | number) : def.dtype === 'bool' ? (v ? 1 : 0) : Number(v);
+      } else if (def.dtype === 'int64') {
+        for (let d = 0; d < dims; d++) (values as BigInt64Array)[r * dims + d] = BigInt((v as ArrayLike<number>)[d]!);
+      } else (values as Float32Array).set(v as ArrayLike<number>, r * dims);
+    }
+    return { def, dims, values };
+  });
 }
 
 /**

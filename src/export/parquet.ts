@@ -1,4 +1,6 @@
+import * as arrow from 'apache-arrow';
 import { ByteWriter, ParquetWriter, fileWriter } from 'hyparquet-writer';
+import * as pw from 'parquet-wasm';
 
 /**
  * Thin layer over hyparquet-writer: explicit schemas (no type guessing), REQUIRED columns,
@@ -97,4 +99,77 @@ export function parquetBytes(t: ParquetTable, rows: number, kvMetadata: { key: s
   if (rows > 0) w.write({ columnData: columnData(t) as never, rowGroupSize: rows });
   w.finish();
   return new Uint8Array(bw.getBuffer());
+}
+
+// ---- Arrow + parquet-wasm: the fast path for large data files --------------------------------
+
+/** A column as flat typed values: `dims` values per row (1 for scalars). */
+export interface TypedColumn {
+  def: ColumnDef;
+  dims: number;
+  values: Float32Array | Float64Array | BigInt64Array | Uint16Array | Uint8Array;
+}
+
+function arrowType(dtype: ParquetDtype): arrow.DataType {
+  switch (dtype) {
+    case 'float32':
+      return new arrow.Float32();
+    case 'float64':
+      return new arrow.Float64();
+    case 'int64':
+      return new arrow.Int64();
+    case 'bool':
+      return new arrow.Bool();
+    case 'uint16':
+      return new arrow.Uint16();
+    default:
+      throw new Error(`no arrow mapping for ${dtype}`);
+  }
+}
+
+function packBits(v: ArrayLike<number>): Uint8Array {
+  const out = new Uint8Array(Math.ceil(v.length / 8));
+  for (let i = 0; i < v.length; i++) if (v[i]) out[i >> 3]! |= 1 << (i & 7);
+  return out;
+}
+
+function arrowData(c: TypedColumn, rows: number): arrow.Data {
+  const leafType = arrowType(c.def.dtype);
+  const leaf = arrow.makeData({
+    type: leafType,
+    length: rows * c.dims,
+    nullCount: 0,
+    data: (c.def.dtype === 'bool' ? packBits(c.values as Uint8Array) : c.values) as never,
+  } as never);
+  if (c.def.form === 'scalar') return leaf;
+  // 1-D features as fixed_size_list: the type HF datasets uses for Sequence(length=n).
+  return arrow.makeData({ type: new arrow.FixedSizeList(c.dims, new arrow.Field('element', leafType, false)), length: rows, nullCount: 0, child: leaf });
+}
+
+/**
+ * Writes one parquet file from typed column batches with the Rust parquet writer (parquet-wasm):
+ * typed arrays go in without per-value conversion, 1-D features keep their fixed_size_list type.
+ * Batches are held until finish(): a data file's worth of rows (bounded by the rollover size).
+ */
+export class ArrowParquetFile {
+  private readonly batches: arrow.RecordBatch[] = [];
+  rows = 0;
+  constructor(private readonly file: string) {}
+
+  write(columns: TypedColumn[], rows: number): void {
+    if (rows === 0) return;
+    const children: Record<string, arrow.Data> = {};
+    for (const c of columns) children[c.def.name] = arrowData(c, rows);
+    const fields = columns.map((c) => new arrow.Field(c.def.name, children[c.def.name]!.type, false));
+    const data = arrow.makeData({ type: new arrow.Struct(fields), length: rows, nullCount: 0, children: columns.map((c) => children[c.def.name]!) });
+    this.batches.push(new arrow.RecordBatch(new arrow.Schema(fields), data));
+    this.rows += rows;
+  }
+
+  finish(writeBytes: (file: string, bytes: Uint8Array) => void): void {
+    const table = new arrow.Table(this.batches);
+    const props = new pw.WriterPropertiesBuilder().setCompression(pw.Compression.SNAPPY).setCreatedBy(CREATED_BY).setMaxRowGroupSize(1 << 20).build();
+    writeBytes(this.file, pw.writeParquet(pw.Table.fromIPCStream(arrow.tableToIPC(table, 'stream')), props));
+    this.batches.length = 0;
+  }
 }
