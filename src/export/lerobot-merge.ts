@@ -6,7 +6,6 @@ import { addEpisodeStats, finalFramesPath, MetadataWriter, NumericCollector, typ
 import { dataColumns, dataPath, fileAddress, videoPath, type Feature } from './lerobot-format.js';
 import { dataFiles, readEpisodesMeta, readInfo, readJson, readParquetRows, type Row } from './lerobot-read.js';
 import { ArrowParquetFile } from './parquet.js';
-import { writeFileAtomic } from './atomic.js';
 import type { DatasetMeta, DatasetSummary } from './sink.js';
 
 interface Sidecar {
@@ -121,9 +120,9 @@ export async function mergeLeRobot(inputs: string[], out: string): Promise<Datas
   let index = 0;
   const layout = first.side.run.layout;
   const limit = layout.dataFileMb * 1024 * 1024;
-  const finish = () => {
+  const finish = async () => {
     if (!writer) return;
-    writer.finish((f, b) => writeFileAtomic(f, b));
+    await writer.finish();
     writer = null;
     fileNo++;
     bytes = 0;
@@ -136,7 +135,7 @@ export async function mergeLeRobot(inputs: string[], out: string): Promise<Datas
     data.episode_index = rows.map(() => BigInt(ei));
     data.index = rows.map((_, t) => BigInt(index + t));
     const estimate = rows.length * columns.length * 16;
-    if (writer && bytes + estimate > limit) finish();
+    if (writer && bytes + estimate > limit) await finish();
     if (!writer) {
       const [c, f] = fileAddress(fileNo, layout.chunksSize);
       writerPath = join(out, dataPath(c, f));
@@ -171,7 +170,7 @@ export async function mergeLeRobot(inputs: string[], out: string): Promise<Datas
     writerMeta.add(record);
     index += length;
   }
-  finish();
+  await finish();
 
   return writerMeta.finish(numeric);
 

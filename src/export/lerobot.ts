@@ -292,9 +292,9 @@ async function assemble(dir: string, meta: DatasetMeta, features: Record<string,
   let bytes = 0;
   const numeric = new NumericCollector(features);
   const metaWriter = new MetadataWriter(dir, meta, features);
-  const finishFile = () => {
+  const finishFile = async () => {
     if (!writer) return;
-    writer.finish((f, b) => writeFileAtomic(f, b));
+    await writer.finish();
     writer = null;
     fileNo++;
     bytes = 0;
@@ -303,7 +303,7 @@ async function assemble(dir: string, meta: DatasetMeta, features: Record<string,
     const arrays = readArrays(join(p, 'rows.bin'));
     const eps = readEpisodes(p);
     const partBytes = Object.values(arrays).reduce((n, a) => n + a.byteLength, 0);
-    if (writer && bytes + partBytes > limit) finishFile();
+    if (writer && bytes + partBytes > limit) await finishFile();
     if (!writer) {
       const [chunk, file] = fileAddress(fileNo, meta.run.layout.chunksSize);
       writerPath = join(dir, dataPath(chunk, file));
@@ -320,7 +320,7 @@ async function assemble(dir: string, meta: DatasetMeta, features: Record<string,
     });
     bytes += partBytes;
   }
-  finishFile();
+  await finishFile();
   return metaWriter.finish(numeric);
 }
 

@@ -1,3 +1,5 @@
+import { closeSync, mkdirSync, openSync, renameSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
 import * as arrow from 'apache-arrow';
 import { ByteWriter, ParquetWriter, fileWriter } from 'hyparquet-writer';
 import * as pw from 'parquet-wasm';
@@ -149,12 +151,29 @@ function arrowData(c: TypedColumn, rows: number): arrow.Data {
 /**
  * Writes one parquet file from typed column batches with the Rust parquet writer (parquet-wasm):
  * typed arrays go in without per-value conversion, 1-D features keep their fixed_size_list type.
- * Batches are held until finish(): a data file's worth of rows (bounded by the rollover size).
+ * Batches stream through parquet-wasm's transform stream, one row group each, and the bytes are
+ * appended to the file as they come, so memory holds about one batch whatever the file size.
  */
 export class ArrowParquetFile {
-  private readonly batches: arrow.RecordBatch[] = [];
   rows = 0;
-  constructor(private readonly file: string) {}
+  private readonly fd: number;
+  private controller!: ReadableStreamDefaultController<pw.RecordBatch>;
+  private readonly done: Promise<void>;
+
+  constructor(private readonly file: string) {
+    mkdirSync(dirname(file), { recursive: true });
+    this.fd = openSync(`${file}.tmp`, 'w');
+    const input = new ReadableStream<pw.RecordBatch>({ start: (c) => void (this.controller = c) });
+    const props = new pw.WriterPropertiesBuilder().setCompression(pw.Compression.SNAPPY).setCreatedBy(CREATED_BY).setMaxRowGroupSize(1 << 20).build();
+    this.done = pw.transformParquetStream(input, props).then(async (output: ReadableStream<Uint8Array>) => {
+      const reader = output.getReader();
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        writeSync(this.fd, value);
+      }
+    });
+  }
 
   write(columns: TypedColumn[], rows: number): void {
     if (rows === 0) return;
@@ -162,14 +181,16 @@ export class ArrowParquetFile {
     for (const c of columns) children[c.def.name] = arrowData(c, rows);
     const fields = columns.map((c) => new arrow.Field(c.def.name, children[c.def.name]!.type, false));
     const data = arrow.makeData({ type: new arrow.Struct(fields), length: rows, nullCount: 0, children: columns.map((c) => children[c.def.name]!) });
-    this.batches.push(new arrow.RecordBatch(new arrow.Schema(fields), data));
+    const table = new arrow.Table([new arrow.RecordBatch(new arrow.Schema(fields), data)]);
+    this.controller.enqueue(pw.Table.fromIPCStream(arrow.tableToIPC(table, 'stream')).recordBatch(0)!);
     this.rows += rows;
   }
 
-  finish(writeBytes: (file: string, bytes: Uint8Array) => void): void {
-    const table = new arrow.Table(this.batches);
-    const props = new pw.WriterPropertiesBuilder().setCompression(pw.Compression.SNAPPY).setCreatedBy(CREATED_BY).setMaxRowGroupSize(1 << 20).build();
-    writeBytes(this.file, pw.writeParquet(pw.Table.fromIPCStream(arrow.tableToIPC(table, 'stream')), props));
-    this.batches.length = 0;
+  /** Flushes the stream, closes the file and renames it into place. */
+  async finish(): Promise<void> {
+    this.controller.close();
+    await this.done;
+    closeSync(this.fd);
+    renameSync(`${this.file}.tmp`, this.file);
   }
 }
