@@ -4,7 +4,7 @@ import { TrajforgeError } from '../core/errors.js';
 import type { Channel } from '../render/renderer.js';
 import type { ChannelFrames, EpisodeData } from '../episode/simulate.js';
 import { runFfmpeg } from '../video/ffmpeg.js';
-import { finalFramesPath } from './lerobot.js';
+import { episodeExtrasPath } from './lerobot.js';
 import { auxKey, videoKey, videoPath } from './lerobot-format.js';
 import { dataFiles, readEpisodesMeta, readInfo, readJson, readParquetRows, type Row } from './lerobot-read.js';
 import { readNpz } from './npz.js';
@@ -64,7 +64,9 @@ export async function* readLeRobotEpisodes(dir: string): AsyncGenerator<EpisodeD
     });
     const frames: ChannelFrames[] = [];
     const finalFrames: ChannelFrames[] = [];
-    const finals = readNpz(new Uint8Array(readFileSync(finalFramesPath(dir, e))));
+    const extras = readNpz(new Uint8Array(readFileSync(episodeExtrasPath(dir, e))));
+    const finals = Object.fromEntries(Object.entries(extras).filter(([k]) => k.startsWith('final/')).map(([k, v]) => [k.slice(6), v]));
+    const nums = (k: string) => Array.from(extras[k]!.data as Float64Array);
     for (const cam of meta.cameras) {
       for (const ch of cam.channels as Channel[]) {
         const final = finals[`${cam.name}.${ch}`]!;
@@ -97,14 +99,30 @@ export async function* readLeRobotEpisodes(dir: string): AsyncGenerator<EpisodeD
       truncated: Uint8Array.from(r, (row) => (row['next.truncated'] ? 1 : 0)),
       success: Uint8Array.from(r, (row) => (row['next.success'] ? 1 : 0)),
       frames,
-      finalObs: Float32Array.from(side.final_obs as number[]),
+      finalObs: Float32Array.from(extras.final_obs!.data as Float32Array),
       finalFrames,
-      cameras: side.cameras,
-      bodies: side.bodies,
+      cameras: meta.cameras.map((c) => ({
+        name: c.name,
+        K: rows3(nums(`camera/${c.name}/K`), 3),
+        worldToCamera: rows3(nums(`camera/${c.name}/world_to_camera`), 4),
+        positions: nums(`camera/${c.name}/positions`),
+        quaternions: nums(`camera/${c.name}/quaternions`),
+      })),
+      bodies: (side.bodies as EpisodeData['bodies']).map((b) => ({
+        ...b,
+        positions: nums(`body/${b.id}/positions`),
+        quaternions: nums(`body/${b.id}/quaternions`),
+        velocities: nums(`body/${b.id}/velocities`),
+        angularVelocities: nums(`body/${b.id}/angular_velocities`),
+      })),
       collisions: side.collisions ?? [],
       simSeconds: 0,
       renderSeconds: 0,
     };
   }
   void info;
+}
+
+function rows3(xs: number[], cols: number): number[][] {
+  return Array.from({ length: xs.length / cols }, (_, i) => xs.slice(i * cols, i * cols + cols));
 }

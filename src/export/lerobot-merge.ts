@@ -2,7 +2,7 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameS
 import { join } from 'node:path';
 import { TrajforgeError } from '../core/errors.js';
 import type { EnvConfig } from '../config/schema.js';
-import { addEpisodeStats, finalFramesPath, MetadataWriter, NumericCollector, typedColumns, type EpisodeRecord } from './lerobot.js';
+import { addEpisodeStats, episodeExtrasPath, MetadataWriter, NumericCollector, typedColumns, type EpisodeRecord } from './lerobot.js';
 import { dataColumns, dataPath, fileAddress, videoPath, type Feature } from './lerobot-format.js';
 import { dataFiles, readEpisodesMeta, readInfo, readJson, readParquetRows, type Row } from './lerobot-read.js';
 import { ArrowParquetFile } from './parquet.js';
@@ -109,7 +109,7 @@ export async function mergeLeRobot(inputs: string[], out: string): Promise<Datas
   };
   // Data: rows rewritten in merged episode order, with new episode and global indices.
   const writerMeta = new MetadataWriter(out, meta, features);
-  mkdirSync(join(out, 'meta', 'trajforge_final'), { recursive: true });
+  mkdirSync(join(out, 'meta', 'trajforge_episodes'), { recursive: true });
   const columns = dataColumns(features);
   const readers = shards.map((s) => new RowCursor(dataFiles(s.dir)));
   const numeric = new NumericCollector(features);
@@ -153,10 +153,8 @@ export async function mergeLeRobot(inputs: string[], out: string): Promise<Datas
       return: src.side.return,
       from_index: index,
       histograms: src.side.histograms,
-      cameras: src.side.cameras,
       bodies: src.side.bodies,
       collisions: src.side.collisions,
-      final_obs: src.side.final_obs,
       data_file: fileNo,
       video: Object.fromEntries(
         videoKeys.map((k) => {
@@ -166,7 +164,7 @@ export async function mergeLeRobot(inputs: string[], out: string): Promise<Datas
       ),
     };
     addEpisodeStats(data, [record], features);
-    copyFileSync(finalFramesPath(shards[src.shard]!.dir, src.local), finalFramesPath(out, ei));
+    copyFileSync(episodeExtrasPath(shards[src.shard]!.dir, src.local), episodeExtrasPath(out, ei));
     writerMeta.add(record);
     index += length;
   }

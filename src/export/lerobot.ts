@@ -117,13 +117,13 @@ export class LeRobotSink implements EpisodeSink {
       return: ep.rewards.reduce((a, b) => a + b, 0),
       from_index: this.nextIndex,
       histograms: {},
-      cameras: ep.cameras,
-      bodies: ep.bodies,
       collisions: ep.collisions,
-      final_obs: Array.from(ep.finalObs),
+      // Static body facts only; per-frame tracks are in the binary side file.
+      bodies: ep.bodies.map((b) => ({ ...b, positions: [], quaternions: [], velocities: [], angularVelocities: [] })),
     };
-    // The frames of the final observation (T + 1 formats need them; LeRobot's rows stop at T).
-    writeFinalFrames(this.dir, this.nextEpisode, ep.finalFrames);
+    // Per-frame tracks and the final observation (T + 1 formats need it; LeRobot's rows stop at
+    // T) go to a binary side file; the JSON sidecar keeps the small per-episode facts.
+    writeEpisodeExtras(this.dir, this.nextEpisode, ep);
     for (const cam of videoCameras(this.meta)) {
       const frames = ep.frames.find((f) => f.camera === cam.name && f.channel === 'rgb')!;
       const hist = new ImageHistogram(3);
@@ -175,19 +175,37 @@ export class LeRobotSink implements EpisodeSink {
   }
 }
 
-/** meta/trajforge_final/episode_NNNNNN.npz: one array per camera channel, `<camera>.<channel>`. */
-export function finalFramesPath(dir: string, episode: number): string {
-  return join(dir, 'meta', 'trajforge_final', `episode_${String(episode).padStart(6, '0')}.npz`);
+/**
+ * meta/trajforge_episodes/episode_NNNNNN.npz: `final/<camera>.<channel>` frames and `final_obs` of
+ * the last observation; `body/<id>/{positions, quaternions, velocities, angular_velocities}` and
+ * `camera/<name>/{positions, quaternions, K, world_to_camera}` per frame (float64, T + 1 rows).
+ */
+export function episodeExtrasPath(dir: string, episode: number): string {
+  return join(dir, 'meta', 'trajforge_episodes', `episode_${String(episode).padStart(6, '0')}.npz`);
 }
 
-function writeFinalFrames(dir: string, episode: number, frames: EpisodeData['finalFrames']): void {
+function writeEpisodeExtras(dir: string, episode: number, ep: EpisodeData): void {
   const arrays: Record<string, NpyArray> = {};
-  for (const f of frames) {
+  for (const f of ep.finalFrames) {
     const C = f.data.length / (f.width * f.height);
     const dtype = f.data instanceof Uint8Array ? '|u1' : f.data instanceof Uint16Array ? '<u2' : '<f4';
-    arrays[`${f.camera}.${f.channel}`] = { dtype, shape: C === 1 ? [f.height, f.width] : [f.height, f.width, C], data: f.data };
+    arrays[`final/${f.camera}.${f.channel}`] = { dtype, shape: C === 1 ? [f.height, f.width] : [f.height, f.width, C], data: f.data };
   }
-  writeFileAtomic(finalFramesPath(dir, episode), npzBytes(arrays));
+  arrays.final_obs = { dtype: '<f4', shape: [ep.finalObs.length], data: ep.finalObs };
+  const f64 = (xs: number[], cols: number): NpyArray => ({ dtype: '<f8', shape: [xs.length / cols, cols], data: Float64Array.from(xs) });
+  for (const b of ep.bodies) {
+    arrays[`body/${b.id}/positions`] = f64(b.positions, 3);
+    arrays[`body/${b.id}/quaternions`] = f64(b.quaternions, 4);
+    arrays[`body/${b.id}/velocities`] = f64(b.velocities, 3);
+    arrays[`body/${b.id}/angular_velocities`] = f64(b.angularVelocities, 3);
+  }
+  for (const c of ep.cameras) {
+    arrays[`camera/${c.name}/positions`] = f64(c.positions, 3);
+    arrays[`camera/${c.name}/quaternions`] = f64(c.quaternions, 4);
+    arrays[`camera/${c.name}/K`] = f64(c.K.flat(), 3);
+    arrays[`camera/${c.name}/world_to_camera`] = f64(c.worldToCamera.flat(), 4);
+  }
+  writeFileAtomic(episodeExtrasPath(dir, episode), npzBytes(arrays));
 }
 
 function pad5(n: number): string {
@@ -454,7 +472,7 @@ export function addEpisodeStats(data: Record<string, unknown[]>, eps: EpisodeRec
 }
 
 function sidecarEpisode(e: EpisodeRecord) {
-  return { episode_index: e.episode_index, source_episode: e.source_episode, seed: e.seed, length: e.length, success: e.success, return: e.return, final_obs: e.final_obs, cameras: e.cameras, bodies: e.bodies, collisions: e.collisions, histograms: e.histograms };
+  return { episode_index: e.episode_index, source_episode: e.source_episode, seed: e.seed, length: e.length, success: e.success, return: e.return, bodies: e.bodies, collisions: e.collisions, histograms: e.histograms };
 }
 
 /** A part's rows as parquet columns, with the dataset-wide indices filled in. */

@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { cpSync, existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -46,9 +46,9 @@ describe('generate -> LeRobot v3 (read back independently)', () => {
   });
 
   it('has the exact layout LeRobot expects', () => {
-    // meta/trajforge_final holds each episode's final observation frames (for T + 1 formats).
-    expect(files(dir).filter((f) => f.startsWith('meta/trajforge_final/'))).toHaveLength(5);
-    expect(files(dir).filter((f) => !f.startsWith('meta/trajforge_final/'))).toEqual([
+    // meta/trajforge_episodes holds each episode's final observation and per-frame tracks.
+    expect(files(dir).filter((f) => f.startsWith('meta/trajforge_episodes/'))).toHaveLength(5);
+    expect(files(dir).filter((f) => !f.startsWith('meta/trajforge_episodes/'))).toEqual([
       'data/chunk-000/file-000.parquet',
       'meta/episodes/chunk-000/file-000.parquet',
       'meta/info.json',
@@ -123,15 +123,28 @@ describe('generate -> LeRobot v3 (read back independently)', () => {
 
   it('records camera intrinsics and per-frame poses per episode (jittered cameras differ)', () => {
     const eps = readFileSync(join(dir, 'meta/trajforge_episodes.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-    for (const e of eps) {
-      const cam = e.cameras.find((c: { name: string }) => c.name === 'top');
-      expect(cam.K[0][0]).toBeCloseTo(32 / Math.tan((50 * Math.PI) / 360), 9);
-      expect(cam.K[0][2]).toBe(32);
-      expect(cam.positions).toHaveLength(3 * (e.length + 1)); // every frame and the final observation
-      expect(cam.quaternions).toHaveLength(4 * (e.length + 1));
-      expect(cam.worldToCamera).toHaveLength(4);
-    }
-    expect(eps[0].cameras[0].positions.slice(0, 3)).not.toEqual(eps[1].cameras[0].positions.slice(0, 3));
+    // The per-frame tracks live in meta/trajforge_episodes/*.npz: read them with Debian's numpy.
+    const script = `
+import json, sys, numpy as np
+out = []
+for f in sys.argv[1:]:
+    d = np.load(f)
+    out.append({'K': d['camera/top/K'].tolist(), 'pos': d['camera/top/positions'].tolist(), 'q': d['camera/top/quaternions'].shape[1], 'w2c': list(d['camera/top/world_to_camera'].shape), 'final_obs': list(d['final_obs'].shape), 'rgb': list(d['final/top.rgb'].shape), 'cube': list(d['body/3/positions'].shape)})
+print(json.dumps(out))`;
+    const npz = eps.map((_e: unknown, i: number) => join(dir, `meta/trajforge_episodes/episode_${String(i).padStart(6, '0')}.npz`));
+    const tracks = JSON.parse(execFileSync('/usr/bin/python3', ['-c', script, ...npz]).toString());
+    eps.forEach((e: { length: number }, i: number) => {
+      const t = tracks[i];
+      expect(t.K[0][0]).toBeCloseTo(32 / Math.tan((50 * Math.PI) / 360), 9);
+      expect(t.K[0][2]).toBe(32);
+      expect(t.pos).toHaveLength(e.length + 1); // every frame and the final observation
+      expect(t.q).toBe(4);
+      expect(t.w2c).toEqual([4, 4]);
+      expect(t.final_obs).toEqual([12]);
+      expect(t.rgb).toEqual([64, 64, 3]);
+      expect(t.cube).toEqual([e.length + 1, 3]);
+    });
+    expect(tracks[0].pos[0]).not.toEqual(tracks[1].pos[0]);
     const side = JSON.parse(readFileSync(join(dir, 'meta/trajforge.json'), 'utf8'));
     expect(side.config.id).toBe(ENV);
     expect(side.body_names).toEqual(['ground', 'goal', 'cube', 'pusher']);
