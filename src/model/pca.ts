@@ -27,51 +27,74 @@ export interface PcaOptions {
   iterations?: number;
 }
 
-/** Orthonormalise the columns of a (n×m) in place by modified Gram–Schmidt, twice for stability. */
+/**
+ * Orthonormalise the columns of a (n×m) in place by modified Gram–Schmidt, twice for stability.
+ * Works on a transposed copy so each column is contiguous (strided column access was the PCA's
+ * bottleneck for D-long columns).
+ */
 function orthonormaliseColumns(a: Matrix): void {
   const { rows, cols } = a;
+  const t = new Float64Array(rows * cols);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) t[c * rows + r] = a.data[r * cols + c]!;
   for (let pass = 0; pass < 2; pass++) {
     for (let c = 0; c < cols; c++) {
+      const co = c * rows;
       for (let p = 0; p < c; p++) {
+        const po = p * rows;
         let dot = 0;
-        for (let r = 0; r < rows; r++) dot += a.data[r * cols + c]! * a.data[r * cols + p]!;
-        for (let r = 0; r < rows; r++) a.data[r * cols + c]! -= dot * a.data[r * cols + p]!;
+        for (let r = 0; r < rows; r++) dot += t[co + r]! * t[po + r]!;
+        for (let r = 0; r < rows; r++) t[co + r]! -= dot * t[po + r]!;
       }
       let norm = 0;
-      for (let r = 0; r < rows; r++) norm += a.data[r * cols + c]! ** 2;
+      for (let r = 0; r < rows; r++) norm += t[co + r]! ** 2;
       const inv = norm > 1e-300 ? 1 / Math.sqrt(norm) : 0;
-      for (let r = 0; r < rows; r++) a.data[r * cols + c]! *= inv;
+      for (let r = 0; r < rows; r++) t[co + r]! *= inv;
     }
   }
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) a.data[r * cols + c] = t[c * rows + r]!;
 }
 
-/** Centered data times a D×m matrix: (x - mean)·b, n×m. */
+/** Centered data times a D×m matrix: (x - mean)·b, n×m; blocked over features to keep b's rows in cache. */
 function centredTimes(x: Matrix, mean: Float64Array, b: Matrix): Matrix {
   const m = b.cols;
   const out = matrix(x.rows, m);
-  const row = new Float64Array(x.cols);
-  for (let r = 0; r < x.rows; r++) {
-    for (let c = 0; c < x.cols; c++) row[c] = x.data[r * x.cols + c]! - mean[c]!;
-    const oo = r * m;
-    for (let c = 0; c < x.cols; c++) {
-      const v = row[c]!;
-      const bo = c * m;
-      for (let j = 0; j < m; j++) out.data[oo + j]! += v * b.data[bo + j]!;
+  const block = 128;
+  const xd = x.data;
+  const od = out.data;
+  const other = b.data;
+  for (let c0 = 0; c0 < x.cols; c0 += block) {
+    const c1 = Math.min(x.cols, c0 + block);
+    for (let r = 0; r < x.rows; r++) {
+      const oo = r * m;
+      const xo = r * x.cols;
+      for (let c = c0; c < c1; c++) {
+        const v = xd[xo + c]! - mean[c]!;
+        const bo = c * m;
+        for (let j = 0; j < m; j++) od[oo + j]! += v * other[bo + j]!;
+      }
     }
   }
   return out;
 }
 
-/** (x - mean)ᵀ·y for y n×m, giving D×m. */
+/** (x - mean)ᵀ·y for y n×m, giving D×m; blocked over features so the output block stays in cache. */
 function centredTransposeTimes(x: Matrix, mean: Float64Array, y: Matrix): Matrix {
   const m = y.cols;
   const out = matrix(x.cols, m);
-  for (let r = 0; r < x.rows; r++) {
-    const yo = r * m;
-    for (let c = 0; c < x.cols; c++) {
-      const v = x.data[r * x.cols + c]! - mean[c]!;
-      const oo = c * m;
-      for (let j = 0; j < m; j++) out.data[oo + j]! += v * y.data[yo + j]!;
+  const block = 128;
+  const xd = x.data;
+  const od = out.data;
+  const other = y.data;
+  for (let c0 = 0; c0 < x.cols; c0 += block) {
+    const c1 = Math.min(x.cols, c0 + block);
+    for (let r = 0; r < x.rows; r++) {
+      const yo = r * m;
+      const xo = r * x.cols;
+      for (let c = c0; c < c1; c++) {
+        const v = xd[xo + c]! - mean[c]!;
+        const oo = c * m;
+        for (let j = 0; j < m; j++) od[oo + j]! += v * other[yo + j]!;
+      }
     }
   }
   return out;
