@@ -1,0 +1,126 @@
+/**
+ * Episodes -> the matrices world models train on: one row per frame (T + 1 per episode, the reset
+ * frame through the final observation), the true simulator state per frame, the action per step.
+ * Pure data shaping, no I/O, so it runs on episodes just simulated or read back from a dataset.
+ */
+import { TrajforgeError } from '../core/errors.js';
+import type { EpisodeData } from '../episode/simulate.js';
+import { matrix, type Matrix } from './linalg.js';
+
+export interface Transitions {
+  /** rgb in [0,1], H*W*3 per row (HWC order), after optional box downsampling. */
+  readonly frames: Matrix;
+  /** observation.state per frame (row-aligned with frames). */
+  readonly states: Matrix;
+  /** One action per step; episode e's step t is row actionStarts[e] + t. */
+  readonly actions: Matrix;
+  readonly frameStarts: readonly number[];
+  readonly actionStarts: readonly number[];
+  readonly lengths: readonly number[];
+  readonly width: number;
+  readonly height: number;
+}
+
+export interface TransitionOptions {
+  camera: string;
+  /** Integer box-filter factor applied to frames (2: 64x64 -> 32x32). */
+  downsample?: number;
+}
+
+/** Box-filters an HxWx3 uint8 frame by an integer factor into dst (floats in [0,1]). */
+function downsampleInto(src: Uint8Array, width: number, height: number, factor: number, dst: Float64Array, offset: number): void {
+  const w = width / factor;
+  const h = height / factor;
+  const scale = 1 / (255 * factor * factor);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      for (let c = 0; c < 3; c++) {
+        let s = 0;
+        for (let dy = 0; dy < factor; dy++) {
+          for (let dx = 0; dx < factor; dx++) s += src[((y * factor + dy) * width + x * factor + dx) * 3 + c]!;
+        }
+        dst[offset + (y * w + x) * 3 + c] = s * scale;
+      }
+    }
+  }
+}
+
+/** The parts of an episode a world model learns from. */
+export type TrainingEpisode = Pick<EpisodeData, 'episode' | 'length' | 'obsDim' | 'actionDim' | 'discrete' | 'obs' | 'actions' | 'frames' | 'finalObs' | 'finalFrames'>;
+
+export function transitionsFromEpisodes(episodes: readonly TrainingEpisode[], options: TransitionOptions): Transitions {
+  const factor = options.downsample ?? 1;
+  if (episodes.length === 0) throw new TrajforgeError('E_MODEL_SHAPE', 'no episodes to train on');
+  const first = episodes[0]!;
+  if (first.discrete) {
+    throw new TrajforgeError('E_MODEL_SHAPE', 'world models for discrete action spaces are not supported yet; use an environment with continuous actions');
+  }
+  const rgbOf = (ep: TrainingEpisode, final: boolean) => {
+    const found = (final ? ep.finalFrames : ep.frames).find((f) => f.camera === options.camera && f.channel === 'rgb');
+    if (!found) throw new TrajforgeError('E_MODEL_SHAPE', `episode ${ep.episode} has no rgb frames for camera "${options.camera}"`);
+    return found;
+  };
+  const { width: fullW, height: fullH } = rgbOf(first, false);
+  if (!Number.isInteger(factor) || factor < 1 || fullW % factor !== 0 || fullH % factor !== 0) {
+    throw new TrajforgeError('E_MODEL_SHAPE', `downsample ${factor} must be a positive integer dividing ${fullW}x${fullH}`);
+  }
+  const width = fullW / factor;
+  const height = fullH / factor;
+  const pixels = width * height * 3;
+  const totalFrames = episodes.reduce((s, e) => s + e.length + 1, 0);
+  const totalSteps = episodes.reduce((s, e) => s + e.length, 0);
+  const frames = matrix(totalFrames, pixels);
+  const states = matrix(totalFrames, first.obsDim);
+  const actions = matrix(totalSteps, first.actionDim);
+  const frameStarts: number[] = [];
+  const actionStarts: number[] = [];
+  let row = 0;
+  let step = 0;
+  for (const ep of episodes) {
+    if (ep.obsDim !== first.obsDim || ep.actionDim !== first.actionDim) {
+      throw new TrajforgeError('E_MODEL_SHAPE', `episode ${ep.episode}: state/action sizes differ from episode ${first.episode}`);
+    }
+    frameStarts.push(row);
+    actionStarts.push(step);
+    const rgb = rgbOf(ep, false);
+    const final = rgbOf(ep, true);
+    const framePixels = fullW * fullH * 3;
+    for (let t = 0; t <= ep.length; t++) {
+      const src = t < ep.length ? (rgb.data as Uint8Array).subarray(t * framePixels, (t + 1) * framePixels) : (final.data as Uint8Array);
+      downsampleInto(src, fullW, fullH, factor, frames.data, (row + t) * pixels);
+    }
+    states.data.set(ep.obs, row * first.obsDim);
+    states.data.set(ep.finalObs, (row + ep.length) * first.obsDim);
+    actions.data.set(ep.actions, step * first.actionDim);
+    row += ep.length + 1;
+    step += ep.length;
+  }
+  return { frames, states, actions, frameStarts, actionStarts, lengths: episodes.map((e) => e.length), width, height };
+}
+
+/** Rows of m selected by index, as a new matrix. */
+export function pickRows(m: Matrix, rows: readonly number[]): Matrix {
+  const out = matrix(rows.length, m.cols);
+  rows.forEach((r, i) => out.data.set(m.data.subarray(r * m.cols, (r + 1) * m.cols), i * m.cols));
+  return out;
+}
+
+/** Frame rows of the given episodes, and (frame t, action t, frame t+1) row triples. */
+export function episodeRows(t: Transitions, episodes: readonly number[]): { frames: number[]; current: number[]; actions: number[]; next: number[] } {
+  const frames: number[] = [];
+  const current: number[] = [];
+  const actions: number[] = [];
+  const next: number[] = [];
+  for (const e of episodes) {
+    const f0 = t.frameStarts[e]!;
+    const a0 = t.actionStarts[e]!;
+    const len = t.lengths[e]!;
+    for (let i = 0; i <= len; i++) frames.push(f0 + i);
+    for (let i = 0; i < len; i++) {
+      current.push(f0 + i);
+      actions.push(a0 + i);
+      next.push(f0 + i + 1);
+    }
+  }
+  return { frames, current, actions, next };
+}
