@@ -1,7 +1,7 @@
 /**
  * Closed-form latent dynamics: next latent from [z, a, z⊗a] by ridge regression (the bilinear
  * term lets an action's effect depend on the state, e.g. a push only moves the cube when in
- * contact), and inverse dynamics a from [z, Δz, z⊗Δz]. This is the PCA baseline's dynamics and the
+ * contact), and inverse dynamics a from [z, Δz, z[:r]⊗Δz]. This is the PCA baseline's dynamics and the
  * fast `--model linear` option; it fits in one pass and has no hyper-parameters but λ.
  */
 import { TrajforgeError } from '../core/errors.js';
@@ -12,25 +12,35 @@ export interface BilinearDynamics {
   readonly actionSize: number;
   /** [z, a, z⊗a] -> z' - z (predicting the change keeps the identity map free of penalty). */
   readonly forward: AffineMap;
-  /** [z, Δz, z⊗Δz] -> a, Δz = z' - z (bilinear again: an action's effect depends on the state). */
+  /** [z, Δz, z[:r]⊗Δz] -> a, Δz = z' - z (bilinear again: an action's effect depends on the state). */
   readonly inverse: AffineMap;
+  /** r: latent columns in the inverse model's product term. */
+  readonly inverseProductTerms: number;
 }
 
-/** Row-wise feature vector [z, a, z⊗a] (z⊗a flattened z-major); a may be any per-row vector. */
-export function bilinearFeatures(z: Matrix, a: Matrix): Matrix {
+/** Latent columns entering the inverse model's z⊗Δz term by default. */
+export const INVERSE_PRODUCT_TERMS = 8;
+
+/**
+ * Row-wise feature vector [z, a, z[:r]⊗a] (flattened z-major); a may be any per-row vector. Only
+ * the first r latent columns (PCA orders them by variance) enter the product, which keeps the
+ * inverse model's [z, Δz, z⊗Δz] from growing as k² (k=64 would be 4,224 features).
+ */
+export function bilinearFeatures(z: Matrix, a: Matrix, productTerms = z.cols): Matrix {
   if (z.rows !== a.rows) throw new TrajforgeError('E_MODEL_SHAPE', `bilinearFeatures: ${z.rows} latents vs ${a.rows} rows`);
   const dz = z.cols;
   const da = a.cols;
-  const width = dz + da + dz * da;
+  const r = Math.min(dz, productTerms);
+  const width = dz + da + r * da;
   const out = matrix(z.rows, width);
-  for (let r = 0; r < z.rows; r++) {
-    const o = r * width;
-    for (let i = 0; i < dz; i++) out.data[o + i] = z.data[r * dz + i]!;
-    for (let j = 0; j < da; j++) out.data[o + dz + j] = a.data[r * da + j]!;
+  for (let row = 0; row < z.rows; row++) {
+    const o = row * width;
+    for (let i = 0; i < dz; i++) out.data[o + i] = z.data[row * dz + i]!;
+    for (let j = 0; j < da; j++) out.data[o + dz + j] = a.data[row * da + j]!;
     let k = o + dz + da;
-    for (let i = 0; i < dz; i++) {
-      const zi = z.data[r * dz + i]!;
-      for (let j = 0; j < da; j++) out.data[k++] = zi * a.data[r * da + j]!;
+    for (let i = 0; i < r; i++) {
+      const zi = z.data[row * dz + i]!;
+      for (let j = 0; j < da; j++) out.data[k++] = zi * a.data[row * da + j]!;
     }
   }
   return out;
@@ -43,7 +53,7 @@ function difference(next: Matrix, z: Matrix): Matrix {
 }
 
 /** Fits both directions from transitions (z, a, z'), one per row. */
-export function fitBilinearDynamics(z: Matrix, a: Matrix, next: Matrix, lambda = 1e-4): BilinearDynamics {
+export function fitBilinearDynamics(z: Matrix, a: Matrix, next: Matrix, lambda = 1e-4, inverseProductTerms = INVERSE_PRODUCT_TERMS): BilinearDynamics {
   if (next.rows !== z.rows || next.cols !== z.cols) {
     throw new TrajforgeError('E_MODEL_SHAPE', `fitBilinearDynamics: next latents ${next.rows}x${next.cols} vs ${z.rows}x${z.cols}`);
   }
@@ -52,7 +62,8 @@ export function fitBilinearDynamics(z: Matrix, a: Matrix, next: Matrix, lambda =
     latentSize: z.cols,
     actionSize: a.cols,
     forward: fitRidge(bilinearFeatures(z, a), delta, lambda),
-    inverse: fitRidge(bilinearFeatures(z, delta), a, lambda),
+    inverse: fitRidge(bilinearFeatures(z, delta, inverseProductTerms), a, lambda),
+    inverseProductTerms,
   };
 }
 
@@ -65,7 +76,7 @@ export function predictNext(model: BilinearDynamics, z: Matrix, a: Matrix): Matr
 
 /** Inferred actions behind transitions z -> z'. */
 export function inferActions(model: BilinearDynamics, z: Matrix, next: Matrix): Matrix {
-  return applyAffine(model.inverse, bilinearFeatures(z, difference(next, z)));
+  return applyAffine(model.inverse, bilinearFeatures(z, difference(next, z), model.inverseProductTerms));
 }
 
 /**

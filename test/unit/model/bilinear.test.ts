@@ -56,6 +56,8 @@ describe('bilinear latent dynamics', () => {
   it('builds [z, a, z⊗a] features', () => {
     const f = bilinearFeatures(matrix(1, 2, [2, 3]), matrix(1, 2, [5, 7]));
     expect([...f.data]).toEqual([2, 3, 5, 7, 10, 14, 15, 21]);
+    const capped = bilinearFeatures(matrix(1, 2, [2, 3]), matrix(1, 2, [5, 7]), 1);
+    expect([...capped.data]).toEqual([2, 3, 5, 7, 10, 14]);
   });
 
   it('recovers a bilinear system: one-step and 10-step open-loop error far below copy-last', () => {
