@@ -15,8 +15,23 @@ import type { DatasetMeta } from './sink.js';
  * parquet, rgb frames decoded from the videos (exact for the lossless codec), the final
  * observation and its frames from the trajforge sidecar, so T + 1 formats get everything.
  */
-export function datasetMeta(dir: string): DatasetMeta {
-  const side = readJson<{ env_id: string; config_hash: string; config: DatasetMeta['config']; run: DatasetMeta['run']; fps: number; instruction: string; observation_names: string[]; action_names: string[]; discrete: boolean; cameras: DatasetMeta['cameras']; body_names: string[] }>(join(dir, 'meta', 'trajforge.json'));
+/** meta/trajforge.json: what trajforge records beside a LeRobot dataset. */
+export interface TrajforgeSidecar {
+  env_id: string;
+  config_hash: string;
+  config: DatasetMeta['config'];
+  run: DatasetMeta['run'];
+  fps: number;
+  instruction: string;
+  observation_names: string[];
+  action_names: string[];
+  discrete: boolean;
+  cameras: DatasetMeta['cameras'];
+  body_names: string[];
+  episodes_file: string;
+}
+
+export function metaFromSidecar(side: TrajforgeSidecar): DatasetMeta {
   return {
     envId: side.env_id,
     config: side.config,
@@ -30,6 +45,10 @@ export function datasetMeta(dir: string): DatasetMeta {
     bodyNames: side.body_names,
     run: side.run,
   };
+}
+
+export function datasetMeta(dir: string): DatasetMeta {
+  return metaFromSidecar(readJson<TrajforgeSidecar>(join(dir, 'meta', 'trajforge.json')));
 }
 
 export async function* readLeRobotEpisodes(dir: string): AsyncGenerator<EpisodeData> {

@@ -1,27 +1,13 @@
 import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { TrajforgeError } from '../core/errors.js';
-import type { EnvConfig } from '../config/schema.js';
 import { addEpisodeStats, episodeExtrasPath, MetadataWriter, NumericCollector, typedColumns, type EpisodeRecord } from './lerobot.js';
 import { dataColumns, dataPath, fileAddress, videoPath, type Feature } from './lerobot-format.js';
+import { metaFromSidecar, type TrajforgeSidecar } from './lerobot-episodes.js';
 import { dataFiles, readEpisodesMeta, readInfo, readJson, readParquetRows, type Row } from './lerobot-read.js';
 import { ArrowParquetFile } from './parquet.js';
 import type { DatasetMeta, DatasetSummary } from './sink.js';
 
-interface Sidecar {
-  env_id: string;
-  config_hash: string;
-  config: EnvConfig;
-  run: DatasetMeta['run'];
-  fps: number;
-  instruction: string;
-  observation_names: string[];
-  action_names: string[];
-  discrete: boolean;
-  cameras: DatasetMeta['cameras'];
-  body_names: string[];
-  episodes_file: string;
-}
 type SidecarEpisode = Omit<EpisodeRecord, 'from_index'> & { source_episode: number };
 
 /**
@@ -37,7 +23,7 @@ export async function mergeLeRobot(inputs: string[], out: string): Promise<Datas
     const info = readInfo(dir);
     const side = join(dir, 'meta', 'trajforge.json');
     if (!existsSync(side)) throw new TrajforgeError('E_DATASET_INVALID', `${dir}: no meta/trajforge.json; merge needs datasets written by trajforge`);
-    const sidecar = readJson<Sidecar>(side);
+    const sidecar = readJson<TrajforgeSidecar>(side);
     const episodes = readFileSync(join(dir, sidecar.episodes_file), 'utf8')
       .split('\n')
       .filter(Boolean)
@@ -94,19 +80,7 @@ export async function mergeLeRobot(inputs: string[], out: string): Promise<Datas
   }
 
   const side = first.side;
-  const meta: DatasetMeta = {
-    envId: side.env_id,
-    config: side.config,
-    configHash: side.config_hash,
-    instruction: side.instruction,
-    fps: side.fps,
-    observationNames: side.observation_names,
-    actionNames: side.action_names,
-    discrete: side.discrete,
-    cameras: side.cameras,
-    bodyNames: side.body_names,
-    run: { ...side.run, shard: { index: 0, count: 1 } },
-  };
+  const meta: DatasetMeta = { ...metaFromSidecar(side), run: { ...side.run, shard: { index: 0, count: 1 } } };
   // Data: rows rewritten in merged episode order, with new episode and global indices.
   const writerMeta = new MetadataWriter(out, meta, features);
   mkdirSync(join(out, 'meta', 'trajforge_episodes'), { recursive: true });

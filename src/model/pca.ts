@@ -7,7 +7,7 @@
  */
 import { TrajforgeError } from '../core/errors.js';
 import { Rng } from '../core/rng.js';
-import { columnMeans, matrix, type Matrix } from './linalg.js';
+import { centerColumns, columnMeans, frobenius2, matrix, times, transposeTimes, type Matrix } from './linalg.js';
 
 export interface Pca {
   readonly mean: Float64Array; // D
@@ -52,52 +52,6 @@ function orthonormaliseColumns(a: Matrix): void {
     }
   }
   for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) a.data[r * cols + c] = t[c * rows + r]!;
-}
-
-/** Centered data times a D×m matrix: (x - mean)·b, n×m; blocked over features to keep b's rows in cache. */
-function centredTimes(x: Matrix, mean: Float64Array, b: Matrix): Matrix {
-  const m = b.cols;
-  const out = matrix(x.rows, m);
-  const block = 128;
-  const xd = x.data;
-  const od = out.data;
-  const other = b.data;
-  for (let c0 = 0; c0 < x.cols; c0 += block) {
-    const c1 = Math.min(x.cols, c0 + block);
-    for (let r = 0; r < x.rows; r++) {
-      const oo = r * m;
-      const xo = r * x.cols;
-      for (let c = c0; c < c1; c++) {
-        const v = xd[xo + c]! - mean[c]!;
-        const bo = c * m;
-        for (let j = 0; j < m; j++) od[oo + j]! += v * other[bo + j]!;
-      }
-    }
-  }
-  return out;
-}
-
-/** (x - mean)ᵀ·y for y n×m, giving D×m; blocked over features so the output block stays in cache. */
-function centredTransposeTimes(x: Matrix, mean: Float64Array, y: Matrix): Matrix {
-  const m = y.cols;
-  const out = matrix(x.cols, m);
-  const block = 128;
-  const xd = x.data;
-  const od = out.data;
-  const other = y.data;
-  for (let c0 = 0; c0 < x.cols; c0 += block) {
-    const c1 = Math.min(x.cols, c0 + block);
-    for (let r = 0; r < x.rows; r++) {
-      const yo = r * m;
-      const xo = r * x.cols;
-      for (let c = c0; c < c1; c++) {
-        const v = xd[xo + c]! - mean[c]!;
-        const oo = c * m;
-        for (let j = 0; j < m; j++) od[oo + j]! += v * other[yo + j]!;
-      }
-    }
-  }
-  return out;
 }
 
 /** Eigen-decomposition of a small symmetric matrix by cyclic Jacobi rotations: values descending. */
@@ -156,25 +110,20 @@ export function fitPca(x: Matrix, k: number, options: PcaOptions = {}): Pca {
   }
   const m = Math.min(k + (options.oversample ?? 10), n - 1, d);
   const mean = columnMeans(x);
+  const xc = centerColumns(x);
   const rng = new Rng(options.seed ?? 0);
   let basis = matrix(d, m);
   for (let i = 0; i < basis.data.length; i++) basis.data[i] = rng.normal();
   // Subspace iteration on XᵀX: basis <- orth(Xᵀ·X·basis).
   for (let it = 0; it <= (options.iterations ?? 4); it++) {
-    const y = centredTimes(x, mean, basis);
+    const y = times(xc, basis);
     orthonormaliseColumns(y);
-    basis = centredTransposeTimes(x, mean, y);
+    basis = transposeTimes(xc, y);
     orthonormaliseColumns(basis);
   }
   // Rayleigh–Ritz: eigen-decompose the small projected covariance (X·Q)ᵀ(X·Q).
-  const xq = centredTimes(x, mean, basis);
-  const small = matrix(m, m);
-  for (let r = 0; r < n; r++) {
-    for (let i = 0; i < m; i++) {
-      const vi = xq.data[r * m + i]!;
-      for (let j = 0; j < m; j++) small.data[i * m + j]! += vi * xq.data[r * m + j]!;
-    }
-  }
+  const xq = times(xc, basis);
+  const small = transposeTimes(xq, xq);
   const { values, vectors } = symmetricEigen(small);
   const components = matrix(k, d);
   for (let c = 0; c < k; c++) {
@@ -188,15 +137,11 @@ export function fitPca(x: Matrix, k: number, options: PcaOptions = {}): Pca {
     // Deterministic sign (largest-magnitude entry positive), as scikit-learn's svd_flip does.
     if (largest < 0) for (let f = 0; f < d; f++) components.data[c * d + f]! *= -1;
   }
-  let totalVariance = 0;
-  for (let r = 0; r < n; r++) {
-    for (let f = 0; f < d; f++) totalVariance += (x.data[r * d + f]! - mean[f]!) ** 2;
-  }
   return {
     mean,
     components,
     explainedVariance: Float64Array.from(values.subarray(0, k), (v) => Math.max(0, v) / (n - 1)),
-    totalVariance: totalVariance / (n - 1),
+    totalVariance: frobenius2(xc) / (n - 1),
   };
 }
 

@@ -1,15 +1,12 @@
+import type { CameraModel } from './camera.js';
+
 /**
  * Scan conversion of convex planar polygons (box faces, the ground) into a z-buffer: cheaper per
  * pixel than ray casting because 1/z is affine in screen space. Vertices arrive in camera space
  * (x right, y up, z forward); polygons are clipped against the near plane first.
  */
-export interface ZTarget {
-  width: number;
-  height: number;
-  fx: number;
-  fy: number;
-  cx: number;
-  cy: number;
+/** The camera's intrinsics plus the z-buffer being filled. */
+export interface ZTarget extends Pick<CameraModel, 'width' | 'height' | 'fx' | 'fy' | 'cx' | 'cy'> {
   tBuf: Float32Array;
   primBuf: Int16Array;
   faceBuf: Int8Array;
@@ -24,6 +21,9 @@ export const MAX_POLYGON_VERTICES = 16;
  * plane has camera-space normal n and offset d (n . X = d). Pixels whose centre lies inside and
  * whose z-depth is nearer than the buffer get (z, prim, face).
  * Polygons have at most 7 vertices before clipping.
+ * This is the renderer's hottest loop, so clipping, projection and spans are written inline
+ * rather than through projectClipped/forEachSpan (which maskPolygon uses): routing it through
+ * them measured ~10 % fewer frames/s (64x64 rgb+depth+seg 5,050 -> 4,500).
  */
 export function rasterPolygon(
   tgt: ZTarget,
