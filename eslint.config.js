@@ -23,9 +23,10 @@ export default tseslint.config(
     },
   },
   {
-    // Config, simulation, policies and rendering run in workers and browsers: no I/O.
-    files: ['src/config/**/*.ts', 'src/sim/**/*.ts', 'src/policy/**/*.ts', 'src/render/**/*.ts', 'src/core/**/*.ts'],
-    ignores: ['src/config/load.ts'],
+    // Config, simulation, policies, rendering, models and reports run in workers and browsers: no I/O.
+    // (A model directory is read and written by src/model/store.ts only.)
+    files: ['src/config/**/*.ts', 'src/sim/**/*.ts', 'src/policy/**/*.ts', 'src/render/**/*.ts', 'src/core/**/*.ts', 'src/model/**/*.ts', 'src/report/**/*.ts'],
+    ignores: ['src/config/load.ts', 'src/model/store.ts'],
     rules: {
       'no-restricted-imports': ['error', { patterns: [{ group: ['node:*', 'fs', 'path', 'child_process', 'os'], message: 'no I/O outside load.ts / cli / export / video' }] }],
       'no-restricted-globals': ['error', { name: 'process', message: 'no process access in pure modules' }],

@@ -76,7 +76,7 @@ const SECTION = process.argv[2];
 if (SECTION === undefined) {
   const { spawnSync } = await import('node:child_process');
   console.log(`trajforge bench — node ${process.version}, Rapier ${(await loadRapier()).version()}, ${SECONDS} s per figure`);
-  for (const section of ['physics', 'render', 'generate', 'formats']) {
+  for (const section of ['physics', 'render', 'generate', 'formats', 'model']) {
     const r = spawnSync(process.execPath, [...process.execArgv, process.argv[1]!, section], { stdio: 'inherit', env: process.env });
     if (r.status !== 0) process.exit(r.status ?? 1);
   }
@@ -192,3 +192,66 @@ async function formatsBench(): Promise<void> {
   }
 }
 if (SECTION === 'formats') await formatsBench();
+
+/**
+ * World model (PushCube-v1 default dataset): train wall time and peak memory, ONNX inference
+ * throughput per part (onnxruntime-node, 1 thread, batch 256), dream vs simulate+render, and the
+ * eval headline numbers. Uses data/PushCube-v1 when present (npm run generate), else makes it.
+ */
+async function modelBench(): Promise<void> {
+  const { spawnSync } = await import('node:child_process');
+  const { existsSync, mkdtempSync, readFileSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const cli = (args: string[]) => {
+    const t0 = performance.now();
+    const res = spawnSync('/bin/sh', ['-c', `/usr/bin/time -f '%M' ${process.execPath} bin/trajforge.js ${args.map((a) => `'${a}'`).join(' ')}`], { encoding: 'utf8', cwd: process.cwd(), maxBuffer: 1 << 26 });
+    if (res.status !== 0) throw new Error(res.stderr);
+    const rssKb = Number(res.stderr.trim().split('\n').pop());
+    return { seconds: (performance.now() - t0) / 1000, stdout: res.stdout, rssMb: rssKb / 1024 };
+  };
+  const tmp = mkdtempSync(join(tmpdir(), 'tf-model-'));
+  let dataset = 'data/PushCube-v1';
+  if (!existsSync(join(dataset, 'meta', 'trajforge.json'))) {
+    dataset = join(tmp, 'ds');
+    cli(['generate', 'PushCube-v1', '--episodes', '300', '--noise', '0.3', '--epsilon', '0.1', '--out', dataset]);
+  }
+  const modelDir = join(tmp, 'model');
+  console.log(`\nWorld model (${dataset}, default options):`);
+  const train = cli(['train', dataset, '--out', modelDir]);
+  const card = JSON.parse(readFileSync(join(modelDir, 'model.json'), 'utf8')) as { latent: number; input: { width: number; height: number }; action: { names: string[] }; training: { seconds: number } };
+  console.log(`train          ${train.seconds.toFixed(1)} s wall (target <= 300 s), peak RSS ${train.rssMb.toFixed(0)} MB`);
+
+  const { WorldModelSession } = await import('../src/model/session.js');
+  const { readModelParts } = await import('../src/model/store.js');
+  const session = await WorldModelSession.load(card as never, readModelParts(modelDir, card as never));
+  const n = 4096;
+  const rng = new Rng(1);
+  const frames = Float32Array.from({ length: n * card.input.width * card.input.height * 3 }, () => rng.next());
+  const actions = Float32Array.from({ length: n * card.action.names.length }, () => rng.uniform(-1, 1));
+  const time = async (label: string, unit: string, target: string, f: () => Promise<unknown>) => {
+    await f();
+    let runs = 0;
+    const t0 = performance.now();
+    while (performance.now() - t0 < SECONDS * 1000) {
+      await f();
+      runs++;
+    }
+    const rate = (runs * n) / ((performance.now() - t0) / 1000);
+    console.log(`${label.padEnd(14)} ${Math.round(rate).toLocaleString('en-US').padStart(10)} ${unit}/s  (${target})`);
+  };
+  const z = await session.encode(frames, n);
+  await time('encoder', 'frames', 'target >= 5,000', () => session.encode(frames, n));
+  await time('decoder', 'frames', 'residual decoding needs one per step', () => session.decode(z, n));
+  await time('dynamics', 'states', 'target >= 500,000', () => session.step(z, actions, n));
+  await time('inverse', 'pairs', '', () => session.inverse(z, z, n));
+  await session.release();
+
+  const dream = cli(['dream', '--model', modelDir, '--env', 'PushCube-v1', '--episodes', '200', '--noise', '0.3', '--epsilon', '0.1', '--out', join(tmp, 'dream'), '--compare']);
+  for (const line of dream.stdout.split('\n').filter((l) => /steps\/s|speed|faster/i.test(l))) console.log(`dream          ${line.trim()}`);
+  const ev = cli(['eval', '--model', modelDir, dataset, '--out', join(tmp, 'eval')]);
+  for (const line of ev.stdout.split('\n').slice(1).filter(Boolean)) console.log(`eval          ${line}`);
+  console.log(`eval           ${ev.seconds.toFixed(1)} s wall`);
+  rmSync(tmp, { recursive: true, force: true });
+}
+if (SECTION === 'model') await modelBench();

@@ -2,14 +2,18 @@ import { isTrajforgeError } from '../core/errors.js';
 import { closest } from '../core/registry.js';
 import { checkCommand } from './check.js';
 import { convertCommand } from './convert.js';
+import { dreamCommand } from './dream.js';
 import { envsCommand } from './envs.js';
 import { generateCommand } from './generate.js';
 import type { CliIO, Command } from './io.js';
 import { inspectCommand } from './inspect.js';
 import { mergeCommand } from './merge.js';
+import { predictCommand } from './predict.js';
 import { renderCommand } from './render.js';
 import { validateCommand } from './validate.js';
 import { schemaCommand } from './schema.js';
+import { trainCommand } from './train.js';
+import { evalCommand } from './eval.js';
 
 /** The command table: the CLI's help and its unknown-command error both come from it. */
 export const COMMANDS: Record<string, Command> = {
@@ -22,6 +26,10 @@ export const COMMANDS: Record<string, Command> = {
   validate: validateCommand,
   merge: mergeCommand,
   convert: convertCommand,
+  train: trainCommand,
+  predict: predictCommand,
+  dream: dreamCommand,
+  eval: evalCommand,
 };
 
 function help(): string {

@@ -46,6 +46,8 @@ export interface EpisodeData {
   bodies: BodyTrack[];
   /** Contacts that began during the episode; `frame` is the observation right after (t + 1). */
   collisions: (Collision & { frame: number })[];
+  /** Extra float features per step (e.g. observation.latent), length × dim row-major, plus the value for the final observation. */
+  extras?: { key: string; dim: number; names?: string[]; data: Float32Array; final?: Float32Array }[];
   /** Seconds spent simulating and rendering. */
   simSeconds: number;
   renderSeconds: number;

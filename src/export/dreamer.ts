@@ -4,6 +4,7 @@ import { TrajforgeError } from '../core/errors.js';
 import { deriveSeed } from '../core/rng.js';
 import type { ChannelFrames, EpisodeData } from '../episode/simulate.js';
 import { writeFileAtomic } from './atomic.js';
+import { episodeExtras, extraFeatures, flatKey, sourceJson, withFinal } from './extras.js';
 import { npzBytes, type NpyArray } from './npz.js';
 import type { DatasetMeta, DatasetSummary, EpisodeSink } from './sink.js';
 
@@ -17,6 +18,10 @@ import type { DatasetMeta, DatasetSummary, EpisodeSink } from './sink.js';
  * holds observation t, the reward that led to it (0 at the first step) and the action chosen at
  * it (zero at the last step). Times and uuids derive from the run seed, so files are reproducible.
  * Train with `replay_context=0` (the files carry no encoder/decoder context).
+ * Extra features (`DatasetMeta.extraFeatures`, e.g. `observation.latent`) are further float32
+ * arrays named with '.' -> '_' (`observation_latent`, [steps, dim]); like `state` they hold T + 1
+ * rows, the last being the extra's final value (NaN when the producer gave none). Replay loads
+ * every array and agents only read the keys they are configured for, so extra keys are inert.
  */
 const CHUNK = 1024;
 const PROGRESS = '.trajforge-dreamer';
@@ -32,6 +37,7 @@ export class DreamerSink implements EpisodeSink {
   async open(dir: string, meta: DatasetMeta, opts: { resume: boolean }): Promise<{ committed: number }> {
     this.dir = dir;
     this.meta = meta;
+    extraFeatures(meta);
     mkdirSync(join(dir, 'replay'), { recursive: true });
     mkdirSync(join(dir, PROGRESS), { recursive: true });
     const progress = join(dir, PROGRESS, 'episodes.jsonl');
@@ -78,7 +84,7 @@ export class DreamerSink implements EpisodeSink {
     const m = this.meta;
     writeFileAtomic(
       join(this.dir, 'dreamer.json'),
-      `${JSON.stringify({ format: 'dreamerv3 replay (official danijar/dreamerv3 npz chunks)', env_id: m.envId, config_hash: m.configHash, fps: m.fps, observation_names: m.observationNames, action_names: m.actionNames, discrete: m.discrete, cameras: m.cameras, body_names: m.bodyNames, run: m.run, config: m.config, episodes }, null, 1)}\n`,
+      `${JSON.stringify({ format: 'dreamerv3 replay (official danijar/dreamerv3 npz chunks)', env_id: m.envId, config_hash: m.configHash, fps: m.fps, observation_names: m.observationNames, action_names: m.actionNames, discrete: m.discrete, cameras: m.cameras, body_names: m.bodyNames, run: m.run, config: m.config, ...dreamerOptional(m), episodes }, null, 1)}\n`,
     );
     rmSync(join(this.dir, PROGRESS), { recursive: true, force: true });
     return { dir: this.dir, episodes: this.episodes, frames: this.frames, successes: this.successes, bytes: dirBytes(this.dir) };
@@ -126,7 +132,20 @@ export function replayArrays(ep: EpisodeData, meta: DatasetMeta): Record<string,
     const key = f.channel === 'rgb' ? (f.camera === firstRgb ? 'image' : `image_${f.camera}`) : `${f.channel}_${f.camera}`;
     out[key] = frameArray(f, final, L);
   }
+  for (const x of episodeExtras(meta, ep)) {
+    const key = flatKey(x.key);
+    if (key in out || key === 'stepid') throw new TrajforgeError('E_USAGE', `extra feature ${x.key}: DreamerV3 array name ${key} is already taken`);
+    out[key] = { dtype: '<f4', shape: [L, x.dim], data: withFinal(x, T) };
+  }
   return out;
+}
+
+/** dreamer.json additions, only when set (plain runs keep their file unchanged). */
+function dreamerOptional(m: DatasetMeta) {
+  return {
+    ...(m.extraFeatures?.length ? { extra_features: m.extraFeatures.map((x) => ({ key: x.key, array: flatKey(x.key), dim: x.dim, ...(x.names ? { names: x.names } : {}) })) } : {}),
+    ...(m.source ? { source: sourceJson(m.source) } : {}),
+  };
 }
 
 function frameArray(f: ChannelFrames, final: ChannelFrames, L: number): NpyArray {

@@ -17,6 +17,8 @@ import { encodeFloatTiff } from './tiff.js';
  * metadata.json (scene, camera per frame, per-object tracks: positions, wxyz quaternions,
  * velocities, image positions, visibility, 2-D and 3-D boxes) and events.json. The first camera
  * with rgb is written at the top level; further cameras in a sub-folder named after them.
+ * Extra features (`EpisodeData.extras`, e.g. latents) and provenance are not written: Kubric's
+ * layout is image layers plus scene metadata, with no place for per-step vectors.
  */
 const PROGRESS = '.trajforge-frames';
 

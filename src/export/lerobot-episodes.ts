@@ -7,6 +7,7 @@ import { runFfmpeg } from '../video/ffmpeg.js';
 import { episodeExtrasPath } from './lerobot.js';
 import { auxKey, videoKey, videoPath } from './lerobot-format.js';
 import { dataFiles, readEpisodesMeta, readInfo, readJson, readParquetRows, type Row } from './lerobot-read.js';
+import { sourceFromJson, type sourceJson } from './extras.js';
 import { readNpz } from './npz.js';
 import type { DatasetMeta } from './sink.js';
 
@@ -29,6 +30,10 @@ export interface TrajforgeSidecar {
   cameras: DatasetMeta['cameras'];
   body_names: string[];
   episodes_file: string;
+  /** Extra per-step float features (absent when there are none). */
+  extra_features?: { key: string; dim: number; names?: string[] }[];
+  /** Provenance (absent: simulated). */
+  source?: ReturnType<typeof sourceJson>;
 }
 
 export function metaFromSidecar(side: TrajforgeSidecar): DatasetMeta {
@@ -43,6 +48,8 @@ export function metaFromSidecar(side: TrajforgeSidecar): DatasetMeta {
     discrete: side.discrete,
     cameras: side.cameras,
     bodyNames: side.body_names,
+    ...(side.extra_features?.length ? { extraFeatures: side.extra_features.map((x) => ({ key: x.key, dim: x.dim, ...(x.names ? { names: x.names } : {}) })) } : {}),
+    ...(side.source ? { source: sourceFromJson(side.source)! } : {}),
     run: side.run,
   };
 }
@@ -104,7 +111,19 @@ export async function* readLeRobotEpisodes(dir: string): AsyncGenerator<EpisodeD
         }
       }
     }
+    // Extra features from their columns (scalars when dim is 1), final values from the npz sidecar.
+    const extraList = (meta.extraFeatures ?? []).map((x) => {
+      const data = new Float32Array(T * x.dim);
+      r.forEach((row, t) => {
+        const v = row[x.key];
+        if (x.dim === 1 && !Array.isArray(v) && !ArrayBuffer.isView(v)) data[t] = Number(v);
+        else data.set(v as ArrayLike<number>, t * x.dim);
+      });
+      const final = extras[`final_extra/${x.key}`];
+      return { key: x.key, dim: x.dim, ...(x.names ? { names: x.names } : {}), data, ...(final ? { final: Float32Array.from(final.data as Float32Array) } : {}) };
+    });
     yield {
+      ...(extraList.length ? { extras: extraList } : {}),
       episode: Number(side.source_episode),
       seed: Number(side.seed),
       length: T,

@@ -1,5 +1,6 @@
 import type { Channel } from '../render/renderer.js';
 import { CODECS } from '../video/ffmpeg.js';
+import { extraFeatures } from './extras.js';
 import type { ColumnDef, ParquetDtype } from './parquet.js';
 import type { DatasetMeta } from './sink.js';
 
@@ -97,6 +98,9 @@ export function lerobotFeatures(meta: DatasetMeta): Record<string, Feature> {
       info: { layout: 'row-major height x width x channels', height: cam.height, width: cam.width, channels: AUX[a.channel].channels, unit: AUX[a.channel].unit },
     };
   }
+  // Extra float features (e.g. a world model's observation.latent): plain float32 vectors like
+  // observation.state (shape [1] becomes a scalar column, as LeRobot expects).
+  for (const x of extraFeatures(meta, [...Object.keys(f), ...RESERVED, ...videoCameras(meta).map((c) => videoKey(c.name))])) f[x.key] = { dtype: 'float32', shape: [x.dim], names: x.names ?? null };
   f.timestamp = { dtype: 'float32', shape: [1], names: null };
   f.frame_index = { dtype: 'int64', shape: [1], names: null };
   f.episode_index = { dtype: 'int64', shape: [1], names: null };
@@ -134,3 +138,11 @@ export function dataColumns(features: Record<string, Feature>): ColumnDef[] {
 
 /** Small numeric features whose per-episode stats go into meta/episodes (stats/<feature>/<stat>). */
 export const EPISODE_STATS_FEATURES = ['observation.state', 'action', 'next.reward', 'timestamp', 'frame_index', 'episode_index', 'index', 'task_index'];
+
+/** Names an extra feature may not take: the automatic columns and the camera features. */
+const RESERVED = ['timestamp', 'frame_index', 'episode_index', 'index', 'task_index'];
+
+/** The features with per-episode stats: the fixed ones present, then the extra features (stats like observation.state). */
+export function episodeStatFeatures(meta: DatasetMeta, features: Record<string, Feature>): string[] {
+  return [...EPISODE_STATS_FEATURES.filter((f) => f in features), ...(meta.extraFeatures ?? []).map((x) => x.key).filter((k) => k in features)];
+}

@@ -1,8 +1,8 @@
 import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { TrajforgeError } from '../core/errors.js';
-import { addEpisodeStats, episodeExtrasPath, MetadataWriter, NumericCollector, typedColumns, type EpisodeRecord } from './lerobot.js';
-import { dataColumns, dataPath, fileAddress, videoPath, type Feature } from './lerobot-format.js';
+import { addEpisodeStats, episodeExtrasPath, extraKeys, MetadataWriter, NumericCollector, typedColumns, type EpisodeRecord } from './lerobot.js';
+import { dataColumns, dataPath, episodeStatFeatures, fileAddress, videoPath, type Feature } from './lerobot-format.js';
 import { metaFromSidecar, type TrajforgeSidecar } from './lerobot-episodes.js';
 import { dataFiles, readEpisodesMeta, readInfo, readJson, readParquetRows, type Row } from './lerobot-read.js';
 import { ArrowParquetFile } from './parquet.js';
@@ -37,6 +37,8 @@ export async function mergeLeRobot(inputs: string[], out: string): Promise<Datas
     const a = { ...s.side.run, shard: null };
     const b = { ...first.side.run, shard: null };
     if (JSON.stringify(a) !== JSON.stringify(b)) throw new TrajforgeError('E_DATASET_INVALID', `${s.dir}: run settings differ from ${first.dir}`);
+    // Simulated and dreamed episodes (or two models' dreams) must not blend into one dataset.
+    if (JSON.stringify(s.side.source ?? null) !== JSON.stringify(first.side.source ?? null)) throw new TrajforgeError('E_DATASET_INVALID', `${s.dir}: source (simulator / world model) differs from ${first.dir}`);
   }
   const features = first.info.features as Record<string, Feature>;
   const videoKeys = Object.entries(features).filter(([, f]) => f.dtype === 'video').map(([k]) => k);
@@ -86,7 +88,7 @@ export async function mergeLeRobot(inputs: string[], out: string): Promise<Datas
   mkdirSync(join(out, 'meta', 'trajforge_episodes'), { recursive: true });
   const columns = dataColumns(features);
   const readers = shards.map((s) => new RowCursor(dataFiles(s.dir)));
-  const numeric = new NumericCollector(features);
+  const numeric = new NumericCollector(features, extraKeys(meta));
   let writer: ArrowParquetFile | null = null;
   let writerPath = '';
   let fileNo = 0;
@@ -137,7 +139,7 @@ export async function mergeLeRobot(inputs: string[], out: string): Promise<Datas
         }),
       ),
     };
-    addEpisodeStats(data, [record], features);
+    addEpisodeStats(data, [record], features, episodeStatFeatures(meta, features));
     copyFileSync(episodeExtrasPath(shards[src.shard]!.dir, src.local), episodeExtrasPath(out, ei));
     writerMeta.add(record);
     index += length;

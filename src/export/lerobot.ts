@@ -5,14 +5,15 @@ import type { EpisodeData } from '../episode/simulate.js';
 import { CODECS, VideoEncoder, concatVideos } from '../video/ffmpeg.js';
 import { readArrays, writeArrays } from './arrays.js';
 import { writeFileAtomic } from './atomic.js';
+import { episodeExtras, sourceJson } from './extras.js';
 import {
   CODEBASE_VERSION,
   DATA_PATH,
-  EPISODE_STATS_FEATURES,
   VIDEO_PATH,
   auxColumns,
   dataColumns,
   dataPath,
+  episodeStatFeatures,
   episodesPath,
   fileAddress,
   lerobotFeatures,
@@ -85,7 +86,8 @@ export class LeRobotSink implements EpisodeSink {
     this.features = lerobotFeatures(meta);
     const staging = join(dir, STAGING);
     const runFile = join(staging, 'run.json');
-    const run = JSON.stringify({ format: 'lerobot', configHash: meta.configHash, run: meta.run, cameras: meta.cameras }, null, 2);
+    // Extras and provenance only when set, so plain runs keep their run.json (and resume) unchanged.
+    const run = JSON.stringify({ format: 'lerobot', configHash: meta.configHash, run: meta.run, cameras: meta.cameras, ...optionalMeta(meta) }, null, 2);
     if (opts.resume && existsSync(runFile)) {
       if (readFileSync(runFile, 'utf8') !== run) {
         throw new TrajforgeError('E_DATASET_EXISTS', `${dir} was started with different settings or config (see ${runFile}); use the same command to resume, or --overwrite`);
@@ -106,6 +108,7 @@ export class LeRobotSink implements EpisodeSink {
   }
 
   async write(ep: EpisodeData): Promise<void> {
+    episodeExtras(this.meta, ep); // fail before anything of the episode is written
     if (!this.part) this.part = this.startPart();
     const part = this.part;
     const record: EpisodeRecord = {
@@ -123,7 +126,7 @@ export class LeRobotSink implements EpisodeSink {
     };
     // Per-frame tracks and the final observation (T + 1 formats need it; LeRobot's rows stop at
     // T) go to a binary side file; the JSON sidecar keeps the small per-episode facts.
-    writeEpisodeExtras(this.dir, this.nextEpisode, ep);
+    writeEpisodeExtras(this.dir, this.nextEpisode, ep, this.meta);
     for (const cam of videoCameras(this.meta)) {
       const frames = ep.frames.find((f) => f.camera === cam.name && f.channel === 'rgb')!;
       const hist = new ImageHistogram(3);
@@ -177,14 +180,15 @@ export class LeRobotSink implements EpisodeSink {
 
 /**
  * meta/trajforge_episodes/episode_NNNNNN.npz: `final/<camera>.<channel>` frames and `final_obs` of
- * the last observation; `body/<id>/{positions, quaternions, velocities, angular_velocities}` and
+ * the last observation (and `final_extra/<key>` of each extra feature that has a final value);
+ * `body/<id>/{positions, quaternions, velocities, angular_velocities}` and
  * `camera/<name>/{positions, quaternions, K, world_to_camera}` per frame (float64, T + 1 rows).
  */
 export function episodeExtrasPath(dir: string, episode: number): string {
   return join(dir, 'meta', 'trajforge_episodes', `episode_${String(episode).padStart(6, '0')}.npz`);
 }
 
-function writeEpisodeExtras(dir: string, episode: number, ep: EpisodeData): void {
+function writeEpisodeExtras(dir: string, episode: number, ep: EpisodeData, meta: DatasetMeta): void {
   const arrays: Record<string, NpyArray> = {};
   for (const f of ep.finalFrames) {
     const C = f.data.length / (f.width * f.height);
@@ -192,6 +196,7 @@ function writeEpisodeExtras(dir: string, episode: number, ep: EpisodeData): void
     arrays[`final/${f.camera}.${f.channel}`] = { dtype, shape: C === 1 ? [f.height, f.width] : [f.height, f.width, C], data: f.data };
   }
   arrays.final_obs = { dtype: '<f4', shape: [ep.finalObs.length], data: ep.finalObs };
+  for (const x of episodeExtras(meta, ep)) if (x.final) arrays[`final_extra/${x.key}`] = { dtype: '<f4', shape: [x.dim], data: x.final };
   const f64 = (xs: number[], cols: number): NpyArray => ({ dtype: '<f8', shape: [xs.length / cols, cols], data: Float64Array.from(xs) });
   for (const b of ep.bodies) {
     arrays[`body/${b.id}/positions`] = f64(b.positions, 3);
@@ -249,6 +254,7 @@ function packRows(rows: EpisodeData[], meta: DatasetMeta): Record<string, Float3
     const frames = rows.map((r) => r.frames.find((f) => f.camera === a.camera && f.channel === a.channel)!.data);
     out[a.key] = a.dtype === 'uint16' ? cat(frames as Uint16Array[], Uint16Array) : cat(frames as Float32Array[], Float32Array);
   }
+  for (const [i, x] of (meta.extraFeatures ?? []).entries()) out[`extra/${x.key}`] = cat(rows.map((r) => episodeExtras(meta, r)[i]!.data), Float32Array);
   void total;
   return out;
 }
@@ -308,7 +314,7 @@ async function assemble(dir: string, meta: DatasetMeta, features: Record<string,
   let writer: ArrowParquetFile | null = null;
   let writerPath = '';
   let bytes = 0;
-  const numeric = new NumericCollector(features);
+  const numeric = new NumericCollector(features, extraKeys(meta));
   const metaWriter = new MetadataWriter(dir, meta, features);
   const finishFile = async () => {
     if (!writer) return;
@@ -330,7 +336,7 @@ async function assemble(dir: string, meta: DatasetMeta, features: Record<string,
     const table = partTable(arrays, eps, meta, features);
     (writer as ArrowParquetFile).write(typedColumns(columns, features, table.data, table.rows), table.rows);
     numeric.add(table.data, table.rows);
-    addEpisodeStats(table.data, eps, features);
+    addEpisodeStats(table.data, eps, features, episodeStatFeatures(meta, features));
     eps.forEach((e, k) => {
       e.data_file = fileNo;
       e.video = videoRefs[pi]![k]!;
@@ -368,7 +374,7 @@ export class MetadataWriter {
     private readonly features: Record<string, Feature>,
   ) {
     this.keys = videoCameras(meta).map((c) => videoKey(c.name));
-    this.statFeatures = EPISODE_STATS_FEATURES.filter((f) => f in features);
+    this.statFeatures = episodeStatFeatures(meta, features);
     this.columns = episodesColumns(this.keys, this.statFeatures);
     this.episodesFile = join(dir, episodesPath(0, 0));
     mkdirSync(join(this.episodesFile, '..'), { recursive: true });
@@ -402,7 +408,8 @@ export class MetadataWriter {
     push('source_episode', BigInt(e.source_episode));
     push('success', e.success);
     push('config_hash', this.meta.configHash);
-    push('source', 'simulation');
+    // 'simulation' is what plain runs have always written; dreamed episodes say so.
+    push('source', this.meta.source?.kind === 'world-model' ? 'world-model' : 'simulation');
     for (const f of this.statFeatures) for (const st of STAT_NAMES) push(`stats/${f}/${st}`, e.stats![f]![st]);
     if (++this.buffered >= 256) this.flush();
     for (const [k, h] of Object.entries(e.histograms)) {
@@ -410,7 +417,7 @@ export class MetadataWriter {
       if (this.hists.has(k)) this.hists.get(k)!.merge(hist);
       else this.hists.set(k, hist);
     }
-    appendFileSync(`${this.sidecarLines}.tmp`, `${JSON.stringify(sidecarEpisode(e))}\n`);
+    appendFileSync(`${this.sidecarLines}.tmp`, `${JSON.stringify({ ...sidecarEpisode(e), ...sourceFields(this.meta) })}\n`);
     this.episodes++;
     this.frames += e.length;
     if (e.success) this.successes++;
@@ -434,7 +441,7 @@ export class MetadataWriter {
     writeFileAtomic(join(dir, 'meta', 'stats.json'), `${JSON.stringify(stats, null, 2)}\n`);
     writeFileAtomic(
       join(dir, 'meta', 'trajforge.json'),
-      `${JSON.stringify({ env_id: meta.envId, config_hash: meta.configHash, config: meta.config, run: meta.run, fps: meta.fps, instruction: meta.instruction, observation_names: meta.observationNames, action_names: meta.actionNames, discrete: meta.discrete, cameras: meta.cameras, body_names: meta.bodyNames, episodes_file: 'meta/trajforge_episodes.jsonl' }, null, 1)}\n`,
+      `${JSON.stringify({ env_id: meta.envId, config_hash: meta.configHash, config: meta.config, run: meta.run, fps: meta.fps, instruction: meta.instruction, observation_names: meta.observationNames, action_names: meta.actionNames, discrete: meta.discrete, cameras: meta.cameras, body_names: meta.bodyNames, episodes_file: 'meta/trajforge_episodes.jsonl', ...sidecarOptional(meta) }, null, 1)}\n`,
     );
     const info = {
       codebase_version: CODEBASE_VERSION,
@@ -456,9 +463,8 @@ export class MetadataWriter {
   }
 }
 
-/** Per-episode stats of the small numeric features, from one table of consecutive episodes. */
-export function addEpisodeStats(data: Record<string, unknown[]>, eps: EpisodeRecord[], features: Record<string, Feature>): void {
-  const statFeatures = EPISODE_STATS_FEATURES.filter((f) => f in features);
+/** Per-episode stats of the small numeric features (`statFeatures`), from one table of consecutive episodes. */
+export function addEpisodeStats(data: Record<string, unknown[]>, eps: EpisodeRecord[], features: Record<string, Feature>, statFeatures: string[]): void {
   let r0 = 0;
   for (const e of eps) {
     e.stats = {};
@@ -469,6 +475,31 @@ export function addEpisodeStats(data: Record<string, unknown[]>, eps: EpisodeRec
     }
     r0 += e.length;
   }
+}
+
+/** run.json additions: present only when set, so plain runs stay byte-identical. */
+function optionalMeta(meta: DatasetMeta) {
+  return { ...(meta.extraFeatures?.length ? { extraFeatures: meta.extraFeatures } : {}), ...(meta.source ? { source: meta.source } : {}) };
+}
+
+/** meta/trajforge.json additions (snake_case like the rest of the sidecar); read back by metaFromSidecar. */
+function sidecarOptional(meta: DatasetMeta) {
+  return {
+    ...(meta.extraFeatures?.length ? { extra_features: meta.extraFeatures.map((x) => ({ key: x.key, dim: x.dim, ...(x.names ? { names: x.names } : {}) })) } : {}),
+    ...(meta.source ? { source: sourceJson(meta.source) } : {}),
+  };
+}
+
+/** Provenance on every line of meta/trajforge_episodes.jsonl, so a single episode still says where it came from. */
+function sourceFields(meta: DatasetMeta) {
+  if (!meta.source) return {};
+  const { kind, ...model } = sourceJson(meta.source);
+  return { source: kind, ...model };
+}
+
+/** Keys of the extra features (their stats are per dimension however wide they are). */
+export function extraKeys(meta: DatasetMeta): string[] {
+  return (meta.extraFeatures ?? []).map((x) => x.key);
 }
 
 function sidecarEpisode(e: EpisodeRecord) {
@@ -491,6 +522,10 @@ export function partTable(arrays: Record<string, ArrayLike<number> & { length: n
   data['next.terminated'] = Array.from(term, (v) => v === 1);
   data['next.truncated'] = Array.from(trunc, (v) => v === 1);
   data['next.success'] = Array.from(arrays.success!, (v) => v === 1);
+  for (const x of meta.extraFeatures ?? []) {
+    const src = arrays[`extra/${x.key}`]!;
+    data[x.key] = x.dim === 1 ? Array.from(src) : vec(src, x.dim);
+  }
   // Large image-like columns as per-row views (stats sample them; the parquet gets typed arrays).
   for (const a of auxColumns(meta)) {
     const src = arrays[a.key] as unknown as Float32Array;
@@ -548,13 +583,20 @@ export class NumericCollector {
   static readonly SAMPLE_ROWS = 200_000;
   private static readonly SAMPLE_FRAMES = 10;
   private readonly acc = new Map<string, Accumulator>();
-  constructor(private readonly features: Record<string, Feature>) {}
+  private readonly exact: Set<string>;
+  /** `exact`: features kept per dimension even when wider than 64 (extra features such as latents are vectors, not images). */
+  constructor(
+    private readonly features: Record<string, Feature>,
+    exact: string[] = [],
+  ) {
+    this.exact = new Set(exact);
+  }
 
   add(data: Record<string, unknown[]>, rows: number): void {
     for (const [name, f] of Object.entries(this.features)) {
       if (f.dtype === 'video' || !(name in data)) continue;
       const col = data[name]!;
-      const large = (f.shape[0] ?? 1) > 64;
+      const large = (f.shape[0] ?? 1) > 64 && !this.exact.has(name);
       const dims = large ? 1 : f.shape[0]!;
       let acc = this.acc.get(name);
       if (!acc) {

@@ -1,7 +1,9 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { TrajforgeError } from '../core/errors.js';
 import type { EpisodeData } from '../episode/simulate.js';
 import { writeFileAtomic } from './atomic.js';
+import { episodeExtras, extraFeatures, flatKey, sourceJson, withFinal } from './extras.js';
 import type { DatasetMeta, DatasetSummary, EpisodeSink } from './sink.js';
 
 /**
@@ -14,6 +16,11 @@ import type { DatasetMeta, DatasetSummary, EpisodeSink } from './sink.js';
  * otherwise treats uint8 0..255 image boxes as JPEG bytes (its HEAD honours the flag; 0.5.3 does not).
  * Spaces are serialised as Minari does: JSON strings with bare `Infinity` for unbounded boxes.
  * HDF5 is written with h5wasm (the HDF5 C library compiled to WASM).
+ * Extra features (`DatasetMeta.extraFeatures`, e.g. `observation.latent`) are further observation
+ * subspaces named with '.' -> '_' (`observations/observation_latent`, a float32 Box of shape
+ * [dim], T + 1 rows, the last the final value or NaN when the producer gave none): Minari decodes
+ * exactly the subspaces the Dict declares, so they load like `state`. Provenance (`source`) sits
+ * in metadata.json under `trajforge`, a key Minari ignores.
  */
 const PROGRESS = '.trajforge-minari';
 
@@ -47,6 +54,7 @@ export class MinariSink implements EpisodeSink {
   async open(dir: string, meta: DatasetMeta, opts: { resume: boolean }): Promise<{ committed: number }> {
     this.dir = dir;
     this.meta = meta;
+    observationSpace(meta); // rejects extra features whose names clash, before any file exists
     this.dataDir = join(dir, minariDatasetId(meta.envId), 'data');
     mkdirSync(this.dataDir, { recursive: true });
     mkdirSync(join(dir, PROGRESS), { recursive: true });
@@ -98,6 +106,7 @@ export class MinariSink implements EpisodeSink {
       const dtype = data instanceof Uint8Array ? '<B' : data instanceof Uint16Array ? '<H' : '<f';
       obs.create_dataset({ name: obsKey(fr.channel, fr.camera), data, shape, dtype });
     }
+    for (const x of episodeExtras(this.meta, ep)) obs.create_dataset({ name: flatKey(x.key), data: withFinal(x, T), shape: [T + 1, x.dim], dtype: '<f' });
     if (this.meta.discrete) g.create_dataset({ name: 'actions', data: BigInt64Array.from(ep.actions, (a) => BigInt(Math.round(a))), shape: [T], dtype: '<q' });
     else g.create_dataset({ name: 'actions', data: ep.actions, shape: [T, ep.actionDim], dtype: '<f' });
     g.create_dataset({ name: 'rewards', data: Float64Array.from(ep.rewards), shape: [T], dtype: '<d' });
@@ -131,7 +140,7 @@ export class MinariSink implements EpisodeSink {
       code_permalink: 'trajforge (generated)',
       dataset_size: Number((statSync(hdf5).size / 1e6).toFixed(3)),
       jpeg_encoding: false,
-      trajforge: { env_id: m.envId, config_hash: m.configHash, seed: m.run.seed, fps: m.fps },
+      trajforge: { env_id: m.envId, config_hash: m.configHash, seed: m.run.seed, fps: m.fps, ...(m.source ? { source: sourceJson(m.source) } : {}) },
     };
     writeFileAtomic(join(this.dataDir, 'metadata.json'), `${serialize(metadata)}\n`);
     rmSync(join(this.dir, PROGRESS), { recursive: true, force: true });
@@ -160,6 +169,11 @@ function observationSpace(m: DatasetMeta): SpaceDesc {
       sub[obsKey(ch, c.name)] =
         ch === 'rgb' ? box('uint8', 0, 255) : ch === 'segmentation' ? box('uint16', 0, 65535) : ch === 'depth' ? box('float32', 0, Infinity) : ch === 'normals' ? box('float32', -1, 1) : box('float32', -Infinity, Infinity);
     }
+  }
+  for (const x of extraFeatures(m)) {
+    const key = flatKey(x.key);
+    if (key in sub) throw new TrajforgeError('E_USAGE', `extra feature ${x.key}: Minari observation ${key} is already taken`);
+    sub[key] = { type: 'Box', dtype: 'float32', shape: [x.dim], low: Array.from({ length: x.dim }, () => -Infinity), high: Array.from({ length: x.dim }, () => Infinity) };
   }
   return { type: 'Dict', subspaces: sub };
 }

@@ -16,6 +16,14 @@ export interface DatasetMeta {
   cameras: { name: string; width: number; height: number; channels: Channel[] }[];
   /** Body names by id (segmentation legend). */
   bodyNames: string[];
+  /**
+   * Extra per-step float features the episodes carry in `EpisodeData.extras` (e.g. a world
+   * model's `observation.latent`), declared up front so writers can lay out their schema before
+   * the first episode. Every episode must then carry exactly these keys and dims.
+   */
+  extraFeatures?: ExtraFeature[];
+  /** Where the episodes came from; absent means the simulator. */
+  source?: DatasetSource;
   run: {
     seed: number;
     /** Episodes of the whole run (before sharding). */
@@ -29,6 +37,19 @@ export interface DatasetMeta {
     /** File rollover thresholds. */
     layout: { chunksSize: number; dataFileMb: number; videoFileMb: number };
   };
+}
+
+export interface ExtraFeature {
+  key: string;
+  dim: number;
+  names?: string[];
+}
+
+/** Provenance: `world-model` marks episodes dreamed by a learned model rather than simulated. */
+export interface DatasetSource {
+  kind: 'simulator' | 'world-model';
+  modelId?: string;
+  model?: string;
 }
 
 export interface DatasetSummary {

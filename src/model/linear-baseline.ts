@@ -4,8 +4,9 @@
  * fast `--model linear` option. Also the copy-last-frame baseline, and open-loop evaluation.
  */
 import { TrajforgeError } from '../core/errors.js';
-import { fitBilinearDynamics, predictNext, type BilinearDynamics } from './bilinear.js';
-import type { Matrix } from './linalg.js';
+import { fitBilinearDynamics, inferActions, predictNext, type BilinearDynamics } from './bilinear.js';
+import type { LatentWorldModel } from './evaluate.js';
+import { matrix, type Matrix } from './linalg.js';
 import { fitPca, pcaProject, pcaReconstruct, type Pca } from './pca.js';
 import { episodeRows, pickRows, type Transitions } from './transitions.js';
 
@@ -20,11 +21,15 @@ export interface LinearFitOptions {
   latent?: number;
   seed?: number;
   lambda?: number;
+  /** PCA is fitted on at most this many training frames (evenly spaced), for speed. */
+  maxFitFrames?: number;
 }
 
 export function fitLinearWorldModel(t: Transitions, trainEpisodes: readonly number[], options: LinearFitOptions = {}): LinearWorldModel {
   const rows = episodeRows(t, trainEpisodes);
-  const pca = fitPca(pickRows(t.frames, rows.frames), options.latent ?? 32, { seed: options.seed ?? 0 });
+  const stride = Math.max(1, Math.ceil(rows.frames.length / (options.maxFitFrames ?? Infinity)));
+  const fitRows = rows.frames.filter((_, i) => i % stride === 0);
+  const pca = fitPca(pickRows(t.frames, fitRows), options.latent ?? 32, { seed: options.seed ?? 0 });
   const z = pcaProject(pca, t.frames); // every frame, so transitions index straight into it
   const dynamics = fitBilinearDynamics(pickRows(z, rows.current), pickRows(t.actions, rows.actions), pickRows(z, rows.next), options.lambda ?? 1e-3);
   return { pca, dynamics, width: t.width, height: t.height };
@@ -95,3 +100,17 @@ export function encodeFrames(model: LinearWorldModel, frames: Matrix): Matrix {
   return pcaProject(model.pca, frames);
 }
 
+
+/** The baseline behind the same async interface as an ONNX world model, for shared evaluation code. */
+export function linearAsLatentModel(model: LinearWorldModel): LatentWorldModel {
+  const k = model.pca.components.rows;
+  const toMatrix = (data: Float32Array, n: number) => matrix(n, data.length / n, data);
+  const toF32 = (m: Matrix) => Float32Array.from(m.data);
+  return {
+    latent: k,
+    encode: async (frames, n) => toF32(pcaProject(model.pca, toMatrix(frames, n))),
+    decode: async (z, n) => toF32(pcaReconstruct(model.pca, toMatrix(z, n))),
+    step: async (z, a, n) => ({ next: toF32(predictNext(model.dynamics, toMatrix(z, n), toMatrix(a, n))) }),
+    inverse: async (z, zNext, n) => toF32(inferActions(model.dynamics, toMatrix(z, n), toMatrix(zNext, n))),
+  };
+}

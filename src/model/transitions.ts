@@ -14,6 +14,9 @@ export interface Transitions {
   readonly states: Matrix;
   /** One action per step; episode e's step t is row actionStarts[e] + t. */
   readonly actions: Matrix;
+  /** Reward and terminated flag (0/1) of each step, indexed like actions. */
+  readonly rewards: Float64Array;
+  readonly terminated: Float64Array;
   readonly frameStarts: readonly number[];
   readonly actionStarts: readonly number[];
   readonly lengths: readonly number[];
@@ -27,8 +30,8 @@ export interface TransitionOptions {
   downsample?: number;
 }
 
-/** Box-filters an HxWx3 uint8 frame by an integer factor into dst (floats in [0,1]). */
-function downsampleInto(src: Uint8Array, width: number, height: number, factor: number, dst: Float64Array, offset: number): void {
+/** Box-filters an HxWx3 uint8 frame by an integer factor into dst (floats in [0,1]); training, eval and dreaming share it. */
+export function downsampleInto(src: Uint8Array, width: number, height: number, factor: number, dst: Float32Array | Float64Array, offset: number): void {
   const w = width / factor;
   const h = height / factor;
   const scale = 1 / (255 * factor * factor);
@@ -46,7 +49,7 @@ function downsampleInto(src: Uint8Array, width: number, height: number, factor: 
 }
 
 /** The parts of an episode a world model learns from. */
-export type TrainingEpisode = Pick<EpisodeData, 'episode' | 'length' | 'obsDim' | 'actionDim' | 'discrete' | 'obs' | 'actions' | 'frames' | 'finalObs' | 'finalFrames'>;
+export type TrainingEpisode = Pick<EpisodeData, 'episode' | 'length' | 'obsDim' | 'actionDim' | 'discrete' | 'obs' | 'actions' | 'rewards' | 'terminated' | 'frames' | 'finalObs' | 'finalFrames'>;
 
 export function transitionsFromEpisodes(episodes: readonly TrainingEpisode[], options: TransitionOptions): Transitions {
   const factor = options.downsample ?? 1;
@@ -72,6 +75,8 @@ export function transitionsFromEpisodes(episodes: readonly TrainingEpisode[], op
   const frames = matrix(totalFrames, pixels);
   const states = matrix(totalFrames, first.obsDim);
   const actions = matrix(totalSteps, first.actionDim);
+  const rewards = new Float64Array(totalSteps);
+  const terminated = new Float64Array(totalSteps);
   const frameStarts: number[] = [];
   const actionStarts: number[] = [];
   let row = 0;
@@ -92,10 +97,12 @@ export function transitionsFromEpisodes(episodes: readonly TrainingEpisode[], op
     states.data.set(ep.obs, row * first.obsDim);
     states.data.set(ep.finalObs, (row + ep.length) * first.obsDim);
     actions.data.set(ep.actions, step * first.actionDim);
+    rewards.set(ep.rewards, step);
+    terminated.set(ep.terminated, step);
     row += ep.length + 1;
     step += ep.length;
   }
-  return { frames, states, actions, frameStarts, actionStarts, lengths: episodes.map((e) => e.length), width, height };
+  return { frames, states, actions, rewards, terminated, frameStarts, actionStarts, lengths: episodes.map((e) => e.length), width, height };
 }
 
 /** Rows of m selected by index, as a new matrix. */

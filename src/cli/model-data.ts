@@ -1,0 +1,44 @@
+/** Dataset -> model inputs, shared by the world-model commands (train, eval, predict, encode). */
+import { resolve } from 'node:path';
+import { TrajforgeError } from '../core/errors.js';
+import type { EpisodeData } from '../episode/simulate.js';
+import { datasetMeta, readLeRobotEpisodes } from '../export/lerobot-episodes.js';
+import type { DatasetMeta } from '../export/sink.js';
+import { transitionsFromEpisodes, type Transitions } from '../model/transitions.js';
+
+/** Frames are box-filtered down to at most this size: dense layers on compact inputs train fast. */
+export const MODEL_INPUT_SIZE = 32;
+
+export interface ModelData {
+  dir: string;
+  meta: DatasetMeta;
+  episodes: EpisodeData[];
+  transitions: Transitions;
+  camera: string;
+  downsample: number;
+}
+
+export async function loadModelData(dataset: string, cwd: string, opts: { camera?: string; downsample?: number }): Promise<ModelData> {
+  const dir = resolve(cwd, dataset);
+  const meta = datasetMeta(dir);
+  if (meta.discrete) throw new TrajforgeError('E_MODEL_SHAPE', `${dataset}: world models need continuous actions; ${meta.envId} has a discrete action set`);
+  const cam = opts.camera ? meta.cameras.find((c) => c.name === opts.camera) : meta.cameras.find((c) => c.channels.includes('rgb'));
+  if (!cam || !cam.channels.includes('rgb')) {
+    throw new TrajforgeError('E_USAGE', `${dataset}: no rgb camera${opts.camera ? ` named '${opts.camera}'` : ''} (cameras: ${meta.cameras.map((c) => c.name).join(', ') || 'none'})`);
+  }
+  const downsample = opts.downsample ?? Math.max(1, Math.ceil(Math.max(cam.width, cam.height) / MODEL_INPUT_SIZE));
+  const episodes: EpisodeData[] = [];
+  for await (const ep of readLeRobotEpisodes(dir)) episodes.push(ep);
+  if (episodes.length < 2) throw new TrajforgeError('E_MODEL_SHAPE', `${dataset}: ${episodes.length} episode(s); a world model needs at least 2 (one held out)`);
+  const transitions = transitionsFromEpisodes(episodes, { camera: cam.name, downsample });
+  return { dir, meta, episodes, transitions, camera: cam.name, downsample };
+}
+
+/** Deterministic split: every 5th episode (by position) is held out for evaluation. */
+export function splitEpisodes(count: number): { train: number[]; heldout: number[] } {
+  const train: number[] = [];
+  const heldout: number[] = [];
+  for (let e = 0; e < count; e++) (e % 5 === 4 ? heldout : train).push(e);
+  if (heldout.length === 0) heldout.push(train.pop()!);
+  return { train, heldout };
+}

@@ -1,0 +1,143 @@
+import { resolve } from 'node:path';
+import { TrajforgeError } from '../core/errors.js';
+import { sha256Hex } from '../core/hash.js';
+import { writeFileAtomic } from '../export/atomic.js';
+import type { ModelCard } from '../model/card.js';
+import { exportLatentModel, PART_NAMES, partSignatures, type PartName } from '../model/export.js';
+import { DEFAULT_LATENT_OPTIONS, trainLatentModel, type LatentModelOptions, type TrainingLogEntry } from '../model/latent-model.js';
+import { saveModel } from '../model/store.js';
+import { intOption, numberOption, parse } from './args.js';
+import type { CliIO, Command } from './io.js';
+import { loadModelData, splitEpisodes } from './model-data.js';
+
+export const trainCommand: Command = {
+  name: 'train',
+  summary: 'fit a latent world model (encoder, decoder, dynamics + reward/done, inverse) and export it as ONNX',
+  usage:
+    'trajforge train DATASET --out MODEL_DIR [--epochs 8] [--latent 96] [--camera NAME] [--seed 0] [--hidden 128] ' +
+    '[--rollout 5] [--state-weight 1 (0: no state supervision)] [--downsample auto]',
+  async run(args, io) {
+    const { values, positionals } = parse(
+      args,
+      {
+        out: { type: 'string' },
+        epochs: { type: 'string' },
+        latent: { type: 'string' },
+        camera: { type: 'string' },
+        seed: { type: 'string' },
+        hidden: { type: 'string' },
+        rollout: { type: 'string' },
+        'state-weight': { type: 'string' },
+        downsample: { type: 'string' },
+      },
+      this.usage,
+    );
+    const dataset = positionals[0];
+    if (!dataset || !values.out) throw new TrajforgeError('E_USAGE', `usage: ${this.usage}`);
+    const epochs = intOption(values.epochs as string | undefined, 'epochs', DEFAULT_LATENT_OPTIONS.stateEpochs, 1);
+    const options: LatentModelOptions = {
+      ...DEFAULT_LATENT_OPTIONS,
+      latent: intOption(values.latent as string | undefined, 'latent', DEFAULT_LATENT_OPTIONS.latent, 2),
+      hidden: intOption(values.hidden as string | undefined, 'hidden', DEFAULT_LATENT_OPTIONS.hidden, 4),
+      rolloutSteps: intOption(values.rollout as string | undefined, 'rollout', DEFAULT_LATENT_OPTIONS.rolloutSteps, 1),
+      stateWeight: numberOption(values['state-weight'] as string | undefined, 'state-weight', DEFAULT_LATENT_OPTIONS.stateWeight),
+      seed: intOption(values.seed as string | undefined, 'seed', 0),
+      stateEpochs: epochs,
+      dynamicsEpochs: Math.max(1, Math.ceil(epochs / 2)),
+    };
+    const started = performance.now();
+    io.err(`reading ${dataset} ...\n`);
+    const data = await loadModelData(dataset, io.cwd, {
+      camera: values.camera as string | undefined,
+      downsample: values.downsample ? intOption(values.downsample as string, 'downsample', 1, 1) : undefined,
+    });
+    const t = data.transitions;
+    const split = splitEpisodes(data.episodes.length);
+    io.err(`${data.episodes.length} episodes (${split.train.length} train, ${split.heldout.length} held out), ${t.frames.rows} frames at ${t.width}x${t.height} from camera '${data.camera}'\n`);
+    const actuators = data.meta.config.actions.actuators;
+    const bounds = { low: Float32Array.from(actuators.map((a) => a.low)), high: Float32Array.from(actuators.map((a) => a.high)) };
+    const { model, log } = trainLatentModel(t, split.train, bounds, options, progressReporter(io));
+    const parts = exportLatentModel(model);
+    const seconds = (performance.now() - started) / 1000;
+    const out = resolve(io.cwd, values.out as string);
+    const card = buildCard({ parts, model, log, options, seconds, data, split });
+    saveModel(out, card, parts);
+    writeFileAtomic(resolve(out, 'training_log.jsonl'), log.map((e) => JSON.stringify(e)).join('\n') + '\n');
+    const last = (phase: TrainingLogEntry['phase']) => log.filter((e) => e.phase === phase).at(-1);
+    io.out(`world model ${card.id} -> ${values.out}\n`);
+    io.out(`  trained on    ${split.train.length} episodes, ${t.frames.rows} frames (${t.width}x${t.height}), latent ${model.latent}, in ${seconds.toFixed(1)} s\n`);
+    io.out(`  state-head MSE (normalised) ${last('state')?.parts.state_mse?.toFixed(3) ?? 'n/a (no state supervision)'}\n`);
+    io.out(`  dynamics Δz NMSE ${last("dynamics")?.parts.latent_delta_nmse?.toFixed(4)}  inverse MSE ${last('dynamics')?.parts.inverse_mse?.toFixed(4)}\n`);
+    io.out(`  evaluate: trajforge eval --model ${values.out} ${dataset}\n`);
+    return 0;
+  },
+};
+
+function buildCard(x: {
+  parts: Record<PartName, Uint8Array>;
+  model: ReturnType<typeof trainLatentModel>['model'];
+  log: TrainingLogEntry[];
+  options: LatentModelOptions;
+  seconds: number;
+  data: Awaited<ReturnType<typeof loadModelData>>;
+  split: { train: number[]; heldout: number[] };
+}): ModelCard {
+  const { model, data } = x;
+  const sig = partSignatures(model);
+  const all = new Uint8Array(PART_NAMES.reduce((s, p) => s + x.parts[p].length, 0));
+  let off = 0;
+  for (const p of PART_NAMES) {
+    all.set(x.parts[p], off);
+    off += x.parts[p].length;
+  }
+  const finite = (v: number) => (Number.isFinite(v) ? v : null);
+  const actuators = data.meta.config.actions.actuators;
+  const final: Record<string, number> = {};
+  for (const e of x.log) for (const [k, v] of Object.entries(e.parts)) final[`${e.phase}.${k}`] = v;
+  return {
+    format: 'trajforge-world-model',
+    version: 1,
+    id: sha256Hex(all).slice(0, 16),
+    kind: 'latent-mlp',
+    created: new Date().toISOString(),
+    dataset: {
+      path: data.dir,
+      env_id: data.meta.envId,
+      config_hash: data.meta.configHash,
+      episodes: data.episodes.length,
+      frames: data.transitions.frames.rows,
+    },
+    camera: data.camera,
+    input: { width: model.width, height: model.height, channels: 3, layout: 'NHWC', range: [0, 1], downsample: data.downsample },
+    latent: model.latent,
+    action: { names: data.meta.actionNames, low: actuators.map((a) => finite(a.low)), high: actuators.map((a) => finite(a.high)) },
+    state: {
+      names: model.stateColumns.map((c) => data.meta.observationNames[c] ?? `state.${c}`),
+      latent_dims: model.stateColumns.map((_, i) => i),
+      mean: [...model.stateMean],
+      std: [...model.stateStd],
+    },
+    split: x.split,
+    training: { seed: x.options.seed, seconds: x.seconds, options: { ...x.options }, final },
+    parts: Object.fromEntries(PART_NAMES.map((p) => [p, { file: `${p}.onnx`, inputs: sig[p].inputs, outputs: sig[p].outputs }])) as ModelCard['parts'],
+  };
+}
+
+function progressReporter(io: CliIO) {
+  const started = performance.now();
+  let lastLine = 0;
+  return (e: TrainingLogEntry & { epochs: number }) => {
+    const elapsed = (performance.now() - started) / 1000;
+    const parts = Object.entries(e.parts)
+      .map(([k, v]) => `${k} ${v < 0.01 ? v.toExponential(2) : v.toFixed(4)}`)
+      .join('  ');
+    if (io.isTTY) {
+      const width = 20;
+      const filled = Math.round((width * e.epoch) / e.epochs);
+      io.err(`\r${e.phase.padEnd(11)} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${e.epoch}/${e.epochs}  ${parts}  ${elapsed.toFixed(0)} s   ${e.epoch === e.epochs ? '\n' : ''}`);
+    } else if (elapsed - lastLine >= 2 || e.epoch === e.epochs) {
+      lastLine = elapsed;
+      io.err(`${e.phase} epoch ${e.epoch}/${e.epochs}  ${parts}  ${elapsed.toFixed(0)} s\n`);
+    }
+  };
+}

@@ -1,0 +1,75 @@
+/**
+ * model.json: the card that travels with a world model's ONNX files. It says what the graphs
+ * expect (input size, layout, normalisation, action units), where the model came from (dataset,
+ * config hash, split, seed) and how it scored, so a model directory is usable without trajforge.
+ */
+import { z } from 'zod';
+import { TrajforgeError } from '../core/errors.js';
+import { PART_NAMES } from './export.js';
+
+const shape = z.array(z.union([z.number().int(), z.string()]));
+const tensor = z.object({ name: z.string(), shape });
+
+export const modelCardSchema = z.strictObject({
+  format: z.literal('trajforge-world-model'),
+  version: z.literal(1),
+  /** Content hash of the ONNX files: changes whenever any weight changes. */
+  id: z.string().regex(/^[0-9a-f]{16}$/),
+  kind: z.literal('latent-mlp'),
+  created: z.string(),
+  dataset: z.strictObject({
+    path: z.string(),
+    env_id: z.string(),
+    config_hash: z.string(),
+    episodes: z.number().int().nonnegative(),
+    frames: z.number().int().nonnegative(),
+  }),
+  camera: z.string(),
+  input: z.strictObject({
+    width: z.number().int().positive(),
+    height: z.number().int().positive(),
+    channels: z.literal(3),
+    layout: z.literal('NHWC'),
+    /** rgb divided by 255 */
+    range: z.tuple([z.literal(0), z.literal(1)]),
+    /** Integer box-filter factor from the dataset's frames to the model's input. */
+    downsample: z.number().int().positive(),
+  }),
+  latent: z.number().int().positive(),
+  action: z.strictObject({
+    names: z.array(z.string()),
+    /** null: unbounded in the environment (then not rescaled). */
+    low: z.array(z.number().nullable()),
+    high: z.array(z.number().nullable()),
+  }),
+  state: z.strictObject({
+    /** State features tied to z[latent_dims[i]] as (value - mean[i]) / std[i] during training. */
+    names: z.array(z.string()),
+    latent_dims: z.array(z.number().int().nonnegative()),
+    mean: z.array(z.number()),
+    std: z.array(z.number()),
+  }),
+  split: z.strictObject({ train: z.array(z.number().int()), heldout: z.array(z.number().int()) }),
+  training: z.strictObject({
+    seed: z.number().int(),
+    seconds: z.number(),
+    options: z.record(z.string(), z.number()),
+    final: z.record(z.string(), z.number()),
+  }),
+  parts: z.strictObject(Object.fromEntries(PART_NAMES.map((p) => [p, z.strictObject({ file: z.string(), inputs: z.array(tensor), outputs: z.array(tensor) })])) as Record<
+    (typeof PART_NAMES)[number],
+    z.ZodObject<{ file: z.ZodString; inputs: z.ZodArray<typeof tensor>; outputs: z.ZodArray<typeof tensor> }>
+  >),
+  metrics: z.record(z.string(), z.number()).optional(),
+});
+
+export type ModelCard = z.infer<typeof modelCardSchema>;
+
+export function parseModelCard(value: unknown, source: string): ModelCard {
+  const parsed = modelCardSchema.safeParse(value);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new TrajforgeError('E_MODEL_SHAPE', `${source}: not a trajforge model card: ${issue.path.join('.') || '(root)'}: ${issue.message}`, { file: source });
+  }
+  return parsed.data;
+}

@@ -1,0 +1,326 @@
+/**
+ * What `trajforge eval` measures, on held-out episodes, for any latent world model behind the
+ * same four-part interface (the ONNX model and the PCA baseline alike):
+ *  - open-loop prediction: per-step pixel MSE / PSNR / SSIM from one context frame, with the
+ *    true actions and with actions shuffled across episodes (ΔPSNR, Genie's controllability);
+ *  - latent error: predicted latent vs encode(true frame), normalised by the latent's variance;
+ *  - reward and done heads; inverse dynamics R²;
+ *  - representation: linear-probe R² to object positions, mutual k-NN alignment and CKA with the
+ *    true simulator state.
+ * Predictions are decoded in residual form: x_ctx + D(ẑ_{t+h}) - D(z_ctx), clipped to [0, 1]:
+ * the decoder supplies what moves, the context frame the static detail it cannot afford to carry.
+ */
+import { TrajforgeError } from '../core/errors.js';
+import { Rng } from '../core/rng.js';
+import { matrix, type Matrix } from './linalg.js';
+import { linearCka, linearCkaUnbiased, linearProbeR2, mutualKnnAlignment, psnr, r2Score, ssim } from './metrics.js';
+import type { Transitions } from './transitions.js';
+
+/** The four parts of a latent world model, batch-wise on flat row-major arrays. */
+export interface LatentWorldModel {
+  readonly latent: number;
+  encode(frames: Float32Array, n: number): Promise<Float32Array>;
+  decode(z: Float32Array, n: number): Promise<Float32Array>;
+  step(z: Float32Array, actions: Float32Array, n: number): Promise<{ next: Float32Array; reward?: Float32Array; done?: Float32Array }>;
+  inverse(z: Float32Array, zNext: Float32Array, n: number): Promise<Float32Array>;
+}
+
+export interface PerStep {
+  mse: number[];
+  psnr: number[];
+  ssim: number[];
+}
+
+export interface OpenLoopResult {
+  /** Windows (episode, start) evaluated. */
+  windows: number;
+  trueActions: PerStep;
+  shuffledActions: PerStep;
+  /** Mean squared latent error per step over the latent's per-dimension variance. */
+  latentNmse: number[];
+}
+
+export interface ModelEvaluation {
+  openLoop: OpenLoopResult;
+  inverseR2: number;
+  reward?: { r2: number; mse: number };
+  done?: { accuracy: number; positives: number; recall: number; precision: number };
+  representation: { probeR2: number; mutualKnn: number; cka: number; ckaUnbiased: number };
+}
+
+export interface EvaluationInputs {
+  t: Transitions;
+  trainEpisodes: readonly number[];
+  heldoutEpisodes: readonly number[];
+  horizon: number;
+  /** State columns whose linear decodability is probed (object positions). */
+  positionColumns: readonly number[];
+  /** State columns compared with the latent by mutual k-NN and CKA (every varying column). */
+  stateColumns: readonly number[];
+  /** Seed for the action shuffle and for subsampling. */
+  seed?: number;
+  /** SSIM is computed on every `ssimStride`-th window (it is the slow metric). */
+  ssimStride?: number;
+  /** Frames used for the representation metrics (k-NN is quadratic). */
+  maxRepresentationFrames?: number;
+}
+
+const f32 = (m: Matrix, rows: readonly number[]) => {
+  const out = new Float32Array(rows.length * m.cols);
+  rows.forEach((r, i) => {
+    for (let j = 0; j < m.cols; j++) out[i * m.cols + j] = m.data[r * m.cols + j]!;
+  });
+  return out;
+};
+
+/** Every (episode, start) window with `horizon` real steps ahead. */
+function windowsOf(t: Transitions, episodes: readonly number[], horizon: number): { episode: number; start: number }[] {
+  const out: { episode: number; start: number }[] = [];
+  for (const e of episodes) for (let s = 0; s + horizon <= t.lengths[e]!; s++) out.push({ episode: e, start: s });
+  return out;
+}
+
+function emptySteps(h: number): PerStep {
+  return { mse: new Array<number>(h).fill(0), psnr: new Array<number>(h).fill(0), ssim: new Array<number>(h).fill(0) };
+}
+
+/** Copy-last-frame: the prediction for every step is the context frame. */
+export function copyLastBaseline(inputs: EvaluationInputs): PerStep & { windows: number } {
+  const { t, horizon: H } = inputs;
+  const D = t.frames.cols;
+  const windows = windowsOf(t, inputs.heldoutEpisodes, H);
+  if (windows.length === 0) throw new TrajforgeError('E_MODEL_SHAPE', `no held-out episode has ${H} steps`);
+  const out = emptySteps(H);
+  const ssimCount = new Array<number>(H).fill(0);
+  const stride = inputs.ssimStride ?? 4;
+  windows.forEach(({ episode, start }, w) => {
+    const ctx = t.frames.data.subarray((t.frameStarts[episode]! + start) * D, (t.frameStarts[episode]! + start + 1) * D);
+    for (let h = 0; h < H; h++) {
+      const row = t.frameStarts[episode]! + start + h + 1;
+      const truth = t.frames.data.subarray(row * D, (row + 1) * D);
+      let se = 0;
+      for (let i = 0; i < D; i++) se += (ctx[i]! - truth[i]!) ** 2;
+      out.mse[h]! += se / D;
+      out.psnr[h]! += Math.min(psnr(se / D), 100);
+      if (w % stride === 0) {
+        out.ssim[h]! += ssim(ctx, truth, t.width, t.height, 3);
+        ssimCount[h]!++;
+      }
+    }
+  });
+  return finishSteps(out, windows.length, ssimCount, H);
+}
+
+function finishSteps<T extends PerStep>(s: T & { windows?: number }, windows: number, ssimCount: number[], H: number): T & { windows: number } {
+  for (let h = 0; h < H; h++) {
+    s.mse[h]! /= windows;
+    s.psnr[h]! /= windows;
+    s.ssim[h]! /= Math.max(1, ssimCount[h]!);
+  }
+  return Object.assign(s, { windows });
+}
+
+export async function evaluateWorldModel(model: LatentWorldModel, inputs: EvaluationInputs): Promise<ModelEvaluation> {
+  const { t, horizon: H } = inputs;
+  const D = t.frames.cols;
+  const L = model.latent;
+  const A = t.actions.cols;
+  const rng = new Rng(inputs.seed ?? 0);
+  const windows = windowsOf(t, inputs.heldoutEpisodes, H);
+  if (windows.length === 0) throw new TrajforgeError('E_MODEL_SHAPE', `no held-out episode has ${H} steps`);
+  const n = windows.length;
+
+  // Latents of every held-out frame, once.
+  const heldFrames: number[] = [];
+  for (const e of inputs.heldoutEpisodes) for (let i = 0; i <= t.lengths[e]!; i++) heldFrames.push(t.frameStarts[e]! + i);
+  const zHeld = await model.encode(f32(t.frames, heldFrames), heldFrames.length);
+  const zIndex = new Map(heldFrames.map((r, i) => [r, i]));
+  const zOf = (row: number) => zHeld.subarray(zIndex.get(row)! * L, (zIndex.get(row)! + 1) * L);
+  const zVar = new Float64Array(L);
+  {
+    const mean = new Float64Array(L);
+    for (let i = 0; i < heldFrames.length; i++) for (let j = 0; j < L; j++) mean[j]! += zHeld[i * L + j]! / heldFrames.length;
+    for (let i = 0; i < heldFrames.length; i++) for (let j = 0; j < L; j++) zVar[j]! += (zHeld[i * L + j]! - mean[j]!) ** 2 / heldFrames.length;
+  }
+
+  const ctxRows = windows.map((w) => t.frameStarts[w.episode]! + w.start);
+  const z0 = new Float32Array(n * L);
+  ctxRows.forEach((r, i) => z0.set(zOf(r), i * L));
+  const base = await model.decode(z0, n);
+  const ctxFrames = f32(t.frames, ctxRows);
+
+  // Shuffled actions: each window takes the action sequence of a random other held-out window.
+  const donors = windows.map((w) => {
+    for (let tries = 0; tries < 20; tries++) {
+      const d = windows[rng.int(n)]!;
+      if (d.episode !== w.episode || inputs.heldoutEpisodes.length === 1) return d;
+    }
+    return windows[rng.int(n)]!;
+  });
+
+  const stride = inputs.ssimStride ?? 4;
+  const runOpenLoop = async (actionWindows: readonly { episode: number; start: number }[], withLatent: boolean) => {
+    const out = emptySteps(H);
+    const latentNmse = new Array<number>(H).fill(0);
+    const ssimCount = new Array<number>(H).fill(0);
+    let z: Float32Array = z0;
+    for (let h = 0; h < H; h++) {
+      const actions = new Float32Array(n * A);
+      actionWindows.forEach((w, i) => actions.set(t.actions.data.subarray((t.actionStarts[w.episode]! + w.start + h) * A, (t.actionStarts[w.episode]! + w.start + h + 1) * A), i * A));
+      z = (await model.step(z, actions, n)).next;
+      const decoded = await model.decode(z, n);
+      const pred = new Float32Array(D);
+      for (let i = 0; i < n; i++) {
+        const row = ctxRows[i]! + h + 1;
+        const truth = t.frames.data.subarray(row * D, (row + 1) * D);
+        let se = 0;
+        for (let p = 0; p < D; p++) {
+          const v = Math.min(1, Math.max(0, ctxFrames[i * D + p]! + decoded[i * D + p]! - base[i * D + p]!));
+          pred[p] = v;
+          se += (v - truth[p]!) ** 2;
+        }
+        out.mse[h]! += se / D;
+        out.psnr[h]! += Math.min(psnr(se / D), 100);
+        if (i % stride === 0) {
+          out.ssim[h]! += ssim(pred, truth, t.width, t.height, 3);
+          ssimCount[h]!++;
+        }
+        if (withLatent) {
+          const zt = zOf(row);
+          let e = 0;
+          for (let j = 0; j < L; j++) e += (z[i * L + j]! - zt[j]!) ** 2 / Math.max(zVar[j]!, 1e-12);
+          latentNmse[h]! += e / L;
+        }
+      }
+    }
+    return { steps: finishSteps(out, n, ssimCount, H), latentNmse: latentNmse.map((v) => v / n) };
+  };
+  const real = await runOpenLoop(windows, true);
+  const shuffled = await runOpenLoop(donors, false);
+
+  // One-step heads and inverse dynamics on every held-out transition.
+  const cur: number[] = [];
+  const acts: number[] = [];
+  for (const e of inputs.heldoutEpisodes) {
+    for (let s = 0; s < t.lengths[e]!; s++) {
+      cur.push(t.frameStarts[e]! + s);
+      acts.push(t.actionStarts[e]! + s);
+    }
+  }
+  const m = cur.length;
+  const zc = new Float32Array(m * L);
+  const zn = new Float32Array(m * L);
+  cur.forEach((r, i) => {
+    zc.set(zOf(r), i * L);
+    zn.set(zOf(r + 1), i * L);
+  });
+  const trueActions = f32(t.actions, acts);
+  const inferred = await model.inverse(zc, zn, m);
+  const inverseR2 = r2Score(matrix(m, A, inferred), matrix(m, A, trueActions));
+  const heads = await model.step(zc, trueActions, m);
+  const evaluation: ModelEvaluation = {
+    openLoop: { windows: n, trueActions: real.steps, shuffledActions: shuffled.steps, latentNmse: real.latentNmse },
+    inverseR2,
+    representation: await representation(model, inputs, zHeld, heldFrames, rng),
+  };
+  if (heads.reward) {
+    const truth = acts.map((a) => t.rewards[a]!);
+    const pred = [...heads.reward];
+    evaluation.reward = { r2: r2Score(matrix(m, 1, pred), matrix(m, 1, truth)), mse: truth.reduce((s, v, i) => s + (v - pred[i]!) ** 2, 0) / m };
+  }
+  if (heads.done) {
+    let tp = 0;
+    let fp = 0;
+    let fn = 0;
+    let correct = 0;
+    acts.forEach((a, i) => {
+      const y = t.terminated[a]! > 0.5;
+      const p = heads.done![i]! > 0.5;
+      if (y === p) correct++;
+      if (y && p) tp++;
+      if (!y && p) fp++;
+      if (y && !p) fn++;
+    });
+    evaluation.done = { accuracy: correct / m, positives: tp + fn, recall: tp + fn > 0 ? tp / (tp + fn) : NaN, precision: tp + fp > 0 ? tp / (tp + fp) : NaN };
+  }
+  return evaluation;
+}
+
+/** Evenly spaced subset of at most `max` items. */
+function spread<T>(items: readonly T[], max: number): T[] {
+  if (items.length <= max) return [...items];
+  return Array.from({ length: max }, (_, i) => items[Math.floor((i * items.length) / max)]!);
+}
+
+async function representation(model: LatentWorldModel, inputs: EvaluationInputs, zHeld: Float32Array, heldFrames: readonly number[], rng: Rng): Promise<ModelEvaluation['representation']> {
+  const { t } = inputs;
+  const L = model.latent;
+  const S = t.states.cols;
+  const max = inputs.maxRepresentationFrames ?? 2000;
+  // Probe: ridge fitted on training frames, scored on held-out frames.
+  const trainFrames: number[] = [];
+  for (const e of inputs.trainEpisodes) for (let i = 0; i <= t.lengths[e]!; i++) trainFrames.push(t.frameStarts[e]! + i);
+  const fitRows = spread(trainFrames, 4 * max);
+  const zTrain = await model.encode(f32(t.frames, fitRows), fitRows.length);
+  const testIdx = spread(
+    heldFrames.map((_, i) => i),
+    4 * max,
+  );
+  const features = matrix(fitRows.length + testIdx.length, L);
+  features.data.set(zTrain);
+  testIdx.forEach((i, k) => {
+    for (let j = 0; j < L; j++) features.data[(fitRows.length + k) * L + j] = zHeld[i * L + j]!;
+  });
+  const stateRows = [...fitRows, ...testIdx.map((i) => heldFrames[i]!)];
+  const pick = (cols: readonly number[], rows: readonly number[]) => {
+    const out = matrix(rows.length, cols.length);
+    rows.forEach((r, i) => cols.forEach((c, j) => (out.data[i * cols.length + j] = t.states.data[r * S + c]!)));
+    return out;
+  };
+  const probeR2 = inputs.positionColumns.length > 0 ? linearProbeR2(features, pick(inputs.positionColumns, stateRows), { trainFraction: fitRows.length / stateRows.length, lambda: 1e-4 }) : NaN;
+
+  // Alignment with the (standardised) state on held-out frames.
+  const idx = spread(
+    heldFrames.map((_, i) => i),
+    max,
+  );
+  void rng;
+  const zm = matrix(idx.length, L);
+  idx.forEach((i, k) => {
+    for (let j = 0; j < L; j++) zm.data[k * L + j] = zHeld[i * L + j]!;
+  });
+  const sm = standardise(pick(inputs.stateColumns, idx.map((i) => heldFrames[i]!)));
+  return { probeR2, mutualKnn: mutualKnnAlignment(zm, sm, 10), cka: linearCka(zm, sm), ckaUnbiased: linearCkaUnbiased(zm, sm) };
+}
+
+function standardise(x: Matrix): Matrix {
+  const out = matrix(x.rows, x.cols);
+  for (let c = 0; c < x.cols; c++) {
+    let mean = 0;
+    for (let r = 0; r < x.rows; r++) mean += x.data[r * x.cols + c]!;
+    mean /= x.rows;
+    let v = 0;
+    for (let r = 0; r < x.rows; r++) v += (x.data[r * x.cols + c]! - mean) ** 2;
+    const sd = Math.sqrt(v / x.rows) || 1;
+    for (let r = 0; r < x.rows; r++) out.data[r * x.cols + c] = (x.data[r * x.cols + c]! - mean) / sd;
+  }
+  return out;
+}
+
+/** Open-loop frames (residual decoding) for one window under its true actions: H × (H·W·3). */
+export async function predictWindow(model: LatentWorldModel, t: Transitions, episode: number, start: number, horizon: number): Promise<Float32Array> {
+  const D = t.frames.cols;
+  const A = t.actions.cols;
+  const ctxRow = t.frameStarts[episode]! + start;
+  const ctx = f32(t.frames, [ctxRow]);
+  let z: Float32Array = await model.encode(ctx, 1);
+  const base = await model.decode(z, 1);
+  const out = new Float32Array(horizon * D);
+  for (let h = 0; h < horizon; h++) {
+    const a = t.actions.data.subarray((t.actionStarts[episode]! + start + h) * A, (t.actionStarts[episode]! + start + h + 1) * A);
+    z = (await model.step(z, Float32Array.from(a), 1)).next;
+    const decoded = await model.decode(z, 1);
+    for (let p = 0; p < D; p++) out[h * D + p] = Math.min(1, Math.max(0, ctx[p]! + decoded[p]! - base[p]!));
+  }
+  return out;
+}

@@ -1,0 +1,511 @@
+/**
+ * The learned latent world model, trained in TypeScript on the CPU.
+ *
+ * Why this shape: conv nets train at ~18 transitions/s in tfjs on this machine class, dense layers
+ * on compact inputs at thousands per second. So a closed-form stem (PCA of the training frames)
+ * turns each frame into P coefficients, and small MLPs do the rest:
+ *   encoder   frame -> [stem] -> MLP -> z            (first S latent dims supervised to the true state)
+ *   decoder   z -> MLP -> [stem⁻¹] -> frame
+ *   dynamics  (z, a) -> z + MLP(z, a), reward and done heads on (z, a)
+ *   inverse   (z, z') -> a
+ * The stem is a fixed linear layer, so every part is a plain chain of dense layers (ONNX Gemm).
+ * Synthetic data knows the simulator state, and tying latent dims to it gives the latent a
+ * physically meaningful, smooth coordinate system in which dynamics are easy to learn.
+ */
+import { TrajforgeError } from '../core/errors.js';
+import { Rng } from '../core/rng.js';
+import { fitPca } from './pca.js';
+import { Adam, apply, backward, clearGrads, createMlp, forward, gradientList, parameterList, zeroGrads, type Dense, type Mlp } from './nn.js';
+import { episodeRows, pickRows, type Transitions } from './transitions.js';
+
+export interface LatentModelOptions {
+  /** Latent size: stem coefficients + supervised state dims. */
+  latent: number;
+  hidden: number;
+  /** 1: the latent carries a state estimate supervised by the simulator; 0: coefficients only (the ablation). */
+  stateWeight: number;
+  stateEpochs: number;
+  dynamicsEpochs: number;
+  /** Open-loop steps unrolled in the dynamics loss. */
+  rolloutSteps: number;
+  batch: number;
+  learningRate: number;
+  seed: number;
+  /** Frames used to fit the stem (a random subset keeps the closed-form fit fast). */
+  stemFrames: number;
+}
+
+export const DEFAULT_LATENT_OPTIONS: LatentModelOptions = {
+  latent: 96,
+  hidden: 128,
+  stateWeight: 1,
+  stateEpochs: 8,
+  dynamicsEpochs: 4,
+  rolloutSteps: 5,
+  batch: 32,
+  learningRate: 3e-3,
+  seed: 0,
+  stemFrames: 2000,
+};
+
+/** Everything inference needs, in plain arrays; the ONNX export turns these into graphs. */
+export interface LatentModel {
+  readonly width: number;
+  readonly height: number;
+  readonly latent: number;
+  readonly actionDim: number;
+  /** Stem coefficients at the front of z (the rest is the state estimate). */
+  readonly coefficients: number;
+  /** frame (H·W·3 in [0,1]) -> coefficients. */
+  readonly stemDown: Dense;
+  /** coefficients -> frame. */
+  readonly stemUp: Dense;
+  /** coefficients -> normalised state estimate (z after the coefficients). */
+  readonly stateHead: Mlp;
+  /** [z, normalised a] -> Δz / dynamicsScale. */
+  readonly dynamics: Mlp;
+  readonly dynamicsScale: Float32Array;
+  /** [z, normalised a] -> reward. */
+  readonly reward: Mlp;
+  /** [z, normalised a] -> P(terminated). */
+  readonly done: Mlp;
+  /** [z, z' - z] -> normalised a. */
+  readonly inverse: Mlp;
+  /** a_normalised = (a - actionCenter) / actionScale. */
+  readonly actionCenter: Float32Array;
+  readonly actionScale: Float32Array;
+  /** State columns tied to z[0..S), with their normalisation: z_i ≈ (s_col - mean) / std. */
+  readonly stateColumns: readonly number[];
+  readonly stateMean: Float32Array;
+  readonly stateStd: Float32Array;
+}
+
+export interface TrainingLogEntry {
+  readonly phase: 'state' | 'dynamics';
+  readonly epoch: number;
+  readonly loss: number;
+  readonly parts: Record<string, number>;
+}
+
+export type TrainingProgress = (entry: TrainingLogEntry & { epochs: number }) => void;
+
+export interface ActionBounds {
+  low: Float32Array;
+  high: Float32Array;
+}
+
+function toF32(m: { data: Float64Array }): Float32Array {
+  return Float32Array.from(m.data);
+}
+
+/** Rows r of a row-major array with `cols` columns, gathered into a batch. */
+function gather(src: Float32Array, cols: number, rows: ArrayLike<number>, from = 0, count = rows.length): Float32Array {
+  const out = new Float32Array(count * cols);
+  for (let i = 0; i < count; i++) {
+    const r = rows[from + i]!;
+    out.set(src.subarray(r * cols, (r + 1) * cols), i * cols);
+  }
+  return out;
+}
+
+function shuffled(n: number, rng: Rng): Uint32Array {
+  const order = new Uint32Array(n);
+  for (let i = 0; i < n; i++) order[i] = i;
+  for (let i = n - 1; i > 0; i--) {
+    const j = rng.int(i + 1);
+    const t = order[i]!;
+    order[i] = order[j]!;
+    order[j] = t;
+  }
+  return order;
+}
+
+function concatColumns(a: Float32Array, ac: number, b: Float32Array, bc: number, n: number): Float32Array {
+  const out = new Float32Array(n * (ac + bc));
+  for (let r = 0; r < n; r++) {
+    out.set(a.subarray(r * ac, (r + 1) * ac), r * (ac + bc));
+    out.set(b.subarray(r * bc, (r + 1) * bc), r * (ac + bc) + ac);
+  }
+  return out;
+}
+
+/** The stem as two fixed dense layers: frames -> coefficients / scale, and back. */
+function stemLayers(mean: Float64Array, components: { rows: number; cols: number; data: Float64Array }, scale: number): { down: Dense; up: Dense } {
+  const k = components.rows;
+  const d = components.cols;
+  const down = new Float32Array(d * k);
+  const downBias = new Float32Array(k);
+  const up = new Float32Array(k * d);
+  for (let c = 0; c < k; c++) {
+    let dot = 0;
+    for (let i = 0; i < d; i++) {
+      const v = components.data[c * d + i]!;
+      down[i * k + c] = v / scale;
+      up[c * d + i] = v * scale;
+      dot += v * mean[i]!;
+    }
+    downBias[c] = -dot / scale;
+  }
+  return {
+    down: { inputs: d, outputs: k, weights: down, bias: downBias, activation: 'linear' },
+    up: { inputs: k, outputs: d, weights: up, bias: Float32Array.from(mean), activation: 'linear' },
+  };
+}
+
+export function trainLatentModel(
+  t: Transitions,
+  trainEpisodes: readonly number[],
+  bounds: ActionBounds,
+  opts: Partial<LatentModelOptions> = {},
+  progress?: TrainingProgress,
+): { model: LatentModel; log: TrainingLogEntry[] } {
+  const o = { ...DEFAULT_LATENT_OPTIONS, ...opts };
+  const rng = new Rng(o.seed);
+  const rows = episodeRows(t, trainEpisodes);
+  if (rows.current.length === 0) throw new TrajforgeError('E_MODEL_SHAPE', 'no training transitions');
+  const log: TrainingLogEntry[] = [];
+  const actionDim = t.actions.cols;
+
+  // --- stem: PCA on a random subset of training frames ---
+  const stemRows = [...shuffled(rows.frames.length, rng)].slice(0, Math.min(o.stemFrames, rows.frames.length)).map((i) => rows.frames[i]!);
+  const varying = o.stateWeight > 0 ? varyingStateCount(t, rows.frames) : 0;
+  if (o.latent <= varying) throw new TrajforgeError('E_MODEL_SHAPE', `latent size ${o.latent} must exceed the ${varying} varying state dimensions it carries`);
+  const k = Math.min(o.latent - varying, stemRows.length - 1);
+  const pca = fitPca(pickRows(t.frames, stemRows), k, { seed: o.seed });
+  // One global scale makes coefficients ~unit-sized while keeping coefficient MSE proportional to pixel MSE.
+  const scale = Math.sqrt(pca.explainedVariance.reduce((s, v) => s + v, 0) / k) || 1;
+  const stem = stemLayers(pca.mean, pca.components, scale);
+  const allFrames = toF32(t.frames);
+  const coeffs = apply([stem.down], allFrames, t.frames.rows); // every frame, so row indices carry over
+
+  // --- supervised state columns: every state column that varies ---
+  const sDim = t.states.cols;
+  const sMean = new Float64Array(sDim);
+  const sVar = new Float64Array(sDim);
+  for (const r of rows.frames) for (let j = 0; j < sDim; j++) sMean[j]! += t.states.data[r * sDim + j]!;
+  for (let j = 0; j < sDim; j++) sMean[j]! /= rows.frames.length;
+  for (const r of rows.frames) for (let j = 0; j < sDim; j++) sVar[j]! += (t.states.data[r * sDim + j]! - sMean[j]!) ** 2;
+  const stateColumns: number[] = [];
+  if (o.stateWeight > 0) for (let j = 0; j < sDim; j++) if (Math.sqrt(sVar[j]! / rows.frames.length) > 1e-6) stateColumns.push(j);
+  const S = stateColumns.length;
+  const stateMean = Float32Array.from(stateColumns.map((j) => sMean[j]!));
+  const stateStd = Float32Array.from(stateColumns.map((j) => Math.sqrt(sVar[j]! / rows.frames.length)));
+  const stateTargets = new Float32Array(t.frames.rows * S);
+  for (let r = 0; r < t.frames.rows; r++) {
+    stateColumns.forEach((j, c) => (stateTargets[r * S + c] = (t.states.data[r * sDim + j]! - stateMean[c]!) / stateStd[c]!));
+  }
+
+  // --- phase 1: the state head, coefficients -> normalised true state ---
+  const stateHead = createMlp([k, o.hidden, o.hidden, Math.max(1, S)], 'relu', 'linear', rng);
+  const headGrads = zeroGrads(stateHead);
+  const headAdam = new Adam(parameterList([stateHead]), o.learningRate, 5);
+  const frameRows = Uint32Array.from(rows.frames);
+  const steps1 = Math.ceil(frameRows.length / o.batch);
+  for (let epoch = 0; S > 0 && epoch < o.stateEpochs; epoch++) {
+    headAdam.learningRate = cosine(o.learningRate, epoch, o.stateEpochs);
+    const order = shuffled(frameRows.length, rng);
+    let stateSum = 0;
+    for (let b = 0; b < steps1; b++) {
+      const from = b * o.batch;
+      const n = Math.min(o.batch, frameRows.length - from);
+      const batchRows = Array.from({ length: n }, (_, i) => frameRows[order[from + i]!]!);
+      const out = forward(stateHead, gather(coeffs, k, batchRows), n);
+      const target = gather(stateTargets, S, batchRows);
+      const dOut = new Float32Array(n * S);
+      for (let i = 0; i < dOut.length; i++) {
+        const d = out.y[i]! - target[i]!;
+        stateSum += d * d;
+        dOut[i] = (2 * d) / (n * S);
+      }
+      clearGrads(headGrads);
+      backward(stateHead, out.tape, dOut, headGrads);
+      headAdam.step(gradientList([headGrads]));
+    }
+    const entry: TrainingLogEntry = { phase: 'state', epoch: epoch + 1, loss: stateSum / (frameRows.length * S), parts: { state_mse: stateSum / (frameRows.length * S) } };
+    log.push(entry);
+    progress?.({ ...entry, epochs: o.stateEpochs });
+  }
+
+  // z = [stem coefficients, state estimate]: the coefficients decode exactly (linear), the state
+  // estimate gives the dynamics the physical coordinates it needs.
+  const L = k + S;
+  const stateEstimate = S > 0 ? apply(stateHead, coeffs, t.frames.rows) : new Float32Array(0);
+  const z = S > 0 ? concatColumns(coeffs, k, stateEstimate, S, t.frames.rows) : coeffs;
+
+  // --- phase 2: dynamics, reward/done heads, inverse on the (now fixed) latents ---
+  const center = new Float32Array(actionDim);
+  const halfRange = new Float32Array(actionDim);
+  for (let j = 0; j < actionDim; j++) {
+    const lo = bounds.low[j]!;
+    const hi = bounds.high[j]!;
+    const finite = Number.isFinite(lo) && Number.isFinite(hi) && hi > lo;
+    center[j] = finite ? (lo + hi) / 2 : 0;
+    halfRange[j] = finite ? (hi - lo) / 2 : 1;
+  }
+  const actionsN = new Float32Array(t.actions.rows * actionDim);
+  for (let r = 0; r < t.actions.rows; r++) {
+    for (let j = 0; j < actionDim; j++) actionsN[r * actionDim + j] = (t.actions.data[r * actionDim + j]! - center[j]!) / halfRange[j]!;
+  }
+  const dynamics = createMlp([L + actionDim, o.hidden, o.hidden, L], 'relu', 'linear', rng);
+  const reward = createMlp([L + actionDim, 64, 1], 'relu', 'linear', rng);
+  const done = createMlp([L + actionDim, 64, 1], 'relu', 'sigmoid', rng);
+  const inverse = createMlp([2 * L, o.hidden, o.hidden, actionDim], 'relu', 'linear', rng);
+  const dynGrads = zeroGrads(dynamics);
+  const rewGrads = zeroGrads(reward);
+  const doneGrads = zeroGrads(done);
+  const invGrads = zeroGrads(inverse);
+  const dynAdam = new Adam(parameterList([dynamics, reward, done, inverse]), o.learningRate, 5);
+
+  // Windows (frame row, action row) that have rolloutSteps real steps ahead within the episode.
+  const K = Math.max(1, o.rolloutSteps);
+  const windowFrames: number[] = [];
+  const windowActions: number[] = [];
+  const windowRemaining: number[] = [];
+  for (const e of trainEpisodes) {
+    for (let s = 0; s < t.lengths[e]!; s++) {
+      windowFrames.push(t.frameStarts[e]! + s);
+      windowActions.push(t.actionStarts[e]! + s);
+      windowRemaining.push(t.lengths[e]! - s);
+    }
+  }
+  // Latent variance per dim, so the loss weighs dims by their spread, not their raw scale.
+  const zVar = new Float32Array(L);
+  {
+    const zm = new Float64Array(L);
+    for (const r of rows.frames) for (let j = 0; j < L; j++) zm[j]! += z[r * L + j]!;
+    for (let j = 0; j < L; j++) zm[j]! /= rows.frames.length;
+    for (const r of rows.frames) for (let j = 0; j < L; j++) zVar[j]! += (z[r * L + j]! - zm[j]!) ** 2 / rows.frames.length;
+    // The coefficient block shares one variance, so its loss is proportional to pixel MSE.
+    let coeffVar = 0;
+    for (let j = 0; j < k; j++) coeffVar += zVar[j]! / k;
+    for (let j = 0; j < k; j++) zVar[j] = coeffVar;
+    for (let j = 0; j < L; j++) zVar[j] = Math.max(zVar[j]!, 1e-6);
+  }
+  // The dynamics predict Δz in units of its typical per-step size (coefficients: one shared RMS,
+  // so the loss stays proportional to pixel MSE; state dims: their own): the net's outputs are
+  // ~unit-sized and the loss weighs motion, not the latent's static spread.
+  const deltaScale = new Float32Array(L);
+  {
+    const sq = new Float64Array(L);
+    for (let i = 0; i < windowFrames.length; i++) {
+      const f = windowFrames[i]!;
+      for (let j = 0; j < L; j++) sq[j]! += (z[(f + 1) * L + j]! - z[f * L + j]!) ** 2 / windowFrames.length;
+    }
+    let coeffSq = 0;
+    for (let j = 0; j < k; j++) coeffSq += sq[j]! / k;
+    for (let j = 0; j < L; j++) deltaScale[j] = Math.sqrt(Math.max(j < k ? coeffSq : sq[j]!, 1e-12));
+  }
+  // Start as the identity map: the last layer's weights at zero.
+  dynamics[dynamics.length - 1]!.weights.fill(0);
+  const steps2 = Math.ceil(windowFrames.length / o.batch);
+  for (let epoch = 0; epoch < o.dynamicsEpochs; epoch++) {
+    dynAdam.learningRate = cosine(o.learningRate, epoch, o.dynamicsEpochs);
+    const order = shuffled(windowFrames.length, rng);
+    let latentSum = 0;
+    let latentCount = 0;
+    let rewardSum = 0;
+    let doneSum = 0;
+    let inverseSum = 0;
+    for (let b = 0; b < steps2; b++) {
+      const from = b * o.batch;
+      const n = Math.min(o.batch, windowFrames.length - from);
+      const fr = Array.from({ length: n }, (_, i) => windowFrames[order[from + i]!]!);
+      const ar = Array.from({ length: n }, (_, i) => windowActions[order[from + i]!]!);
+      // Steps remaining in each window's episode: rollouts stop at the episode end.
+      const remaining = Array.from({ length: n }, (_, i) => windowRemaining[order[from + i]!]!);
+      clearGrads(dynGrads);
+      clearGrads(rewGrads);
+      clearGrads(doneGrads);
+      clearGrads(invGrads);
+
+      // Open-loop unroll: z_{k+1} = z_k + f(z_k, a_k); loss on every step against encode(frame).
+      let zk = gather(z, L, fr);
+      const tapes: { tape: ReturnType<typeof forward>['tape']; mask: Float32Array }[] = [];
+      const dzs: Float32Array[] = [];
+      for (let step = 0; step < K; step++) {
+        const a = gather(actionsN, actionDim, ar.map((r, i) => r + Math.min(step, remaining[i]! - 1)));
+        const input = concatColumns(zk, L, a, actionDim, n);
+        const out = forward(dynamics, input, n);
+        const next = new Float32Array(n * L);
+        const dNext = new Float32Array(n * L);
+        const mask = new Float32Array(n);
+        for (let r = 0; r < n; r++) {
+          if (step >= remaining[r]!) continue; // past the episode end: no target, no gradient
+          mask[r] = 1;
+          const target = (fr[r]! + step + 1) * L;
+          for (let j = 0; j < L; j++) {
+            const v = zk[r * L + j]! + out.y[r * L + j]! * deltaScale[j]!;
+            next[r * L + j] = v;
+            const d = v - z[target + j]!;
+            const w = 1 / (deltaScale[j]! * deltaScale[j]!);
+            latentSum += d * d * w;
+            dNext[r * L + j] = (2 * d * w) / (n * L * K);
+          }
+          latentCount++;
+        }
+        for (let r = 0; r < n; r++) if (!mask[r]) next.set(zk.subarray(r * L, (r + 1) * L), r * L);
+        tapes.push({ tape: out.tape, mask });
+        dzs.push(dNext);
+        zk = next;
+        if (step === 0) {
+          // Heads and inverse train on real (encoded) transitions.
+          const rOut = forward(reward, input, n);
+          const dOut = forward(done, input, n);
+          const dR = new Float32Array(n);
+          const dD = new Float32Array(n);
+          const invIn = new Float32Array(n * 2 * L);
+          for (let r = 0; r < n; r++) {
+            const rt = t.rewards[ar[r]!]!;
+            const dt = t.terminated[ar[r]!]!;
+            const er = rOut.y[r]! - rt;
+            rewardSum += er * er;
+            dR[r] = (2 * er) / n;
+            const p = Math.min(1 - 1e-6, Math.max(1e-6, dOut.y[r]!));
+            doneSum += -(dt * Math.log(p) + (1 - dt) * Math.log(1 - p));
+            // Cross-entropy through the sigmoid: d/dp = (p - y) / (p (1 - p)), backward multiplies by p (1 - p).
+            dD[r] = (p - dt) / (p * (1 - p)) / n;
+            for (let j = 0; j < L; j++) {
+              const z0 = z[fr[r]! * L + j]!;
+              invIn[r * 2 * L + j] = z0;
+              invIn[r * 2 * L + L + j] = z[(fr[r]! + 1) * L + j]! - z0;
+            }
+          }
+          backward(reward, rOut.tape, dR, rewGrads);
+          backward(done, dOut.tape, dD, doneGrads);
+          const inv = forward(inverse, invIn, n);
+          const dInv = new Float32Array(n * actionDim);
+          for (let r = 0; r < n; r++) {
+            for (let j = 0; j < actionDim; j++) {
+              const d = inv.y[r * actionDim + j]! - actionsN[ar[r]! * actionDim + j]!;
+              inverseSum += d * d;
+              dInv[r * actionDim + j] = (2 * d) / (n * actionDim);
+            }
+          }
+          backward(inverse, inv.tape, dInv, invGrads);
+        }
+      }
+      // Backpropagate through time: dL/dz_k = direct loss + dL/dz_{k+1} (identity path + MLP path).
+      let carry = new Float32Array(n * L);
+      for (let step = K - 1; step >= 0; step--) {
+        const { tape, mask } = tapes[step]!;
+        const dNext = dzs[step]!;
+        for (let i = 0; i < carry.length; i++) carry[i]! += dNext[i]!;
+        for (let r = 0; r < n; r++) if (!mask[r]) carry.fill(0, r * L, (r + 1) * L);
+        const dOut = new Float32Array(carry.length);
+        for (let i = 0; i < carry.length; i++) dOut[i] = carry[i]! * deltaScale[i % L]!;
+        const dIn = backward(dynamics, tape, dOut, dynGrads);
+        const prev = new Float32Array(n * L);
+        for (let r = 0; r < n; r++) {
+          for (let j = 0; j < L; j++) prev[r * L + j] = carry[r * L + j]! + dIn[r * (L + actionDim) + j]!;
+        }
+        carry = prev;
+      }
+      dynAdam.step(gradientList([dynGrads, rewGrads, doneGrads, invGrads]));
+    }
+    const m = windowFrames.length;
+    const entry: TrainingLogEntry = {
+      phase: 'dynamics',
+      epoch: epoch + 1,
+      loss: latentSum / Math.max(1, latentCount * L),
+      parts: { latent_delta_nmse: latentSum / Math.max(1, latentCount * L), reward_mse: rewardSum / m, done_bce: doneSum / m, inverse_mse: inverseSum / (m * actionDim) },
+    };
+    log.push(entry);
+    progress?.({ ...entry, epochs: o.dynamicsEpochs });
+  }
+
+  const model: LatentModel = {
+    width: t.width,
+    height: t.height,
+    latent: L,
+    actionDim,
+    coefficients: k,
+    stemDown: stem.down,
+    stemUp: stem.up,
+    stateHead,
+    dynamics,
+    dynamicsScale: deltaScale,
+    reward,
+    done,
+    inverse,
+    actionCenter: center,
+    actionScale: halfRange,
+    stateColumns,
+    stateMean,
+    stateStd,
+  };
+  return { model, log };
+}
+
+function varyingStateCount(t: Transitions, rows: readonly number[]): number {
+  let count = 0;
+  for (let j = 0; j < t.states.cols; j++) {
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (const r of rows) {
+      lo = Math.min(lo, t.states.data[r * t.states.cols + j]!);
+      hi = Math.max(hi, t.states.data[r * t.states.cols + j]!);
+    }
+    if (hi - lo > 1e-6) count++;
+  }
+  return count;
+}
+
+/** Cosine learning-rate decay to 5 % of the initial rate. */
+function cosine(lr: number, epoch: number, epochs: number): number {
+  return lr * (0.05 + 0.95 * 0.5 * (1 + Math.cos((Math.PI * epoch) / Math.max(1, epochs))));
+}
+
+// ---- inference in TypeScript (the training library's reference; deployment runs the ONNX graphs) ----
+
+export function latentEncode(model: LatentModel, frames: Float32Array, n: number): Float32Array {
+  const c = apply([model.stemDown], frames, n);
+  const S = model.latent - model.coefficients;
+  return S > 0 ? concatColumns(c, model.coefficients, apply(model.stateHead, c, n), S, n) : c;
+}
+
+export function latentDecode(model: LatentModel, z: Float32Array, n: number): Float32Array {
+  const k = model.coefficients;
+  const c = new Float32Array(n * k);
+  for (let r = 0; r < n; r++) c.set(z.subarray(r * model.latent, r * model.latent + k), r * k);
+  return apply([model.stemUp], c, n);
+}
+
+export function normaliseActions(model: LatentModel, actions: Float32Array, n: number): Float32Array {
+  const A = model.actionDim;
+  const out = new Float32Array(n * A);
+  for (let i = 0; i < n * A; i++) out[i] = (actions[i]! - model.actionCenter[i % A]!) / model.actionScale[i % A]!;
+  return out;
+}
+
+export function latentStep(model: LatentModel, z: Float32Array, actions: Float32Array, n: number): { next: Float32Array; reward: Float32Array; done: Float32Array } {
+  const input = concatColumns(z, model.latent, normaliseActions(model, actions, n), model.actionDim, n);
+  const delta = apply(model.dynamics, input, n);
+  for (let i = 0; i < delta.length; i++) delta[i] = z[i]! + delta[i]! * model.dynamicsScale[i % model.latent]!;
+  return { next: delta, reward: apply(model.reward, input, n), done: apply(model.done, input, n) };
+}
+
+export function latentInverse(model: LatentModel, z: Float32Array, zNext: Float32Array, n: number): Float32Array {
+  const L = model.latent;
+  const input = new Float32Array(n * 2 * L);
+  for (let r = 0; r < n; r++) {
+    for (let j = 0; j < L; j++) {
+      input[r * 2 * L + j] = z[r * L + j]!;
+      input[r * 2 * L + L + j] = zNext[r * L + j]! - z[r * L + j]!;
+    }
+  }
+  const a = apply(model.inverse, input, n);
+  const A = model.actionDim;
+  for (let i = 0; i < a.length; i++) a[i] = a[i]! * model.actionScale[i % A]! + model.actionCenter[i % A]!;
+  return a;
+}
+
+/** The trained model behind the evaluation interface, computed in TypeScript (tests compare it with ONNX). */
+export function latentModelInTypeScript(model: LatentModel) {
+  return {
+    latent: model.latent,
+    encode: async (frames: Float32Array, n: number) => latentEncode(model, frames, n),
+    decode: async (z: Float32Array, n: number) => latentDecode(model, z, n),
+    step: async (z: Float32Array, a: Float32Array, n: number) => latentStep(model, z, a, n),
+    inverse: async (z: Float32Array, zNext: Float32Array, n: number) => latentInverse(model, z, zNext, n),
+  };
+}

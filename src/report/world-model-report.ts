@@ -1,0 +1,196 @@
+/**
+ * Turns evaluations into report.json, report.md and chart images. Pure: the CLI writes the files.
+ */
+import type { ModelEvaluation, PerStep } from '../model/evaluate.js';
+import { barChart, imageGrid, lineChart, type RgbImage } from './plot.js';
+
+export interface ReportInputs {
+  model: { id: string; dir: string; kind: string; latent: number; trainingSeconds: number };
+  dataset: { dir: string; envId: string; heldoutEpisodes: number; windows: number; width: number; height: number };
+  horizon: number;
+  context: number;
+  model_eval: ModelEvaluation;
+  baseline: ModelEvaluation;
+  baselineFitSeconds: number;
+  copyLast: PerStep;
+  /** Rows of frames for the example picture: truth, model, baseline, copy-last; each H frames. */
+  examples?: { truth: Float32Array; model: Float32Array; baseline: Float32Array; copy: Float32Array; steps: number[] };
+  timing: { evalSeconds: number };
+}
+
+export interface Target {
+  name: string;
+  value: number;
+  target: string;
+  pass: boolean;
+}
+
+export function targets(r: ReportInputs): Target[] {
+  const H = r.horizon;
+  const m = r.model_eval.openLoop.trueActions.mse[H - 1]!;
+  const copy = r.copyLast.mse[H - 1]!;
+  const pca = r.baseline.openLoop.trueActions.mse[H - 1]!;
+  const dpsnr = r.model_eval.openLoop.trueActions.psnr[H - 1]! - r.model_eval.openLoop.shuffledActions.psnr[H - 1]!;
+  return [
+    { name: `${H}-step MSE below copy-last`, value: 1 - m / copy, target: '>= 40%', pass: 1 - m / copy >= 0.4 },
+    { name: `${H}-step MSE below the PCA baseline`, value: 1 - m / pca, target: '> 0', pass: m < pca },
+    { name: `ΔPSNR at ${H} steps (dB)`, value: dpsnr, target: '>= 1 dB', pass: dpsnr >= 1 },
+    { name: 'inverse-dynamics R²', value: r.model_eval.inverseR2, target: '>= 0.9', pass: r.model_eval.inverseR2 >= 0.9 },
+    { name: 'linear probe R² to object positions', value: r.model_eval.representation.probeR2, target: '>= 0.9', pass: r.model_eval.representation.probeR2 >= 0.9 },
+  ];
+}
+
+const fmt = (v: number | undefined, digits = 4) => (v === undefined || !Number.isFinite(v) ? 'n/a' : Math.abs(v) < 0.01 && v !== 0 ? v.toExponential(2) : v.toFixed(digits));
+
+export function reportJson(r: ReportInputs): unknown {
+  const H = r.horizon;
+  const steps = Array.from({ length: H }, (_, i) => i + 1);
+  const m = r.model_eval;
+  return {
+    model: r.model,
+    dataset: r.dataset,
+    context: r.context,
+    horizon: H,
+    open_loop: {
+      steps,
+      model: m.openLoop.trueActions,
+      model_shuffled_actions: m.openLoop.shuffledActions,
+      delta_psnr: steps.map((_, i) => m.openLoop.trueActions.psnr[i]! - m.openLoop.shuffledActions.psnr[i]!),
+      pca_baseline: r.baseline.openLoop.trueActions,
+      pca_baseline_delta_psnr: steps.map((_, i) => r.baseline.openLoop.trueActions.psnr[i]! - r.baseline.openLoop.shuffledActions.psnr[i]!),
+      copy_last: r.copyLast,
+    },
+    latent_nmse: { model: m.openLoop.latentNmse, pca_baseline: r.baseline.openLoop.latentNmse },
+    reward_head: m.reward ?? null,
+    done_head: m.done ?? null,
+    inverse_r2: { model: m.inverseR2, pca_baseline: r.baseline.inverseR2 },
+    representation: { model: m.representation, pca_baseline: r.baseline.representation, mutual_knn_chance: 10 / Math.max(1, Math.min(2000, r.dataset.windows)) },
+    targets: targets(r),
+    baseline_fit_seconds: r.baselineFitSeconds,
+    timing: r.timing,
+  };
+}
+
+export function reportCharts(r: ReportInputs): Record<string, RgbImage> {
+  const H = r.horizon;
+  const x = Array.from({ length: H }, (_, i) => i + 1);
+  const m = r.model_eval.openLoop;
+  const b = r.baseline.openLoop;
+  const charts: Record<string, RgbImage> = {
+    'mse.png': lineChart({
+      title: 'Open-loop pixel MSE (held-out episodes)',
+      xLabel: 'steps ahead',
+      yLabel: 'MSE',
+      series: [
+        { name: 'world model', x, y: m.trueActions.mse },
+        { name: 'PCA + bilinear', x, y: b.trueActions.mse },
+        { name: 'copy last frame', x, y: r.copyLast.mse, dashed: true },
+      ],
+    }),
+    'psnr.png': lineChart({
+      title: 'Open-loop PSNR: true vs shuffled actions',
+      xLabel: 'steps ahead',
+      yLabel: 'PSNR (dB)',
+      series: [
+        { name: 'world model', x, y: m.trueActions.psnr },
+        { name: 'world model, shuffled actions', x, y: m.shuffledActions.psnr, dashed: true },
+        { name: 'PCA + bilinear', x, y: b.trueActions.psnr },
+        { name: 'copy last frame', x, y: r.copyLast.psnr, dashed: true },
+      ],
+    }),
+    'ssim.png': lineChart({
+      title: 'Open-loop SSIM',
+      xLabel: 'steps ahead',
+      yLabel: 'SSIM',
+      series: [
+        { name: 'world model', x, y: m.trueActions.ssim },
+        { name: 'PCA + bilinear', x, y: b.trueActions.ssim },
+        { name: 'copy last frame', x, y: r.copyLast.ssim, dashed: true },
+      ],
+    }),
+    'representation.png': barChart({
+      title: 'Representation vs true state (held-out)',
+      yLabel: 'score',
+      labels: ['probe R2 model', 'probe R2 PCA', 'mkNN model', 'mkNN PCA', 'CKA model', 'CKA PCA', 'inverse R2 model', 'inverse R2 PCA'],
+      values: [
+        r.model_eval.representation.probeR2,
+        r.baseline.representation.probeR2,
+        r.model_eval.representation.mutualKnn,
+        r.baseline.representation.mutualKnn,
+        r.model_eval.representation.cka,
+        r.baseline.representation.cka,
+        Math.max(-1, r.model_eval.inverseR2),
+        Math.max(-1, r.baseline.inverseR2),
+      ],
+    }),
+  };
+  if (r.examples) charts['examples.png'] = examplesPicture(r);
+  return charts;
+}
+
+function toImage(frames: Float32Array, index: number, width: number, height: number): RgbImage {
+  const D = width * height * 3;
+  const data = new Uint8Array(D);
+  for (let i = 0; i < D; i++) data[i] = Math.round(Math.min(1, Math.max(0, frames[index * D + i]!)) * 255);
+  return { width, height, data };
+}
+
+/** Rows: truth, world model, PCA baseline, copy-last; columns: the chosen steps ahead. */
+function examplesPicture(r: ReportInputs): RgbImage {
+  const ex = r.examples!;
+  const { width, height } = r.dataset;
+  const rows = [ex.truth, ex.model, ex.baseline, ex.copy].map((frames) => ex.steps.map((s) => toImage(frames, s - 1, width, height)));
+  return imageGrid(rows, { gap: 2, scale: 4, captions: ex.steps.map((s) => `t+${s}`) });
+}
+
+export function reportMarkdown(r: ReportInputs, charts: readonly string[]): string {
+  const H = r.horizon;
+  const m = r.model_eval;
+  const b = r.baseline;
+  const rows = [1, Math.min(5, H), H].filter((v, i, a) => a.indexOf(v) === i);
+  const lines = [
+    `# World model evaluation: ${r.model.id}`,
+    '',
+    `Model \`${r.model.dir}\` (${r.model.kind}, latent ${r.model.latent}, trained in ${r.model.trainingSeconds.toFixed(0)} s) on ${r.dataset.envId}, ` +
+      `${r.dataset.heldoutEpisodes} held-out episodes (${r.dataset.windows} windows of ${H} steps), ${r.dataset.width}x${r.dataset.height} frames, ` +
+      `${r.context} context frame. Predictions are decoded as context frame + D(predicted z) − D(context z). ` +
+      `The PCA + bilinear-ridge baseline (same latent size) was fitted on the training episodes in ${r.baselineFitSeconds.toFixed(1)} s.`,
+    '',
+    '## Targets',
+    '',
+    '| target | value | goal | |',
+    '|---|---|---|---|',
+    ...targets(r).map((t) => `| ${t.name} | ${fmt(t.value, 3)} | ${t.target} | ${t.pass ? 'pass' : '**miss**'} |`),
+    '',
+    '## Open-loop prediction',
+    '',
+    '| steps | model MSE | PCA MSE | copy-last MSE | model PSNR | shuffled-actions PSNR | ΔPSNR | model SSIM | PCA SSIM | copy SSIM |',
+    '|---|---|---|---|---|---|---|---|---|---|',
+    ...rows.map((h) => {
+      const i = h - 1;
+      return `| ${h} | ${fmt(m.openLoop.trueActions.mse[i])} | ${fmt(b.openLoop.trueActions.mse[i])} | ${fmt(r.copyLast.mse[i])} | ${fmt(m.openLoop.trueActions.psnr[i], 2)} | ${fmt(m.openLoop.shuffledActions.psnr[i], 2)} | ${fmt(m.openLoop.trueActions.psnr[i]! - m.openLoop.shuffledActions.psnr[i]!, 2)} | ${fmt(m.openLoop.trueActions.ssim[i], 3)} | ${fmt(b.openLoop.trueActions.ssim[i], 3)} | ${fmt(r.copyLast.ssim[i], 3)} |`;
+    }),
+    '',
+    ...charts.filter((c) => c !== 'representation.png').map((c) => `![${c}](${c})`),
+    '',
+    '## Latent, heads, inverse dynamics',
+    '',
+    `- latent NMSE (predicted vs encode(true frame), per-dimension variance = 1): step 1 ${fmt(m.openLoop.latentNmse[0])}, step ${H} ${fmt(m.openLoop.latentNmse[H - 1])}`,
+    `- reward head: R² ${fmt(m.reward?.r2, 3)}, MSE ${fmt(m.reward?.mse)}`,
+    `- done head: accuracy ${fmt(m.done?.accuracy, 3)}, recall ${fmt(m.done?.recall, 3)}, precision ${fmt(m.done?.precision, 3)} (${m.done?.positives ?? 0} terminal steps)`,
+    `- inverse dynamics R²: model ${fmt(m.inverseR2, 3)}, PCA baseline ${fmt(b.inverseR2, 3)}`,
+    '',
+    '## Representation (vs the true simulator state)',
+    '',
+    '| | linear probe R² (object positions) | mutual k-NN (k=10) | linear CKA | unbiased CKA |',
+    '|---|---|---|---|---|',
+    `| world model | ${fmt(m.representation.probeR2, 3)} | ${fmt(m.representation.mutualKnn, 3)} | ${fmt(m.representation.cka, 3)} | ${fmt(m.representation.ckaUnbiased, 3)} |`,
+    `| PCA baseline | ${fmt(b.representation.probeR2, 3)} | ${fmt(b.representation.mutualKnn, 3)} | ${fmt(b.representation.cka, 3)} | ${fmt(b.representation.ckaUnbiased, 3)} |`,
+    '',
+    'Mutual k-NN chance level is about k/N. ![representation.png](representation.png)',
+    '',
+    `Evaluation took ${r.timing.evalSeconds.toFixed(1)} s.`,
+    '',
+  ];
+  return lines.join('\n');
+}

@@ -1,0 +1,179 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { Rng } from '../../../src/core/rng.js';
+import { copyLastBaseline, evaluateWorldModel, type EvaluationInputs } from '../../../src/model/evaluate.js';
+import { exportLatentModel, PART_NAMES, partSignatures } from '../../../src/model/export.js';
+import { latentModelInTypeScript, trainLatentModel } from '../../../src/model/latent-model.js';
+import { fitLinearWorldModel, linearAsLatentModel } from '../../../src/model/linear-baseline.js';
+import { Adam, apply, backward, clearGrads, createMlp, forward, gradientList, parameterList, zeroGrads } from '../../../src/model/nn.js';
+import { WorldModelSession } from '../../../src/model/session.js';
+import { readModelCard, readModelParts, saveModel } from '../../../src/model/store.js';
+import type { ModelCard } from '../../../src/model/card.js';
+import { transitionsFromEpisodes } from '../../../src/model/transitions.js';
+import { toyEpisode } from './toy.js';
+
+describe('dense networks (nn.ts)', () => {
+  it('backward matches central finite differences for every parameter kind and activation', () => {
+    const rng = new Rng(3);
+    for (const act of ['relu', 'tanh', 'sigmoid', 'linear'] as const) {
+      const mlp = createMlp([4, 5, 3], act, act === 'relu' ? 'linear' : act, rng);
+      for (const l of mlp) for (let i = 0; i < l.bias.length; i++) l.bias[i] = rng.normal() * 0.3;
+      const n = 3;
+      const x = Float32Array.from({ length: n * 4 }, () => rng.normal());
+      const target = Float32Array.from({ length: n * 3 }, () => rng.normal());
+      // Loss = sum((y - target)^2); float64 re-evaluation via apply keeps the check honest.
+      const loss = () => apply(mlp, x, n).reduce((s, v, i) => s + (v - target[i]!) ** 2, 0);
+      const { y, tape } = forward(mlp, x, n);
+      const grads = zeroGrads(mlp);
+      const dx = backward(mlp, tape, y.map((v, i) => 2 * (v - target[i]!)), grads);
+      const params = parameterList([mlp]);
+      const g = gradientList([grads]);
+      let checked = 0;
+      for (let p = 0; p < params.length; p++) {
+        for (let i = 0; i < params[p]!.length; i += 3) {
+          const keep = params[p]![i]!;
+          params[p]![i] = keep + 1e-2;
+          const up = loss();
+          params[p]![i] = keep - 1e-2;
+          const down = loss();
+          params[p]![i] = keep;
+          expect(g[p]![i]!).toBeCloseTo((up - down) / 2e-2, 1);
+          checked++;
+        }
+      }
+      // Input gradient too.
+      const keep = x[1]!;
+      x[1] = keep + 1e-2;
+      const up = loss();
+      x[1] = keep - 1e-2;
+      const down = loss();
+      x[1] = keep;
+      expect(dx[1]!).toBeCloseTo((up - down) / 2e-2, 1);
+      expect(checked).toBeGreaterThan(10);
+    }
+  });
+
+  it('Adam fits a nonlinear regression (loss falls by > 20x)', () => {
+    const rng = new Rng(5);
+    const mlp = createMlp([2, 32, 1], 'tanh', 'linear', rng);
+    const grads = zeroGrads(mlp);
+    const adam = new Adam(parameterList([mlp]), 1e-2);
+    const n = 64;
+    const x = Float32Array.from({ length: n * 2 }, () => rng.uniform(-1, 1));
+    const y = Float32Array.from({ length: n }, (_, i) => Math.sin(3 * x[2 * i]!) * x[2 * i + 1]!);
+    const mse = () => apply(mlp, x, n).reduce((s, v, i) => s + (v - y[i]!) ** 2, 0) / n;
+    const before = mse();
+    for (let it = 0; it < 400; it++) {
+      const f = forward(mlp, x, n);
+      clearGrads(grads);
+      backward(mlp, f.tape, f.y.map((v, i) => (2 * (v - y[i]!)) / n), grads);
+      adam.step(gradientList([grads]));
+    }
+    expect(mse()).toBeLessThan(before / 20);
+  });
+});
+
+describe('latent world model on the toy task', () => {
+  const episodes = Array.from({ length: 60 }, (_, k) => toyEpisode(k, 30));
+  const t = transitionsFromEpisodes(episodes, { camera: 'main' });
+  const train = episodes.map((_, i) => i).filter((i) => i % 5 !== 4);
+  const heldout = episodes.map((_, i) => i).filter((i) => i % 5 === 4);
+  const bounds = { low: new Float32Array([-1, -1]), high: new Float32Array([1, 1]) };
+  const options = { latent: 18, hidden: 48, stateEpochs: 15, dynamicsEpochs: 25, seed: 1 };
+  const { model, log } = trainLatentModel(t, train, bounds, options);
+  const dir = mkdtempSync(join(tmpdir(), 'trajforge-wm-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const inputs: EvaluationInputs = { t, trainEpisodes: train, heldoutEpisodes: heldout, horizon: 10, positionColumns: [0, 1], stateColumns: [0, 1] };
+
+  it('training losses fall and the run is reproducible', () => {
+    const state = log.filter((e) => e.phase === 'state');
+    const dyn = log.filter((e) => e.phase === 'dynamics');
+    expect(state.at(-1)!.loss).toBeLessThan(state[0]!.loss / 2);
+    expect(dyn.at(-1)!.loss).toBeLessThan(dyn[0]!.loss);
+    const again = trainLatentModel(t, train, bounds, { ...options, stateEpochs: 2, dynamicsEpochs: 1 });
+    const twice = trainLatentModel(t, train, bounds, { ...options, stateEpochs: 2, dynamicsEpochs: 1 });
+    expect(twice.log).toEqual(again.log);
+    expect(twice.model.dynamics[0]!.weights).toEqual(again.model.dynamics[0]!.weights);
+  });
+
+  it('beats copy-last open loop, is controllable, decodes the state, and infers actions', async () => {
+    const ev = await evaluateWorldModel(latentModelInTypeScript(model), inputs);
+    const copy = copyLastBaseline(inputs);
+    expect(ev.openLoop.trueActions.mse[0]!).toBeLessThan(copy.mse[0]!);
+    expect(ev.openLoop.trueActions.mse[9]!).toBeLessThan(0.9 * copy.mse[9]!);
+    expect(ev.openLoop.trueActions.psnr[9]! - ev.openLoop.shuffledActions.psnr[9]!).toBeGreaterThan(1);
+    expect(ev.representation.probeR2).toBeGreaterThan(0.9);
+    expect(ev.inverseR2).toBeGreaterThan(0.5);
+    // The baseline runs through the same evaluation code.
+    const linear = await evaluateWorldModel(linearAsLatentModel(fitLinearWorldModel(t, train, { latent: 16 })), inputs);
+    expect(linear.openLoop.trueActions.mse[9]!).toBeLessThan(copy.mse[9]!);
+  });
+
+  it('the ONNX graphs compute what the training library computes (within 1e-4)', async () => {
+    const parts = exportLatentModel(model);
+    const card = { input: { width: t.width, height: t.height }, latent: model.latent, action: { names: ['ax', 'ay'] } } as unknown as ModelCard;
+    const onnx = await WorldModelSession.load(card, parts);
+    const ts = latentModelInTypeScript(model);
+    const n = 40;
+    const frames = Float32Array.from(t.frames.data.subarray(0, n * t.frames.cols));
+    const actions = Float32Array.from(t.actions.data.subarray(0, n * 2));
+    const maxDiff = (a: Float32Array, b: Float32Array) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i]!)), 0);
+    const z = await ts.encode(frames, n);
+    expect(maxDiff(await onnx.encode(frames, n), z)).toBeLessThan(1e-4);
+    expect(maxDiff(await onnx.decode(z, n), await ts.decode(z, n))).toBeLessThan(1e-4);
+    const a = await onnx.step(z, actions, n);
+    const b = ts.step(z, actions, n);
+    const bb = await b;
+    expect(maxDiff(a.next, bb.next)).toBeLessThan(1e-4);
+    expect(maxDiff(a.reward, bb.reward)).toBeLessThan(1e-4);
+    expect(maxDiff(a.done, bb.done)).toBeLessThan(1e-4);
+    expect(maxDiff(await onnx.inverse(z, bb.next, n), await ts.inverse(z, bb.next, n))).toBeLessThan(1e-4);
+    await onnx.release();
+  });
+
+  it('every exported graph passes python3-onnx full check and infers the declared output shapes', () => {
+    const parts = exportLatentModel(model);
+    const sig = partSignatures(model);
+    for (const p of PART_NAMES) {
+      const file = join(dir, `${p}.onnx`);
+      writeFileSync(file, parts[p]);
+      const script =
+        'import onnx,sys,json; m=onnx.load(sys.argv[1]); onnx.checker.check_model(m, full_check=True); ' +
+        'm=onnx.shape_inference.infer_shapes(m, strict_mode=True); ' +
+        'print(json.dumps({o.name: [d.dim_param or d.dim_value for d in o.type.tensor_type.shape.dim] for o in m.graph.output}))';
+      const shapes = JSON.parse(execFileSync('/usr/bin/python3', ['-c', script, file]).toString()) as Record<string, (string | number)[]>;
+      for (const o of sig[p].outputs) expect(shapes[o.name]).toEqual(o.shape);
+    }
+  });
+
+  it('model card round-trips through the model directory, and a broken card is rejected with its path', () => {
+    const parts = exportLatentModel(model);
+    const sig = partSignatures(model);
+    const card: ModelCard = {
+      format: 'trajforge-world-model',
+      version: 1,
+      id: '0123456789abcdef',
+      kind: 'latent-mlp',
+      created: '2026-11-29T00:00:00.000Z',
+      dataset: { path: '/data/toy', env_id: 'Toy', config_hash: 'abc', episodes: 60, frames: t.frames.rows },
+      camera: 'main',
+      input: { width: t.width, height: t.height, channels: 3, layout: 'NHWC', range: [0, 1], downsample: 1 },
+      latent: model.latent,
+      action: { names: ['ax', 'ay'], low: [-1, -1], high: [1, null] },
+      state: { names: ['x', 'y'], latent_dims: [16, 17], mean: [...model.stateMean], std: [...model.stateStd] },
+      split: { train, heldout },
+      training: { seed: 1, seconds: 1.5, options: { latent: 18 }, final: { 'dynamics.loss': 0.1 } },
+      parts: Object.fromEntries(PART_NAMES.map((p) => [p, { file: `${p}.onnx`, inputs: sig[p].inputs, outputs: sig[p].outputs }])) as ModelCard['parts'],
+    };
+    const modelDir = join(dir, 'model');
+    saveModel(modelDir, card, parts);
+    const back = readModelCard(modelDir);
+    expect(back).toEqual(card);
+    expect(readModelParts(modelDir, back).dynamics).toEqual(parts.dynamics);
+    writeFileSync(join(modelDir, 'model.json'), JSON.stringify({ ...card, latent: -3 }));
+    expect(() => readModelCard(modelDir)).toThrow(/model\.json.*latent/);
+  });
+});
