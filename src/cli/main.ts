@@ -3,6 +3,7 @@ import { closest } from '../core/registry.js';
 import { checkCommand } from './check.js';
 import { convertCommand } from './convert.js';
 import { dreamCommand } from './dream.js';
+import { encodeCommand } from './encode.js';
 import { envsCommand } from './envs.js';
 import { generateCommand } from './generate.js';
 import type { CliIO, Command } from './io.js';
@@ -30,6 +31,7 @@ export const COMMANDS: Record<string, Command> = {
   predict: predictCommand,
   dream: dreamCommand,
   eval: evalCommand,
+  encode: encodeCommand,
 };
 
 function help(): string {

@@ -14,7 +14,7 @@ export const trainCommand: Command = {
   name: 'train',
   summary: 'fit a latent world model (encoder, decoder, dynamics + reward/done, inverse) and export it as ONNX',
   usage:
-    'trajforge train DATASET --out MODEL_DIR [--epochs 8] [--latent 96] [--camera NAME] [--seed 0] [--hidden 128] ' +
+    'trajforge train DATASET --out MODEL_DIR [--epochs 8] [--latent 128] [--camera NAME] [--seed 0] [--hidden 128] [--keypoints 12 (colour keypoints; 0: none)] ' +
     '[--rollout 5] [--state-weight 1 (0: no state supervision)] [--downsample auto]',
   async run(args, io) {
     const { values, positionals } = parse(
@@ -26,6 +26,7 @@ export const trainCommand: Command = {
         camera: { type: 'string' },
         seed: { type: 'string' },
         hidden: { type: 'string' },
+        keypoints: { type: 'string' },
         rollout: { type: 'string' },
         'state-weight': { type: 'string' },
         downsample: { type: 'string' },
@@ -39,6 +40,7 @@ export const trainCommand: Command = {
       ...DEFAULT_LATENT_OPTIONS,
       latent: intOption(values.latent as string | undefined, 'latent', DEFAULT_LATENT_OPTIONS.latent, 2),
       hidden: intOption(values.hidden as string | undefined, 'hidden', DEFAULT_LATENT_OPTIONS.hidden, 4),
+      keypoints: intOption(values.keypoints as string | undefined, 'keypoints', DEFAULT_LATENT_OPTIONS.keypoints, 0),
       rolloutSteps: intOption(values.rollout as string | undefined, 'rollout', DEFAULT_LATENT_OPTIONS.rolloutSteps, 1),
       stateWeight: numberOption(values['state-weight'] as string | undefined, 'state-weight', DEFAULT_LATENT_OPTIONS.stateWeight),
       seed: intOption(values.seed as string | undefined, 'seed', 0),
@@ -113,7 +115,7 @@ function buildCard(x: {
     action: { names: data.meta.actionNames, low: actuators.map((a) => finite(a.low)), high: actuators.map((a) => finite(a.high)) },
     state: {
       names: model.stateColumns.map((c) => data.meta.observationNames[c] ?? `state.${c}`),
-      latent_dims: model.stateColumns.map((_, i) => i),
+      latent_dims: model.stateColumns.map((_, i) => model.coefficients + i),
       mean: [...model.stateMean],
       std: [...model.stateStd],
     },

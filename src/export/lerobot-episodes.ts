@@ -1,9 +1,10 @@
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { TrajforgeError } from '../core/errors.js';
 import type { Channel } from '../render/renderer.js';
 import type { ChannelFrames, EpisodeData } from '../episode/simulate.js';
-import { runFfmpeg } from '../video/ffmpeg.js';
+import { ffmpegPath, runFfmpeg } from '../video/ffmpeg.js';
 import { episodeExtrasPath } from './lerobot.js';
 import { auxKey, videoKey, videoPath } from './lerobot-format.js';
 import { dataFiles, readEpisodesMeta, readInfo, readJson, readParquetRows, type Row } from './lerobot-read.js';
@@ -163,4 +164,113 @@ export async function* readLeRobotEpisodes(dir: string): AsyncGenerator<EpisodeD
 
 function rows3(xs: number[], cols: number): number[][] {
   return Array.from({ length: xs.length / cols }, (_, i) => xs.slice(i * cols, i * cols + cols));
+}
+
+/** One episode's rgb frames of one camera: `length` frames (H × W × 3 each) and the final observation's frame. */
+export interface CameraEpisodeFrames {
+  /** Episode index in the dataset. */
+  episode: number;
+  length: number;
+  width: number;
+  height: number;
+  frames: Uint8Array;
+  final: Uint8Array;
+}
+
+/**
+ * The rgb frames of one camera, episode by episode in dataset order, without the rest of the
+ * episode (rows, tracks): each video file is decoded by one streaming ffmpeg process (instead of
+ * one seek-and-decode per episode as readLeRobotEpisodes does), so memory stays at one episode.
+ * The frames are the same as readLeRobotEpisodes gives; the final frame comes from the sidecar.
+ */
+export async function* readLeRobotCameraFrames(dir: string, camera: string): AsyncGenerator<CameraEpisodeFrames> {
+  const info = readInfo(dir);
+  if (!existsSync(join(dir, 'meta', 'trajforge.json'))) throw new TrajforgeError('E_DATASET_INVALID', `${dir}: not written by trajforge (no meta/trajforge.json)`);
+  const cam = datasetMeta(dir).cameras.find((c) => c.name === camera && c.channels.includes('rgb'));
+  if (!cam) throw new TrajforgeError('E_DATASET_INVALID', `${dir}: no rgb camera '${camera}'`);
+  const key = videoKey(camera);
+  const frameBytes = cam.width * cam.height * 3;
+  let stream: FrameStream | null = null;
+  try {
+    for (const [e, em] of (await readEpisodesMeta(dir)).entries()) {
+      const T = Number(em.length);
+      const file = join(dir, videoPath(key, Number(em[`videos/${key}/chunk_index`]), Number(em[`videos/${key}/file_index`])));
+      const from = Math.round(Number(em[`videos/${key}/from_timestamp`]) * info.fps);
+      // Episodes follow each other through a file; anything else (another file, a jump back) starts a new decoder there.
+      if (!stream || stream.file !== file || stream.position > from) {
+        stream?.close();
+        stream = new FrameStream(file, frameBytes, from, info.fps);
+      }
+      const frames = await stream.read(from, T);
+      const final = readNpz(new Uint8Array(readFileSync(episodeExtrasPath(dir, e))))[`final/${camera}.rgb`];
+      if (!final || final.data.byteLength !== frameBytes) throw new TrajforgeError('E_DATASET_INVALID', `${dir}: episode ${e} has no final ${camera} rgb frame in its sidecar`);
+      const f = final.data;
+      yield { episode: e, length: T, width: cam.width, height: cam.height, frames, final: new Uint8Array(f.buffer, f.byteOffset, f.byteLength) };
+    }
+  } finally {
+    stream?.close();
+  }
+}
+
+/** Sequential rgb24 frames of one video file from a streaming ffmpeg decoder (pulled, so ffmpeg waits while we do not read). */
+class FrameStream {
+  /** Index in the file of the next frame to come out. */
+  position: number;
+  private readonly proc: ChildProcess;
+  private readonly chunks: AsyncIterator<Buffer>;
+  private buffered: Buffer[] = [];
+  private bufferedBytes = 0;
+  private stderr = '';
+  private readonly exited: Promise<number | null>;
+
+  constructor(
+    readonly file: string,
+    private readonly frameBytes: number,
+    start: number,
+    fps: number,
+  ) {
+    this.position = start;
+    const seek = start > 0 ? ['-ss', String(start / fps)] : [];
+    this.proc = spawn(ffmpegPath(), ['-hide_banner', '-loglevel', 'error', '-nostdin', ...seek, '-i', file, '-map', '0:v:0', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-vsync', 'passthrough', 'pipe:1'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.proc.stderr!.on('data', (d: Buffer) => (this.stderr = (this.stderr + d.toString()).slice(-4000)));
+    this.exited = new Promise((resolve) => {
+      this.proc.on('error', (err) => {
+        this.stderr += `cannot run ffmpeg: ${err.message}`;
+        resolve(null);
+      });
+      this.proc.on('close', (code) => resolve(code));
+    });
+    this.chunks = (this.proc.stdout as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
+  }
+
+  /** Frames [from, from + count) of the file (from >= position). */
+  async read(from: number, count: number): Promise<Uint8Array> {
+    if (from > this.position) await this.take((from - this.position) * this.frameBytes);
+    const out = await this.take(count * this.frameBytes);
+    this.position = from + count;
+    return out;
+  }
+
+  close(): void {
+    if (this.proc.exitCode === null) this.proc.kill('SIGKILL');
+  }
+
+  private async take(bytes: number): Promise<Uint8Array> {
+    while (this.bufferedBytes < bytes) {
+      const next = await this.chunks.next();
+      if (next.done) {
+        const code = await this.exited;
+        throw new TrajforgeError('E_FFMPEG_FAILED', `decoding ${this.file} ended before frame ${this.position + Math.floor(bytes / this.frameBytes)} (ffmpeg exit ${code}) ${this.stderr.trim()}`.trim());
+      }
+      this.buffered.push(next.value);
+      this.bufferedBytes += next.value.length;
+    }
+    const all = this.buffered.length === 1 ? this.buffered[0]! : Buffer.concat(this.buffered);
+    const out = new Uint8Array(bytes);
+    out.set(all.subarray(0, bytes));
+    const rest = all.subarray(bytes);
+    this.buffered = rest.length > 0 ? [rest] : [];
+    this.bufferedBytes = rest.length;
+    return out;
+  }
 }

@@ -157,12 +157,12 @@ function cmpAddr(a: string, b: string): number {
 }
 
 /** hyparquet returns typed arrays for some list columns; the writer wants plain arrays. */
-function normalize(v: unknown): unknown {
+export function normalize(v: unknown): unknown {
   return ArrayBuffer.isView(v) ? Array.from(v as unknown as ArrayLike<number>) : v;
 }
 
 /** Sequential access to the rows of a dataset's data files, one file in memory at a time. */
-class RowCursor {
+export class RowCursor {
   private file = -1;
   private rows: Row[] = [];
   private start = 0;

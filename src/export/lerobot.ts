@@ -429,7 +429,8 @@ export class MetadataWriter {
     this.buffered = 0;
   }
 
-  finish(numeric: NumericCollector): DatasetSummary {
+  /** `numeric`: the dataset-wide stats of the non-video features (a NumericCollector, or stats kept from a source dataset). */
+  finish(numeric: Pick<NumericCollector, 'stats'>): DatasetSummary {
     const { dir, meta, features } = this;
     if (this.buffered > 0) this.flush();
     this.episodesWriter.finish();
@@ -736,7 +737,7 @@ function episodesColumns(keys: string[], statFeatures: string[]): ColumnDef[] {
   return columns;
 }
 
-const STAT_NAMES = ['min', 'max', 'mean', 'std', 'count', 'q01', 'q10', 'q50', 'q90', 'q99'] as const;
+export const STAT_NAMES = ['min', 'max', 'mean', 'std', 'count', 'q01', 'q10', 'q50', 'q90', 'q99'] as const;
 
 /** meta/tasks.parquet: a pandas frame indexed by the task string, with a task_index column. */
 function writeTasks(dir: string, meta: DatasetMeta): void {

@@ -1,4 +1,4 @@
-import { closeSync, mkdirSync, openSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import * as arrow from 'apache-arrow';
 import { ByteWriter, ParquetWriter, fileWriter } from 'hyparquet-writer';
@@ -135,7 +135,7 @@ function packBits(v: ArrayLike<number>): Uint8Array {
   return out;
 }
 
-function arrowData(c: TypedColumn, rows: number): arrow.Data {
+export function arrowData(c: TypedColumn, rows: number): arrow.Data {
   const leafType = arrowType(c.def.dtype);
   const leaf = arrow.makeData({
     type: leafType,
@@ -154,6 +154,12 @@ function arrowData(c: TypedColumn, rows: number): arrow.Data {
  * Batches stream through parquet-wasm's transform stream, one row group each, and the bytes are
  * appended to the file as they come, so memory holds about one batch whatever the file size.
  */
+/** A parquet file's rows as Arrow record batches, read by the Rust reader (parquet-wasm): columnar, no per-value conversion. */
+export function readArrowBatches(file: string, batchSize = 65_536): arrow.RecordBatch[] {
+  const table = pw.readParquet(new Uint8Array(readFileSync(file)), { batchSize });
+  return arrow.tableFromIPC(table.intoIPCStream()).batches;
+}
+
 export class ArrowParquetFile {
   rows = 0;
   private readonly fd: number;
@@ -176,11 +182,17 @@ export class ArrowParquetFile {
   }
 
   write(columns: TypedColumn[], rows: number): void {
+    this.writeData(
+      columns.map((c) => ({ name: c.def.name, data: arrowData(c, rows) })),
+      rows,
+    );
+  }
+
+  /** One batch of Arrow column data (e.g. columns of a batch read by readArrowBatches, with others made by arrowData). */
+  writeData(columns: { name: string; data: arrow.Data }[], rows: number): void {
     if (rows === 0) return;
-    const children: Record<string, arrow.Data> = {};
-    for (const c of columns) children[c.def.name] = arrowData(c, rows);
-    const fields = columns.map((c) => new arrow.Field(c.def.name, children[c.def.name]!.type, false));
-    const data = arrow.makeData({ type: new arrow.Struct(fields), length: rows, nullCount: 0, children: columns.map((c) => children[c.def.name]!) });
+    const fields = columns.map((c) => new arrow.Field(c.name, c.data.type, false));
+    const data = arrow.makeData({ type: new arrow.Struct(fields), length: rows, nullCount: 0, children: columns.map((c) => c.data) });
     const table = new arrow.Table([new arrow.RecordBatch(new arrow.Schema(fields), data)]);
     this.controller.enqueue(pw.Table.fromIPCStream(arrow.tableToIPC(table, 'stream')).recordBatch(0)!);
     this.rows += rows;

@@ -1,12 +1,13 @@
 /**
  * The latent world model as four ONNX graphs with named inputs and outputs, so PyTorch/JAX
  * pipelines (and onnxruntime-node here) run exactly what was trained:
- *   encoder   frames [batch, H, W, 3] (rgb in [0,1])      -> z [batch, L] = [stem coefficients, state estimate]
+ *   encoder   frames [batch, H, W, 3] (rgb in [0,1])      -> z [batch, L] = [stem coefficients, state estimate, keypoints]
  *   decoder   z [batch, L]                                -> frames [batch, H, W, 3] (unclipped; uses the coefficients)
  *   dynamics  z [batch, L], action [batch, A] (env units) -> z_next [batch, L], reward [batch, 1], done [batch, 1] (probability)
  *   inverse   z [batch, L], z_next [batch, L]             -> action [batch, A] (env units)
  * Action normalisation is part of the graphs, so callers feed and receive environment units.
  */
+import { colourKeypointGraph } from './keypoints.js';
 import type { LatentModel } from './latent-model.js';
 import { OnnxGraph } from './onnx/graph.js';
 
@@ -53,13 +54,22 @@ export function exportLatentModel(m: LatentModel): Record<PartName, Uint8Array> 
   const enc = new OnnxGraph('trajforge_encoder');
   const frames = enc.input('frames', sig.encoder.inputs[0]!.shape);
   const coefficients = enc.gemm(enc.reshape(frames, [-1, pixels]), m.stemDown, 'stem');
-  const hasState = m.latent > m.coefficients;
-  const zEnc = hasState ? enc.concat([coefficients, enc.mlp(coefficients, m.stateHead, 'state')], 1) : coefficients;
+  const kpDim = m.keypoints ? m.keypointMean.length : 0;
+  const hasState = m.latent > m.coefficients + kpDim;
+  const keypoints = m.keypoints ? colourKeypointGraph(enc, frames, m.keypoints) : undefined;
+  const parts = [coefficients];
+  if (hasState) parts.push(enc.mlp(keypoints ? enc.concat([coefficients, keypoints], 1) : coefficients, m.stateHead, 'state'));
+  if (keypoints) {
+    const mean = enc.initializer('keypoints.mean', m.keypointMean, [kpDim]);
+    const invStd = enc.initializer('keypoints.inverse_std', m.keypointStd.map((v) => 1 / v), [kpDim]);
+    parts.push(enc.mul(enc.sub(keypoints, mean), invStd));
+  }
+  const zEnc = parts.length > 1 ? enc.concat(parts, 1) : coefficients;
   enc.output(zEnc, 'z', sig.encoder.outputs[0]!.shape);
 
   const dec = new OnnxGraph('trajforge_decoder');
   const zd = dec.input('z', sig.decoder.inputs[0]!.shape);
-  const kept = hasState ? dec.slice(zd, [0], [m.coefficients], [1]) : zd;
+  const kept = m.latent > m.coefficients ? dec.slice(zd, [0], [m.coefficients], [1]) : zd;
   dec.output(dec.reshape(dec.gemm(kept, m.stemUp, 'stem'), [-1, m.height, m.width, 3]), 'frames', sig.decoder.outputs[0]!.shape);
 
   const dyn = new OnnxGraph('trajforge_dynamics');
@@ -69,9 +79,11 @@ export function exportLatentModel(m: LatentModel): Record<PartName, Uint8Array> 
   const invScale = dyn.initializer('action_inverse_scale', m.actionScale.map((s) => 1 / s), [m.actionDim]);
   const features = dyn.concat([z, dyn.mul(dyn.sub(action, center), invScale)], 1);
   const deltaScale = dyn.initializer('delta_scale', m.dynamicsScale, [m.latent]);
-  dyn.output(dyn.add(z, dyn.mul(dyn.mlp(features, m.dynamics, 'dynamics'), deltaScale)), 'z_next', sig.dynamics.outputs[0]!.shape);
-  dyn.output(dyn.mlp(features, m.reward, 'reward'), 'reward', sig.dynamics.outputs[1]!.shape);
-  dyn.output(dyn.mlp(features, m.done, 'done'), 'done', sig.dynamics.outputs[2]!.shape);
+  const zNext = dyn.add(z, dyn.mul(dyn.mlp(features, m.dynamics, 'dynamics'), deltaScale));
+  const headFeatures = dyn.concat([features, zNext], 1);
+  dyn.output(zNext, 'z_next', sig.dynamics.outputs[0]!.shape);
+  dyn.output(dyn.mlp(headFeatures, m.reward, 'reward'), 'reward', sig.dynamics.outputs[1]!.shape);
+  dyn.output(dyn.mlp(headFeatures, m.done, 'done'), 'done', sig.dynamics.outputs[2]!.shape);
 
   const inv = new OnnxGraph('trajforge_inverse');
   const zi = inv.input('z', sig.inverse.inputs[0]!.shape);

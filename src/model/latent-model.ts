@@ -14,6 +14,7 @@
  */
 import { TrajforgeError } from '../core/errors.js';
 import { Rng } from '../core/rng.js';
+import { colourKeypointFeatures, fitColourKeypoints, keypointCount, type ColourKeypoints } from './keypoints.js';
 import { fitPca } from './pca.js';
 import { Adam, apply, backward, clearGrads, createMlp, forward, gradientList, parameterList, zeroGrads, type Dense, type Mlp } from './nn.js';
 import { episodeRows, pickRows, type Transitions } from './transitions.js';
@@ -22,6 +23,8 @@ export interface LatentModelOptions {
   /** Latent size: stem coefficients + supervised state dims. */
   latent: number;
   hidden: number;
+  /** Colour keypoints (prototype colours) given to the state head; 0: coefficients only. */
+  keypoints: number;
   /** 1: the latent carries a state estimate supervised by the simulator; 0: coefficients only (the ablation). */
   stateWeight: number;
   stateEpochs: number;
@@ -36,11 +39,12 @@ export interface LatentModelOptions {
 }
 
 export const DEFAULT_LATENT_OPTIONS: LatentModelOptions = {
-  latent: 96,
+  latent: 128,
   hidden: 128,
+  keypoints: 12,
   stateWeight: 1,
-  stateEpochs: 8,
-  dynamicsEpochs: 4,
+  stateEpochs: 12,
+  dynamicsEpochs: 6,
   rolloutSteps: 5,
   batch: 32,
   learningRate: 3e-3,
@@ -62,12 +66,16 @@ export interface LatentModel {
   readonly stemUp: Dense;
   /** coefficients -> normalised state estimate (z after the coefficients). */
   readonly stateHead: Mlp;
+  /** Colour keypoints of the frame: the state head's other input, and (standardised) the end of z. */
+  readonly keypoints?: ColourKeypoints;
+  readonly keypointMean: Float32Array;
+  readonly keypointStd: Float32Array;
   /** [z, normalised a] -> Δz / dynamicsScale. */
   readonly dynamics: Mlp;
   readonly dynamicsScale: Float32Array;
-  /** [z, normalised a] -> reward. */
+  /** [z, normalised a, z'] -> reward. */
   readonly reward: Mlp;
-  /** [z, normalised a] -> P(terminated). */
+  /** [z, normalised a, z'] -> P(terminated). */
   readonly done: Mlp;
   /** [z, z' - z] -> normalised a. */
   readonly inverse: Mlp;
@@ -169,14 +177,34 @@ export function trainLatentModel(
   // --- stem: PCA on a random subset of training frames ---
   const stemRows = [...shuffled(rows.frames.length, rng)].slice(0, Math.min(o.stemFrames, rows.frames.length)).map((i) => rows.frames[i]!);
   const varying = o.stateWeight > 0 ? varyingStateCount(t, rows.frames) : 0;
-  if (o.latent <= varying) throw new TrajforgeError('E_MODEL_SHAPE', `latent size ${o.latent} must exceed the ${varying} varying state dimensions it carries`);
-  const k = Math.min(o.latent - varying, stemRows.length - 1);
-  const pca = fitPca(pickRows(t.frames, stemRows), k, { seed: o.seed });
+  const kpDims = 3 * Math.max(0, o.keypoints);
+  if (o.latent <= varying + kpDims) throw new TrajforgeError('E_MODEL_SHAPE', `latent size ${o.latent} must exceed the ${varying} state and ${kpDims} keypoint dimensions it carries`);
+  const k = Math.min(o.latent - varying - kpDims, stemRows.length - 1);
+  const stemFrames = pickRows(t.frames, stemRows);
+  const pca = fitPca(stemFrames, k, { seed: o.seed });
   // One global scale makes coefficients ~unit-sized while keeping coefficient MSE proportional to pixel MSE.
   const scale = Math.sqrt(pca.explainedVariance.reduce((s, v) => s + v, 0) / k) || 1;
   const stem = stemLayers(pca.mean, pca.components, scale);
   const allFrames = toF32(t.frames);
   const coeffs = apply([stem.down], allFrames, t.frames.rows); // every frame, so row indices carry over
+  // Colour keypoints feed the state head (standardised; the scaling is folded into its first layer at the end).
+  const keypoints = o.keypoints > 0 ? fitColourKeypoints(stemFrames.data, stemRows.length, t.width, t.height, o.keypoints, { seed: o.seed }) : undefined;
+  const kpDim = keypoints ? 3 * o.keypoints : 0;
+  const kpRaw = keypoints ? colourKeypointFeatures(keypoints, allFrames, t.frames.rows) : new Float32Array(0);
+  const kpMean = new Float32Array(kpDim);
+  const kpStd = new Float32Array(kpDim);
+  for (let j = 0; j < kpDim; j++) {
+    let m = 0;
+    for (const r of rows.frames) m += kpRaw[r * kpDim + j]!;
+    m /= rows.frames.length;
+    let v = 0;
+    for (const r of rows.frames) v += (kpRaw[r * kpDim + j]! - m) ** 2;
+    kpMean[j] = m;
+    kpStd[j] = Math.sqrt(v / rows.frames.length) || 1;
+  }
+  for (let i = 0; i < kpRaw.length; i++) kpRaw[i] = (kpRaw[i]! - kpMean[i % kpDim]!) / kpStd[i % kpDim]!;
+  const headInput = keypoints ? concatColumns(coeffs, k, kpRaw, kpDim, t.frames.rows) : coeffs;
+  const headWidth = k + kpDim;
 
   // --- supervised state columns: every state column that varies ---
   const sDim = t.states.cols;
@@ -196,7 +224,7 @@ export function trainLatentModel(
   }
 
   // --- phase 1: the state head, coefficients -> normalised true state ---
-  const stateHead = createMlp([k, o.hidden, o.hidden, Math.max(1, S)], 'relu', 'linear', rng);
+  const stateHead = createMlp([headWidth, o.hidden, o.hidden, Math.max(1, S)], 'relu', 'linear', rng);
   const headGrads = zeroGrads(stateHead);
   const headAdam = new Adam(parameterList([stateHead]), o.learningRate, 5);
   const frameRows = Uint32Array.from(rows.frames);
@@ -209,7 +237,7 @@ export function trainLatentModel(
       const from = b * o.batch;
       const n = Math.min(o.batch, frameRows.length - from);
       const batchRows = Array.from({ length: n }, (_, i) => frameRows[order[from + i]!]!);
-      const out = forward(stateHead, gather(coeffs, k, batchRows), n);
+      const out = forward(stateHead, gather(headInput, headWidth, batchRows), n);
       const target = gather(stateTargets, S, batchRows);
       const dOut = new Float32Array(n * S);
       for (let i = 0; i < dOut.length; i++) {
@@ -228,9 +256,12 @@ export function trainLatentModel(
 
   // z = [stem coefficients, state estimate]: the coefficients decode exactly (linear), the state
   // estimate gives the dynamics the physical coordinates it needs.
-  const L = k + S;
-  const stateEstimate = S > 0 ? apply(stateHead, coeffs, t.frames.rows) : new Float32Array(0);
-  const z = S > 0 ? concatColumns(coeffs, k, stateEstimate, S, t.frames.rows) : coeffs;
+  const L = k + S + kpDim;
+  const stateEstimate = S > 0 ? apply(stateHead, headInput, t.frames.rows) : new Float32Array(0);
+  if (keypoints) foldInputStandardisation(stateHead[0]!, k, kpMean, kpStd);
+  // z = [coefficients, state estimate, standardised keypoints].
+  const withState = S > 0 ? concatColumns(coeffs, k, stateEstimate, S, t.frames.rows) : coeffs;
+  const z = kpDim > 0 ? concatColumns(withState, k + S, kpRaw, kpDim, t.frames.rows) : withState;
 
   // --- phase 2: dynamics, reward/done heads, inverse on the (now fixed) latents ---
   const center = new Float32Array(actionDim);
@@ -247,8 +278,24 @@ export function trainLatentModel(
     for (let j = 0; j < actionDim; j++) actionsN[r * actionDim + j] = (t.actions.data[r * actionDim + j]! - center[j]!) / halfRange[j]!;
   }
   const dynamics = createMlp([L + actionDim, o.hidden, o.hidden, L], 'relu', 'linear', rng);
-  const reward = createMlp([L + actionDim, 64, 1], 'relu', 'linear', rng);
-  const done = createMlp([L + actionDim, 64, 1], 'relu', 'sigmoid', rng);
+  // Heads see (z, a, predicted z'): reward and termination depend on where the step ends up.
+  const reward = createMlp([2 * L + actionDim, 64, 1], 'relu', 'linear', rng);
+  const done = createMlp([2 * L + actionDim, 64, 1], 'relu', 'sigmoid', rng);
+  // The reward head learns standardised rewards; the scaling is folded into its last layer at the end.
+  let rewardMean = 0;
+  let rewardStd = 0;
+  {
+    let count = 0;
+    for (const e of trainEpisodes) {
+      for (let s = 0; s < t.lengths[e]!; s++) {
+        rewardMean += t.rewards[t.actionStarts[e]! + s]!;
+        count++;
+      }
+    }
+    rewardMean /= Math.max(1, count);
+    for (const e of trainEpisodes) for (let s = 0; s < t.lengths[e]!; s++) rewardStd += (t.rewards[t.actionStarts[e]! + s]! - rewardMean) ** 2 / Math.max(1, count);
+    rewardStd = Math.sqrt(rewardStd) || 1;
+  }
   const inverse = createMlp([2 * L, o.hidden, o.hidden, actionDim], 'relu', 'linear', rng);
   const dynGrads = zeroGrads(dynamics);
   const rewGrads = zeroGrads(reward);
@@ -348,17 +395,18 @@ export function trainLatentModel(
         dzs.push(dNext);
         zk = next;
         if (step === 0) {
-          // Heads and inverse train on real (encoded) transitions.
-          const rOut = forward(reward, input, n);
-          const dOut = forward(done, input, n);
+          // Heads and inverse train on real (encoded) transitions; heads also see the predicted z' (no gradient into the dynamics).
+          const headIn = concatColumns(input, L + actionDim, next, L, n);
+          const rOut = forward(reward, headIn, n);
+          const dOut = forward(done, headIn, n);
           const dR = new Float32Array(n);
           const dD = new Float32Array(n);
           const invIn = new Float32Array(n * 2 * L);
           for (let r = 0; r < n; r++) {
-            const rt = t.rewards[ar[r]!]!;
+            const rt = (t.rewards[ar[r]!]! - rewardMean) / rewardStd;
             const dt = t.terminated[ar[r]!]!;
             const er = rOut.y[r]! - rt;
-            rewardSum += er * er;
+            rewardSum += er * er * rewardStd * rewardStd;
             dR[r] = (2 * er) / n;
             const p = Math.min(1 - 1e-6, Math.max(1e-6, dOut.y[r]!));
             doneSum += -(dt * Math.log(p) + (1 - dt) * Math.log(1 - p));
@@ -413,6 +461,10 @@ export function trainLatentModel(
     progress?.({ ...entry, epochs: o.dynamicsEpochs });
   }
 
+  const lastReward = reward[reward.length - 1]!;
+  for (let i = 0; i < lastReward.weights.length; i++) lastReward.weights[i]! *= rewardStd;
+  lastReward.bias[0] = lastReward.bias[0]! * rewardStd + rewardMean;
+
   const model: LatentModel = {
     width: t.width,
     height: t.height,
@@ -422,6 +474,9 @@ export function trainLatentModel(
     stemDown: stem.down,
     stemUp: stem.up,
     stateHead,
+    keypoints,
+    keypointMean: kpMean,
+    keypointStd: kpStd,
     dynamics,
     dynamicsScale: deltaScale,
     reward,
@@ -450,6 +505,19 @@ function varyingStateCount(t: Transitions, rows: readonly number[]): number {
   return count;
 }
 
+/** Makes a layer trained on inputs standardised from column `from` on take the raw inputs instead. */
+function foldInputStandardisation(layer: Dense, from: number, mean: Float32Array, std: Float32Array): void {
+  const no = layer.outputs;
+  for (let j = 0; j < mean.length; j++) {
+    const row = (from + j) * no;
+    for (let o = 0; o < no; o++) {
+      const w = layer.weights[row + o]! / std[j]!;
+      layer.weights[row + o] = w;
+      layer.bias[o]! -= mean[j]! * w;
+    }
+  }
+}
+
 /** Cosine learning-rate decay to 5 % of the initial rate. */
 function cosine(lr: number, epoch: number, epochs: number): number {
   return lr * (0.05 + 0.95 * 0.5 * (1 + Math.cos((Math.PI * epoch) / Math.max(1, epochs))));
@@ -458,9 +526,16 @@ function cosine(lr: number, epoch: number, epochs: number): number {
 // ---- inference in TypeScript (the training library's reference; deployment runs the ONNX graphs) ----
 
 export function latentEncode(model: LatentModel, frames: Float32Array, n: number): Float32Array {
+  const k = model.coefficients;
   const c = apply([model.stemDown], frames, n);
-  const S = model.latent - model.coefficients;
-  return S > 0 ? concatColumns(c, model.coefficients, apply(model.stateHead, c, n), S, n) : c;
+  const kp = model.keypoints;
+  const kpDim = kp ? 3 * keypointCount(kp) : 0;
+  const S = model.latent - k - kpDim;
+  const raw = kp ? colourKeypointFeatures(kp, frames, n) : new Float32Array(0);
+  const withState = S > 0 ? concatColumns(c, k, apply(model.stateHead, kp ? concatColumns(c, k, raw, kpDim, n) : c, n), S, n) : c;
+  if (!kp) return withState;
+  for (let i = 0; i < raw.length; i++) raw[i] = (raw[i]! - model.keypointMean[i % kpDim]!) / model.keypointStd[i % kpDim]!;
+  return concatColumns(withState, k + S, raw, kpDim, n);
 }
 
 export function latentDecode(model: LatentModel, z: Float32Array, n: number): Float32Array {
@@ -481,7 +556,8 @@ export function latentStep(model: LatentModel, z: Float32Array, actions: Float32
   const input = concatColumns(z, model.latent, normaliseActions(model, actions, n), model.actionDim, n);
   const delta = apply(model.dynamics, input, n);
   for (let i = 0; i < delta.length; i++) delta[i] = z[i]! + delta[i]! * model.dynamicsScale[i % model.latent]!;
-  return { next: delta, reward: apply(model.reward, input, n), done: apply(model.done, input, n) };
+  const headIn = concatColumns(input, model.latent + model.actionDim, delta, model.latent, n);
+  return { next: delta, reward: apply(model.reward, headIn, n), done: apply(model.done, headIn, n) };
 }
 
 export function latentInverse(model: LatentModel, z: Float32Array, zNext: Float32Array, n: number): Float32Array {

@@ -82,7 +82,7 @@ describe('latent world model on the toy task', () => {
   const train = episodes.map((_, i) => i).filter((i) => i % 5 !== 4);
   const heldout = episodes.map((_, i) => i).filter((i) => i % 5 === 4);
   const bounds = { low: new Float32Array([-1, -1]), high: new Float32Array([1, 1]) };
-  const options = { latent: 18, hidden: 48, stateEpochs: 15, dynamicsEpochs: 25, seed: 1 };
+  const options = { latent: 28, keypoints: 3, hidden: 48, stateEpochs: 15, dynamicsEpochs: 25, seed: 1 };
   const { model, log } = trainLatentModel(t, train, bounds, options);
   const dir = mkdtempSync(join(tmpdir(), 'trajforge-wm-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -163,7 +163,7 @@ describe('latent world model on the toy task', () => {
       input: { width: t.width, height: t.height, channels: 3, layout: 'NHWC', range: [0, 1], downsample: 1 },
       latent: model.latent,
       action: { names: ['ax', 'ay'], low: [-1, -1], high: [1, null] },
-      state: { names: ['x', 'y'], latent_dims: [16, 17], mean: [...model.stateMean], std: [...model.stateStd] },
+      state: { names: ['x', 'y'], latent_dims: [model.coefficients, model.coefficients + 1], mean: [...model.stateMean], std: [...model.stateStd] },
       split: { train, heldout },
       training: { seed: 1, seconds: 1.5, options: { latent: 18 }, final: { 'dynamics.loss': 0.1 } },
       parts: Object.fromEntries(PART_NAMES.map((p) => [p, { file: `${p}.onnx`, inputs: sig[p].inputs, outputs: sig[p].outputs }])) as ModelCard['parts'],
