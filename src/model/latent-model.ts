@@ -45,7 +45,7 @@ export const DEFAULT_LATENT_OPTIONS: LatentModelOptions = {
   stateWeight: 1,
   stateEpochs: 12,
   dynamicsEpochs: 6,
-  rolloutSteps: 5,
+  rolloutSteps: 8,
   batch: 32,
   learningRate: 3e-3,
   seed: 0,

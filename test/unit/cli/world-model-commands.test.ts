@@ -60,7 +60,7 @@ describe('world-model commands: predict and dream', () => {
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'tf-wm-'));
     expect((await run('generate', ['PushCube-v1', '--episodes', '6', '--out', 'data'], dir)).code).toBe(0);
-    expect((await run('train', ['data', '--out', 'model', '--epochs', '1', '--hidden', '16', '--latent', '16'], dir)).code).toBe(0);
+    expect((await run('train', ['data', '--out', 'model', '--epochs', '1', '--hidden', '16', '--latent', '26', '--keypoints', '2', '--rollout', '2'], dir)).code).toBe(0);
     card = readModelCard(join(dir, 'model'));
   });
 
