@@ -3,7 +3,8 @@ import { TrajforgeError } from '../core/errors.js';
 import { sha256Hex } from '../core/hash.js';
 import { writeFileAtomic } from '../export/atomic.js';
 import type { ModelCard } from '../model/card.js';
-import { exportLatentModel, PART_NAMES, partSignatures, type PartName } from '../model/export.js';
+import { exportLatentModel, exportLinearModel, PART_NAMES, partSignatures, type PartName } from '../model/export.js';
+import { fitLinearHeads, fitLinearWorldModel } from '../model/linear-baseline.js';
 import { DEFAULT_LATENT_OPTIONS, trainLatentModel, type LatentModelOptions, type TrainingLogEntry } from '../model/latent-model.js';
 import { saveModel } from '../model/store.js';
 import { intOption, numberOption, parse } from './args.js';
@@ -14,7 +15,7 @@ export const trainCommand: Command = {
   name: 'train',
   summary: 'fit a latent world model (encoder, decoder, dynamics + reward/done, inverse) and export it as ONNX',
   usage:
-    'trajforge train DATASET --out MODEL_DIR [--epochs 8] [--latent 128] [--camera NAME] [--seed 0] [--hidden 128] [--keypoints 12 (colour keypoints; 0: none)] ' +
+    'trajforge train DATASET --out MODEL_DIR [--model latent|linear] [--epochs 8] [--latent 128] [--camera NAME] [--seed 0] [--hidden 128] [--keypoints 12 (colour keypoints; 0: none)] ' +
     '[--rollout 8] [--state-weight 1 (0: no state supervision)] [--downsample auto]',
   async run(args, io) {
     const { values, positionals } = parse(
@@ -28,6 +29,7 @@ export const trainCommand: Command = {
         hidden: { type: 'string' },
         keypoints: { type: 'string' },
         rollout: { type: 'string' },
+        model: { type: 'string' },
         'state-weight': { type: 'string' },
         downsample: { type: 'string' },
       },
@@ -58,33 +60,63 @@ export const trainCommand: Command = {
     io.err(`${data.episodes.length} episodes (${split.train.length} train, ${split.heldout.length} held out), ${t.frames.rows} frames at ${t.width}x${t.height} from camera '${data.camera}'\n`);
     const actuators = data.meta.config.actions.actuators;
     const bounds = { low: Float32Array.from(actuators.map((a) => a.low)), high: Float32Array.from(actuators.map((a) => a.high)) };
-    const { model, log } = trainLatentModel(t, split.train, bounds, options, progressReporter(io));
-    const parts = exportLatentModel(model);
-    const seconds = (performance.now() - started) / 1000;
     const out = resolve(io.cwd, values.out as string);
-    const card = buildCard({ parts, model, log, options, seconds, data, split });
-    saveModel(out, card, parts);
-    writeFileAtomic(resolve(out, 'training_log.jsonl'), log.map((e) => JSON.stringify(e)).join('\n') + '\n');
-    const last = (phase: TrainingLogEntry['phase']) => log.filter((e) => e.phase === phase).at(-1);
-    io.out(`world model ${card.id} -> ${values.out}\n`);
-    io.out(`  trained on    ${split.train.length} episodes, ${t.frames.rows} frames (${t.width}x${t.height}), latent ${model.latent}, in ${seconds.toFixed(1)} s\n`);
-    io.out(`  state-head MSE (normalised) ${last('state')?.parts.state_mse?.toFixed(3) ?? 'n/a (no state supervision)'}\n`);
-    io.out(`  dynamics Δz NMSE ${last("dynamics")?.parts.latent_delta_nmse?.toFixed(4)}  inverse MSE ${last('dynamics')?.parts.inverse_mse?.toFixed(4)}\n`);
+    const kind = (values.model as string | undefined) ?? 'latent';
+    if (kind === 'linear') {
+      // The PCA + bilinear-ridge baseline as a model directory: closed form, seconds.
+      const linear = fitLinearWorldModel(t, split.train, { latent: options.latent, seed: options.seed, maxFitFrames: 2000 });
+      const parts = exportLinearModel(linear, fitLinearHeads(linear, t, split.train), t.actions.cols);
+      const seconds = (performance.now() - started) / 1000;
+      const shape = { kind: 'linear' as const, width: t.width, height: t.height, latent: linear.pca.components.rows, actionDim: t.actions.cols, state: { names: [], latent_dims: [], mean: [], std: [] } };
+      const card = buildCard({ parts, shape, log: [], options, seconds, data, split });
+      saveModel(out, card, parts);
+      io.out(`linear world model ${card.id} -> ${values.out}\n`);
+      io.out(`  PCA ${shape.latent} + bilinear ridge on ${split.train.length} episodes, ${t.frames.rows} frames (${t.width}x${t.height}), in ${seconds.toFixed(1)} s\n`);
+    } else if (kind === 'latent') {
+      const { model, log } = trainLatentModel(t, split.train, bounds, options, progressReporter(io));
+      const parts = exportLatentModel(model);
+      const seconds = (performance.now() - started) / 1000;
+      const state = {
+        names: model.stateColumns.map((c) => data.meta.observationNames[c] ?? `state.${c}`),
+        latent_dims: model.stateColumns.map((_, i) => model.coefficients + i),
+        mean: [...model.stateMean],
+        std: [...model.stateStd],
+      };
+      const card = buildCard({ parts, shape: { kind: 'latent-mlp', width: model.width, height: model.height, latent: model.latent, actionDim: model.actionDim, state }, log, options, seconds, data, split });
+      saveModel(out, card, parts);
+      writeFileAtomic(resolve(out, 'training_log.jsonl'), log.map((e) => JSON.stringify(e)).join('\n') + '\n');
+      const last = (phase: TrainingLogEntry['phase']) => log.filter((e) => e.phase === phase).at(-1);
+      io.out(`world model ${card.id} -> ${values.out}\n`);
+      io.out(`  trained on    ${split.train.length} episodes, ${t.frames.rows} frames (${t.width}x${t.height}), latent ${model.latent}, in ${seconds.toFixed(1)} s\n`);
+      io.out(`  state-head MSE (normalised) ${last('state')?.parts.state_mse?.toFixed(3) ?? 'n/a (no state supervision)'}\n`);
+      io.out(`  dynamics Δz NMSE ${last('dynamics')?.parts.latent_delta_nmse?.toFixed(4)}  inverse MSE ${last('dynamics')?.parts.inverse_mse?.toFixed(4)}\n`);
+    } else {
+      throw new TrajforgeError('E_USAGE', `--model must be latent or linear, got '${kind}'`);
+    }
     io.out(`  evaluate: trajforge eval --model ${values.out} ${dataset}\n`);
     return 0;
   },
 };
 
+interface ModelShape {
+  kind: ModelCard['kind'];
+  width: number;
+  height: number;
+  latent: number;
+  actionDim: number;
+  state: ModelCard['state'];
+}
+
 function buildCard(x: {
   parts: Record<PartName, Uint8Array>;
-  model: ReturnType<typeof trainLatentModel>['model'];
+  shape: ModelShape;
   log: TrainingLogEntry[];
   options: LatentModelOptions;
   seconds: number;
   data: Awaited<ReturnType<typeof loadModelData>>;
   split: { train: number[]; heldout: number[] };
 }): ModelCard {
-  const { model, data } = x;
+  const { shape: model, data } = x;
   const sig = partSignatures(model);
   const all = new Uint8Array(PART_NAMES.reduce((s, p) => s + x.parts[p].length, 0));
   let off = 0;
@@ -100,7 +132,7 @@ function buildCard(x: {
     format: 'trajforge-world-model',
     version: 1,
     id: sha256Hex(all).slice(0, 16),
-    kind: 'latent-mlp',
+    kind: model.kind,
     created: new Date().toISOString(),
     dataset: {
       path: data.dir,
@@ -113,12 +145,7 @@ function buildCard(x: {
     input: { width: model.width, height: model.height, channels: 3, layout: 'NHWC', range: [0, 1], downsample: data.downsample },
     latent: model.latent,
     action: { names: data.meta.actionNames, low: actuators.map((a) => finite(a.low)), high: actuators.map((a) => finite(a.high)) },
-    state: {
-      names: model.stateColumns.map((c) => data.meta.observationNames[c] ?? `state.${c}`),
-      latent_dims: model.stateColumns.map((_, i) => model.coefficients + i),
-      mean: [...model.stateMean],
-      std: [...model.stateStd],
-    },
+    state: model.state,
     split: x.split,
     training: { seed: x.options.seed, seconds: x.seconds, options: { ...x.options }, final },
     parts: Object.fromEntries(PART_NAMES.map((p) => [p, { file: `${p}.onnx`, inputs: sig[p].inputs, outputs: sig[p].outputs }])) as ModelCard['parts'],

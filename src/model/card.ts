@@ -15,7 +15,8 @@ export const modelCardSchema = z.strictObject({
   version: z.literal(1),
   /** Content hash of the ONNX files: changes whenever any weight changes. */
   id: z.string().regex(/^[0-9a-f]{16}$/),
-  kind: z.literal('latent-mlp'),
+  /** latent-mlp: the learned model; linear: PCA + bilinear ridge (`--model linear`). */
+  kind: z.enum(['latent-mlp', 'linear']),
   created: z.string(),
   dataset: z.strictObject({
     path: z.string(),

@@ -58,10 +58,10 @@ export const DONE_THRESHOLD = 0.5;
  * Residual decoding: clip(context + decoded − decodedContext, 0, 1) written as uint8. The decoder
  * supplies what moved; the real context frame keeps the static detail the decoder blurs.
  */
-export function residualToRgb(context: Float32Array, decodedContext: Float32Array, decoded: Float32Array, out: Uint8Array, outOffset = 0): void {
-  for (let i = 0; i < context.length; i++) {
-    const v = context[i]! + decoded[i]! - decodedContext[i]!;
-    out[outOffset + i] = Math.round(255 * (v < 0 ? 0 : v > 1 ? 1 : v));
+export function residualToRgb(context: Float32Array, decodedContext: Float32Array, decoded: Float32Array, out: Uint8Array, outOffset = 0, pixels = context.length, contextOffset = 0, decodedOffset = 0): void {
+  for (let i = 0; i < pixels; i++) {
+    const v = 255 * (context[contextOffset + i]! + decoded[decodedOffset + i]! - decodedContext[contextOffset + i]!);
+    out[outOffset + i] = v <= 0 ? 0 : v >= 255 ? 255 : (v + 0.5) | 0;
   }
 }
 
@@ -257,7 +257,8 @@ interface Live {
   rewards: number[];
   terminated: number[];
   truncated: number[];
-  frames: Uint8Array[];
+  /** (horizon + 1) frames, filled up to the episode's length + 1: one allocation per episode. */
+  frames: Uint8Array;
   track: CameraTrack;
   ended: boolean;
 }
@@ -318,7 +319,7 @@ export async function* dreamEpisodes(opts: DreamOptions, stats?: DreamStats): As
         rewards: [],
         terminated: [],
         truncated: [],
-        frames: [],
+        frames: new Uint8Array((opts.horizon + 1) * P),
         track: { name: card.camera, K: cal.K, worldToCamera: cal.worldToCamera, positions: [...snap.position], quaternions: [...snap.quaternion] },
         ended: false,
       };
@@ -331,9 +332,7 @@ export async function* dreamEpisodes(opts: DreamOptions, stats?: DreamStats): As
     const d0 = await model.decode(z0, B);
     live.forEach((e, k) => {
       e.z.set(z0.subarray(k * L, (k + 1) * L));
-      const f = new Uint8Array(P);
-      for (let i = 0; i < P; i++) f[i] = Math.round(255 * context[k * P + i]!);
-      e.frames.push(f);
+      for (let i = 0; i < P; i++) e.frames[i] = Math.round(255 * context[k * P + i]!);
     });
 
     let active = live.map((_, k) => k);
@@ -360,22 +359,19 @@ export async function* dreamEpisodes(opts: DreamOptions, stats?: DreamStats): As
       const { next, reward, done } = await model.step(zBuf.subarray(0, m * L), aBuf.subarray(0, m * A), m);
       const dec = await model.decode(next, m);
       const still: number[] = [];
-      active.forEach((k, r) => {
+      for (let r = 0; r < m; r++) {
+        const k = active[r]!;
         const e = live[k]!;
-        e.z.set(next.subarray(r * L, (r + 1) * L));
-        const f = new Uint8Array(P);
-        residualToRgb(context.subarray(k * P, (k + 1) * P), d0.subarray(k * P, (k + 1) * P), dec.subarray(r * P, (r + 1) * P), f);
-        e.frames.push(f);
+        for (let j = 0; j < L; j++) e.z[j] = next[r * L + j]!;
+        residualToRgb(context, d0, dec, e.frames, (t + 1) * P, P, k * P, r * P);
         const term = done[r]! > DONE_THRESHOLD;
         const trunc = !term && t + 1 >= opts.horizon;
         e.rewards.push(reward[r]!);
         e.terminated.push(term ? 1 : 0);
         e.truncated.push(trunc ? 1 : 0);
-        e.track.positions.push(...e.track.positions.slice(0, 3));
-        e.track.quaternions.push(...e.track.quaternions.slice(0, 4));
         if (term || trunc) e.ended = true;
         else still.push(k);
-      });
+      }
       s.steps += m;
       active = still;
     }
@@ -383,8 +379,13 @@ export async function* dreamEpisodes(opts: DreamOptions, stats?: DreamStats): As
     const secondsPerEpisode = (performance.now() - t0) / 1000 / B;
     for (const e of live) {
       const T = e.rewards.length;
-      const frames = new Uint8Array(T * P);
-      for (let t = 0; t < T; t++) frames.set(e.frames[t]!, t * P);
+      // The camera does not move in a dream: its reset pose, once per frame.
+      const pose = { positions: e.track.positions.slice(0, 3), quaternions: e.track.quaternions.slice(0, 4) };
+      for (let t = 0; t < T; t++) {
+        e.track.positions.push(...pose.positions);
+        e.track.quaternions.push(...pose.quaternions);
+      }
+      const frames = e.frames.subarray(0, T * P);
       const ch = (data: Uint8Array): ChannelFrames => ({ camera: card.camera, channel: 'rgb', width: card.input.width, height: card.input.height, data });
       s.episodes++;
       yield {
@@ -402,7 +403,7 @@ export async function* dreamEpisodes(opts: DreamOptions, stats?: DreamStats): As
         success: Uint8Array.from(e.terminated),
         frames: [ch(frames)],
         finalObs: observe(e, e.z, 0),
-        finalFrames: [ch(e.frames[T]!)],
+        finalFrames: [ch(e.frames.slice(T * P, (T + 1) * P))],
         cameras: [e.track],
         bodies: [],
         collisions: [],

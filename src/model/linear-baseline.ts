@@ -4,9 +4,9 @@
  * fast `--model linear` option. Also the copy-last-frame baseline, and open-loop evaluation.
  */
 import { TrajforgeError } from '../core/errors.js';
-import { fitBilinearDynamics, inferActions, predictNext, type BilinearDynamics } from './bilinear.js';
+import { bilinearFeatures, fitBilinearDynamics, inferActions, predictNext, type BilinearDynamics } from './bilinear.js';
 import type { LatentWorldModel } from './evaluate.js';
-import { matrix, type Matrix } from './linalg.js';
+import { fitRidge, matrix, type AffineMap, type Matrix } from './linalg.js';
 import { fitPca, pcaProject, pcaReconstruct, type Pca } from './pca.js';
 import { episodeRows, pickRows, type Transitions } from './transitions.js';
 
@@ -113,4 +113,18 @@ export function linearAsLatentModel(model: LinearWorldModel): LatentWorldModel {
     step: async (z, a, n) => ({ next: toF32(predictNext(model.dynamics, toMatrix(z, n), toMatrix(a, n))) }),
     inverse: async (z, zNext, n) => toF32(inferActions(model.dynamics, toMatrix(z, n), toMatrix(zNext, n))),
   };
+}
+
+/** Reward and done (terminated) as ridge regressions on the forward model's [z, a, z⊗a] features. */
+export interface LinearHeads {
+  readonly reward: AffineMap;
+  readonly done: AffineMap;
+}
+
+export function fitLinearHeads(model: LinearWorldModel, t: Transitions, trainEpisodes: readonly number[], lambda = 1e-3): LinearHeads {
+  const rows = episodeRows(t, trainEpisodes);
+  const z = pcaProject(model.pca, pickRows(t.frames, rows.current));
+  const features = bilinearFeatures(z, pickRows(t.actions, rows.actions));
+  const column = (values: Float64Array) => matrix(rows.actions.length, 1, rows.actions.map((r) => values[r]!));
+  return { reward: fitRidge(features, column(t.rewards), lambda), done: fitRidge(features, column(t.terminated), lambda) };
 }

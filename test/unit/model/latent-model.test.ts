@@ -4,10 +4,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Rng } from '../../../src/core/rng.js';
+import { bilinearFeatures } from '../../../src/model/bilinear.js';
+import { applyAffine, matrix } from '../../../src/model/linalg.js';
 import { copyLastBaseline, evaluateWorldModel, type EvaluationInputs } from '../../../src/model/evaluate.js';
-import { exportLatentModel, PART_NAMES, partSignatures } from '../../../src/model/export.js';
+import { exportLatentModel, exportLinearModel, PART_NAMES, partSignatures } from '../../../src/model/export.js';
 import { latentModelInTypeScript, trainLatentModel } from '../../../src/model/latent-model.js';
-import { fitLinearWorldModel, linearAsLatentModel } from '../../../src/model/linear-baseline.js';
+import { fitLinearHeads, fitLinearWorldModel, linearAsLatentModel } from '../../../src/model/linear-baseline.js';
 import { Adam, apply, backward, clearGrads, createMlp, forward, gradientList, parameterList, zeroGrads } from '../../../src/model/nn.js';
 import { WorldModelSession } from '../../../src/model/session.js';
 import { readModelCard, readModelParts, saveModel } from '../../../src/model/store.js';
@@ -134,11 +136,39 @@ describe('latent world model on the toy task', () => {
     await onnx.release();
   });
 
+  it('the linear baseline exports to the same four graphs and they match its TypeScript within 1e-4', async () => {
+    const linear = fitLinearWorldModel(t, train, { latent: 12 });
+    const heads = fitLinearHeads(linear, t, train);
+    const parts = exportLinearModel(linear, heads, 2);
+    const card = { input: { width: t.width, height: t.height }, latent: 12, action: { names: ['ax', 'ay'] } } as unknown as ModelCard;
+    const onnx = await WorldModelSession.load(card, parts);
+    const ts = linearAsLatentModel(linear);
+    const n = 30;
+    const frames = Float32Array.from(t.frames.data.subarray(0, n * t.frames.cols));
+    const actions = Float32Array.from(t.actions.data.subarray(0, n * 2));
+    const maxDiff = (a: Float32Array, b: Float32Array) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i]!)), 0);
+    const z = await ts.encode(frames, n);
+    expect(maxDiff(await onnx.encode(frames, n), z)).toBeLessThan(1e-4);
+    expect(maxDiff(await onnx.decode(z, n), await ts.decode(z, n))).toBeLessThan(1e-4);
+    const next = (await ts.step(z, actions, n)).next;
+    const stepped = await onnx.step(z, actions, n);
+    expect(maxDiff(stepped.next, next)).toBeLessThan(1e-4);
+    expect(maxDiff(await onnx.inverse(z, next, n), await ts.inverse(z, next, n))).toBeLessThan(1e-4);
+    for (const p of stepped.done) expect(p >= 0 && p <= 1).toBe(true);
+    // Heads: the ridge maps applied to the same bilinear features.
+    const features = bilinearFeatures(matrix(n, 12, z), matrix(n, 2, actions));
+    expect(maxDiff(stepped.reward, Float32Array.from(applyAffine(heads.reward, features).data))).toBeLessThan(1e-4);
+    await onnx.release();
+  });
+
   it('every exported graph passes python3-onnx full check and infers the declared output shapes', () => {
-    const parts = exportLatentModel(model);
-    const sig = partSignatures(model);
-    for (const p of PART_NAMES) {
-      const file = join(dir, `${p}.onnx`);
+    const linear = fitLinearWorldModel(t, train, { latent: 12 });
+    const models = [
+      { parts: exportLatentModel(model), sig: partSignatures(model), name: 'latent' },
+      { parts: exportLinearModel(linear, fitLinearHeads(linear, t, train), 2), sig: partSignatures({ width: t.width, height: t.height, latent: 12, actionDim: 2 }), name: 'linear' },
+    ];
+    for (const { parts, sig, name } of models) for (const p of PART_NAMES) {
+      const file = join(dir, `${name}-${p}.onnx`);
       writeFileSync(file, parts[p]);
       const script =
         'import onnx,sys,json; m=onnx.load(sys.argv[1]); onnx.checker.check_model(m, full_check=True); ' +
