@@ -45,7 +45,8 @@ export interface ModelEvaluation {
   inverseR2: number;
   reward?: { r2: number; mse: number };
   done?: { accuracy: number; positives: number; recall: number; precision: number };
-  representation: { probeR2: number; mutualKnn: number; cka: number; ckaUnbiased: number };
+  /** samples: frames compared by mutual k-NN / CKA (chance level of mutual k-NN is about 10 / samples). */
+  representation: { probeR2: number; mutualKnn: number; cka: number; ckaUnbiased: number; samples: number };
 }
 
 export interface EvaluationInputs {
@@ -290,7 +291,7 @@ async function representation(model: LatentWorldModel, inputs: EvaluationInputs,
     for (let j = 0; j < L; j++) zm.data[k * L + j] = zHeld[i * L + j]!;
   });
   const sm = standardise(pick(inputs.stateColumns, idx.map((i) => heldFrames[i]!)));
-  return { probeR2, mutualKnn: mutualKnnAlignment(zm, sm, 10), cka: linearCka(zm, sm), ckaUnbiased: linearCkaUnbiased(zm, sm) };
+  return { probeR2, mutualKnn: mutualKnnAlignment(zm, sm, 10), cka: linearCka(zm, sm), ckaUnbiased: linearCkaUnbiased(zm, sm), samples: idx.length };
 }
 
 function standardise(x: Matrix): Matrix {

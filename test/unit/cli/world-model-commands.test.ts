@@ -1,4 +1,5 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { PNG } from 'pngjs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -56,12 +57,48 @@ async function videoSize(file: string): Promise<{ width: number; height: number 
 let dir: string;
 let card: ModelCard;
 
-describe('world-model commands: predict and dream', () => {
+describe('world-model commands: eval, predict and dream', () => {
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'tf-wm-'));
     expect((await run('generate', ['PushCube-v1', '--episodes', '6', '--out', 'data'], dir)).code).toBe(0);
     expect((await run('train', ['data', '--out', 'model', '--epochs', '1', '--hidden', '16', '--latent', '26', '--keypoints', '2', '--rollout', '2'], dir)).code).toBe(0);
     card = readModelCard(join(dir, 'model'));
+  });
+
+  it('eval writes report.json, report.md and PNG charts; copy-last matches a direct computation on the held-out frames', async () => {
+    const r = await run('eval', ['--model', 'model', 'data', '--horizon', '3', '--out', 'report'], dir);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/3-step MSE below copy-last/);
+    const report = JSON.parse(readFileSync(join(dir, 'report', 'report.json'), 'utf8'));
+    expect(report.horizon).toBe(3);
+    expect(report.open_loop.steps).toEqual([1, 2, 3]);
+    for (const key of ['model', 'model_shuffled_actions', 'pca_baseline', 'copy_last']) expect(report.open_loop[key].mse).toHaveLength(3);
+    expect(report.targets.map((t: { name: string }) => t.name)).toContain('inverse-dynamics R²');
+    expect(report.representation.model.samples).toBeGreaterThan(10);
+    // Independent copy-last: the card's held-out episodes, frames read back and box-filtered here.
+    const eps = await readAll(join(dir, 'data'));
+    const t = transitionsFromEpisodes(eps, { camera: card.camera, downsample: card.input.downsample });
+    const D = t.frames.cols;
+    let sum = 0;
+    let count = 0;
+    for (const e of card.split.heldout) {
+      for (let s = 0; s + 3 <= t.lengths[e]!; s++) {
+        const a = (t.frameStarts[e]! + s) * D;
+        const b = (t.frameStarts[e]! + s + 1) * D;
+        let se = 0;
+        for (let i = 0; i < D; i++) se += (t.frames.data[a + i]! - t.frames.data[b + i]!) ** 2;
+        sum += se / D;
+        count++;
+      }
+    }
+    expect(report.open_loop.copy_last.mse[0]).toBeCloseTo(sum / count, 10);
+    const md = readFileSync(join(dir, 'report', 'report.md'), 'utf8');
+    expect(md).toMatch(/\| 3 \| /);
+    for (const png of ['mse.png', 'psnr.png', 'ssim.png', 'examples.png', 'representation.png']) {
+      expect(md).toContain(`(${png})`);
+      const img = PNG.sync.read(readFileSync(join(dir, 'report', png)));
+      expect(img.width).toBeGreaterThan(50);
+    }
   });
 
   it('predict writes truth | prediction | error, upscaled, with one frame per step plus the context frame', async () => {
