@@ -285,14 +285,19 @@ export async function* dreamEpisodes(opts: DreamOptions, stats?: DreamStats): As
   const batch = Math.max(1, opts.batch ?? 64);
   const s: DreamStats = stats ?? { steps: 0, episodes: 0, modelSeconds: 0, startSeconds: 0 };
 
+  // stateEstimate's arithmetic, hoisted out of the per-step loop (it runs once per episode step).
+  const estDims = Int32Array.from(card.state.latent_dims);
+  const estStd = Float64Array.from(card.state.std);
+  const estMean = Float64Array.from(card.state.mean);
   const observe = (e: Live, z: Float32Array, zOff: number): Float32Array => {
     const o = e.realObs.slice();
-    const est = stateEstimate(card, z, zOff);
-    estIndex.forEach((i, k) => {
-      if (i >= 0) o[i] = est[k]!;
-    });
+    for (let k = 0; k < estIndex.length; k++) {
+      const i = estIndex[k]!;
+      if (i >= 0) o[i] = z[zOff + estDims[k]!]! * estStd[k]! + estMean[k]!;
+    }
     return o;
   };
+  const lastAction = new Float32Array(A);
 
   for (let from = 0; from < opts.jobs.length; from += batch) {
     const jobs = opts.jobs.slice(from, from + batch);
@@ -343,7 +348,8 @@ export async function* dreamEpisodes(opts: DreamOptions, stats?: DreamStats): As
       active.forEach((k, r) => {
         const e = live[k]!;
         const o = t === 0 ? e.realObs.slice() : observe(e, e.z, 0);
-        e.view.apply(o, setters, t === 0 ? [] : known, t === 0 ? null : Float32Array.from(e.actions.slice(-A)), t);
+        if (t > 0) for (let i = 0; i < A; i++) lastAction[i] = e.actions[e.actions.length - A + i]!;
+        e.view.apply(o, setters, t === 0 ? [] : known, t === 0 ? null : lastAction, t);
         const a = e.policy.act(o, e.view);
         for (let i = 0; i < A; i++) {
           const v = typeof a === 'number' ? a : (a[i] ?? 0);

@@ -33,7 +33,8 @@ export function targets(r: ReportInputs): Target[] {
   const dpsnr = r.model_eval.openLoop.trueActions.psnr[H - 1]! - r.model_eval.openLoop.shuffledActions.psnr[H - 1]!;
   return [
     { name: `${H}-step MSE below copy-last`, value: 1 - m / copy, target: '>= 40%', pass: 1 - m / copy >= 0.4 },
-    { name: `${H}-step MSE below the PCA baseline`, value: 1 - m / pca, target: '> 0', pass: m < pca },
+    // A margin, so that float32-vs-float64 noise between two equal models never reads as a win.
+    { name: `${H}-step MSE below the PCA baseline`, value: 1 - m / pca, target: '> 0.5%', pass: 1 - m / pca > 0.005 },
     { name: `ΔPSNR at ${H} steps (dB)`, value: dpsnr, target: '>= 1 dB', pass: dpsnr >= 1 },
     { name: 'inverse-dynamics R²', value: r.model_eval.inverseR2, target: '>= 0.9', pass: r.model_eval.inverseR2 >= 0.9 },
     { name: 'linear probe R² to object positions', value: r.model_eval.representation.probeR2, target: '>= 0.9', pass: r.model_eval.representation.probeR2 >= 0.9 },
