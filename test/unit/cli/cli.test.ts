@@ -3,23 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { main } from '../../../src/cli/main.js';
-import type { CliIO } from '../../../src/cli/io.js';
-
-function capture(cwd = process.cwd()): CliIO & { stdout: string; stderr: string } {
-  const io = {
-    stdout: '',
-    stderr: '',
-    isTTY: false,
-    cwd,
-    out(t: string) {
-      io.stdout += t;
-    },
-    err(t: string) {
-      io.stderr += t;
-    },
-  };
-  return io;
-}
+import { capture } from '../../helpers/cli-io.js';
 
 describe('trajforge CLI (in-process)', () => {
   it('envs lists every shipped environment with a description', async () => {

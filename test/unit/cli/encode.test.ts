@@ -2,8 +2,6 @@ import { createHash } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { CliIO } from '../../../src/cli/io.js';
-import { COMMANDS } from '../../../src/cli/main.js';
 import { datasetMeta, readLeRobotCameraFrames, readLeRobotEpisodes } from '../../../src/export/lerobot-episodes.js';
 import { addFeatureToLeRobot } from '../../../src/export/lerobot-extend.js';
 import { readEpisodesMeta, validateLeRobot } from '../../../src/export/lerobot-read.js';
@@ -11,14 +9,10 @@ import type { ModelCard } from '../../../src/model/card.js';
 import { WorldModelSession } from '../../../src/model/session.js';
 import { readModelCard, readModelParts } from '../../../src/model/store.js';
 import { downsampleInto } from '../../../src/model/transitions.js';
+import { runCommand } from '../../helpers/cli-io.js';
 import { query, tmpDir } from '../../helpers/dataset.js';
 
-async function run(name: string, args: string[], cwd: string): Promise<{ code: number; stdout: string }> {
-  let stdout = '';
-  const io: CliIO = { out: (t) => (stdout += t), err: () => undefined, isTTY: false, cwd };
-  const code = await COMMANDS[name]!.run(args, io);
-  return { code, stdout };
-}
+const run = runCommand;
 
 /** Every file under dir (relative path -> sha256), to prove the input dataset is untouched. */
 function hashTree(dir: string, prefix = ''): Record<string, string> {

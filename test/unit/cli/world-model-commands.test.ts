@@ -3,8 +3,7 @@ import { PNG } from 'pngjs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { CliIO } from '../../../src/cli/io.js';
-import { COMMANDS } from '../../../src/cli/main.js';
+import { runCommand } from '../../helpers/cli-io.js';
 import { predictFrameSize } from '../../../src/cli/predict.js';
 import { loadEnv } from '../../../src/config/load.js';
 import { episodeSeed } from '../../../src/episode/rollout.js';
@@ -20,27 +19,7 @@ import { Renderer } from '../../../src/render/renderer.js';
 import { createEnv } from '../../../src/sim/env.js';
 import { decodeVideo, runFfmpeg } from '../../../src/video/ffmpeg.js';
 
-function capture(cwd: string): CliIO & { stdout: string; stderr: string } {
-  const io = {
-    stdout: '',
-    stderr: '',
-    isTTY: false,
-    cwd,
-    out(t: string) {
-      io.stdout += t;
-    },
-    err(t: string) {
-      io.stderr += t;
-    },
-  };
-  return io;
-}
-
-async function run(name: string, args: string[], cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  const io = capture(cwd);
-  const code = await COMMANDS[name]!.run(args, io);
-  return { code, stdout: io.stdout, stderr: io.stderr };
-}
+const run = runCommand;
 
 async function readAll(dir: string): Promise<EpisodeData[]> {
   const out: EpisodeData[] = [];

@@ -6,8 +6,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { Rng } from '../../../src/core/rng.js';
 import { bilinearFeatures } from '../../../src/model/bilinear.js';
 import { applyAffine, matrix } from '../../../src/model/linalg.js';
-import { copyLastBaseline, evaluateWorldModel, type EvaluationInputs } from '../../../src/model/evaluate.js';
-import { exportLatentModel, exportLinearModel, PART_NAMES, partSignatures } from '../../../src/model/export.js';
+import { copyLastBaseline, evaluateWorldModel, type EvaluationInputs, type LatentWorldModel } from '../../../src/model/evaluate.js';
+import { exportLatentModel, exportLinearModel, PART_NAMES, partSignatures, type PartName } from '../../../src/model/export.js';
 import { latentModelInTypeScript, trainLatentModel } from '../../../src/model/latent-model.js';
 import { fitLinearHeads, fitLinearWorldModel, linearAsLatentModel } from '../../../src/model/linear-baseline.js';
 import { Adam, apply, backward, clearGrads, createMlp, forward, gradientList, parameterList, zeroGrads } from '../../../src/model/nn.js';
@@ -114,51 +114,40 @@ describe('latent world model on the toy task', () => {
     expect(linear.openLoop.trueActions.mse[9]!).toBeLessThan(copy.mse[9]!);
   });
 
-  it('the ONNX graphs compute what the training library computes (within 1e-4)', async () => {
-    const parts = exportLatentModel(model);
-    const card = { input: { width: t.width, height: t.height }, latent: model.latent, action: { names: ['ax', 'ay'] } } as unknown as ModelCard;
+  const maxDiff = (a: Float32Array, b: Float32Array) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i]!)), 0);
+
+  /** Loads the graphs, runs all four parts on n training rows next to the TypeScript model, checks 1e-4, returns both steps. */
+  async function compareWithOnnx(parts: Record<PartName, Uint8Array>, ts: LatentWorldModel, latent: number, n: number) {
+    const card = { input: { width: t.width, height: t.height }, latent, action: { names: ['ax', 'ay'] } } as unknown as ModelCard;
     const onnx = await WorldModelSession.load(card, parts);
-    const ts = latentModelInTypeScript(model);
-    const n = 40;
     const frames = Float32Array.from(t.frames.data.subarray(0, n * t.frames.cols));
     const actions = Float32Array.from(t.actions.data.subarray(0, n * 2));
-    const maxDiff = (a: Float32Array, b: Float32Array) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i]!)), 0);
     const z = await ts.encode(frames, n);
     expect(maxDiff(await onnx.encode(frames, n), z)).toBeLessThan(1e-4);
     expect(maxDiff(await onnx.decode(z, n), await ts.decode(z, n))).toBeLessThan(1e-4);
-    const a = await onnx.step(z, actions, n);
-    const b = ts.step(z, actions, n);
-    const bb = await b;
-    expect(maxDiff(a.next, bb.next)).toBeLessThan(1e-4);
-    expect(maxDiff(a.reward, bb.reward)).toBeLessThan(1e-4);
-    expect(maxDiff(a.done, bb.done)).toBeLessThan(1e-4);
-    expect(maxDiff(await onnx.inverse(z, bb.next, n), await ts.inverse(z, bb.next, n))).toBeLessThan(1e-4);
+    const expected = await ts.step(z, actions, n);
+    const got = await onnx.step(z, actions, n);
+    expect(maxDiff(got.next, expected.next)).toBeLessThan(1e-4);
+    expect(maxDiff(await onnx.inverse(z, expected.next, n), await ts.inverse(z, expected.next, n))).toBeLessThan(1e-4);
     await onnx.release();
+    return { z, actions, expected, got };
+  }
+
+  it('the ONNX graphs compute what the training library computes (within 1e-4)', async () => {
+    const { expected, got } = await compareWithOnnx(exportLatentModel(model), latentModelInTypeScript(model), model.latent, 40);
+    expect(maxDiff(got.reward, expected.reward!)).toBeLessThan(1e-4);
+    expect(maxDiff(got.done, expected.done!)).toBeLessThan(1e-4);
   });
 
   it('the linear baseline exports to the same four graphs and they match its TypeScript within 1e-4', async () => {
     const linear = fitLinearWorldModel(t, train, { latent: 12 });
     const heads = fitLinearHeads(linear, t, train);
-    const parts = exportLinearModel(linear, heads, 2);
-    const card = { input: { width: t.width, height: t.height }, latent: 12, action: { names: ['ax', 'ay'] } } as unknown as ModelCard;
-    const onnx = await WorldModelSession.load(card, parts);
-    const ts = linearAsLatentModel(linear);
     const n = 30;
-    const frames = Float32Array.from(t.frames.data.subarray(0, n * t.frames.cols));
-    const actions = Float32Array.from(t.actions.data.subarray(0, n * 2));
-    const maxDiff = (a: Float32Array, b: Float32Array) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i]!)), 0);
-    const z = await ts.encode(frames, n);
-    expect(maxDiff(await onnx.encode(frames, n), z)).toBeLessThan(1e-4);
-    expect(maxDiff(await onnx.decode(z, n), await ts.decode(z, n))).toBeLessThan(1e-4);
-    const next = (await ts.step(z, actions, n)).next;
-    const stepped = await onnx.step(z, actions, n);
-    expect(maxDiff(stepped.next, next)).toBeLessThan(1e-4);
-    expect(maxDiff(await onnx.inverse(z, next, n), await ts.inverse(z, next, n))).toBeLessThan(1e-4);
-    for (const p of stepped.done) expect(p >= 0 && p <= 1).toBe(true);
+    const { z, actions, got } = await compareWithOnnx(exportLinearModel(linear, heads, 2), linearAsLatentModel(linear), 12, n);
+    for (const p of got.done) expect(p >= 0 && p <= 1).toBe(true);
     // Heads: the ridge maps applied to the same bilinear features.
     const features = bilinearFeatures(matrix(n, 12, z), matrix(n, 2, actions));
-    expect(maxDiff(stepped.reward, Float32Array.from(applyAffine(heads.reward, features).data))).toBeLessThan(1e-4);
-    await onnx.release();
+    expect(maxDiff(got.reward, Float32Array.from(applyAffine(heads.reward, features).data))).toBeLessThan(1e-4);
   });
 
   it('every exported graph passes python3-onnx full check and infers the declared output shapes', () => {
