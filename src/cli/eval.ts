@@ -12,6 +12,7 @@ import { reportCharts, reportJson, reportMarkdown, targets } from '../report/wor
 import { intOption, parse } from './args.js';
 import type { Command } from './io.js';
 import { loadModelData, splitEpisodes } from './model-data.js';
+import { episodeRows, varyingColumns } from '../model/transitions.js';
 
 /** State features that are object positions: names ending in .x / .y / .z. */
 export function positionColumns(names: readonly string[]): number[] {
@@ -42,7 +43,7 @@ export const evalCommand: Command = {
       // The model's own held-out episodes when this is its training dataset; otherwise the same rule.
       const sameData = data.meta.configHash === card.dataset.config_hash && data.episodes.length === card.dataset.episodes;
       const split = sameData ? card.split : splitEpisodes(data.episodes.length);
-      const stateColumns = t.states.cols > 0 ? varyingColumns(t.states.data, t.states.cols, split.heldout.flatMap((e) => range(t.frameStarts[e]!, t.lengths[e]! + 1))) : [];
+      const stateColumns = varyingColumns(t.states, episodeRows(t, split.heldout).frames);
       const inputs: EvaluationInputs = {
         t,
         trainEpisodes: split.train,
@@ -95,21 +96,3 @@ export const evalCommand: Command = {
     }
   },
 };
-
-function range(start: number, count: number): number[] {
-  return Array.from({ length: count }, (_, i) => start + i);
-}
-
-function varyingColumns(data: Float64Array, cols: number, rows: readonly number[]): number[] {
-  const out: number[] = [];
-  for (let c = 0; c < cols; c++) {
-    let lo = Infinity;
-    let hi = -Infinity;
-    for (const r of rows) {
-      lo = Math.min(lo, data[r * cols + c]!);
-      hi = Math.max(hi, data[r * cols + c]!);
-    }
-    if (hi - lo > 1e-6) out.push(c);
-  }
-  return out;
-}

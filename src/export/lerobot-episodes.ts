@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { TrajforgeError } from '../core/errors.js';
 import type { Channel } from '../render/renderer.js';
 import type { ChannelFrames, EpisodeData } from '../episode/simulate.js';
-import { ffmpegPath, runFfmpeg } from '../video/ffmpeg.js';
+import { ffmpegPath } from '../video/ffmpeg.js';
 import { episodeExtrasPath } from './lerobot.js';
 import { auxKey, videoKey, videoPath } from './lerobot-format.js';
 import { dataFiles, readEpisodesMeta, readInfo, readJson, readParquetRows, type Row } from './lerobot-read.js';
@@ -76,94 +76,127 @@ export async function* readLeRobotEpisodes(dir: string): AsyncGenerator<EpisodeD
     }
     return rows.slice(from - start, from - start + n);
   };
-  for (const [e, em] of episodes.entries()) {
-    const side = sidecar[e];
-    const T = Number(em.length);
-    const r = await take(Number(em.dataset_from_index), T);
-    const D = meta.observationNames.length;
-    const A = meta.discrete ? 1 : meta.actionNames.length;
-    const obs = new Float32Array(T * D);
-    const actions = new Float32Array(T * A);
-    r.forEach((row, t) => {
-      obs.set(row['observation.state'] as number[], t * D);
-      if (meta.discrete) actions[t] = Number(row.action);
-      else actions.set(row.action as number[], t * A);
-    });
-    const frames: ChannelFrames[] = [];
-    const finalFrames: ChannelFrames[] = [];
-    const extras = readNpz(new Uint8Array(readFileSync(episodeExtrasPath(dir, e))));
-    const finals = Object.fromEntries(Object.entries(extras).filter(([k]) => k.startsWith('final/')).map(([k, v]) => [k.slice(6), v]));
-    const nums = (k: string) => Array.from(extras[k]!.data as Float64Array);
-    for (const cam of meta.cameras) {
-      for (const ch of cam.channels as Channel[]) {
-        const final = finals[`${cam.name}.${ch}`]!;
-        finalFrames.push({ camera: cam.name, channel: ch, width: cam.width, height: cam.height, data: final.data as Uint8Array });
-        if (ch === 'rgb') {
-          const key = videoKey(cam.name);
-          const file = join(dir, videoPath(key, Number(em[`videos/${key}/chunk_index`]), Number(em[`videos/${key}/file_index`])));
-          const rgb = await runFfmpeg(['-ss', String(Number(em[`videos/${key}/from_timestamp`])), '-i', file, '-frames:v', String(T), '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1']);
-          frames.push({ camera: cam.name, channel: ch, width: cam.width, height: cam.height, data: new Uint8Array(rgb.buffer, rgb.byteOffset, rgb.byteLength).slice() });
-        } else {
-          const col = auxKey(cam.name, ch);
-          const per = (final.data as Uint8Array).length;
-          const data = ch === 'segmentation' ? new Uint16Array(T * per) : new Float32Array(T * per);
-          r.forEach((row, t) => data.set(row[col] as number[], t * per));
-          frames.push({ camera: cam.name, channel: ch, width: cam.width, height: cam.height, data });
+  const videos = new VideoStreams(dir, info.fps);
+  try {
+    for (const [e, em] of episodes.entries()) {
+      const side = sidecar[e];
+      const T = Number(em.length);
+      const r = await take(Number(em.dataset_from_index), T);
+      const D = meta.observationNames.length;
+      const A = meta.discrete ? 1 : meta.actionNames.length;
+      const obs = new Float32Array(T * D);
+      const actions = new Float32Array(T * A);
+      r.forEach((row, t) => {
+        obs.set(row['observation.state'] as number[], t * D);
+        if (meta.discrete) actions[t] = Number(row.action);
+        else actions.set(row.action as number[], t * A);
+      });
+      const frames: ChannelFrames[] = [];
+      const finalFrames: ChannelFrames[] = [];
+      const extras = readNpz(new Uint8Array(readFileSync(episodeExtrasPath(dir, e))));
+      const finals = Object.fromEntries(Object.entries(extras).filter(([k]) => k.startsWith('final/')).map(([k, v]) => [k.slice(6), v]));
+      const nums = (k: string) => Array.from(extras[k]!.data as Float64Array);
+      for (const cam of meta.cameras) {
+        for (const ch of cam.channels as Channel[]) {
+          const final = finals[`${cam.name}.${ch}`]!;
+          finalFrames.push({ camera: cam.name, channel: ch, width: cam.width, height: cam.height, data: final.data as Uint8Array });
+          if (ch === 'rgb') {
+            const data = await videos.frames(videoKey(cam.name), em, cam.width * cam.height * 3, T);
+            frames.push({ camera: cam.name, channel: ch, width: cam.width, height: cam.height, data });
+          } else {
+            const col = auxKey(cam.name, ch);
+            const per = (final.data as Uint8Array).length;
+            const data = ch === 'segmentation' ? new Uint16Array(T * per) : new Float32Array(T * per);
+            r.forEach((row, t) => data.set(row[col] as number[], t * per));
+            frames.push({ camera: cam.name, channel: ch, width: cam.width, height: cam.height, data });
+          }
         }
       }
-    }
-    // Extra features from their columns (scalars when dim is 1), final values from the npz sidecar.
-    const extraList = (meta.extraFeatures ?? []).map((x) => {
-      const data = new Float32Array(T * x.dim);
-      r.forEach((row, t) => {
-        const v = row[x.key];
-        if (x.dim === 1 && !Array.isArray(v) && !ArrayBuffer.isView(v)) data[t] = Number(v);
-        else data.set(v as ArrayLike<number>, t * x.dim);
+      // Extra features from their columns (scalars when dim is 1), final values from the npz sidecar.
+      const extraList = (meta.extraFeatures ?? []).map((x) => {
+        const data = new Float32Array(T * x.dim);
+        r.forEach((row, t) => {
+          const v = row[x.key];
+          if (x.dim === 1 && !Array.isArray(v) && !ArrayBuffer.isView(v)) data[t] = Number(v);
+          else data.set(v as ArrayLike<number>, t * x.dim);
+        });
+        const final = extras[`final_extra/${x.key}`];
+        return { key: x.key, dim: x.dim, ...(x.names ? { names: x.names } : {}), data, ...(final ? { final: Float32Array.from(final.data as Float32Array) } : {}) };
       });
-      const final = extras[`final_extra/${x.key}`];
-      return { key: x.key, dim: x.dim, ...(x.names ? { names: x.names } : {}), data, ...(final ? { final: Float32Array.from(final.data as Float32Array) } : {}) };
-    });
-    yield {
-      ...(extraList.length ? { extras: extraList } : {}),
-      episode: Number(side.source_episode),
-      seed: Number(side.seed),
-      length: T,
-      obsDim: D,
-      actionDim: A,
-      discrete: meta.discrete,
-      obs,
-      actions,
-      rewards: Float32Array.from(r, (row) => Number(row['next.reward'])),
-      terminated: Uint8Array.from(r, (row) => (row['next.terminated'] ? 1 : 0)),
-      truncated: Uint8Array.from(r, (row) => (row['next.truncated'] ? 1 : 0)),
-      success: Uint8Array.from(r, (row) => (row['next.success'] ? 1 : 0)),
-      frames,
-      finalObs: Float32Array.from(extras.final_obs!.data as Float32Array),
-      finalFrames,
-      cameras: meta.cameras.map((c) => ({
-        name: c.name,
-        K: rows3(nums(`camera/${c.name}/K`), 3),
-        worldToCamera: rows3(nums(`camera/${c.name}/world_to_camera`), 4),
-        positions: nums(`camera/${c.name}/positions`),
-        quaternions: nums(`camera/${c.name}/quaternions`),
-      })),
-      bodies: (side.bodies as EpisodeData['bodies']).map((b) => ({
-        ...b,
-        positions: nums(`body/${b.id}/positions`),
-        quaternions: nums(`body/${b.id}/quaternions`),
-        velocities: nums(`body/${b.id}/velocities`),
-        angularVelocities: nums(`body/${b.id}/angular_velocities`),
-      })),
-      collisions: side.collisions ?? [],
-      simSeconds: 0,
-      renderSeconds: 0,
-    };
+      yield {
+        ...(extraList.length ? { extras: extraList } : {}),
+        episode: Number(side.source_episode),
+        seed: Number(side.seed),
+        length: T,
+        obsDim: D,
+        actionDim: A,
+        discrete: meta.discrete,
+        obs,
+        actions,
+        rewards: Float32Array.from(r, (row) => Number(row['next.reward'])),
+        terminated: Uint8Array.from(r, (row) => (row['next.terminated'] ? 1 : 0)),
+        truncated: Uint8Array.from(r, (row) => (row['next.truncated'] ? 1 : 0)),
+        success: Uint8Array.from(r, (row) => (row['next.success'] ? 1 : 0)),
+        frames,
+        finalObs: Float32Array.from(extras.final_obs!.data as Float32Array),
+        finalFrames,
+        cameras: meta.cameras.map((c) => ({
+          name: c.name,
+          K: rows3(nums(`camera/${c.name}/K`), 3),
+          worldToCamera: rows3(nums(`camera/${c.name}/world_to_camera`), 4),
+          positions: nums(`camera/${c.name}/positions`),
+          quaternions: nums(`camera/${c.name}/quaternions`),
+        })),
+        bodies: (side.bodies as EpisodeData['bodies']).map((b) => ({
+          ...b,
+          positions: nums(`body/${b.id}/positions`),
+          quaternions: nums(`body/${b.id}/quaternions`),
+          velocities: nums(`body/${b.id}/velocities`),
+          angularVelocities: nums(`body/${b.id}/angular_velocities`),
+        })),
+        collisions: side.collisions ?? [],
+        simSeconds: 0,
+        renderSeconds: 0,
+      };
+    }
+  } finally {
+    videos.close();
   }
-  void info;
 }
 
 function rows3(xs: number[], cols: number): number[][] {
   return Array.from({ length: xs.length / cols }, (_, i) => xs.slice(i * cols, i * cols + cols));
+}
+
+/**
+ * Streaming decoders by video key: episodes follow each other through a file, so one ffmpeg per
+ * file serves them all; another file or a jump back starts a new decoder there.
+ */
+class VideoStreams {
+  private readonly streams = new Map<string, FrameStream>();
+
+  constructor(
+    private readonly dir: string,
+    private readonly fps: number,
+  ) {}
+
+  /** `count` rgb frames of `key`'s video for an episode-meta row. */
+  async frames(key: string, em: Record<string, unknown>, frameBytes: number, count: number): Promise<Uint8Array> {
+    const file = join(this.dir, videoPath(key, Number(em[`videos/${key}/chunk_index`]), Number(em[`videos/${key}/file_index`])));
+    const from = Math.round(Number(em[`videos/${key}/from_timestamp`]) * this.fps);
+    let stream = this.streams.get(key);
+    if (!stream || stream.file !== file || stream.position > from) {
+      stream?.close();
+      stream = new FrameStream(file, frameBytes, from, this.fps);
+      this.streams.set(key, stream);
+    }
+    return stream.read(from, count);
+  }
+
+  close(): void {
+    for (const s of this.streams.values()) s.close();
+    this.streams.clear();
+  }
 }
 
 /** One episode's rgb frames of one camera: `length` frames (H × W × 3 each) and the final observation's frame. */
@@ -179,9 +212,8 @@ export interface CameraEpisodeFrames {
 
 /**
  * The rgb frames of one camera, episode by episode in dataset order, without the rest of the
- * episode (rows, tracks): each video file is decoded by one streaming ffmpeg process (instead of
- * one seek-and-decode per episode as readLeRobotEpisodes does), so memory stays at one episode.
- * The frames are the same as readLeRobotEpisodes gives; the final frame comes from the sidecar.
+ * episode (rows, tracks), through the same streaming decoders as readLeRobotEpisodes, so memory
+ * stays at one episode. The final frame comes from the sidecar.
  */
 export async function* readLeRobotCameraFrames(dir: string, camera: string): AsyncGenerator<CameraEpisodeFrames> {
   const info = readInfo(dir);
@@ -190,25 +222,18 @@ export async function* readLeRobotCameraFrames(dir: string, camera: string): Asy
   if (!cam) throw new TrajforgeError('E_DATASET_INVALID', `${dir}: no rgb camera '${camera}'`);
   const key = videoKey(camera);
   const frameBytes = cam.width * cam.height * 3;
-  let stream: FrameStream | null = null;
+  const videos = new VideoStreams(dir, info.fps);
   try {
     for (const [e, em] of (await readEpisodesMeta(dir)).entries()) {
       const T = Number(em.length);
-      const file = join(dir, videoPath(key, Number(em[`videos/${key}/chunk_index`]), Number(em[`videos/${key}/file_index`])));
-      const from = Math.round(Number(em[`videos/${key}/from_timestamp`]) * info.fps);
-      // Episodes follow each other through a file; anything else (another file, a jump back) starts a new decoder there.
-      if (!stream || stream.file !== file || stream.position > from) {
-        stream?.close();
-        stream = new FrameStream(file, frameBytes, from, info.fps);
-      }
-      const frames = await stream.read(from, T);
+      const frames = await videos.frames(key, em, frameBytes, T);
       const final = readNpz(new Uint8Array(readFileSync(episodeExtrasPath(dir, e))))[`final/${camera}.rgb`];
       if (!final || final.data.byteLength !== frameBytes) throw new TrajforgeError('E_DATASET_INVALID', `${dir}: episode ${e} has no final ${camera} rgb frame in its sidecar`);
       const f = final.data;
       yield { episode: e, length: T, width: cam.width, height: cam.height, frames, final: new Uint8Array(f.buffer, f.byteOffset, f.byteLength) };
     }
   } finally {
-    stream?.close();
+    videos.close();
   }
 }
 

@@ -709,7 +709,6 @@ class Accumulator {
   }
 }
 
-
 function episodesColumns(keys: string[], statFeatures: string[]): ColumnDef[] {
   const columns: ColumnDef[] = [
     { name: 'episode_index', dtype: 'int64', form: 'scalar' },

@@ -12,9 +12,9 @@
  */
 import { TrajforgeError } from '../core/errors.js';
 import { Rng } from '../core/rng.js';
-import { matrix, type Matrix } from './linalg.js';
+import { columnStats, matrix, type Matrix } from './linalg.js';
 import { linearCka, linearCkaUnbiased, linearProbeR2, mutualKnnAlignment, psnr, r2Score, ssim } from './metrics.js';
-import type { Transitions } from './transitions.js';
+import { gatherRows, type Transitions } from './transitions.js';
 
 /** The four parts of a latent world model, batch-wise on flat row-major arrays. */
 export interface LatentWorldModel {
@@ -66,13 +66,7 @@ export interface EvaluationInputs {
   maxRepresentationFrames?: number;
 }
 
-const f32 = (m: Matrix, rows: readonly number[]) => {
-  const out = new Float32Array(rows.length * m.cols);
-  rows.forEach((r, i) => {
-    for (let j = 0; j < m.cols; j++) out[i * m.cols + j] = m.data[r * m.cols + j]!;
-  });
-  return out;
-};
+const f32 = (m: Matrix, rows: readonly number[]) => gatherRows(m.data, m.cols, rows);
 
 /** Every (episode, start) window with `horizon` real steps ahead. */
 function windowsOf(t: Transitions, episodes: readonly number[], horizon: number): { episode: number; start: number }[] {
@@ -137,12 +131,7 @@ export async function evaluateWorldModel(model: LatentWorldModel, inputs: Evalua
   const zHeld = await model.encode(f32(t.frames, heldFrames), heldFrames.length);
   const zIndex = new Map(heldFrames.map((r, i) => [r, i]));
   const zOf = (row: number) => zHeld.subarray(zIndex.get(row)! * L, (zIndex.get(row)! + 1) * L);
-  const zVar = new Float64Array(L);
-  {
-    const mean = new Float64Array(L);
-    for (let i = 0; i < heldFrames.length; i++) for (let j = 0; j < L; j++) mean[j]! += zHeld[i * L + j]! / heldFrames.length;
-    for (let i = 0; i < heldFrames.length; i++) for (let j = 0; j < L; j++) zVar[j]! += (zHeld[i * L + j]! - mean[j]!) ** 2 / heldFrames.length;
-  }
+  const zStd = columnStats(zHeld, L, heldFrames.map((_, i) => i)).std;
 
   const ctxRows = windows.map((w) => t.frameStarts[w.episode]! + w.start);
   const z0 = new Float32Array(n * L);
@@ -189,7 +178,7 @@ export async function evaluateWorldModel(model: LatentWorldModel, inputs: Evalua
         if (withLatent) {
           const zt = zOf(row);
           let e = 0;
-          for (let j = 0; j < L; j++) e += (z[i * L + j]! - zt[j]!) ** 2 / Math.max(zVar[j]!, 1e-12);
+          for (let j = 0; j < L; j++) e += (z[i * L + j]! - zt[j]!) ** 2 / Math.max(zStd[j]! ** 2, 1e-12);
           latentNmse[h]! += e / L;
         }
       }
@@ -222,7 +211,7 @@ export async function evaluateWorldModel(model: LatentWorldModel, inputs: Evalua
   const evaluation: ModelEvaluation = {
     openLoop: { windows: n, trueActions: real.steps, shuffledActions: shuffled.steps, latentNmse: real.latentNmse },
     inverseR2,
-    representation: await representation(model, inputs, zHeld, heldFrames, rng),
+    representation: await representation(model, inputs, zHeld, heldFrames),
   };
   if (heads.reward) {
     const truth = acts.map((a) => t.rewards[a]!);
@@ -253,7 +242,7 @@ function spread<T>(items: readonly T[], max: number): T[] {
   return Array.from({ length: max }, (_, i) => items[Math.floor((i * items.length) / max)]!);
 }
 
-async function representation(model: LatentWorldModel, inputs: EvaluationInputs, zHeld: Float32Array, heldFrames: readonly number[], rng: Rng): Promise<ModelEvaluation['representation']> {
+async function representation(model: LatentWorldModel, inputs: EvaluationInputs, zHeld: Float32Array, heldFrames: readonly number[]): Promise<ModelEvaluation['representation']> {
   const { t } = inputs;
   const L = model.latent;
   const S = t.states.cols;
@@ -285,7 +274,6 @@ async function representation(model: LatentWorldModel, inputs: EvaluationInputs,
     heldFrames.map((_, i) => i),
     max,
   );
-  void rng;
   const zm = matrix(idx.length, L);
   idx.forEach((i, k) => {
     for (let j = 0; j < L; j++) zm.data[k * L + j] = zHeld[i * L + j]!;
@@ -295,16 +283,9 @@ async function representation(model: LatentWorldModel, inputs: EvaluationInputs,
 }
 
 function standardise(x: Matrix): Matrix {
+  const { mean, std } = columnStats(x.data, x.cols, Array.from({ length: x.rows }, (_, r) => r));
   const out = matrix(x.rows, x.cols);
-  for (let c = 0; c < x.cols; c++) {
-    let mean = 0;
-    for (let r = 0; r < x.rows; r++) mean += x.data[r * x.cols + c]!;
-    mean /= x.rows;
-    let v = 0;
-    for (let r = 0; r < x.rows; r++) v += (x.data[r * x.cols + c]! - mean) ** 2;
-    const sd = Math.sqrt(v / x.rows) || 1;
-    for (let r = 0; r < x.rows; r++) out.data[r * x.cols + c] = (x.data[r * x.cols + c]! - mean) / sd;
-  }
+  for (let i = 0; i < x.data.length; i++) out.data[i] = (x.data[i]! - mean[i % x.cols]!) / (std[i % x.cols]! || 1);
   return out;
 }
 

@@ -17,7 +17,8 @@ import { Rng } from '../core/rng.js';
 import { colourKeypointFeatures, fitColourKeypoints, keypointCount, type ColourKeypoints } from './keypoints.js';
 import { fitPca } from './pca.js';
 import { Adam, apply, backward, clearGrads, createMlp, forward, gradientList, parameterList, zeroGrads, type Dense, type Mlp } from './nn.js';
-import { episodeRows, pickRows, type Transitions } from './transitions.js';
+import { episodeRows, gatherRows, pickRows, varyingColumns, type Transitions } from './transitions.js';
+import { columnStats } from './linalg.js';
 
 export interface LatentModelOptions {
   /** Latent size: stem coefficients + supervised state dims. */
@@ -102,20 +103,6 @@ export interface ActionBounds {
   high: Float32Array;
 }
 
-function toF32(m: { data: Float64Array }): Float32Array {
-  return Float32Array.from(m.data);
-}
-
-/** Rows r of a row-major array with `cols` columns, gathered into a batch. */
-function gather(src: Float32Array, cols: number, rows: ArrayLike<number>, from = 0, count = rows.length): Float32Array {
-  const out = new Float32Array(count * cols);
-  for (let i = 0; i < count; i++) {
-    const r = rows[from + i]!;
-    out.set(src.subarray(r * cols, (r + 1) * cols), i * cols);
-  }
-  return out;
-}
-
 function shuffled(n: number, rng: Rng): Uint32Array {
   const order = new Uint32Array(n);
   for (let i = 0; i < n; i++) order[i] = i;
@@ -176,7 +163,7 @@ export function trainLatentModel(
 
   // --- stem: PCA on a random subset of training frames ---
   const stemRows = [...shuffled(rows.frames.length, rng)].slice(0, Math.min(o.stemFrames, rows.frames.length)).map((i) => rows.frames[i]!);
-  const varying = o.stateWeight > 0 ? varyingStateCount(t, rows.frames) : 0;
+  const varying = o.stateWeight > 0 ? varyingColumns(t.states, rows.frames).length : 0;
   const kpDims = 3 * Math.max(0, o.keypoints);
   if (o.latent <= varying + kpDims) throw new TrajforgeError('E_MODEL_SHAPE', `latent size ${o.latent} must exceed the ${varying} state and ${kpDims} keypoint dimensions it carries`);
   const k = Math.min(o.latent - varying - kpDims, stemRows.length - 1);
@@ -185,39 +172,26 @@ export function trainLatentModel(
   // One global scale makes coefficients ~unit-sized while keeping coefficient MSE proportional to pixel MSE.
   const scale = Math.sqrt(pca.explainedVariance.reduce((s, v) => s + v, 0) / k) || 1;
   const stem = stemLayers(pca.mean, pca.components, scale);
-  const allFrames = toF32(t.frames);
+  const allFrames = Float32Array.from(t.frames.data);
   const coeffs = apply([stem.down], allFrames, t.frames.rows); // every frame, so row indices carry over
   // Colour keypoints feed the state head (standardised; the scaling is folded into its first layer at the end).
   const keypoints = o.keypoints > 0 ? fitColourKeypoints(stemFrames.data, stemRows.length, t.width, t.height, o.keypoints, { seed: o.seed }) : undefined;
   const kpDim = keypoints ? 3 * o.keypoints : 0;
   const kpRaw = keypoints ? colourKeypointFeatures(keypoints, allFrames, t.frames.rows) : new Float32Array(0);
-  const kpMean = new Float32Array(kpDim);
-  const kpStd = new Float32Array(kpDim);
-  for (let j = 0; j < kpDim; j++) {
-    let m = 0;
-    for (const r of rows.frames) m += kpRaw[r * kpDim + j]!;
-    m /= rows.frames.length;
-    let v = 0;
-    for (const r of rows.frames) v += (kpRaw[r * kpDim + j]! - m) ** 2;
-    kpMean[j] = m;
-    kpStd[j] = Math.sqrt(v / rows.frames.length) || 1;
-  }
+  const kpStats = columnStats(kpRaw, kpDim, rows.frames);
+  const kpMean = Float32Array.from(kpStats.mean);
+  const kpStd = Float32Array.from(kpStats.std, (v) => v || 1);
   for (let i = 0; i < kpRaw.length; i++) kpRaw[i] = (kpRaw[i]! - kpMean[i % kpDim]!) / kpStd[i % kpDim]!;
   const headInput = keypoints ? concatColumns(coeffs, k, kpRaw, kpDim, t.frames.rows) : coeffs;
   const headWidth = k + kpDim;
 
   // --- supervised state columns: every state column that varies ---
   const sDim = t.states.cols;
-  const sMean = new Float64Array(sDim);
-  const sVar = new Float64Array(sDim);
-  for (const r of rows.frames) for (let j = 0; j < sDim; j++) sMean[j]! += t.states.data[r * sDim + j]!;
-  for (let j = 0; j < sDim; j++) sMean[j]! /= rows.frames.length;
-  for (const r of rows.frames) for (let j = 0; j < sDim; j++) sVar[j]! += (t.states.data[r * sDim + j]! - sMean[j]!) ** 2;
-  const stateColumns: number[] = [];
-  if (o.stateWeight > 0) for (let j = 0; j < sDim; j++) if (Math.sqrt(sVar[j]! / rows.frames.length) > 1e-6) stateColumns.push(j);
+  const sStats = columnStats(t.states.data, sDim, rows.frames);
+  const stateColumns = o.stateWeight > 0 ? varyingColumns(t.states, rows.frames) : [];
   const S = stateColumns.length;
-  const stateMean = Float32Array.from(stateColumns.map((j) => sMean[j]!));
-  const stateStd = Float32Array.from(stateColumns.map((j) => Math.sqrt(sVar[j]! / rows.frames.length)));
+  const stateMean = Float32Array.from(stateColumns.map((j) => sStats.mean[j]!));
+  const stateStd = Float32Array.from(stateColumns.map((j) => sStats.std[j]!));
   const stateTargets = new Float32Array(t.frames.rows * S);
   for (let r = 0; r < t.frames.rows; r++) {
     stateColumns.forEach((j, c) => (stateTargets[r * S + c] = (t.states.data[r * sDim + j]! - stateMean[c]!) / stateStd[c]!));
@@ -237,8 +211,8 @@ export function trainLatentModel(
       const from = b * o.batch;
       const n = Math.min(o.batch, frameRows.length - from);
       const batchRows = Array.from({ length: n }, (_, i) => frameRows[order[from + i]!]!);
-      const out = forward(stateHead, gather(headInput, headWidth, batchRows), n);
-      const target = gather(stateTargets, S, batchRows);
+      const out = forward(stateHead, gatherRows(headInput, headWidth, batchRows), n);
+      const target = gatherRows(stateTargets, S, batchRows);
       const dOut = new Float32Array(n * S);
       for (let i = 0; i < dOut.length; i++) {
         const d = out.y[i]! - target[i]!;
@@ -282,20 +256,9 @@ export function trainLatentModel(
   const reward = createMlp([2 * L + actionDim, 64, 1], 'relu', 'linear', rng);
   const done = createMlp([2 * L + actionDim, 64, 1], 'relu', 'sigmoid', rng);
   // The reward head learns standardised rewards; the scaling is folded into its last layer at the end.
-  let rewardMean = 0;
-  let rewardStd = 0;
-  {
-    let count = 0;
-    for (const e of trainEpisodes) {
-      for (let s = 0; s < t.lengths[e]!; s++) {
-        rewardMean += t.rewards[t.actionStarts[e]! + s]!;
-        count++;
-      }
-    }
-    rewardMean /= Math.max(1, count);
-    for (const e of trainEpisodes) for (let s = 0; s < t.lengths[e]!; s++) rewardStd += (t.rewards[t.actionStarts[e]! + s]! - rewardMean) ** 2 / Math.max(1, count);
-    rewardStd = Math.sqrt(rewardStd) || 1;
-  }
+  const rewardStats = columnStats(t.rewards, 1, rows.actions);
+  const rewardMean = rewardStats.mean[0]!;
+  const rewardStd = rewardStats.std[0]! || 1;
   const inverse = createMlp([2 * L, o.hidden, o.hidden, actionDim], 'relu', 'linear', rng);
   const dynGrads = zeroGrads(dynamics);
   const rewGrads = zeroGrads(reward);
@@ -314,19 +277,6 @@ export function trainLatentModel(
       windowActions.push(t.actionStarts[e]! + s);
       windowRemaining.push(t.lengths[e]! - s);
     }
-  }
-  // Latent variance per dim, so the loss weighs dims by their spread, not their raw scale.
-  const zVar = new Float32Array(L);
-  {
-    const zm = new Float64Array(L);
-    for (const r of rows.frames) for (let j = 0; j < L; j++) zm[j]! += z[r * L + j]!;
-    for (let j = 0; j < L; j++) zm[j]! /= rows.frames.length;
-    for (const r of rows.frames) for (let j = 0; j < L; j++) zVar[j]! += (z[r * L + j]! - zm[j]!) ** 2 / rows.frames.length;
-    // The coefficient block shares one variance, so its loss is proportional to pixel MSE.
-    let coeffVar = 0;
-    for (let j = 0; j < k; j++) coeffVar += zVar[j]! / k;
-    for (let j = 0; j < k; j++) zVar[j] = coeffVar;
-    for (let j = 0; j < L; j++) zVar[j] = Math.max(zVar[j]!, 1e-6);
   }
   // The dynamics predict Δz in units of its typical per-step size (coefficients: one shared RMS,
   // so the loss stays proportional to pixel MSE; state dims: their own): the net's outputs are
@@ -366,11 +316,11 @@ export function trainLatentModel(
       clearGrads(invGrads);
 
       // Open-loop unroll: z_{k+1} = z_k + f(z_k, a_k); loss on every step against encode(frame).
-      let zk = gather(z, L, fr);
+      let zk = gatherRows(z, L, fr);
       const tapes: { tape: ReturnType<typeof forward>['tape']; mask: Float32Array }[] = [];
       const dzs: Float32Array[] = [];
       for (let step = 0; step < K; step++) {
-        const a = gather(actionsN, actionDim, ar.map((r, i) => r + Math.min(step, remaining[i]! - 1)));
+        const a = gatherRows(actionsN, actionDim, ar.map((r, i) => r + Math.min(step, remaining[i]! - 1)));
         const input = concatColumns(zk, L, a, actionDim, n);
         const out = forward(dynamics, input, n);
         const next = new Float32Array(n * L);
@@ -489,20 +439,6 @@ export function trainLatentModel(
     stateStd,
   };
   return { model, log };
-}
-
-function varyingStateCount(t: Transitions, rows: readonly number[]): number {
-  let count = 0;
-  for (let j = 0; j < t.states.cols; j++) {
-    let lo = Infinity;
-    let hi = -Infinity;
-    for (const r of rows) {
-      lo = Math.min(lo, t.states.data[r * t.states.cols + j]!);
-      hi = Math.max(hi, t.states.data[r * t.states.cols + j]!);
-    }
-    if (hi - lo > 1e-6) count++;
-  }
-  return count;
 }
 
 /** Makes a layer trained on inputs standardised from column `from` on take the raw inputs instead. */

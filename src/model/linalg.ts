@@ -49,6 +49,18 @@ export function centerColumns(x: Matrix): Matrix {
   return out;
 }
 
+/** Per-column mean and population standard deviation over the given rows of a row-major array. */
+export function columnStats(data: ArrayLike<number>, cols: number, rows: readonly number[]): { mean: Float64Array; std: Float64Array } {
+  const mean = new Float64Array(cols);
+  const std = new Float64Array(cols);
+  const n = Math.max(1, rows.length);
+  for (const r of rows) for (let j = 0; j < cols; j++) mean[j]! += data[r * cols + j]!;
+  for (let j = 0; j < cols; j++) mean[j]! /= n;
+  for (const r of rows) for (let j = 0; j < cols; j++) std[j]! += (data[r * cols + j]! - mean[j]!) ** 2;
+  for (let j = 0; j < cols; j++) std[j] = Math.sqrt(std[j]! / n);
+  return { mean, std };
+}
+
 /** aᵀ·b (a: n×p, b: n×q -> p×q), accumulated row by row so memory access stays sequential. */
 export function transposeTimes(a: Matrix, b: Matrix): Matrix {
   requireSameRows(a, b, 'transposeTimes');

@@ -105,6 +105,32 @@ export function transitionsFromEpisodes(episodes: readonly TrainingEpisode[], op
   return { frames, states, actions, rewards, terminated, frameStarts, actionStarts, lengths: episodes.map((e) => e.length), width, height };
 }
 
+/** Rows of a row-major array with `cols` columns, gathered into a float32 batch. */
+export function gatherRows(src: ArrayLike<number>, cols: number, rows: ArrayLike<number>): Float32Array {
+  const out = new Float32Array(rows.length * cols);
+  for (let i = 0; i < rows.length; i++) {
+    const from = rows[i]! * cols;
+    for (let j = 0; j < cols; j++) out[i * cols + j] = src[from + j]!;
+  }
+  return out;
+}
+
+/** State columns whose value changes over the given frame rows (range above 1e-6). */
+export function varyingColumns(states: Matrix, rows: readonly number[]): number[] {
+  const out: number[] = [];
+  for (let c = 0; c < states.cols; c++) {
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (const r of rows) {
+      const v = states.data[r * states.cols + c]!;
+      if (v < lo) lo = v;
+      if (v > hi) hi = v;
+    }
+    if (hi - lo > 1e-6) out.push(c);
+  }
+  return out;
+}
+
 /** Rows of m selected by index, as a new matrix. */
 export function pickRows(m: Matrix, rows: readonly number[]): Matrix {
   const out = matrix(rows.length, m.cols);
