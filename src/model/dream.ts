@@ -65,12 +65,6 @@ export function residualToRgb(context: Float32Array, decodedContext: Float32Arra
   }
 }
 
-/** State estimate from a latent row: z[latent_dims[i]] · std[i] + mean[i] per card state feature. */
-export function stateEstimate(card: ModelCard, z: Float32Array, offset = 0): Float64Array {
-  const s = card.state;
-  return Float64Array.from(s.names, (_, i) => z[offset + s.latent_dims[i]!]! * s.std[i]! + s.mean[i]!);
-}
-
 type Setter = (v: EstimatedView, value: number) => void;
 
 /**
@@ -285,7 +279,7 @@ export async function* dreamEpisodes(opts: DreamOptions, stats?: DreamStats): As
   const batch = Math.max(1, opts.batch ?? 64);
   const s: DreamStats = stats ?? { steps: 0, episodes: 0, modelSeconds: 0, startSeconds: 0 };
 
-  // stateEstimate's arithmetic, hoisted out of the per-step loop (it runs once per episode step).
+  // The card's state read-out, z[latent_dims[i]] · std[i] + mean[i], with its arrays hoisted out of the step loop.
   const estDims = Int32Array.from(card.state.latent_dims);
   const estStd = Float64Array.from(card.state.std);
   const estMean = Float64Array.from(card.state.mean);

@@ -68,6 +68,9 @@ export interface EvaluationInputs {
 
 const f32 = (m: Matrix, rows: readonly number[]) => gatherRows(m.data, m.cols, rows);
 
+/** PSNR of one frame, capped at 100 dB so an exact match does not make the mean infinite. */
+const framePsnr = (mse: number) => Math.min(psnr(mse), 100);
+
 /** Every (episode, start) window with `horizon` real steps ahead. */
 function windowsOf(t: Transitions, episodes: readonly number[], horizon: number): { episode: number; start: number }[] {
   const out: { episode: number; start: number }[] = [];
@@ -96,7 +99,7 @@ export function copyLastBaseline(inputs: EvaluationInputs): PerStep & { windows:
       let se = 0;
       for (let i = 0; i < D; i++) se += (ctx[i]! - truth[i]!) ** 2;
       out.mse[h]! += se / D;
-      out.psnr[h]! += Math.min(psnr(se / D), 100);
+      out.psnr[h]! += framePsnr(se / D);
       if (w % stride === 0) {
         out.ssim[h]! += ssim(ctx, truth, t.width, t.height, 3);
         ssimCount[h]!++;
@@ -170,7 +173,7 @@ export async function evaluateWorldModel(model: LatentWorldModel, inputs: Evalua
           se += (v - truth[p]!) ** 2;
         }
         out.mse[h]! += se / D;
-        out.psnr[h]! += Math.min(psnr(se / D), 100);
+        out.psnr[h]! += framePsnr(se / D);
         if (i % stride === 0) {
           out.ssim[h]! += ssim(pred, truth, t.width, t.height, 3);
           ssimCount[h]!++;
