@@ -214,7 +214,7 @@ async function modelBench(): Promise<void> {
   let dataset = 'data/PushCube-v1';
   if (!existsSync(join(dataset, 'meta', 'trajforge.json'))) {
     dataset = join(tmp, 'ds');
-    cli(['generate', 'PushCube-v1', '--episodes', '300', '--noise', '0.3', '--epsilon', '0.1', '--out', dataset]);
+    cli(['generate', 'PushCube-v1', '--episodes', '300', '--noise', '0.3', '--epsilon', '0.1', '--codec', 'lossless', '--out', dataset]);
   }
   const modelDir = join(tmp, 'model');
   console.log(`\nWorld model (${dataset}, default options):`);

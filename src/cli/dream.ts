@@ -96,7 +96,7 @@ export const dreamCommand: Command = {
         observationNames: observationNames(cfg),
         actionNames: cfg.actions.actuators.map((a) => a.name),
         discrete: false,
-        cameras: [{ name: card.camera, width: card.input.width, height: card.input.height, channels: ['rgb'] }],
+        cameras: [{ name: card.camera, width: card.decoded.width, height: card.decoded.height, channels: ['rgb'] }],
         bodyNames: baseBodies(cfg).map((b) => b.name),
         source: { kind: 'world-model', modelId: card.id, model: modelDir },
         run: {
@@ -136,7 +136,7 @@ export const dreamCommand: Command = {
       const rate = (n: number, s: number) => (s > 0 ? Math.round(n / s) : 0);
       io.out(`dreamed ${cfg.id} with model ${card.id} -> ${values.out} (${format})\n`);
       io.out(`  episodes      ${episodes} (policy ${kind}, horizon ${horizon})\n`);
-      io.out(`  frames        ${frames} at ${card.input.width}x${card.input.height} (camera ${card.camera})\n`);
+      io.out(`  frames        ${frames} at ${card.decoded.width}x${card.decoded.height} (camera ${card.camera})\n`);
       io.out(`  terminated    ${successes} (${((100 * successes) / episodes).toFixed(1)}%, done head > 0.5)\n`);
       io.out(
         `  throughput    ${rate(stats.steps, dreamSeconds)} steps/s, ${rate(frames, dreamSeconds)} frames/s ` +
@@ -151,7 +151,7 @@ export const dreamCommand: Command = {
         const simSeconds = (performance.now() - t0) / 1000;
         const simRate = simSteps / simSeconds;
         const dreamRate = stats.steps / dreamSeconds;
-        io.out(`  simulator     ${Math.round(simRate)} steps/s (${simSteps} steps simulated + rendered rgb at ${card.input.width * card.input.downsample}x${card.input.height * card.input.downsample} in ${simSeconds.toFixed(2)} s, same seeds and policy, one thread)\n`);
+        io.out(`  simulator     ${Math.round(simRate)} steps/s (${simSteps} steps simulated + rendered rgb at ${card.input.width}x${card.input.height} in ${simSeconds.toFixed(2)} s, same seeds and policy, one thread)\n`);
         io.out(`  speedup       ${(dreamRate / simRate).toFixed(2)}x\n`);
       }
     } finally {

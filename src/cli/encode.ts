@@ -5,33 +5,24 @@ import { datasetMeta, readLeRobotCameraFrames, type CameraEpisodeFrames } from '
 import { addFeatureToLeRobot, type FeatureValues } from '../export/lerobot-extend.js';
 import { lerobotFeatures } from '../export/lerobot-format.js';
 import type { DatasetMeta } from '../export/sink.js';
-import type { ModelCard } from '../model/card.js';
+import { checkCameraSize, type ModelCard } from '../model/card.js';
 import { parseProviders, PROVIDERS_ENV } from '../model/onnx/runtime.js';
 import { WorldModelSession } from '../model/session.js';
 import { readModelCard, readModelParts } from '../model/store.js';
-import { downsampleInto } from '../model/transitions.js';
+import { unitInto } from '../model/transitions.js';
 import { intOption, parse } from './args.js';
 import type { Command } from './io.js';
 
 export const DEFAULT_LATENT_KEY = 'observation.latent';
 
-/**
- * The model's camera in the dataset, checked against the model's input: it must exist, carry rgb
- * and box-downsample by the card's factor to exactly the model's width × height.
- */
+/** The model's camera in the dataset, checked against the model's input: it must exist, carry rgb and have the encoder's size. */
 export function checkModelCamera(meta: DatasetMeta, card: ModelCard, dataset: string): void {
-  const f = card.input.downsample;
   const cam = meta.cameras.find((c) => c.name === card.camera);
   if (!cam || !cam.channels.includes('rgb')) {
     const have = meta.cameras.filter((c) => c.channels.includes('rgb')).map((c) => `${c.name} ${c.width}x${c.height}`);
     throw new TrajforgeError('E_MODEL_SHAPE', `${dataset} has no rgb camera '${card.camera}' (the model's camera; the dataset has ${have.length ? have.join(', ') : 'no rgb cameras'})`);
   }
-  if (cam.width % f !== 0 || cam.height % f !== 0 || cam.width / f !== card.input.width || cam.height / f !== card.input.height) {
-    throw new TrajforgeError(
-      'E_MODEL_SHAPE',
-      `${dataset}: camera '${cam.name}' is ${cam.width}x${cam.height}; the model expects ${card.input.width * f}x${card.input.height * f} (${card.input.width}x${card.input.height} after downsampling by ${f})`,
-    );
-  }
+  checkCameraSize(card, cam.width, cam.height, dataset);
 }
 
 /** Latent names z0..z{L-1}. */
@@ -84,7 +75,6 @@ export const encodeCommand: Command = {
     lerobotFeatures({ ...meta, extraFeatures: [...existing.filter((x) => x.key !== key), feature] });
 
     const session = await WorldModelSession.load(card, readModelParts(modelDir, card), { providers: parseProviders(process.env[PROVIDERS_ENV]) });
-    const f = card.input.downsample;
     const pixels = card.input.width * card.input.height * 3;
     const started = performance.now();
     let encodeMs = 0;
@@ -108,9 +98,8 @@ export const encodeCommand: Command = {
       const input = new Float32Array(pendingFrames * pixels);
       let row = 0;
       for (const ep of pending) {
-        const per = ep.width * ep.height * 3;
-        for (let t = 0; t < ep.length; t++) downsampleInto(ep.frames.subarray(t * per, (t + 1) * per), ep.width, ep.height, f, input, (row + t) * pixels);
-        downsampleInto(ep.final, ep.width, ep.height, f, input, (row + ep.length) * pixels);
+        unitInto(ep.frames.subarray(0, ep.length * pixels), input, row * pixels);
+        unitInto(ep.final, input, (row + ep.length) * pixels);
         row += ep.length + 1;
       }
       const t0 = performance.now();

@@ -6,6 +6,7 @@ import { copyLastBaseline, evaluateWorldModel, predictWindow, type EvaluationInp
 import { fitLinearWorldModel, linearAsLatentModel } from '../model/linear-baseline.js';
 import { parseProviders, PROVIDERS_ENV } from '../model/onnx/runtime.js';
 import { WorldModelSession } from '../model/session.js';
+import { checkCameraSize } from '../model/card.js';
 import { readModelCard, readModelParts } from '../model/store.js';
 import { encodePng } from '../render/png.js';
 import { reportCharts, reportJson, reportMarkdown, targets } from '../report/world-model-report.js';
@@ -37,9 +38,7 @@ export const evalCommand: Command = {
     try {
       const data = await loadModelData(dataset, io.cwd, { camera: card.camera, downsample: card.input.downsample });
       const t = data.transitions;
-      if (t.width !== card.input.width || t.height !== card.input.height) {
-        throw new TrajforgeError('E_MODEL_SHAPE', `${dataset}: frames are ${t.width}x${t.height} after downsampling, the model expects ${card.input.width}x${card.input.height}`);
-      }
+      checkCameraSize(card, t.source.width, t.source.height, dataset);
       // The model's own held-out episodes when this is its training dataset; otherwise the same rule.
       const sameData = data.meta.configHash === card.dataset.config_hash && data.episodes.length === card.dataset.episodes;
       const split = sameData ? card.split : splitEpisodes(data.episodes.length);

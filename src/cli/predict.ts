@@ -4,6 +4,8 @@ import { TrajforgeError } from '../core/errors.js';
 import type { EpisodeData } from '../episode/simulate.js';
 import { datasetMeta, readLeRobotEpisodes } from '../export/lerobot-episodes.js';
 import { readInfo } from '../export/lerobot-read.js';
+import { checkCameraSize } from '../model/card.js';
+import { predictWindow } from '../model/evaluate.js';
 import { WorldModelSession } from '../model/session.js';
 import { readModelCard, readModelParts } from '../model/store.js';
 import { transitionsFromEpisodes } from '../model/transitions.js';
@@ -59,11 +61,8 @@ export const predictCommand: Command = {
     const meta = datasetMeta(dir);
     if (meta.envId !== card.dataset.env_id) throw new TrajforgeError('E_USAGE', `${dataset} is ${meta.envId}; the model was trained on ${card.dataset.env_id}`);
     const cam = meta.cameras.find((c) => c.name === card.camera);
-    const f = card.input.downsample;
     if (!cam || !cam.channels.includes('rgb')) throw new TrajforgeError('E_MODEL_SHAPE', `${dataset} has no rgb camera '${card.camera}' (the model's camera)`);
-    if (cam.width !== card.input.width * f || cam.height !== card.input.height * f) {
-      throw new TrajforgeError('E_MODEL_SHAPE', `${dataset}: camera '${cam.name}' is ${cam.width}x${cam.height}; the model expects ${card.input.width}x${card.input.height} after downsampling by ${f}`);
-    }
+    checkCameraSize(card, cam.width, cam.height, dataset);
 
     let episode: EpisodeData | undefined;
     let i = 0;
@@ -80,29 +79,20 @@ export const predictCommand: Command = {
     const horizon = requestedHorizon ?? T - t0;
     if (t0 + horizon > T) throw new TrajforgeError('E_USAGE', `--horizon ${horizon} runs past the end of episode ${k} (${T} steps, context frame ${t0}: at most ${T - t0})`);
 
-    const tr = transitionsFromEpisodes([episode], { camera: card.camera, downsample: f });
-    const W = card.input.width;
-    const H = card.input.height;
+    const tr = transitionsFromEpisodes([episode], { camera: card.camera, downsample: card.input.downsample });
+    const W = card.decoded.width;
+    const H = card.decoded.height;
     const P = W * H * 3;
     const A = card.action.names.length;
     if (tr.actions.cols !== A) throw new TrajforgeError('E_MODEL_SHAPE', `${dataset} has ${tr.actions.cols} action dims; the model takes ${A}`);
     const truth = (t: number) => tr.frames.data.subarray(t * P, (t + 1) * P);
 
     const session = await WorldModelSession.load(card, readModelParts(modelDir, card));
-    const preds: Float32Array[] = [];
+    // preds[0] is the context frame itself, then the open-loop predictions.
+    const preds: Float32Array[] = [Float32Array.from(truth(t0))];
     try {
-      const x0 = Float32Array.from(truth(t0));
-      let z = await session.encode(x0, 1);
-      const d0 = await session.decode(z, 1);
-      preds.push(x0);
-      for (let h = 1; h <= horizon; h++) {
-        const a = Float32Array.from(tr.actions.data.subarray((t0 + h - 1) * A, (t0 + h) * A));
-        z = (await session.step(z, a, 1)).next;
-        const d = await session.decode(z, 1);
-        const p = new Float32Array(P);
-        for (let j = 0; j < P; j++) p[j] = Math.min(1, Math.max(0, x0[j]! + d[j]! - d0[j]!));
-        preds.push(p);
-      }
+      const window = await predictWindow(session, tr, 0, t0, horizon);
+      for (let h = 0; h < horizon; h++) preds.push(window.subarray(h * P, (h + 1) * P));
     } finally {
       await session.release();
     }

@@ -67,7 +67,7 @@ export const trainCommand: Command = {
       const linear = fitLinearWorldModel(t, split.train, { latent: options.latent, seed: options.seed, maxFitFrames: 2000 });
       const parts = exportLinearModel(linear, fitLinearHeads(linear, t, split.train), t.actions.cols);
       const seconds = (performance.now() - started) / 1000;
-      const shape = { kind: 'linear' as const, width: t.width, height: t.height, latent: linear.pca.components.rows, actionDim: t.actions.cols, state: { names: [], latent_dims: [], mean: [], std: [] } };
+      const shape = { kind: 'linear' as const, inputWidth: t.source.width, inputHeight: t.source.height, width: t.width, height: t.height, latent: linear.pca.components.rows, actionDim: t.actions.cols, state: { names: [], latent_dims: [], mean: [], std: [] } };
       const card = buildCard({ parts, shape, log: [], options, seconds, data, split });
       saveModel(out, card, parts);
       io.out(`linear world model ${card.id} -> ${values.out}\n`);
@@ -82,7 +82,7 @@ export const trainCommand: Command = {
         mean: [...model.stateMean],
         std: [...model.stateStd],
       };
-      const card = buildCard({ parts, shape: { kind: 'latent-mlp', width: model.width, height: model.height, latent: model.latent, actionDim: model.actionDim, state }, log, options, seconds, data, split });
+      const card = buildCard({ parts, shape: { kind: 'latent-mlp', inputWidth: model.inputWidth, inputHeight: model.inputHeight, width: model.width, height: model.height, latent: model.latent, actionDim: model.actionDim, state }, log, options, seconds, data, split });
       saveModel(out, card, parts);
       writeFileAtomic(resolve(out, 'training_log.jsonl'), log.map((e) => JSON.stringify(e)).join('\n') + '\n');
       const last = (phase: TrainingLogEntry['phase']) => log.filter((e) => e.phase === phase).at(-1);
@@ -100,6 +100,9 @@ export const trainCommand: Command = {
 
 interface ModelShape {
   kind: ModelCard['kind'];
+  /** Encoder input (camera) size; width × height is the decoded size. */
+  inputWidth: number;
+  inputHeight: number;
   width: number;
   height: number;
   latent: number;
@@ -130,7 +133,7 @@ function buildCard(x: {
   for (const e of x.log) for (const [k, v] of Object.entries(e.parts)) final[`${e.phase}.${k}`] = v;
   return {
     format: 'trajforge-world-model',
-    version: 1,
+    version: 2,
     id: sha256Hex(all).slice(0, 16),
     kind: model.kind,
     created: new Date().toISOString(),
@@ -142,7 +145,8 @@ function buildCard(x: {
       frames: data.transitions.frames.rows,
     },
     camera: data.camera,
-    input: { width: model.width, height: model.height, channels: 3, layout: 'NHWC', range: [0, 1], downsample: data.downsample },
+    input: { width: model.inputWidth, height: model.inputHeight, channels: 3, layout: 'NHWC', range: [0, 1], downsample: data.downsample },
+    decoded: { width: model.width, height: model.height },
     latent: model.latent,
     action: { names: data.meta.actionNames, low: actuators.map((a) => finite(a.low)), high: actuators.map((a) => finite(a.high)) },
     state: model.state,

@@ -12,7 +12,8 @@ const tensor = z.object({ name: z.string(), shape });
 
 export const modelCardSchema = z.strictObject({
   format: z.literal('trajforge-world-model'),
-  version: z.literal(1),
+  /** 2: the encoder takes camera-resolution frames (version 1 took them downsampled). */
+  version: z.literal(2),
   /** Content hash of the ONNX files: changes whenever any weight changes. */
   id: z.string().regex(/^[0-9a-f]{16}$/),
   /** latent-mlp: the learned model; linear: PCA + bilinear ridge (`--model linear`). */
@@ -26,6 +27,7 @@ export const modelCardSchema = z.strictObject({
     frames: z.number().int().nonnegative(),
   }),
   camera: z.string(),
+  /** What the encoder takes: the camera's frames. */
   input: z.strictObject({
     width: z.number().int().positive(),
     height: z.number().int().positive(),
@@ -33,8 +35,13 @@ export const modelCardSchema = z.strictObject({
     layout: z.literal('NHWC'),
     /** rgb divided by 255 */
     range: z.tuple([z.literal(0), z.literal(1)]),
-    /** Integer box-filter factor from the dataset's frames to the model's input. */
+    /** Integer box-filter factor the encoder applies (inside its graph) before its pixel stem; decoded frames are input / downsample. */
     downsample: z.number().int().positive(),
+  }),
+  /** What the decoder returns (and what eval compares): input frames box-filtered by input.downsample. */
+  decoded: z.strictObject({
+    width: z.number().int().positive(),
+    height: z.number().int().positive(),
   }),
   latent: z.number().int().positive(),
   action: z.strictObject({
@@ -73,4 +80,11 @@ export function parseModelCard(value: unknown, source: string): ModelCard {
     throw new TrajforgeError('E_MODEL_SHAPE', `${source}: not a trajforge model card: ${issue.path.join('.') || '(root)'}: ${issue.message}`, { file: source });
   }
   return parsed.data;
+}
+
+/** Throws unless a camera of width × height is what the model's encoder takes. */
+export function checkCameraSize(card: ModelCard, width: number, height: number, where: string): void {
+  if (width !== card.input.width || height !== card.input.height) {
+    throw new TrajforgeError('E_MODEL_SHAPE', `${where}: camera '${card.camera}' is ${width}x${height}; the model's encoder takes ${card.input.width}x${card.input.height} frames`);
+  }
 }

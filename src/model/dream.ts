@@ -16,8 +16,8 @@ import { calibration } from '../render/camera.js';
 import type { Renderer } from '../render/renderer.js';
 import type { PhysicsEnv } from '../sim/env.js';
 import type { WorldView } from '../sim/view.js';
-import type { ModelCard } from './card.js';
-import { downsampleInto } from './transitions.js';
+import { checkCameraSize, type ModelCard } from './card.js';
+import { downsampleInto, unitInto } from './transitions.js';
 
 /** What dreaming needs from a model: WorldModelSession satisfies it. */
 export interface DreamModel {
@@ -228,10 +228,7 @@ export function checkModelForEnv(card: ModelCard, env: PhysicsEnv): { width: num
   const cam = env.config.cameras.find((c) => c.name === card.camera);
   if (!cam) throw new TrajforgeError('E_MODEL_SHAPE', `the model sees camera '${card.camera}', which ${env.spec.id} does not have (cameras: ${env.config.cameras.map((c) => c.name).join(', ')})`);
   const [width, height] = cam.resolution;
-  const f = card.input.downsample;
-  if (width !== card.input.width * f || height !== card.input.height * f) {
-    throw new TrajforgeError('E_MODEL_SHAPE', `camera '${cam.name}' renders ${width}x${height}; the model expects ${card.input.width}x${card.input.height} after downsampling by ${f}`);
-  }
+  checkCameraSize(card, width, height, env.spec.id);
   if (env.actionSpace.type !== 'box') throw new TrajforgeError('E_MODEL_SHAPE', `${env.spec.id} has a discrete action set; world models need continuous actions`);
   if (env.actionSpace.shape[0] !== card.action.names.length) {
     throw new TrajforgeError('E_MODEL_SHAPE', `${env.spec.id} has ${env.actionSpace.shape[0]} action dims; the model takes ${card.action.names.length} (${card.action.names.join(', ')})`);
@@ -267,7 +264,9 @@ export async function* dreamEpisodes(opts: DreamOptions, stats?: DreamStats): As
   if (!(Number.isInteger(opts.horizon) && opts.horizon >= 1)) throw new TrajforgeError('E_USAGE', `horizon must be an integer >= 1, got ${opts.horizon}`);
   const full = checkModelForEnv(card, env);
   const L = card.latent;
-  const P = card.input.width * card.input.height * 3;
+  // Dreamed frames are decoder-sized (P values); the encoder sees the camera's frames (Q values).
+  const P = card.decoded.width * card.decoded.height * 3;
+  const Q = full.width * full.height * 3;
   const A = card.action.names.length;
   const names = env.observationSpace.names;
   const obsDim = env.observationSpace.shape[0];
@@ -298,6 +297,7 @@ export async function* dreamEpisodes(opts: DreamOptions, stats?: DreamStats): As
     const B = jobs.length;
     let t0 = performance.now();
     const context = new Float32Array(B * P);
+    const encoderFrames = new Float32Array(B * Q);
     const live: Live[] = jobs.map((job, k) => {
       const obs0 = env.reset({ seed: job.seed }).obs;
       const policy = opts.makePolicy();
@@ -305,6 +305,7 @@ export async function* dreamEpisodes(opts: DreamOptions, stats?: DreamStats): As
       const scene = env.snapshot();
       const frame = renderer.render(scene, card.camera, ['rgb']).rgb!;
       downsampleInto(frame, full.width, full.height, card.input.downsample, context, k * P);
+      unitInto(frame, encoderFrames, k * Q);
       const snap = scene.cameras.find((c) => c.name === card.camera)!;
       const cal = calibration(snap);
       return {
@@ -327,7 +328,7 @@ export async function* dreamEpisodes(opts: DreamOptions, stats?: DreamStats): As
     s.startSeconds += (t1 - t0) / 1000;
     t0 = t1;
 
-    const z0 = await model.encode(context, B);
+    const z0 = await model.encode(encoderFrames, B);
     const d0 = await model.decode(z0, B);
     live.forEach((e, k) => {
       e.z.set(z0.subarray(k * L, (k + 1) * L));
@@ -386,7 +387,7 @@ export async function* dreamEpisodes(opts: DreamOptions, stats?: DreamStats): As
         e.track.quaternions.push(...pose.quaternions);
       }
       const frames = e.frames.subarray(0, T * P);
-      const ch = (data: Uint8Array): ChannelFrames => ({ camera: card.camera, channel: 'rgb', width: card.input.width, height: card.input.height, data });
+      const ch = (data: Uint8Array): ChannelFrames => ({ camera: card.camera, channel: 'rgb', width: card.decoded.width, height: card.decoded.height, data });
       s.episodes++;
       yield {
         episode: e.job.episode,

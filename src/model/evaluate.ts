@@ -14,11 +14,12 @@ import { TrajforgeError } from '../core/errors.js';
 import { Rng } from '../core/rng.js';
 import { columnStats, matrix, type Matrix } from './linalg.js';
 import { linearCka, linearCkaUnbiased, linearProbeR2, mutualKnnAlignment, psnr, r2Score, ssim } from './metrics.js';
-import { gatherRows, type Transitions } from './transitions.js';
+import { encoderInput, gatherRows, type Transitions } from './transitions.js';
 
 /** The four parts of a latent world model, batch-wise on flat row-major arrays. */
 export interface LatentWorldModel {
   readonly latent: number;
+  /** frames: camera-resolution encoder inputs (Transitions.source); decode returns Transitions.frames' size. */
   encode(frames: Float32Array, n: number): Promise<Float32Array>;
   decode(z: Float32Array, n: number): Promise<Float32Array>;
   step(z: Float32Array, actions: Float32Array, n: number): Promise<{ next: Float32Array; reward?: Float32Array; done?: Float32Array }>;
@@ -131,7 +132,7 @@ export async function evaluateWorldModel(model: LatentWorldModel, inputs: Evalua
   // Latents of every held-out frame, once.
   const heldFrames: number[] = [];
   for (const e of inputs.heldoutEpisodes) for (let i = 0; i <= t.lengths[e]!; i++) heldFrames.push(t.frameStarts[e]! + i);
-  const zHeld = await model.encode(f32(t.frames, heldFrames), heldFrames.length);
+  const zHeld = await model.encode(encoderInput(t, heldFrames), heldFrames.length);
   const zIndex = new Map(heldFrames.map((r, i) => [r, i]));
   const zOf = (row: number) => zHeld.subarray(zIndex.get(row)! * L, (zIndex.get(row)! + 1) * L);
   const zStd = columnStats(zHeld, L, heldFrames.map((_, i) => i)).std;
@@ -254,7 +255,7 @@ async function representation(model: LatentWorldModel, inputs: EvaluationInputs,
   const trainFrames: number[] = [];
   for (const e of inputs.trainEpisodes) for (let i = 0; i <= t.lengths[e]!; i++) trainFrames.push(t.frameStarts[e]! + i);
   const fitRows = spread(trainFrames, 4 * max);
-  const zTrain = await model.encode(f32(t.frames, fitRows), fitRows.length);
+  const zTrain = await model.encode(encoderInput(t, fitRows), fitRows.length);
   const testIdx = spread(
     heldFrames.map((_, i) => i),
     4 * max,
@@ -298,7 +299,7 @@ export async function predictWindow(model: LatentWorldModel, t: Transitions, epi
   const A = t.actions.cols;
   const ctxRow = t.frameStarts[episode]! + start;
   const ctx = f32(t.frames, [ctxRow]);
-  let z: Float32Array = await model.encode(ctx, 1);
+  let z: Float32Array = await model.encode(encoderInput(t, [ctxRow]), 1);
   const base = await model.decode(z, 1);
   const out = new Float32Array(horizon * D);
   for (let h = 0; h < horizon; h++) {

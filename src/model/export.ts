@@ -2,7 +2,9 @@
  * The latent world model as four ONNX graphs with named inputs and outputs, so PyTorch/JAX
  * pipelines (and onnxruntime-node here) run exactly what was trained:
  *   encoder   frames [batch, H, W, 3] (rgb in [0,1])      -> z [batch, L] = [stem coefficients, state estimate, keypoints]
- *   decoder   z [batch, L]                                -> frames [batch, H, W, 3] (unclipped; uses the coefficients)
+ *   decoder   z [batch, L]                                -> frames [batch, H/f, W/f, 3] (unclipped; uses the coefficients)
+ * The encoder takes the camera's frames: keypoints see every pixel, the stem sees them box-filtered
+ * by f (inside the graph), and the decoder predicts at that reduced size.
  *   dynamics  z [batch, L], action [batch, A] (env units) -> z_next [batch, L], reward [batch, 1], done [batch, 1] (probability)
  *   inverse   z [batch, L], z_next [batch, L]             -> action [batch, A] (env units)
  * Action normalisation is part of the graphs, so callers feed and receive environment units.
@@ -21,13 +23,12 @@ export interface PartSignature {
   outputs: { name: string; shape: (number | string)[] }[];
 }
 
-export function partSignatures(m: Pick<LatentModel, 'width' | 'height' | 'latent' | 'actionDim'>): Record<PartName, PartSignature> {
-  const frame = ['batch', m.height, m.width, 3];
+export function partSignatures(m: Pick<LatentModel, 'inputWidth' | 'inputHeight' | 'width' | 'height' | 'latent' | 'actionDim'>): Record<PartName, PartSignature> {
   const z = ['batch', m.latent];
   const a = ['batch', m.actionDim];
   return {
-    encoder: { inputs: [{ name: 'frames', shape: frame }], outputs: [{ name: 'z', shape: z }] },
-    decoder: { inputs: [{ name: 'z', shape: z }], outputs: [{ name: 'frames', shape: frame }] },
+    encoder: { inputs: [{ name: 'frames', shape: ['batch', m.inputHeight, m.inputWidth, 3] }], outputs: [{ name: 'z', shape: z }] },
+    decoder: { inputs: [{ name: 'z', shape: z }], outputs: [{ name: 'frames', shape: ['batch', m.height, m.width, 3] }] },
     dynamics: {
       inputs: [
         { name: 'z', shape: z },
@@ -55,7 +56,7 @@ export function exportLatentModel(m: LatentModel): Record<PartName, Uint8Array> 
 
   const enc = new OnnxGraph('trajforge_encoder');
   const frames = enc.input('frames', sig.encoder.inputs[0]!.shape);
-  const coefficients = enc.gemm(enc.reshape(frames, [-1, pixels]), m.stemDown, 'stem');
+  const coefficients = enc.gemm(enc.reshape(boxPoolGraph(enc, frames, m), [-1, pixels]), m.stemDown, 'stem');
   const kpDim = m.keypoints ? m.keypointMean.length : 0;
   const hasState = m.latent > m.coefficients + kpDim;
   const keypoints = m.keypoints ? colourKeypointGraph(enc, frames, m.keypoints) : undefined;
@@ -98,6 +99,15 @@ export function exportLatentModel(m: LatentModel): Record<PartName, Uint8Array> 
   return { encoder: enc.toBytes(), decoder: dec.toBytes(), dynamics: dyn.toBytes(), inverse: inv.toBytes() };
 }
 
+/** frames [N, H, W, 3] box-filtered to [N, H/f, W/f, 3] (f = inputWidth / width): a Reshape and a ReduceSum. */
+function boxPoolGraph(g: OnnxGraph, frames: string, m: Pick<LatentModel, 'inputWidth' | 'inputHeight' | 'width' | 'height'>): string {
+  const f = m.inputWidth / m.width;
+  if (f === 1) return frames;
+  const blocks = g.reshape(frames, [-1, m.height, f, m.width, f, 3]);
+  const sum = g.node('ReduceSum', [blocks, g.int64Initializer('pool.axes', [2, 4], [2])], { keepdims: { int: 0 } });
+  return g.mul(sum, g.initializer('pool.inverse_area', Float32Array.of(1 / (f * f)), []));
+}
+
 /** Float64 matrix -> float32 Dense (weights rows × cols as inputs × outputs). */
 function affineLayer(weights: { rows: number; cols: number; data: Float64Array }, bias: ArrayLike<number>): Dense {
   return { inputs: weights.rows, outputs: weights.cols, weights: Float32Array.from(weights.data), bias: Float32Array.from(bias), activation: 'linear' };
@@ -118,7 +128,7 @@ function bilinearGraph(g: OnnxGraph, x: string, y: string, r: number, ySize: num
 export function exportLinearModel(m: LinearWorldModel, heads: LinearHeads, actionDim: number): Record<PartName, Uint8Array> {
   const k = m.pca.components.rows;
   const d = m.pca.components.cols;
-  const sig = partSignatures({ width: m.width, height: m.height, latent: k, actionDim });
+  const sig = partSignatures({ inputWidth: m.inputWidth, inputHeight: m.inputHeight, width: m.width, height: m.height, latent: k, actionDim });
   const transpose = { rows: d, cols: k, data: new Float64Array(d * k) };
   const downBias = new Float64Array(k);
   for (let c = 0; c < k; c++) {
@@ -128,7 +138,8 @@ export function exportLinearModel(m: LinearWorldModel, heads: LinearHeads, actio
     }
   }
   const enc = new OnnxGraph('trajforge_linear_encoder');
-  enc.output(enc.gemm(enc.reshape(enc.input('frames', sig.encoder.inputs[0]!.shape), [-1, d]), affineLayer(transpose, downBias), 'pca'), 'z', sig.encoder.outputs[0]!.shape);
+  const pooled = boxPoolGraph(enc, enc.input('frames', sig.encoder.inputs[0]!.shape), m);
+  enc.output(enc.gemm(enc.reshape(pooled, [-1, d]), affineLayer(transpose, downBias), 'pca'), 'z', sig.encoder.outputs[0]!.shape);
 
   const dec = new OnnxGraph('trajforge_linear_decoder');
   const zd = dec.input('z', sig.decoder.inputs[0]!.shape);

@@ -7,11 +7,14 @@ import { bilinearFeatures, fitBilinearDynamics, inferActions, predictNext, type 
 import type { LatentWorldModel } from './evaluate.js';
 import { fitRidge, matrix, type AffineMap, type Matrix } from './linalg.js';
 import { fitPca, pcaProject, pcaReconstruct, type Pca } from './pca.js';
-import { episodeRows, pickRows, type Transitions } from './transitions.js';
+import { episodeRows, pickRows, poolFrames, type Transitions } from './transitions.js';
 
 export interface LinearWorldModel {
   readonly pca: Pca;
   readonly dynamics: BilinearDynamics;
+  /** Encoder input (camera frames), box-filtered to width × height before the PCA. */
+  readonly inputWidth: number;
+  readonly inputHeight: number;
   readonly width: number;
   readonly height: number;
 }
@@ -31,7 +34,7 @@ export function fitLinearWorldModel(t: Transitions, trainEpisodes: readonly numb
   const pca = fitPca(pickRows(t.frames, fitRows), options.latent ?? 32, { seed: options.seed ?? 0 });
   const z = pcaProject(pca, t.frames); // every frame, so transitions index straight into it
   const dynamics = fitBilinearDynamics(pickRows(z, rows.current), pickRows(t.actions, rows.actions), pickRows(z, rows.next), options.lambda ?? 1e-3);
-  return { pca, dynamics, width: t.width, height: t.height };
+  return { pca, dynamics, inputWidth: t.source.width, inputHeight: t.source.height, width: t.width, height: t.height };
 }
 
 /** The baseline behind the same async interface as an ONNX world model, for shared evaluation code. */
@@ -41,7 +44,7 @@ export function linearAsLatentModel(model: LinearWorldModel): LatentWorldModel {
   const toF32 = (m: Matrix) => Float32Array.from(m.data);
   return {
     latent: k,
-    encode: async (frames, n) => toF32(pcaProject(model.pca, toMatrix(frames, n))),
+    encode: async (frames, n) => toF32(pcaProject(model.pca, toMatrix(poolFrames(frames, n, model.inputWidth, model.inputHeight, model.inputWidth / model.width), n))),
     decode: async (z, n) => toF32(pcaReconstruct(model.pca, toMatrix(z, n))),
     step: async (z, a, n) => ({ next: toF32(predictNext(model.dynamics, toMatrix(z, n), toMatrix(a, n))) }),
     inverse: async (z, zNext, n) => toF32(inferActions(model.dynamics, toMatrix(z, n), toMatrix(zNext, n))),

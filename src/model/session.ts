@@ -25,8 +25,9 @@ export class WorldModelSession {
     return this.card.latent;
   }
 
+  /** Values per decoded frame. */
   get pixels(): number {
-    return this.card.input.width * this.card.input.height * 3;
+    return this.card.decoded.width * this.card.decoded.height * 3;
   }
 
   get actionDim(): number {

@@ -8,8 +8,10 @@ import type { EpisodeData } from '../episode/simulate.js';
 import { matrix, type Matrix } from './linalg.js';
 
 export interface Transitions {
-  /** rgb in [0,1], H*W*3 per row (HWC order), after optional box downsampling. */
+  /** rgb in [0,1], H*W*3 per row (HWC order), after optional box downsampling: what decoders predict and metrics compare. */
   readonly frames: Matrix;
+  /** The same frames at the camera's resolution (rgb bytes, row-aligned with frames): what encoders see. */
+  readonly source: SourceFrames;
   /** observation.state per frame (row-aligned with frames). */
   readonly states: Matrix;
   /** One action per step; episode e's step t is row actionStarts[e] + t. */
@@ -24,6 +26,14 @@ export interface Transitions {
   readonly height: number;
 }
 
+export interface SourceFrames {
+  readonly data: Uint8Array;
+  readonly width: number;
+  readonly height: number;
+  /** Box-filter factor from these frames to `frames`. */
+  readonly factor: number;
+}
+
 export interface TransitionOptions {
   camera: string;
   /** Integer box-filter factor applied to frames (2: 64x64 -> 32x32). */
@@ -32,17 +42,22 @@ export interface TransitionOptions {
 
 /** Box-filters an HxWx3 uint8 frame by an integer factor into dst (floats in [0,1]); training, eval and dreaming share it. */
 export function downsampleInto(src: Uint8Array, width: number, height: number, factor: number, dst: Float32Array | Float64Array, offset: number): void {
+  boxFilterInto(src, 0, width, height, factor, 1 / 255, dst, offset);
+}
+
+/** dst[offset..] = box filter of the HxWx3 frame at src[from..] by `factor`, times `scale`. */
+function boxFilterInto(src: ArrayLike<number>, from: number, width: number, height: number, factor: number, scale: number, dst: Float32Array | Float64Array, offset: number): void {
   const w = width / factor;
   const h = height / factor;
-  const scale = 1 / (255 * factor * factor);
+  const k = scale / (factor * factor);
   for (let y = 0; y < h; y++) {
     for (let x = 0; x < w; x++) {
       for (let c = 0; c < 3; c++) {
         let s = 0;
         for (let dy = 0; dy < factor; dy++) {
-          for (let dx = 0; dx < factor; dx++) s += src[((y * factor + dy) * width + x * factor + dx) * 3 + c]!;
+          for (let dx = 0; dx < factor; dx++) s += src[from + ((y * factor + dy) * width + x * factor + dx) * 3 + c]!;
         }
-        dst[offset + (y * w + x) * 3 + c] = s * scale;
+        dst[offset + (y * w + x) * 3 + c] = s * k;
       }
     }
   }
@@ -73,6 +88,8 @@ export function transitionsFromEpisodes(episodes: readonly TrainingEpisode[], op
   const totalFrames = episodes.reduce((s, e) => s + e.length + 1, 0);
   const totalSteps = episodes.reduce((s, e) => s + e.length, 0);
   const frames = matrix(totalFrames, pixels);
+  const framePixels = fullW * fullH * 3;
+  const source = new Uint8Array(totalFrames * framePixels);
   const states = matrix(totalFrames, first.obsDim);
   const actions = matrix(totalSteps, first.actionDim);
   const rewards = new Float64Array(totalSteps);
@@ -89,10 +106,10 @@ export function transitionsFromEpisodes(episodes: readonly TrainingEpisode[], op
     actionStarts.push(step);
     const rgb = rgbOf(ep, false);
     const final = rgbOf(ep, true);
-    const framePixels = fullW * fullH * 3;
     for (let t = 0; t <= ep.length; t++) {
       const src = t < ep.length ? (rgb.data as Uint8Array).subarray(t * framePixels, (t + 1) * framePixels) : (final.data as Uint8Array);
       downsampleInto(src, fullW, fullH, factor, frames.data, (row + t) * pixels);
+      source.set(src, (row + t) * framePixels);
     }
     states.data.set(ep.obs, row * first.obsDim);
     states.data.set(ep.finalObs, (row + ep.length) * first.obsDim);
@@ -102,7 +119,41 @@ export function transitionsFromEpisodes(episodes: readonly TrainingEpisode[], op
     row += ep.length + 1;
     step += ep.length;
   }
-  return { frames, states, actions, rewards, terminated, frameStarts, actionStarts, lengths: episodes.map((e) => e.length), width, height };
+  return {
+    frames,
+    source: { data: source, width: fullW, height: fullH, factor },
+    states,
+    actions,
+    rewards,
+    terminated,
+    frameStarts,
+    actionStarts,
+    lengths: episodes.map((e) => e.length),
+    width,
+    height,
+  };
+}
+
+/** rgb bytes -> [0,1] floats at dst[offset..]: how camera frames become encoder input. */
+export function unitInto(src: Uint8Array, dst: Float32Array, offset: number): void {
+  const inv = 1 / 255;
+  for (let p = 0; p < src.length; p++) dst[offset + p] = src[p]! * inv;
+}
+
+/** Encoder input for the given frame rows: camera-resolution rgb in [0,1] (H·W·3 per row). */
+export function encoderInput(t: Transitions, rows: readonly number[]): Float32Array {
+  const P = t.source.width * t.source.height * 3;
+  const out = new Float32Array(rows.length * P);
+  rows.forEach((r, i) => unitInto(t.source.data.subarray(r * P, (r + 1) * P), out, i * P));
+  return out;
+}
+
+/** Box-filters n float frames (H·W·3 rows) by an integer factor: the encoders' first step (the ONNX graphs pool the same way). */
+export function poolFrames(frames: Float32Array, n: number, width: number, height: number, factor: number): Float32Array {
+  if (factor === 1) return frames;
+  const out = new Float32Array((n * width * height * 3) / (factor * factor));
+  for (let f = 0; f < n; f++) boxFilterInto(frames, f * width * height * 3, width, height, factor, 1, out, (f * width * height * 3) / (factor * factor));
+  return out;
 }
 
 /** Rows of a row-major array with `cols` columns, gathered into a float32 batch. */

@@ -8,7 +8,6 @@ import { readEpisodesMeta, validateLeRobot } from '../../../src/export/lerobot-r
 import type { ModelCard } from '../../../src/model/card.js';
 import { WorldModelSession } from '../../../src/model/session.js';
 import { readModelCard, readModelParts } from '../../../src/model/store.js';
-import { downsampleInto } from '../../../src/model/transitions.js';
 import { runCommand } from '../../helpers/cli-io.js';
 import { query, tmpDir } from '../../helpers/dataset.js';
 
@@ -25,21 +24,16 @@ function hashTree(dir: string, prefix = ''): Record<string, string> {
   return out;
 }
 
-/** The expected latents, computed independently of the command: source frames -> downsample -> ONNX encoder, one episode at a time. */
+/** The expected latents, computed independently of the command: source frames / 255 -> ONNX encoder, one episode at a time. */
 async function expectedLatents(src: string, modelDir: string, card: ModelCard): Promise<{ steps: Float32Array; final: Float32Array; length: number }[]> {
   const session = await WorldModelSession.load(card, readModelParts(modelDir, card));
-  const f = card.input.downsample;
-  const P = card.input.width * card.input.height * 3;
   const L = card.latent;
   const out: { steps: Float32Array; final: Float32Array; length: number }[] = [];
   try {
     for await (const ep of readLeRobotEpisodes(src)) {
       const rgb = ep.frames.find((c) => c.camera === card.camera && c.channel === 'rgb')!;
       const last = ep.finalFrames.find((c) => c.camera === card.camera && c.channel === 'rgb')!;
-      const per = rgb.width * rgb.height * 3;
-      const x = new Float32Array((ep.length + 1) * P);
-      for (let t = 0; t < ep.length; t++) downsampleInto((rgb.data as Uint8Array).subarray(t * per, (t + 1) * per), rgb.width, rgb.height, f, x, t * P);
-      downsampleInto(last.data as Uint8Array, last.width, last.height, f, x, ep.length * P);
+      const x = Float32Array.from([...rgb.data, ...last.data], (v) => v / 255);
       const z = await session.encode(x, ep.length + 1);
       out.push({ steps: z.slice(0, ep.length * L), final: z.slice(ep.length * L), length: ep.length });
     }
@@ -251,7 +245,6 @@ describe('trajforge encode', () => {
     const cases = [
       variant('m-camera', (c) => (c.camera = 'nope')),
       variant('m-width', (c) => (c.input.width += 1)),
-      variant('m-factor', (c) => (c.input.downsample *= 2)),
     ];
     for (const m of cases) {
       await expect(run('encode', ['data', '--model', m, '--out', `out-${m}`], root), m).rejects.toMatchObject({ code: 'E_MODEL_SHAPE' });

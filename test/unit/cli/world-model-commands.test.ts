@@ -86,7 +86,7 @@ describe('world-model commands: eval, predict and dream', () => {
     const r = await run('predict', ['data', '--model', 'model', '--episode', '1', '--horizon', String(horizon), '--scale', String(scale), '--out', 'pred.mp4'], dir);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/per-step MSE\s+first \S+\s+last \S+\s+mean \S+/);
-    const { width: W, height: H } = card.input;
+    const { width: W, height: H } = card.decoded;
     const size = predictFrameSize(W, H, scale);
     const w = 3 * W * scale + 4;
     expect(size).toEqual({ width: w + (w % 2), height: H * scale + ((H * scale) % 2) });
@@ -134,12 +134,14 @@ describe('world-model commands: eval, predict and dream', () => {
     const out = join(dir, 'dream');
     const meta = datasetMeta(out);
     expect(meta.source).toEqual({ kind: 'world-model', modelId: card.id, model: join(dir, 'model') });
-    expect(meta.cameras).toEqual([{ name: card.camera, width: card.input.width, height: card.input.height, channels: ['rgb'] }]);
+    expect(meta.cameras).toEqual([{ name: card.camera, width: card.decoded.width, height: card.decoded.height, channels: ['rgb'] }]);
     const eps = await readAll(out);
     expect(eps.length).toBe(N);
     const env = await createEnv(loadEnv('PushCube-v1'));
     const renderer = new Renderer();
-    const { width: W, height: H, downsample: f } = card.input;
+    const { width: W, height: H } = card.decoded;
+    const f = card.input.downsample;
+    expect([W * f, H * f]).toEqual([card.input.width, card.input.height]);
     for (const [k, ep] of eps.entries()) {
       expect(ep.length).toBeGreaterThan(0);
       expect(ep.length).toBeLessThanOrEqual(12);
@@ -184,7 +186,7 @@ describe('world-model commands: eval, predict and dream', () => {
   it('dreamEpisodes batches episodes through the model and ends them on the done head or the horizon', async () => {
     const env = await createEnv(loadEnv('PushCube-v1'));
     const L = card.latent;
-    const P = card.input.width * card.input.height * 3;
+    const P = card.decoded.width * card.decoded.height * 3;
     const calls: number[] = [];
     // A fake model: z[0] counts steps (plus the episode's start value), done once it reaches 3.
     const model: DreamModel = {

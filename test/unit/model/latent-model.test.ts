@@ -14,7 +14,7 @@ import { Adam, apply, backward, clearGrads, createMlp, forward, gradientList, pa
 import { WorldModelSession } from '../../../src/model/session.js';
 import { readModelCard, readModelParts, saveModel } from '../../../src/model/store.js';
 import type { ModelCard } from '../../../src/model/card.js';
-import { transitionsFromEpisodes } from '../../../src/model/transitions.js';
+import { encoderInput, transitionsFromEpisodes } from '../../../src/model/transitions.js';
 import { toyEpisode } from './toy.js';
 
 describe('dense networks (nn.ts)', () => {
@@ -117,11 +117,14 @@ describe('latent world model on the toy task', () => {
   const maxDiff = (a: Float32Array, b: Float32Array) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i]!)), 0);
 
   /** Loads the graphs, runs all four parts on n training rows next to the TypeScript model, checks 1e-4, returns both steps. */
-  async function compareWithOnnx(parts: Record<PartName, Uint8Array>, ts: LatentWorldModel, latent: number, n: number) {
-    const card = { input: { width: t.width, height: t.height }, latent, action: { names: ['ax', 'ay'] } } as unknown as ModelCard;
+  async function compareWithOnnx(parts: Record<PartName, Uint8Array>, ts: LatentWorldModel, latent: number, n: number, tt = t) {
+    const card = { input: { width: tt.source.width, height: tt.source.height }, decoded: { width: tt.width, height: tt.height }, latent, action: { names: ['ax', 'ay'] } } as unknown as ModelCard;
     const onnx = await WorldModelSession.load(card, parts);
-    const frames = Float32Array.from(t.frames.data.subarray(0, n * t.frames.cols));
-    const actions = Float32Array.from(t.actions.data.subarray(0, n * 2));
+    const frames = encoderInput(
+      tt,
+      Array.from({ length: n }, (_, i) => i),
+    );
+    const actions = Float32Array.from(tt.actions.data.subarray(0, n * 2));
     const z = await ts.encode(frames, n);
     expect(maxDiff(await onnx.encode(frames, n), z)).toBeLessThan(1e-4);
     expect(maxDiff(await onnx.decode(z, n), await ts.decode(z, n))).toBeLessThan(1e-4);
@@ -139,6 +142,16 @@ describe('latent world model on the toy task', () => {
     expect(maxDiff(got.done, expected.done!)).toBeLessThan(1e-4);
   });
 
+  it('an encoder that downsamples: keypoints on the full frame, the stem on the box-filtered one, in ONNX as in TypeScript', async () => {
+    const half = transitionsFromEpisodes(episodes, { camera: 'main', downsample: 2 });
+    expect([half.source.width, half.width]).toEqual([16, 8]);
+    const small = trainLatentModel(half, train, bounds, { ...options, latent: 20, stateEpochs: 2, dynamicsEpochs: 1 }).model;
+    expect([small.inputWidth, small.width, small.keypoints!.width]).toEqual([16, 8, 16]);
+    await compareWithOnnx(exportLatentModel(small), latentModelInTypeScript(small), small.latent, 20, half);
+    const linear = fitLinearWorldModel(half, train, { latent: 10 });
+    await compareWithOnnx(exportLinearModel(linear, fitLinearHeads(linear, half, train), 2), linearAsLatentModel(linear), 10, 20, half);
+  });
+
   it('the linear baseline exports to the same four graphs and they match its TypeScript within 1e-4', async () => {
     const linear = fitLinearWorldModel(t, train, { latent: 12 });
     const heads = fitLinearHeads(linear, t, train);
@@ -154,7 +167,7 @@ describe('latent world model on the toy task', () => {
     const linear = fitLinearWorldModel(t, train, { latent: 12 });
     const models = [
       { parts: exportLatentModel(model), sig: partSignatures(model), name: 'latent' },
-      { parts: exportLinearModel(linear, fitLinearHeads(linear, t, train), 2), sig: partSignatures({ width: t.width, height: t.height, latent: 12, actionDim: 2 }), name: 'linear' },
+      { parts: exportLinearModel(linear, fitLinearHeads(linear, t, train), 2), sig: partSignatures({ inputWidth: t.width, inputHeight: t.height, width: t.width, height: t.height, latent: 12, actionDim: 2 }), name: 'linear' },
     ];
     for (const { parts, sig, name } of models) for (const p of PART_NAMES) {
       const file = join(dir, `${name}-${p}.onnx`);
@@ -173,13 +186,14 @@ describe('latent world model on the toy task', () => {
     const sig = partSignatures(model);
     const card: ModelCard = {
       format: 'trajforge-world-model',
-      version: 1,
+      version: 2,
       id: '0123456789abcdef',
       kind: 'latent-mlp',
       created: '2026-11-29T00:00:00.000Z',
       dataset: { path: '/data/toy', env_id: 'Toy', config_hash: 'abc', episodes: 60, frames: t.frames.rows },
       camera: 'main',
       input: { width: t.width, height: t.height, channels: 3, layout: 'NHWC', range: [0, 1], downsample: 1 },
+      decoded: { width: t.width, height: t.height },
       latent: model.latent,
       action: { names: ['ax', 'ay'], low: [-1, -1], high: [1, null] },
       state: { names: ['x', 'y'], latent_dims: [model.coefficients, model.coefficients + 1], mean: [...model.stateMean], std: [...model.stateStd] },
