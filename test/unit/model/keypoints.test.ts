@@ -15,7 +15,7 @@ function frame(x: number, y: number): Float32Array {
 describe('colour keypoints', () => {
   const frames = new Float32Array(4 * W * H * 3);
   [frame(2, 2), frame(10, 3), frame(5, 8), frame(12, 7)].forEach((f, i) => frames.set(f, i * W * H * 3));
-  const kp = fitColourKeypoints(frames, 4, W, H, 3, { sigma: 0.1, seed: 1 });
+  const kp = fitColourKeypoints(frames, 4, W, H, 3, { radius: 0.3, seed: 1 });
 
   it('farthest-point sampling picks the background and both object colours, however rare', () => {
     const protos = Array.from({ length: keypointCount(kp) }, (_, k) => [...kp.prototypes.subarray(k * 3, k * 3 + 3)].map((v) => Math.round(v * 10) / 10));
