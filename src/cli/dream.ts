@@ -24,7 +24,7 @@ export const dreamCommand: Command = {
   summary: 'roll out synthetic episodes inside a world model (real reset frames, learned dynamics) and write a dataset',
   usage:
     'trajforge dream --model MODEL_DIR --env <env id or file> --out DIR [--episodes 50] [--policy expert|random|noise] [--noise 0] [--epsilon 0] ' +
-    '[--seed 0] [--horizon T (default: the env time limit)] [--batch 64] [--format lerobot] ' +
+    '[--seed 0] [--horizon T (default: the env time limit)] [--batch 256] [--format lerobot] ' +
     `[--codec ${Object.keys(CODECS).join('|')}] [--gop 2] [--overwrite] [--compare]`,
   async run(args, io) {
     const { values } = parse(
@@ -58,7 +58,7 @@ export const dreamCommand: Command = {
     const gop = intOption(values.gop, 'gop', 2, 1);
     const episodes = intOption(values.episodes, 'episodes', 50, 1);
     const seed = intOption(values.seed, 'seed', 0);
-    const batch = intOption(values.batch, 'batch', 64, 1);
+    const batch = intOption(values.batch, 'batch', 256, 1);
     const noise = numberOption(values.noise, 'noise', 0);
     const epsilon = numberOption(values.epsilon, 'epsilon', 0);
     if (noise < 0) throw new TrajforgeError('E_USAGE', `--noise must be >= 0, got ${noise}`);

@@ -24,6 +24,8 @@ export interface DreamModel {
   readonly card: ModelCard;
   encode(frames: Float32Array, n: number): Promise<Float32Array>;
   decode(z: Float32Array, n: number): Promise<Float32Array>;
+  /** rgb bytes of clip(255 · decode(z) + offset), as WorldModelSession.decodeRgb. */
+  decodeRgb(z: Float32Array, offset: Float32Array, n: number): Promise<Uint8Array>;
   step(z: Float32Array, action: Float32Array, n: number): Promise<{ next: Float32Array; reward: Float32Array; done: Float32Array }>;
 }
 
@@ -38,7 +40,7 @@ export interface DreamOptions {
   jobs: readonly { episode: number; seed: number }[];
   /** Maximum steps per episode (truncated there). */
   horizon: number;
-  /** Episodes advanced together (bounds memory); default 64. */
+  /** Episodes advanced together (bounds memory: ~0.3 MB of frames per episode at 32x32); default 256, which amortises onnxruntime's per-call cost. */
   batch?: number;
 }
 
@@ -53,17 +55,6 @@ export interface DreamStats {
 
 /** Terminated when the done head's probability exceeds this. */
 export const DONE_THRESHOLD = 0.5;
-
-/**
- * Residual decoding: clip(context + decoded − decodedContext, 0, 1) written as uint8. The decoder
- * supplies what moved; the real context frame keeps the static detail the decoder blurs.
- */
-export function residualToRgb(context: Float32Array, decodedContext: Float32Array, decoded: Float32Array, out: Uint8Array, outOffset = 0, pixels = context.length, contextOffset = 0, decodedOffset = 0): void {
-  for (let i = 0; i < pixels; i++) {
-    const v = 255 * (context[contextOffset + i]! + decoded[decodedOffset + i]! - decodedContext[contextOffset + i]!);
-    out[outOffset + i] = v <= 0 ? 0 : v >= 255 ? 255 : (v + 0.5) | 0;
-  }
-}
 
 type Setter = (v: EstimatedView, value: number) => void;
 
@@ -275,7 +266,7 @@ export async function* dreamEpisodes(opts: DreamOptions, stats?: DreamStats): As
   const known = estIndex.filter((i) => i >= 0);
   const setters = EstimatedView.setters(env, names);
   const box = env.actuatorSpace;
-  const batch = Math.max(1, opts.batch ?? 64);
+  const batch = Math.max(1, opts.batch ?? 256);
   const s: DreamStats = stats ?? { steps: 0, episodes: 0, modelSeconds: 0, startSeconds: 0 };
 
   // The card's state read-out, z[latent_dims[i]] · std[i] + mean[i], with its arrays hoisted out of the step loop.
@@ -329,7 +320,11 @@ export async function* dreamEpisodes(opts: DreamOptions, stats?: DreamStats): As
     t0 = t1;
 
     const z0 = await model.encode(encoderFrames, B);
+    // Residual decoding, frame = context + D(z) − D(z0), as bytes: 255 · D(z) + offset, with the
+    // episode's constant offset = 255 · (context − D(z0)) + 0.5 (the half rounds).
     const d0 = await model.decode(z0, B);
+    const offsets = new Float32Array(B * P);
+    for (let i = 0; i < B * P; i++) offsets[i] = 255 * (context[i]! - d0[i]!) + 0.5;
     live.forEach((e, k) => {
       e.z.set(z0.subarray(k * L, (k + 1) * L));
       for (let i = 0; i < P; i++) e.frames[i] = Math.round(255 * context[k * P + i]!);
@@ -338,6 +333,7 @@ export async function* dreamEpisodes(opts: DreamOptions, stats?: DreamStats): As
     let active = live.map((_, k) => k);
     const zBuf = new Float32Array(B * L);
     const aBuf = new Float32Array(B * A);
+    const offBuf = new Float32Array(B * P);
     for (let t = 0; t < opts.horizon && active.length > 0; t++) {
       const m = active.length;
       active.forEach((k, r) => {
@@ -356,15 +352,16 @@ export async function* dreamEpisodes(opts: DreamOptions, stats?: DreamStats): As
         }
         for (let i = 0; i < obsDim; i++) e.obs.push(o[i]!);
         zBuf.set(e.z, r * L);
+        offBuf.set(offsets.subarray(k * P, (k + 1) * P), r * P);
       });
       const { next, reward, done } = await model.step(zBuf.subarray(0, m * L), aBuf.subarray(0, m * A), m);
-      const dec = await model.decode(next, m);
+      const rgb = await model.decodeRgb(next, offBuf.subarray(0, m * P), m);
       const still: number[] = [];
       for (let r = 0; r < m; r++) {
         const k = active[r]!;
         const e = live[k]!;
         for (let j = 0; j < L; j++) e.z[j] = next[r * L + j]!;
-        residualToRgb(context, d0, dec, e.frames, (t + 1) * P, P, k * P, r * P);
+        e.frames.set(rgb.subarray(r * P, (r + 1) * P), (t + 1) * P);
         const term = done[r]! > DONE_THRESHOLD;
         const trunc = !term && t + 1 >= opts.horizon;
         e.rewards.push(reward[r]!);

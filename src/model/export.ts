@@ -161,3 +161,19 @@ export function exportLinearModel(m: LinearWorldModel, heads: LinearHeads, actio
 
   return { encoder: enc.toBytes(), decoder: dec.toBytes(), dynamics: dyn.toBytes(), inverse: inv.toBytes() };
 }
+
+/**
+ * Decoder frames -> rgb bytes: clip(255 · frames + offset, 0, 255), truncated (offset carries the
+ * +0.5 that makes it rounding). With offset = 255 · (context − decode(z_context)) + 0.5 this is
+ * residual decoding to video bytes; in a graph because per-pixel loops in JS cost ~7 ns a value.
+ */
+export function rgbBytesGraph(width: number, height: number): OnnxGraph {
+  const g = new OnnxGraph('trajforge_rgb_bytes');
+  const dims = ['batch', height, width, 3];
+  const frames = g.input('frames', dims);
+  const offset = g.input('offset', dims);
+  const scaled = g.add(g.mul(frames, g.initializer('scale', Float32Array.of(255), [])), offset);
+  const clipped = g.node('Clip', [scaled, g.initializer('low', Float32Array.of(0), []), g.initializer('high', Float32Array.of(255), [])]);
+  g.output(g.node('Cast', [clipped], { to: { int: 2 } }), 'rgb', dims, 'uint8');
+  return g;
+}

@@ -23,6 +23,7 @@ export type Attribute = { readonly int: number } | { readonly float: number } | 
 
 /** TensorProto.DataType values used here. */
 const FLOAT = 1;
+const UINT8 = 2;
 const INT64 = 7;
 
 /** AttributeProto.AttributeType values. */
@@ -37,10 +38,11 @@ interface NodeSpec {
   readonly attributes: Readonly<Record<string, Attribute>>;
 }
 
-/** A float32 graph input or output: its name and shape. */
+/** A graph input or output: its name, shape and element type (float32 unless said). */
 export interface TensorInfo {
   readonly name: string;
   readonly dims: readonly Dim[];
+  readonly type?: 'float32' | 'uint8';
 }
 
 const ACTIVATION_OPS = { relu: 'Relu', tanh: 'Tanh', sigmoid: 'Sigmoid', linear: undefined } as const;
@@ -167,12 +169,12 @@ export class OnnxGraph {
   }
 
   /** Declares x a float32 graph output called `name` (through Identity when x has another name). */
-  output(x: string, name: string, dims: readonly Dim[]): string {
+  output(x: string, name: string, dims: readonly Dim[], type: TensorInfo['type'] = 'float32'): string {
     checkDims(dims, `output ${name}`);
     if (this.outputs.some((o) => o.name === name)) throw internal(`output '${name}' declared twice`);
     if (x !== name) this.nodeWithOutputs('Identity', [x], [name]);
     else if (!this.names.has(x)) throw internal(`output: unknown tensor '${x}'`);
-    this.outputs.push({ name, dims: [...dims] });
+    this.outputs.push({ name, dims: [...dims], type });
     return name;
   }
 
@@ -231,7 +233,7 @@ function attributeProto(name: string, a: Attribute): Proto {
 function valueInfoProto(v: TensorInfo): Proto {
   const shape = new Proto();
   for (const d of v.dims) shape.message(1, typeof d === 'number' ? new Proto().int(1, d) : new Proto().string(2, d));
-  const tensorType = new Proto().int(1, FLOAT).message(2, shape);
+  const tensorType = new Proto().int(1, v.type === 'uint8' ? UINT8 : FLOAT).message(2, shape);
   return new Proto().string(1, v.name).message(2, new Proto().message(1, tensorType));
 }
 

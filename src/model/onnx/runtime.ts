@@ -17,6 +17,12 @@ export interface OnnxModelOptions {
 }
 
 /** A float32 tensor: row-major data and its shape. */
+/** An output tensor: float32, or uint8 (image bytes). */
+export interface OnnxOutput {
+  readonly data: Float32Array | Uint8Array;
+  readonly dims: number[];
+}
+
 export interface FloatTensor {
   readonly data: Float32Array;
   readonly dims: readonly number[];
@@ -60,7 +66,7 @@ export class OnnxModel {
   }
 
   /** Runs the graph; every input must be fed, every output is returned. */
-  async run(feeds: Readonly<Record<string, FloatTensor>>): Promise<Record<string, { data: Float32Array; dims: number[] }>> {
+  async run(feeds: Readonly<Record<string, FloatTensor>>): Promise<Record<string, OnnxOutput>> {
     if (this.released) throw new TrajforgeError('E_INTERNAL', 'onnxruntime: run() after release()');
     const tensors: Record<string, Tensor> = {};
     for (const name of this.inputNames) {
@@ -78,11 +84,11 @@ export class OnnxModel {
     } catch (e) {
       throw new TrajforgeError('E_MODEL_SHAPE', `onnxruntime run failed: ${message(e)}`);
     }
-    const out: Record<string, { data: Float32Array; dims: number[] }> = {};
+    const out: Record<string, OnnxOutput> = {};
     for (const name of this.outputNames) {
       const t = results[name];
-      if (t === undefined || t.type !== 'float32' || !(t.data instanceof Float32Array)) {
-        throw new TrajforgeError('E_INTERNAL', `onnxruntime: output '${name}' is ${t === undefined ? 'missing' : t.type}, expected float32`);
+      if (t === undefined || !(t.data instanceof Float32Array || (t.type === 'uint8' && t.data instanceof Uint8Array))) {
+        throw new TrajforgeError('E_INTERNAL', `onnxruntime: output '${name}' is ${t === undefined ? 'missing' : t.type}, expected float32 or uint8`);
       }
       out[name] = { data: t.data, dims: [...t.dims] };
     }

@@ -197,6 +197,7 @@ describe('world-model commands: eval, predict and dream', () => {
         return z;
       },
       decode: async (_z, n) => new Float32Array(n * P).fill(0.5),
+      decodeRgb: async (_z, offset, n) => Uint8Array.from(offset.subarray(0, n * P), (o) => Math.min(255, Math.max(0, Math.trunc(255 * 0.5 + o)))),
       step: async (z, _a, n) => {
         calls.push(n);
         const next = z.slice();
@@ -220,9 +221,11 @@ describe('world-model commands: eval, predict and dream', () => {
     expect(Array.from(eps[1]!.success)).toEqual([0, 1]);
     expect(calls).toEqual([3, 2, 1, 1]);
     expect(Array.from(eps[0]!.rewards)).toEqual([0.25, 0.25]);
-    // Residual decoding with a constant decoder reproduces the start frame.
+    // Residual decoding with a constant decoder reproduces the start frame (to float32 rounding of the offset).
     const f = eps[0]!.frames[0]!.data;
-    expect(Array.from(f.subarray(P, 2 * P))).toEqual(Array.from(f.subarray(0, P)));
+    const off = Array.from(f.subarray(P, 2 * P), (v, i) => Math.abs(v - f[i]!));
+    expect(Math.max(...off)).toBeLessThanOrEqual(1);
+    expect(off.filter((d) => d > 0).length).toBeLessThan(P / 20);
     expect(eps[0]!.finalFrames[0]!.data.length).toBe(P);
     expect(eps[0]!.cameras[0]!.positions.length).toBe(3 * 3);
   });

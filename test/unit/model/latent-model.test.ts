@@ -114,7 +114,11 @@ describe('latent world model on the toy task', () => {
     expect(linear.openLoop.trueActions.mse[9]!).toBeLessThan(copy.mse[9]!);
   });
 
-  const maxDiff = (a: Float32Array, b: Float32Array) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i]!)), 0);
+  const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => {
+    let m = 0;
+    for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
+    return m;
+  };
 
   /** Loads the graphs, runs all four parts on n training rows next to the TypeScript model, checks 1e-4, returns both steps. */
   async function compareWithOnnx(parts: Record<PartName, Uint8Array>, ts: LatentWorldModel, latent: number, n: number, tt = t) {
@@ -127,7 +131,14 @@ describe('latent world model on the toy task', () => {
     const actions = Float32Array.from(tt.actions.data.subarray(0, n * 2));
     const z = await ts.encode(frames, n);
     expect(maxDiff(await onnx.encode(frames, n), z)).toBeLessThan(1e-4);
-    expect(maxDiff(await onnx.decode(z, n), await ts.decode(z, n))).toBeLessThan(1e-4);
+    const decoded = await ts.decode(z, n);
+    expect(maxDiff(await onnx.decode(z, n), decoded)).toBeLessThan(1e-4);
+    // Bytes: clip(255 · decode + offset) truncated, offsets spanning both clip ends.
+    const offset = Float32Array.from(decoded, (_, i) => ((i * 37) % 301) - 150);
+    const bytes = await onnx.decodeRgb(z, offset, n);
+    const want = Uint8Array.from(decoded, (v, i) => Math.min(255, Math.max(0, Math.trunc(255 * v + offset[i]!))));
+    expect(bytes.some((b) => b === 0) && bytes.some((b) => b === 255)).toBe(true);
+    expect(maxDiff(bytes, want)).toBeLessThanOrEqual(1); // float32 vs float64 rounding at integer boundaries
     const expected = await ts.step(z, actions, n);
     const got = await onnx.step(z, actions, n);
     expect(maxDiff(got.next, expected.next)).toBeLessThan(1e-4);

@@ -24,7 +24,7 @@ function withRandomBiases(layers: Dense[], rng: Rng): Dense[] {
   return layers;
 }
 
-function maxAbsDiff(a: Float32Array, b: Float32Array): number {
+function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   expect(a.length).toBe(b.length);
   let m = 0;
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
