@@ -247,7 +247,7 @@ async function modelBench(): Promise<void> {
   await time('inverse', 'pairs', '', () => session.inverse(z, z, n));
   await session.release();
 
-  const dream = cli(['dream', '--model', modelDir, '--env', 'PushCube-v1', '--episodes', '200', '--noise', '0.3', '--epsilon', '0.1', '--out', join(tmp, 'dream'), '--compare']);
+  const dream = cli(['dream', '--model', modelDir, '--env', 'PushCube-v1', '--episodes', '1000', '--noise', '0.3', '--epsilon', '0.1', '--out', join(tmp, 'dream'), '--compare']);
   for (const line of dream.stdout.split('\n').filter((l) => /steps\/s|speed|faster/i.test(l))) console.log(`dream          ${line.trim()}`);
   const ev = cli(['eval', '--model', modelDir, dataset, '--out', join(tmp, 'eval')]);
   for (const line of ev.stdout.split('\n').slice(1).filter(Boolean)) console.log(`eval          ${line}`);

@@ -38,4 +38,21 @@ describe('colour keypoints', () => {
     // Moving the square moves its centroid by the same amount.
     expect(at(3, red)[1]! - at(0, red)[1]!).toBeCloseTo(10 / W, 2);
   });
+
+  it('a partly covered edge pixel moves the centroid by a fraction of a pixel', () => {
+    const red = Array.from({ length: 3 }, (_, k) => k).find((k) => kp.prototypes[k * 3]! > 0.8)!;
+    const blend = (a: number) => [0.5 + a * 0.4, 0.5 - a * 0.4, 0.5 - a * 0.4];
+    const three = frame(2, 2);
+    const partial = frame(2, 2);
+    const four = frame(2, 2);
+    for (let dy = 0; dy < 3; dy++) {
+      partial.set(blend(0.8), ((2 + dy) * W + 5) * 3);
+      four.set(blend(1), ((2 + dy) * W + 5) * 3);
+    }
+    const cx = (f: Float32Array) => colourKeypointFeatures(kp, f, 1)[red * 3 + 1]! * W;
+    expect(cx(three)).toBeCloseTo(3, 2);
+    expect(cx(four)).toBeCloseTo(3.5, 2);
+    expect(cx(partial)).toBeGreaterThan(3.1);
+    expect(cx(partial)).toBeLessThan(3.45);
+  });
 });
