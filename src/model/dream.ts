@@ -24,7 +24,7 @@ export interface DreamModel {
   readonly card: ModelCard;
   encode(frames: Float32Array, n: number): Promise<Float32Array>;
   decode(z: Float32Array, n: number): Promise<Float32Array>;
-  /** rgb bytes of clip(255 · decode(z) + offset), as WorldModelSession.decodeRgb. */
+  /** rgb bytes of round(255 · (decode(z) + offset)) saturated, as WorldModelSession.decodeRgb. */
   decodeRgb(z: Float32Array, offset: Float32Array, n: number): Promise<Uint8Array>;
   step(z: Float32Array, action: Float32Array, n: number): Promise<{ next: Float32Array; reward: Float32Array; done: Float32Array }>;
 }
@@ -124,7 +124,7 @@ export class EstimatedView implements WorldView {
     this.pendingCos.clear();
     for (let b = 0; b < this.presentAt.length; b++) {
       const o = b * 4;
-      const n = Math.hypot(this.rot[o]!, this.rot[o + 1]!, this.rot[o + 2]!, this.rot[o + 3]!);
+      const n = Math.sqrt(this.rot[o]! ** 2 + this.rot[o + 1]! ** 2 + this.rot[o + 2]! ** 2 + this.rot[o + 3]! ** 2);
       if (n > 1e-9 && Math.abs(n - 1) > 1e-6) for (let k = 0; k < 4; k++) this.rot[o + k]! /= n;
     }
   }
@@ -320,20 +320,21 @@ export async function* dreamEpisodes(opts: DreamOptions, stats?: DreamStats): As
     t0 = t1;
 
     const z0 = await model.encode(encoderFrames, B);
-    // Residual decoding, frame = context + D(z) − D(z0), as bytes: 255 · D(z) + offset, with the
-    // episode's constant offset = 255 · (context − D(z0)) + 0.5 (the half rounds).
+    // Residual decoding, frame = context + D(z) − D(z0), as bytes: the episode's constant offset
+    // is context − D(z0).
     const d0 = await model.decode(z0, B);
+    // Indexed by batch row (row r = episode r until episodes end).
     const offsets = new Float32Array(B * P);
-    for (let i = 0; i < B * P; i++) offsets[i] = 255 * (context[i]! - d0[i]!) + 0.5;
+    for (let i = 0; i < B * P; i++) offsets[i] = context[i]! - d0[i]!;
     live.forEach((e, k) => {
       e.z.set(z0.subarray(k * L, (k + 1) * L));
       for (let i = 0; i < P; i++) e.frames[i] = Math.round(255 * context[k * P + i]!);
     });
 
-    let active = live.map((_, k) => k);
+    // Row r of every batch buffer belongs to episode active[r]; ended episodes leave by swap-remove.
+    const active = live.map((_, k) => k);
     const zBuf = new Float32Array(B * L);
     const aBuf = new Float32Array(B * A);
-    const offBuf = new Float32Array(B * P);
     for (let t = 0; t < opts.horizon && active.length > 0; t++) {
       const m = active.length;
       active.forEach((k, r) => {
@@ -352,11 +353,9 @@ export async function* dreamEpisodes(opts: DreamOptions, stats?: DreamStats): As
         }
         for (let i = 0; i < obsDim; i++) e.obs.push(o[i]!);
         zBuf.set(e.z, r * L);
-        offBuf.set(offsets.subarray(k * P, (k + 1) * P), r * P);
       });
       const { next, reward, done } = await model.step(zBuf.subarray(0, m * L), aBuf.subarray(0, m * A), m);
-      const rgb = await model.decodeRgb(next, offBuf.subarray(0, m * P), m);
-      const still: number[] = [];
+      const rgb = await model.decodeRgb(next, offsets.subarray(0, m * P), m);
       for (let r = 0; r < m; r++) {
         const k = active[r]!;
         const e = live[k]!;
@@ -368,10 +367,18 @@ export async function* dreamEpisodes(opts: DreamOptions, stats?: DreamStats): As
         e.terminated.push(term ? 1 : 0);
         e.truncated.push(trunc ? 1 : 0);
         if (term || trunc) e.ended = true;
-        else still.push(k);
       }
       s.steps += m;
-      active = still;
+      // Descending, so every row above r is already a live one: the last row fills each hole.
+      for (let r = m - 1; r >= 0; r--) {
+        if (!live[active[r]!]!.ended) continue;
+        const last = active.length - 1;
+        if (r !== last) {
+          active[r] = active[last]!;
+          offsets.copyWithin(r * P, last * P, (last + 1) * P);
+        }
+        active.pop();
+      }
     }
     s.modelSeconds += (performance.now() - t0) / 1000;
     const secondsPerEpisode = (performance.now() - t0) / 1000 / B;

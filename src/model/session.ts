@@ -4,25 +4,27 @@
  */
 import { TrajforgeError } from '../core/errors.js';
 import type { ModelCard } from './card.js';
-import { PART_NAMES, rgbBytesGraph, type PartName } from './export.js';
+import { decoderBytesFragment, PART_NAMES, type PartName } from './export.js';
 import { OnnxModel, type OnnxModelOptions } from './onnx/runtime.js';
 
 /** Rows per onnxruntime call: large enough to amortise call overhead, small enough for cache. */
 const CHUNK = 256;
 
 export class WorldModelSession {
-  private rgb?: OnnxModel;
+  /** The decoder with a bytes output appended (decoderBytesFragment), loaded on first use. */
+  private decoderBytes?: OnnxModel;
 
   private constructor(
     readonly card: ModelCard,
     private readonly parts: Record<PartName, OnnxModel>,
+    private readonly decoderBytes0: Uint8Array,
     private readonly options: OnnxModelOptions,
   ) {}
 
   static async load(card: ModelCard, bytes: Record<PartName, Uint8Array>, options: OnnxModelOptions = {}): Promise<WorldModelSession> {
     const parts = {} as Record<PartName, OnnxModel>;
     for (const p of PART_NAMES) parts[p] = await OnnxModel.load(bytes[p], options);
-    return new WorldModelSession(card, parts, options);
+    return new WorldModelSession(card, parts, bytes.decoder, options);
   }
 
   get latent(): number {
@@ -40,15 +42,23 @@ export class WorldModelSession {
 
   /** Runs one part over n rows in chunks; inputs are [name, row width]. */
   private async batched(part: PartName, n: number, inputs: [string, Float32Array, number[]][], outputs: [string, number][]): Promise<Float32Array[]> {
-    const results = outputs.map(([, w]) => new Float32Array(n * w));
-    for (let from = 0; from < n; from += CHUNK) {
-      const m = Math.min(CHUNK, n - from);
+    const feedsOf = (from: number, m: number) => {
       const feeds: Record<string, { data: Float32Array; dims: number[] }> = {};
       for (const [name, data, rowShape] of inputs) {
         const width = rowShape.reduce((a, b) => a * b, 1);
         feeds[name] = { data: data.subarray(from * width, (from + m) * width), dims: [m, ...rowShape] };
       }
-      const out = await this.parts[part].run(feeds);
+      return feeds;
+    };
+    if (n <= CHUNK) {
+      // One call: onnxruntime's outputs are fresh arrays already, so they are returned as they are (no copy).
+      const out = await this.parts[part].run(feedsOf(0, n));
+      return outputs.map(([name]) => floats(out[name]!.data, name));
+    }
+    const results = outputs.map(([, w]) => new Float32Array(n * w));
+    for (let from = 0; from < n; from += CHUNK) {
+      const m = Math.min(CHUNK, n - from);
+      const out = await this.parts[part].run(feedsOf(from, m));
       outputs.forEach(([name, w], i) => results[i]!.set(floats(out[name]!.data, name).subarray(0, m * w), from * w));
     }
     return results;
@@ -64,21 +74,18 @@ export class WorldModelSession {
   }
 
   /**
-   * Decoded frames as rgb bytes: clip(255 · decode(z) + offset) per value (see rgbBytesGraph; the
-   * offset holds the residual-decoding term and the rounding half).
+   * Decoded frames as rgb bytes: round(255 · (decode(z) + offset)) saturated to [0, 255], in the
+   * decoder's own session (see decoderBytesFragment; the offset carries residual decoding).
    */
   async decodeRgb(z: Float32Array, offset: Float32Array, n: number): Promise<Uint8Array> {
     const { width, height } = this.card.decoded;
     const P = this.pixels;
-    this.rgb ??= await OnnxModel.load(rgbBytesGraph(width, height).toBytes(), this.options);
-    const frames = await this.decode(z, n);
+    this.decoderBytes ??= await OnnxModel.load(decoderBytesFragment(width, height, this.card.parts.decoder.outputs[0]!.name).appendTo(this.decoderBytes0), this.options);
+    const run = async (from: number, m: number) =>
+      bytes((await this.decoderBytes!.run({ z: { data: z.subarray(from * this.latent, (from + m) * this.latent), dims: [m, this.latent] }, offset: { data: offset.subarray(from * P, (from + m) * P), dims: [m, height, width, 3] } }, ['rgb'])).rgb!.data);
+    if (n <= CHUNK) return run(0, n);
     const out = new Uint8Array(n * P);
-    for (let from = 0; from < n; from += CHUNK) {
-      const m = Math.min(CHUNK, n - from);
-      const dims = [m, height, width, 3];
-      const r = await this.rgb.run({ frames: { data: frames.subarray(from * P, (from + m) * P), dims }, offset: { data: offset.subarray(from * P, (from + m) * P), dims } });
-      out.set(r.rgb!.data.subarray(0, m * P), from * P);
-    }
+    for (let from = 0; from < n; from += CHUNK) out.set(await run(from, Math.min(CHUNK, n - from)), from * P);
     return out;
   }
 
@@ -115,8 +122,13 @@ export class WorldModelSession {
 
   async release(): Promise<void> {
     for (const p of PART_NAMES) await this.parts[p].release();
-    await this.rgb?.release();
+    await this.decoderBytes?.release();
   }
+}
+
+function bytes(data: Float32Array | Uint8Array): Uint8Array {
+  if (!(data instanceof Uint8Array)) throw new TrajforgeError('E_MODEL_SHAPE', "output 'rgb' is not uint8");
+  return data;
 }
 
 function floats(data: Float32Array | Uint8Array, name: string): Float32Array {

@@ -180,19 +180,56 @@ export class OnnxGraph {
 
   /** The serialised ModelProto. */
   toBytes(): Uint8Array {
-    if (this.outputs.length === 0) throw internal(`graph ${this.name} has no outputs`);
-    const graph = new Proto();
-    this.nodes.forEach((n, i) => graph.message(1, nodeProto(n, `${n.opType}_${i}`)));
-    graph.string(2, this.name);
-    for (const t of this.initializers) graph.message(5, t);
-    for (const v of this.inputs) graph.message(11, valueInfoProto(v));
-    for (const v of this.outputs) graph.message(12, valueInfoProto(v));
     return new Proto()
       .int(1, IR_VERSION)
       .string(2, PRODUCER_NAME)
-      .message(7, graph)
+      .message(7, this.graphProto(true))
       .message(8, new Proto().string(1, '').int(2, OPSET_VERSION))
       .done();
+  }
+
+  /** Names a tensor of the graph this one will be appended to (see appendTo), so nodes can read it. */
+  external(name: string): string {
+    this.claim(name);
+    return name;
+  }
+
+  /**
+   * Appends this graph's nodes, initializers, inputs and outputs to the graph inside `model` (a
+   * serialised ModelProto from toBytes): protobuf concatenates repeated fields, so the result is
+   * the union, and the extended model runs in one onnxruntime session. Tensor names must not
+   * clash with the model's; node names are prefixed with this graph's name.
+   */
+  appendTo(model: Uint8Array): Uint8Array {
+    const out = new Proto();
+    let graphs = 0;
+    for (const f of readFields(model)) {
+      if (f.wire === 0) out.int(f.field, f.value);
+      else if (f.wire !== 2) throw internal(`appendTo: unexpected fixed-width field ${f.field} in a ModelProto`);
+      else if (f.field !== 7) out.bytes(f.field, f.value);
+      else {
+        graphs++;
+        const extra = this.graphProto(false).done();
+        const merged = new Uint8Array(f.value.length + extra.length);
+        merged.set(f.value);
+        merged.set(extra, f.value.length);
+        out.bytes(7, merged);
+      }
+    }
+    if (graphs !== 1) throw internal(`appendTo: expected one graph in the model, found ${graphs}`);
+    return out.done();
+  }
+
+  /** GraphProto fields; a fragment (complete = false) has no name and prefixes its node names. */
+  private graphProto(complete: boolean): Proto {
+    if (this.outputs.length === 0) throw internal(`graph ${this.name} has no outputs`);
+    const graph = new Proto();
+    this.nodes.forEach((n, i) => graph.message(1, nodeProto(n, `${complete ? '' : `${this.name}.`}${n.opType}_${i}`)));
+    if (complete) graph.string(2, this.name);
+    for (const t of this.initializers) graph.message(5, t);
+    for (const v of this.inputs) graph.message(11, valueInfoProto(v));
+    for (const v of this.outputs) graph.message(12, valueInfoProto(v));
+    return graph;
   }
 
   private claim(name: string): void {

@@ -65,8 +65,8 @@ export class OnnxModel {
     return new OnnxModel(session, [...session.inputNames], [...session.outputNames]);
   }
 
-  /** Runs the graph; every input must be fed, every output is returned. */
-  async run(feeds: Readonly<Record<string, FloatTensor>>): Promise<Record<string, OnnxOutput>> {
+  /** Runs the graph; every input must be fed; returns the `fetch` outputs (default: all), computing only what they need. */
+  async run(feeds: Readonly<Record<string, FloatTensor>>, fetch: readonly string[] = this.outputNames): Promise<Record<string, OnnxOutput>> {
     if (this.released) throw new TrajforgeError('E_INTERNAL', 'onnxruntime: run() after release()');
     const tensors: Record<string, Tensor> = {};
     for (const name of this.inputNames) {
@@ -80,12 +80,12 @@ export class OnnxModel {
     }
     let results: InferenceSession.ReturnType;
     try {
-      results = await this.session.run(tensors);
+      results = fetch === this.outputNames ? await this.session.run(tensors) : await this.session.run(tensors, [...fetch]);
     } catch (e) {
       throw new TrajforgeError('E_MODEL_SHAPE', `onnxruntime run failed: ${message(e)}`);
     }
     const out: Record<string, OnnxOutput> = {};
-    for (const name of this.outputNames) {
+    for (const name of fetch) {
       const t = results[name];
       if (t === undefined || !(t.data instanceof Float32Array || (t.type === 'uint8' && t.data instanceof Uint8Array))) {
         throw new TrajforgeError('E_INTERNAL', `onnxruntime: output '${name}' is ${t === undefined ? 'missing' : t.type}, expected float32 or uint8`);

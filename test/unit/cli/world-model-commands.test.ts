@@ -197,7 +197,7 @@ describe('world-model commands: eval, predict and dream', () => {
         return z;
       },
       decode: async (_z, n) => new Float32Array(n * P).fill(0.5),
-      decodeRgb: async (_z, offset, n) => Uint8Array.from(offset.subarray(0, n * P), (o) => Math.min(255, Math.max(0, Math.trunc(255 * 0.5 + o)))),
+      decodeRgb: async (_z, offset, n) => Uint8Array.from(offset.subarray(0, n * P), (o) => Math.min(255, Math.max(0, Math.round(255 * (0.5 + o))))),
       step: async (z, _a, n) => {
         calls.push(n);
         const next = z.slice();

@@ -7,7 +7,7 @@ import { Rng } from '../../../src/core/rng.js';
 import { bilinearFeatures } from '../../../src/model/bilinear.js';
 import { applyAffine, matrix } from '../../../src/model/linalg.js';
 import { copyLastBaseline, evaluateWorldModel, type EvaluationInputs, type LatentWorldModel } from '../../../src/model/evaluate.js';
-import { exportLatentModel, exportLinearModel, PART_NAMES, partSignatures, type PartName } from '../../../src/model/export.js';
+import { decoderBytesFragment, exportLatentModel, exportLinearModel, PART_NAMES, partSignatures, type PartName } from '../../../src/model/export.js';
 import { latentModelInTypeScript, trainLatentModel } from '../../../src/model/latent-model.js';
 import { fitLinearHeads, fitLinearWorldModel, linearAsLatentModel } from '../../../src/model/linear-baseline.js';
 import { Adam, apply, backward, clearGrads, createMlp, forward, gradientList, parameterList, zeroGrads } from '../../../src/model/nn.js';
@@ -122,7 +122,13 @@ describe('latent world model on the toy task', () => {
 
   /** Loads the graphs, runs all four parts on n training rows next to the TypeScript model, checks 1e-4, returns both steps. */
   async function compareWithOnnx(parts: Record<PartName, Uint8Array>, ts: LatentWorldModel, latent: number, n: number, tt = t) {
-    const card = { input: { width: tt.source.width, height: tt.source.height }, decoded: { width: tt.width, height: tt.height }, latent, action: { names: ['ax', 'ay'] } } as unknown as ModelCard;
+    const card = {
+      input: { width: tt.source.width, height: tt.source.height },
+      decoded: { width: tt.width, height: tt.height },
+      latent,
+      action: { names: ['ax', 'ay'] },
+      parts: { decoder: { outputs: [{ name: 'frames' }] } },
+    } as unknown as ModelCard;
     const onnx = await WorldModelSession.load(card, parts);
     const frames = encoderInput(
       tt,
@@ -133,12 +139,12 @@ describe('latent world model on the toy task', () => {
     expect(maxDiff(await onnx.encode(frames, n), z)).toBeLessThan(1e-4);
     const decoded = await ts.decode(z, n);
     expect(maxDiff(await onnx.decode(z, n), decoded)).toBeLessThan(1e-4);
-    // Bytes: clip(255 · decode + offset) truncated, offsets spanning both clip ends.
-    const offset = Float32Array.from(decoded, (_, i) => ((i * 37) % 301) - 150);
+    // Bytes: round(255 · (decode + offset)) saturated, offsets reaching both ends.
+    const offset = Float32Array.from(decoded, (_, i) => (((i * 37) % 301) - 150) / 255);
     const bytes = await onnx.decodeRgb(z, offset, n);
-    const want = Uint8Array.from(decoded, (v, i) => Math.min(255, Math.max(0, Math.trunc(255 * v + offset[i]!))));
+    const want = Uint8Array.from(decoded, (v, i) => Math.min(255, Math.max(0, Math.round(255 * (v + offset[i]!)))));
     expect(bytes.some((b) => b === 0) && bytes.some((b) => b === 255)).toBe(true);
-    expect(maxDiff(bytes, want)).toBeLessThanOrEqual(1); // float32 vs float64 rounding at integer boundaries
+    expect(maxDiff(bytes, want)).toBeLessThanOrEqual(1); // float32 vs float64, and half-to-even vs half-up
     const expected = await ts.step(z, actions, n);
     const got = await onnx.step(z, actions, n);
     expect(maxDiff(got.next, expected.next)).toBeLessThan(1e-4);
@@ -180,15 +186,17 @@ describe('latent world model on the toy task', () => {
       { parts: exportLatentModel(model), sig: partSignatures(model), name: 'latent' },
       { parts: exportLinearModel(linear, fitLinearHeads(linear, t, train), 2), sig: partSignatures({ inputWidth: t.width, inputHeight: t.height, width: t.width, height: t.height, latent: 12, actionDim: 2 }), name: 'linear' },
     ];
-    for (const { parts, sig, name } of models) for (const p of PART_NAMES) {
+    for (const { parts, sig, name } of models) for (const p of [...PART_NAMES, 'decoder+bytes' as const]) {
       const file = join(dir, `${name}-${p}.onnx`);
-      writeFileSync(file, parts[p]);
+      // The decoder extended by WorldModelSession.decodeRgb must be a valid model too.
+      writeFileSync(file, p === 'decoder+bytes' ? decoderBytesFragment(t.width, t.height).appendTo(parts.decoder) : parts[p]);
       const script =
         'import onnx,sys,json; m=onnx.load(sys.argv[1]); onnx.checker.check_model(m, full_check=True); ' +
         'm=onnx.shape_inference.infer_shapes(m, strict_mode=True); ' +
         'print(json.dumps({o.name: [d.dim_param or d.dim_value for d in o.type.tensor_type.shape.dim] for o in m.graph.output}))';
       const shapes = JSON.parse(execFileSync('/usr/bin/python3', ['-c', script, file]).toString()) as Record<string, (string | number)[]>;
-      for (const o of sig[p].outputs) expect(shapes[o.name]).toEqual(o.shape);
+      const declared = p === 'decoder+bytes' ? [...sig.decoder.outputs, { name: 'rgb', shape: ['batch', t.height, t.width, 3] }] : sig[p].outputs;
+      for (const o of declared) expect(shapes[o.name]).toEqual(o.shape);
     }
   });
 
