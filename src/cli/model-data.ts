@@ -28,7 +28,7 @@ export async function loadModelData(dataset: string, cwd: string, opts: { camera
   }
   const downsample = opts.downsample ?? Math.max(1, Math.ceil(Math.max(cam.width, cam.height) / MODEL_INPUT_SIZE));
   const episodes: EpisodeData[] = [];
-  for await (const ep of readLeRobotEpisodes(dir)) episodes.push(ep);
+  for await (const ep of readLeRobotEpisodes(dir, { channels: ['rgb'] })) episodes.push(ep);
   if (episodes.length < 2) throw new TrajforgeError('E_MODEL_SHAPE', `${dataset}: ${episodes.length} episode(s); a world model needs at least 2 (one held out)`);
   const transitions = transitionsFromEpisodes(episodes, { camera: cam.name, downsample });
   return { dir, meta, episodes, transitions, camera: cam.name, downsample };

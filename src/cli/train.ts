@@ -15,7 +15,7 @@ export const trainCommand: Command = {
   name: 'train',
   summary: 'fit a latent world model (encoder, decoder, dynamics + reward/done, inverse) and export it as ONNX',
   usage:
-    'trajforge train DATASET --out MODEL_DIR [--model latent|linear] [--epochs 8] [--latent 128] [--camera NAME] [--seed 0] [--hidden 128] [--keypoints 12 (colour keypoints; 0: none)] ' +
+    'trajforge train DATASET --out MODEL_DIR [--model latent|linear] [--epochs 12] [--latent 128] [--camera NAME] [--seed 0] [--hidden 128] [--keypoints 12 (colour keypoints; 0: none)] ' +
     '[--rollout 8] [--state-weight 1 (0: no state supervision)] [--downsample auto]',
   async run(args, io) {
     const { values, positionals } = parse(

@@ -7,7 +7,7 @@ import type { ChannelFrames, EpisodeData } from '../episode/simulate.js';
 import { ffmpegPath } from '../video/ffmpeg.js';
 import { episodeExtrasPath } from './lerobot.js';
 import { auxKey, videoKey, videoPath } from './lerobot-format.js';
-import { dataFiles, readEpisodesMeta, readInfo, readJson, readParquetRows, type Row } from './lerobot-read.js';
+import { dataFiles, readEpisodesMeta, readInfo, readJson, readParquetColumns, readParquetRows, type Row } from './lerobot-read.js';
 import { sourceFromJson, type sourceJson } from './extras.js';
 import { readNpz } from './npz.js';
 import type { DatasetMeta } from './sink.js';
@@ -59,10 +59,15 @@ export function datasetMeta(dir: string): DatasetMeta {
   return metaFromSidecar(readJson<TrajforgeSidecar>(join(dir, 'meta', 'trajforge.json')));
 }
 
-export async function* readLeRobotEpisodes(dir: string): AsyncGenerator<EpisodeData> {
+export async function* readLeRobotEpisodes(dir: string, options: { channels?: readonly Channel[] } = {}): AsyncGenerator<EpisodeData> {
   const info = readInfo(dir);
   if (!existsSync(join(dir, 'meta', 'trajforge.json'))) throw new TrajforgeError('E_DATASET_INVALID', `${dir}: not written by trajforge (no meta/trajforge.json); convert needs its sidecar`);
-  const meta = datasetMeta(dir);
+  const all = datasetMeta(dir);
+  // Only the requested channels (all by default): a world model reads rgb only, and skipping the
+  // depth/segmentation list columns is most of the parquet decoding.
+  const keep = options.channels;
+  const meta = keep ? { ...all, cameras: all.cameras.map((c) => ({ ...c, channels: c.channels.filter((ch) => keep.includes(ch as Channel)) })) } : all;
+  const skipped = new Set(keep ? all.cameras.flatMap((c) => (c.channels as Channel[]).filter((ch) => ch !== 'rgb' && !keep.includes(ch)).map((ch) => auxKey(c.name, ch))) : []);
   const sidecar = readFileSync(join(dir, 'meta', 'trajforge_episodes.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
   const episodes = await readEpisodesMeta(dir);
   const files = dataFiles(dir);
@@ -72,7 +77,8 @@ export async function* readLeRobotEpisodes(dir: string): AsyncGenerator<EpisodeD
   const take = async (from: number, n: number): Promise<Row[]> => {
     while (from >= start + rows.length) {
       start += rows.length;
-      rows = await readParquetRows(files[++fileIndex]!);
+      const file = files[++fileIndex]!;
+      rows = await readParquetRows(file, skipped.size > 0 ? readParquetColumns(file).map((c) => c.name).filter((c) => !skipped.has(c)) : undefined);
     }
     return rows.slice(from - start, from - start + n);
   };

@@ -40,8 +40,9 @@ function toArrayBuffer(file: string): ArrayBuffer {
   return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
 }
 
-export async function readParquetRows(file: string): Promise<Row[]> {
-  return (await parquetReadObjects({ file: toArrayBuffer(file) })) as Row[];
+/** Every row of a parquet file as an object; `columns` limits which are decoded (default: all). */
+export async function readParquetRows(file: string, columns?: readonly string[]): Promise<Row[]> {
+  return (await parquetReadObjects({ file: toArrayBuffer(file), ...(columns ? { columns: [...columns] } : {}) })) as Row[];
 }
 
 /** Column names and physical/logical types, as parquet declares them. */

@@ -44,6 +44,20 @@ describe('world-model commands: eval, predict and dream', () => {
     card = readModelCard(join(dir, 'model'));
   });
 
+  it('readLeRobotEpisodes with channels [rgb] (what world models read) skips depth and segmentation and reads the rest identically', async () => {
+    const full = await readAll(join(dir, 'data'));
+    expect(full[0]!.frames.map((f) => f.channel)).toEqual(expect.arrayContaining(['rgb', 'depth', 'segmentation']));
+    let e = 0;
+    for await (const ep of readLeRobotEpisodes(join(dir, 'data'), { channels: ['rgb'] })) {
+      const want = full[e++]!;
+      expect(ep.frames.map((f) => f.channel)).toEqual(['rgb']);
+      expect(ep.finalFrames.map((f) => f.channel)).toEqual(['rgb']);
+      expect(ep.frames[0]!.data).toEqual(want.frames.find((f) => f.channel === 'rgb')!.data);
+      expect([ep.obs, ep.actions, ep.rewards, ep.terminated]).toEqual([want.obs, want.actions, want.rewards, want.terminated]);
+    }
+    expect(e).toBe(full.length);
+  });
+
   it('eval writes report.json, report.md and PNG charts; copy-last matches a direct computation on the held-out frames', async () => {
     const r = await run('eval', ['--model', 'model', 'data', '--horizon', '3', '--out', 'report'], dir);
     expect(r.code).toBe(0);
