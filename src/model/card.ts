@@ -74,6 +74,10 @@ export const modelCardSchema = z.strictObject({
 export type ModelCard = z.infer<typeof modelCardSchema>;
 
 export function parseModelCard(value: unknown, source: string): ModelCard {
+  const version = (value as { version?: unknown } | null)?.version;
+  if (typeof version === 'number' && version < 2) {
+    throw new TrajforgeError('E_MODEL_SHAPE', `${source}: model card version ${version} is from an older trajforge (its encoder took downsampled frames); retrain the model with this version`, { file: source });
+  }
   const parsed = modelCardSchema.safeParse(value);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;

@@ -227,5 +227,7 @@ describe('latent world model on the toy task', () => {
     expect(readModelParts(modelDir, back).dynamics).toEqual(parts.dynamics);
     writeFileSync(join(modelDir, 'model.json'), JSON.stringify({ ...card, latent: -3 }));
     expect(() => readModelCard(modelDir)).toThrow(/model\.json.*latent/);
+    writeFileSync(join(modelDir, 'model.json'), JSON.stringify({ ...card, version: 1 }));
+    expect(() => readModelCard(modelDir)).toThrow(/version 1 is from an older trajforge.*retrain/);
   });
 });
