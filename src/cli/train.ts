@@ -16,7 +16,7 @@ export const trainCommand: Command = {
   summary: 'fit a latent world model (encoder, decoder, dynamics + reward/done, inverse) and export it as ONNX',
   usage:
     'trajforge train DATASET --out MODEL_DIR [--model latent|linear] [--epochs 12] [--latent 128] [--camera NAME] [--seed 0] [--hidden 128] [--keypoints 12 (colour keypoints; 0: none)] ' +
-    '[--rollout 8] [--state-weight 1 (0: no state supervision)] [--downsample auto]',
+    '[--rollout 8] [--state-weight 1 (0: no state supervision)] [--dynamics-noise NOISE (start-latent noise, in typical steps)] [--downsample auto]',
   async run(args, io) {
     const { values, positionals } = parse(
       args,
@@ -31,6 +31,7 @@ export const trainCommand: Command = {
         rollout: { type: 'string' },
         model: { type: 'string' },
         'state-weight': { type: 'string' },
+        'dynamics-noise': { type: 'string' },
         downsample: { type: 'string' },
       },
       this.usage,
@@ -45,10 +46,12 @@ export const trainCommand: Command = {
       keypoints: intOption(values.keypoints as string | undefined, 'keypoints', DEFAULT_LATENT_OPTIONS.keypoints, 0),
       rolloutSteps: intOption(values.rollout as string | undefined, 'rollout', DEFAULT_LATENT_OPTIONS.rolloutSteps, 1),
       stateWeight: numberOption(values['state-weight'] as string | undefined, 'state-weight', DEFAULT_LATENT_OPTIONS.stateWeight),
+      dynamicsNoise: numberOption(values['dynamics-noise'] as string | undefined, 'dynamics-noise', DEFAULT_LATENT_OPTIONS.dynamicsNoise),
       seed: intOption(values.seed as string | undefined, 'seed', 0),
       stateEpochs: epochs,
       dynamicsEpochs: Math.max(1, Math.ceil(epochs / 2)),
     };
+    if (!(options.dynamicsNoise >= 0)) throw new TrajforgeError('E_USAGE', `--dynamics-noise must be >= 0, got ${options.dynamicsNoise}`);
     const started = performance.now();
     io.err(`reading ${dataset} ...\n`);
     const data = await loadModelData(dataset, io.cwd, {

@@ -37,6 +37,13 @@ export interface LatentModelOptions {
   seed: number;
   /** Frames used to fit the stem (a random subset keeps the closed-form fit fast). */
   stemFrames: number;
+  /**
+   * Gaussian noise (in units of each dim's typical step) added to each training rollout's start
+   * latent. A regulariser against the train / held-out gap (10-step MSE 47 % vs 29 % below
+   * copy-last without it): on PushCube held-out 10-step MSE went 29.2 % (0), 29.5 (0.5), 31.2 (1),
+   * 31.6 (1.5), 30.4 (2), 22.0 (3) % below copy-last.
+   */
+  dynamicsNoise: number;
 }
 
 export const DEFAULT_LATENT_OPTIONS: LatentModelOptions = {
@@ -51,6 +58,7 @@ export const DEFAULT_LATENT_OPTIONS: LatentModelOptions = {
   learningRate: 3e-3,
   seed: 0,
   stemFrames: 2000,
+  dynamicsNoise: 1.5,
 };
 
 /** Everything inference needs, in plain arrays; the ONNX export turns these into graphs. */
@@ -329,6 +337,7 @@ export function trainLatentModel(
 
       // Open-loop unroll: z_{k+1} = z_k + f(z_k, a_k); loss on every step against encode(frame).
       let zk = gatherRows(z, L, fr);
+      if (o.dynamicsNoise > 0) for (let i = 0; i < zk.length; i++) zk[i]! += o.dynamicsNoise * deltaScale[i % L]! * rng.normal();
       const tapes: { tape: ReturnType<typeof forward>['tape']; mask: Float32Array }[] = [];
       const dzs: Float32Array[] = [];
       for (let step = 0; step < K; step++) {
