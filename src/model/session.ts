@@ -17,7 +17,8 @@ export class WorldModelSession {
   private constructor(
     readonly card: ModelCard,
     private readonly parts: Record<PartName, OnnxModel>,
-    private readonly decoderBytes0: Uint8Array,
+    /** decoder.onnx as loaded, extended into decoderBytes on first use. */
+    private readonly decoderGraph: Uint8Array,
     private readonly options: OnnxModelOptions,
   ) {}
 
@@ -40,28 +41,39 @@ export class WorldModelSession {
     return this.card.action.names.length;
   }
 
-  /** Runs one part over n rows in chunks; inputs are [name, row width]. */
-  private async batched(part: PartName, n: number, inputs: [string, Float32Array, number[]][], outputs: [string, number][]): Promise<Float32Array[]> {
-    const feedsOf = (from: number, m: number) => {
+  /**
+   * Runs `model` over n rows in chunks of CHUNK; inputs are [name, data, row shape], outputs
+   * [name, row width]. A single chunk returns onnxruntime's own (fresh) arrays, without a copy.
+   */
+  private async chunked<T extends Float32Array | Uint8Array>(
+    model: OnnxModel,
+    n: number,
+    inputs: [string, Float32Array, number[]][],
+    outputs: [string, number][],
+    cast: (data: Float32Array | Uint8Array, name: string) => T,
+    alloc: (length: number) => T,
+  ): Promise<T[]> {
+    const fetch = outputs.map(([name]) => name);
+    const run = async (from: number, m: number) => {
       const feeds: Record<string, { data: Float32Array; dims: number[] }> = {};
       for (const [name, data, rowShape] of inputs) {
         const width = rowShape.reduce((a, b) => a * b, 1);
         feeds[name] = { data: data.subarray(from * width, (from + m) * width), dims: [m, ...rowShape] };
       }
-      return feeds;
+      const out = await model.run(feeds, fetch);
+      return fetch.map((name) => cast(out[name]!.data, name));
     };
-    if (n <= CHUNK) {
-      // One call: onnxruntime's outputs are fresh arrays already, so they are returned as they are (no copy).
-      const out = await this.parts[part].run(feedsOf(0, n));
-      return outputs.map(([name]) => floats(out[name]!.data, name));
-    }
-    const results = outputs.map(([, w]) => new Float32Array(n * w));
+    if (n <= CHUNK) return run(0, n);
+    const results = outputs.map(([, w]) => alloc(n * w));
     for (let from = 0; from < n; from += CHUNK) {
       const m = Math.min(CHUNK, n - from);
-      const out = await this.parts[part].run(feedsOf(from, m));
-      outputs.forEach(([name, w], i) => results[i]!.set(floats(out[name]!.data, name).subarray(0, m * w), from * w));
+      (await run(from, m)).forEach((data, i) => results[i]!.set(data.subarray(0, m * outputs[i]![1]), from * outputs[i]![1]));
     }
     return results;
+  }
+
+  private batched(part: PartName, n: number, inputs: [string, Float32Array, number[]][], outputs: [string, number][]): Promise<Float32Array[]> {
+    return this.chunked(this.parts[part], n, inputs, outputs, floats, (length) => new Float32Array(length));
   }
 
   async encode(frames: Float32Array, n: number): Promise<Float32Array> {
@@ -79,14 +91,12 @@ export class WorldModelSession {
    */
   async decodeRgb(z: Float32Array, offset: Float32Array, n: number): Promise<Uint8Array> {
     const { width, height } = this.card.decoded;
-    const P = this.pixels;
-    this.decoderBytes ??= await OnnxModel.load(decoderBytesFragment(width, height, this.card.parts.decoder.outputs[0]!.name).appendTo(this.decoderBytes0), this.options);
-    const run = async (from: number, m: number) =>
-      bytes((await this.decoderBytes!.run({ z: { data: z.subarray(from * this.latent, (from + m) * this.latent), dims: [m, this.latent] }, offset: { data: offset.subarray(from * P, (from + m) * P), dims: [m, height, width, 3] } }, ['rgb'])).rgb!.data);
-    if (n <= CHUNK) return run(0, n);
-    const out = new Uint8Array(n * P);
-    for (let from = 0; from < n; from += CHUNK) out.set(await run(from, Math.min(CHUNK, n - from)), from * P);
-    return out;
+    this.decoderBytes ??= await OnnxModel.load(decoderBytesFragment(width, height, this.card.parts.decoder.outputs[0]!.name).appendTo(this.decoderGraph), this.options);
+    const inputs: [string, Float32Array, number[]][] = [
+      ['z', z, [this.latent]],
+      ['offset', offset, [height, width, 3]],
+    ];
+    return (await this.chunked(this.decoderBytes, n, inputs, [['rgb', this.pixels]], bytes, (length) => new Uint8Array(length)))[0]!;
   }
 
   async step(z: Float32Array, action: Float32Array, n: number): Promise<{ next: Float32Array; reward: Float32Array; done: Float32Array }> {
@@ -126,8 +136,8 @@ export class WorldModelSession {
   }
 }
 
-function bytes(data: Float32Array | Uint8Array): Uint8Array {
-  if (!(data instanceof Uint8Array)) throw new TrajforgeError('E_MODEL_SHAPE', "output 'rgb' is not uint8");
+function bytes(data: Float32Array | Uint8Array, name: string): Uint8Array {
+  if (!(data instanceof Uint8Array)) throw new TrajforgeError('E_MODEL_SHAPE', `model output '${name}' is not uint8`);
   return data;
 }
 

@@ -30,8 +30,6 @@ export interface SourceFrames {
   readonly data: Uint8Array;
   readonly width: number;
   readonly height: number;
-  /** Box-filter factor from these frames to `frames`. */
-  readonly factor: number;
 }
 
 export interface TransitionOptions {
@@ -121,7 +119,7 @@ export function transitionsFromEpisodes(episodes: readonly TrainingEpisode[], op
   }
   return {
     frames,
-    source: { data: source, width: fullW, height: fullH, factor },
+    source: { data: source, width: fullW, height: fullH },
     states,
     actions,
     rewards,
