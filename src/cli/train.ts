@@ -16,7 +16,8 @@ export const trainCommand: Command = {
   summary: 'fit a latent world model (encoder, decoder, dynamics + reward/done, inverse) and export it as ONNX',
   usage:
     'trajforge train DATASET --out MODEL_DIR [--model latent|linear] [--epochs 12] [--latent 128] [--camera NAME] [--seed 0] [--hidden 128] [--keypoints 12 (colour keypoints; 0: none)] ' +
-    '[--rollout 8] [--state-weight 1 (0: no state supervision)] [--dynamics-noise NOISE (start-latent noise, in typical steps)] [--downsample auto]',
+    '[--rollout 8] [--state-weight 1 (0: no state supervision)] [--dynamics-noise NOISE (start-latent noise, in typical steps)] ' +
+    '[--sprites 5 (sprite size of the decoder; 0: PCA decoder)] [--sprite-count 8] [--downsample auto]',
   async run(args, io) {
     const { values, positionals } = parse(
       args,
@@ -32,6 +33,8 @@ export const trainCommand: Command = {
         model: { type: 'string' },
         'state-weight': { type: 'string' },
         'dynamics-noise': { type: 'string' },
+        sprites: { type: 'string' },
+        'sprite-count': { type: 'string' },
         downsample: { type: 'string' },
       },
       this.usage,
@@ -48,9 +51,16 @@ export const trainCommand: Command = {
       stateWeight: numberOption(values['state-weight'] as string | undefined, 'state-weight', DEFAULT_LATENT_OPTIONS.stateWeight),
       dynamicsNoise: numberOption(values['dynamics-noise'] as string | undefined, 'dynamics-noise', DEFAULT_LATENT_OPTIONS.dynamicsNoise),
       seed: intOption(values.seed as string | undefined, 'seed', 0),
+      sprites: 0,
+      spriteCount: intOption(values['sprite-count'] as string | undefined, 'sprite-count', DEFAULT_LATENT_OPTIONS.spriteCount, 1),
       stateEpochs: epochs,
       dynamicsEpochs: Math.max(1, Math.ceil(epochs / 2)),
     };
+    // Sprites are drawn at the colour keypoints: without keypoints the decoder is the PCA stem's inverse.
+    options.sprites = intOption(values.sprites as string | undefined, 'sprites', options.keypoints > 0 ? DEFAULT_LATENT_OPTIONS.sprites : 0, 0);
+    if (options.sprites > 0 && (options.sprites % 2 === 0 || options.keypoints === 0)) {
+      throw new TrajforgeError('E_USAGE', `--sprites must be 0 or an odd size, and needs --keypoints > 0 (got --sprites ${options.sprites}, --keypoints ${options.keypoints})`);
+    }
     if (!(options.dynamicsNoise >= 0)) throw new TrajforgeError('E_USAGE', `--dynamics-noise must be >= 0, got ${options.dynamicsNoise}`);
     const started = performance.now();
     io.err(`reading ${dataset} ...\n`);

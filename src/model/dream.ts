@@ -3,7 +3,7 @@
  * starts from a real reset (the environment's initial state and its rendered frame, so starts are
  * as diverse as the simulator's), then the latent is stepped by the dynamics under a policy's
  * actions; rewards and termination come from the model's heads, frames from its decoder. All
- * episodes of a batch advance together, so every ONNX call covers the whole batch.
+ * live episodes advance together, so every ONNX call covers the whole batch.
  *
  * Pure logic (no files, no process): the model, environment, renderer and policies come in.
  */
@@ -228,26 +228,37 @@ export function checkModelForEnv(card: ModelCard, env: PhysicsEnv): { width: num
 }
 
 interface Live {
+  /** Position in opts.jobs: episodes are yielded in this order. */
+  order: number;
   job: { episode: number; seed: number };
   policy: Policy;
   view: EstimatedView;
   /** Last real observation (the reset one): fills the features the model does not estimate. */
   realObs: Float32Array;
   z: Float32Array;
-  obs: number[];
-  actions: number[];
-  rewards: number[];
-  terminated: number[];
-  truncated: number[];
+  /** Steps taken; the arrays below hold `horizon` steps. */
+  t: number;
+  obs: Float32Array;
+  actions: Float32Array;
+  rewards: Float32Array;
+  terminated: Uint8Array;
+  truncated: Uint8Array;
+  /** The policy's observation this step (the view keeps a reference). */
+  current: Float32Array;
   /** (horizon + 1) frames, filled up to the episode's length + 1: one allocation per episode. */
   frames: Uint8Array;
   track: CameraTrack;
   ended: boolean;
+  /** This episode's share of the model time (each step's time over the rows it advanced). */
+  seconds: number;
 }
 
 /**
- * Dreams the given episodes in batches; yields them in job order. `stats` (if given) is updated
- * as it goes.
+ * Dreams the given episodes, `batch` at a time with continuous batching: when a quarter of the
+ * rows have ended, new episodes start in them, so every ONNX call stays near full size instead of
+ * trailing off with the batch's longest episodes (measured: 22 µs of decoder per dreamed step
+ * with batches run to completion, against 15 µs at full size). Yields in job order; `stats` (if
+ * given) is updated as it goes. An episode's trajectory does not depend on the batching.
  */
 export async function* dreamEpisodes(opts: DreamOptions, stats?: DreamStats): AsyncGenerator<EpisodeData> {
   const { model, env, renderer } = opts;
@@ -267,29 +278,40 @@ export async function* dreamEpisodes(opts: DreamOptions, stats?: DreamStats): As
   const setters = EstimatedView.setters(env, names);
   const box = env.actuatorSpace;
   const batch = Math.max(1, opts.batch ?? 256);
+  const refillAt = Math.max(1, Math.floor(batch / 4));
   const s: DreamStats = stats ?? { steps: 0, episodes: 0, modelSeconds: 0, startSeconds: 0 };
 
   // The card's state read-out, z[latent_dims[i]] · std[i] + mean[i], with its arrays hoisted out of the step loop.
   const estDims = Int32Array.from(card.state.latent_dims);
   const estStd = Float64Array.from(card.state.std);
   const estMean = Float64Array.from(card.state.mean);
-  const observe = (e: Live, z: Float32Array, zOff: number): Float32Array => {
-    const o = e.realObs.slice();
+  const observe = (e: Live, o: Float32Array): Float32Array => {
+    o.set(e.realObs);
     for (let k = 0; k < estIndex.length; k++) {
       const i = estIndex[k]!;
-      if (i >= 0) o[i] = z[zOff + estDims[k]!]! * estStd[k]! + estMean[k]!;
+      if (i >= 0) o[i] = e.z[estDims[k]!]! * estStd[k]! + estMean[k]!;
     }
     return o;
   };
   const lastAction = new Float32Array(A);
 
-  for (let from = 0; from < opts.jobs.length; from += batch) {
-    const jobs = opts.jobs.slice(from, from + batch);
-    const B = jobs.length;
-    let t0 = performance.now();
-    const context = new Float32Array(B * P);
-    const encoderFrames = new Float32Array(B * Q);
-    const live: Live[] = jobs.map((job, k) => {
+  // Row r of every batch buffer belongs to episode rows[r]; ended episodes leave by swap-remove.
+  const rows: Live[] = [];
+  const zBuf = new Float32Array(batch * L);
+  const aBuf = new Float32Array(batch * A);
+  // Residual decoding, frame = context + D(z) − D(z0), as bytes: each row's constant offset is context − D(z0).
+  const offsets = new Float32Array(batch * P);
+  let nextJob = 0;
+
+  /** Starts up to `count` episodes in rows [rows.length, ...): real resets and start frames, one encode and decode. */
+  const start = async (count: number): Promise<void> => {
+    const t0 = performance.now();
+    const first = rows.length;
+    const context = new Float32Array(count * P);
+    const encoderFrames = new Float32Array(count * Q);
+    for (let k = 0; k < count; k++) {
+      const order = nextJob++;
+      const job = opts.jobs[order]!;
       const obs0 = env.reset({ seed: job.seed }).obs;
       const policy = opts.makePolicy();
       policy.reset(deriveSeed(job.seed, 'policy'));
@@ -299,122 +321,139 @@ export async function* dreamEpisodes(opts: DreamOptions, stats?: DreamStats): As
       unitInto(frame, encoderFrames, k * Q);
       const snap = scene.cameras.find((c) => c.name === card.camera)!;
       const cal = calibration(snap);
-      return {
+      const e: Live = {
+        order,
         job,
         policy,
         view: new EstimatedView(env),
         realObs: obs0,
         z: new Float32Array(L),
-        obs: [],
-        actions: [],
-        rewards: [],
-        terminated: [],
-        truncated: [],
+        t: 0,
+        obs: new Float32Array(opts.horizon * obsDim),
+        actions: new Float32Array(opts.horizon * A),
+        rewards: new Float32Array(opts.horizon),
+        terminated: new Uint8Array(opts.horizon),
+        truncated: new Uint8Array(opts.horizon),
+        current: new Float32Array(obsDim),
         frames: new Uint8Array((opts.horizon + 1) * P),
         track: { name: card.camera, K: cal.K, worldToCamera: cal.worldToCamera, positions: [...snap.position], quaternions: [...snap.quaternion] },
         ended: false,
+        seconds: 0,
       };
-    });
+      for (let i = 0; i < P; i++) e.frames[i] = Math.round(255 * context[k * P + i]!);
+      rows.push(e);
+    }
     const t1 = performance.now();
     s.startSeconds += (t1 - t0) / 1000;
-    t0 = t1;
+    const z0 = await model.encode(encoderFrames, count);
+    const d0 = await model.decode(z0, count);
+    for (let k = 0; k < count; k++) rows[first + k]!.z.set(z0.subarray(k * L, (k + 1) * L));
+    for (let i = 0; i < count * P; i++) offsets[first * P + i] = context[i]! - d0[i]!;
+    s.modelSeconds += (performance.now() - t1) / 1000;
+  };
 
-    const z0 = await model.encode(encoderFrames, B);
-    // Residual decoding, frame = context + D(z) − D(z0), as bytes: the episode's constant offset
-    // is context − D(z0).
-    const d0 = await model.decode(z0, B);
-    // Indexed by batch row (row r = episode r until episodes end).
-    const offsets = new Float32Array(B * P);
-    for (let i = 0; i < B * P; i++) offsets[i] = context[i]! - d0[i]!;
-    live.forEach((e, k) => {
-      e.z.set(z0.subarray(k * L, (k + 1) * L));
-      for (let i = 0; i < P; i++) e.frames[i] = Math.round(255 * context[k * P + i]!);
+  /** One model step for every row; returns the episodes that ended. */
+  const step = async (): Promise<Live[]> => {
+    const t0 = performance.now();
+    const m = rows.length;
+    rows.forEach((e, r) => {
+      const t = e.t;
+      const o = e.current;
+      if (t === 0) o.set(e.realObs);
+      else observe(e, o);
+      if (t > 0) lastAction.set(e.actions.subarray((t - 1) * A, t * A));
+      e.view.apply(o, setters, t === 0 ? [] : known, t === 0 ? null : lastAction, t);
+      const a = e.policy.act(o, e.view);
+      for (let i = 0; i < A; i++) {
+        const v = typeof a === 'number' ? a : (a[i] ?? 0);
+        const lo = box.low[i]!;
+        const hi = box.high[i]!;
+        const clipped = Math.min(hi, Math.max(lo, v));
+        aBuf[r * A + i] = clipped;
+        e.actions[t * A + i] = clipped;
+      }
+      e.obs.set(o, t * obsDim);
+      zBuf.set(e.z, r * L);
     });
+    const { next, reward, done } = await model.step(zBuf.subarray(0, m * L), aBuf.subarray(0, m * A), m);
+    const rgb = await model.decodeRgb(next, offsets.subarray(0, m * P), m);
+    for (let r = 0; r < m; r++) {
+      const e = rows[r]!;
+      const t = e.t++;
+      e.z.set(next.subarray(r * L, (r + 1) * L));
+      e.frames.set(rgb.subarray(r * P, (r + 1) * P), (t + 1) * P);
+      const term = done[r]! > DONE_THRESHOLD;
+      const trunc = !term && t + 1 >= opts.horizon;
+      e.rewards[t] = reward[r]!;
+      e.terminated[t] = term ? 1 : 0;
+      e.truncated[t] = trunc ? 1 : 0;
+      if (term || trunc) e.ended = true;
+    }
+    s.steps += m;
+    const seconds = (performance.now() - t0) / 1000;
+    s.modelSeconds += seconds;
+    const ended: Live[] = [];
+    // Descending, so every row above r is already a live one: the last row fills each hole.
+    for (let r = m - 1; r >= 0; r--) {
+      const e = rows[r]!;
+      e.seconds += seconds / m;
+      if (!e.ended) continue;
+      ended.push(e);
+      const last = rows.length - 1;
+      if (r !== last) {
+        rows[r] = rows[last]!;
+        offsets.copyWithin(r * P, last * P, (last + 1) * P);
+      }
+      rows.pop();
+    }
+    return ended;
+  };
 
-    // Row r of every batch buffer belongs to episode active[r]; ended episodes leave by swap-remove.
-    const active = live.map((_, k) => k);
-    const zBuf = new Float32Array(B * L);
-    const aBuf = new Float32Array(B * A);
-    for (let t = 0; t < opts.horizon && active.length > 0; t++) {
-      const m = active.length;
-      active.forEach((k, r) => {
-        const e = live[k]!;
-        const o = t === 0 ? e.realObs.slice() : observe(e, e.z, 0);
-        if (t > 0) for (let i = 0; i < A; i++) lastAction[i] = e.actions[e.actions.length - A + i]!;
-        e.view.apply(o, setters, t === 0 ? [] : known, t === 0 ? null : lastAction, t);
-        const a = e.policy.act(o, e.view);
-        for (let i = 0; i < A; i++) {
-          const v = typeof a === 'number' ? a : (a[i] ?? 0);
-          const lo = box.low[i]!;
-          const hi = box.high[i]!;
-          const clipped = Math.min(hi, Math.max(lo, v));
-          aBuf[r * A + i] = clipped;
-          e.actions.push(clipped);
-        }
-        for (let i = 0; i < obsDim; i++) e.obs.push(o[i]!);
-        zBuf.set(e.z, r * L);
-      });
-      const { next, reward, done } = await model.step(zBuf.subarray(0, m * L), aBuf.subarray(0, m * A), m);
-      const rgb = await model.decodeRgb(next, offsets.subarray(0, m * P), m);
-      for (let r = 0; r < m; r++) {
-        const k = active[r]!;
-        const e = live[k]!;
-        for (let j = 0; j < L; j++) e.z[j] = next[r * L + j]!;
-        e.frames.set(rgb.subarray(r * P, (r + 1) * P), (t + 1) * P);
-        const term = done[r]! > DONE_THRESHOLD;
-        const trunc = !term && t + 1 >= opts.horizon;
-        e.rewards.push(reward[r]!);
-        e.terminated.push(term ? 1 : 0);
-        e.truncated.push(trunc ? 1 : 0);
-        if (term || trunc) e.ended = true;
-      }
-      s.steps += m;
-      // Descending, so every row above r is already a live one: the last row fills each hole.
-      for (let r = m - 1; r >= 0; r--) {
-        if (!live[active[r]!]!.ended) continue;
-        const last = active.length - 1;
-        if (r !== last) {
-          active[r] = active[last]!;
-          offsets.copyWithin(r * P, last * P, (last + 1) * P);
-        }
-        active.pop();
-      }
-    }
-    s.modelSeconds += (performance.now() - t0) / 1000;
-    const secondsPerEpisode = (performance.now() - t0) / 1000 / B;
-    for (const e of live) {
-      const T = e.rewards.length;
-      // The camera does not move in a dream: its reset pose, once per frame.
-      const pose = { positions: e.track.positions.slice(0, 3), quaternions: e.track.quaternions.slice(0, 4) };
-      for (let t = 0; t < T; t++) {
-        e.track.positions.push(...pose.positions);
-        e.track.quaternions.push(...pose.quaternions);
-      }
-      const frames = e.frames.subarray(0, T * P);
-      const ch = (data: Uint8Array): ChannelFrames => ({ camera: card.camera, channel: 'rgb', width: card.decoded.width, height: card.decoded.height, data });
+  const finished = new Map<number, EpisodeData>();
+  let nextYield = 0;
+  while (nextYield < opts.jobs.length) {
+    const free = batch - rows.length;
+    const waiting = opts.jobs.length - nextJob;
+    if (waiting > 0 && (free >= refillAt || rows.length === 0)) await start(Math.min(free, waiting));
+    for (const e of await step()) finished.set(e.order, finish(e));
+    for (let ep = finished.get(nextYield); ep; ep = finished.get(nextYield)) {
+      finished.delete(nextYield++);
       s.episodes++;
-      yield {
-        episode: e.job.episode,
-        seed: e.job.seed,
-        length: T,
-        obsDim,
-        actionDim: A,
-        discrete: false,
-        obs: Float32Array.from(e.obs),
-        actions: Float32Array.from(e.actions),
-        rewards: Float32Array.from(e.rewards),
-        terminated: Uint8Array.from(e.terminated),
-        truncated: Uint8Array.from(e.truncated),
-        success: Uint8Array.from(e.terminated),
-        frames: [ch(frames)],
-        finalObs: observe(e, e.z, 0),
-        finalFrames: [ch(e.frames.slice(T * P, (T + 1) * P))],
-        cameras: [e.track],
-        bodies: [],
-        collisions: [],
-        simSeconds: secondsPerEpisode,
-        renderSeconds: 0,
-      };
+      yield ep;
     }
+  }
+
+  function finish(e: Live): EpisodeData {
+    const T = e.t;
+    // The camera does not move in a dream: its reset pose, once per frame.
+    const pose = { positions: e.track.positions.slice(0, 3), quaternions: e.track.quaternions.slice(0, 4) };
+    for (let t = 0; t < T; t++) {
+      e.track.positions.push(...pose.positions);
+      e.track.quaternions.push(...pose.quaternions);
+    }
+    const frames = e.frames.subarray(0, T * P);
+    const ch = (data: Uint8Array): ChannelFrames => ({ camera: card.camera, channel: 'rgb', width: card.decoded.width, height: card.decoded.height, data });
+    return {
+      episode: e.job.episode,
+      seed: e.job.seed,
+      length: T,
+      obsDim,
+      actionDim: A,
+      discrete: false,
+      obs: e.obs.slice(0, T * obsDim),
+      actions: e.actions.slice(0, T * A),
+      rewards: e.rewards.slice(0, T),
+      terminated: e.terminated.slice(0, T),
+      truncated: e.truncated.slice(0, T),
+      success: e.terminated.slice(0, T),
+      frames: [ch(frames)],
+      finalObs: observe(e, new Float32Array(obsDim)),
+      finalFrames: [ch(e.frames.slice(T * P, (T + 1) * P))],
+      cameras: [e.track],
+      bodies: [],
+      collisions: [],
+      simSeconds: e.seconds,
+      renderSeconds: 0,
+    };
   }
 }

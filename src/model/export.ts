@@ -2,7 +2,7 @@
  * The latent world model as four ONNX graphs with named inputs and outputs, so PyTorch/JAX
  * pipelines (and onnxruntime-node here) run exactly what was trained:
  *   encoder   frames [batch, H, W, 3] (rgb in [0,1])      -> z [batch, L] = [stem coefficients, state estimate, keypoints]
- *   decoder   z [batch, L]                                -> frames [batch, H/f, W/f, 3] (unclipped; uses the coefficients)
+ *   decoder   z [batch, L]                                -> frames [batch, H/f, W/f, 3] (unclipped; sprites at the keypoints, or the stem's inverse)
  * The encoder takes the camera's frames: keypoints see every pixel, the stem sees them box-filtered
  * by f (inside the graph), and the decoder predicts at that reduced size.
  *   dynamics  z [batch, L], action [batch, A] (env units) -> z_next [batch, L], reward [batch, 1], done [batch, 1] (probability)
@@ -14,6 +14,7 @@ import type { LatentModel } from './latent-model.js';
 import type { LinearHeads, LinearWorldModel } from './linear-baseline.js';
 import type { Dense } from './nn.js';
 import { OnnxGraph } from './onnx/graph.js';
+import { spriteGraph } from './sprites.js';
 
 export type PartName = 'encoder' | 'decoder' | 'dynamics' | 'inverse';
 export const PART_NAMES: readonly PartName[] = ['encoder', 'decoder', 'dynamics', 'inverse'];
@@ -72,8 +73,14 @@ export function exportLatentModel(m: LatentModel): Record<PartName, Uint8Array> 
 
   const dec = new OnnxGraph('trajforge_decoder');
   const zd = dec.input('z', sig.decoder.inputs[0]!.shape);
-  const kept = m.latent > m.coefficients ? dec.slice(zd, [0], [m.coefficients], [1]) : zd;
-  dec.output(dec.reshape(dec.gemm(kept, m.stemUp, 'stem'), [-1, m.height, m.width, 3]), 'frames', sig.decoder.outputs[0]!.shape);
+  if (m.sprites) {
+    const kp = dec.slice(zd, [m.latent - kpDim], [m.latent], [1]);
+    const raw = dec.add(dec.mul(kp, dec.initializer('keypoints.std', m.keypointStd, [kpDim])), dec.initializer('keypoints.mean', m.keypointMean, [kpDim]));
+    dec.output(spriteGraph(dec, raw, m.sprites), 'frames', sig.decoder.outputs[0]!.shape);
+  } else {
+    const kept = m.latent > m.coefficients ? dec.slice(zd, [0], [m.coefficients], [1]) : zd;
+    dec.output(dec.reshape(dec.gemm(kept, m.stemUp, 'stem'), [-1, m.height, m.width, 3]), 'frames', sig.decoder.outputs[0]!.shape);
+  }
 
   const dyn = new OnnxGraph('trajforge_dynamics');
   const z = dyn.input('z', sig.dynamics.inputs[0]!.shape);
@@ -170,7 +177,7 @@ export function exportLinearModel(m: LinearWorldModel, heads: LinearHeads, actio
  * frames never leave onnxruntime (measured 7.1 against 10.7 µs a 32x32 frame as a second graph).
  */
 export function decoderBytesFragment(width: number, height: number, framesOutput = 'frames'): OnnxGraph {
-  const g = new OnnxGraph('trajforge_rgb_bytes');
+  const g = new OnnxGraph('trajforge_rgb_bytes', 'rgb_bytes.');
   const dims = ['batch', height, width, 3];
   const sum = g.add(g.external(framesOutput), g.input('offset', dims));
   g.output(g.node('QuantizeLinear', [sum, g.initializer('rgb_scale', Float32Array.of(1 / 255), [])]), 'rgb', dims, 'uint8');

@@ -18,6 +18,7 @@ import { colourKeypointFeatures, fitColourKeypoints, keypointCount, type ColourK
 import { fitPca } from './pca.js';
 import { Adam, apply, backward, clearGrads, createMlp, forward, gradientList, parameterList, zeroGrads, type Dense, type Mlp } from './nn.js';
 import { episodeRows, gatherRows, pickRows, poolFrames, varyingColumns, type Transitions } from './transitions.js';
+import { fitSprites, renderSprites, type Sprites } from './sprites.js';
 import { columnStats } from './linalg.js';
 
 export interface LatentModelOptions {
@@ -44,6 +45,12 @@ export interface LatentModelOptions {
    * 31.6 (1.5), 30.4 (2), 22.0 (3) % below copy-last.
    */
   dynamicsNoise: number;
+  /** Sprite side in decoded pixels (odd); 0: the decoder is the PCA stem's inverse. Needs keypoints. */
+  sprites: number;
+  /** Sprites kept: the keypoints whose sprites explain most (each costs decoder time). */
+  spriteCount: number;
+  /** Weight of the keypoint dims in the dynamics loss, relative to the other latent dims. */
+  keypointLossWeight: number;
 }
 
 export const DEFAULT_LATENT_OPTIONS: LatentModelOptions = {
@@ -59,6 +66,9 @@ export const DEFAULT_LATENT_OPTIONS: LatentModelOptions = {
   seed: 0,
   stemFrames: 2000,
   dynamicsNoise: 1.5,
+  sprites: 5,
+  spriteCount: 8,
+  keypointLossWeight: 4,
 };
 
 /** Everything inference needs, in plain arrays; the ONNX export turns these into graphs. */
@@ -87,6 +97,11 @@ export interface LatentModel {
   readonly keypoints?: ColourKeypoints;
   readonly keypointMean: Float32Array;
   readonly keypointStd: Float32Array;
+  /**
+   * The decoder, when present: background + one sprite per keypoint drawn at its centroid
+   * (sprites.ts). Without it the decoder is the stem's inverse on the coefficients.
+   */
+  readonly sprites?: Sprites;
   /** [z, normalised a] -> Δz / dynamicsScale. */
   readonly dynamics: Mlp;
   readonly dynamicsScale: Float32Array;
@@ -198,6 +213,12 @@ export function trainLatentModel(
   const keypoints = o.keypoints > 0 ? fitColourKeypoints(stemSource, stemRows.length, src.width, src.height, o.keypoints, { seed: o.seed, scale: 1 / 255 }) : undefined;
   const kpDim = keypoints ? 3 * o.keypoints : 0;
   const kpRaw = keypoints ? colourKeypointFeatures(keypoints, src.data, t.frames.rows, 1 / 255) : new Float32Array(0);
+  if (o.sprites > 0 && !keypoints) throw new TrajforgeError('E_MODEL_SHAPE', 'sprites are drawn at the colour keypoints: set keypoints > 0, or sprites 0 for the PCA decoder');
+  // The decoder: sprites fitted to frame changes at the keypoints (before they are standardised).
+  const sprites =
+    keypoints && o.sprites > 0
+      ? fitSprites(t.frames.data, kpRaw, o.keypoints, t.width, t.height, trainEpisodes.map((e) => ({ start: t.frameStarts[e]!, steps: t.lengths[e]! })), { size: o.sprites, keep: o.spriteCount, seed: o.seed })
+      : undefined;
   const kpStats = columnStats(kpRaw, kpDim, rows.frames);
   const kpMean = Float32Array.from(kpStats.mean);
   const kpStd = Float32Array.from(kpStats.std, (v) => v || 1);
@@ -355,7 +376,7 @@ export function trainLatentModel(
             const v = zk[r * L + j]! + out.y[r * L + j]! * deltaScale[j]!;
             next[r * L + j] = v;
             const d = v - z[target + j]!;
-            const w = 1 / (deltaScale[j]! * deltaScale[j]!);
+            const w = (j >= L - kpDim ? o.keypointLossWeight : 1) / (deltaScale[j]! * deltaScale[j]!);
             latentSum += d * d * w;
             dNext[r * L + j] = (2 * d * w) / (n * L * K);
           }
@@ -450,6 +471,7 @@ export function trainLatentModel(
     keypoints,
     keypointMean: kpMean,
     keypointStd: kpStd,
+    sprites,
     dynamics,
     dynamicsScale: deltaScale,
     reward,
@@ -499,10 +521,20 @@ export function latentEncode(model: LatentModel, frames: Float32Array, n: number
 }
 
 export function latentDecode(model: LatentModel, z: Float32Array, n: number): Float32Array {
+  if (model.sprites) return renderSprites(model.sprites, latentKeypoints(model, z, n), n);
   const k = model.coefficients;
   const c = new Float32Array(n * k);
   for (let r = 0; r < n; r++) c.set(z.subarray(r * model.latent, r * model.latent + k), r * k);
   return apply([model.stemUp], c, n);
+}
+
+/** The raw colour-keypoint features carried (standardised) at the end of z. */
+function latentKeypoints(model: LatentModel, z: Float32Array, n: number): Float32Array {
+  const kpDim = model.keypointMean.length;
+  const from = model.latent - kpDim;
+  const out = new Float32Array(n * kpDim);
+  for (let r = 0; r < n; r++) for (let j = 0; j < kpDim; j++) out[r * kpDim + j] = z[r * model.latent + from + j]! * model.keypointStd[j]! + model.keypointMean[j]!;
+  return out;
 }
 
 export function normaliseActions(model: LatentModel, actions: Float32Array, n: number): Float32Array {

@@ -56,7 +56,11 @@ export class OnnxGraph {
   private readonly names = new Set<string>();
   private readonly counters = new Map<string, number>();
 
-  constructor(readonly name: string) {}
+  /** namespace: prefix of generated tensor names, so a fragment for appendTo cannot clash with its host graph. */
+  constructor(
+    readonly name: string,
+    private readonly namespace = '',
+  ) {}
 
   /** A float32 graph input; returns its name. */
   input(name: string, dims: readonly Dim[]): string {
@@ -198,7 +202,7 @@ export class OnnxGraph {
    * Appends this graph's nodes, initializers, inputs and outputs to the graph inside `model` (a
    * serialised ModelProto from toBytes): protobuf concatenates repeated fields, so the result is
    * the union, and the extended model runs in one onnxruntime session. Tensor names must not
-   * clash with the model's; node names are prefixed with this graph's name.
+   * clash with the model's (give the fragment a namespace); node names are prefixed with this graph's name.
    */
   appendTo(model: Uint8Array): Uint8Array {
     const out = new Proto();
@@ -240,10 +244,11 @@ export class OnnxGraph {
 
   /** `base_k` with the smallest k that is still free. */
   private fresh(base: string): string {
-    let k = this.counters.get(base) ?? 0;
-    while (this.names.has(`${base}_${k}`)) k++;
-    this.counters.set(base, k + 1);
-    return `${base}_${k}`;
+    const stem = this.namespace + base;
+    let k = this.counters.get(stem) ?? 0;
+    while (this.names.has(`${stem}_${k}`)) k++;
+    this.counters.set(stem, k + 1);
+    return `${stem}_${k}`;
   }
 }
 

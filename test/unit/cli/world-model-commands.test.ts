@@ -12,7 +12,8 @@ import { datasetMeta, readLeRobotEpisodes } from '../../../src/export/lerobot-ep
 import type { ModelCard } from '../../../src/model/card.js';
 import { dreamEpisodes, type DreamModel } from '../../../src/model/dream.js';
 import { downsampleInto } from '../../../src/model/transitions.js';
-import { readModelCard } from '../../../src/model/store.js';
+import { readModelCard, readModelParts } from '../../../src/model/store.js';
+import { WorldModelSession } from '../../../src/model/session.js';
 import { transitionsFromEpisodes } from '../../../src/model/transitions.js';
 import { makePolicy } from '../../../src/policy/index.js';
 import { Renderer } from '../../../src/render/renderer.js';
@@ -181,6 +182,28 @@ describe('world-model commands: eval, predict and dream', () => {
     env.close();
   });
 
+  it('a dreamed episode does not depend on the batching (continuous batching refills rows mid-run)', async () => {
+    const env = await createEnv(loadEnv('PushCube-v1'));
+    const session = await WorldModelSession.load(card, readModelParts(join(dir, 'model'), card));
+    const jobs = Array.from({ length: 7 }, (_, k) => ({ episode: k, seed: episodeSeed(3, k) }));
+    const dream = async (batch: number) => {
+      const out: EpisodeData[] = [];
+      for await (const ep of dreamEpisodes({ model: session, env, renderer: new Renderer(), makePolicy: () => makePolicy('expert', env, { noise: 0.3 }), jobs, horizon: 9, batch })) out.push(ep);
+      return out;
+    };
+    const [one, three, all] = [await dream(1), await dream(3), await dream(8)];
+    await session.release();
+    env.close();
+    expect(one.map((e) => e.episode)).toEqual([0, 1, 2, 3, 4, 5, 6]);
+    for (const other of [three, all]) {
+      other.forEach((ep, k) => {
+        expect([ep.episode, ep.length]).toEqual([one[k]!.episode, one[k]!.length]);
+        expect([ep.actions, ep.rewards, ep.terminated, ep.obs]).toEqual([one[k]!.actions, one[k]!.rewards, one[k]!.terminated, one[k]!.obs]);
+        expect(ep.frames[0]!.data).toEqual(one[k]!.frames[0]!.data);
+      });
+    }
+  });
+
   it('dream rejects bad arguments with E_USAGE', async () => {
     const bad = [
       ['--model', 'model', '--episodes', '2', '--out', 'd1'],
@@ -228,12 +251,13 @@ describe('world-model commands: eval, predict and dream', () => {
     for await (const ep of dreamEpisodes({ model, env, renderer: new Renderer(), makePolicy: () => makePolicy('random', env), jobs, horizon: 2, batch: 3 })) eps.push(ep);
     env.close();
     expect(eps.map((e) => e.episode)).toEqual([0, 1, 2, 3]);
-    // Batch 1 (episodes 0-2): episode 0 hits the horizon (truncated), 1 ends at step 2, 2 at step 1. Batch 2: one episode, truncated.
+    // Rows 0-2 start episodes 0-2: episode 0 hits the horizon (truncated), 1 ends at step 2, 2 at step 1.
+    // Continuous batching: episode 3 starts in episode 2's row after step 1 (encoded alone, so it starts at 0), and is truncated.
     expect(eps.map((e) => e.length)).toEqual([2, 2, 1, 2]);
     expect(eps.map((e) => Array.from(e.terminated))).toEqual([[0, 0], [0, 1], [1], [0, 0]]);
     expect(eps.map((e) => Array.from(e.truncated))).toEqual([[0, 1], [0, 0], [0], [0, 1]]);
     expect(Array.from(eps[1]!.success)).toEqual([0, 1]);
-    expect(calls).toEqual([3, 2, 1, 1]);
+    expect(calls).toEqual([3, 3, 1]);
     expect(Array.from(eps[0]!.rewards)).toEqual([0.25, 0.25]);
     // Residual decoding with a constant decoder reproduces the start frame (to float32 rounding of the offset).
     const f = eps[0]!.frames[0]!.data;

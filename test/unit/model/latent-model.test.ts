@@ -154,7 +154,8 @@ describe('latent world model on the toy task', () => {
   }
 
   it('the ONNX graphs compute what the training library computes (within 1e-4)', async () => {
-    const { expected, got } = await compareWithOnnx(exportLatentModel(model), latentModelInTypeScript(model), model.latent, 40);
+    // 100 rows: the decoder runs in chunks of 64, the other parts in one.
+    const { expected, got } = await compareWithOnnx(exportLatentModel(model), latentModelInTypeScript(model), model.latent, 100);
     expect(maxDiff(got.reward, expected.reward!)).toBeLessThan(1e-4);
     expect(maxDiff(got.done, expected.done!)).toBeLessThan(1e-4);
   });
