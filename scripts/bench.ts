@@ -195,7 +195,7 @@ if (SECTION === 'formats') await formatsBench();
 
 /**
  * World model (PushCube-v1 default dataset): train wall time and peak memory, ONNX inference
- * throughput per part (onnxruntime-node, 1 thread, batch 256), dream vs simulate+render, and the
+ * throughput per part (onnxruntime-node, 1 thread, batches of 256 rows; the decoder's of 64), dream vs simulate+render, and the
  * eval headline numbers. Uses data/PushCube-v1 when present (npm run generate), else makes it.
  */
 async function modelBench(): Promise<void> {

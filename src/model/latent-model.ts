@@ -5,10 +5,10 @@
  * on compact inputs at thousands per second. So a closed-form stem (PCA of the training frames)
  * turns each frame into P coefficients, and small MLPs do the rest:
  *   encoder   frame -> [stem] -> MLP -> z            (first S latent dims supervised to the true state)
- *   decoder   z -> MLP -> [stem⁻¹] -> frame
+ *   decoder   z -> sprites drawn at the keypoints (sprites.ts), or [stem⁻¹] on the coefficients
  *   dynamics  (z, a) -> z + MLP(z, a), reward and done heads on (z, a)
  *   inverse   (z, z') -> a
- * The stem is a fixed linear layer, so every part is a plain chain of dense layers (ONNX Gemm).
+ * The stem is a fixed linear layer, so the other parts are plain chains of dense layers (ONNX Gemm).
  * Synthetic data knows the simulator state, and tying latent dims to it gives the latent a
  * physically meaningful, smooth coordinate system in which dynamics are easy to learn.
  */

@@ -204,6 +204,16 @@ describe('world-model commands: eval, predict and dream', () => {
     }
   });
 
+  it('train: --sprites must be odd and needs keypoints; --keypoints 0 falls back to the PCA decoder', async () => {
+    for (const bad of [['--sprites', '4'], ['--keypoints', '0', '--sprites', '5']]) {
+      await expect(run('train', ['data', '--out', 'm-bad', ...bad], dir), bad.join(' ')).rejects.toMatchObject({ name: 'TrajforgeError', code: 'E_USAGE' });
+    }
+    expect((await run('train', ['data', '--out', 'm-pca', '--epochs', '1', '--hidden', '16', '--latent', '26', '--keypoints', '0', '--rollout', '2'], dir)).code).toBe(0);
+    const pca = readModelCard(join(dir, 'm-pca'));
+    expect(pca.training.options).toMatchObject({ keypoints: 0, sprites: 0 });
+    expect(card.training.options).toMatchObject({ keypoints: 2, sprites: 5 });
+  });
+
   it('dream rejects bad arguments with E_USAGE', async () => {
     const bad = [
       ['--model', 'model', '--episodes', '2', '--out', 'd1'],
