@@ -256,9 +256,8 @@ interface Live {
 /**
  * Dreams the given episodes, `batch` at a time with continuous batching: when a quarter of the
  * rows have ended, new episodes start in them, so every ONNX call stays near full size instead of
- * trailing off with the batch's longest episodes (measured: 22 µs of decoder per dreamed step
- * with batches run to completion, against 15 µs at full size). Yields in job order; `stats` (if
- * given) is updated as it goes. An episode's trajectory does not depend on the batching.
+ * trailing off with the batch's longest episodes. Yields in job order; `stats` (if given) is
+ * updated as it goes. An episode's trajectory does not depend on the batching.
  */
 export async function* dreamEpisodes(opts: DreamOptions, stats?: DreamStats): AsyncGenerator<EpisodeData> {
   const { model, env, renderer } = opts;

@@ -182,6 +182,16 @@ describe('world-model commands: eval, predict and dream', () => {
     env.close();
   });
 
+  it('dream --compare times the dream again without writing, like the simulator pass, and reports the speedup', async () => {
+    const r = await run('dream', ['--model', 'model', '--env', 'PushCube-v1', '--episodes', '3', '--policy', 'random', '--horizon', '6', '--seed', '5', '--out', 'dream-compare', '--compare'], dir);
+    expect(r.code).toBe(0);
+    const steps = Number(/throughput\s+\d+ steps\/s, \d+ frames\/s \((\d+) steps/.exec(r.stdout)![1]);
+    // Deterministic: the second pass dreams exactly the same steps.
+    expect(r.stdout).toMatch(new RegExp(`dream alone\\s+\\d+ steps/s \\(the same ${steps} steps dreamed again, nothing written\\)`));
+    expect(r.stdout).toMatch(/simulator\s+\d+ steps\/s \(\d+ steps simulated \+ rendered rgb at \d+x\d+ .* nothing written, one thread\)/);
+    expect(r.stdout).toMatch(/speedup\s+\d+\.\d\dx/);
+  });
+
   it('a dreamed episode does not depend on the batching (continuous batching refills rows mid-run)', async () => {
     const env = await createEnv(loadEnv('PushCube-v1'));
     const session = await WorldModelSession.load(card, readModelParts(join(dir, 'model'), card));
