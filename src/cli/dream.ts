@@ -112,59 +112,55 @@ export const dreamCommand: Command = {
       };
       const jobs = Array.from({ length: episodes }, (_, k) => ({ episode: k, seed: episodeSeed(seed, k) }));
       const session = await WorldModelSession.load(card, readModelParts(modelDir, card));
-      const stats: DreamStats = { steps: 0, episodes: 0, modelSeconds: 0, startSeconds: 0 };
-      let successes = 0;
-      let frames = 0;
-      const started = performance.now();
-      await sink.open(out, meta, { resume: false });
+      const dream = (stats: DreamStats) => dreamEpisodes({ model: session, env, renderer: new Renderer(), makePolicy: () => makePolicy(kind, env, policyOpts), jobs, horizon, batch }, stats);
+      const rate = (n: number, s: number) => (s > 0 ? Math.round(n / s) : 0);
       try {
-        const renderer = new Renderer();
-        for await (const ep of dreamEpisodes({ model: session, env, renderer, makePolicy: () => makePolicy(kind, env, policyOpts), jobs, horizon, batch }, stats)) {
-          await sink.write(ep);
-          successes += ep.success[ep.length - 1] ? 1 : 0;
-          frames += ep.length;
+        const stats: DreamStats = { steps: 0, episodes: 0, modelSeconds: 0, startSeconds: 0 };
+        let successes = 0;
+        let frames = 0;
+        const started = performance.now();
+        await sink.open(out, meta, { resume: false });
+        try {
+          for await (const ep of dream(stats)) {
+            await sink.write(ep);
+            successes += ep.success[ep.length - 1] ? 1 : 0;
+            frames += ep.length;
+          }
+          await sink.close();
+        } catch (e) {
+          await sink.abort();
+          throw e;
         }
-        await sink.close();
-      } catch (e) {
-        await sink.abort();
-        throw e;
+        const total = (performance.now() - started) / 1000;
+        const dreamSeconds = stats.modelSeconds + stats.startSeconds;
+        io.out(`dreamed ${cfg.id} with model ${card.id} -> ${values.out} (${format})\n`);
+        io.out(`  episodes      ${episodes} (policy ${kind}, horizon ${horizon})\n`);
+        io.out(`  frames        ${frames} at ${card.decoded.width}x${card.decoded.height} (camera ${card.camera})\n`);
+        io.out(`  terminated    ${successes} (${((100 * successes) / episodes).toFixed(1)}%, done head > 0.5)\n`);
+        io.out(
+          `  throughput    ${rate(stats.steps, dreamSeconds)} steps/s, ${rate(frames, dreamSeconds)} frames/s ` +
+            `(${stats.steps} steps in ${dreamSeconds.toFixed(2)} s: model ${stats.modelSeconds.toFixed(2)} s, resets + start frames ${stats.startSeconds.toFixed(2)} s; ${total.toFixed(1)} s with writing)\n`,
+        );
+        if (compare) {
+          // Like for like: the simulator pass below writes nothing, so the dream is timed again
+          // without the writer too (its ffmpeg encoders otherwise share the machine with the model).
+          const alone: DreamStats = { steps: 0, episodes: 0, modelSeconds: 0, startSeconds: 0 };
+          let replayed = 0;
+          for await (const ep of dream(alone)) replayed += ep.length;
+          const renderer = new Renderer();
+          const policy = makePolicy(kind, env, policyOpts);
+          let simSteps = 0;
+          const t0 = performance.now();
+          for (const j of jobs) simSteps += simulateEpisode(env, policy, renderer, j.episode, j.seed, [{ name: card.camera, channels: ['rgb'] }]).length;
+          const simSeconds = (performance.now() - t0) / 1000;
+          const simRate = simSteps / simSeconds;
+          const dreamRate = alone.steps / (alone.modelSeconds + alone.startSeconds);
+          io.out(`  dream alone   ${Math.round(dreamRate)} steps/s (the same ${replayed} steps dreamed again, nothing written)\n`);
+          io.out(`  simulator     ${Math.round(simRate)} steps/s (${simSteps} steps simulated + rendered rgb at ${card.input.width}x${card.input.height} in ${simSeconds.toFixed(2)} s, same seeds and policy, nothing written, one thread)\n`);
+          io.out(`  speedup       ${(dreamRate / simRate).toFixed(2)}x\n`);
+        }
       } finally {
         await session.release();
-      }
-      const total = (performance.now() - started) / 1000;
-      const dreamSeconds = stats.modelSeconds + stats.startSeconds;
-      const rate = (n: number, s: number) => (s > 0 ? Math.round(n / s) : 0);
-      io.out(`dreamed ${cfg.id} with model ${card.id} -> ${values.out} (${format})\n`);
-      io.out(`  episodes      ${episodes} (policy ${kind}, horizon ${horizon})\n`);
-      io.out(`  frames        ${frames} at ${card.decoded.width}x${card.decoded.height} (camera ${card.camera})\n`);
-      io.out(`  terminated    ${successes} (${((100 * successes) / episodes).toFixed(1)}%, done head > 0.5)\n`);
-      io.out(
-        `  throughput    ${rate(stats.steps, dreamSeconds)} steps/s, ${rate(frames, dreamSeconds)} frames/s ` +
-          `(${stats.steps} steps in ${dreamSeconds.toFixed(2)} s: model ${stats.modelSeconds.toFixed(2)} s, resets + start frames ${stats.startSeconds.toFixed(2)} s; ${total.toFixed(1)} s with writing)\n`,
-      );
-      if (compare) {
-        // Like for like: the simulator pass below writes nothing, so the dream is timed again
-        // without the writer too (its ffmpeg encoders otherwise share the machine with the model).
-        const replay = await WorldModelSession.load(card, readModelParts(modelDir, card));
-        const alone: DreamStats = { steps: 0, episodes: 0, modelSeconds: 0, startSeconds: 0 };
-        let replayed = 0;
-        try {
-          const dreams = dreamEpisodes({ model: replay, env, renderer: new Renderer(), makePolicy: () => makePolicy(kind, env, policyOpts), jobs, horizon, batch }, alone);
-          for await (const ep of dreams) replayed += ep.length;
-        } finally {
-          await replay.release();
-        }
-        const renderer = new Renderer();
-        const policy = makePolicy(kind, env, policyOpts);
-        let simSteps = 0;
-        const t0 = performance.now();
-        for (const j of jobs) simSteps += simulateEpisode(env, policy, renderer, j.episode, j.seed, [{ name: card.camera, channels: ['rgb'] }]).length;
-        const simSeconds = (performance.now() - t0) / 1000;
-        const simRate = simSteps / simSeconds;
-        const dreamRate = alone.steps / (alone.modelSeconds + alone.startSeconds);
-        io.out(`  dream alone   ${Math.round(dreamRate)} steps/s (the same ${replayed} steps dreamed again, nothing written)\n`);
-        io.out(`  simulator     ${Math.round(simRate)} steps/s (${simSteps} steps simulated + rendered rgb at ${card.input.width}x${card.input.height} in ${simSeconds.toFixed(2)} s, same seeds and policy, nothing written, one thread)\n`);
-        io.out(`  speedup       ${(dreamRate / simRate).toFixed(2)}x\n`);
       }
     } finally {
       env.close();

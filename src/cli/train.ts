@@ -42,22 +42,22 @@ export const trainCommand: Command = {
     const dataset = positionals[0];
     if (!dataset || !values.out) throw new TrajforgeError('E_USAGE', `usage: ${this.usage}`);
     const epochs = intOption(values.epochs as string | undefined, 'epochs', DEFAULT_LATENT_OPTIONS.stateEpochs, 1);
+    const keypoints = intOption(values.keypoints as string | undefined, 'keypoints', DEFAULT_LATENT_OPTIONS.keypoints, 0);
     const options: LatentModelOptions = {
       ...DEFAULT_LATENT_OPTIONS,
       latent: intOption(values.latent as string | undefined, 'latent', DEFAULT_LATENT_OPTIONS.latent, 2),
       hidden: intOption(values.hidden as string | undefined, 'hidden', DEFAULT_LATENT_OPTIONS.hidden, 4),
-      keypoints: intOption(values.keypoints as string | undefined, 'keypoints', DEFAULT_LATENT_OPTIONS.keypoints, 0),
+      keypoints,
       rolloutSteps: intOption(values.rollout as string | undefined, 'rollout', DEFAULT_LATENT_OPTIONS.rolloutSteps, 1),
       stateWeight: numberOption(values['state-weight'] as string | undefined, 'state-weight', DEFAULT_LATENT_OPTIONS.stateWeight),
       dynamicsNoise: numberOption(values['dynamics-noise'] as string | undefined, 'dynamics-noise', DEFAULT_LATENT_OPTIONS.dynamicsNoise),
       seed: intOption(values.seed as string | undefined, 'seed', 0),
-      sprites: 0,
+      // Sprites are drawn at the colour keypoints: without keypoints the decoder is the PCA stem's inverse.
+      sprites: intOption(values.sprites as string | undefined, 'sprites', keypoints > 0 ? DEFAULT_LATENT_OPTIONS.sprites : 0, 0),
       spriteCount: intOption(values['sprite-count'] as string | undefined, 'sprite-count', DEFAULT_LATENT_OPTIONS.spriteCount, 1),
       stateEpochs: epochs,
       dynamicsEpochs: Math.max(1, Math.ceil(epochs / 2)),
     };
-    // Sprites are drawn at the colour keypoints: without keypoints the decoder is the PCA stem's inverse.
-    options.sprites = intOption(values.sprites as string | undefined, 'sprites', options.keypoints > 0 ? DEFAULT_LATENT_OPTIONS.sprites : 0, 0);
     if (options.sprites > 0 && (options.sprites % 2 === 0 || options.keypoints === 0)) {
       throw new TrajforgeError('E_USAGE', `--sprites must be 0 or an odd size, and needs --keypoints > 0 (got --sprites ${options.sprites}, --keypoints ${options.keypoints})`);
     }

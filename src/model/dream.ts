@@ -248,7 +248,6 @@ interface Live {
   /** (horizon + 1) frames, filled up to the episode's length + 1: one allocation per episode. */
   frames: Uint8Array;
   track: CameraTrack;
-  ended: boolean;
   /** This episode's share of the model time (each step's time over the rows it advanced). */
   seconds: number;
 }
@@ -336,7 +335,6 @@ export async function* dreamEpisodes(opts: DreamOptions, stats?: DreamStats): As
         current: new Float32Array(obsDim),
         frames: new Uint8Array((opts.horizon + 1) * P),
         track: { name: card.camera, K: cal.K, worldToCamera: cal.worldToCamera, positions: [...snap.position], quaternions: [...snap.quaternion] },
-        ended: false,
         seconds: 0,
       };
       for (let i = 0; i < P; i++) e.frames[i] = Math.round(255 * context[k * P + i]!);
@@ -386,7 +384,6 @@ export async function* dreamEpisodes(opts: DreamOptions, stats?: DreamStats): As
       e.rewards[t] = reward[r]!;
       e.terminated[t] = term ? 1 : 0;
       e.truncated[t] = trunc ? 1 : 0;
-      if (term || trunc) e.ended = true;
     }
     s.steps += m;
     const seconds = (performance.now() - t0) / 1000;
@@ -396,7 +393,7 @@ export async function* dreamEpisodes(opts: DreamOptions, stats?: DreamStats): As
     for (let r = m - 1; r >= 0; r--) {
       const e = rows[r]!;
       e.seconds += seconds / m;
-      if (!e.ended) continue;
+      if (!e.terminated[e.t - 1] && !e.truncated[e.t - 1]) continue;
       ended.push(e);
       const last = rows.length - 1;
       if (r !== last) {

@@ -216,7 +216,7 @@ export function trainLatentModel(
   if (o.sprites > 0 && !keypoints) throw new TrajforgeError('E_MODEL_SHAPE', 'sprites are drawn at the colour keypoints: set keypoints > 0, or sprites 0 for the PCA decoder');
   // The decoder: sprites fitted to frame changes at the keypoints (before they are standardised).
   const sprites =
-    keypoints && o.sprites > 0
+    o.sprites > 0
       ? fitSprites(t.frames.data, kpRaw, o.keypoints, t.width, t.height, trainEpisodes.map((e) => ({ start: t.frameStarts[e]!, steps: t.lengths[e]! })), { size: o.sprites, keep: o.spriteCount, seed: o.seed })
       : undefined;
   const kpStats = columnStats(kpRaw, kpDim, rows.frames);

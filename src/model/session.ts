@@ -7,10 +7,11 @@ import type { ModelCard } from './card.js';
 import { decoderBytesFragment, PART_NAMES, type PartName } from './export.js';
 import { OnnxModel, type OnnxModelOptions } from './onnx/runtime.js';
 
-/** Rows per onnxruntime call: large enough to amortise call overhead, small enough for cache. */
-const CHUNK = 256;
-/** The sprite decoder's intermediates stay in cache at 64 rows: 58k frames/s there, 45k at 256 (measured). */
-const DECODER_CHUNK = 64;
+/**
+ * Rows per onnxruntime call: large enough to amortise call overhead, small enough for cache. The
+ * sprite decoder's intermediates stay in cache at 64 rows (58k frames/s there, 45k at 256).
+ */
+const CHUNK: Record<PartName, number> = { encoder: 256, decoder: 64, dynamics: 256, inverse: 256 };
 
 export class WorldModelSession {
   /** The decoder with a bytes output appended (decoderBytesFragment), loaded on first use. */
@@ -54,7 +55,7 @@ export class WorldModelSession {
     outputs: [string, number][],
     cast: (data: Float32Array | Uint8Array, name: string) => T,
     alloc: (length: number) => T,
-    chunk = CHUNK,
+    chunk: number,
   ): Promise<T[]> {
     const fetch = outputs.map(([name]) => name);
     const run = async (from: number, m: number) => {
@@ -76,7 +77,7 @@ export class WorldModelSession {
   }
 
   private batched(part: PartName, n: number, inputs: [string, Float32Array, number[]][], outputs: [string, number][]): Promise<Float32Array[]> {
-    return this.chunked(this.parts[part], n, inputs, outputs, floats, (length) => new Float32Array(length), part === 'decoder' ? DECODER_CHUNK : CHUNK);
+    return this.chunked(this.parts[part], n, inputs, outputs, floats, (length) => new Float32Array(length), CHUNK[part]);
   }
 
   async encode(frames: Float32Array, n: number): Promise<Float32Array> {
@@ -99,7 +100,7 @@ export class WorldModelSession {
       ['z', z, [this.latent]],
       ['offset', offset, [height, width, 3]],
     ];
-    return (await this.chunked(this.decoderBytes, n, inputs, [['rgb', this.pixels]], bytes, (length) => new Uint8Array(length), DECODER_CHUNK))[0]!;
+    return (await this.chunked(this.decoderBytes, n, inputs, [['rgb', this.pixels]], bytes, (length) => new Uint8Array(length), CHUNK.decoder))[0]!;
   }
 
   async step(z: Float32Array, action: Float32Array, n: number): Promise<{ next: Float32Array; reward: Float32Array; done: Float32Array }> {

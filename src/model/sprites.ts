@@ -56,21 +56,28 @@ export interface SpriteFitOptions {
   seed?: number;
 }
 
-/** One frame's splat as a sparse row per pixel: (pixel, sprite cell, weight), cells shared by the three channels. */
+/** Splat entries (pixel, sprite cell, weight), cells shared by the three channels. */
 interface Splat {
-  pixel: Int32Array;
-  cell: Int32Array;
-  weight: Float64Array;
+  readonly pixel: Int32Array;
+  readonly cell: Int32Array;
+  readonly weight: Float64Array;
   length: number;
 }
 
-function newSplat(capacity: number): Splat {
+/** Room for `frames` frames of splats: each drawn sprite cell touches at most 4 pixels. */
+function newSplat(s: Placement, frames: number): Splat {
+  const capacity = frames * s.drawn.length * 4 * s.size * s.size;
   return { pixel: new Int32Array(capacity), cell: new Int32Array(capacity), weight: new Float64Array(capacity), length: 0 };
 }
 
 type Placement = Pick<Sprites, 'width' | 'height' | 'size' | 'keypoints' | 'drawn'>;
 
-/** Appends the drawn keypoints' bilinear splat entries (times sign) for one frame's 3K features. */
+/**
+ * Appends the drawn keypoints' bilinear splat entries (times sign) for one frame's 3K features.
+ * Sprite cell (i, j) of a keypoint at (x·W, y·H) covers pixel (x0 + j, y0 + i), with x0 =
+ * floor(x·W − c), weight (1 − fx)(1 − fy), and spills fx, fy of itself into the next pixel along
+ * each axis: the tents tent(p + c − j − x·W) of the ONNX graph.
+ */
 function splatEntries(s: Placement, kp: ArrayLike<number>, frame: number, sign: number, out: Splat): void {
   const { width: W, height: H, size: R } = s;
   const c = (R - 1) / 2;
@@ -79,29 +86,22 @@ function splatEntries(s: Placement, kp: ArrayLike<number>, frame: number, sign: 
     const k = s.drawn[d]!;
     const gate = Math.min(1, kp[offset + 3 * k]! / MASS_GATE);
     if (gate <= 0) continue;
-    const ux = kp[offset + 3 * k + 1]! * W;
-    const uy = kp[offset + 3 * k + 2]! * H;
-    const y0 = Math.max(0, Math.ceil(uy - c - 1));
-    const y1 = Math.min(H - 1, Math.floor(uy + c + 1));
-    const x0 = Math.max(0, Math.ceil(ux - c - 1));
-    const x1 = Math.min(W - 1, Math.floor(ux + c + 1));
-    for (let py = y0; py <= y1; py++) {
-      const sy = py + c - uy;
-      const iy = Math.floor(sy);
-      const fy = sy - iy;
-      for (let px = x0; px <= x1; px++) {
-        const sx = px + c - ux;
-        const ix = Math.floor(sx);
-        const fx = sx - ix;
-        for (let dy = 0; dy < 2; dy++) {
-          const i = iy + dy;
-          const wy = dy ? fy : 1 - fy;
-          if (i < 0 || i >= R || wy === 0) continue;
+    const bx = kp[offset + 3 * k + 1]! * W - c;
+    const by = kp[offset + 3 * k + 2]! * H - c;
+    const x0 = Math.floor(bx);
+    const y0 = Math.floor(by);
+    const fx = bx - x0;
+    const fy = by - y0;
+    for (let i = 0; i < R; i++) {
+      for (let dy = 0; dy < 2; dy++) {
+        const py = y0 + i + dy;
+        const wy = dy ? fy : 1 - fy;
+        if (py < 0 || py >= H || wy === 0) continue;
+        for (let j = 0; j < R; j++) {
           for (let dx = 0; dx < 2; dx++) {
-            const j = ix + dx;
+            const px = x0 + j + dx;
             const wx = dx ? fx : 1 - fx;
-            if (j < 0 || j >= R || wx === 0) continue;
-            if (out.length === out.pixel.length) growSplat(out);
+            if (px < 0 || px >= W || wx === 0) continue;
             out.pixel[out.length] = py * W + px;
             out.cell[out.length] = (d * R + i) * R + j;
             out.weight[out.length] = sign * gate * wy * wx;
@@ -111,16 +111,6 @@ function splatEntries(s: Placement, kp: ArrayLike<number>, frame: number, sign: 
       }
     }
   }
-}
-
-function growSplat(s: Splat): void {
-  const bigger = newSplat(s.pixel.length * 2);
-  bigger.pixel.set(s.pixel);
-  bigger.cell.set(s.cell);
-  bigger.weight.set(s.weight);
-  s.pixel = bigger.pixel;
-  s.cell = bigger.cell;
-  s.weight = bigger.weight;
 }
 
 /** Template value of cell (k, i, j) in channel ch, in the [K, R, 3, R] layout. */
@@ -167,10 +157,11 @@ export function fitSprites(
   const background = new Float64Array(D);
   const rendered = new Float32Array(D);
   const spritesOnly = { ...shape, templates, background: new Float32Array(D) };
+  const splat = newSplat(shape, 1);
   let n = 0;
   for (const e of usable) {
     for (let r = e.start; r <= e.start + e.steps; r++) {
-      renderSpritesInto(spritesOnly, keypoints, r, rendered, 0);
+      renderSpritesInto(spritesOnly, keypoints, r, rendered, 0, splat);
       for (let i = 0; i < D; i++) background[i]! += frames[r * D + i]! - rendered[i]!;
       n++;
     }
@@ -189,11 +180,11 @@ function solveTemplates(frames: ArrayLike<number>, keypoints: ArrayLike<number>,
   const U = shape.drawn.length * R * R;
   const normal = new Float64Array(U * U);
   const rhs = new Float64Array(U * 3);
-  const splat = newSplat(4096);
+  const splat = newSplat(shape, 2);
   // Entries grouped by pixel: counting sort on the pixel index.
   const pixels = width * height;
   const starts = new Int32Array(pixels + 1);
-  let order = new Int32Array(4096);
+  const order = new Int32Array(splat.pixel.length);
   for (let q = 0; q < pairs; q++) {
     const e = episodes[rng.int(episodes.length)]!;
     const h = 1 + rng.int(Math.min(maxStep, e.steps));
@@ -202,7 +193,6 @@ function solveTemplates(frames: ArrayLike<number>, keypoints: ArrayLike<number>,
     splat.length = 0;
     splatEntries(shape, keypoints, b, 1, splat);
     splatEntries(shape, keypoints, a, -1, splat);
-    if (order.length < splat.length) order = new Int32Array(splat.pixel.length);
     starts.fill(0);
     for (let i = 0; i < splat.length; i++) starts[splat.pixel[i]! + 1]!++;
     for (let p = 0; p < pixels; p++) starts[p + 1]! += starts[p]!;
@@ -237,10 +227,10 @@ function solveTemplates(frames: ArrayLike<number>, keypoints: ArrayLike<number>,
 }
 
 /** Adds background + sprites for one frame's keypoint features into out[at .. at + H·W·3). */
-function renderSpritesInto(s: Sprites, keypoints: ArrayLike<number>, frame: number, out: Float32Array, at: number): void {
+function renderSpritesInto(s: Sprites, keypoints: ArrayLike<number>, frame: number, out: Float32Array, at: number, splat: Splat): void {
   const R = s.size;
   out.set(s.background, at);
-  const splat = newSplat(1024);
+  splat.length = 0;
   splatEntries(s, keypoints, frame, 1, splat);
   for (let e = 0; e < splat.length; e++) {
     const p = at + splat.pixel[e]! * 3;
@@ -254,7 +244,8 @@ function renderSpritesInto(s: Sprites, keypoints: ArrayLike<number>, frame: numb
 export function renderSprites(s: Sprites, keypoints: ArrayLike<number>, n: number): Float32Array {
   const D = s.width * s.height * 3;
   const out = new Float32Array(n * D);
-  for (let r = 0; r < n; r++) renderSpritesInto(s, keypoints, r, out, r * D);
+  const splat = newSplat(s, 1);
+  for (let r = 0; r < n; r++) renderSpritesInto(s, keypoints, r, out, r * D, splat);
   return out;
 }
 
