@@ -10,7 +10,8 @@ import { z } from 'zod';
  *   condition: {lt: [s, s]} | {gt: [s, s]} | {and: [c, ...]} | {or: [c, ...]} | {not: c}
  *              | {success: true} | {gripping: "actuator"} | {after: steps}
  */
-const finite = z.number();
+/** Bounded like the rest of the schema (see MAX_MAGNITUDE in schema.ts): larger constants overflow float32. */
+const finite = z.number().min(-1e6).max(1e6);
 
 export type VecExpr =
   | string

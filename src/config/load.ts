@@ -2,9 +2,9 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseDocument } from 'yaml';
-import { TrajforgeError } from '../core/errors.js';
+import { TrajforgeError, isTrajforgeError } from '../core/errors.js';
 import { closest } from '../core/registry.js';
-import { resolveExtends, validateEnvConfig, type RawDocument, type ResolvedEnv } from './parse.js';
+import { describeValue, resolveExtends, validateEnvConfig, type RawDocument, type ResolvedEnv } from './parse.js';
 
 /**
  * The only module in src/config that touches the file system: finds environment files, parses
@@ -27,23 +27,56 @@ export interface EnvEntry {
 
 const ENV_FILE = /\.(ya?ml|json)$/i;
 
-/** Every environment file in the search path, keyed by its declared id. */
-export function listEnvironments(dirs = envDirs()): EnvEntry[] {
-  const out: EnvEntry[] = [];
+/** An environment file on the search path that cannot be listed, and why. */
+export interface EnvProblem {
+  file: string;
+  reason: string;
+}
+
+/**
+ * Every environment file in the search path, keyed by its declared id, plus the files that
+ * cannot be read: one broken file (a stray YAML on TRAJFORGE_ENV_PATH) must not hide the others.
+ */
+export function scanEnvironments(dirs = envDirs()): { entries: EnvEntry[]; problems: EnvProblem[] } {
+  const entries: EnvEntry[] = [];
+  const problems: EnvProblem[] = [];
   const seen = new Set<string>();
   for (const dir of dirs) {
     if (!existsSync(dir)) continue;
-    for (const name of readdirSync(dir).sort()) {
+    let names: string[];
+    try {
+      names = readdirSync(dir).sort();
+    } catch (e) {
+      problems.push({ file: dir, reason: `cannot list this search-path entry (${(e as Error).message}); TRAJFORGE_ENV_PATH takes folders separated by ':'` });
+      continue;
+    }
+    for (const name of names) {
       if (!ENV_FILE.test(name)) continue;
       const file = join(dir, name);
-      const doc = readRawDocument(file);
-      const data = doc.data as { id?: unknown; description?: unknown };
-      if (typeof data?.id !== 'string' || seen.has(data.id)) continue;
+      let doc: RawDocument;
+      try {
+        doc = readRawDocument(file);
+      } catch (e) {
+        if (!isTrajforgeError(e)) throw e;
+        problems.push({ file, reason: e.message });
+        continue;
+      }
+      const data = doc.data as { id?: unknown; description?: unknown } | null;
+      if (typeof data?.id !== 'string') {
+        problems.push({ file, reason: `${file}: no string \`id\` at the top level (found ${describeValue(data?.id)}); every environment file declares one, e.g. \`id: MyEnv-v1\`` });
+        continue;
+      }
+      if (seen.has(data.id)) continue; // earlier folders shadow later ones (TRAJFORGE_ENV_PATH before the shipped set)
       seen.add(data.id);
-      out.push({ id: data.id, file, description: typeof data.description === 'string' ? data.description : '' });
+      entries.push({ id: data.id, file, description: typeof data.description === 'string' ? data.description : '' });
     }
   }
-  return out;
+  return { entries, problems };
+}
+
+/** Every readable environment file in the search path, keyed by its declared id (see scanEnvironments for the unreadable ones). */
+export function listEnvironments(dirs = envDirs()): EnvEntry[] {
+  return scanEnvironments(dirs).entries;
 }
 
 export function readRawDocument(file: string): RawDocument {
@@ -58,14 +91,20 @@ export function readRawDocument(file: string): RawDocument {
 
 /** YAML is a superset of JSON, so one parser serves both; duplicate keys are errors. */
 export function parseText(text: string, source: string): unknown {
-  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true, strict: true });
-  if (doc.errors.length > 0) {
-    const first = doc.errors[0]!;
-    const pos = first.linePos?.[0];
-    const where = pos ? `:${pos.line}:${pos.col}` : '';
-    throw new TrajforgeError('E_CONFIG_PARSE', `${source}${where}: cannot parse: ${first.message.split('\n')[0]}`, { file: source });
+  try {
+    const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true, strict: true });
+    if (doc.errors.length > 0) {
+      const first = doc.errors[0]!;
+      const pos = first.linePos?.[0];
+      const where = pos ? `:${pos.line}:${pos.col}` : '';
+      throw new TrajforgeError('E_CONFIG_PARSE', `${source}${where}: cannot parse: ${first.message.split('\n')[0]}`, { file: source });
+    }
+    return doc.toJS({ maxAliasCount: 100 });
+  } catch (e) {
+    if (isTrajforgeError(e)) throw e;
+    // The parser's own limits (alias expansion, nesting deep enough to exhaust the stack) end here.
+    throw new TrajforgeError('E_CONFIG_PARSE', `${source}: cannot parse: ${(e as Error).message.split('\n')[0]}; simplify the document (fewer aliases, less nesting)`, { file: source });
   }
-  return doc.toJS({ maxAliasCount: 100 });
 }
 
 function looksLikePath(ref: string): boolean {
@@ -79,11 +118,12 @@ export function findRawDocument(ref: string, baseDir = process.cwd(), dirs = env
     if (!existsSync(file)) throw new TrajforgeError('E_CONFIG_NOT_FOUND', `environment file not found: ${file}`, { file });
     return readRawDocument(file);
   }
-  const entries = listEnvironments(dirs);
+  const { entries, problems } = scanEnvironments(dirs);
   const entry = entries.find((e) => e.id === ref);
   if (!entry) {
     const ids = entries.map((e) => e.id);
-    throw new TrajforgeError('E_ENV_NOT_FOUND', `unknown environment '${ref}'; closest known: ${closest(ref, ids).join(', ')}. Run \`trajforge envs\` for the list.`);
+    const skipped = problems.length > 0 ? ` (${problems.length} environment file(s) could not be read: ${problems.map((p) => p.file).join(', ')}; \`trajforge envs\` says why)` : '';
+    throw new TrajforgeError('E_ENV_NOT_FOUND', `unknown environment '${ref}'; closest known: ${closest(ref, ids).join(', ')}. Run \`trajforge envs\` for the list.${skipped}`);
   }
   return readRawDocument(entry.file);
 }
@@ -92,6 +132,16 @@ export function findRawDocument(ref: string, baseDir = process.cwd(), dirs = env
 export function loadEnv(ref: string, opts: { baseDir?: string; dirs?: string[] } = {}): ResolvedEnv {
   const dirs = opts.dirs ?? envDirs();
   const doc = findRawDocument(ref, opts.baseDir, dirs);
-  const { data, chain } = resolveExtends(doc, (r, from) => findRawDocument(r, dirname(from.source), dirs));
+  const { data, chain } = resolveExtends(doc, (r, from) => {
+    try {
+      return findRawDocument(r, dirname(from.source), dirs);
+    } catch (e) {
+      // The parent is missing: the file to fix is the one holding the `extends`, so name it.
+      if (isTrajforgeError(e) && (e.code === 'E_ENV_NOT_FOUND' || e.code === 'E_CONFIG_NOT_FOUND')) {
+        throw new TrajforgeError(e.code, `${from.source}: extends: ${e.message}`, { file: from.source, issues: [{ path: 'extends', expected: 'a known environment id or an existing file', found: JSON.stringify(r) }] });
+      }
+      throw e;
+    }
+  });
   return validateEnvConfig(data, doc.source, chain);
 }

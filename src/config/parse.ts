@@ -63,11 +63,11 @@ export function resolveExtends(doc: RawDocument, fetch: (ref: string, from: RawD
     const ref = isPlainObject(current.data) ? current.data.extends : undefined;
     if (ref === undefined) break;
     if (typeof ref !== 'string') {
-      throw configInvalid(doc.source, [{ path: 'extends', expected: 'an environment id or path (string)', found: JSON.stringify(ref) }]);
+      throw configInvalid(current.source, [{ path: 'extends', expected: 'an environment id or path (string)', found: describeValue(ref) }]);
     }
     const next = fetch(ref, current);
     if (chain.includes(next.source)) {
-      throw new TrajforgeError('E_EXTENDS_CYCLE', `${doc.source}: circular extends: ${[...chain, next.source].join(' -> ')}`, { file: doc.source });
+      throw new TrajforgeError('E_EXTENDS_CYCLE', `${current.source}: extends: circular: ${[...chain, next.source].join(' -> ')}; remove one \`extends\` of the cycle`, { file: current.source });
     }
     chain.push(next.source);
     docs.push(next);
@@ -87,11 +87,28 @@ export function validateEnvConfig(data: unknown, source: string, chain: string[]
   if (!isPlainObject(data)) {
     throw configInvalid(source, [{ path: '', expected: 'a mapping (object) at the top level', found: describeValue(data) }]);
   }
+  const deep = tooDeep(data);
+  if (deep) throw configInvalid(source, [{ path: labelPath(data, deep), expected: `at most ${MAX_DEPTH} levels of nesting (expressions included)`, found: 'deeper nesting' }], chain);
   const parsed = EnvConfigSchema.safeParse(data);
   if (!parsed.success) throw configInvalid(source, zodIssues(parsed.error, data), chain);
   const semantic = semanticIssues(parsed.data, (p) => labelPath(data, p));
   if (semantic.length > 0) throw configInvalid(source, semantic, chain);
   return { config: parsed.data, hash: configHash(parsed.data), source };
+}
+
+/** Deeper than any real environment; the recursive checks (zod, expressions, hashing) stay far from the stack limit. */
+export const MAX_DEPTH = 64;
+
+/** The path to the first value nested deeper than MAX_DEPTH, or undefined; iterative, so any depth is safe. */
+function tooDeep(root: unknown): PropertyKey[] | undefined {
+  const stack: { v: unknown; path: PropertyKey[] }[] = [{ v: root, path: [] }];
+  while (stack.length > 0) {
+    const { v, path } = stack.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    if (path.length > MAX_DEPTH) return path;
+    for (const [k, child] of Object.entries(v)) stack.push({ v: child, path: [...path, Array.isArray(v) ? Number(k) : k] });
+  }
+  return undefined;
 }
 
 export function configHash(config: EnvConfig): string {

@@ -6,7 +6,12 @@ import { CondExprSchema, ScalarExprSchema, VecExprSchema, bodyRef } from './expr
  * except those that define identity (id, a body's name and shape, a camera's resolution).
  * Units: metres, kilograms, seconds, degrees for user-facing angles. World frame: z up.
  */
-const finite = z.number();
+/**
+ * Every free number is bounded: beyond a million (metres, newtons, m/s^2, ...) a value is a typo,
+ * and the float32 physics and observations overflow to Infinity/NaN long before 1e308.
+ */
+export const MAX_MAGNITUDE = 1e6;
+const finite = z.number().min(-MAX_MAGNITUDE).max(MAX_MAGNITUDE);
 /** Lengths are positive and bounded: a 10 km box is a typo, not a scene. */
 const length = z.number().positive().max(1000);
 const vec3 = z.tuple([finite, finite, finite]);
