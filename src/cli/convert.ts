@@ -1,7 +1,7 @@
-import { existsSync, readdirSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { TrajforgeError } from '../core/errors.js';
+import { TrajforgeError, asIoError } from '../core/errors.js';
 import { datasetMeta, readLeRobotEpisodes } from '../export/lerobot-episodes.js';
+import { openOutput } from '../export/output.js';
 import { sinkFor } from '../export/registry.js';
 import { parse } from './args.js';
 import type { Command } from './io.js';
@@ -16,21 +16,23 @@ export const convertCommand: Command = {
     const src = resolve(io.cwd, positionals[0]);
     const out = resolve(io.cwd, values.out as string);
     const sink = sinkFor(values.to as string);
-    if (existsSync(out) && readdirSync(out).length > 0) throw new TrajforgeError('E_DATASET_EXISTS', `${values.out} exists and is not empty`);
     const meta = datasetMeta(src);
-    await sink.open(out, meta, { resume: false });
+    const output = openOutput(out, { kind: 'dataset', command: 'convert', mode: 'new', cwd: io.cwd, onNotice: (l) => io.err(`notice: ${l}\n`) });
     let n = 0;
     try {
+      await sink.open(out, meta, { resume: false });
       for await (const ep of readLeRobotEpisodes(src)) {
         await sink.write(ep);
         n++;
       }
       const s = await sink.close();
+      output.close();
       io.out(`converted ${n} episodes of ${positionals[0]} to ${values.to} in ${values.out} (${(s.bytes / 1e6).toFixed(2)} MB)\n`);
       return 0;
     } catch (e) {
       await sink.abort();
-      throw e;
+      output.abandon();
+      throw asIoError(e, out);
     }
   },
 };

@@ -1,11 +1,11 @@
-import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { observationNames } from '../config/names.js';
 import { loadEnv } from '../config/load.js';
-import { TrajforgeError } from '../core/errors.js';
+import { TrajforgeError, asIoError } from '../core/errors.js';
 import { episodeSeed } from '../episode/rollout.js';
 import { simulateEpisode } from '../episode/simulate.js';
 import { DEFAULT_LAYOUT } from '../export/lerobot-format.js';
+import { openOutput } from '../export/output.js';
 import { sinkFor } from '../export/registry.js';
 import type { DatasetMeta } from '../export/sink.js';
 import { checkModelForEnv, dreamEpisodes, type DreamStats } from '../model/dream.js';
@@ -80,11 +80,6 @@ export const dreamCommand: Command = {
       checkModelForEnv(card, env);
       if (card.dataset.config_hash !== resolved.hash) io.err(`note: ${cfg.id}'s config differs from the one the model was trained on (hash ${card.dataset.config_hash.slice(0, 12)})\n`);
       const out = resolve(io.cwd, values.out);
-      if (existsSync(out) && readdirSync(out).length > 0) {
-        if ((values.overwrite as unknown) === true) rmSync(out, { recursive: true, force: true });
-        else throw new TrajforgeError('E_DATASET_EXISTS', `${out} exists and is not empty; pass --overwrite to replace it`);
-      }
-      mkdirSync(out, { recursive: true });
 
       const policyOpts = { noise, epsilon };
       const meta: DatasetMeta = {
@@ -115,21 +110,24 @@ export const dreamCommand: Command = {
       const dream = (stats: DreamStats) => dreamEpisodes({ model: session, env, renderer: new Renderer(), makePolicy: () => makePolicy(kind, env, policyOpts), jobs, horizon, batch }, stats);
       const rate = (n: number, s: number) => (s > 0 ? Math.round(n / s) : 0);
       try {
+        const output = openOutput(out, { kind: 'dataset', command: 'dream', mode: (values.overwrite as unknown) === true ? 'overwrite' : 'new', cwd: io.cwd, onNotice: (l) => io.err(`notice: ${l}\n`) });
         const stats: DreamStats = { steps: 0, episodes: 0, modelSeconds: 0, startSeconds: 0 };
         let successes = 0;
         let frames = 0;
         const started = performance.now();
-        await sink.open(out, meta, { resume: false });
         try {
+          await sink.open(out, meta, { resume: false });
           for await (const ep of dream(stats)) {
             await sink.write(ep);
             successes += ep.success[ep.length - 1] ? 1 : 0;
             frames += ep.length;
           }
           await sink.close();
+          output.close();
         } catch (e) {
           await sink.abort();
-          throw e;
+          output.abandon();
+          throw asIoError(e, out);
         }
         const total = (performance.now() - started) / 1000;
         const dreamSeconds = stats.modelSeconds + stats.startSeconds;

@@ -54,6 +54,7 @@ export const generateCommand: Command = {
     const env = loadEnv(ref, { baseDir: io.cwd });
     const kind = ((values.policy as string | undefined) ?? (env.config.expert ? 'expert' : 'noise')) as PolicyKind;
     if (!POLICY_KINDS.includes(kind) || kind === 'replay') throw new TrajforgeError('E_USAGE', `--policy must be one of expert, random, noise; got '${kind}'`);
+    if (values.overwrite && values.resume) throw new TrajforgeError('E_USAGE', '--overwrite and --resume exclude each other: --resume continues a run, --overwrite replaces it');
     const out = resolve(io.cwd, values.out as string);
     const progress = reporter(io);
     const result = await generateDataset({
@@ -77,6 +78,8 @@ export const generateCommand: Command = {
         videoFileMb: positive(numberOption(values['video-file-mb'] as string | undefined, 'video-file-mb', 200), 'video-file-mb'),
       },
       onProgress: progress,
+      onNotice: (line) => io.err(`notice: ${line}\n`),
+      cwd: io.cwd,
     });
     if (io.isTTY) io.err('\n');
     if (result.steps === 0 && result.resumedFrom === result.episodes && result.episodes > 0) {

@@ -1,6 +1,8 @@
 import { resolve } from 'node:path';
-import { TrajforgeError } from '../core/errors.js';
+import { TrajforgeError, asIoError } from '../core/errors.js';
 import { mergeLeRobot } from '../export/lerobot-merge.js';
+import { openOutput } from '../export/output.js';
+import type { DatasetSummary } from '../export/sink.js';
 import { parse } from './args.js';
 import type { Command } from './io.js';
 
@@ -11,10 +13,19 @@ export const mergeCommand: Command = {
   async run(args, io) {
     const { values, positionals } = parse(args, { out: { type: 'string' } }, this.usage);
     if (positionals.length === 0 || !values.out) throw new TrajforgeError('E_USAGE', `usage: ${this.usage}`);
-    const summary = await mergeLeRobot(
-      positionals.map((p) => resolve(io.cwd, p)),
-      resolve(io.cwd, values.out as string),
-    );
+    const out = resolve(io.cwd, values.out as string);
+    const output = openOutput(out, { kind: 'dataset', command: 'merge', mode: 'new', cwd: io.cwd, onNotice: (l) => io.err(`notice: ${l}\n`) });
+    let summary: DatasetSummary;
+    try {
+      summary = await mergeLeRobot(
+        positionals.map((p) => resolve(io.cwd, p)),
+        out,
+      );
+      output.close();
+    } catch (e) {
+      output.abandon();
+      throw asIoError(e, out);
+    }
     io.out(`merged ${positionals.length} dataset(s) into ${values.out}: ${summary.episodes} episodes, ${summary.frames} frames, ${(summary.bytes / 1e6).toFixed(2)} MB\n`);
     return 0;
   },

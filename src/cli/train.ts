@@ -1,7 +1,8 @@
 import { resolve } from 'node:path';
-import { TrajforgeError } from '../core/errors.js';
+import { TrajforgeError, asIoError } from '../core/errors.js';
 import { sha256Hex } from '../core/hash.js';
 import { writeFileAtomic } from '../export/atomic.js';
+import { openOutput } from '../export/output.js';
 import type { ModelCard } from '../model/card.js';
 import { exportLatentModel, exportLinearModel, PART_NAMES, partSignatures, type PartName } from '../model/export.js';
 import { fitLinearHeads, fitLinearWorldModel } from '../model/linear-baseline.js';
@@ -17,7 +18,7 @@ export const trainCommand: Command = {
   usage:
     'trajforge train DATASET --out MODEL_DIR [--model latent|linear] [--epochs 12] [--latent 128] [--camera NAME] [--seed 0] [--hidden 128] [--keypoints 12 (colour keypoints; 0: none)] ' +
     '[--rollout 8] [--state-weight 1 (0: no state supervision)] [--dynamics-noise NOISE (start-latent noise, in typical steps)] ' +
-    '[--sprites 5 (sprite size of the decoder; 0: PCA decoder)] [--sprite-count 8] [--downsample auto]',
+    '[--sprites 5 (sprite size of the decoder; 0: PCA decoder)] [--sprite-count 8] [--downsample auto] [--overwrite (replace a model folder this tool wrote)]',
   async run(args, io) {
     const { values, positionals } = parse(
       args,
@@ -36,6 +37,7 @@ export const trainCommand: Command = {
         sprites: { type: 'string' },
         'sprite-count': { type: 'string' },
         downsample: { type: 'string' },
+        overwrite: { type: 'boolean' },
       },
       this.usage,
     );
@@ -62,54 +64,66 @@ export const trainCommand: Command = {
       throw new TrajforgeError('E_USAGE', `--sprites must be 0 or an odd size, and needs --keypoints > 0 (got --sprites ${options.sprites}, --keypoints ${options.keypoints})`);
     }
     if (!(options.dynamicsNoise >= 0)) throw new TrajforgeError('E_USAGE', `--dynamics-noise must be >= 0, got ${options.dynamicsNoise}`);
-    const started = performance.now();
-    io.err(`reading ${dataset} ...\n`);
-    const data = await loadModelData(dataset, io.cwd, {
-      camera: values.camera as string | undefined,
-      downsample: values.downsample ? intOption(values.downsample as string, 'downsample', 1, 1) : undefined,
-    });
-    const t = data.transitions;
-    const split = splitEpisodes(data.episodes.length);
-    io.err(`${data.episodes.length} episodes (${split.train.length} train, ${split.heldout.length} held out), ${t.frames.rows} frames at ${t.width}x${t.height} from camera '${data.camera}'\n`);
-    const actuators = data.meta.config.actions.actuators;
-    const bounds = { low: Float32Array.from(actuators.map((a) => a.low)), high: Float32Array.from(actuators.map((a) => a.high)) };
-    const out = resolve(io.cwd, values.out as string);
     const kind = (values.model as string | undefined) ?? 'latent';
-    if (kind === 'linear') {
-      // The PCA + bilinear-ridge baseline as a model directory: closed form, seconds.
-      const linear = fitLinearWorldModel(t, split.train, { latent: options.latent, seed: options.seed, maxFitFrames: 2000 });
-      const parts = exportLinearModel(linear, fitLinearHeads(linear, t, split.train), t.actions.cols);
-      const seconds = (performance.now() - started) / 1000;
-      const shape = { kind: 'linear' as const, inputWidth: t.source.width, inputHeight: t.source.height, width: t.width, height: t.height, latent: linear.pca.components.rows, actionDim: t.actions.cols, state: { names: [], latent_dims: [], mean: [], std: [] } };
-      const card = buildCard({ parts, shape, log: [], options, seconds, data, split });
-      saveModel(out, card, parts);
-      io.out(`linear world model ${card.id} -> ${values.out}\n`);
-      io.out(`  PCA ${shape.latent} + bilinear ridge on ${split.train.length} episodes, ${t.frames.rows} frames (${t.width}x${t.height}), in ${seconds.toFixed(1)} s\n`);
-    } else if (kind === 'latent') {
-      const { model, log } = trainLatentModel(t, split.train, bounds, options, progressReporter(io));
-      const parts = exportLatentModel(model);
-      const seconds = (performance.now() - started) / 1000;
-      const state = {
-        names: model.stateColumns.map((c) => data.meta.observationNames[c] ?? `state.${c}`),
-        latent_dims: model.stateColumns.map((_, i) => model.coefficients + i),
-        mean: [...model.stateMean],
-        std: [...model.stateStd],
-      };
-      const card = buildCard({ parts, shape: { kind: 'latent-mlp', inputWidth: model.inputWidth, inputHeight: model.inputHeight, width: model.width, height: model.height, latent: model.latent, actionDim: model.actionDim, state }, log, options, seconds, data, split });
-      saveModel(out, card, parts);
-      writeFileAtomic(resolve(out, 'training_log.jsonl'), log.map((e) => JSON.stringify(e)).join('\n') + '\n');
-      const last = (phase: TrainingLogEntry['phase']) => log.filter((e) => e.phase === phase).at(-1);
-      io.out(`world model ${card.id} -> ${values.out}\n`);
-      io.out(`  trained on    ${split.train.length} episodes, ${t.frames.rows} frames (${t.width}x${t.height}), latent ${model.latent}, in ${seconds.toFixed(1)} s\n`);
-      io.out(`  state-head MSE (normalised) ${last('state')?.parts.state_mse?.toFixed(3) ?? 'n/a (no state supervision)'}\n`);
-      io.out(`  dynamics Δz NMSE ${last('dynamics')?.parts.latent_delta_nmse?.toFixed(4)}  inverse MSE ${last('dynamics')?.parts.inverse_mse?.toFixed(4)}\n`);
-    } else {
-      throw new TrajforgeError('E_USAGE', `--model must be latent or linear, got '${kind}'`);
+    if (kind !== 'latent' && kind !== 'linear') throw new TrajforgeError('E_USAGE', `--model must be latent or linear, got '${kind}'`);
+    const out = resolve(io.cwd, values.out as string);
+    // Held from before the data is read: a second train into the same folder is refused at once.
+    const output = openOutput(out, { kind: 'model', command: 'train', mode: (values.overwrite as unknown) === true ? 'overwrite' : 'new', cwd: io.cwd, onNotice: (l) => io.err(`notice: ${l}\n`) });
+    try {
+      await trainInto(out, { dataset, values, options, kind }, io);
+      output.close();
+    } catch (e) {
+      output.abandon();
+      throw asIoError(e, out);
     }
-    io.out(`  evaluate: trajforge eval --model ${values.out} ${dataset}\n`);
     return 0;
   },
 };
+
+async function trainInto(out: string, x: { dataset: string; values: Record<string, unknown>; options: LatentModelOptions; kind: string }, io: CliIO): Promise<void> {
+  const { dataset, values, options, kind } = x;
+  const started = performance.now();
+  io.err(`reading ${dataset} ...\n`);
+  const data = await loadModelData(dataset, io.cwd, {
+    camera: values.camera as string | undefined,
+    downsample: values.downsample ? intOption(values.downsample as string, 'downsample', 1, 1) : undefined,
+  });
+  const t = data.transitions;
+  const split = splitEpisodes(data.episodes.length);
+  io.err(`${data.episodes.length} episodes (${split.train.length} train, ${split.heldout.length} held out), ${t.frames.rows} frames at ${t.width}x${t.height} from camera '${data.camera}'\n`);
+  const actuators = data.meta.config.actions.actuators;
+  const bounds = { low: Float32Array.from(actuators.map((a) => a.low)), high: Float32Array.from(actuators.map((a) => a.high)) };
+  if (kind === 'linear') {
+    // The PCA + bilinear-ridge baseline as a model directory: closed form, seconds.
+    const linear = fitLinearWorldModel(t, split.train, { latent: options.latent, seed: options.seed, maxFitFrames: 2000 });
+    const parts = exportLinearModel(linear, fitLinearHeads(linear, t, split.train), t.actions.cols);
+    const seconds = (performance.now() - started) / 1000;
+    const shape = { kind: 'linear' as const, inputWidth: t.source.width, inputHeight: t.source.height, width: t.width, height: t.height, latent: linear.pca.components.rows, actionDim: t.actions.cols, state: { names: [], latent_dims: [], mean: [], std: [] } };
+    const card = buildCard({ parts, shape, log: [], options, seconds, data, split });
+    saveModel(out, card, parts);
+    io.out(`linear world model ${card.id} -> ${values.out}\n`);
+    io.out(`  PCA ${shape.latent} + bilinear ridge on ${split.train.length} episodes, ${t.frames.rows} frames (${t.width}x${t.height}), in ${seconds.toFixed(1)} s\n`);
+  } else if (kind === 'latent') {
+    const { model, log } = trainLatentModel(t, split.train, bounds, options, progressReporter(io));
+    const parts = exportLatentModel(model);
+    const seconds = (performance.now() - started) / 1000;
+    const state = {
+      names: model.stateColumns.map((c) => data.meta.observationNames[c] ?? `state.${c}`),
+      latent_dims: model.stateColumns.map((_, i) => model.coefficients + i),
+      mean: [...model.stateMean],
+      std: [...model.stateStd],
+    };
+    const card = buildCard({ parts, shape: { kind: 'latent-mlp', inputWidth: model.inputWidth, inputHeight: model.inputHeight, width: model.width, height: model.height, latent: model.latent, actionDim: model.actionDim, state }, log, options, seconds, data, split });
+    saveModel(out, card, parts);
+    writeFileAtomic(resolve(out, 'training_log.jsonl'), log.map((e) => JSON.stringify(e)).join('\n') + '\n');
+    const last = (phase: TrainingLogEntry['phase']) => log.filter((e) => e.phase === phase).at(-1);
+    io.out(`world model ${card.id} -> ${values.out}\n`);
+    io.out(`  trained on    ${split.train.length} episodes, ${t.frames.rows} frames (${t.width}x${t.height}), latent ${model.latent}, in ${seconds.toFixed(1)} s\n`);
+    io.out(`  state-head MSE (normalised) ${last('state')?.parts.state_mse?.toFixed(3) ?? 'n/a (no state supervision)'}\n`);
+    io.out(`  dynamics Δz NMSE ${last('dynamics')?.parts.latent_delta_nmse?.toFixed(4)}  inverse MSE ${last('dynamics')?.parts.inverse_mse?.toFixed(4)}\n`);
+  }
+  io.out(`  evaluate: trajforge eval --model ${values.out} ${dataset}\n`);
+}
 
 interface ModelShape {
   kind: ModelCard['kind'];

@@ -16,6 +16,8 @@ export type ErrorCode =
   | 'E_IO'
   | 'E_DATASET_EXISTS'
   | 'E_DATASET_INVALID'
+  | 'E_OUTPUT_NOT_OURS'
+  | 'E_OUTPUT_LOCKED'
   | 'E_FFMPEG_FAILED'
   | 'E_WORKER_FAILED'
   | 'E_MODEL_SHAPE'
@@ -30,6 +32,9 @@ const USER_ERRORS: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'E_EXTENDS_CYCLE',
   'E_USAGE',
   'E_DATASET_EXISTS',
+  'E_DATASET_INVALID',
+  'E_MODEL_SHAPE',
+  'E_OUTPUT_NOT_OURS',
   'E_POLICY_INVALID',
 ]);
 
@@ -57,4 +62,48 @@ export class TrajforgeError extends Error {
 
 export function isTrajforgeError(e: unknown): e is TrajforgeError {
   return e instanceof TrajforgeError;
+}
+
+/** Operating-system causes of a failed read or write, in words a user can act on. */
+const IO_CAUSES: Record<string, string> = {
+  ENOSPC: 'the disk is full',
+  EDQUOT: 'the disk quota is exhausted',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  EROFS: 'the file system is read-only',
+  ENOENT: 'a folder vanished while writing',
+  ENOTDIR: 'a path component is not a folder',
+  EISDIR: 'a folder stands where a file is written',
+  EMFILE: 'too many open files',
+  EIO: 'an input/output error of the device',
+  EFBIG: 'the file is too large for the file system',
+};
+
+/** The same causes as ffmpeg and other C tools print them (strerror text). */
+const STRERROR_CAUSES: [RegExp, string][] = [
+  [/No space left on device/i, IO_CAUSES.ENOSPC!],
+  [/Disk quota exceeded/i, IO_CAUSES.EDQUOT!],
+  [/Permission denied/i, IO_CAUSES.EACCES!],
+  [/Read-only file system/i, IO_CAUSES.EROFS!],
+  [/Input\/output error/i, IO_CAUSES.EIO!],
+];
+
+/** The cause named in a tool's error text (e.g. ffmpeg's stderr), or null when it names none. */
+export function ioCauseIn(text: string): string | null {
+  for (const [pattern, cause] of STRERROR_CAUSES) if (pattern.test(text)) return cause;
+  return null;
+}
+
+/**
+ * A failed file-system call as E_IO naming the path (the call's own path when Node reports one),
+ * the cause, and that finished work stays; anything that is not a file-system error passes through.
+ */
+export function asIoError(e: unknown, path: string, hint = 'finished work is kept; fix the cause and rerun with --resume'): unknown {
+  if (e instanceof TrajforgeError) return e;
+  const err = e as NodeJS.ErrnoException | null;
+  const code = err?.code;
+  if (typeof code !== 'string' || !/^E[A-Z]+$/.test(code)) return e;
+  const where = typeof err!.path === 'string' ? err!.path : path;
+  const cause = IO_CAUSES[code] ?? code;
+  return new TrajforgeError('E_IO', `writing ${where} failed: ${cause} (${code})`, { file: where, hint });
 }

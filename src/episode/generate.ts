@@ -1,9 +1,10 @@
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { observationNames } from '../config/names.js';
 import type { ResolvedEnv } from '../config/parse.js';
-import { TrajforgeError } from '../core/errors.js';
+import { TrajforgeError, asIoError } from '../core/errors.js';
 import { DEFAULT_LAYOUT, type Layout } from '../export/lerobot-format.js';
+import { LOCK_FILE, MARKER_FILE, openOutput } from '../export/output.js';
 import { sinkFor } from '../export/registry.js';
 import type { DatasetMeta, DatasetSummary } from '../export/sink.js';
 import type { PolicyKind } from '../policy/policy.js';
@@ -12,7 +13,7 @@ import { baseBodies } from '../sim/describe.js';
 import type { VideoCodec } from '../video/ffmpeg.js';
 import { produceEpisodes, type EpisodeJob } from './pool.js';
 import { episodeSeed } from './rollout.js';
-import type { RunnerInit } from './runner.js';
+import { createRunner, type RunnerInit } from './runner.js';
 
 export interface GenerateOptions {
   env: ResolvedEnv;
@@ -33,6 +34,10 @@ export interface GenerateOptions {
   /** Restrict the rendered channels (default: what each camera declares). */
   channels?: Channel[];
   onProgress?: (p: Progress) => void;
+  /** Lines for the user: a stale lock taken over, damaged checkpoints redone. */
+  onNotice?: (line: string) => void;
+  /** The working directory relative --out paths resolve against (default: the process's). */
+  cwd?: string;
 }
 
 export interface Progress {
@@ -48,14 +53,6 @@ export interface GenerateResult extends DatasetSummary {
   steps: number;
   seconds: number;
   resumedFrom: number;
-}
-
-/** File-system failures (disk full, permissions) become one clear, resumable error. */
-function asIoError(e: unknown, dir: string): unknown {
-  const code = (e as NodeJS.ErrnoException | null)?.code;
-  if (e instanceof TrajforgeError || typeof code !== 'string') return e;
-  const what = code === 'ENOSPC' ? 'the disk is full' : code === 'EACCES' || code === 'EPERM' ? 'permission denied' : `${code}`;
-  return new TrajforgeError('E_IO', `writing ${dir} failed: ${what} (${(e as Error).message}). Complete checkpoints are kept; fix the cause and rerun with --resume.`);
 }
 
 /** Episode numbers of a shard: {k : k mod count = index}, in order. */
@@ -78,13 +75,6 @@ export async function generateDataset(opts: GenerateOptions): Promise<GenerateRe
   if (!(opts.shard.count >= 1 && opts.shard.index >= 0 && opts.shard.index < opts.shard.count)) throw new TrajforgeError('E_USAGE', `bad shard ${opts.shard.index}/${opts.shard.count}`);
   for (const c of opts.channels ?? []) if (!CHANNELS.includes(c)) throw new TrajforgeError('E_USAGE', `unknown channel '${c}'`);
 
-  const complete = completedRun(opts.out, opts);
-  if (complete) return complete;
-  try {
-    prepareDir(opts.out, opts);
-  } catch (e) {
-    throw asIoError(e, opts.out);
-  }
   const cameras = cfg.cameras.map((c) => ({
     name: c.name,
     width: c.resolution[0],
@@ -104,13 +94,29 @@ export async function generateDataset(opts: GenerateOptions): Promise<GenerateRe
     bodyNames: baseBodies(cfg).map((b) => b.name),
     run: { seed: opts.seed, episodes: opts.episodes, shard: opts.shard, policy: opts.policy, codec: opts.codec, gop: opts.gop, checkpoint: opts.checkpoint, layout: opts.layout ?? DEFAULT_LAYOUT },
   };
-  const { committed } = await sink.open(opts.out, meta, { resume: opts.resume });
-  const all: EpisodeJob[] = shardEpisodes(opts.episodes, opts.shard).map((k) => ({ episode: k, seed: episodeSeed(opts.seed, k) }));
-  const jobs = all.slice(committed);
   const init: RunnerInit = { config: cfg, source: opts.env.source, policy: opts.policy, cameras: cameras.map((c) => ({ name: c.name, channels: c.channels })), supersample: 1 };
+  // Everything a worker would reject (policy options, the environment) is rejected here, before
+  // the output folder is touched, so a corrected command starts clean.
+  (await createRunner(init)).close();
+
+  const complete = completedRun(opts.out, opts);
+  if (complete) return complete;
+  const output = openOutput(opts.out, { kind: 'dataset', command: 'generate', mode: opts.overwrite ? 'overwrite' : opts.resume ? 'resume' : 'new', cwd: opts.cwd, onNotice: opts.onNotice });
   const t0 = performance.now();
   let steps = 0;
   let successes = 0;
+  let committed = 0;
+  try {
+    if (opts.resume && !opts.overwrite && !isEmptyOutput(opts.out) && !hasInterruptedRun(opts.out)) {
+      throw new TrajforgeError('E_DATASET_EXISTS', `${opts.out} holds no interrupted run to resume (it is complete or not a trajforge dataset); use --overwrite to regenerate`, { file: opts.out });
+    }
+    committed = (await sink.open(opts.out, meta, { resume: opts.resume })).committed;
+  } catch (e) {
+    output.abandon();
+    throw asIoError(e, opts.out);
+  }
+  const all: EpisodeJob[] = shardEpisodes(opts.episodes, opts.shard).map((k) => ({ episode: k, seed: episodeSeed(opts.seed, k) }));
+  const jobs = all.slice(committed);
   let done = committed;
   try {
     for await (const ep of produceEpisodes(init, jobs, opts.workers)) {
@@ -121,9 +127,11 @@ export async function generateDataset(opts: GenerateOptions): Promise<GenerateRe
       opts.onProgress?.({ episodesDone: done, episodesTotal: all.length, steps, successes, elapsed: (performance.now() - t0) / 1000, resumedFrom: committed });
     }
     const summary = await sink.close();
+    output.close();
     return { ...summary, steps, seconds: (performance.now() - t0) / 1000, resumedFrom: committed };
   } catch (e) {
     await sink.abort();
+    output.abandon();
     throw asIoError(e, opts.out);
   }
 }
@@ -141,19 +149,17 @@ function completedRun(dir: string, opts: GenerateOptions): GenerateResult | null
   return { dir, episodes: i.total_episodes, frames: i.total_frames, successes: 0, bytes: 0, steps: 0, seconds: 0, resumedFrom: i.total_episodes };
 }
 
-/** Staging areas of interrupted runs: DIR/.trajforge* (one format) or DIR/<format>/.trajforge* (several). */
-function hasInterruptedRun(dir: string): boolean {
-  const staged = (d: string) => existsSync(d) && readdirSync(d).some((e) => e.startsWith('.trajforge'));
-  return staged(dir) || readdirSync(dir, { withFileTypes: true }).some((e) => e.isDirectory() && staged(join(dir, e.name)));
+/** Entries of an output folder other than the lock and the ownership marker. */
+function ownEntries(dir: string): string[] {
+  return readdirSync(dir).filter((e) => e !== LOCK_FILE && e !== MARKER_FILE);
 }
 
-function prepareDir(dir: string, opts: GenerateOptions): void {
-  if (existsSync(dir) && readdirSync(dir).length > 0) {
-    if (opts.overwrite) rmSync(dir, { recursive: true, force: true });
-    else if (!opts.resume) throw new TrajforgeError('E_DATASET_EXISTS', `${dir} exists and is not empty; pass --resume to continue an interrupted run or --overwrite to replace it`);
-    else if (!hasInterruptedRun(dir)) {
-      throw new TrajforgeError('E_DATASET_EXISTS', `${dir} holds no interrupted run to resume (it is complete or not a trajforge dataset); use --overwrite to regenerate`);
-    }
-  }
-  mkdirSync(dir, { recursive: true });
+function isEmptyOutput(dir: string): boolean {
+  return ownEntries(dir).length === 0;
+}
+
+/** Staging areas of interrupted runs: DIR/.trajforge* (one format) or DIR/<format>/.trajforge* (several). */
+function hasInterruptedRun(dir: string): boolean {
+  const staged = (d: string) => existsSync(d) && ownEntries(d).some((e) => e.startsWith('.trajforge'));
+  return staged(dir) || readdirSync(dir, { withFileTypes: true }).some((e) => e.isDirectory() && staged(join(dir, e.name)));
 }

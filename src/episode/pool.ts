@@ -34,13 +34,14 @@ export async function* produceEpisodes(init: RunnerInit, jobs: EpisodeJob[], wor
       const job = next++;
       const w = idle.length > 0 ? idle.shift()! : pool[job % pool.length]!;
       const wi = pool.indexOf(w);
-      results.set(
-        job,
-        new Promise<EpisodeData>((resolve, reject) => {
-          queue[wi]!.push({ job, resolve, reject });
-          w.worker.postMessage(jobs[job]);
-        }),
-      );
+      const result = new Promise<EpisodeData>((resolve, reject) => {
+        queue[wi]!.push({ job, resolve, reject });
+        w.worker.postMessage(jobs[job]);
+      });
+      // Results still in flight when the consumer stops (an exporter failed) reject as their
+      // workers are terminated; nobody awaits them then, and that is no error of its own.
+      result.catch(() => undefined);
+      results.set(job, result);
     }
   };
   for (const [wi, w] of pool.entries()) {

@@ -1,10 +1,19 @@
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { asIoError } from '../core/errors.js';
 
-/** Write to a temporary sibling then rename, so readers never see a half-written file. */
+/**
+ * Write to a temporary sibling then rename, so readers never see a half-written file. A failed
+ * write removes its temporary file and names the file it was writing.
+ */
 export function writeFileAtomic(file: string, data: string | Uint8Array): void {
-  mkdirSync(dirname(file), { recursive: true });
   const tmp = `${file}.tmp-${process.pid}`;
-  writeFileSync(tmp, data);
-  renameSync(tmp, file);
+  try {
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(tmp, data);
+    renameSync(tmp, file);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw asIoError(e, file);
+  }
 }

@@ -1,5 +1,6 @@
 import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
+import { LOCK_FILE, MARKER_FILE } from './output.js';
 import { TrajforgeError } from '../core/errors.js';
 import { addEpisodeStats, episodeExtrasPath, extraKeys, MetadataWriter, NumericCollector, typedColumns, type EpisodeRecord } from './lerobot.js';
 import { dataColumns, dataPath, episodeStatFeatures, fileAddress, videoPath, type Feature } from './lerobot-format.js';
@@ -59,7 +60,7 @@ export async function mergeLeRobot(inputs: string[], out: string): Promise<Datas
   for (let i = 1; i < sources.length; i++) {
     if (sources[i]!.side.source_episode === sources[i - 1]!.side.source_episode) throw new TrajforgeError('E_DATASET_INVALID', `episode ${sources[i]!.side.source_episode} appears in two inputs`);
   }
-  if (existsSync(out) && readdirSync(out).length > 0) throw new TrajforgeError('E_DATASET_EXISTS', `${out} exists and is not empty`);
+  if (existsSync(out) && readdirSync(out).some((e) => e !== LOCK_FILE && e !== MARKER_FILE)) throw new TrajforgeError('E_DATASET_EXISTS', `${out} exists and is not empty`);
   mkdirSync(out, { recursive: true });
 
   // Videos: each input file copied once, renumbered per key in input order.

@@ -43,7 +43,7 @@ export class ExpertPolicy implements Policy {
     private readonly opts: ExpertOptions = { noise: 0, epsilon: 0 },
   ) {
     if (!config.expert) throw new TrajforgeError('E_POLICY_INVALID', `${config.id} declares no expert; use --policy random or noise`);
-    if (opts.noise < 0 || opts.epsilon < 0 || opts.epsilon > 1) throw new TrajforgeError('E_POLICY_INVALID', 'expert noise must be >= 0 and epsilon in [0, 1]');
+    if (opts.noise < 0 || opts.epsilon < 0 || opts.epsilon > 1) throw new TrajforgeError('E_POLICY_INVALID', `expert noise must be >= 0 and epsilon in [0, 1], got noise ${opts.noise} and epsilon ${opts.epsilon}; fix --noise / --epsilon`);
     this.out = new Float32Array(space.shape[0]);
   }
 

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, openSync, rmSync, writeSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { TrajforgeError } from '../core/errors.js';
+import { TrajforgeError, ioCauseIn } from '../core/errors.js';
 
 /**
  * The only module that runs ffmpeg. The binary comes from @ffmpeg-installer/ffmpeg (shipped inside
@@ -92,7 +92,13 @@ export class VideoEncoder {
     if (rgb.length % frameBytes !== 0) throw new TrajforgeError('E_INTERNAL', `frame data of ${rgb.length} bytes is not a whole number of ${this.opts.width}x${this.opts.height} frames`);
     this.frames += rgb.length / frameBytes;
     const stdin = this.proc.stdin!;
-    if (!stdin.write(rgb)) await new Promise<void>((resolve) => stdin.once('drain', resolve));
+    if (stdin.write(rgb)) return;
+    // ffmpeg that dies (disk full, killed) never drains its stdin: the exit ends the wait too.
+    let onDrain!: () => void;
+    const drained = new Promise<void>((resolve) => stdin.once('drain', (onDrain = resolve)));
+    await Promise.race([drained, this.exited]);
+    stdin.off('drain', onDrain);
+    if (this.failure || this.proc.exitCode !== null || this.proc.signalCode !== null) throw this.error('while encoding');
   }
 
   /** Closes stdin and waits for ffmpeg to finish the file. */
@@ -107,7 +113,10 @@ export class VideoEncoder {
   }
 
   private error(when: string): TrajforgeError {
-    return new TrajforgeError('E_FFMPEG_FAILED', `ffmpeg failed ${when} ${this.file}: ${this.failure?.message ?? ''} ${this.stderr.trim()}`.trim());
+    const detail = `${this.failure?.message ?? ''} ${this.stderr.trim()}`.trim();
+    const io = ioCauseIn(detail);
+    if (io) return new TrajforgeError('E_IO', `writing ${this.file} failed: ${io} (ffmpeg: ${detail})`, { file: this.file, hint: 'complete checkpoints are kept; fix the cause and rerun with --resume' });
+    return new TrajforgeError('E_FFMPEG_FAILED', `ffmpeg failed ${when} ${this.file}: ${detail}`.trim());
   }
 }
 
