@@ -60,12 +60,25 @@ export interface DatasetSummary {
   bytes: number;
 }
 
+/** What `open` found when resuming: how many episodes are safely on disk, and what it discarded to get there. */
+export interface SinkOpened {
+  committed: number;
+  /**
+   * One line per damaged or incomplete piece of an interrupted run that was deleted and is written
+   * again, naming the file and the episodes (dataset positions) redone, e.g.
+   * "discarded part-00002 (top.mp4 truncated: 1234 of 5678 bytes); redoing episodes 20-29".
+   * Sinks do not print; the caller shows these.
+   */
+  notices?: string[];
+}
+
 /**
  * The exporter interface: episodes arrive in order; `open` reports how many are already safely
- * on disk when resuming. A new format is one file implementing this plus one line in FORMATS.
+ * on disk when resuming, after checking them and discarding what is damaged or incomplete.
+ * A new format is one file implementing this plus one line in FORMATS.
  */
 export interface EpisodeSink {
-  open(dir: string, meta: DatasetMeta, opts: { resume: boolean }): Promise<{ committed: number }>;
+  open(dir: string, meta: DatasetMeta, opts: { resume: boolean }): Promise<SinkOpened>;
   write(ep: EpisodeData): Promise<void>;
   close(): Promise<DatasetSummary>;
   /** Stops without finishing (e.g. after an error); what was committed stays resumable. */
