@@ -1,5 +1,5 @@
 import { appendFileSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { TrajforgeError } from '../core/errors.js';
 import type { EpisodeData } from '../episode/simulate.js';
 import { CODECS, VideoEncoder, concatVideos } from '../video/ffmpeg.js';
@@ -24,7 +24,8 @@ import {
 } from './lerobot-format.js';
 import { npzBytes, type NpyArray } from './npz.js';
 import { ArrowParquetFile, ParquetFileWriter, parquetBytes, type ColumnDef, type TypedColumn } from './parquet.js';
-import type { DatasetMeta, DatasetSummary, EpisodeSink } from './sink.js';
+import { ATOMIC_TMP, discardNotice, fileBytes, removeMatching, sizeProblem } from './journal.js';
+import type { DatasetMeta, DatasetSummary, EpisodeSink, SinkOpened } from './sink.js';
 import { ImageHistogram, QUANTILES, QUANTILE_KEYS, numericStats, quantileSorted, type FeatureStats } from './stats.js';
 
 /**
@@ -38,6 +39,18 @@ import { ImageHistogram, QUANTILES, QUANTILE_KEYS, numericStats, quantileSorted,
  * meta/tasks, meta/stats.json, and meta/info.json last.
  */
 const STAGING = '.trajforge';
+const COMMITTED_PART = /^part-(\d{5})$/;
+const EXTRAS_FILE = /^episode_(\d{6})\.npz$/;
+/** Written last into a part before its rename: the byte length of every file the part vouches for. */
+const MANIFEST = 'manifest.json';
+
+interface PartManifest {
+  episodes: number;
+  /** Files of the part folder: rows.bin, episodes.json, <camera>.mp4. */
+  files: Record<string, number>;
+  /** The part's meta/trajforge_episodes/episode_NNNNNN.npz files. */
+  extras: Record<string, number>;
+}
 
 export interface EpisodeRecord {
   episode_index: number;
@@ -69,6 +82,8 @@ interface OpenPart {
   encoders: Map<string, VideoEncoder>;
   episodes: EpisodeRecord[];
   rows: EpisodeData[];
+  /** Byte length of each episode's extras file, for the manifest. */
+  extras: Record<string, number>;
 }
 
 export class LeRobotSink implements EpisodeSink {
@@ -80,7 +95,7 @@ export class LeRobotSink implements EpisodeSink {
   private nextEpisode = 0;
   private nextIndex = 0;
 
-  async open(dir: string, meta: DatasetMeta, opts: { resume: boolean }): Promise<{ committed: number }> {
+  async open(dir: string, meta: DatasetMeta, opts: { resume: boolean }): Promise<SinkOpened> {
     this.dir = dir;
     this.meta = meta;
     this.features = lerobotFeatures(meta);
@@ -92,19 +107,92 @@ export class LeRobotSink implements EpisodeSink {
       if (readFileSync(runFile, 'utf8') !== run) {
         throw new TrajforgeError('E_DATASET_EXISTS', `${dir} was started with different settings or config (see ${runFile}); use the same command to resume, or --overwrite`);
       }
-      const parts = listParts(staging);
-      for (const p of parts) {
-        const eps = readEpisodes(join(staging, 'parts', p));
-        this.nextEpisode += eps.length;
-        this.nextIndex += eps.reduce((n, e) => n + e.length, 0);
-      }
-      this.nextPart = parts.length;
-      rmSync(join(staging, 'parts', `part-${pad5(this.nextPart)}.tmp`), { recursive: true, force: true });
-      return { committed: this.nextEpisode };
+      const notices = this.repairParts();
+      return { committed: this.nextEpisode, ...(notices.length ? { notices } : {}) };
     }
+    // A fresh run: parts of an earlier attempt (whose run.json never landed) would collide with ours.
+    rmSync(join(staging, 'parts'), { recursive: true, force: true });
+    removeMatching(join(dir, 'meta', 'trajforge_episodes'), EXTRAS_FILE);
     mkdirSync(join(staging, 'parts'), { recursive: true });
     writeFileAtomic(runFile, run);
     return { committed: 0 };
+  }
+
+  /**
+   * Keeps the longest run of complete parts part-00000, part-00001, ... (each checked against the
+   * manifest written at its commit) and deletes everything after it: later parts, unfinished
+   * `.tmp` parts, per-episode extras of episodes not kept, and leftovers of a dead process.
+   */
+  private repairParts(): string[] {
+    const partsDir = join(this.dir, STAGING, 'parts');
+    mkdirSync(partsDir, { recursive: true });
+    const notices: string[] = [];
+    const names = readdirSync(partsDir).filter((d) => COMMITTED_PART.test(d)).sort();
+    let firstBad: string | null = null;
+    for (const name of names) {
+      // Every committed part of an unfinished run holds `checkpoint` episodes (only close() commits a shorter last one).
+      const first = Number(COMMITTED_PART.exec(name)![1]) * this.meta.run.checkpoint;
+      const span = (count: number | null) => [first, first + (count ?? this.meta.run.checkpoint) - 1] as const;
+      const expected = `part-${pad5(this.nextPart)}`;
+      const checked =
+        firstBad !== null
+          ? { problem: `follows discarded ${firstBad}`, episodes: readManifest(join(partsDir, name))?.episodes ?? null }
+          : name !== expected
+            ? { problem: `${expected} is missing`, episodes: readManifest(join(partsDir, name))?.episodes ?? null }
+            : this.checkPart(join(partsDir, name));
+      if ('records' in checked) {
+        this.nextPart++;
+        this.nextEpisode += checked.records.length;
+        this.nextIndex += checked.records.reduce((n, e) => n + e.length, 0);
+        continue;
+      }
+      firstBad ??= name;
+      const [a, b] = span(checked.episodes);
+      notices.push(discardNotice(name, checked.problem, a, b));
+    }
+    // Unfinished `.tmp` parts and every part after the kept ones go: the run writes them again.
+    const kept = new Set(names.slice(0, this.nextPart));
+    for (const d of readdirSync(partsDir)) if (!kept.has(d)) rmSync(join(partsDir, d), { recursive: true, force: true });
+    rmSync(join(this.dir, STAGING, 'concat.tmp'), { recursive: true, force: true });
+    const extrasDir = join(this.dir, 'meta', 'trajforge_episodes');
+    removeMatching(extrasDir, ATOMIC_TMP);
+    // Extras of episodes past the kept parts are written again with them.
+    const committed = this.nextEpisode;
+    removeMatching(extrasDir, (name) => Number(EXTRAS_FILE.exec(name)?.[1] ?? -1) >= committed);
+    return notices;
+  }
+
+  /** A committed part's records when every file it recorded at commit is there in full; otherwise what is wrong. */
+  private checkPart(partDir: string): { records: EpisodeRecord[] } | { problem: string; episodes: number | null } {
+    const manifest = readManifest(partDir);
+    if (!manifest) return { problem: existsSync(join(partDir, MANIFEST)) ? `${MANIFEST} unreadable` : `${MANIFEST} missing`, episodes: null };
+    const bad = (problem: string) => ({ problem, episodes: manifest.episodes });
+    const needed = ['rows.bin', 'episodes.json', ...videoCameras(this.meta).map((c) => `${c.name}.mp4`)];
+    for (const file of needed) {
+      const bytes = manifest.files[file];
+      if (bytes === undefined) return bad(`${MANIFEST} does not list ${file}`);
+      const problem = sizeProblem(join(partDir, file), bytes);
+      if (problem) return bad(problem);
+      if (bytes === 0) return bad(`${file} is empty`);
+    }
+    let records: EpisodeRecord[];
+    try {
+      records = readEpisodes(partDir);
+    } catch {
+      return bad('episodes.json unreadable');
+    }
+    if (records.length !== manifest.episodes) return bad(`episodes.json holds ${records.length} episodes, ${manifest.episodes} recorded`);
+    let index = this.nextIndex;
+    for (const [k, e] of records.entries()) {
+      if (e.episode_index !== this.nextEpisode + k || e.from_index !== index) return bad(`episodes.json does not continue the previous parts at episode ${this.nextEpisode + k}`);
+      index += e.length;
+      const extras = episodeExtrasPath(this.dir, e.episode_index);
+      const bytes = manifest.extras[basename(extras)];
+      if (bytes === undefined) return bad(`${MANIFEST} does not list ${basename(extras)}`);
+      const problem = sizeProblem(extras, bytes, `meta/trajforge_episodes/${basename(extras)}`);
+      if (problem) return bad(problem);
+    }
+    return { records };
   }
 
   async write(ep: EpisodeData): Promise<void> {
@@ -126,7 +214,8 @@ export class LeRobotSink implements EpisodeSink {
     };
     // Per-frame tracks and the final observation (T + 1 formats need it; LeRobot's rows stop at
     // T) go to a binary side file; the JSON sidecar keeps the small per-episode facts.
-    writeEpisodeExtras(this.dir, this.nextEpisode, ep, this.meta);
+    const extrasFile = episodeExtrasPath(this.dir, this.nextEpisode);
+    part.extras[basename(extrasFile)] = writeEpisodeExtras(extrasFile, ep, this.meta);
     for (const cam of videoCameras(this.meta)) {
       const frames = ep.frames.find((f) => f.camera === cam.name && f.channel === 'rgb')!;
       const hist = new ImageHistogram(3);
@@ -163,7 +252,7 @@ export class LeRobotSink implements EpisodeSink {
     for (const c of videoCameras(this.meta)) {
       encoders.set(c.name, new VideoEncoder(join(tmp, `${c.name}.mp4`), { width: c.width, height: c.height, fps: this.meta.fps, codec: this.meta.run.codec, gop: this.meta.run.gop }));
     }
-    return { index: this.nextPart, tmp, encoders, episodes: [], rows: [] };
+    return { index: this.nextPart, tmp, encoders, episodes: [], rows: [], extras: {} };
   }
 
   /** Finishes the part's videos and rows, then renames the directory: the part is now durable. */
@@ -173,6 +262,10 @@ export class LeRobotSink implements EpisodeSink {
     await Promise.all([...part.encoders.values()].map((e) => e.finish()));
     writeArrays(join(part.tmp, 'rows.bin'), packRows(part.rows, this.meta));
     writeFileAtomic(join(part.tmp, 'episodes.json'), JSON.stringify(part.episodes));
+    const files: Record<string, number> = {};
+    for (const file of ['rows.bin', 'episodes.json', ...[...part.encoders.keys()].map((c) => `${c}.mp4`)]) files[file] = fileBytes(join(part.tmp, file));
+    const manifest: PartManifest = { episodes: part.episodes.length, files, extras: part.extras };
+    writeFileAtomic(join(part.tmp, MANIFEST), JSON.stringify(manifest));
     renameSync(part.tmp, join(this.dir, STAGING, 'parts', `part-${pad5(part.index)}`));
     this.nextPart++;
   }
@@ -188,7 +281,8 @@ export function episodeExtrasPath(dir: string, episode: number): string {
   return join(dir, 'meta', 'trajforge_episodes', `episode_${String(episode).padStart(6, '0')}.npz`);
 }
 
-function writeEpisodeExtras(dir: string, episode: number, ep: EpisodeData, meta: DatasetMeta): void {
+/** Writes one episode's extras file; returns its byte length. */
+function writeEpisodeExtras(file: string, ep: EpisodeData, meta: DatasetMeta): number {
   const arrays: Record<string, NpyArray> = {};
   for (const f of ep.finalFrames) {
     const C = f.data.length / (f.width * f.height);
@@ -210,7 +304,9 @@ function writeEpisodeExtras(dir: string, episode: number, ep: EpisodeData, meta:
     arrays[`camera/${c.name}/K`] = f64(c.K.flat(), 3);
     arrays[`camera/${c.name}/world_to_camera`] = f64(c.worldToCamera.flat(), 4);
   }
-  writeFileAtomic(episodeExtrasPath(dir, episode), npzBytes(arrays));
+  const bytes = npzBytes(arrays);
+  writeFileAtomic(file, bytes);
+  return bytes.byteLength;
 }
 
 function pad5(n: number): string {
@@ -223,6 +319,15 @@ function listParts(staging: string): string[] {
   return readdirSync(dir)
     .filter((d) => /^part-\d{5}$/.test(d))
     .sort();
+}
+
+function readManifest(partDir: string): PartManifest | null {
+  try {
+    const m = JSON.parse(readFileSync(join(partDir, MANIFEST), 'utf8')) as PartManifest;
+    return Number.isInteger(m.episodes) && typeof m.files === 'object' && typeof m.extras === 'object' ? m : null;
+  } catch {
+    return null;
+  }
 }
 
 function readEpisodes(partDir: string): EpisodeRecord[] {
