@@ -1,4 +1,4 @@
-import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { TrajforgeError } from '../core/errors.js';
 import { deriveSeed } from '../core/rng.js';
@@ -6,7 +6,8 @@ import type { ChannelFrames, EpisodeData } from '../episode/simulate.js';
 import { writeFileAtomic } from './atomic.js';
 import { episodeExtras, extraFeatures, flatKey, sourceJson, withFinal } from './extras.js';
 import { npzBytes, type NpyArray } from './npz.js';
-import type { DatasetMeta, DatasetSummary, EpisodeSink } from './sink.js';
+import { ATOMIC_TMP, appendJournal, discardNotice, readJournal, removeMatching, sizeProblem, writeJournal } from './journal.js';
+import type { DatasetMeta, DatasetSummary, EpisodeSink, SinkOpened } from './sink.js';
 
 /**
  * DreamerV3 replay (the official danijar/dreamerv3 layout, `replay/*.npz`): chunks of at most
@@ -26,6 +27,18 @@ import type { DatasetMeta, DatasetSummary, EpisodeSink } from './sink.js';
 const CHUNK = 1024;
 const PROGRESS = '.trajforge-dreamer';
 const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+/** `{time}-{uuid}-{successor}-{length}.npz`, as this sink names its chunks. */
+const CHUNK_FILE = /^\d{8}T\d{6}F\d{6}-[0-9A-Za-z]{22}-[0-9A-Za-z]{22}-\d+\.npz$/;
+
+/** One line of the progress journal, appended once the episode's chunks are on disk. */
+interface JournalLine {
+  episode: number;
+  seed: number;
+  length: number;
+  success: boolean;
+  /** Byte length of each chunk file in replay/. */
+  files: Record<string, number>;
+}
 
 export class DreamerSink implements EpisodeSink {
   private dir = '';
@@ -34,29 +47,39 @@ export class DreamerSink implements EpisodeSink {
   private frames = 0;
   private successes = 0;
 
-  async open(dir: string, meta: DatasetMeta, opts: { resume: boolean }): Promise<{ committed: number }> {
+  async open(dir: string, meta: DatasetMeta, opts: { resume: boolean }): Promise<SinkOpened> {
     this.dir = dir;
     this.meta = meta;
     extraFeatures(meta);
     mkdirSync(join(dir, 'replay'), { recursive: true });
     mkdirSync(join(dir, PROGRESS), { recursive: true });
     const progress = join(dir, PROGRESS, 'episodes.jsonl');
+    const notices: string[] = [];
+    let kept: JournalLine[] = [];
     if (opts.resume && existsSync(progress)) {
-      // Complete lines only: a torn last line means that episode is redone.
-      const done = readFileSync(progress, 'utf8').split('\n').filter((l) => l.endsWith('}')).map((l) => JSON.parse(l) as { length: number; success: boolean });
-      this.episodes = done.length;
-      this.frames = done.reduce((n, e) => n + e.length, 0);
-      this.successes = done.filter((e) => e.success).length;
-      return { committed: done.length };
+      const { entries, damage } = readJournal<JournalLine>(progress);
+      kept = entries;
+      const bad = entries.findIndex((e) => chunkProblem(join(dir, 'replay'), e) !== null);
+      if (bad >= 0) {
+        kept = entries.slice(0, bad);
+        notices.push(discardNotice(`episode ${bad}`, chunkProblem(join(dir, 'replay'), entries[bad]!)!, bad, entries.length - (damage ? 0 : 1)));
+      } else if (damage) notices.push(discardNotice(`episode ${entries.length}`, damage, entries.length, entries.length));
     }
-    writeFileAtomic(progress, '');
-    return { committed: 0 };
+    // Chunks the kept lines do not vouch for (a discarded episode, or one written but never journaled) go.
+    const vouched = new Set(kept.flatMap((e) => Object.keys(e.files)));
+    removeMatching(join(dir, 'replay'), (name) => ATOMIC_TMP.test(name) || (CHUNK_FILE.test(name) && !vouched.has(name)));
+    writeJournal(progress, kept);
+    this.episodes = kept.length;
+    this.frames = kept.reduce((n, e) => n + e.length + 1, 0);
+    this.successes = kept.filter((e) => e.success).length;
+    return { committed: kept.length, ...(notices.length ? { notices } : {}) };
   }
 
   async write(ep: EpisodeData): Promise<void> {
     const arrays = replayArrays(ep, this.meta);
     const L = ep.length + 1;
     const uuids = Array.from({ length: Math.ceil(L / CHUNK) }, (_, c) => uuidBytes(this.meta.run.seed, ep.episode, c));
+    const files: Record<string, number> = {};
     for (let c = 0; c * CHUNK < L; c++) {
       const from = c * CHUNK;
       const to = Math.min(L, from + CHUNK);
@@ -70,17 +93,20 @@ export class DreamerSink implements EpisodeSink {
       chunk.stepid = { dtype: '|u1', shape: [to - from, 20], data: stepid };
       const succ = c + 1 < uuids.length ? base62(uuids[c + 1]!) : '0'.repeat(22);
       const name = `${timeName(ep.episode, c)}-${base62(uuids[c]!)}-${succ}-${to - from}.npz`;
-      writeFileAtomic(join(this.dir, 'replay', name), npzBytes(chunk));
+      const bytes = npzBytes(chunk);
+      writeFileAtomic(join(this.dir, 'replay', name), bytes);
+      files[name] = bytes.byteLength;
     }
     const success = ep.success[ep.length - 1] === 1;
-    appendFileSync(join(this.dir, PROGRESS, 'episodes.jsonl'), `${JSON.stringify({ episode: ep.episode, seed: ep.seed, length: ep.length, success })}\n`);
+    const line: JournalLine = { episode: ep.episode, seed: ep.seed, length: ep.length, success, files };
+    appendJournal(join(this.dir, PROGRESS, 'episodes.jsonl'), line);
     this.episodes++;
     this.frames += L;
     if (success) this.successes++;
   }
 
   async close(): Promise<DatasetSummary> {
-    const episodes = readFileSync(join(this.dir, PROGRESS, 'episodes.jsonl'), 'utf8').split('\n').filter((l) => l.endsWith('}')).map((l) => JSON.parse(l));
+    const episodes = readJournal<JournalLine>(join(this.dir, PROGRESS, 'episodes.jsonl')).entries.map(({ episode, seed, length, success }) => ({ episode, seed, length, success }));
     const m = this.meta;
     writeFileAtomic(
       join(this.dir, 'dreamer.json'),
@@ -91,6 +117,16 @@ export class DreamerSink implements EpisodeSink {
   }
 
   async abort(): Promise<void> {}
+}
+
+/** Why a journaled episode's chunks are not all there in full (naming the file), or null. */
+function chunkProblem(replay: string, line: JournalLine): string | null {
+  if (typeof line.files !== 'object' || line.files === null || Object.keys(line.files).length === 0) return 'its journal line records no chunk files';
+  for (const [name, bytes] of Object.entries(line.files)) {
+    const problem = sizeProblem(join(replay, name), bytes, `replay/${name}`);
+    if (problem) return problem;
+  }
+  return null;
 }
 
 /** All replay arrays of one episode, T + 1 rows each. */

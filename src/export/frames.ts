@@ -5,7 +5,8 @@ import type { PrimitiveShape } from '../core/scene.js';
 import type { ChannelFrames, EpisodeData } from '../episode/simulate.js';
 import { encodePng } from '../render/png.js';
 import { writeFileAtomic } from './atomic.js';
-import type { DatasetMeta, DatasetSummary, EpisodeSink } from './sink.js';
+import { appendJournal, discardNotice, readJournal, removeMatching, sizeProblem, writeJournal } from './journal.js';
+import type { DatasetMeta, DatasetSummary, EpisodeSink, SinkOpened } from './sink.js';
 import { encodeFloatTiff } from './tiff.js';
 
 /**
@@ -21,6 +22,14 @@ import { encodeFloatTiff } from './tiff.js';
  * layout is image layers plus scene metadata, with no place for per-step vectors.
  */
 const PROGRESS = '.trajforge-frames';
+const EPISODE_DIR = /^episode_(\d{6})(\.tmp)?$/;
+
+/** One line of the progress journal, appended once the episode folder is renamed into place. */
+interface JournalLine {
+  episode: number;
+  /** Byte length of every file in the folder, by path relative to it. */
+  files: Record<string, number>;
+}
 
 export class FramesSink implements EpisodeSink {
   private dir = '';
@@ -29,23 +38,44 @@ export class FramesSink implements EpisodeSink {
   private frames = 0;
   private successes = 0;
 
-  async open(dir: string, meta: DatasetMeta, opts: { resume: boolean }): Promise<{ committed: number }> {
+  async open(dir: string, meta: DatasetMeta, opts: { resume: boolean }): Promise<SinkOpened> {
     this.dir = dir;
     this.meta = meta;
-    mkdirSync(dir, { recursive: true });
-    // An episode folder is renamed into place only when complete, so complete folders are the progress.
-    for (const d of readdirSync(dir)) if (d.endsWith('.tmp')) rmSync(join(dir, d), { recursive: true, force: true });
-    if (opts.resume) {
-      const done = readdirSync(dir).filter((d) => /^episode_\d{6}$/.test(d)).sort();
-      this.episodes = done.length;
-      return { committed: done.length };
-    }
     mkdirSync(join(dir, PROGRESS), { recursive: true });
-    return { committed: 0 };
+    const progress = join(dir, PROGRESS, 'episodes.jsonl');
+    const notices: string[] = [];
+    let kept: JournalLine[] = [];
+    if (opts.resume) {
+      const { entries, damage } = readJournal<JournalLine>(progress);
+      const bad = entries.findIndex((e, i) => this.folderProblem(i, e) !== null);
+      kept = bad >= 0 ? entries.slice(0, bad) : entries;
+      if (bad >= 0) notices.push(discardNotice(episodeName(bad), this.folderProblem(bad, entries[bad]!)!, bad, entries.length - (damage ? 0 : 1)));
+      else if (damage) notices.push(discardNotice(episodeName(entries.length), damage, entries.length, entries.length));
+    }
+    // Folders the kept lines do not vouch for (unfinished, discarded, or renamed but never journaled) go.
+    removeMatching(dir, (name) => {
+      const m = EPISODE_DIR.exec(name);
+      return m !== null && (m[2] !== undefined || Number(m[1]) >= kept.length);
+    });
+    writeJournal(progress, kept);
+    this.episodes = kept.length;
+    return { committed: kept.length, ...(notices.length ? { notices } : {}) };
+  }
+
+  /** Why episode `i`'s folder is not what its journal line recorded (naming the file), or null. */
+  private folderProblem(i: number, line: JournalLine): string | null {
+    const name = episodeName(i);
+    if (typeof line.files !== 'object' || line.files === null || Object.keys(line.files).length === 0) return `its journal line records no files`;
+    if (!existsSync(join(this.dir, name))) return `${name} missing`;
+    for (const [file, bytes] of Object.entries(line.files)) {
+      const problem = sizeProblem(join(this.dir, name, file), bytes, `${name}/${file}`);
+      if (problem) return problem;
+    }
+    return null;
   }
 
   async write(ep: EpisodeData): Promise<void> {
-    const name = `episode_${String(this.episodes).padStart(6, '0')}`;
+    const name = episodeName(this.episodes);
     const tmp = join(this.dir, `${name}.tmp`);
     rmSync(tmp, { recursive: true, force: true });
     mkdirSync(tmp, { recursive: true });
@@ -139,7 +169,10 @@ export class FramesSink implements EpisodeSink {
     }
     writeFileAtomic(join(tmp, 'data_ranges.json'), `${JSON.stringify(ranges, null, 2)}\n`);
     writeFileAtomic(join(tmp, 'events.json'), `${JSON.stringify({ collisions: collisionEvents(ep, this.meta) }, null, 1)}\n`);
+    const files = fileSizes(tmp);
     renameSync(tmp, join(this.dir, name));
+    const line: JournalLine = { episode: ep.episode, files };
+    appendJournal(join(this.dir, PROGRESS, 'episodes.jsonl'), line);
     this.episodes++;
     this.frames += ep.length + 1;
     if (ep.success[ep.length - 1] === 1) this.successes++;
@@ -151,6 +184,19 @@ export class FramesSink implements EpisodeSink {
   }
 
   async abort(): Promise<void> {}
+}
+
+const episodeName = (i: number) => `episode_${String(i).padStart(6, '0')}`;
+
+/** Byte length of every file under `root`, by relative path with '/' separators, in sorted order. */
+function fileSizes(root: string, sub = ''): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const e of readdirSync(join(root, sub), { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+    const rel = sub ? `${sub}/${e.name}` : e.name;
+    if (e.isDirectory()) Object.assign(out, fileSizes(root, rel));
+    else out[rel] = statSync(join(root, rel)).size;
+  }
+  return out;
 }
 
 function metadataJson(ep: EpisodeData, meta: DatasetMeta, cam: DatasetMeta['cameras'][number], segBits: number) {

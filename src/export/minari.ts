@@ -1,10 +1,11 @@
-import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { TrajforgeError } from '../core/errors.js';
 import type { EpisodeData } from '../episode/simulate.js';
 import { writeFileAtomic } from './atomic.js';
 import { episodeExtras, extraFeatures, flatKey, sourceJson, withFinal } from './extras.js';
-import type { DatasetMeta, DatasetSummary, EpisodeSink } from './sink.js';
+import { appendJournal, discardNotice, fileBytes, readJournal, sizeProblem, writeJournal } from './journal.js';
+import type { DatasetMeta, DatasetSummary, EpisodeSink, SinkOpened } from './sink.js';
 
 /**
  * Minari (HDF5) dataset: DIR/<namespace>/<name>-v<N>/data/{metadata.json, main_data.hdf5}, so
@@ -37,6 +38,16 @@ async function loadH5(): Promise<H5> {
   return h5;
 }
 
+/** One line of the progress journal, appended after the episode's group is flushed. */
+interface JournalLine {
+  episode: number;
+  seed: number;
+  length: number;
+  success: boolean;
+  /** Byte length of main_data.hdf5.tmp after the flush. */
+  bytes: number;
+}
+
 export function minariDatasetId(envId: string): string {
   const m = /^(.*)-v(\d+)$/.exec(envId)!;
   return `trajforge/${m[1]!.toLowerCase()}-v${m[2]}`;
@@ -51,7 +62,7 @@ export class MinariSink implements EpisodeSink {
   private steps = 0;
   private successes = 0;
 
-  async open(dir: string, meta: DatasetMeta, opts: { resume: boolean }): Promise<{ committed: number }> {
+  async open(dir: string, meta: DatasetMeta, opts: { resume: boolean }): Promise<SinkOpened> {
     this.dir = dir;
     this.meta = meta;
     observationSpace(meta); // rejects extra features whose names clash, before any file exists
@@ -61,61 +72,76 @@ export class MinariSink implements EpisodeSink {
     const H = await loadH5();
     const progress = join(dir, PROGRESS, 'episodes.jsonl');
     const tmp = join(this.dataDir, 'main_data.hdf5.tmp');
-    // HDF5 files are not appendable atomically: a resumed run rewrites the file from the
-    // episodes recorded as complete, which are replayed by the caller (committed = 0 here when
-    // the file is missing).
-    if (opts.resume && existsSync(progress) && existsSync(tmp)) {
-      const done = readFileSync(progress, 'utf8').split('\n').filter((l) => l.endsWith('}')).map((l) => JSON.parse(l) as { length: number; success: boolean });
-      this.file = new H.File(tmp, 'a');
-      const present = this.file.keys().filter((k) => k.startsWith('episode_')).length;
-      if (present === done.length) {
-        this.episodes = done.length;
-        this.steps = done.reduce((n, e) => n + e.length, 0);
-        this.successes = done.filter((e) => e.success).length;
-        return { committed: done.length };
+    const notices: string[] = [];
+    if (opts.resume && existsSync(progress)) {
+      const { entries, damage } = readJournal<JournalLine>(progress);
+      const problem = entries.length > 0 ? this.reopen(H, tmp, entries) : null;
+      if (entries.length > 0 && problem === null) {
+        writeJournal(progress, entries); // drops a torn last line before the next append
+        this.episodes = entries.length;
+        this.steps = entries.reduce((n, e) => n + e.length, 0);
+        this.successes = entries.filter((e) => e.success).length;
+        if (damage) notices.push(discardNotice(`episode ${entries.length}`, damage, entries.length, entries.length));
+        return { committed: entries.length, ...(notices.length ? { notices } : {}) };
       }
-      this.file.close();
+      // HDF5 cannot drop what was written after the last journaled flush, so the file is redone whole.
+      if (problem !== null) notices.push(discardNotice('all episodes', damage ? `${damage}; ${problem}` : problem, 0, entries.length - (damage ? 0 : 1)));
     }
-    writeFileAtomic(progress, '');
+    writeJournal(progress, []);
     rmSync(tmp, { force: true });
     this.file = new H.File(tmp, 'w');
-    return { committed: 0 };
+    return { committed: 0, ...(notices.length ? { notices } : {}) };
+  }
+
+  /**
+   * Continues the unfinished file when it is exactly what the journal vouches for: the byte length
+   * recorded after the last journaled flush and one group per journaled episode. Otherwise returns
+   * what is wrong (the file is then redone).
+   */
+  private reopen(H: H5, tmp: string, entries: JournalLine[]): string | null {
+    const last = entries[entries.length - 1]!;
+    if (typeof last.bytes !== 'number') return 'its journal records no file size';
+    const problem = sizeProblem(tmp, last.bytes, 'main_data.hdf5.tmp');
+    if (problem) return problem;
+    let old: InstanceType<H5['File']> | null = null;
+    let fresh: InstanceType<H5['File']> | null = null;
+    const rebuilt = `${tmp}.rebuild`;
+    try {
+      old = new H.File(tmp, 'r');
+      const groups = new Set(old.keys());
+      const missing = entries.findIndex((_, i) => !groups.has(`episode_${i}`));
+      if (missing >= 0) return `main_data.hdf5.tmp lacks episode_${missing}`;
+      if (groups.size !== entries.length) return `main_data.hdf5.tmp holds ${groups.size} episodes, ${entries.length} journaled`;
+      // An HDF5 file reopened for appending lays out what follows differently from one written in
+      // one go; copying the kept episodes into a new file with the writer's own calls and flushes
+      // makes the finished file byte-identical to an uninterrupted run's.
+      fresh = new H.File(rebuilt, 'w');
+      for (let i = 0; i < entries.length; i++) {
+        writeEpisodeGroup(fresh, i, readEpisodeGroup(old, i, this.meta));
+        fresh.flush();
+      }
+      old.close();
+      old = null;
+      renameSync(rebuilt, tmp);
+      this.file = fresh;
+      return null;
+    } catch (e) {
+      fresh?.close();
+      rmSync(rebuilt, { force: true });
+      return `main_data.hdf5.tmp unreadable (${(e as Error).message})`;
+    } finally {
+      old?.close();
+    }
   }
 
   async write(ep: EpisodeData): Promise<void> {
     const f = this.file!;
-    const i = this.episodes;
     const T = ep.length;
-    const g = f.create_group(`episode_${i}`);
-    g.create_attribute('id', i);
-    g.create_attribute('total_steps', T);
-    g.create_attribute('seed', ep.seed);
-    const obs = g.create_group('observations');
-    const state = new Float32Array((T + 1) * ep.obsDim);
-    state.set(ep.obs);
-    state.set(ep.finalObs, T * ep.obsDim);
-    obs.create_dataset({ name: 'state', data: state, shape: [T + 1, ep.obsDim], dtype: '<f' });
-    for (const fr of ep.frames) {
-      const final = ep.finalFrames.find((x) => x.camera === fr.camera && x.channel === fr.channel)!;
-      const per = final.data.length;
-      const data = new (fr.data.constructor as new (n: number) => Uint8Array | Float32Array | Uint16Array)((T + 1) * per);
-      data.set(fr.data as never);
-      data.set(final.data as never, T * per);
-      const C = per / (fr.width * fr.height);
-      const shape = C === 1 ? [T + 1, fr.height, fr.width] : [T + 1, fr.height, fr.width, C];
-      const dtype = data instanceof Uint8Array ? '<B' : data instanceof Uint16Array ? '<H' : '<f';
-      obs.create_dataset({ name: obsKey(fr.channel, fr.camera), data, shape, dtype });
-    }
-    for (const x of episodeExtras(this.meta, ep)) obs.create_dataset({ name: flatKey(x.key), data: withFinal(x, T), shape: [T + 1, x.dim], dtype: '<f' });
-    if (this.meta.discrete) g.create_dataset({ name: 'actions', data: BigInt64Array.from(ep.actions, (a) => BigInt(Math.round(a))), shape: [T], dtype: '<q' });
-    else g.create_dataset({ name: 'actions', data: ep.actions, shape: [T, ep.actionDim], dtype: '<f' });
-    g.create_dataset({ name: 'rewards', data: Float64Array.from(ep.rewards), shape: [T], dtype: '<d' });
-    g.create_dataset({ name: 'terminations', data: Uint8Array.from(ep.terminated), shape: [T], dtype: '|b1' });
-    g.create_dataset({ name: 'truncations', data: Uint8Array.from(ep.truncated), shape: [T], dtype: '|b1' });
-    g.create_group('infos').create_dataset({ name: 'success', data: Uint8Array.from(ep.success), shape: [T], dtype: '|b1' });
+    writeEpisodeGroup(f, this.episodes, episodeGroup(ep, this.episodes, this.meta));
     f.flush();
     const success = ep.success[T - 1] === 1;
-    appendFileSync(join(this.dir, PROGRESS, 'episodes.jsonl'), `${JSON.stringify({ episode: ep.episode, seed: ep.seed, length: T, success })}\n`);
+    const line: JournalLine = { episode: ep.episode, seed: ep.seed, length: T, success, bytes: fileBytes(join(this.dataDir, 'main_data.hdf5.tmp')) };
+    appendJournal(join(this.dir, PROGRESS, 'episodes.jsonl'), line);
     this.episodes++;
     this.steps += T;
     if (success) this.successes++;
@@ -151,6 +177,93 @@ export class MinariSink implements EpisodeSink {
     this.file?.close();
     this.file = null;
   }
+}
+
+type H5Dtype = '<f' | '<B' | '<H' | '<q' | '<d' | '|b1';
+interface DatasetSpec {
+  name: string;
+  data: Float32Array | Float64Array | Uint8Array | Uint16Array | BigInt64Array;
+  shape: number[];
+  dtype: H5Dtype;
+}
+
+/** One episode's group in the order it is written: attrs, observations/*, actions .. truncations, infos/*. */
+interface EpisodeGroup {
+  attrs: { id: number; total_steps: number; seed: number };
+  observations: DatasetSpec[];
+  datasets: DatasetSpec[];
+  infos: DatasetSpec[];
+}
+
+function episodeGroup(ep: EpisodeData, i: number, meta: DatasetMeta): EpisodeGroup {
+  const T = ep.length;
+  const state = new Float32Array((T + 1) * ep.obsDim);
+  state.set(ep.obs);
+  state.set(ep.finalObs, T * ep.obsDim);
+  const observations: DatasetSpec[] = [{ name: 'state', data: state, shape: [T + 1, ep.obsDim], dtype: '<f' }];
+  for (const fr of ep.frames) {
+    const final = ep.finalFrames.find((x) => x.camera === fr.camera && x.channel === fr.channel)!;
+    const per = final.data.length;
+    const data = new (fr.data.constructor as new (n: number) => Uint8Array | Float32Array | Uint16Array)((T + 1) * per);
+    data.set(fr.data as never);
+    data.set(final.data as never, T * per);
+    const C = per / (fr.width * fr.height);
+    const shape = C === 1 ? [T + 1, fr.height, fr.width] : [T + 1, fr.height, fr.width, C];
+    const dtype = data instanceof Uint8Array ? '<B' : data instanceof Uint16Array ? '<H' : '<f';
+    observations.push({ name: obsKey(fr.channel, fr.camera), data, shape, dtype });
+  }
+  for (const x of episodeExtras(meta, ep)) observations.push({ name: flatKey(x.key), data: withFinal(x, T), shape: [T + 1, x.dim], dtype: '<f' });
+  const actions: DatasetSpec = meta.discrete
+    ? { name: 'actions', data: BigInt64Array.from(ep.actions, (a) => BigInt(Math.round(a))), shape: [T], dtype: '<q' }
+    : { name: 'actions', data: ep.actions, shape: [T, ep.actionDim], dtype: '<f' };
+  return {
+    attrs: { id: i, total_steps: T, seed: ep.seed },
+    observations,
+    datasets: [
+      actions,
+      { name: 'rewards', data: Float64Array.from(ep.rewards), shape: [T], dtype: '<d' },
+      { name: 'terminations', data: Uint8Array.from(ep.terminated), shape: [T], dtype: '|b1' },
+      { name: 'truncations', data: Uint8Array.from(ep.truncated), shape: [T], dtype: '|b1' },
+    ],
+    infos: [{ name: 'success', data: Uint8Array.from(ep.success), shape: [T], dtype: '|b1' }],
+  };
+}
+
+function writeEpisodeGroup(f: InstanceType<H5['File']>, i: number, e: EpisodeGroup): void {
+  const g = f.create_group(`episode_${i}`);
+  g.create_attribute('id', e.attrs.id);
+  g.create_attribute('total_steps', e.attrs.total_steps);
+  g.create_attribute('seed', e.attrs.seed);
+  const obs = g.create_group('observations');
+  for (const d of e.observations) obs.create_dataset(d);
+  for (const d of e.datasets) g.create_dataset(d);
+  const infos = g.create_group('infos');
+  for (const d of e.infos) infos.create_dataset(d);
+}
+
+/**
+ * An episode group read back for rewriting: observations in the writer's order (state, each
+ * camera's channels as declared, extras), booleans (which HDF5 hands back as int8) as written.
+ */
+function readEpisodeGroup(f: InstanceType<H5['File']>, i: number, meta: DatasetMeta): EpisodeGroup {
+  type Node = { value: unknown; shape: number[] | null; dtype: unknown; keys?: () => string[]; attrs?: Record<string, { value: unknown }> };
+  const node = (path: string) => f.get(`episode_${i}/${path}`) as unknown as Node;
+  const spec = (path: string, name: string, bool = false): DatasetSpec => {
+    const d = node(path);
+    return bool
+      ? { name, data: Uint8Array.from(d.value as Int8Array), shape: d.shape!, dtype: '|b1' }
+      : { name, data: d.value as DatasetSpec['data'], shape: d.shape!, dtype: d.dtype as H5Dtype };
+  };
+  const attrs = (f.get(`episode_${i}`) as unknown as Node).attrs!;
+  const declared = ['state', ...meta.cameras.flatMap((c) => c.channels.map((ch) => obsKey(ch, c.name))), ...(meta.extraFeatures ?? []).map((x) => flatKey(x.key))];
+  const present = (f.get(`episode_${i}/observations`) as unknown as Node).keys!();
+  const order = [...declared.filter((k) => present.includes(k)), ...present.filter((k) => !declared.includes(k)).sort()];
+  return {
+    attrs: { id: Number(attrs.id!.value), total_steps: Number(attrs.total_steps!.value), seed: Number(attrs.seed!.value) },
+    observations: order.map((k) => spec(`observations/${k}`, k)),
+    datasets: [spec('actions', 'actions'), spec('rewards', 'rewards'), spec('terminations', 'terminations', true), spec('truncations', 'truncations', true)],
+    infos: [spec('infos/success', 'success', true)],
+  };
 }
 
 const obsKey = (channel: string, camera: string) => (channel === 'rgb' ? `image_${camera}` : `${channel}_${camera}`);

@@ -1,22 +1,27 @@
 import { join } from 'node:path';
 import type { EpisodeData } from '../episode/simulate.js';
-import type { DatasetMeta, DatasetSummary, EpisodeSink } from './sink.js';
+import type { DatasetMeta, DatasetSummary, EpisodeSink, SinkOpened } from './sink.js';
 
 /**
  * Several formats from one simulation (`--format lerobot,dreamer`): each format writes into
  * DIR/<format>. On resume every sink reports what it has; the run restarts from the smallest
- * count and each sink skips the episodes it already holds.
+ * count and each sink skips the episodes it already holds. Notices name their format ("dreamer: discarded ...").
  */
 export class MultiSink implements EpisodeSink {
   private committed: number[] = [];
   private next = 0;
   constructor(private readonly sinks: { name: string; sink: EpisodeSink }[]) {}
 
-  async open(dir: string, meta: DatasetMeta, opts: { resume: boolean }): Promise<{ committed: number }> {
+  async open(dir: string, meta: DatasetMeta, opts: { resume: boolean }): Promise<SinkOpened> {
     this.committed = [];
-    for (const s of this.sinks) this.committed.push((await s.sink.open(join(dir, s.name), meta, opts)).committed);
+    const notices: string[] = [];
+    for (const s of this.sinks) {
+      const opened = await s.sink.open(join(dir, s.name), meta, opts);
+      this.committed.push(opened.committed);
+      for (const n of opened.notices ?? []) notices.push(`${s.name}: ${n}`);
+    }
     this.next = Math.min(...this.committed);
-    return { committed: this.next };
+    return { committed: this.next, ...(notices.length ? { notices } : {}) };
   }
 
   async write(ep: EpisodeData): Promise<void> {

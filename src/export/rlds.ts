@@ -1,10 +1,11 @@
-import { appendFileSync, existsSync, mkdirSync, openSync, closeSync, writeSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, openSync, closeSync, writeSync, readSync, renameSync, rmSync, statSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
 import { Proto } from '../core/proto.js';
 import type { EpisodeData } from '../episode/simulate.js';
 import { encodePng } from '../render/png.js';
 import { writeFileAtomic } from './atomic.js';
-import type { DatasetMeta, DatasetSummary, EpisodeSink } from './sink.js';
+import { appendJournal, discardNotice, fileBytes, readJournal, writeJournal } from './journal.js';
+import type { DatasetMeta, DatasetSummary, EpisodeSink, SinkOpened } from './sink.js';
 
 /**
  * RLDS / TFDS dataset (the Open X-Embodiment layout): DIR/<name>/1.0.0/ with dataset_info.json,
@@ -17,6 +18,40 @@ import type { DatasetMeta, DatasetSummary, EpisodeSink } from './sink.js';
  */
 const VERSION = '1.0.0';
 const PROGRESS = '.trajforge-rlds';
+
+/** One line of the progress journal, appended once the episode's record is written. */
+interface JournalLine {
+  episode: number;
+  length: number;
+  success: boolean;
+  /** Byte offset in the shard where the episode's record ends. */
+  end: number;
+}
+
+/**
+ * How many journaled episodes have their record in the shard: record i must start where record
+ * i - 1 ends, carry a length header whose masked CRC checks out, and end at the journaled offset.
+ * Reads 12 bytes per record, so resuming a large shard stays cheap.
+ */
+function intactRecords(shard: string, entries: JournalLine[]): number {
+  const size = fileBytes(shard);
+  if (size < 0) return 0;
+  const fd = openSync(shard, 'r');
+  try {
+    const head = new Uint8Array(12);
+    let start = 0;
+    for (const [i, e] of entries.entries()) {
+      if (typeof e.end !== 'number' || e.end > size || readSync(fd, head, 0, 12, start) !== 12) return i;
+      const dv = new DataView(head.buffer);
+      const length = Number(dv.getBigUint64(0, true));
+      if (dv.getUint32(8, true) !== maskedCrc(head.subarray(0, 8)) || start + 12 + length + 4 !== e.end) return i;
+      start = e.end;
+    }
+    return entries.length;
+  } finally {
+    closeSync(fd);
+  }
+}
 
 export function rldsName(envId: string): string {
   return envId.replace(/-v\d+$/, '').replace(/([a-z0-9])([A-Z])/g, '$1_$2').toLowerCase();
@@ -36,7 +71,7 @@ export class RldsSink implements EpisodeSink {
     return join(this.root, `${rldsName(this.meta.envId)}-train.tfrecord-00000-of-00001`);
   }
 
-  async open(dir: string, meta: DatasetMeta, opts: { resume: boolean }): Promise<{ committed: number }> {
+  async open(dir: string, meta: DatasetMeta, opts: { resume: boolean }): Promise<SinkOpened> {
     this.dir = dir;
     this.meta = meta;
     this.root = join(dir, rldsName(meta.envId), VERSION);
@@ -44,22 +79,30 @@ export class RldsSink implements EpisodeSink {
     mkdirSync(join(dir, PROGRESS), { recursive: true });
     const progress = join(dir, PROGRESS, 'episodes.jsonl');
     const tmp = `${this.shard}.tmp`;
-    if (opts.resume && existsSync(progress) && existsSync(tmp)) {
-      // Keep exactly the records of the episodes recorded as complete; drop a torn tail.
-      const done = readFileSync(progress, 'utf8').split('\n').filter((l) => l.endsWith('}')).map((l) => JSON.parse(l) as { length: number; success: boolean; end: number });
-      const end = done.length ? done[done.length - 1]!.end : 0;
-      const data = readFileSync(tmp).subarray(0, end);
-      writeFileAtomic(tmp, data);
-      this.fd = openSync(tmp, 'a');
-      this.episodes = done.length;
-      this.steps = done.reduce((n, e) => n + e.length, 0);
-      this.successes = done.filter((e) => e.success).length;
-      this.bytes = end;
-      return { committed: done.length };
+    const notices: string[] = [];
+    let kept: JournalLine[] = [];
+    if (opts.resume && existsSync(progress)) {
+      const { entries, damage } = readJournal<JournalLine>(progress);
+      const valid = intactRecords(tmp, entries);
+      kept = entries.slice(0, valid);
+      const label = `${rldsName(meta.envId)}-train.tfrecord-00000-of-00001.tmp`;
+      if (valid < entries.length) {
+        const size = fileBytes(tmp);
+        const expected = entries[entries.length - 1]!.end;
+        const reason = size < 0 ? `${label} missing` : size < expected ? `${label} truncated: ${size} of ${expected} bytes` : `${label} record of episode ${valid} damaged`;
+        notices.push(discardNotice(`episode ${valid}`, reason, valid, entries.length - (damage ? 0 : 1)));
+      } else if (damage) notices.push(discardNotice(`episode ${entries.length}`, damage, entries.length, entries.length));
     }
-    writeFileAtomic(progress, '');
-    this.fd = openSync(tmp, 'w');
-    return { committed: 0 };
+    // Exactly the records of the kept episodes stay: a torn or unjournaled tail is cut off.
+    const end = kept.length ? kept[kept.length - 1]!.end : 0;
+    if (end > 0) truncateSync(tmp, end);
+    writeJournal(progress, kept);
+    this.fd = openSync(tmp, end > 0 ? 'a' : 'w');
+    this.episodes = kept.length;
+    this.steps = kept.reduce((n, e) => n + e.length + 1, 0);
+    this.successes = kept.filter((e) => e.success).length;
+    this.bytes = end;
+    return { committed: kept.length, ...(notices.length ? { notices } : {}) };
   }
 
   async write(ep: EpisodeData): Promise<void> {
@@ -67,7 +110,8 @@ export class RldsSink implements EpisodeSink {
     writeSync(this.fd, record);
     this.bytes += record.length;
     const success = ep.success[ep.length - 1] === 1;
-    appendFileSync(join(this.dir, PROGRESS, 'episodes.jsonl'), `${JSON.stringify({ episode: ep.episode, length: ep.length, success, end: this.bytes })}\n`);
+    const line: JournalLine = { episode: ep.episode, length: ep.length, success, end: this.bytes };
+    appendJournal(join(this.dir, PROGRESS, 'episodes.jsonl'), line);
     this.episodes++;
     this.steps += ep.length + 1;
     if (success) this.successes++;
