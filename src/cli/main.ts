@@ -49,6 +49,21 @@ export const processIO: CliIO = {
 };
 
 /**
+ * Runs the CLI as this process (what bin/trajforge.js calls). A reader that closes the pipe
+ * early (`trajforge schema | head`) is a normal end, as for other Unix tools: the rest of the
+ * output has nowhere to go, so the process ends quietly with exit 0 instead of an EPIPE stack.
+ */
+export async function runProcess(argv: string[]): Promise<number> {
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'EPIPE' || e.code === 'ERR_STREAM_DESTROYED') process.exit(0);
+      throw e;
+    });
+  }
+  return main(argv, processIO);
+}
+
+/**
  * Runs one CLI invocation and returns its exit code. The only place that turns errors into
  * text: TrajforgeError -> "error[CODE]: message" and exit 2 (bad input) or 1 (runtime failure).
  */
