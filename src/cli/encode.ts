@@ -4,8 +4,7 @@ import { TrajforgeError } from '../core/errors.js';
 import { datasetMeta, readLeRobotCameraFrames, type CameraEpisodeFrames } from '../export/lerobot-episodes.js';
 import { addFeatureToLeRobot, type FeatureValues } from '../export/lerobot-extend.js';
 import { lerobotFeatures } from '../export/lerobot-format.js';
-import type { DatasetMeta } from '../export/sink.js';
-import { checkCameraSize, type ModelCard } from '../model/card.js';
+import { checkModelTarget, datasetTarget } from '../model/card.js';
 import { parseProviders, PROVIDERS_ENV } from '../model/onnx/runtime.js';
 import { WorldModelSession } from '../model/session.js';
 import { readModelCard, readModelParts } from '../model/store.js';
@@ -14,16 +13,6 @@ import { intOption, parse } from './args.js';
 import type { Command } from './io.js';
 
 export const DEFAULT_LATENT_KEY = 'observation.latent';
-
-/** The model's camera in the dataset, checked against the model's input: it must exist, carry rgb and have the encoder's size. */
-export function checkModelCamera(meta: DatasetMeta, card: ModelCard, dataset: string): void {
-  const cam = meta.cameras.find((c) => c.name === card.camera);
-  if (!cam || !cam.channels.includes('rgb')) {
-    const have = meta.cameras.filter((c) => c.channels.includes('rgb')).map((c) => `${c.name} ${c.width}x${c.height}`);
-    throw new TrajforgeError('E_MODEL_SHAPE', `${dataset} has no rgb camera '${card.camera}' (the model's camera; the dataset has ${have.length ? have.join(', ') : 'no rgb cameras'})`);
-  }
-  checkCameraSize(card, cam.width, cam.height, dataset);
-}
 
 /** Latent names z0..z{L-1}. */
 export function latentNames(latent: number): string[] {
@@ -64,7 +53,8 @@ export const encodeCommand: Command = {
     const modelDir = resolve(io.cwd, values.model as string);
     const card = readModelCard(modelDir);
     const meta = datasetMeta(src);
-    checkModelCamera(meta, card, dataset);
+    const { note } = checkModelTarget(card, datasetTarget(meta, dataset));
+    if (note) io.err(`note: ${note}\n`);
     const L = card.latent;
     const existing = meta.extraFeatures ?? [];
     if (existing.some((x) => x.key === key) && !replace) {
@@ -74,7 +64,7 @@ export const encodeCommand: Command = {
     // The key must not clash with a built-in feature: checked before the model is loaded.
     lerobotFeatures({ ...meta, extraFeatures: [...existing.filter((x) => x.key !== key), feature] });
 
-    const session = await WorldModelSession.load(card, readModelParts(modelDir, card), { providers: parseProviders(process.env[PROVIDERS_ENV]) });
+    const session = await WorldModelSession.load(card, readModelParts(modelDir, card), { providers: parseProviders(process.env[PROVIDERS_ENV]) }, modelDir);
     const pixels = card.input.width * card.input.height * 3;
     const started = performance.now();
     let encodeMs = 0;
@@ -126,12 +116,15 @@ export const encodeCommand: Command = {
       const s = await addFeatureToLeRobot(src, out, feature, latentsOf);
       const seconds = (performance.now() - started) / 1000;
       const encoded = frames + episodes; // every step plus each episode's final frame
-      const transfer = meta.envId === card.dataset.env_id ? '' : ` (note: model trained on ${card.dataset.env_id}, dataset is ${meta.envId}; latents are meaningful only if its pictures look alike)`;
       io.out(
         `encoded ${episodes} episodes, ${frames} frames of ${dataset} with model ${card.id} into ${values.out}: ${key} [${L}], ` +
-          `${seconds.toFixed(1)} s, encoder ${(encoded / Math.max(encodeMs / 1000, 1e-9)).toFixed(0)} frames/s (${(s.bytes / 1e6).toFixed(2)} MB)${transfer}\n`,
+          `${seconds.toFixed(1)} s, encoder ${(encoded / Math.max(encodeMs / 1000, 1e-9)).toFixed(0)} frames/s (${(s.bytes / 1e6).toFixed(2)} MB)\n`,
       );
       return 0;
+    } catch (e) {
+      // The writer reads the source's tables itself; a damaged one must name the dataset, not end in a stack.
+      if (e instanceof TrajforgeError) throw e;
+      throw new TrajforgeError('E_DATASET_INVALID', `${src}: cannot read the dataset (${(e as Error).message}); run \`trajforge validate ${dataset}\` to find the damaged file`, { file: src });
     } finally {
       await source.return(undefined); // stops the decoder if the writer failed midway
       await session.release();

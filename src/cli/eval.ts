@@ -6,7 +6,8 @@ import { copyLastBaseline, evaluateWorldModel, predictWindow, type EvaluationInp
 import { fitLinearWorldModel, linearAsLatentModel } from '../model/linear-baseline.js';
 import { parseProviders, PROVIDERS_ENV } from '../model/onnx/runtime.js';
 import { WorldModelSession } from '../model/session.js';
-import { checkCameraSize } from '../model/card.js';
+import { checkModelTarget, datasetTarget } from '../model/card.js';
+import { datasetMeta } from '../export/lerobot-episodes.js';
 import { readModelCard, readModelParts } from '../model/store.js';
 import { encodePng } from '../render/png.js';
 import { reportCharts, reportJson, reportMarkdown, targets } from '../report/world-model-report.js';
@@ -34,11 +35,14 @@ export const evalCommand: Command = {
     const started = performance.now();
     const modelDir = resolve(io.cwd, values.model as string);
     const card = readModelCard(modelDir);
-    const session = await WorldModelSession.load(card, readModelParts(modelDir, card), { providers: parseProviders(process.env[PROVIDERS_ENV]) });
+    // Refused before anything is loaded or written: a report of a model on another
+    // environment's data is meaningless and would replace the model's own report.
+    const { note } = checkModelTarget(card, datasetTarget(datasetMeta(resolve(io.cwd, dataset)), dataset));
+    if (note) io.err(`note: ${note}\n`);
+    const session = await WorldModelSession.load(card, readModelParts(modelDir, card), { providers: parseProviders(process.env[PROVIDERS_ENV]) }, modelDir);
     try {
       const data = await loadModelData(dataset, io.cwd, { camera: card.camera, downsample: card.input.downsample });
       const t = data.transitions;
-      checkCameraSize(card, t.source.width, t.source.height, dataset);
       // The model's own held-out episodes when this is its training dataset; otherwise the same rule.
       const sameData = data.meta.configHash === card.dataset.config_hash && data.episodes.length === card.dataset.episodes;
       const split = sameData ? card.split : splitEpisodes(data.episodes.length);

@@ -4,7 +4,7 @@ import { TrajforgeError } from '../core/errors.js';
 import type { EpisodeData } from '../episode/simulate.js';
 import { datasetMeta, readLeRobotEpisodes } from '../export/lerobot-episodes.js';
 import { readInfo } from '../export/lerobot-read.js';
-import { checkCameraSize } from '../model/card.js';
+import { checkModelTarget, datasetTarget } from '../model/card.js';
 import { predictWindow } from '../model/evaluate.js';
 import { WorldModelSession } from '../model/session.js';
 import { readModelCard, readModelParts } from '../model/store.js';
@@ -59,10 +59,8 @@ export const predictCommand: Command = {
     const count = readInfo(dir).total_episodes;
     if (k >= count) throw new TrajforgeError('E_USAGE', `--episode ${k} is out of range: ${dataset} has ${count} episode(s) (0..${count - 1})`);
     const meta = datasetMeta(dir);
-    if (meta.envId !== card.dataset.env_id) throw new TrajforgeError('E_USAGE', `${dataset} is ${meta.envId}; the model was trained on ${card.dataset.env_id}`);
-    const cam = meta.cameras.find((c) => c.name === card.camera);
-    if (!cam || !cam.channels.includes('rgb')) throw new TrajforgeError('E_MODEL_SHAPE', `${dataset} has no rgb camera '${card.camera}' (the model's camera)`);
-    checkCameraSize(card, cam.width, cam.height, dataset);
+    const { note } = checkModelTarget(card, datasetTarget(meta, dataset));
+    if (note) io.err(`note: ${note}\n`);
 
     let episode: EpisodeData | undefined;
     let i = 0;
@@ -87,7 +85,7 @@ export const predictCommand: Command = {
     if (tr.actions.cols !== A) throw new TrajforgeError('E_MODEL_SHAPE', `${dataset} has ${tr.actions.cols} action dims; the model takes ${A}`);
     const truth = (t: number) => tr.frames.data.subarray(t * P, (t + 1) * P);
 
-    const session = await WorldModelSession.load(card, readModelParts(modelDir, card));
+    const session = await WorldModelSession.load(card, readModelParts(modelDir, card), {}, modelDir);
     // preds[0] is the context frame itself, then the open-loop predictions.
     const preds: Float32Array[] = [Float32Array.from(truth(t0))];
     try {

@@ -18,6 +18,7 @@ export const validateCommand: Command = {
       return 0;
     }
     io.out(`${positionals[0]}: ${problems.length} problem(s)\n${problems.map((p) => `  - ${p}`).join('\n')}\n`);
-    return 1;
+    // The list is the report (stdout); the error line says so on stderr, with the first problem, for scripts and logs.
+    throw new TrajforgeError('E_DATASET_INVALID', `${dir}: not a valid LeRobot v3.0 dataset: ${problems.length} problem(s) (listed on stdout), the first: ${problems[0]}`, { file: dir });
   },
 };

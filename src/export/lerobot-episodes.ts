@@ -9,7 +9,8 @@ import { episodeExtrasPath } from './lerobot.js';
 import { auxKey, videoKey, videoPath } from './lerobot-format.js';
 import { dataFiles, readEpisodesMeta, readInfo, readJson, readParquetColumns, readParquetRows, type Row } from './lerobot-read.js';
 import { sourceFromJson, type sourceJson } from './extras.js';
-import { readNpz } from './npz.js';
+import { readNpz, type NpyArray } from './npz.js';
+import { z } from 'zod';
 import type { DatasetMeta } from './sink.js';
 
 /**
@@ -55,56 +56,129 @@ export function metaFromSidecar(side: TrajforgeSidecar): DatasetMeta {
   };
 }
 
+const sidecarSchema = z.looseObject({
+  env_id: z.string(),
+  config_hash: z.string(),
+  fps: z.number().positive(),
+  observation_names: z.array(z.string()),
+  action_names: z.array(z.string()),
+  discrete: z.boolean(),
+  cameras: z.array(z.looseObject({ name: z.string(), width: z.number().int().positive(), height: z.number().int().positive(), channels: z.array(z.string()) })),
+  body_names: z.array(z.string()),
+  extra_features: z.array(z.looseObject({ key: z.string(), dim: z.number().int().positive() })).optional(),
+});
+
+/** meta/trajforge.json, checked: readers index arrays by these fields, so a damaged sidecar is named here. */
 export function datasetMeta(dir: string): DatasetMeta {
-  return metaFromSidecar(readJson<TrajforgeSidecar>(join(dir, 'meta', 'trajforge.json')));
+  const file = join(dir, 'meta', 'trajforge.json');
+  if (!existsSync(file)) throw new TrajforgeError('E_DATASET_INVALID', `${dir}: not written by trajforge (no meta/trajforge.json)`, { file });
+  const side = readJson<TrajforgeSidecar>(file);
+  const parsed = sidecarSchema.safeParse(side);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new TrajforgeError('E_DATASET_INVALID', `${file}: ${issue.path.map(String).join('.') || '(root)'}: ${issue.message}; regenerate the dataset or restore the file`, { file });
+  }
+  return metaFromSidecar(side);
+}
+
+/** One episode's npz sidecar (final observation, tracks), every key a reader needs checked. */
+function readExtras(dir: string, episode: number): { get: (key: string) => NpyArray; has: (key: string) => boolean } {
+  const file = episodeExtrasPath(dir, episode);
+  let extras: Record<string, NpyArray>;
+  try {
+    extras = readNpz(new Uint8Array(readFileSync(file)));
+  } catch (e) {
+    throw new TrajforgeError('E_DATASET_INVALID', `${file}: cannot read episode ${episode}'s sidecar (${(e as Error).message}); it is missing or damaged`, { file });
+  }
+  return {
+    has: (key) => key in extras,
+    get: (key) => {
+      const v = extras[key];
+      if (!v) throw new TrajforgeError('E_DATASET_INVALID', `${file}: no array '${key}' in episode ${episode}'s sidecar`, { file });
+      return v;
+    },
+  };
+}
+
+/** A reader's unexpected failure on damaged data becomes an error naming the dataset, not a stack. */
+function datasetError(dir: string, e: unknown): unknown {
+  if (e instanceof TrajforgeError) return e;
+  return new TrajforgeError('E_DATASET_INVALID', `${dir}: cannot read the dataset (${(e as Error).message}); run \`trajforge validate ${dir}\` to find the damaged file`, { file: dir });
+}
+
+/** A value of a row's list column, checked against the width the metadata declares. */
+function rowValues(row: Row, key: string, width: number, where: () => string): ArrayLike<number> {
+  const v = row[key];
+  if (!(Array.isArray(v) || ArrayBuffer.isView(v)) || (v as ArrayLike<number>).length !== width) {
+    throw new TrajforgeError('E_DATASET_INVALID', `${where()}: column ${key} has ${Array.isArray(v) || ArrayBuffer.isView(v) ? (v as ArrayLike<number>).length : 'no list of'} values, meta/trajforge.json declares ${width}`);
+  }
+  return v as ArrayLike<number>;
 }
 
 export async function* readLeRobotEpisodes(dir: string, options: { channels?: readonly Channel[] } = {}): AsyncGenerator<EpisodeData> {
+  try {
+    yield* readEpisodes(dir, options);
+  } catch (e) {
+    throw datasetError(dir, e);
+  }
+}
+
+async function* readEpisodes(dir: string, options: { channels?: readonly Channel[] }): AsyncGenerator<EpisodeData> {
   const info = readInfo(dir);
-  if (!existsSync(join(dir, 'meta', 'trajforge.json'))) throw new TrajforgeError('E_DATASET_INVALID', `${dir}: not written by trajforge (no meta/trajforge.json); convert needs its sidecar`);
   const all = datasetMeta(dir);
   // Only the requested channels (all by default): a world model reads rgb only, and skipping the
   // depth/segmentation list columns is most of the parquet decoding.
   const keep = options.channels;
   const meta = keep ? { ...all, cameras: all.cameras.map((c) => ({ ...c, channels: c.channels.filter((ch) => keep.includes(ch as Channel)) })) } : all;
   const skipped = new Set(keep ? all.cameras.flatMap((c) => (c.channels as Channel[]).filter((ch) => ch !== 'rgb' && !keep.includes(ch)).map((ch) => auxKey(c.name, ch))) : []);
-  const sidecar = readFileSync(join(dir, 'meta', 'trajforge_episodes.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  const sidecarFile = join(dir, 'meta', 'trajforge_episodes.jsonl');
+  const sidecar = readJsonLines(sidecarFile);
   const episodes = await readEpisodesMeta(dir);
   const files = dataFiles(dir);
   let fileIndex = -1;
   let rows: Row[] = [];
   let start = 0;
   const take = async (from: number, n: number): Promise<Row[]> => {
-    while (from >= start + rows.length) {
-      start += rows.length;
+    while (from + n > start + rows.length) {
+      if (fileIndex + 1 >= files.length) {
+        throw new TrajforgeError('E_DATASET_INVALID', `${dir}: the data files hold ${start + rows.length} rows, but meta/episodes needs rows up to ${from + n}; a data file is missing or truncated`);
+      }
+      // An episode never spans two data files, so rows of the last file are no longer needed.
+      if (from >= start + rows.length) {
+        start += rows.length;
+        rows = [];
+      }
       const file = files[++fileIndex]!;
-      rows = await readParquetRows(file, skipped.size > 0 ? readParquetColumns(file).map((c) => c.name).filter((c) => !skipped.has(c)) : undefined);
+      const more = await readParquetRows(file, skipped.size > 0 ? readParquetColumns(file).map((c) => c.name).filter((c) => !skipped.has(c)) : undefined);
+      rows = rows.length > 0 ? [...rows, ...more] : more;
     }
     return rows.slice(from - start, from - start + n);
   };
+  const dataFile = () => files[fileIndex] ?? dir;
   const videos = new VideoStreams(dir, info.fps);
   try {
     for (const [e, em] of episodes.entries()) {
-      const side = sidecar[e];
+      const side = sidecar[e] as { source_episode?: unknown; seed?: unknown; bodies?: unknown; collisions?: EpisodeData['collisions'] } | undefined;
+      if (!side || !Array.isArray(side.bodies)) throw new TrajforgeError('E_DATASET_INVALID', `${sidecarFile}: no line for episode ${e} with its bodies (meta/episodes lists ${episodes.length} episodes)`, { file: sidecarFile });
       const T = Number(em.length);
       const r = await take(Number(em.dataset_from_index), T);
       const D = meta.observationNames.length;
       const A = meta.discrete ? 1 : meta.actionNames.length;
       const obs = new Float32Array(T * D);
       const actions = new Float32Array(T * A);
+      const where = () => `${dataFile()} (episode ${e})`;
       r.forEach((row, t) => {
-        obs.set(row['observation.state'] as number[], t * D);
+        obs.set(rowValues(row, 'observation.state', D, where), t * D);
         if (meta.discrete) actions[t] = Number(row.action);
-        else actions.set(row.action as number[], t * A);
+        else actions.set(rowValues(row, 'action', A, where), t * A);
       });
       const frames: ChannelFrames[] = [];
       const finalFrames: ChannelFrames[] = [];
-      const extras = readNpz(new Uint8Array(readFileSync(episodeExtrasPath(dir, e))));
-      const finals = Object.fromEntries(Object.entries(extras).filter(([k]) => k.startsWith('final/')).map(([k, v]) => [k.slice(6), v]));
-      const nums = (k: string) => Array.from(extras[k]!.data as Float64Array);
+      const extras = readExtras(dir, e);
+      const nums = (k: string) => Array.from(extras.get(k).data as Float64Array);
       for (const cam of meta.cameras) {
         for (const ch of cam.channels as Channel[]) {
-          const final = finals[`${cam.name}.${ch}`]!;
+          const final = extras.get(`final/${cam.name}.${ch}`);
           finalFrames.push({ camera: cam.name, channel: ch, width: cam.width, height: cam.height, data: final.data as Uint8Array });
           if (ch === 'rgb') {
             const data = await videos.frames(videoKey(cam.name), em, cam.width * cam.height * 3, T);
@@ -113,7 +187,7 @@ export async function* readLeRobotEpisodes(dir: string, options: { channels?: re
             const col = auxKey(cam.name, ch);
             const per = (final.data as Uint8Array).length;
             const data = ch === 'segmentation' ? new Uint16Array(T * per) : new Float32Array(T * per);
-            r.forEach((row, t) => data.set(row[col] as number[], t * per));
+            r.forEach((row, t) => data.set(rowValues(row, col, per, where), t * per));
             frames.push({ camera: cam.name, channel: ch, width: cam.width, height: cam.height, data });
           }
         }
@@ -124,9 +198,9 @@ export async function* readLeRobotEpisodes(dir: string, options: { channels?: re
         r.forEach((row, t) => {
           const v = row[x.key];
           if (x.dim === 1 && !Array.isArray(v) && !ArrayBuffer.isView(v)) data[t] = Number(v);
-          else data.set(v as ArrayLike<number>, t * x.dim);
+          else data.set(rowValues(row, x.key, x.dim, where), t * x.dim);
         });
-        const final = extras[`final_extra/${x.key}`];
+        const final = extras.has(`final_extra/${x.key}`) ? extras.get(`final_extra/${x.key}`) : undefined;
         return { key: x.key, dim: x.dim, ...(x.names ? { names: x.names } : {}), data, ...(final ? { final: Float32Array.from(final.data as Float32Array) } : {}) };
       });
       yield {
@@ -144,7 +218,7 @@ export async function* readLeRobotEpisodes(dir: string, options: { channels?: re
         truncated: Uint8Array.from(r, (row) => (row['next.truncated'] ? 1 : 0)),
         success: Uint8Array.from(r, (row) => (row['next.success'] ? 1 : 0)),
         frames,
-        finalObs: Float32Array.from(extras.final_obs!.data as Float32Array),
+        finalObs: Float32Array.from(extras.get('final_obs').data as Float32Array),
         finalFrames,
         cameras: meta.cameras.map((c) => ({
           name: c.name,
@@ -222,8 +296,15 @@ export interface CameraEpisodeFrames {
  * stays at one episode. The final frame comes from the sidecar.
  */
 export async function* readLeRobotCameraFrames(dir: string, camera: string): AsyncGenerator<CameraEpisodeFrames> {
+  try {
+    yield* readCameraFrames(dir, camera);
+  } catch (e) {
+    throw datasetError(dir, e);
+  }
+}
+
+async function* readCameraFrames(dir: string, camera: string): AsyncGenerator<CameraEpisodeFrames> {
   const info = readInfo(dir);
-  if (!existsSync(join(dir, 'meta', 'trajforge.json'))) throw new TrajforgeError('E_DATASET_INVALID', `${dir}: not written by trajforge (no meta/trajforge.json)`);
   const cam = datasetMeta(dir).cameras.find((c) => c.name === camera && c.channels.includes('rgb'));
   if (!cam) throw new TrajforgeError('E_DATASET_INVALID', `${dir}: no rgb camera '${camera}'`);
   const key = videoKey(camera);
@@ -233,8 +314,8 @@ export async function* readLeRobotCameraFrames(dir: string, camera: string): Asy
     for (const [e, em] of (await readEpisodesMeta(dir)).entries()) {
       const T = Number(em.length);
       const frames = await videos.frames(key, em, frameBytes, T);
-      const final = readNpz(new Uint8Array(readFileSync(episodeExtrasPath(dir, e))))[`final/${camera}.rgb`];
-      if (!final || final.data.byteLength !== frameBytes) throw new TrajforgeError('E_DATASET_INVALID', `${dir}: episode ${e} has no final ${camera} rgb frame in its sidecar`);
+      const final = readExtras(dir, e).get(`final/${camera}.rgb`);
+      if (final.data.byteLength !== frameBytes) throw new TrajforgeError('E_DATASET_INVALID', `${episodeExtrasPath(dir, e)}: episode ${e}'s final ${camera} rgb frame has ${final.data.byteLength} bytes, the camera needs ${frameBytes}`);
       const f = final.data;
       yield { episode: e, length: T, width: cam.width, height: cam.height, frames, final: new Uint8Array(f.buffer, f.byteOffset, f.byteLength) };
     }
@@ -304,4 +385,24 @@ class FrameStream {
     this.bufferedBytes = rest.length;
     return out;
   }
+}
+
+/** JSON Lines, each line parsed, a bad line named by file and line number. */
+function readJsonLines(file: string): Record<string, unknown>[] {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new TrajforgeError('E_DATASET_INVALID', `cannot read ${file}: ${(e as Error).message}`, { file });
+  }
+  return text.split('\n').flatMap((line, i) => {
+    if (!line) return [];
+    try {
+      const v = JSON.parse(line) as unknown;
+      if (v === null || typeof v !== 'object') throw new Error('not an object');
+      return [v as Record<string, unknown>];
+    } catch (e) {
+      throw new TrajforgeError('E_DATASET_INVALID', `${file}:${i + 1}: not a JSON object (${(e as Error).message})`, { file });
+    }
+  });
 }

@@ -25,30 +25,79 @@ export function readJson<T>(file: string): T {
   try {
     return JSON.parse(readFileSync(file, 'utf8')) as T;
   } catch (e) {
-    throw new TrajforgeError('E_DATASET_INVALID', `cannot read ${file}: ${(e as Error).message}`);
+    throw new TrajforgeError('E_DATASET_INVALID', `cannot read ${file}: ${(e as Error).message}`, { file });
   }
 }
 
+/** meta/info.json with the fields every reader relies on checked, each failure naming the file and field. */
 export function readInfo(dir: string): LeRobotInfo {
   const file = join(dir, 'meta', 'info.json');
-  if (!existsSync(file)) throw new TrajforgeError('E_DATASET_INVALID', `${dir} is not a LeRobot dataset (no meta/info.json)`);
-  return readJson<LeRobotInfo>(file);
+  if (!existsSync(file)) throw new TrajforgeError('E_DATASET_INVALID', `${dir} is not a LeRobot dataset (no meta/info.json)`, { file });
+  const info = readJson<LeRobotInfo>(file);
+  const bad = (field: string, expected: string, found: unknown) =>
+    new TrajforgeError('E_DATASET_INVALID', `${file}: ${field}: expected ${expected}, found ${JSON.stringify(found) ?? String(found)}; regenerate the dataset or repair the file`, { file });
+  if (info === null || typeof info !== 'object' || Array.isArray(info)) throw bad('(root)', 'an object', info);
+  for (const k of ['fps', 'total_episodes', 'total_frames', 'total_tasks'] as const) {
+    if (!Number.isInteger(info[k]) || info[k] < 0) throw bad(k, 'a non-negative integer', info[k]);
+  }
+  if (info.fps === 0) throw bad('fps', 'a positive integer', info.fps);
+  if (info.features === null || typeof info.features !== 'object' || Array.isArray(info.features)) throw bad('features', 'an object of feature declarations', info.features);
+  for (const [k, f] of Object.entries(info.features)) {
+    if (f === null || typeof f !== 'object' || typeof f.dtype !== 'string') throw bad(`features.${k}`, 'an object with a dtype', f);
+    if (f.dtype !== 'video' && (!Array.isArray(f.shape) || !f.shape.every((d) => Number.isInteger(d) && d >= 0))) throw bad(`features.${k}.shape`, 'a list of non-negative integers', f.shape);
+  }
+  return info;
 }
 
 function toArrayBuffer(file: string): ArrayBuffer {
-  const b = readFileSync(file);
+  let b: Buffer;
+  try {
+    b = readFileSync(file);
+  } catch (e) {
+    throw new TrajforgeError('E_DATASET_INVALID', `cannot read ${file}: ${(e as Error).message}`, { file });
+  }
   return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
+}
+
+/** Runs a parquet decoder on one file; a damaged file (truncated, garbled) becomes an error naming it. */
+async function parquet<T>(file: string, read: (buffer: ArrayBuffer) => T | Promise<T>): Promise<T> {
+  const buffer = toArrayBuffer(file);
+  try {
+    return await read(buffer);
+  } catch (e) {
+    if (e instanceof TrajforgeError) throw e;
+    throw unreadableParquet(file, e);
+  }
+}
+
+function unreadableParquet(file: string, e: unknown): TrajforgeError {
+  return new TrajforgeError('E_DATASET_INVALID', `${file}: not a readable parquet file (${(e as Error).message}); it is damaged or truncated: regenerate the dataset or restore the file`, { file });
 }
 
 /** Every row of a parquet file as an object; `columns` limits which are decoded (default: all). */
 export async function readParquetRows(file: string, columns?: readonly string[]): Promise<Row[]> {
-  return (await parquetReadObjects({ file: toArrayBuffer(file), ...(columns ? { columns: [...columns] } : {}) })) as Row[];
+  return parquet(file, async (buffer) => (await parquetReadObjects({ file: buffer, ...(columns ? { columns: [...columns] } : {}) })) as Row[]);
+}
+
+/** The footer metadata of a parquet file. */
+export function readParquetMetadata(file: string): ReturnType<typeof parquetMetadata> {
+  const buffer = toArrayBuffer(file);
+  try {
+    return parquetMetadata(buffer);
+  } catch (e) {
+    throw unreadableParquet(file, e);
+  }
 }
 
 /** Column names and physical/logical types, as parquet declares them. */
 export function readParquetColumns(file: string): { name: string; type: string; list: boolean }[] {
-  const meta = parquetMetadata(toArrayBuffer(file));
-  const tree = parquetSchema(meta);
+  const meta = readParquetMetadata(file);
+  let tree: ReturnType<typeof parquetSchema>;
+  try {
+    tree = parquetSchema(meta);
+  } catch (e) {
+    throw unreadableParquet(file, e);
+  }
   return tree.children.map((c) => {
     const list = c.element.converted_type === 'LIST';
     let leaf = c;
@@ -89,13 +138,18 @@ const n = (v: unknown) => Number(v);
  */
 export async function validateLeRobot(dir: string, opts: { deep?: boolean } = {}): Promise<string[]> {
   const problems: string[] = [];
-  const bad = (msg: string) => problems.push(msg);
-  let info: LeRobotInfo;
   try {
-    info = readInfo(dir);
+    return await checkLeRobot(dir, problems, opts);
   } catch (e) {
-    return [(e as Error).message];
+    // A file that cannot be read at all ends the check: it is the last problem, named.
+    if (!(e instanceof TrajforgeError)) throw e;
+    return [...problems, e.message];
   }
+}
+
+async function checkLeRobot(dir: string, problems: string[], opts: { deep?: boolean }): Promise<string[]> {
+  const bad = (msg: string) => problems.push(msg);
+  const info = readInfo(dir);
   if (info.codebase_version !== 'v3.0') bad(`meta/info.json: codebase_version is ${JSON.stringify(info.codebase_version)}, expected "v3.0"`);
   if (!Number.isInteger(info.fps) || info.fps <= 0) bad(`meta/info.json: fps must be a positive integer, found ${info.fps}`);
   if (!info.features || typeof info.features !== 'object') return [...problems, 'meta/info.json: no features'];
@@ -117,7 +171,7 @@ export async function validateLeRobot(dir: string, opts: { deep?: boolean } = {}
     tasks.forEach((t, i) => {
       if (n(t.task_index) !== i) bad(`meta/tasks.parquet row ${i}: task_index ${String(t.task_index)}`);
     });
-    const kv = parquetMetadata(toArrayBuffer(tasksFile)).key_value_metadata ?? [];
+    const kv = readParquetMetadata(tasksFile).key_value_metadata ?? [];
     const pandas = kv.find((e) => e.key === 'pandas');
     if (!pandas || !JSON.stringify(JSON.parse(pandas.value ?? '{}').index_columns ?? []).includes('task')) bad('meta/tasks.parquet: pandas metadata must make "task" the index');
   }

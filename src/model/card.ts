@@ -83,7 +83,34 @@ export function parseModelCard(value: unknown, source: string): ModelCard {
     const issue = parsed.error.issues[0]!;
     throw new TrajforgeError('E_MODEL_SHAPE', `${source}: not a trajforge model card: ${issue.path.join('.') || '(root)'}: ${issue.message}`, { file: source });
   }
-  return parsed.data;
+  const card = parsed.data;
+  const inconsistent = cardInconsistency(card);
+  if (inconsistent) throw new TrajforgeError('E_MODEL_SHAPE', `${source}: the model card contradicts itself: ${inconsistent}; restore model.json or retrain`, { file: source });
+  return card;
+}
+
+/** The first disagreement between the card's sizes (latent, input, decoded, action) and its declared tensors, or ''. */
+function cardInconsistency(card: ModelCard): string {
+  const A = card.action.names.length;
+  if (card.action.low.length !== A || card.action.high.length !== A) return `action.low/high have ${card.action.low.length}/${card.action.high.length} entries for ${A} action names`;
+  const s = card.state;
+  if (s.latent_dims.length !== s.names.length || s.mean.length !== s.names.length || s.std.length !== s.names.length) return `state.names, latent_dims, mean and std differ in length`;
+  if (s.latent_dims.some((d) => d >= card.latent)) return `state.latent_dims reach past latent ${card.latent}`;
+  const want: Record<string, (number | null)[]> = {
+    frames: [null, card.input.height, card.input.width, 3],
+    z: [null, card.latent],
+    z_next: [null, card.latent],
+    action: [null, A],
+  };
+  for (const [part, io] of Object.entries(card.parts)) {
+    for (const t of [...io.inputs, ...io.outputs]) {
+      const w = part === 'decoder' && t.name === 'frames' ? [null, card.decoded.height, card.decoded.width, 3] : want[t.name];
+      if (!w) continue;
+      const ok = w.length === t.shape.length && w.every((d, i) => d === null || d === t.shape[i]);
+      if (!ok) return `parts.${part} tensor '${t.name}' is [${t.shape.join(', ')}], expected [${w.map((d) => d ?? 'batch').join(', ')}] from latent ${card.latent}, input ${card.input.width}x${card.input.height}, decoded ${card.decoded.width}x${card.decoded.height}, ${A} actions`;
+    }
+  }
+  return '';
 }
 
 /** Throws unless a camera of width × height is what the model's encoder takes. */
@@ -91,4 +118,53 @@ export function checkCameraSize(card: ModelCard, width: number, height: number, 
   if (width !== card.input.width || height !== card.input.height) {
     throw new TrajforgeError('E_MODEL_SHAPE', `${where}: camera '${card.camera}' is ${width}x${height}; the model's encoder takes ${card.input.width}x${card.input.height} frames`);
   }
+}
+
+/** What a model is applied to (a dataset or an environment), in the terms its card records. */
+export interface ModelTarget {
+  /** The dataset path or environment id, for messages. */
+  where: string;
+  envId: string;
+  configHash: string;
+  cameras: readonly { name: string; width: number; height: number; channels?: readonly string[] }[];
+  discrete: boolean;
+  actionDims: number;
+}
+
+/**
+ * The one compatibility check of a model against a dataset or environment, run by every command
+ * that takes both (eval, encode, predict, dream) before it reads frames or writes anything: same
+ * environment id, the model's camera with rgb at the encoder's size, continuous actions of the
+ * model's width. A different config hash under the same id is allowed (a tweaked scene) and
+ * returned as a note for the caller to print.
+ */
+export function checkModelTarget(card: ModelCard, target: ModelTarget): { note?: string } {
+  const { where } = target;
+  if (target.envId !== card.dataset.env_id) {
+    throw new TrajforgeError(
+      'E_USAGE',
+      `${where} is ${target.envId}, but the model was trained on ${card.dataset.env_id}; use a model trained on ${target.envId} (trajforge train) or data of ${card.dataset.env_id}`,
+    );
+  }
+  const cam = target.cameras.find((c) => c.name === card.camera && (c.channels?.includes('rgb') ?? true));
+  if (!cam) {
+    const have = target.cameras.filter((c) => c.channels?.includes('rgb') ?? true).map((c) => `${c.name} ${c.width}x${c.height}`);
+    throw new TrajforgeError('E_MODEL_SHAPE', `${where} has no rgb camera '${card.camera}' (the model's camera; it has ${have.length ? have.join(', ') : 'no rgb cameras'})`);
+  }
+  checkCameraSize(card, cam.width, cam.height, where);
+  if (target.discrete) throw new TrajforgeError('E_MODEL_SHAPE', `${where} has a discrete action set; world models need continuous actions`);
+  if (target.actionDims !== card.action.names.length) {
+    throw new TrajforgeError('E_MODEL_SHAPE', `${where} has ${target.actionDims} action dims; the model takes ${card.action.names.length} (${card.action.names.join(', ')})`);
+  }
+  return target.configHash === card.dataset.config_hash
+    ? {}
+    : { note: `${where}: ${target.envId}'s config differs from the one the model was trained on (hash ${card.dataset.config_hash.slice(0, 12)})` };
+}
+
+/** A dataset's metadata (meta/trajforge.json) as a ModelTarget. */
+export function datasetTarget(
+  meta: { envId: string; configHash: string; cameras: ModelTarget['cameras']; discrete: boolean; actionNames: readonly string[] },
+  where: string,
+): ModelTarget {
+  return { where, envId: meta.envId, configHash: meta.configHash, cameras: meta.cameras, discrete: meta.discrete, actionDims: meta.discrete ? 1 : meta.actionNames.length };
 }

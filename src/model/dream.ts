@@ -16,7 +16,7 @@ import { calibration } from '../render/camera.js';
 import type { Renderer } from '../render/renderer.js';
 import type { PhysicsEnv } from '../sim/env.js';
 import type { WorldView } from '../sim/view.js';
-import { checkCameraSize, type ModelCard } from './card.js';
+import { checkModelTarget, type ModelCard } from './card.js';
 import { downsampleInto, unitInto } from './transitions.js';
 
 /** What dreaming needs from a model: WorldModelSession satisfies it. */
@@ -216,15 +216,15 @@ export class EstimatedView implements WorldView {
 
 /** Checks that a model fits an environment (camera, resolution, action size); returns the camera's full resolution. */
 export function checkModelForEnv(card: ModelCard, env: PhysicsEnv): { width: number; height: number } {
-  const cam = env.config.cameras.find((c) => c.name === card.camera);
-  if (!cam) throw new TrajforgeError('E_MODEL_SHAPE', `the model sees camera '${card.camera}', which ${env.spec.id} does not have (cameras: ${env.config.cameras.map((c) => c.name).join(', ')})`);
-  const [width, height] = cam.resolution;
-  checkCameraSize(card, width, height, env.spec.id);
-  if (env.actionSpace.type !== 'box') throw new TrajforgeError('E_MODEL_SHAPE', `${env.spec.id} has a discrete action set; world models need continuous actions`);
-  if (env.actionSpace.shape[0] !== card.action.names.length) {
-    throw new TrajforgeError('E_MODEL_SHAPE', `${env.spec.id} has ${env.actionSpace.shape[0]} action dims; the model takes ${card.action.names.length} (${card.action.names.join(', ')})`);
-  }
-  return { width, height };
+  checkModelTarget(card, {
+    where: env.spec.id,
+    envId: env.spec.id,
+    configHash: env.spec.configHash,
+    cameras: env.config.cameras.map((c) => ({ name: c.name, width: c.resolution[0], height: c.resolution[1] })),
+    discrete: env.actionSpace.type !== 'box',
+    actionDims: env.actionSpace.type === 'box' ? env.actionSpace.shape[0]! : 1,
+  });
+  return { width: card.input.width, height: card.input.height };
 }
 
 interface Live {

@@ -25,9 +25,30 @@ export class WorldModelSession {
     private readonly options: OnnxModelOptions,
   ) {}
 
-  static async load(card: ModelCard, bytes: Record<PartName, Uint8Array>, options: OnnxModelOptions = {}): Promise<WorldModelSession> {
+  /**
+   * Loads the four parts; `dir` (the model directory) names files in errors. Each graph must have
+   * the inputs and outputs its card declares: a damaged file or a card edited by hand is refused
+   * here, naming the file, rather than failing later inside onnxruntime.
+   */
+  static async load(card: ModelCard, bytes: Record<PartName, Uint8Array>, options: OnnxModelOptions = {}, dir?: string): Promise<WorldModelSession> {
     const parts = {} as Record<PartName, OnnxModel>;
-    for (const p of PART_NAMES) parts[p] = await OnnxModel.load(bytes[p], options);
+    try {
+      for (const p of PART_NAMES) {
+        const file = dir ? `${dir}/${card.parts[p].file}` : card.parts[p].file;
+        try {
+          parts[p] = await OnnxModel.load(bytes[p], options);
+        } catch (e) {
+          const msg = (e as Error).message;
+          // A provider the machine lacks fails every part alike; only a per-file failure is the file's fault.
+          if (options.providers?.some((x) => x !== 'cpu')) throw e;
+          throw new TrajforgeError('E_MODEL_SHAPE', `${file}: not a loadable ONNX model (${msg}); the file is damaged: restore it or retrain (trajforge train)`, { file });
+        }
+        checkSignature(parts[p], card.parts[p], file);
+      }
+    } catch (e) {
+      for (const m of Object.values(parts)) await m.release();
+      throw e;
+    }
     return new WorldModelSession(card, parts, bytes.decoder, options);
   }
 
@@ -148,4 +169,23 @@ function bytes(data: Float32Array | Uint8Array, name: string): Uint8Array {
 function floats(data: Float32Array | Uint8Array, name: string): Float32Array {
   if (!(data instanceof Float32Array)) throw new TrajforgeError('E_MODEL_SHAPE', `model output '${name}' is not float32`);
   return data;
+}
+
+/** Throws unless a loaded graph has exactly the card's tensors, with the card's fixed dims. */
+function checkSignature(model: OnnxModel, declared: ModelCard['parts'][PartName], file: string): void {
+  const actual = model.signature();
+  for (const side of ['inputs', 'outputs'] as const) {
+    for (const t of declared[side]) {
+      const found = actual[side].find((a) => a.name === t.name);
+      const fixed = (dims: readonly (number | string)[] | undefined) => (dims ?? []).map((d) => (typeof d === 'number' && d >= 0 ? d : '?')).join(', ');
+      const want = t.shape.map((d) => (typeof d === 'number' ? d : '?')).join(', ');
+      if (!found || (found.shape && fixed(found.shape) !== want)) {
+        throw new TrajforgeError(
+          'E_MODEL_SHAPE',
+          `${file}: the model card (model.json) declares ${side.slice(0, -1)} '${t.name}' [${want}], the graph has ${found ? `[${fixed(found.shape)}]` : `no such ${side.slice(0, -1)} (${actual[side].map((a) => a.name).join(', ')})`}; the card and the ONNX files do not belong together: retrain or restore them`,
+          { file },
+        );
+      }
+    }
+  }
 }

@@ -95,6 +95,12 @@ export class OnnxModel {
     return out;
   }
 
+  /** Input and output names with their declared shapes (strings for symbolic dims, undefined where the graph does not say). */
+  signature(): { inputs: { name: string; shape?: readonly (number | string)[] }[]; outputs: { name: string; shape?: readonly (number | string)[] }[] } {
+    const describe = (m: InferenceSession.ValueMetadata) => ({ name: m.name, ...(m.isTensor ? { shape: m.shape } : {}) });
+    return { inputs: this.session.inputMetadata.map(describe), outputs: this.session.outputMetadata.map(describe) };
+  }
+
   async release(): Promise<void> {
     if (this.released) return;
     this.released = true;

@@ -1,0 +1,136 @@
+/** The input bugs users reported (issue 12), each pinned by the case that showed it. */
+import { spawn } from 'node:child_process';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, truncateSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { loadEnv } from '../../src/config/load.js';
+import { TrajforgeError } from '../../src/core/errors.js';
+import { cli } from '../helpers/dataset.js';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const tmp = (prefix: string) => mkdtempSync(join(tmpdir(), prefix));
+
+/** Runs the CLI as a process whose stdout reader goes away after the first chunk, as `| head -1` does. */
+function runIntoClosedPipe(args: string[]): Promise<{ code: number | null; stderr: string }> {
+  const script = join(tmp('tf-pipe-'), 'run.mts');
+  writeFileSync(script, `import { runProcess } from ${JSON.stringify(join(ROOT, 'src/cli/main.ts'))};\nprocess.exitCode = await runProcess(process.argv.slice(2));\n`);
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stdout.once('data', () => child.stdout.destroy());
+    child.on('close', (code) => resolve({ code, stderr }));
+  });
+}
+
+describe('reported: closed stdout pipe', () => {
+  it('`trajforge schema | head` ends quietly with exit 0, no EPIPE stack', async () => {
+    const r = await runIntoClosedPipe(['schema']);
+    expect(r.stderr).not.toMatch(/EPIPE|\n {4}at |internal error/);
+    expect(r.code).toBe(0);
+  });
+});
+
+describe('reported: environment search path and extends', () => {
+  const saved = process.env.TRAJFORGE_ENV_PATH;
+  afterEach(() => {
+    if (saved === undefined) delete process.env.TRAJFORGE_ENV_PATH;
+    else process.env.TRAJFORGE_ENV_PATH = saved;
+  });
+
+  it('an extends naming an unknown environment names the file holding the extends and the field', () => {
+    const dir = tmp('tf-ext-');
+    writeFileSync(join(dir, 'child.yaml'), 'id: Child-v1\nextends: NoSuchParent-v1\n');
+    let err: unknown;
+    try {
+      loadEnv(join(dir, 'child.yaml'));
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(TrajforgeError);
+    expect((err as TrajforgeError).code).toBe('E_ENV_NOT_FOUND');
+    expect((err as TrajforgeError).message).toMatch(new RegExp(`^${join(dir, 'child.yaml')}: extends: unknown environment 'NoSuchParent-v1'`));
+    expect((err as TrajforgeError).exitCode).toBe(2);
+  });
+
+  it('one broken file on TRAJFORGE_ENV_PATH: envs lists the others and names it on stderr; good ids still load', async () => {
+    const dir = tmp('tf-path-');
+    writeFileSync(join(dir, 'broken.yaml'), 'id: Broken-v1\nbodies: [unclosed\n');
+    writeFileSync(join(dir, 'noid.yaml'), 'description: no id here\n');
+    writeFileSync(join(dir, 'mine.yaml'), 'id: Mine-v1\nextends: Reach-v1\ndescription: my reach\n');
+    process.env.TRAJFORGE_ENV_PATH = dir;
+    const r = await cli(['envs']);
+    expect(r.out).toMatch(/^Mine-v1 +my reach/m);
+    expect(r.out).toMatch(/^PushCube-v1 /m);
+    expect(r.err).toMatch(/^warning: skipped .*broken\.yaml: .*broken\.yaml:\d+:\d+: cannot parse/m);
+    expect(r.err).toMatch(/^warning: skipped .*noid\.yaml: .*no string `id`/m);
+    expect(r.code).toBe(1);
+    expect(loadEnv('Mine-v1').config.id).toBe('Mine-v1');
+    expect(loadEnv('PushCube-v1').config.id).toBe('PushCube-v1');
+  });
+});
+
+describe('reported: damaged datasets and mismatched models', () => {
+  let root: string;
+  beforeAll(async () => {
+    root = tmp('tf-reported-');
+    for (const [env, out] of [['PushCube-v1', 'push'], ['Reach-v1', 'reach']] as const) {
+      const r = await cli(['generate', env, '--episodes', '3', '--out', out, '--workers', '0', '--channels', 'rgb'], root);
+      expect(r.code, r.err).toBe(0);
+    }
+    const r = await cli(['train', 'push', '--out', 'model', '--model', 'linear', '--latent', '8'], root);
+    expect(r.code, r.err).toBe(0);
+  });
+
+  it('a truncated parquet: validate and train name the file with E_DATASET_INVALID, no stack', async () => {
+    const ds = join(root, 'truncated');
+    cpSync(join(root, 'push'), ds, { recursive: true });
+    const file = join(ds, 'data/chunk-000/file-000.parquet');
+    truncateSync(file, Math.floor(statSync(file).size / 2));
+    for (const args of [['validate', 'truncated'], ['train', 'truncated', '--out', 'm2', '--model', 'linear']]) {
+      const r = await cli(args, root);
+      expect(r.code, args[0]).not.toBe(0);
+      expect(r.err).toMatch(/^error\[E_DATASET_INVALID\]: /m);
+      expect(r.err).toContain('data/chunk-000/file-000.parquet');
+      expect(r.err).not.toMatch(/internal error|\n {4}at /);
+    }
+    expect(existsSync(join(root, 'm2'))).toBe(false);
+  });
+
+  it('`trajforge inspect DIR | head -1` ends quietly with exit 0, no EPIPE stack', async () => {
+    const r = await runIntoClosedPipe(['inspect', join(root, 'push')]);
+    expect(r.stderr).not.toMatch(/EPIPE|\n {4}at |internal error/);
+    expect(r.code).toBe(0);
+  });
+
+  it('eval, encode and predict refuse a PushCube-v1 model on a Reach-v1 dataset before writing anything', async () => {
+    const before = readFileSync(join(root, 'model/model.json'), 'utf8');
+    const cases = [
+      ['eval', '--model', 'model', 'reach', '--out', 'eval-out'],
+      ['encode', 'reach', '--model', 'model', '--out', 'encode-out'],
+      ['predict', 'reach', '--model', 'model', '--episode', '0', '--out', 'predict-out.mp4'],
+      ['eval', '--model', 'model', 'reach'],
+    ];
+    for (const args of cases) {
+      const r = await cli(args, root);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.err).toMatch(/^error\[E_USAGE\]: reach is Reach-v1, but the model was trained on PushCube-v1/);
+    }
+    for (const out of ['eval-out', 'encode-out', 'predict-out.mp4', 'model/eval']) expect(existsSync(join(root, out)), out).toBe(false);
+    expect(readFileSync(join(root, 'model/model.json'), 'utf8')).toBe(before);
+  });
+
+  it('the same check refuses a model whose action width does not fit the dataset', async () => {
+    const ds = join(root, 'actions');
+    cpSync(join(root, 'push'), ds, { recursive: true });
+    const side = JSON.parse(readFileSync(join(ds, 'meta/trajforge.json'), 'utf8'));
+    side.action_names = [...side.action_names, 'extra'];
+    writeFileSync(join(ds, 'meta/trajforge.json'), JSON.stringify(side));
+    const r = await cli(['eval', '--model', 'model', 'actions', '--out', 'eval-actions'], root);
+    expect(r.err).toMatch(/^error\[E_MODEL_SHAPE\]: actions has 3 action dims; the model takes 2/);
+    expect(existsSync(join(root, 'eval-actions'))).toBe(false);
+    rmSync(ds, { recursive: true });
+  });
+});
