@@ -1,82 +1,23 @@
-import { execFileSync } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { loadEnv } from '../../../src/config/load.js';
-import { observationNames } from '../../../src/config/names.js';
-import { episodeSeed } from '../../../src/episode/rollout.js';
-import { createRunner } from '../../../src/episode/runner.js';
 import type { EpisodeData } from '../../../src/episode/simulate.js';
 import { DreamerSink } from '../../../src/export/dreamer.js';
-import { DEFAULT_LAYOUT } from '../../../src/export/lerobot-format.js';
 import { datasetMeta, readLeRobotEpisodes } from '../../../src/export/lerobot-episodes.js';
 import { mergeLeRobot } from '../../../src/export/lerobot-merge.js';
 import { validateLeRobot } from '../../../src/export/lerobot-read.js';
 import { LeRobotSink } from '../../../src/export/lerobot.js';
 import { MinariSink } from '../../../src/export/minari.js';
 import { RldsSink, rldsName } from '../../../src/export/rlds.js';
-import type { DatasetMeta, EpisodeSink } from '../../../src/export/sink.js';
-import { baseBodies } from '../../../src/sim/describe.js';
 import { query, tmpDir } from '../../helpers/dataset.js';
-
-const ENV = 'PushCube-v1';
-const LATENT = 80; // wider than 64: must still get per-dimension stats, like observation.state
-const EPISODES = 3;
-
-/** Debian's python3 with numpy / h5py (installed by .ci/run): the independent readers. */
-function py(script: string, ...args: string[]): unknown {
-  return JSON.parse(execFileSync('/usr/bin/python3', ['-c', script, ...args], { maxBuffer: 1 << 28 }).toString());
-}
-
-function baseMeta(): DatasetMeta {
-  const env = loadEnv(ENV);
-  const cfg = env.config;
-  return {
-    envId: cfg.id,
-    config: cfg,
-    configHash: env.hash,
-    instruction: cfg.task.instruction || cfg.description || cfg.id,
-    fps: Math.round(1 / (cfg.world.timestep * cfg.world.substeps)),
-    observationNames: observationNames(cfg),
-    actionNames: cfg.actions.actuators.map((a) => a.name),
-    discrete: false,
-    cameras: [],
-    bodyNames: baseBodies(cfg).map((b) => b.name),
-    run: { seed: 0, episodes: EPISODES, shard: { index: 0, count: 1 }, policy: { kind: 'expert', noise: 0, epsilon: 0 }, codec: 'lossless', gop: 2, checkpoint: 2, layout: DEFAULT_LAYOUT },
-  };
-}
-
-/** Deterministic, non-trivial values (distinct per episode, step and dimension). */
-const latentValue = (e: number, t: number, d: number) => Math.fround(Math.sin(e * 1000 + t * 7.3 + d * 0.91) * (1 + d / 10));
-
-async function simulate(): Promise<EpisodeData[]> {
-  const runner = await createRunner({ config: loadEnv(ENV).config, source: 'extras-test', policy: { kind: 'expert', noise: 0, epsilon: 0 }, cameras: [], supersample: 1 });
-  const eps = Array.from({ length: EPISODES }, (_, k) => runner.run(k, episodeSeed(0, k)));
-  runner.close();
-  return eps.map((ep, e) => {
-    const T = ep.length;
-    const latent = Float32Array.from({ length: T * LATENT }, (_, i) => latentValue(e, Math.floor(i / LATENT), i % LATENT));
-    const final = Float32Array.from({ length: LATENT }, (_, d) => latentValue(e, T, d));
-    const score = Float32Array.from({ length: T }, (_, t) => Math.fround(e + t / 100));
-    return { ...ep, extras: [{ key: 'observation.latent', dim: LATENT, data: latent, final }, { key: 'wm.score', dim: 1, names: ['score'], data: score }] };
-  });
-}
-
-async function write(sink: EpisodeSink, dir: string, meta: DatasetMeta, eps: Iterable<EpisodeData> | AsyncIterable<EpisodeData>): Promise<void> {
-  await sink.open(dir, meta, { resume: false });
-  for await (const ep of eps) await sink.write(ep);
-  await sink.close();
-}
+import { baseMeta, ENV, EPISODES, extrasMeta, LATENT, simulate, write } from '../../helpers/extras.js';
+import { H5, readNpz, rows, values } from '../../helpers/readers.js';
 
 describe('extra float features and world-model provenance', () => {
   let root: string;
   let dir: string;
   let eps: EpisodeData[];
-  const meta: DatasetMeta = {
-    ...baseMeta(),
-    extraFeatures: [{ key: 'observation.latent', dim: LATENT }, { key: 'wm.score', dim: 1, names: ['score'] }],
-    source: { kind: 'world-model', modelId: 'wm-test-1', model: 'linear-baseline' },
-  };
+  const meta = extrasMeta();
   beforeAll(async () => {
     root = tmpDir('tf-extras-');
     dir = join(root, 'lerobot');
@@ -151,15 +92,13 @@ describe('extra float features and world-model provenance', () => {
     expect(m.extraFeatures).toEqual(meta.extraFeatures);
   });
 
-  it('LeRobot final values in the episode npz (numpy)', () => {
-    const npz = Array.from({ length: EPISODES }, (_, e) => join(dir, `meta/trajforge_episodes/episode_${String(e).padStart(6, '0')}.npz`));
-    const out = py(`
-import json, sys, numpy as np
-print(json.dumps([{'final': np.load(f)['final_extra/observation.latent'].tolist(), 'keys': sorted(k for k in np.load(f).files if k.startswith('final_extra/'))} for f in sys.argv[1:]]))`, ...npz) as { final: number[]; keys: string[] }[];
-    out.forEach((o, e) => {
-      expect(o.keys).toEqual(['final_extra/observation.latent']); // wm.score has no final value
-      expect(o.final).toEqual(Array.from(eps[e]!.extras![0]!.final!));
-    });
+  it('LeRobot final values in the episode npz (npyjs)', () => {
+    for (let e = 0; e < EPISODES; e++) {
+      const d = readNpz(join(dir, `meta/trajforge_episodes/episode_${String(e).padStart(6, '0')}.npz`));
+      expect(Object.keys(d).filter((k) => k.startsWith('final_extra/'))).toEqual(['final_extra/observation.latent']); // wm.score has no final value
+      expect(d['final_extra/observation.latent']).toMatchObject({ dtype: 'f4', shape: [LATENT] });
+      expect(values(d['final_extra/observation.latent']!.data)).toEqual(Array.from(eps[e]!.extras![0]!.final!));
+    }
   });
 
   it('readLeRobotEpisodes returns the extras as written; merge keeps them', async () => {
@@ -185,63 +124,55 @@ print(json.dumps([{'final': np.load(f)['final_extra/observation.latent'].tolist(
     expect(datasetMeta(merged).source).toEqual(meta.source);
   });
 
-  it('convert path: DreamerV3 npz carries each extra as an array with T + 1 rows (numpy)', async () => {
+  it('convert path: DreamerV3 npz carries each extra as an array with T + 1 rows (npyjs)', async () => {
     const out = join(root, 'dreamer');
     await write(new DreamerSink(), out, datasetMeta(dir), readLeRobotEpisodes(dir));
     const replay = join(out, 'replay');
     const files = readdirSync(replay).sort();
     expect(files).toHaveLength(EPISODES);
-    const arrays = py(`
-import json, sys, numpy as np
-out = []
-for f in sys.argv[1:]:
-    d = np.load(f)
-    z = d['observation_latent']; s = d['wm_score']
-    out.append({'z': z.tolist(), 'zt': str(z.dtype), 's': [None if np.isnan(x) else float(x) for x in s[:, 0]], 'st': str(s.dtype), 'shape': list(s.shape), 'state': list(d['state'].shape)})
-print(json.dumps(out))`, ...files.map((f) => join(replay, f))) as { z: number[][]; zt: string; s: (number | null)[]; st: string; shape: number[]; state: number[] }[];
-    arrays.forEach((a, e) => {
+    files.forEach((f, e) => {
+      const a = readNpz(join(replay, f));
       const ep = eps[e]!;
       const T = ep.length;
-      expect(a.zt).toBe('float32');
-      expect(a.st).toBe('float32');
-      expect(a.shape).toEqual([T + 1, 1]);
-      expect(a.state).toEqual([T + 1, 12]);
-      expect(a.z).toHaveLength(T + 1);
-      expect(a.z[3]).toEqual(Array.from(ep.extras![0]!.data.subarray(3 * LATENT, 4 * LATENT)));
-      expect(a.z[T]).toEqual(Array.from(ep.extras![0]!.final!));
-      expect(a.s.slice(0, T)).toEqual(Array.from(ep.extras![1]!.data));
-      expect(a.s[T]).toBeNull(); // no final value given: NaN, never a made-up number
+      expect(a.observation_latent).toMatchObject({ dtype: 'f4', shape: [T + 1, LATENT] });
+      expect(a.wm_score).toMatchObject({ dtype: 'f4', shape: [T + 1, 1] });
+      expect(a.state!.shape).toEqual([T + 1, 12]);
+      const z = rows(a.observation_latent!.data, LATENT);
+      expect(z[3]).toEqual(Array.from(ep.extras![0]!.data.subarray(3 * LATENT, 4 * LATENT)));
+      expect(z[T]).toEqual(Array.from(ep.extras![0]!.final!));
+      const score = values(a.wm_score!.data);
+      expect(score.slice(0, T)).toEqual(Array.from(ep.extras![1]!.data));
+      expect(score[T]).toBeNaN(); // no final value given: NaN, never a made-up number
     });
     const dj = JSON.parse(readFileSync(join(out, 'dreamer.json'), 'utf8'));
     expect(dj.source).toEqual({ kind: 'world-model', model_id: 'wm-test-1', model: 'linear-baseline' });
     expect(dj.extra_features[0]).toEqual({ key: 'observation.latent', array: 'observation_latent', dim: LATENT });
   });
 
-  it('convert path: Minari declares each extra as an observation subspace with T + 1 rows (h5py)', async () => {
+  it('convert path: Minari declares each extra as an observation subspace with T + 1 rows (jsfive)', async () => {
     const out = join(root, 'minari');
     await write(new MinariSink(), out, datasetMeta(dir), readLeRobotEpisodes(dir));
     const base = join(out, 'trajforge/pushcube-v1/data');
-    const r = py(`
-import h5py, json, sys, numpy as np
-meta = json.load(open(sys.argv[1] + '/metadata.json'))
-obs = json.loads(meta['observation_space'])
-f = h5py.File(sys.argv[1] + '/main_data.hdf5', 'r')
-eps = []
-for i in range(meta['total_episodes']):
-    g = f['episode_%d/observations' % i]
-    eps.append({'z': g['observation_latent'][()].tolist(), 'dtype': str(g['observation_latent'].dtype), 'slast': bool(np.isnan(g['wm_score'][()][-1, 0])), 'state': list(g['state'].shape)})
-print(json.dumps({'latent_space': obs['subspaces']['observation_latent']['shape'], 'score_space': obs['subspaces']['wm_score']['shape'], 'trajforge': meta['trajforge'], 'eps': eps}))`, base) as { latent_space: number[]; score_space: number[]; trajforge: Record<string, unknown>; eps: { z: number[][]; dtype: string; slast: boolean; state: number[] }[] };
-    expect(r.latent_space).toEqual([LATENT]);
-    expect(r.score_space).toEqual([1]);
-    expect(r.trajforge.source).toEqual({ kind: 'world-model', model_id: 'wm-test-1', model: 'linear-baseline' });
-    r.eps.forEach((g, e) => {
-      const ep = eps[e]!;
-      expect(g.dtype).toBe('float32');
-      expect(g.z).toHaveLength(ep.length + 1);
-      expect(g.state).toEqual([ep.length + 1, 12]);
-      expect(g.z[0]).toEqual(Array.from(ep.extras![0]!.data.subarray(0, LATENT)));
-      expect(g.z[ep.length]).toEqual(Array.from(ep.extras![0]!.final!));
-      expect(g.slast).toBe(true);
+    const meta = JSON.parse(readFileSync(join(base, 'metadata.json'), 'utf8'));
+    // Python's json writes bare Infinity literals; JSON.parse reads them only as strings.
+    const obs = JSON.parse((meta.observation_space as string).replace(/(-?)Infinity/g, '"$1Infinity"'));
+    expect(obs.subspaces.observation_latent.shape).toEqual([LATENT]);
+    expect(obs.subspaces.wm_score.shape).toEqual([1]);
+    expect(meta.trajforge.source).toEqual({ kind: 'world-model', model_id: 'wm-test-1', model: 'linear-baseline' });
+    const f = new H5(join(base, 'main_data.hdf5'));
+    expect(meta.total_episodes).toBe(EPISODES);
+    eps.forEach((ep, e) => {
+      const g = `episode_${e}/observations`;
+      const latent = f.data(`${g}/observation_latent`);
+      expect(latent.dtype).toBe('<f4');
+      expect(latent.shape).toEqual([ep.length + 1, LATENT]);
+      expect(f.data(`${g}/state`).shape).toEqual([ep.length + 1, 12]);
+      const z = rows(latent.value, LATENT);
+      expect(z[0]).toEqual(Array.from(ep.extras![0]!.data.subarray(0, LATENT)));
+      expect(z[ep.length]).toEqual(Array.from(ep.extras![0]!.final!));
+      const score = values(f.data(`${g}/wm_score`).value);
+      expect(score.slice(0, ep.length)).toEqual(Array.from(ep.extras![1]!.data));
+      expect(score[ep.length]).toBeNaN();
     });
   });
 

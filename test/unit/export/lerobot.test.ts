@@ -1,4 +1,4 @@
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { cpSync, existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -8,6 +8,7 @@ import { createRunner } from '../../../src/episode/runner.js';
 import { validateLeRobot } from '../../../src/export/lerobot-read.js';
 import { decodeVideo, frameTimestamps } from '../../../src/video/ffmpeg.js';
 import { cli, query, tmpDir } from '../../helpers/dataset.js';
+import { readNpz, rows } from '../../helpers/readers.js';
 
 const ENV = 'PushCube-v1';
 
@@ -123,20 +124,15 @@ describe('generate -> LeRobot v3 (read back independently)', () => {
 
   it('records camera intrinsics and per-frame poses per episode (jittered cameras differ)', () => {
     const eps = readFileSync(join(dir, 'meta/trajforge_episodes.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-    // The per-frame tracks live in meta/trajforge_episodes/*.npz: read them with Debian's numpy.
-    const script = `
-import json, sys, numpy as np
-out = []
-for f in sys.argv[1:]:
-    d = np.load(f)
-    out.append({'K': d['camera/top/K'].tolist(), 'pos': d['camera/top/positions'].tolist(), 'q': d['camera/top/quaternions'].shape[1], 'w2c': list(d['camera/top/world_to_camera'].shape), 'final_obs': list(d['final_obs'].shape), 'rgb': list(d['final/top.rgb'].shape), 'cube': list(d['body/3/positions'].shape)})
-print(json.dumps(out))`;
-    const npz = eps.map((_e: unknown, i: number) => join(dir, `meta/trajforge_episodes/episode_${String(i).padStart(6, '0')}.npz`));
-    const tracks = JSON.parse(execFileSync('/usr/bin/python3', ['-c', script, ...npz]).toString());
+    // The per-frame tracks live in meta/trajforge_episodes/*.npz: read them with npyjs.
+    const tracks = eps.map((_e: unknown, i: number) => {
+      const d = readNpz(join(dir, `meta/trajforge_episodes/episode_${String(i).padStart(6, '0')}.npz`));
+      return { K: rows(d['camera/top/K']!.data, 3), pos: rows(d['camera/top/positions']!.data, 3), q: d['camera/top/quaternions']!.shape[1], w2c: d['camera/top/world_to_camera']!.shape, final_obs: d.final_obs!.shape, rgb: d['final/top.rgb']!.shape, cube: d['body/3/positions']!.shape };
+    });
     eps.forEach((e: { length: number }, i: number) => {
-      const t = tracks[i];
-      expect(t.K[0][0]).toBeCloseTo(32 / Math.tan((50 * Math.PI) / 360), 9);
-      expect(t.K[0][2]).toBe(32);
+      const t = tracks[i]!;
+      expect(t.K[0]![0]).toBeCloseTo(32 / Math.tan((50 * Math.PI) / 360), 9);
+      expect(t.K[0]![2]).toBe(32);
       expect(t.pos).toHaveLength(e.length + 1); // every frame and the final observation
       expect(t.q).toBe(4);
       expect(t.w2c).toEqual([4, 4]);
@@ -144,7 +140,7 @@ print(json.dumps(out))`;
       expect(t.rgb).toEqual([64, 64, 3]);
       expect(t.cube).toEqual([e.length + 1, 3]);
     });
-    expect(tracks[0].pos[0]).not.toEqual(tracks[1].pos[0]);
+    expect(tracks[0]!.pos[0]).not.toEqual(tracks[1]!.pos[0]);
     const side = JSON.parse(readFileSync(join(dir, 'meta/trajforge.json'), 'utf8'));
     expect(side.config.id).toBe(ENV);
     expect(side.body_names).toEqual(['ground', 'goal', 'cube', 'pusher']);

@@ -1,27 +1,16 @@
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { TrajforgeError } from '../../../src/core/errors.js';
-import { Rng } from '../../../src/core/rng.js';
-import { apply, createMlp, type Dense } from '../../../src/model/nn.js';
+import type { Rng } from '../../../src/core/rng.js';
+import { apply, type Dense } from '../../../src/model/nn.js';
 import { describeModel, OnnxGraph } from '../../../src/model/onnx/graph.js';
 import { OnnxModel, parseProviders } from '../../../src/model/onnx/runtime.js';
-
-const dir = mkdtempSync(join(tmpdir(), 'tf-onnx-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+import { runDeclared } from '../../helpers/onnx.js';
+import { attrsGraph, mlpGraph, twoHeadsGraph } from '../../helpers/onnx-graphs.js';
 
 function randomRows(rng: Rng, n: number, width: number, scale = 1): Float32Array {
   const x = new Float32Array(n * width);
   for (let i = 0; i < x.length; i++) x[i] = rng.normal() * scale;
   return x;
-}
-
-/** createMlp leaves biases at zero; random ones make the Gemm C input matter. */
-function withRandomBiases(layers: Dense[], rng: Rng): Dense[] {
-  for (const l of layers) for (let o = 0; o < l.outputs; o++) l.bias[o] = rng.normal() * 0.3;
-  return layers;
 }
 
 function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
@@ -40,34 +29,9 @@ async function runOnce(bytes: Uint8Array, feeds: Record<string, { data: Float32A
   }
 }
 
-/**
- * Debian's python3-onnx (installed by .ci/run) as the independent reader: the full checker,
- * then strict shape inference; returns "ir opset" and every inferred or declared shape by name
- * (a number, a symbolic name, or null for an unknown dim).
- */
-function pythonOnnx(bytes: Uint8Array, file: string): { versions: string; shapes: Record<string, (number | string | null)[]> } {
-  const path = join(dir, file);
-  writeFileSync(path, bytes);
-  const check = execFileSync('/usr/bin/python3', ['-c', 'import onnx,sys; m=onnx.load(sys.argv[1]); onnx.checker.check_model(m, full_check=True); print(m.ir_version, m.opset_import[0].version)', path]).toString().trim();
-  const script = `
-import json, onnx, sys
-m = onnx.shape_inference.infer_shapes(onnx.load(sys.argv[1]), check_type=True, strict_mode=True)
-def dims(v):
-    return [d.dim_value if d.HasField('dim_value') else (d.dim_param if d.HasField('dim_param') else None) for d in v.type.tensor_type.shape.dim]
-print(json.dumps({v.name: dims(v) for v in list(m.graph.value_info) + list(m.graph.output)}))
-`;
-  const shapes = JSON.parse(execFileSync('/usr/bin/python3', ['-c', script, path]).toString());
-  return { versions: check, shapes };
-}
-
 describe('ONNX export of an MLP', () => {
-  const rng = new Rng(1);
   // relu, tanh, sigmoid and linear layers, in that order.
-  const mlp = withRandomBiases([...createMlp([6, 16, 12], 'relu', 'tanh', rng), ...createMlp([12, 10, 5], 'sigmoid', 'linear', rng)], rng);
-  const g = new OnnxGraph('mlp');
-  const y = g.mlp(g.input('x', ['batch', 6]), mlp);
-  g.output(y, 'y', ['batch', 5]);
-  const bytes = g.toBytes();
+  const { rng, mlp, bytes } = mlpGraph();
 
   it('matches apply() on a batch of 7 rows', async () => {
     expect(mlp.map((l) => l.activation)).toEqual(['relu', 'tanh', 'sigmoid', 'linear']);
@@ -77,13 +41,14 @@ describe('ONNX export of an MLP', () => {
     expect(maxAbsDiff(out.y!.data, apply(mlp, x, 7))).toBeLessThan(1e-5);
   });
 
-  it('passes the onnx checker and infers the symbolic batch dim', () => {
-    const { versions, shapes } = pythonOnnx(bytes, 'mlp.onnx');
-    expect(versions).toBe('8 17');
-    expect(shapes.y).toEqual(['batch', 5]);
-    // The Gemm outputs inside the network carry the batch dim through.
-    expect(shapes.gemm_0).toEqual(['batch', 16]);
-    expect(shapes.gemm_3).toEqual(['batch', 5]);
+  it('onnxruntime declares the symbolic batch dim and runs at batch 1 and 3 with the declared shapes', async () => {
+    for (const n of [1, 3]) {
+      const run = await runDeclared(bytes, n);
+      expect(run.inputs).toEqual({ x: { type: 'float32', shape: ['batch', 6] } });
+      expect(run.outputs.y).toMatchObject({ type: 'float32', shape: ['batch', 5], dims: [n, 5] });
+      const x = Float32Array.from({ length: n * 6 }, (_, i) => Math.sin(i * 0.7 + 0.3));
+      expect(maxAbsDiff(run.outputs.y!.data, apply(mlp, x, n))).toBeLessThan(1e-5);
+    }
   });
 
   it('reads back its own summary', () => {
@@ -103,20 +68,7 @@ describe('ONNX export of an MLP', () => {
 });
 
 describe('ONNX graph with two inputs, two heads and a residual', () => {
-  const rng = new Rng(2);
-  const headA = withRandomBiases(createMlp([6, 8, 4], 'tanh', 'linear', rng), rng);
-  const headB = withRandomBiases(createMlp([6, 8, 3], 'relu', 'sigmoid', rng), rng);
-  const g = new OnnxGraph('two_heads');
-  const obs = g.input('obs', ['batch', 4]);
-  const act = g.input('act', ['batch', 2]);
-  const z = g.concat([obs, act], 1);
-  const next = g.clip(g.reshape(g.add(obs, g.mlp(z, headA, 'head_a')), [-1, 2, 2]), -0.5, 0.5);
-  g.output(next, 'next', ['batch', 2, 2]);
-  const b = g.mlp(z, headB, 'head_b');
-  // gate = sigmoid(b[:, 1:3]) * b[:, 0:2] - act
-  const gate = g.sub(g.mul(g.sigmoid(g.slice(b, [1], [3], [1])), g.slice(b, [0], [2], [1])), act);
-  g.output(gate, 'gate', ['batch', 2]);
-  const bytes = g.toBytes();
+  const { rng, headA, headB, bytes } = twoHeadsGraph();
 
   function reference(o: Float32Array, a: Float32Array, n: number) {
     const zRef = new Float32Array(n * 6);
@@ -149,15 +101,15 @@ describe('ONNX graph with two inputs, two heads and a residual', () => {
     expect(nextRef.some((v) => Math.abs(v) === 0.5)).toBe(true);
   });
 
-  it('passes the onnx checker with consistent inferred shapes', () => {
-    const { versions, shapes } = pythonOnnx(bytes, 'two_heads.onnx');
-    expect(versions).toBe('8 17');
-    expect(shapes.concat_0).toEqual(['batch', 6]);
-    expect(shapes.add_0).toEqual(['batch', 4]);
-    expect(shapes.reshape_0!.slice(1)).toEqual([2, 2]); // -1 leaves the first dim to the runtime
-    expect(shapes.slice_0).toEqual(['batch', 2]);
-    expect(shapes.next).toEqual(['batch', 2, 2]);
-    expect(shapes.gate).toEqual(['batch', 2]);
+  it('onnxruntime declares both inputs and heads and runs them at batch 4 with the declared shapes', async () => {
+    const run = await runDeclared(bytes, 4);
+    expect(run.inputs).toEqual({ obs: { type: 'float32', shape: ['batch', 4] }, act: { type: 'float32', shape: ['batch', 2] } });
+    expect(run.outputs.next).toMatchObject({ shape: ['batch', 2, 2], dims: [4, 2, 2] });
+    expect(run.outputs.gate).toMatchObject({ shape: ['batch', 2], dims: [4, 2] });
+    const feed = (k: number) => Float32Array.from({ length: k }, (_, i) => Math.sin(i * 0.7 + 0.3));
+    const { nextRef, gateRef } = reference(feed(16), feed(8), 4);
+    expect(maxAbsDiff(run.outputs.next!.data, nextRef)).toBeLessThan(1e-5);
+    expect(maxAbsDiff(run.outputs.gate!.data, gateRef)).toBeLessThan(1e-5);
   });
 
   it('summarises inputs, outputs and ops', () => {
@@ -172,18 +124,14 @@ describe('ONNX graph with two inputs, two heads and a residual', () => {
 });
 
 describe('ONNX attributes', () => {
-  it('encodes FLOAT and INTS attributes as onnxruntime and the checker read them', async () => {
-    const g = new OnnxGraph('attrs');
-    const x = g.input('x', [2, 3]);
-    const leaky = g.node('LeakyRelu', [x], { alpha: { float: 0.25 } });
-    g.output(g.node('Transpose', [leaky], { perm: { ints: [1, 0] } }), 'y', [3, 2]);
-    const bytes = g.toBytes();
+  it('encodes FLOAT and INTS attributes as onnxruntime reads them', async () => {
+    const bytes = attrsGraph();
     const out = await runOnce(bytes, { x: { data: Float32Array.of(1, -2, 3, -4, 5, -6), dims: [2, 3] } });
     expect(out.y!.dims).toEqual([3, 2]);
     expect([...out.y!.data]).toEqual([1, -1, -0.5, 5, 3, -1.5]);
-    const { versions, shapes } = pythonOnnx(bytes, 'attrs.onnx');
-    expect(versions).toBe('8 17');
-    expect(shapes.transpose_0).toEqual([3, 2]);
+    const run = await runDeclared(bytes, 1);
+    expect(run.inputs.x!.shape).toEqual([2, 3]);
+    expect(run.outputs.y).toMatchObject({ shape: [3, 2], dims: [3, 2] });
   });
 });
 

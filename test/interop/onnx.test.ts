@@ -1,0 +1,79 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { decoderBytesFragment, exportLatentModel, exportLinearModel, PART_NAMES, partSignatures } from '../../src/model/export.js';
+import { fitLinearHeads, fitLinearWorldModel } from '../../src/model/linear-baseline.js';
+import { attrsGraph, mlpGraph, twoHeadsGraph } from '../helpers/onnx-graphs.js';
+import { py } from '../helpers/python.js';
+import { toyTraining } from '../helpers/world-model.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'tf-onnx-interop-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/**
+ * Debian's python3-onnx as the independent checker: the full checker, then strict shape inference;
+ * returns "ir opset" and every inferred or declared shape by name (a number, a symbolic name, or
+ * null for an unknown dim).
+ */
+function pythonOnnx(bytes: Uint8Array, file: string): { versions: string; shapes: Record<string, (number | string | null)[]> } {
+  const path = join(dir, file);
+  writeFileSync(path, bytes);
+  return py(`
+import json, onnx, sys
+m = onnx.load(sys.argv[1])
+onnx.checker.check_model(m, full_check=True)
+versions = '%d %d' % (m.ir_version, m.opset_import[0].version)
+m = onnx.shape_inference.infer_shapes(m, check_type=True, strict_mode=True)
+def dims(v):
+    return [d.dim_value if d.HasField('dim_value') else (d.dim_param if d.HasField('dim_param') else None) for d in v.type.tensor_type.shape.dim]
+print(json.dumps({'versions': versions, 'shapes': {v.name: dims(v) for v in list(m.graph.value_info) + list(m.graph.output)}}))`, path) as { versions: string; shapes: Record<string, (number | string | null)[]> };
+}
+
+describe('python3-onnx checks the hand-built graphs', () => {
+  it('MLP: passes the checker and infers the symbolic batch dim', () => {
+    const { versions, shapes } = pythonOnnx(mlpGraph().bytes, 'mlp.onnx');
+    expect(versions).toBe('8 17');
+    expect(shapes.y).toEqual(['batch', 5]);
+    // The Gemm outputs inside the network carry the batch dim through.
+    expect(shapes.gemm_0).toEqual(['batch', 16]);
+    expect(shapes.gemm_3).toEqual(['batch', 5]);
+  });
+
+  it('two inputs, two heads and a residual: consistent inferred shapes', () => {
+    const { versions, shapes } = pythonOnnx(twoHeadsGraph().bytes, 'two_heads.onnx');
+    expect(versions).toBe('8 17');
+    expect(shapes.concat_0).toEqual(['batch', 6]);
+    expect(shapes.add_0).toEqual(['batch', 4]);
+    expect(shapes.reshape_0!.slice(1)).toEqual([2, 2]); // -1 leaves the first dim to the runtime
+    expect(shapes.slice_0).toEqual(['batch', 2]);
+    expect(shapes.next).toEqual(['batch', 2, 2]);
+    expect(shapes.gate).toEqual(['batch', 2]);
+  });
+
+  it('FLOAT and INTS attributes as the checker reads them', () => {
+    const { versions, shapes } = pythonOnnx(attrsGraph(), 'attrs.onnx');
+    expect(versions).toBe('8 17');
+    expect(shapes.transpose_0).toEqual([3, 2]);
+  });
+});
+
+describe('python3-onnx checks every exported world-model graph', () => {
+  const { t, train, model } = toyTraining();
+
+  it('every part of the latent and linear models (and the byte decoder) passes the full check and infers the declared output shapes', () => {
+    const linear = fitLinearWorldModel(t, train, { latent: 12 });
+    const models = [
+      { parts: exportLatentModel(model), sig: partSignatures(model), name: 'latent' },
+      { parts: exportLinearModel(linear, fitLinearHeads(linear, t, train), 2), sig: partSignatures({ inputWidth: t.width, inputHeight: t.height, width: t.width, height: t.height, latent: 12, actionDim: 2 }), name: 'linear' },
+    ];
+    for (const { parts, sig, name } of models) for (const p of [...PART_NAMES, 'decoder+bytes' as const]) {
+      // The decoder extended by WorldModelSession.decodeRgb must be a valid model too.
+      const bytes = p === 'decoder+bytes' ? decoderBytesFragment(t.width, t.height).appendTo(parts.decoder) : parts[p];
+      const { versions, shapes } = pythonOnnx(bytes, `${name}-${p}.onnx`);
+      expect(versions, `${name} ${p}`).toBe('8 17');
+      const declared = p === 'decoder+bytes' ? [...sig.decoder.outputs, { name: 'rgb', shape: ['batch', t.height, t.width, 3] }] : sig[p].outputs;
+      for (const o of declared) expect(shapes[o.name], `${name} ${p} ${o.name}`).toEqual(o.shape);
+    }
+  });
+});
