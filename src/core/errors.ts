@@ -71,7 +71,7 @@ const IO_CAUSES: Record<string, string> = {
   EACCES: 'permission denied',
   EPERM: 'operation not permitted',
   EROFS: 'the file system is read-only',
-  ENOENT: 'a folder vanished while writing',
+  ENOENT: 'no such file or folder (removed while writing?)',
   ENOTDIR: 'a path component is not a folder',
   EISDIR: 'a folder stands where a file is written',
   EMFILE: 'too many open files',

@@ -113,7 +113,7 @@ export function openOutput(dir: string, opts: OutputOptions): OutputFolder {
   let created = false;
   try {
     if (!existsSync(abs)) {
-      mkdirSync(abs, { recursive: true });
+      makeFolders(abs);
       created = true;
     }
   } catch (e) {
@@ -131,6 +131,22 @@ export function openOutput(dir: string, opts: OutputOptions): OutputFolder {
     throw asIoError(e, abs, 'nothing was written; fix the cause and run the command again');
   }
   return folder;
+}
+
+/**
+ * mkdir -p one level at a time: a recursive mkdir reports ENOENT for a read-only or forbidden
+ * parent, while the level that fails reports the real cause (EROFS, EACCES).
+ */
+function makeFolders(abs: string): void {
+  const missing: string[] = [];
+  for (let p = abs; !existsSync(p); p = dirname(p)) missing.unshift(p);
+  for (const p of missing) {
+    try {
+      mkdirSync(p);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+  }
 }
 
 /** The root, the home folder, the working directory and its parents are never outputs. */
