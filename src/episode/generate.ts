@@ -110,7 +110,9 @@ export async function generateDataset(opts: GenerateOptions): Promise<GenerateRe
     if (opts.resume && !opts.overwrite && !isEmptyOutput(opts.out) && !hasInterruptedRun(opts.out)) {
       throw new TrajforgeError('E_DATASET_EXISTS', `${opts.out} holds no interrupted run to resume (it is complete or not a trajforge dataset); use --overwrite to regenerate`, { file: opts.out });
     }
-    committed = (await sink.open(opts.out, meta, { resume: opts.resume })).committed;
+    const opened = await sink.open(opts.out, meta, { resume: opts.resume });
+    for (const line of opened.notices ?? []) opts.onNotice?.(line);
+    committed = opened.committed;
   } catch (e) {
     output.abandon();
     throw asIoError(e, opts.out);

@@ -1,10 +1,9 @@
 import { appendFileSync, cpSync, existsSync, readFileSync, readdirSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it, vi } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { loadEnv } from '../../../src/config/load.js';
 import { validateEnvConfig, type ResolvedEnv } from '../../../src/config/parse.js';
 import { generateDataset, type GenerateOptions } from '../../../src/episode/generate.js';
-import type { SinkOpened } from '../../../src/export/sink.js';
 import { tmpDir } from '../../helpers/dataset.js';
 
 /**
@@ -14,24 +13,6 @@ import { tmpDir } from '../../helpers/dataset.js';
  * plus a notice that names the damaged file.
  */
 
-// What each sink's open() reported, captured around the real registry (generate.ts is not changed).
-const opened = vi.hoisted(() => [] as SinkOpened[]);
-vi.mock('../../../src/export/registry.js', async (importOriginal) => {
-  const real = await importOriginal<typeof import('../../../src/export/registry.js')>();
-  return {
-    ...real,
-    sinkFor(formats: string) {
-      const sink = real.sinkFor(formats);
-      const open = sink.open.bind(sink);
-      sink.open = async (...args) => {
-        const result = await open(...args);
-        opened.push(result);
-        return result;
-      };
-      return sink;
-    },
-  };
-});
 
 /** PushCube with a 16 x 16 camera and 5-step episodes: every format's files, in a fraction of a second. */
 function tinyEnv(): ResolvedEnv {
@@ -112,10 +93,10 @@ async function resumeAfter(partial: string, format: string, damage: (dir: string
   const dir = join(tmpDir('tf-repair-'), 'resumed');
   cpSync(partial, dir, { recursive: true });
   damage(dir);
-  opened.length = 0;
-  const result = await generateDataset(options(dir, format, true));
+  const notices: string[] = [];
+  const result = await generateDataset({ ...options(dir, format, true), onNotice: (line) => notices.push(line) });
   expect(result.episodes).toBe(EPISODES);
-  return { dir, notices: opened.flatMap((o) => o.notices ?? []) };
+  return { dir, notices };
 }
 
 const truncateHalf = (file: string) => truncateSync(file, Math.floor(statSync(file).size / 2));
