@@ -31,7 +31,7 @@ export const convertCommand: Command = {
       return 0;
     } catch (e) {
       await sink.abort();
-      output.abandon();
+      output.discard();
       throw asIoError(e, out);
     }
   },

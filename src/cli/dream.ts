@@ -126,7 +126,7 @@ export const dreamCommand: Command = {
           output.close();
         } catch (e) {
           await sink.abort();
-          output.abandon();
+          output.discard();
           throw asIoError(e, out);
         }
         const total = (performance.now() - started) / 1000;

@@ -23,7 +23,7 @@ export const mergeCommand: Command = {
       );
       output.close();
     } catch (e) {
-      output.abandon();
+      output.discard();
       throw asIoError(e, out);
     }
     io.out(`merged ${positionals.length} dataset(s) into ${values.out}: ${summary.episodes} episodes, ${summary.frames} frames, ${(summary.bytes / 1e6).toFixed(2)} MB\n`);

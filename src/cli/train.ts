@@ -4,7 +4,7 @@ import { sha256Hex } from '../core/hash.js';
 import { writeFileAtomic } from '../export/atomic.js';
 import { openOutput } from '../export/output.js';
 import type { ModelCard } from '../model/card.js';
-import { exportLatentModel, exportLinearModel, PART_NAMES, partSignatures, type PartName } from '../model/export.js';
+import { cardParts, exportLatentModel, exportLinearModel, PART_NAMES, type PartName } from '../model/export.js';
 import { fitLinearHeads, fitLinearWorldModel } from '../model/linear-baseline.js';
 import { DEFAULT_LATENT_OPTIONS, trainLatentModel, type LatentModelOptions, type TrainingLogEntry } from '../model/latent-model.js';
 import { saveModel } from '../model/store.js';
@@ -73,7 +73,7 @@ export const trainCommand: Command = {
       await trainInto(out, { dataset, values, options, kind }, io);
       output.close();
     } catch (e) {
-      output.abandon();
+      output.discard();
       throw asIoError(e, out);
     }
     return 0;
@@ -147,7 +147,6 @@ function buildCard(x: {
   split: { train: number[]; heldout: number[] };
 }): ModelCard {
   const { shape: model, data } = x;
-  const sig = partSignatures(model);
   const all = new Uint8Array(PART_NAMES.reduce((s, p) => s + x.parts[p].length, 0));
   let off = 0;
   for (const p of PART_NAMES) {
@@ -179,7 +178,7 @@ function buildCard(x: {
     state: model.state,
     split: x.split,
     training: { seed: x.options.seed, seconds: x.seconds, options: { ...x.options }, final },
-    parts: Object.fromEntries(PART_NAMES.map((p) => [p, { file: `${p}.onnx`, inputs: sig[p].inputs, outputs: sig[p].outputs }])) as ModelCard['parts'],
+    parts: cardParts(model),
   };
 }
 

@@ -86,6 +86,23 @@ export class OutputFolder {
     }
   }
 
+  /**
+   * Removes what this command wrote, for commands that cannot resume (convert, merge, dream,
+   * train): a folder this call created goes entirely; a folder that was empty or was emptied by
+   * --overwrite loses every entry but nothing else, since everything in it is this command's.
+   */
+  discard(): void {
+    try {
+      if (this.mode !== 'update') {
+        if (this.created) rmSync(this.dir, { recursive: true, force: true });
+        else for (const e of readdirSync(this.dir)) if (e !== LOCK_FILE) rmSync(join(this.dir, e), { recursive: true, force: true });
+      }
+    } catch {
+      // A disk that failed the command may fail the clean-up too; the lock release below still runs.
+    }
+    this.releaseLock();
+  }
+
   private releaseLock(): void {
     if (this.released) return;
     this.released = true;

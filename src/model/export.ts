@@ -24,6 +24,12 @@ export interface PartSignature {
   outputs: { name: string; shape: (number | string)[] }[];
 }
 
+/** The card's `parts` entry: one file per part with its declared signature. */
+export function cardParts(m: Parameters<typeof partSignatures>[0]): Record<PartName, PartSignature & { file: string }> {
+  const sig = partSignatures(m);
+  return Object.fromEntries(PART_NAMES.map((p) => [p, { file: `${p}.onnx`, inputs: sig[p].inputs, outputs: sig[p].outputs }])) as Record<PartName, PartSignature & { file: string }>;
+}
+
 export function partSignatures(m: Pick<LatentModel, 'inputWidth' | 'inputHeight' | 'width' | 'height' | 'latent' | 'actionDim'>): Record<PartName, PartSignature> {
   const z = ['batch', m.latent];
   const a = ['batch', m.actionDim];

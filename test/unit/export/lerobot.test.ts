@@ -49,7 +49,9 @@ describe('generate -> LeRobot v3 (read back independently)', () => {
   it('has the exact layout LeRobot expects', () => {
     // meta/trajforge_episodes holds each episode's final observation and per-frame tracks.
     expect(files(dir).filter((f) => f.startsWith('meta/trajforge_episodes/'))).toHaveLength(5);
+    // .trajforge-output.json marks the folder as trajforge's (what --overwrite may replace); LeRobot ignores it.
     expect(files(dir).filter((f) => !f.startsWith('meta/trajforge_episodes/'))).toEqual([
+      '.trajforge-output.json',
       'data/chunk-000/file-000.parquet',
       'meta/episodes/chunk-000/file-000.parquet',
       'meta/info.json',
@@ -196,7 +198,7 @@ describe('generate -> LeRobot v3 (read back independently)', () => {
   it('refuses a non-empty directory without --resume or --overwrite; --overwrite replaces it', async () => {
     const r = await cli(['generate', ENV, '--episodes', '1', '--out', dir]);
     expect(r.code).toBe(2);
-    expect(r.err).toMatch(/E_DATASET_EXISTS.*--resume.*--overwrite/);
+    expect(r.err).toMatch(/E_DATASET_EXISTS.*--overwrite.*--resume/);
     const copy = join(tmpDir(), 'copy');
     cpSync(dir, copy, { recursive: true });
     const o = await cli(['generate', ENV, '--episodes', '2', '--out', copy, '--overwrite', '--workers', '0']);
@@ -307,7 +309,7 @@ describe('validate names each violation of a broken dataset', () => {
   it('a missing video file', async () => {
     const dir = broken((d) => rmSync(join(d, 'videos/observation.images.top/chunk-000/file-000.mp4')));
     expect((await validateLeRobot(dir)).join('\n')).toMatch(/video videos\/observation.images.top\/chunk-000\/file-000.mp4 missing/);
-    expect((await cli(['validate', dir])).code).toBe(1);
+    expect((await cli(['validate', dir])).code).toBe(2);
   });
 
   it('wrong totals in info.json', async () => {
@@ -357,7 +359,7 @@ describe('failures stop cleanly', () => {
     writeFileSync(join(root, 'file'), 'not a directory');
     const r = await cli(['generate', ENV, '--episodes', '1', '--out', join(root, 'file', 'ds'), '--workers', '0']);
     expect(r.code).toBe(1);
-    expect(r.err).toMatch(/error\[E_IO\]: writing .*file\/ds failed: ENOTDIR/);
+    expect(r.err).toMatch(/error\[E_IO\]: writing .*file\/ds failed: a path component is not a folder \(ENOTDIR\)/);
   });
 
   it('a missing ffmpeg is a clear E_FFMPEG_FAILED error', async () => {

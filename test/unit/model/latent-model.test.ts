@@ -6,7 +6,7 @@ import { Rng } from '../../../src/core/rng.js';
 import { bilinearFeatures } from '../../../src/model/bilinear.js';
 import { applyAffine, matrix } from '../../../src/model/linalg.js';
 import { copyLastBaseline, evaluateWorldModel, type EvaluationInputs, type LatentWorldModel } from '../../../src/model/evaluate.js';
-import { decoderBytesFragment, exportLatentModel, exportLinearModel, PART_NAMES, partSignatures, type PartName } from '../../../src/model/export.js';
+import { cardParts, decoderBytesFragment, exportLatentModel, exportLinearModel, PART_NAMES, partSignatures, type PartName } from '../../../src/model/export.js';
 import { latentModelInTypeScript, trainLatentModel } from '../../../src/model/latent-model.js';
 import { fitLinearHeads, fitLinearWorldModel, linearAsLatentModel } from '../../../src/model/linear-baseline.js';
 import { Adam, apply, backward, clearGrads, createMlp, forward, gradientList, parameterList, zeroGrads } from '../../../src/model/nn.js';
@@ -121,7 +121,7 @@ describe('latent world model on the toy task', () => {
       decoded: { width: tt.width, height: tt.height },
       latent,
       action: { names: ['ax', 'ay'] },
-      parts: { decoder: { outputs: [{ name: 'frames' }] } },
+      parts: cardParts({ inputWidth: tt.source.width, inputHeight: tt.source.height, width: tt.width, height: tt.height, latent, actionDim: 2 }),
     } as unknown as ModelCard;
     const onnx = await WorldModelSession.load(card, parts);
     const frames = encoderInput(
