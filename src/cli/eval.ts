@@ -1,7 +1,7 @@
-import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { TrajforgeError } from '../core/errors.js';
+import { TrajforgeError, asIoError } from '../core/errors.js';
 import { writeFileAtomic } from '../export/atomic.js';
+import { openOutput, preflightOutput } from '../export/output.js';
 import { copyLastBaseline, evaluateWorldModel, predictWindow, type EvaluationInputs } from '../model/evaluate.js';
 import { fitLinearWorldModel, linearAsLatentModel } from '../model/linear-baseline.js';
 import { parseProviders, PROVIDERS_ENV } from '../model/onnx/runtime.js';
@@ -32,6 +32,9 @@ export const evalCommand: Command = {
     const horizon = intOption(values.horizon as string | undefined, 'horizon', 10, 1);
     const context = intOption(values.context as string | undefined, 'context', 1, 1);
     if (context !== 1) throw new TrajforgeError('E_USAGE', '--context: this model is Markov in its latent and conditions on the last context frame; use --context 1');
+    const out = resolve(io.cwd, (values.out as string | undefined) ?? join(values.model as string, 'eval'));
+    const outputOptions = { kind: 'report', command: 'eval', mode: 'overwrite', cwd: io.cwd, onNotice: (l: string) => io.err(`notice: ${l}\n`) } as const;
+    preflightOutput(out, outputOptions);
     const started = performance.now();
     const modelDir = resolve(io.cwd, values.model as string);
     const card = readModelCard(modelDir);
@@ -83,12 +86,19 @@ export const evalCommand: Command = {
         examples: { truth, model: await predictWindow(session, t, exEpisode, 0, exH), baseline: await predictWindow(baseline, t, exEpisode, 0, exH), copy, steps },
         timing: { evalSeconds: (performance.now() - started) / 1000 },
       };
-      const out = resolve(io.cwd, (values.out as string | undefined) ?? join(values.model as string, 'eval'));
-      mkdirSync(out, { recursive: true });
       const charts = reportCharts(report);
-      for (const [name, img] of Object.entries(charts)) writeFileAtomic(join(out, name), encodePng(img.width, img.height, img.data));
-      writeFileAtomic(join(out, 'report.json'), `${JSON.stringify(reportJson(report), (_, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2)}\n`);
-      writeFileAtomic(join(out, 'report.md'), reportMarkdown(report, Object.keys(charts)));
+      // A report folder is replaced whole (a stale chart never sits beside a new report), and only
+      // when trajforge wrote it: a user folder given as --out is refused untouched.
+      const output = openOutput(out, outputOptions);
+      try {
+        for (const [name, img] of Object.entries(charts)) writeFileAtomic(join(out, name), encodePng(img.width, img.height, img.data));
+        writeFileAtomic(join(out, 'report.json'), `${JSON.stringify(reportJson(report), (_, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2)}\n`);
+        writeFileAtomic(join(out, 'report.md'), reportMarkdown(report, Object.keys(charts)));
+        output.close();
+      } catch (e) {
+        output.discard();
+        throw asIoError(e, out);
+      }
       io.out(`report -> ${join((values.out as string | undefined) ?? join(values.model as string, 'eval'), 'report.md')}\n`);
       for (const tg of targets(report)) io.out(`  ${tg.pass ? 'pass' : 'MISS'}  ${tg.name}: ${tg.value.toFixed(3)} (target ${tg.target})\n`);
       const i = horizon - 1;

@@ -16,7 +16,8 @@ import { writeFileAtomic } from './atomic.js';
 export const LOCK_FILE = '.trajforge.lock';
 export const MARKER_FILE = '.trajforge-output.json';
 
-export type OutputKind = 'dataset' | 'model';
+/** dataset and model folders, and the report folders eval writes (by default inside a model). */
+export type OutputKind = 'dataset' | 'model' | 'report';
 /** new: the folder must be absent or empty; overwrite: ours is emptied first; resume/update: ours is kept. */
 export type OutputMode = 'new' | 'overwrite' | 'resume' | 'update';
 
@@ -151,6 +152,18 @@ export function openOutput(dir: string, opts: OutputOptions): OutputFolder {
 }
 
 /**
+ * What openOutput would refuse, checked without creating or locking anything: for commands that
+ * run long before they write (eval), so a refused output is known at once and nothing is lost.
+ */
+export function preflightOutput(dir: string, opts: OutputOptions): void {
+  const abs = resolve(opts.cwd ?? process.cwd(), dir);
+  refuseProtected(abs, opts.cwd ?? process.cwd());
+  if (!existsSync(abs)) return;
+  if (!statSync(abs).isDirectory()) throw new TrajforgeError('E_USAGE', `${dir} is a file, not a folder; give --out a folder path (new or empty, or one this tool wrote)`, { file: dir });
+  applyMode(abs, dir, { ...opts, mode: opts.mode === 'overwrite' ? 'resume' : opts.mode });
+}
+
+/**
  * mkdir -p one level at a time: a recursive mkdir reports ENOENT for a read-only or forbidden
  * parent, while the level that fails reports the real cause (EROFS, EACCES).
  */
@@ -207,7 +220,7 @@ function applyMode(abs: string, shown: string, opts: OutputOptions): void {
   }
   if (!ownership.ours || ownership.foreign.length > 0) {
     const why = !ownership.ours
-      ? 'it carries no trajforge metadata (no .trajforge-output.json, meta/trajforge.json or model.json)'
+      ? 'it carries no trajforge metadata (no .trajforge-output.json, meta/trajforge.json, model.json or report.json)'
       : `it holds entries trajforge did not write: ${ownership.foreign.slice(0, 5).join(', ')}${ownership.foreign.length > 5 ? ', ...' : ''}`;
     throw new TrajforgeError('E_OUTPUT_NOT_OURS', `${shown} is not a ${opts.kind} this tool wrote (${why}); nothing was touched`, {
       file: shown,
@@ -250,6 +263,9 @@ export function recogniseOwnFolder(dir: string): Ownership {
   if (existsSync(join(dir, 'meta', 'trajforge.json')) || existsSync(join(dir, '.trajforge', 'run.json'))) {
     return { ours: true, kind: 'dataset', foreign: entries.filter((e) => !['meta', 'data', 'videos', 'images', '.trajforge'].includes(e)) };
   }
+  if (existsSync(join(dir, 'report.json')) && existsSync(join(dir, 'report.md'))) {
+    return { ours: true, kind: 'report', foreign: entries.filter((e) => !/\.(png|json|md)$/.test(e) && !isStagingEntry(e)) };
+  }
   return { ours: false, foreign: entries };
 }
 
@@ -258,7 +274,7 @@ function readMarker(dir: string): Marker | null {
   if (!existsSync(file)) return null;
   try {
     const m = JSON.parse(readFileSync(file, 'utf8')) as Partial<Marker>;
-    if (m.tool !== 'trajforge' || (m.kind !== 'dataset' && m.kind !== 'model')) return null;
+    if (m.tool !== 'trajforge' || !['dataset', 'model', 'report'].includes(m.kind as string)) return null;
     return m as Marker;
   } catch {
     return null;

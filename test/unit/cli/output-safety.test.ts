@@ -101,6 +101,19 @@ describe('--overwrite replaces only what trajforge wrote', () => {
     expect(again.code).toBe(2);
     expect(again.err).toMatch(/E_DATASET_EXISTS.*--overwrite/);
     expect(readFileSync(join(model, 'model.json')).equals(card)).toBe(true);
+    // eval writes its report folder inside the model; a second eval replaces it; a user folder is refused before evaluating.
+    for (let i = 0; i < 2; i++) {
+      const ev = await cli(['eval', '--model', model, data, '--horizon', '3']);
+      expect(ev.code, ev.err).toBe(0);
+    }
+    expect(JSON.parse(readFileSync(join(model, 'eval', MARKER_FILE), 'utf8')).kind).toBe('report');
+    const userReport = userFolder();
+    const evRefused = await cli(['eval', '--model', model, data, '--out', userReport]);
+    expect(evRefused.code).toBe(2);
+    expect(evRefused.err).toMatch(/E_OUTPUT_NOT_OURS/);
+    expect(evRefused.err).not.toMatch(/evaluating/);
+    expect(files(userReport)).toEqual(['code/main.py', 'thesis.tex']);
+    // The model folder with its eval report inside is still recognised as the tool's own.
     const replaced = await cli(['train', data, '--model', 'linear', '--latent', '4', '--out', model, '--overwrite']);
     expect(replaced.code, replaced.err).toBe(0);
     const foreign = userFolder();
