@@ -60,6 +60,14 @@ export async function runProcess(argv: string[]): Promise<number> {
       throw e;
     });
   }
+  // Ctrl-C or a scheduler's SIGTERM ends through process.exit, whose 'exit' handlers release the
+  // output lock and stop ffmpeg children; finished checkpoints stay for --resume.
+  for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+    process.once(signal, () => {
+      process.stderr.write(`\n${signal}: stopped; finished checkpoints are kept, rerun with --resume to complete\n`);
+      process.exit(code);
+    });
+  }
   return main(argv, processIO);
 }
 

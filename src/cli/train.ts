@@ -70,7 +70,7 @@ export const trainCommand: Command = {
     // Held from before the data is read: a second train into the same folder is refused at once.
     const output = openOutput(out, { kind: 'model', command: 'train', mode: (values.overwrite as unknown) === true ? 'overwrite' : 'new', cwd: io.cwd, onNotice: (l) => io.err(`notice: ${l}\n`) });
     try {
-      await trainInto(out, { dataset, values, options, kind }, io);
+      await trainInto(out, { dataset, values, options, kind, heartbeat: () => output.touch() }, io);
       output.close();
     } catch (e) {
       output.discard();
@@ -80,7 +80,8 @@ export const trainCommand: Command = {
   },
 };
 
-async function trainInto(out: string, x: { dataset: string; values: Record<string, unknown>; options: LatentModelOptions; kind: string }, io: CliIO): Promise<void> {
+/** Trains and saves into `out`; `heartbeat` keeps the output's lock fresh between epochs (training is synchronous). */
+async function trainInto(out: string, x: { dataset: string; values: Record<string, unknown>; options: LatentModelOptions; kind: string; heartbeat: () => void }, io: CliIO): Promise<void> {
   const { dataset, values, options, kind } = x;
   const started = performance.now();
   io.err(`reading ${dataset} ...\n`);
@@ -104,7 +105,7 @@ async function trainInto(out: string, x: { dataset: string; values: Record<strin
     io.out(`linear world model ${card.id} -> ${values.out}\n`);
     io.out(`  PCA ${shape.latent} + bilinear ridge on ${split.train.length} episodes, ${t.frames.rows} frames (${t.width}x${t.height}), in ${seconds.toFixed(1)} s\n`);
   } else if (kind === 'latent') {
-    const { model, log } = trainLatentModel(t, split.train, bounds, options, progressReporter(io));
+    const { model, log } = trainLatentModel(t, split.train, bounds, options, withHeartbeat(progressReporter(io), x.heartbeat));
     const parts = exportLatentModel(model);
     const seconds = (performance.now() - started) / 1000;
     const state = {
@@ -179,6 +180,13 @@ function buildCard(x: {
     split: x.split,
     training: { seed: x.options.seed, seconds: x.seconds, options: { ...x.options }, final },
     parts: cardParts(model),
+  };
+}
+
+function withHeartbeat<E>(report: (e: E) => void, heartbeat: () => void): (e: E) => void {
+  return (e) => {
+    heartbeat();
+    report(e);
   };
 }
 

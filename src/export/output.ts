@@ -7,13 +7,16 @@
  * dataset or model written before the marker existed) and it holds nothing this tool did not
  * write; one process at a time holds the folder through an exclusive lock file.
  */
-import { closeSync, existsSync, linkSync, lstatSync, mkdirSync, openSync, readFileSync, readdirSync, realpathSync, renameSync, rmSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, linkSync, lstatSync, mkdirSync, openSync, readFileSync, readdirSync, realpathSync, renameSync, rmSync, statSync, unlinkSync, utimesSync, writeSync } from 'node:fs';
 import { homedir, hostname } from 'node:os';
 import { dirname, isAbsolute, join, parse as parsePath, relative, resolve, sep } from 'node:path';
 import { TrajforgeError, asIoError } from '../core/errors.js';
 import { writeFileAtomic } from './atomic.js';
 
 export const LOCK_FILE = '.trajforge.lock';
+/** How often a holder refreshes its lock's time, and when a lock from another host counts as abandoned. */
+const HEARTBEAT_MS = 30_000;
+const REMOTE_STALE_MS = 10 * 60_000;
 export const MARKER_FILE = '.trajforge-output.json';
 
 /** dataset and model folders, and the report folders eval writes (by default inside a model). */
@@ -50,6 +53,7 @@ interface LockHolder {
 export class OutputFolder {
   private released = false;
   private readonly onExit = () => this.releaseLock();
+  private readonly heartbeat: NodeJS.Timeout;
 
   constructor(
     readonly dir: string,
@@ -59,6 +63,20 @@ export class OutputFolder {
     private readonly mode: OutputMode,
   ) {
     process.once('exit', this.onExit);
+    this.heartbeat = setInterval(() => this.touch(), HEARTBEAT_MS).unref();
+  }
+
+  /**
+   * Refreshes the lock's time: a holder on another host is judged by it (its pid cannot be
+   * checked from here). Long synchronous work (training) calls this between epochs.
+   */
+  touch(): void {
+    try {
+      const now = new Date();
+      utimesSync(join(this.dir, LOCK_FILE), now, now);
+    } catch {
+      // A lock that cannot be touched is released or gone; the command's own writes report the disk.
+    }
   }
 
   /** Records what the finished folder holds (so a later --overwrite knows its own files) and unlocks. */
@@ -107,6 +125,7 @@ export class OutputFolder {
   private releaseLock(): void {
     if (this.released) return;
     this.released = true;
+    clearInterval(this.heartbeat);
     process.off('exit', this.onExit);
     const lock = join(this.dir, LOCK_FILE);
     try {
@@ -297,8 +316,8 @@ function isStagingEntry(name: string): boolean {
 
 /**
  * Creates DIR/.trajforge.lock with O_EXCL, so exactly one process wins. A lock whose process is
- * gone (same host, no such pid) is taken over with a notice; a live holder, or one on another host
- * whose liveness cannot be checked, refuses the second writer.
+ * gone (same host: no such pid; another host: not refreshed for REMOTE_STALE_MS) is taken over
+ * with a notice; a live holder refuses the second writer.
  */
 function acquireLock(dir: string, lockId: string, opts: OutputOptions): void {
   const lock = join(dir, LOCK_FILE);
@@ -316,10 +335,13 @@ function acquireLock(dir: string, lockId: string, opts: OutputOptions): void {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw asIoError(e, lock, 'nothing was written; fix the cause and run the command again');
     }
     const current = readLockHolder(lock);
-    if (current && !holderIsGone(current)) {
+    if (current && !holderIsGone(current, lock)) {
       throw new TrajforgeError('E_OUTPUT_LOCKED', `${dir} is being written by process ${current.pid} on ${current.host} (${current.command}, since ${current.started}); nothing was written`, {
         file: lock,
-        hint: current.host === hostname() ? 'wait for it to finish, or stop it and rerun with --resume' : `if that process is gone, delete ${lock} and rerun`,
+        hint:
+          current.host === hostname()
+            ? 'wait for it to finish, or stop it and rerun with --resume'
+            : `a lock from another host counts as abandoned ${REMOTE_STALE_MS / 60_000} min after its holder last refreshed it; if that process is gone, delete ${lock} and rerun`,
       });
     }
     takeOverStaleLock(lock, current, opts);
@@ -337,8 +359,14 @@ function readLockHolder(lock: string): (LockHolder & { id?: string }) | null {
   return null;
 }
 
-function holderIsGone(h: LockHolder): boolean {
-  if (h.host !== hostname()) return false;
+function holderIsGone(h: LockHolder, lock: string): boolean {
+  if (h.host !== hostname()) {
+    try {
+      return Date.now() - statSync(lock).mtimeMs > REMOTE_STALE_MS;
+    } catch {
+      return false;
+    }
+  }
   if (h.pid === process.pid) return false;
   try {
     process.kill(h.pid, 0);

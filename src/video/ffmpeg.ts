@@ -120,8 +120,22 @@ export class VideoEncoder {
   }
 }
 
+/** Running ffmpeg children: killed when this process exits, so none outlives a failed or stopped run. */
+const children = new Set<ChildProcess>();
+let exitHookInstalled = false;
+
 function spawnFfmpeg(args: string[]): ChildProcess {
-  return spawn(ffmpegPath(), args, { stdio: ['pipe', 'pipe', 'pipe'] });
+  if (!exitHookInstalled) {
+    exitHookInstalled = true;
+    process.once('exit', () => {
+      for (const c of children) c.kill('SIGKILL');
+    });
+  }
+  const child = spawn(ffmpegPath(), args, { stdio: ['pipe', 'pipe', 'pipe'] });
+  children.add(child);
+  child.once('close', () => children.delete(child));
+  child.once('error', () => children.delete(child));
+  return child;
 }
 
 /** Runs ffmpeg to completion; returns stdout. */

@@ -1,4 +1,4 @@
-// Runs the CLI from the TypeScript sources in a child process (for kill / resume tests).
-import { main } from '../../src/cli/main.js';
+// Runs the CLI from the TypeScript sources in a child process (for kill / resume tests), as bin/trajforge.js does.
+import { runProcess } from '../../src/cli/main.js';
 
-process.exitCode = await main(process.argv.slice(2));
+process.exitCode = await runProcess(process.argv.slice(2));

@@ -4,7 +4,7 @@
  * --resume then completes identically, invalid options write nothing.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { homedir, hostname } from 'node:os';
 import { join, relative } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -179,10 +179,18 @@ describe('one writer per output folder', () => {
     expect(existsSync(join(dir, LOCK_FILE))).toBe(false);
   });
 
-  it('a holder on another host cannot be checked and is not taken over', () => {
+  it('a holder on another host counts while it refreshes its lock, and is taken over once it stopped', () => {
     const dir = tmpDir();
-    writeFileSync(join(dir, LOCK_FILE), JSON.stringify({ pid: 1, host: 'some-other-node', command: 'train', started: 'x' }));
-    expect(() => openOutput(dir, { kind: 'dataset', command: 'generate', mode: 'new' })).toThrow(/E_OUTPUT_LOCKED|some-other-node/);
+    const lock = join(dir, LOCK_FILE);
+    writeFileSync(lock, JSON.stringify({ pid: 1, host: 'some-other-node', command: 'train', started: 'x' }));
+    expect(() => openOutput(dir, { kind: 'dataset', command: 'generate', mode: 'new' })).toThrow(/process 1 on some-other-node \(train/);
+    const eleventhMinute = new Date(Date.now() - 11 * 60_000);
+    utimesSync(lock, eleventhMinute, eleventhMinute);
+    const notices: string[] = [];
+    const taken = openOutput(dir, { kind: 'dataset', command: 'generate', mode: 'new', onNotice: (l) => notices.push(l) });
+    expect(notices).toEqual([expect.stringMatching(/took over the lock of process 1 on some-other-node \(train\), which is gone/)]);
+    expect(JSON.parse(readFileSync(lock, 'utf8')).pid).toBe(process.pid);
+    taken.abandon();
   });
 
   it('releases the lock when done and on failure, so the next command runs', () => {
@@ -232,6 +240,23 @@ describe('concurrency, a full disk and a read-only folder', () => {
     const again = await cli(['generate', ENV, ...RUN, '--workers', '1', '--out', dir, '--resume']);
     expect(again.code, again.err).toBe(0);
     expect(again.out).toMatch(/already complete/);
+  }, 120_000);
+
+  it('SIGTERM stops a run at once, releases the lock and its ffmpeg children; --resume completes it identically', async () => {
+    const dir = join(tmpDir(), 'terminated');
+    const { child, exited } = spawnCli(['generate', ENV, ...RUN, '--workers', '1', '--out', dir]);
+    const parts = join(dir, '.trajforge', 'parts');
+    while (!(existsSync(parts) && readdirSync(parts).some((p) => /^part-\d+$/.test(p)))) await new Promise((r) => setTimeout(r, 10));
+    child.kill('SIGTERM');
+    const { code, err } = await exited;
+    expect(code).toBe(143);
+    expect(err).toMatch(/SIGTERM: stopped; finished checkpoints are kept, rerun with --resume/);
+    expect(existsSync(join(dir, LOCK_FILE))).toBe(false);
+    expect(spawnSync('pgrep', ['-f', `[f]fmpeg.*${dir}`]).stdout.toString()).toBe('');
+    const resumed = await cli(['generate', ENV, ...RUN, '--workers', '1', '--out', dir, '--resume']);
+    expect(resumed.code, resumed.err).toBe(0);
+    expect(resumed.out).toMatch(/resumed after [1-9]/);
+    expectSameTree(dir, reference);
   }, 120_000);
 
   /**
