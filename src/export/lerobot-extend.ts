@@ -1,4 +1,4 @@
-import { constants, copyFileSync, existsSync, linkSync, mkdirSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, statSync } from 'node:fs';
+import { constants, copyFileSync, existsSync, linkSync, mkdirSync, readdirSync, renameSync, rmdirSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join, relative } from 'node:path';
 import { TrajforgeError } from '../core/errors.js';
 import { writeFileAtomic } from './atomic.js';
@@ -6,8 +6,8 @@ import { episodeExtrasPath, MetadataWriter, NumericCollector, STAT_NAMES, type E
 import { dataColumns, episodeStatFeatures, lerobotFeatures, type Feature } from './lerobot-format.js';
 import { metaFromSidecar, type TrajforgeSidecar } from './lerobot-episodes.js';
 import { normalize } from './lerobot-merge.js';
-import { dataFiles, readEpisodesMeta, readInfo, readJson, type Row } from './lerobot-read.js';
-import { npzBytes, readNpz, type NpyArray } from './npz.js';
+import { dataFiles, readEpisodesMeta, readInfo, readJson, readJsonLines, readNpzFile, type Row } from './lerobot-read.js';
+import { npzBytes, type NpyArray } from './npz.js';
 import { ArrowParquetFile, arrowData, readArrowBatches } from './parquet.js';
 import { numericStats, type FeatureStats } from './stats.js';
 import type { DatasetMeta, DatasetSummary, ExtraFeature } from './sink.js';
@@ -65,10 +65,7 @@ export async function addFeatureToLeRobot(
 
   if (existsSync(out) && readdirSync(out).length > 0) throw new TrajforgeError('E_DATASET_EXISTS', `${out} exists and is not empty`);
   const rows = await readEpisodesMeta(src);
-  const sideEpisodes = readFileSync(join(src, side.episodes_file), 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.parse(l) as SidecarEpisode);
+  const sideEpisodes = readJsonLines(join(src, side.episodes_file)) as unknown as SidecarEpisode[];
   if (sideEpisodes.length !== rows.length) throw new TrajforgeError('E_DATASET_INVALID', `${src}: ${side.episodes_file} has ${sideEpisodes.length} episodes, meta/episodes ${rows.length}`);
   const srcStats = readJson<Record<string, unknown>>(join(src, 'meta', 'stats.json'));
 
@@ -199,7 +196,7 @@ function writeEpisodeSidecar(src: string, out: string, episode: number, key: str
   const from = episodeExtrasPath(src, episode);
   const to = episodeExtrasPath(out, episode);
   const name = `final_extra/${key}`;
-  const arrays = readNpz(new Uint8Array(readFileSync(from)));
+  const arrays = readNpzFile(from);
   if (!final && !(name in arrays)) {
     linkOrCopy(from, to);
     return;

@@ -1,11 +1,12 @@
-import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync } from 'node:fs';
-import { join } from 'node:path';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, realpathSync, renameSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
 import { LOCK_FILE, MARKER_FILE } from './output.js';
 import { TrajforgeError } from '../core/errors.js';
 import { addEpisodeStats, episodeExtrasPath, extraKeys, MetadataWriter, NumericCollector, typedColumns, type EpisodeRecord } from './lerobot.js';
-import { dataColumns, dataPath, episodeStatFeatures, fileAddress, videoPath, type Feature } from './lerobot-format.js';
-import { metaFromSidecar, type TrajforgeSidecar } from './lerobot-episodes.js';
-import { dataFiles, readEpisodesMeta, readInfo, readJson, readParquetRows, type Row } from './lerobot-read.js';
+import { dataColumns, dataPath, episodeStatFeatures, fileAddress, lerobotFeatures, videoPath, type Feature } from './lerobot-format.js';
+import { datasetMeta, metaFromSidecar, type TrajforgeSidecar } from './lerobot-episodes.js';
+import { dataFiles, readEpisodesMeta, readInfo, readJson, readJsonLines, readNpzFile, readParquetFooter, readParquetRows, type LeRobotInfo, type Row } from './lerobot-read.js';
+import { frameTimestamps } from '../video/ffmpeg.js';
 import { ArrowParquetFile } from './parquet.js';
 import type { DatasetMeta, DatasetSummary } from './sink.js';
 
@@ -20,27 +21,12 @@ type SidecarEpisode = Omit<EpisodeRecord, 'from_index'> & { source_episode: numb
  */
 export async function mergeLeRobot(inputs: string[], out: string): Promise<DatasetSummary> {
   if (inputs.length === 0) throw new TrajforgeError('E_USAGE', 'merge needs at least one input dataset');
-  const shards = inputs.map((dir) => {
-    const info = readInfo(dir);
-    const side = join(dir, 'meta', 'trajforge.json');
-    if (!existsSync(side)) throw new TrajforgeError('E_DATASET_INVALID', `${dir}: no meta/trajforge.json; merge needs datasets written by trajforge`);
-    const sidecar = readJson<TrajforgeSidecar>(side);
-    const episodes = readFileSync(join(dir, sidecar.episodes_file), 'utf8')
-      .split('\n')
-      .filter(Boolean)
-      .map((l) => JSON.parse(l) as SidecarEpisode);
-    return { dir, info, side: sidecar, episodes };
-  });
+  // Every input is checked before anything is written: videos and sidecars are copied as they
+  // are, so a damaged input would otherwise be propagated silently into the merged dataset.
+  const shards: Shard[] = [];
+  for (const dir of inputs) shards.push(await readShard(dir));
   const first = shards[0]!;
-  for (const s of shards.slice(1)) {
-    if (s.side.config_hash !== first.side.config_hash) throw new TrajforgeError('E_DATASET_INVALID', `${s.dir}: config hash ${s.side.config_hash} differs from ${first.dir} (${first.side.config_hash})`);
-    if (JSON.stringify(s.info.features) !== JSON.stringify(first.info.features) || s.info.fps !== first.info.fps) throw new TrajforgeError('E_DATASET_INVALID', `${s.dir}: features or fps differ from ${first.dir}`);
-    const a = { ...s.side.run, shard: null };
-    const b = { ...first.side.run, shard: null };
-    if (JSON.stringify(a) !== JSON.stringify(b)) throw new TrajforgeError('E_DATASET_INVALID', `${s.dir}: run settings differ from ${first.dir}`);
-    // Simulated and dreamed episodes (or two models' dreams) must not blend into one dataset.
-    if (JSON.stringify(s.side.source ?? null) !== JSON.stringify(first.side.source ?? null)) throw new TrajforgeError('E_DATASET_INVALID', `${s.dir}: source (simulator / world model) differs from ${first.dir}`);
-  }
+  for (const s of shards.slice(1)) checkSameRun(first, s);
   const features = first.info.features as Record<string, Feature>;
   const videoKeys = Object.entries(features).filter(([, f]) => f.dtype === 'video').map(([k]) => k);
 
@@ -52,14 +38,16 @@ export async function mergeLeRobot(inputs: string[], out: string): Promise<Datas
     side: SidecarEpisode;
   }
   const sources: Source[] = [];
-  for (const [si, s] of shards.entries()) {
-    const rows = await readEpisodesMeta(s.dir);
-    rows.forEach((row, local) => sources.push({ shard: si, local, row, side: s.episodes[local]! }));
-  }
-  sources.sort((a, b) => a.side.source_episode - b.side.source_episode);
+  for (const [si, s] of shards.entries()) s.rows.forEach((row, local) => sources.push({ shard: si, local, row, side: s.episodes[local]! }));
+  sources.sort((a, b) => a.side.source_episode - b.side.source_episode || a.shard - b.shard);
   for (let i = 1; i < sources.length; i++) {
-    if (sources[i]!.side.source_episode === sources[i - 1]!.side.source_episode) throw new TrajforgeError('E_DATASET_INVALID', `episode ${sources[i]!.side.source_episode} appears in two inputs`);
+    const [a, b] = [sources[i - 1]!, sources[i]!];
+    if (a.side.source_episode !== b.side.source_episode) continue;
+    const [da, db] = [shards[a.shard]!.dir, shards[b.shard]!.dir];
+    const why = a.shard === b.shard ? `appears twice in ${da}` : realpathSync(da) === realpathSync(db) ? `appears in both ${da} and ${db}, which are the same dataset given twice` : `appears in both ${da} and ${db}`;
+    throw new TrajforgeError('E_DATASET_INVALID', `run episode ${a.side.source_episode} ${why}; merge the shards of one run, each once`);
   }
+  for (const s of shards) await checkVideos(s);
   if (existsSync(out) && readdirSync(out).some((e) => e !== LOCK_FILE && e !== MARKER_FILE)) throw new TrajforgeError('E_DATASET_EXISTS', `${out} exists and is not empty`);
   mkdirSync(out, { recursive: true });
 
@@ -88,7 +76,7 @@ export async function mergeLeRobot(inputs: string[], out: string): Promise<Datas
   const writerMeta = new MetadataWriter(out, meta, features);
   mkdirSync(join(out, 'meta', 'trajforge_episodes'), { recursive: true });
   const columns = dataColumns(features);
-  const readers = shards.map((s) => new RowCursor(dataFiles(s.dir)));
+  const readers = shards.map((s) => new RowCursor(dataFiles(s.dir), s.dir));
   const numeric = new NumericCollector(features, extraKeys(meta));
   let writer: ArrowParquetFile | null = null;
   let writerPath = '';
@@ -167,7 +155,10 @@ export class RowCursor {
   private file = -1;
   private rows: Row[] = [];
   private start = 0;
-  constructor(private readonly files: string[]) {}
+  constructor(
+    private readonly files: string[],
+    private readonly dir: string,
+  ) {}
   async take(from: number, count: number): Promise<Row[]> {
     const out: Row[] = [];
     while (out.length < count) {
@@ -175,11 +166,154 @@ export class RowCursor {
       while (want >= this.start + this.rows.length) {
         this.start += this.rows.length;
         this.file++;
-        if (this.file >= this.files.length) throw new TrajforgeError('E_DATASET_INVALID', `data rows end before index ${want}`);
+        if (this.file >= this.files.length) {
+          const last = this.files.length > 0 ? `${relative(this.dir, this.files[this.files.length - 1]!)}, the last data file,` : 'data/ (no data files)';
+          throw new TrajforgeError('E_DATASET_INVALID', `${this.dir}: ${last} ends at row ${this.start}, but meta/episodes needs row ${want}; a data file is missing or truncated: regenerate the dataset or restore it`, { file: this.dir });
+        }
         this.rows = await readParquetRows(this.files[this.file]!);
       }
       out.push(this.rows[want - this.start]!);
     }
     return out;
+  }
+}
+
+interface Shard {
+  dir: string;
+  info: LeRobotInfo;
+  side: TrajforgeSidecar;
+  /** Sidecar lines, one per episode, in dataset order. */
+  episodes: SidecarEpisode[];
+  /** meta/episodes rows, in dataset order. */
+  rows: Row[];
+}
+
+const num = (v: unknown) => Number(v);
+
+/**
+ * One input, read and checked file by file (everything but the videos, which checkVideos probes):
+ * each reader names the file it finds damaged, and the files must agree with each other.
+ */
+async function readShard(dir: string): Promise<Shard> {
+  const info = readInfo(dir);
+  const sideFile = join(dir, 'meta', 'trajforge.json');
+  if (!existsSync(sideFile)) throw new TrajforgeError('E_DATASET_INVALID', `${dir}: no meta/trajforge.json; merge needs datasets written by trajforge`, { file: sideFile });
+  const meta = datasetMeta(dir);
+  const side = readJson<TrajforgeSidecar>(sideFile);
+  checkSidecarAgainstInfo(dir, side, meta, info);
+
+  const tasksFile = join(dir, 'meta', 'tasks.parquet');
+  if (!existsSync(tasksFile)) throw new TrajforgeError('E_DATASET_INVALID', `${dir}: meta/tasks.parquet is missing; regenerate the dataset or restore the file`, { file: tasksFile });
+  const tasks = await readParquetRows(tasksFile);
+  if (tasks.length !== info.total_tasks) throw new TrajforgeError('E_DATASET_INVALID', `${tasksFile}: ${tasks.length} tasks, meta/info.json says total_tasks ${info.total_tasks}; regenerate the dataset or restore the file`, { file: tasksFile });
+
+  const rows = await readEpisodesMeta(dir);
+  if (rows.length !== info.total_episodes) throw new TrajforgeError('E_DATASET_INVALID', `${dir}: meta/episodes holds ${rows.length} episodes, meta/info.json says total_episodes ${info.total_episodes}; a file of meta/episodes is missing or damaged`, { file: join(dir, 'meta', 'episodes') });
+  const episodesFile = join(dir, typeof side.episodes_file === 'string' ? side.episodes_file : join('meta', 'trajforge_episodes.jsonl'));
+  const lines = readJsonLines(episodesFile);
+  if (lines.length !== rows.length) throw new TrajforgeError('E_DATASET_INVALID', `${episodesFile}: ${lines.length} lines, meta/episodes holds ${rows.length} episodes (one line each); regenerate the dataset or restore the file`, { file: episodesFile });
+  lines.forEach((l, i) => {
+    if (!Number.isInteger(l.source_episode) || (l.source_episode as number) < 0) throw new TrajforgeError('E_DATASET_INVALID', `${episodesFile}:${i + 1}: source_episode: expected a non-negative integer, found ${JSON.stringify(l.source_episode) ?? 'nothing'}; regenerate the dataset or restore the file`, { file: episodesFile });
+  });
+
+  // Data rows: every file an episode points at exists; every file is structurally parquet (both
+  // magics, a readable footer; read from the ends only) and together they hold every row.
+  let need = 0;
+  rows.forEach((r, i) => {
+    const file = join(dir, dataPath(num(r['data/chunk_index']), num(r['data/file_index'])));
+    if (!existsSync(file)) throw new TrajforgeError('E_DATASET_INVALID', `${dir}: episode ${i}'s data file ${relative(dir, file)} is missing; restore it or regenerate the dataset`, { file });
+    need = Math.max(need, num(r.dataset_to_index));
+  });
+  let held = 0;
+  for (const file of dataFiles(dir)) held += Number(readParquetFooter(file).num_rows);
+  if (held < need) throw new TrajforgeError('E_DATASET_INVALID', `${dir}: the data files hold ${held} rows, meta/episodes needs ${need}; a data file is truncated or missing: regenerate the dataset or restore it`, { file: join(dir, 'data') });
+
+  // npz sidecars are copied unread; reading each once here is what catches a damaged one.
+  for (let i = 0; i < rows.length; i++) readNpzFile(episodeExtrasPath(dir, i));
+  return { dir, info, side, episodes: lines as unknown as SidecarEpisode[], rows };
+}
+
+const BOOKKEEPING = new Set(['next.reward', 'next.done', 'next.terminated', 'next.truncated', 'next.success', 'timestamp', 'frame_index', 'episode_index', 'index', 'task_index']);
+
+/** trajforge.json and info.json describe the same features (the writer derives one from the other). */
+function checkSidecarAgainstInfo(dir: string, side: TrajforgeSidecar, meta: DatasetMeta, info: LeRobotInfo): void {
+  const sideFile = join(dir, 'meta', 'trajforge.json');
+  const bad = (what: string) => new TrajforgeError('E_DATASET_INVALID', `${sideFile} does not match ${join(dir, 'meta', 'info.json')}: ${what}; one of them is damaged: regenerate the dataset or restore the files`, { file: sideFile });
+  const layout = side.run?.layout as Partial<DatasetMeta['run']['layout']> | undefined;
+  if (!layout || !(num(layout.chunksSize) > 0) || !(num(layout.dataFileMb) > 0)) throw new TrajforgeError('E_DATASET_INVALID', `${sideFile}: run.layout: expected chunksSize and dataFileMb as positive numbers, found ${JSON.stringify(layout) ?? 'nothing'}; regenerate the dataset or restore the file`, { file: sideFile });
+  let derived: Record<string, Feature>;
+  try {
+    derived = lerobotFeatures(meta);
+  } catch (e) {
+    throw new TrajforgeError('E_DATASET_INVALID', `${sideFile}: cannot derive the dataset's features (${(e as Error).message}); regenerate the dataset or restore the file`, { file: sideFile });
+  }
+  // Only the features the sidecar's fields describe (state, action, cameras, extras): the
+  // bookkeeping columns are the writer's, and a dataset from an older writer keeps its own.
+  const described = (o: object) =>
+    Object.keys(o)
+      .filter((k) => !BOOKKEEPING.has(k))
+      .sort()
+      .join(', ');
+  if (described(derived) !== described(info.features)) throw bad(`it describes the features ${described(derived)}, meta/info.json declares ${described(info.features)}`);
+  for (const [k, f] of Object.entries(derived)) {
+    const declared = info.features[k];
+    if (!declared) continue;
+    if (f.dtype !== declared.dtype || JSON.stringify(f.shape) !== JSON.stringify(declared.shape)) throw bad(`${k} is ${f.dtype} ${JSON.stringify(f.shape)} by meta/trajforge.json, ${declared.dtype} ${JSON.stringify(declared.shape)} by meta/info.json`);
+  }
+  if (side.fps !== info.fps) throw bad(`fps ${side.fps} vs ${info.fps}`);
+}
+
+/** The inputs are shards of one run: the same config, features, fps, settings and source; the first difference is named. */
+function checkSameRun(first: Shard, s: Shard): void {
+  const differ = (what: string, a: unknown, b: unknown) =>
+    new TrajforgeError('E_DATASET_INVALID', `${s.dir}: ${what} is ${JSON.stringify(b)}, ${first.dir} has ${JSON.stringify(a)}; merge only datasets of one run (the same environment config and settings)`, { file: s.dir });
+  if (s.side.config_hash !== first.side.config_hash) throw differ('the config hash (meta/trajforge.json config_hash)', first.side.config_hash, s.side.config_hash);
+  if (s.info.fps !== first.info.fps) throw differ('fps (meta/info.json)', first.info.fps, s.info.fps);
+  if (JSON.stringify(s.side.cameras) !== JSON.stringify(first.side.cameras)) throw differ('cameras (meta/trajforge.json)', first.side.cameras, s.side.cameras);
+  const fa = first.info.features;
+  const fb = s.info.features;
+  for (const k of new Set([...Object.keys(fa), ...Object.keys(fb)])) {
+    if (JSON.stringify(fa[k]) !== JSON.stringify(fb[k])) throw differ(`feature ${k} (meta/info.json)`, fa[k] ?? null, fb[k] ?? null);
+  }
+  if (JSON.stringify(Object.keys(fa)) !== JSON.stringify(Object.keys(fb))) throw differ('the order of features (meta/info.json)', Object.keys(fa), Object.keys(fb));
+  const ra = first.side.run as unknown as Record<string, unknown>;
+  const rb = s.side.run as unknown as Record<string, unknown>;
+  for (const k of new Set([...Object.keys(ra), ...Object.keys(rb)])) {
+    if (k !== 'shard' && JSON.stringify(ra[k]) !== JSON.stringify(rb[k])) throw differ(`run setting ${k} (meta/trajforge.json run.${k})`, ra[k] ?? null, rb[k] ?? null);
+  }
+  // Simulated and dreamed episodes (or two models' dreams) must not blend into one dataset.
+  if (JSON.stringify(s.side.source ?? null) !== JSON.stringify(first.side.source ?? null)) throw differ('the source (simulator / world model, meta/trajforge.json source)', first.side.source ?? null, s.side.source ?? null);
+}
+
+/**
+ * Each video file the episodes point at exists and ffmpeg reads from it exactly the frames the
+ * episodes place in it. One stream-copy probe per file (no decoding): truncated and garbled
+ * containers fail to open or come up short, and the copy would otherwise carry them on unseen.
+ */
+async function checkVideos(s: Shard): Promise<void> {
+  const { dir, info, rows } = s;
+  const keys = Object.entries(info.features).filter(([, f]) => f.dtype === 'video').map(([k]) => k);
+  const frames = new Map<string, number>();
+  for (const k of keys) {
+    for (const r of rows) {
+      const file = join(dir, videoPath(k, num(r[`videos/${k}/chunk_index`]), num(r[`videos/${k}/file_index`])));
+      const end = Math.round(num(r[`videos/${k}/from_timestamp`]) * info.fps) + num(r.length);
+      frames.set(file, Math.max(frames.get(file) ?? 0, end));
+    }
+  }
+  for (const [file, want] of frames) {
+    const damaged = (what: string) => new TrajforgeError('E_DATASET_INVALID', `${file}: ${what}; it is damaged or truncated: restore the file or regenerate the dataset`, { file });
+    if (!existsSync(file)) throw new TrajforgeError('E_DATASET_INVALID', `${file} is missing (meta/episodes of ${dir} places frames in it); restore it or regenerate the dataset`, { file });
+    if (statSync(file).size === 0) throw damaged('empty (0 bytes)');
+    let count: number;
+    try {
+      count = (await frameTimestamps(file)).length;
+    } catch (e) {
+      // ffmpeg that does not start is the machine's problem, not the file's.
+      if (e instanceof TrajforgeError && /cannot run ffmpeg|FFMPEG_PATH/.test(e.message)) throw e;
+      const why = (e as Error).message.split('\n').at(-1)!.replace(/^.*?: /, '');
+      throw damaged(`ffmpeg cannot read it (${why})`);
+    }
+    if (count !== want) throw damaged(`ffmpeg reads ${count} frames from it, meta/episodes places ${want} in it`);
   }
 }

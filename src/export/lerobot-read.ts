@@ -1,9 +1,10 @@
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { parquetMetadata, parquetReadObjects, parquetSchema } from 'hyparquet';
 import { TrajforgeError } from '../core/errors.js';
 import { frameTimestamps } from '../video/ffmpeg.js';
 import { dataPath, videoPath, type Feature } from './lerobot-format.js';
+import { readNpz, type NpyArray } from './npz.js';
 
 /** Reading LeRobot v3 datasets (ours or anyone's) for validate, inspect and merge. */
 export interface LeRobotInfo {
@@ -86,6 +87,75 @@ export function readParquetMetadata(file: string): ReturnType<typeof parquetMeta
     return parquetMetadata(buffer);
   } catch (e) {
     throw unreadableParquet(file, e);
+  }
+}
+
+/**
+ * The footer metadata of a parquet file read from its ends only (leading magic, footer), so a
+ * structural check of large data files costs a few kilobytes of I/O each.
+ */
+export function readParquetFooter(file: string): ReturnType<typeof parquetMetadata> {
+  let fd: number;
+  try {
+    fd = openSync(file, 'r');
+  } catch (e) {
+    throw new TrajforgeError('E_DATASET_INVALID', `cannot read ${file}: ${(e as Error).message}`, { file });
+  }
+  try {
+    const size = fstatSync(fd).size;
+    if (size < 12) throw unreadableParquet(file, new Error(`${size} bytes, too short`));
+    const head = Buffer.alloc(4);
+    readSync(fd, head, 0, 4, 0);
+    if (head.toString('latin1') !== 'PAR1') throw unreadableParquet(file, new Error('header != PAR1'));
+    const tail = Buffer.alloc(8);
+    readSync(fd, tail, 0, 8, size - 8);
+    const length = tail.readUInt32LE(0);
+    if (tail.toString('latin1', 4) !== 'PAR1' || length > size - 12) return readParquetMetadata(file);
+    const footer = Buffer.alloc(length + 8);
+    readSync(fd, footer, 0, length + 8, size - 8 - length);
+    try {
+      return parquetMetadata(footer.buffer.slice(footer.byteOffset, footer.byteOffset + footer.byteLength) as ArrayBuffer);
+    } catch (e) {
+      throw unreadableParquet(file, e);
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** JSON Lines, each line an object; a bad line is named by file and line number. */
+export function readJsonLines(file: string): Record<string, unknown>[] {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new TrajforgeError('E_DATASET_INVALID', `cannot read ${file}: ${(e as Error).message}`, { file });
+  }
+  return text.split('\n').flatMap((line, i) => {
+    if (!line) return [];
+    try {
+      const v = JSON.parse(line) as unknown;
+      if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new Error('not an object');
+      return [v as Record<string, unknown>];
+    } catch (e) {
+      throw new TrajforgeError('E_DATASET_INVALID', `${file}:${i + 1}: not a JSON object (${(e as Error).message}); it is damaged: regenerate the dataset or restore the file`, { file });
+    }
+  });
+}
+
+/** An npz file's arrays; a missing or damaged file (truncated, not a zip, bad npy header) is named. */
+export function readNpzFile(file: string): Record<string, NpyArray> {
+  let bytes: Uint8Array;
+  try {
+    bytes = new Uint8Array(readFileSync(file));
+  } catch (e) {
+    const why = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'is missing' : `cannot be read (${(e as Error).message})`;
+    throw new TrajforgeError('E_DATASET_INVALID', `${file} ${why}; restore the file or regenerate the dataset`, { file });
+  }
+  try {
+    return readNpz(bytes);
+  } catch (e) {
+    throw new TrajforgeError('E_DATASET_INVALID', `${file}: not a readable npz archive (${(e as Error).message}); it is damaged or truncated: regenerate the dataset or restore the file`, { file });
   }
 }
 

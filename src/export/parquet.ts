@@ -3,6 +3,7 @@ import { dirname } from 'node:path';
 import * as arrow from 'apache-arrow';
 import { ByteWriter, ParquetWriter, fileWriter } from 'hyparquet-writer';
 import * as pw from 'parquet-wasm';
+import { TrajforgeError } from '../core/errors.js';
 
 /**
  * Thin layer over hyparquet-writer: explicit schemas (no type guessing), REQUIRED columns,
@@ -156,8 +157,21 @@ export function arrowData(c: TypedColumn, rows: number): arrow.Data {
  */
 /** A parquet file's rows as Arrow record batches, read by the Rust reader (parquet-wasm): columnar, no per-value conversion. */
 export function readArrowBatches(file: string, batchSize = 65_536): arrow.RecordBatch[] {
-  const table = pw.readParquet(new Uint8Array(readFileSync(file)), { batchSize });
-  return arrow.tableFromIPC(table.intoIPCStream()).batches;
+  let bytes: Uint8Array;
+  try {
+    bytes = new Uint8Array(readFileSync(file));
+  } catch (e) {
+    throw new TrajforgeError('E_DATASET_INVALID', `cannot read ${file}: ${(e as Error).message}`, { file });
+  }
+  // parquet-wasm throws plain strings or Errors ("Corrupt footer", ...) on a damaged file; the
+  // file is what the user must fix, so it is named here.
+  try {
+    const table = pw.readParquet(bytes, { batchSize });
+    return arrow.tableFromIPC(table.intoIPCStream()).batches;
+  } catch (e) {
+    const why = e instanceof Error ? e.message : String(e);
+    throw new TrajforgeError('E_DATASET_INVALID', `${file}: not a readable parquet file (${why}); it is damaged or truncated: regenerate the dataset or restore the file`, { file });
+  }
 }
 
 export class ArrowParquetFile {

@@ -122,8 +122,6 @@ export const NOT_READ = new Set([
 export const KNOWN_ELSEWHERE = new Set<string>([
   // convert leaves its --out folder behind on every failure.
   ...Object.keys(DAMAGES).filter((d) => DAMAGES[d]!.target === 'dataset' && d !== 'truncate tasks parquet').map((d) => `convert|${d}`),
-  // merge: --out left behind, damaged inputs merged without complaint, a stack on a bad jsonl line, E_IO blaming the input.
-  ...['truncate data parquet', 'garble data parquet', 'delete data parquet', 'truncate tasks parquet', 'trajforge.json: cameras not a list', 'trajforge.json: state width 99', 'garble episodes jsonl', 'truncate mp4', 'garble mp4', 'delete mp4', 'truncate npz', 'delete npz'].map((d) => `merge|${d}`),
 ]);
 
 let root: string;
