@@ -1,5 +1,6 @@
 import { appendFileSync, existsSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
+import { asIoError } from '../core/errors.js';
 import { writeFileAtomic } from './atomic.js';
 
 /**
@@ -46,7 +47,11 @@ export function writeJournal(file: string, entries: readonly object[]): void {
 }
 
 export function appendJournal(file: string, entry: object): void {
-  appendFileSync(file, `${JSON.stringify(entry)}\n`);
+  try {
+    appendFileSync(file, `${JSON.stringify(entry)}\n`);
+  } catch (e) {
+    throw asIoError(e, file);
+  }
 }
 
 /** Byte length of a file, or -1 when it does not exist. */

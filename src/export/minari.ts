@@ -1,6 +1,6 @@
-import { existsSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
-import { join } from 'node:path';
-import { TrajforgeError } from '../core/errors.js';
+import { accessSync, constants, existsSync, mkdirSync, renameSync, rmSync, statSync, statfsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { TrajforgeError, asIoError } from '../core/errors.js';
 import type { EpisodeData } from '../episode/simulate.js';
 import { writeFileAtomic } from './atomic.js';
 import { episodeExtras, extraFeatures, flatKey, sourceJson, withFinal } from './extras.js';
@@ -27,15 +27,48 @@ const PROGRESS = '.trajforge-minari';
 
 type H5 = typeof import('h5wasm');
 let h5: Promise<H5> | null = null;
+
+/** The WASM module behind h5wasm: its `flush` returns HDF5's status, which h5wasm's File drops. */
+let h5Module: { flush(fileId: bigint): number; FS: { getStream(fd: number): unknown; close(stream: unknown): void; open(path: string, flags: number): unknown } } | null = null;
+
 async function loadH5(): Promise<H5> {
   if (!h5) {
     h5 = import('h5wasm/node').then(async (m) => {
-      const lib = (m as unknown as { default: H5 & { ready: Promise<unknown> } }).default;
-      await lib.ready;
+      const lib = (m as unknown as { default: H5 & { ready: Promise<typeof h5Module> } }).default;
+      h5Module = await lib.ready;
+      // HDF5's C library prints its whole error stack (dozens of HDF5-DIAG lines per failed write on
+      // a full disk) to the module's stderr. The sink reports every failure itself as a coded error,
+      // so the module's fd 2 is pointed at /dev/null (process.stderr is not affected).
+      const FS = h5Module!.FS;
+      FS.close(FS.getStream(2));
+      FS.open('/dev/null', 1);
       return lib;
     });
   }
   return h5;
+}
+
+/** HDF5 reports failed writes only through status codes: a failed flush or open becomes E_IO naming the file. */
+function hdf5WriteError(file: string): TrajforgeError {
+  let cause = 'HDF5 could not write it';
+  try {
+    const fsStats = statfsSync(dirname(file));
+    if (fsStats.bavail * fsStats.bsize < 1 << 20) cause = 'the disk is full';
+    accessSync(dirname(file), constants.W_OK);
+  } catch (e) {
+    return asIoError(e, file) as TrajforgeError;
+  }
+  return new TrajforgeError('E_IO', `writing ${file} failed: ${cause}`, { file, hint: 'finished work is kept; fix the cause and rerun with --resume' });
+}
+
+function createH5(H: H5, file: string): InstanceType<H5['File']> {
+  const f = new H.File(file, 'w');
+  if (f.file_id < 0n) throw hdf5WriteError(file);
+  return f;
+}
+
+function flushH5(f: InstanceType<H5['File']>, file: string): void {
+  if (h5Module!.flush(f.file_id) < 0) throw hdf5WriteError(file);
 }
 
 /** One line of the progress journal, appended after the episode's group is flushed. */
@@ -89,7 +122,7 @@ export class MinariSink implements EpisodeSink {
     }
     writeJournal(progress, []);
     rmSync(tmp, { force: true });
-    this.file = new H.File(tmp, 'w');
+    this.file = createH5(H, tmp);
     return { committed: 0, ...(notices.length ? { notices } : {}) };
   }
 
@@ -115,10 +148,10 @@ export class MinariSink implements EpisodeSink {
       // An HDF5 file reopened for appending lays out what follows differently from one written in
       // one go; copying the kept episodes into a new file with the writer's own calls and flushes
       // makes the finished file byte-identical to an uninterrupted run's.
-      fresh = new H.File(rebuilt, 'w');
+      fresh = createH5(H, rebuilt);
       for (let i = 0; i < entries.length; i++) {
         writeEpisodeGroup(fresh, i, readEpisodeGroup(old, i, this.meta));
-        fresh.flush();
+        flushH5(fresh, rebuilt);
       }
       old.close();
       old = null;
@@ -138,7 +171,7 @@ export class MinariSink implements EpisodeSink {
     const f = this.file!;
     const T = ep.length;
     writeEpisodeGroup(f, this.episodes, episodeGroup(ep, this.episodes, this.meta));
-    f.flush();
+    flushH5(f, join(this.dataDir, 'main_data.hdf5.tmp'));
     const success = ep.success[T - 1] === 1;
     const line: JournalLine = { episode: ep.episode, seed: ep.seed, length: T, success, bytes: fileBytes(join(this.dataDir, 'main_data.hdf5.tmp')) };
     appendJournal(join(this.dir, PROGRESS, 'episodes.jsonl'), line);

@@ -1,5 +1,6 @@
 import { existsSync, mkdirSync, openSync, closeSync, writeSync, readSync, renameSync, rmSync, statSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
+import { asIoError } from '../core/errors.js';
 import { Proto } from '../core/proto.js';
 import type { EpisodeData } from '../episode/simulate.js';
 import { encodePng } from '../render/png.js';
@@ -107,7 +108,12 @@ export class RldsSink implements EpisodeSink {
 
   async write(ep: EpisodeData): Promise<void> {
     const record = tfrecord(exampleBytes(episodeFeatures(ep, this.meta)));
-    writeSync(this.fd, record);
+    try {
+      // A short write is a full disk too: the journal must never vouch for a torn record.
+      if (writeSync(this.fd, record) !== record.length) throw Object.assign(new Error('short write'), { code: 'ENOSPC' });
+    } catch (e) {
+      throw asIoError(e, `${this.shard}.tmp`);
+    }
     this.bytes += record.length;
     const success = ep.success[ep.length - 1] === 1;
     const line: JournalLine = { episode: ep.episode, length: ep.length, success, end: this.bytes };
