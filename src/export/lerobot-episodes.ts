@@ -7,7 +7,7 @@ import type { ChannelFrames, EpisodeData } from '../episode/simulate.js';
 import { ffmpegPath } from '../video/ffmpeg.js';
 import { episodeExtrasPath } from './lerobot.js';
 import { auxKey, videoKey, videoPath } from './lerobot-format.js';
-import { dataFiles, readEpisodesMeta, readInfo, readJson, readParquetColumns, readParquetRows, type Row } from './lerobot-read.js';
+import { dataFiles, readEpisodesMeta, readInfo, readJson, readJsonLines, readParquetColumns, readParquetRows, type Row } from './lerobot-read.js';
 import { sourceFromJson, type sourceJson } from './extras.js';
 import { readNpz, type NpyArray } from './npz.js';
 import { z } from 'zod';
@@ -387,22 +387,3 @@ class FrameStream {
   }
 }
 
-/** JSON Lines, each line parsed, a bad line named by file and line number. */
-function readJsonLines(file: string): Record<string, unknown>[] {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new TrajforgeError('E_DATASET_INVALID', `cannot read ${file}: ${(e as Error).message}`, { file });
-  }
-  return text.split('\n').flatMap((line, i) => {
-    if (!line) return [];
-    try {
-      const v = JSON.parse(line) as unknown;
-      if (v === null || typeof v !== 'object') throw new Error('not an object');
-      return [v as Record<string, unknown>];
-    } catch (e) {
-      throw new TrajforgeError('E_DATASET_INVALID', `${file}:${i + 1}: not a JSON object (${(e as Error).message})`, { file });
-    }
-  });
-}
