@@ -22,6 +22,7 @@ export const convertCommand: Command = {
     try {
       await sink.open(out, meta, { resume: false });
       for await (const ep of readLeRobotEpisodes(src)) {
+        output.assertHeld();
         await sink.write(ep);
         n++;
       }

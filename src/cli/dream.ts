@@ -118,6 +118,7 @@ export const dreamCommand: Command = {
         try {
           await sink.open(out, meta, { resume: false });
           for await (const ep of dream(stats)) {
+            output.assertHeld();
             await sink.write(ep);
             successes += ep.success[ep.length - 1] ? 1 : 0;
             frames += ep.length;

@@ -122,13 +122,16 @@ export async function generateDataset(opts: GenerateOptions): Promise<GenerateRe
   let done = committed;
   try {
     for await (const ep of produceEpisodes(init, jobs, opts.workers)) {
+      output.assertHeld();
       await sink.write(ep);
       steps += ep.length;
       successes += ep.success[ep.length - 1] ? 1 : 0;
       done++;
       opts.onProgress?.({ episodesDone: done, episodesTotal: all.length, steps, successes, elapsed: (performance.now() - t0) / 1000, resumedFrom: committed });
     }
+    output.assertHeld();
     const summary = await sink.close();
+    output.assertHeld();
     output.close();
     return { ...summary, steps, seconds: (performance.now() - t0) / 1000, resumedFrom: committed };
   } catch (e) {

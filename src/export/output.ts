@@ -79,6 +79,27 @@ export class OutputFolder {
     }
   }
 
+  /**
+   * Throws E_IO when the folder vanished or was replaced while this command wrote into it (its
+   * lock is gone): writers that recreate folders as they go would otherwise finish a partial
+   * dataset in a fresh folder without noticing.
+   */
+  assertHeld(): void {
+    const lock = join(this.dir, LOCK_FILE);
+    let held = false;
+    try {
+      held = readFileSync(lock, 'utf8').includes(this.lockId);
+    } catch {
+      held = false;
+    }
+    if (!held) {
+      throw new TrajforgeError('E_IO', `writing ${this.dir} failed: the folder was removed or replaced while writing (its lock ${lock} is gone)`, {
+        file: this.dir,
+        hint: 'what another process removed cannot be recovered here; run the command again',
+      });
+    }
+  }
+
   /** Records what the finished folder holds (so a later --overwrite knows its own files) and unlocks. */
   close(): void {
     if (this.mode === 'update') return this.releaseLock();

@@ -4,7 +4,7 @@
  * --resume then completes identically, invalid options write nothing.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { homedir, hostname } from 'node:os';
 import { join, relative } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -258,6 +258,17 @@ describe('concurrency, a full disk and a read-only folder', () => {
     expect(resumed.out).toMatch(/resumed after [1-9]/);
     expectSameTree(dir, reference);
   }, 120_000);
+
+  it('a folder removed while writing ends the run with E_IO instead of a partial dataset in a recreated folder', async () => {
+    const dir = join(tmpDir(), 'vanishing');
+    const { exited } = spawnCli(['generate', ENV, ...RUN, '--workers', '1', '--out', dir]);
+    while (!existsSync(join(dir, '.trajforge', 'parts'))) await new Promise((r) => setTimeout(r, 10));
+    rmSync(dir, { recursive: true, force: true });
+    const { code, err } = await exited;
+    expect(code).toBe(1);
+    expect(err).toMatch(new RegExp(`^error\\[E_IO\\]: writing ${dir} failed: the folder was removed or replaced while writing`, 'm'));
+    expect(existsSync(join(dir, 'meta', 'info.json'))).toBe(false);
+  }, 60_000);
 
   /**
    * A small tmpfs in a private mount namespace (unshare: CI runs as root; elsewhere a user
