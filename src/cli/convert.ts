@@ -4,7 +4,7 @@ import { datasetMeta, readLeRobotEpisodes } from '../export/lerobot-episodes.js'
 import { openOutput } from '../export/output.js';
 import { sinkFor } from '../export/registry.js';
 import { parse } from './args.js';
-import type { Command } from './io.js';
+import { outputOptions, type Command } from './io.js';
 
 export const convertCommand: Command = {
   name: 'convert',
@@ -17,13 +17,13 @@ export const convertCommand: Command = {
     const out = resolve(io.cwd, values.out as string);
     const sink = sinkFor(values.to as string);
     const meta = datasetMeta(src);
-    const output = openOutput(out, { kind: 'dataset', command: 'convert', mode: 'new', cwd: io.cwd, onNotice: (l) => io.err(`notice: ${l}\n`) });
+    const output = openOutput(out, outputOptions(io, { kind: 'dataset', command: 'convert', mode: 'new', inputs: [src] }));
     let n = 0;
     try {
       await sink.open(out, meta, { resume: false });
       for await (const ep of readLeRobotEpisodes(src)) {
-        output.assertHeld();
         await sink.write(ep);
+        output.assertHeld();
         n++;
       }
       const s = await sink.close();

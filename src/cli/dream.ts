@@ -17,7 +17,7 @@ import { baseBodies } from '../sim/describe.js';
 import { createEnv } from '../sim/env.js';
 import { CODECS, type VideoCodec } from '../video/ffmpeg.js';
 import { intOption, numberOption, parse } from './args.js';
-import type { Command } from './io.js';
+import { outputOptions, type Command } from './io.js';
 
 export const dreamCommand: Command = {
   name: 'dream',
@@ -110,7 +110,7 @@ export const dreamCommand: Command = {
       const dream = (stats: DreamStats) => dreamEpisodes({ model: session, env, renderer: new Renderer(), makePolicy: () => makePolicy(kind, env, policyOpts), jobs, horizon, batch }, stats);
       const rate = (n: number, s: number) => (s > 0 ? Math.round(n / s) : 0);
       try {
-        const output = openOutput(out, { kind: 'dataset', command: 'dream', mode: (values.overwrite as unknown) === true ? 'overwrite' : 'new', cwd: io.cwd, onNotice: (l) => io.err(`notice: ${l}\n`) });
+        const output = openOutput(out, outputOptions(io, { kind: 'dataset', command: 'dream', mode: (values.overwrite as unknown) === true ? 'overwrite' : 'new', inputs: [modelDir] }));
         const stats: DreamStats = { steps: 0, episodes: 0, modelSeconds: 0, startSeconds: 0 };
         let successes = 0;
         let frames = 0;
@@ -118,8 +118,8 @@ export const dreamCommand: Command = {
         try {
           await sink.open(out, meta, { resume: false });
           for await (const ep of dream(stats)) {
-            output.assertHeld();
             await sink.write(ep);
+            output.assertHeld();
             successes += ep.success[ep.length - 1] ? 1 : 0;
             frames += ep.length;
           }

@@ -1,16 +1,16 @@
-import { existsSync, readdirSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { TrajforgeError } from '../core/errors.js';
+import { TrajforgeError, asIoError } from '../core/errors.js';
 import { datasetMeta, readLeRobotCameraFrames, type CameraEpisodeFrames } from '../export/lerobot-episodes.js';
 import { addFeatureToLeRobot, type FeatureValues } from '../export/lerobot-extend.js';
 import { lerobotFeatures } from '../export/lerobot-format.js';
+import { openOutput, preflightOutput } from '../export/output.js';
 import { checkModelTarget, datasetTarget } from '../model/card.js';
 import { parseProviders, PROVIDERS_ENV } from '../model/onnx/runtime.js';
 import { WorldModelSession } from '../model/session.js';
 import { readModelCard, readModelParts } from '../model/store.js';
 import { unitInto } from '../model/transitions.js';
 import { intOption, parse } from './args.js';
-import type { Command } from './io.js';
+import { outputOptions, type Command } from './io.js';
 
 export const DEFAULT_LATENT_KEY = 'observation.latent';
 
@@ -22,7 +22,7 @@ export function latentNames(latent: number): string[] {
 export const encodeCommand: Command = {
   name: 'encode',
   summary: "add a world model's latent of every frame to a LeRobot dataset, as a new dataset",
-  usage: 'trajforge encode DATASET --model MODEL_DIR --out NEW_DATASET [--key observation.latent] [--batch 1024] [--replace]',
+  usage: 'trajforge encode DATASET --model MODEL_DIR --out NEW_DATASET [--key observation.latent] [--batch 1024] [--replace] [--overwrite (replace a dataset this tool wrote at --out)]',
   async run(args, io) {
     const { values, positionals } = parse(
       args,
@@ -32,6 +32,7 @@ export const encodeCommand: Command = {
         key: { type: 'string' },
         batch: { type: 'string' },
         replace: { type: 'boolean' },
+        overwrite: { type: 'boolean' },
       },
       this.usage,
     );
@@ -48,9 +49,10 @@ export const encodeCommand: Command = {
     const src = resolve(io.cwd, dataset);
     const out = resolve(io.cwd, values.out as string);
     if (out === src) throw new TrajforgeError('E_USAGE', `--out must differ from DATASET (encode writes a new dataset and never modifies its input)`);
-    if (existsSync(out) && readdirSync(out).length > 0) throw new TrajforgeError('E_DATASET_EXISTS', `${values.out} exists and is not empty`);
-
     const modelDir = resolve(io.cwd, values.model as string);
+    const output = outputOptions(io, { kind: 'dataset', command: 'encode', mode: (values.overwrite as unknown) === true ? 'overwrite' : 'new', inputs: [src, modelDir] });
+    preflightOutput(out, output);
+
     const card = readModelCard(modelDir);
     const meta = datasetMeta(src);
     const { note } = checkModelTarget(card, datasetTarget(meta, dataset));
@@ -111,9 +113,11 @@ export const encodeCommand: Command = {
       return next;
     };
 
+    const held = openOutput(out, output);
     try {
       // Only the tables are rewritten; the videos are the source's files, bit for bit.
       const s = await addFeatureToLeRobot(src, out, feature, latentsOf);
+      held.close();
       const seconds = (performance.now() - started) / 1000;
       const encoded = frames + episodes; // every step plus each episode's final frame
       io.out(
@@ -122,8 +126,10 @@ export const encodeCommand: Command = {
       );
       return 0;
     } catch (e) {
+      held.discard();
       // The writer reads the source's tables itself; a damaged one must name the dataset, not end in a stack.
-      if (e instanceof TrajforgeError) throw e;
+      const io = asIoError(e, out);
+      if (io instanceof TrajforgeError) throw io;
       throw new TrajforgeError('E_DATASET_INVALID', `${src}: cannot read the dataset (${(e as Error).message}); run \`trajforge validate ${dataset}\` to find the damaged file`, { file: src });
     } finally {
       await source.return(undefined); // stops the decoder if the writer failed midway

@@ -12,7 +12,7 @@ import { readModelCard, readModelParts } from '../model/store.js';
 import { encodePng } from '../render/png.js';
 import { reportCharts, reportJson, reportMarkdown, targets } from '../report/world-model-report.js';
 import { intOption, parse } from './args.js';
-import type { Command } from './io.js';
+import { outputOptions, type Command } from './io.js';
 import { loadModelData, splitEpisodes } from './model-data.js';
 import { episodeRows, varyingColumns } from '../model/transitions.js';
 
@@ -33,8 +33,8 @@ export const evalCommand: Command = {
     const context = intOption(values.context as string | undefined, 'context', 1, 1);
     if (context !== 1) throw new TrajforgeError('E_USAGE', '--context: this model is Markov in its latent and conditions on the last context frame; use --context 1');
     const out = resolve(io.cwd, (values.out as string | undefined) ?? join(values.model as string, 'eval'));
-    const outputOptions = { kind: 'report', command: 'eval', mode: 'overwrite', cwd: io.cwd, onNotice: (l: string) => io.err(`notice: ${l}\n`) } as const;
-    preflightOutput(out, outputOptions);
+    const reportOutput = outputOptions(io, { kind: 'report', command: 'eval', mode: 'overwrite', inputs: [dataset], hosts: [values.model as string] });
+    preflightOutput(out, reportOutput);
     const started = performance.now();
     const modelDir = resolve(io.cwd, values.model as string);
     const card = readModelCard(modelDir);
@@ -89,7 +89,7 @@ export const evalCommand: Command = {
       const charts = reportCharts(report);
       // A report folder is replaced whole (a stale chart never sits beside a new report), and only
       // when trajforge wrote it: a user folder given as --out is refused untouched.
-      const output = openOutput(out, outputOptions);
+      const output = openOutput(out, reportOutput);
       try {
         for (const [name, img] of Object.entries(charts)) writeFileAtomic(join(out, name), encodePng(img.width, img.height, img.data));
         writeFileAtomic(join(out, 'report.json'), `${JSON.stringify(reportJson(report), (_, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2)}\n`);

@@ -1,3 +1,5 @@
+import type { OutputOptions } from '../export/output.js';
+
 /** Where commands write: injected so tests call commands without a process. */
 export interface CliIO {
   out(text: string): void;
@@ -12,4 +14,9 @@ export interface Command {
   summary: string;
   usage: string;
   run(args: string[], io: CliIO): Promise<number>;
+}
+
+/** How a command opens its output folder: resolved against its cwd, notices printed as `notice:` lines. */
+export function outputOptions(io: CliIO, o: Pick<OutputOptions, 'kind' | 'command' | 'mode' | 'inputs' | 'hosts'>): OutputOptions {
+  return { ...o, cwd: io.cwd, onNotice: (line) => io.err(`notice: ${line}\n`) };
 }

@@ -54,12 +54,15 @@ export const processIO: CliIO = {
  * output has nowhere to go, so the process ends quietly with exit 0 instead of an EPIPE stack.
  */
 export async function runProcess(argv: string[]): Promise<number> {
-  for (const stream of [process.stdout, process.stderr]) {
-    stream.on('error', (e: NodeJS.ErrnoException) => {
-      if (e.code === 'EPIPE' || e.code === 'ERR_STREAM_DESTROYED') process.exit(0);
-      throw e;
-    });
-  }
+  const closedPipe = (e: NodeJS.ErrnoException) => e.code === 'EPIPE' || e.code === 'ERR_STREAM_DESTROYED';
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (closedPipe(e)) process.exit(0);
+    throw e;
+  });
+  // A closed stderr loses the messages but not the outcome: the command's exit code still counts.
+  process.stderr.on('error', (e: NodeJS.ErrnoException) => {
+    if (!closedPipe(e)) throw e;
+  });
   // Ctrl-C or a scheduler's SIGTERM ends through process.exit, whose 'exit' handlers release the
   // output lock and stop ffmpeg children; finished checkpoints stay for --resume.
   for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {

@@ -4,7 +4,7 @@ import { mergeLeRobot } from '../export/lerobot-merge.js';
 import { openOutput } from '../export/output.js';
 import type { DatasetSummary } from '../export/sink.js';
 import { parse } from './args.js';
-import type { Command } from './io.js';
+import { outputOptions, type Command } from './io.js';
 
 export const mergeCommand: Command = {
   name: 'merge',
@@ -14,7 +14,7 @@ export const mergeCommand: Command = {
     const { values, positionals } = parse(args, { out: { type: 'string' } }, this.usage);
     if (positionals.length === 0 || !values.out) throw new TrajforgeError('E_USAGE', `usage: ${this.usage}`);
     const out = resolve(io.cwd, values.out as string);
-    const output = openOutput(out, { kind: 'dataset', command: 'merge', mode: 'new', cwd: io.cwd, onNotice: (l) => io.err(`notice: ${l}\n`) });
+    const output = openOutput(out, outputOptions(io, { kind: 'dataset', command: 'merge', mode: 'new', inputs: positionals }));
     let summary: DatasetSummary;
     try {
       summary = await mergeLeRobot(

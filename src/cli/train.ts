@@ -2,14 +2,14 @@ import { resolve } from 'node:path';
 import { TrajforgeError, asIoError } from '../core/errors.js';
 import { sha256Hex } from '../core/hash.js';
 import { writeFileAtomic } from '../export/atomic.js';
-import { openOutput } from '../export/output.js';
+import { openOutput, preflightOutput } from '../export/output.js';
 import type { ModelCard } from '../model/card.js';
 import { cardParts, exportLatentModel, exportLinearModel, PART_NAMES, type PartName } from '../model/export.js';
 import { fitLinearHeads, fitLinearWorldModel } from '../model/linear-baseline.js';
 import { DEFAULT_LATENT_OPTIONS, trainLatentModel, type LatentModelOptions, type TrainingLogEntry } from '../model/latent-model.js';
 import { saveModel } from '../model/store.js';
 import { intOption, numberOption, parse } from './args.js';
-import type { CliIO, Command } from './io.js';
+import { outputOptions, type CliIO, type Command } from './io.js';
 import { loadModelData, splitEpisodes } from './model-data.js';
 
 export const trainCommand: Command = {
@@ -66,11 +66,18 @@ export const trainCommand: Command = {
     if (!(options.dynamicsNoise >= 0)) throw new TrajforgeError('E_USAGE', `--dynamics-noise must be >= 0, got ${options.dynamicsNoise}`);
     const kind = (values.model as string | undefined) ?? 'latent';
     if (kind !== 'latent' && kind !== 'linear') throw new TrajforgeError('E_USAGE', `--model must be latent or linear, got '${kind}'`);
+    const downsample = values.downsample ? intOption(values.downsample as string, 'downsample', 1, 1) : undefined;
     const out = resolve(io.cwd, values.out as string);
-    // Held from before the data is read: a second train into the same folder is refused at once.
-    const output = openOutput(out, { kind: 'model', command: 'train', mode: (values.overwrite as unknown) === true ? 'overwrite' : 'new', cwd: io.cwd, onNotice: (l) => io.err(`notice: ${l}\n`) });
+    const outputSpec = outputOptions(io, { kind: 'model', command: 'train', mode: (values.overwrite as unknown) === true ? 'overwrite' : 'new', inputs: [dataset] });
+    // A refused output is known before the data is read; the folder is emptied (--overwrite) only
+    // once the data has been read and checked, so a bad dataset or option keeps the old model.
+    preflightOutput(out, outputSpec);
+    const started = performance.now();
+    io.err(`reading ${dataset} ...\n`);
+    const data = await loadModelData(dataset, io.cwd, { camera: values.camera as string | undefined, downsample });
+    const output = openOutput(out, outputSpec);
     try {
-      await trainInto(out, { dataset, values, options, kind, heartbeat: () => output.touch() }, io);
+      await trainInto(out, { data, started, dataset, values, options, kind, heartbeat: () => output.touch() }, io);
       output.close();
     } catch (e) {
       output.discard();
@@ -81,14 +88,12 @@ export const trainCommand: Command = {
 };
 
 /** Trains and saves into `out`; `heartbeat` keeps the output's lock fresh between epochs (training is synchronous). */
-async function trainInto(out: string, x: { dataset: string; values: Record<string, unknown>; options: LatentModelOptions; kind: string; heartbeat: () => void }, io: CliIO): Promise<void> {
-  const { dataset, values, options, kind } = x;
-  const started = performance.now();
-  io.err(`reading ${dataset} ...\n`);
-  const data = await loadModelData(dataset, io.cwd, {
-    camera: values.camera as string | undefined,
-    downsample: values.downsample ? intOption(values.downsample as string, 'downsample', 1, 1) : undefined,
-  });
+async function trainInto(
+  out: string,
+  x: { data: Awaited<ReturnType<typeof loadModelData>>; started: number; dataset: string; values: Record<string, unknown>; options: LatentModelOptions; kind: string; heartbeat: () => void },
+  io: CliIO,
+): Promise<void> {
+  const { data, started, dataset, values, options, kind } = x;
   const t = data.transitions;
   const split = splitEpisodes(data.episodes.length);
   io.err(`${data.episodes.length} episodes (${split.train.length} train, ${split.heldout.length} held out), ${t.frames.rows} frames at ${t.width}x${t.height} from camera '${data.camera}'\n`);

@@ -94,6 +94,9 @@ export function ioCauseIn(text: string): string | null {
   return null;
 }
 
+/** System calls that only read (a failed open may be either, and counts as writing: outputs are what fail most). */
+const READING_CALLS = new Set(['read', 'scandir', 'stat', 'lstat', 'fstat', 'access', 'readlink', 'realpath']);
+
 /**
  * A failed file-system call as E_IO naming the path (the call's own path when Node reports one),
  * the cause, and that finished work stays; anything that is not a file-system error passes through.
@@ -105,5 +108,6 @@ export function asIoError(e: unknown, path: string, hint = 'finished work is kep
   if (typeof code !== 'string' || !/^E[A-Z]+$/.test(code)) return e;
   const where = typeof err!.path === 'string' ? err!.path : path;
   const cause = IO_CAUSES[code] ?? code;
-  return new TrajforgeError('E_IO', `writing ${where} failed: ${cause} (${code})`, { file: where, hint });
+  const verb = READING_CALLS.has(err!.syscall ?? '') ? 'reading' : 'writing';
+  return new TrajforgeError('E_IO', `${verb} ${where} failed: ${cause} (${code})`, { file: where, hint });
 }

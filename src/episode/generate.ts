@@ -1,10 +1,12 @@
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { observationNames } from '../config/names.js';
 import type { ResolvedEnv } from '../config/parse.js';
 import { TrajforgeError, asIoError } from '../core/errors.js';
 import { DEFAULT_LAYOUT, type Layout } from '../export/lerobot-format.js';
+import { writeFileAtomic } from '../export/atomic.js';
 import { LOCK_FILE, MARKER_FILE, openOutput } from '../export/output.js';
+import { readJson } from '../export/lerobot-read.js';
 import { sinkFor } from '../export/registry.js';
 import type { DatasetMeta, DatasetSummary } from '../export/sink.js';
 import type { PolicyKind } from '../policy/policy.js';
@@ -110,6 +112,7 @@ export async function generateDataset(opts: GenerateOptions): Promise<GenerateRe
     if (opts.resume && !opts.overwrite && !isEmptyOutput(opts.out) && !hasInterruptedRun(opts.out)) {
       throw new TrajforgeError('E_DATASET_EXISTS', `${opts.out} holds no interrupted run to resume (it is complete or not a trajforge dataset); use --overwrite to regenerate`, { file: opts.out });
     }
+    checkRunSettings(opts.out, opts, meta);
     const opened = await sink.open(opts.out, meta, { resume: opts.resume });
     for (const line of opened.notices ?? []) opts.onNotice?.(line);
     committed = opened.committed;
@@ -118,12 +121,16 @@ export async function generateDataset(opts: GenerateOptions): Promise<GenerateRe
     throw asIoError(e, opts.out);
   }
   const all: EpisodeJob[] = shardEpisodes(opts.episodes, opts.shard).map((k) => ({ episode: k, seed: episodeSeed(opts.seed, k) }));
+  if (committed > all.length) {
+    output.abandon();
+    throw new TrajforgeError('E_DATASET_INVALID', `${opts.out} already holds ${committed} episodes, more than this run's ${all.length}; it was started with other settings`, { file: opts.out });
+  }
   const jobs = all.slice(committed);
   let done = committed;
   try {
     for await (const ep of produceEpisodes(init, jobs, opts.workers)) {
-      output.assertHeld();
       await sink.write(ep);
+      output.assertHeld();
       steps += ep.length;
       successes += ep.success[ep.length - 1] ? 1 : 0;
       done++;
@@ -132,6 +139,7 @@ export async function generateDataset(opts: GenerateOptions): Promise<GenerateRe
     output.assertHeld();
     const summary = await sink.close();
     output.assertHeld();
+    rmSync(join(opts.out, RUN_SETTINGS), { force: true });
     output.close();
     return { ...summary, steps, seconds: (performance.now() - t0) / 1000, resumedFrom: committed };
   } catch (e) {
@@ -147,11 +155,48 @@ function completedRun(dir: string, opts: GenerateOptions): GenerateResult | null
   const sidecar = join(dir, 'meta', 'trajforge.json');
   const info = join(dir, 'meta', 'info.json');
   if (!existsSync(sidecar) || !existsSync(info)) return null;
-  const side = JSON.parse(readFileSync(sidecar, 'utf8')) as { config_hash: string; run: { seed: number; episodes: number; shard: { index: number; count: number } } };
-  const same = side.config_hash === opts.env.hash && side.run.seed === opts.seed && side.run.episodes === opts.episodes && side.run.shard.index === opts.shard.index && side.run.shard.count === opts.shard.count;
+  // A damaged file is named (E_DATASET_INVALID) rather than read as a different run.
+  const side = readJson<{ config_hash?: string; run?: { seed?: number; episodes?: number; shard?: { index?: number; count?: number } } }>(sidecar);
+  const run = side.run;
+  const same = side.config_hash === opts.env.hash && run?.seed === opts.seed && run.episodes === opts.episodes && run.shard?.index === opts.shard.index && run.shard?.count === opts.shard.count;
   if (!same) return null;
-  const i = JSON.parse(readFileSync(info, 'utf8')) as { total_episodes: number; total_frames: number };
+  const i = readJson<{ total_episodes: number; total_frames: number }>(info);
   return { dir, episodes: i.total_episodes, frames: i.total_frames, successes: 0, bytes: 0, steps: 0, seconds: 0, resumedFrom: i.total_episodes };
+}
+
+/** The settings an interrupted run was started with (every format; LeRobot's staging also keeps its own). */
+const RUN_SETTINGS = '.trajforge-run.json';
+
+/**
+ * A resume continues only the run it was started as: same config, format, cameras and run
+ * settings (seed, episodes, shard, policy, codec, layout). A fresh start records them.
+ */
+function checkRunSettings(dir: string, opts: GenerateOptions, meta: DatasetMeta): void {
+  const file = join(dir, RUN_SETTINGS);
+  const settings = { format: opts.format, config_hash: meta.configHash, cameras: meta.cameras, run: meta.run };
+  if (opts.resume && existsSync(file)) {
+    let before: Record<string, unknown>;
+    try {
+      before = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+    } catch {
+      throw new TrajforgeError('E_DATASET_INVALID', `${file} is damaged; rerun with --overwrite to start the run again`, { file });
+    }
+    const differing = differingPaths(before, settings);
+    if (differing.length > 0) {
+      throw new TrajforgeError('E_DATASET_EXISTS', `${dir} was started with different settings (these differ: ${differing.join(', ')}; see ${file}); resume with the same command, or --overwrite to start again`, { file });
+    }
+    return;
+  }
+  writeFileAtomic(file, `${JSON.stringify(settings, null, 2)}\n`);
+}
+
+/** Dotted paths where two JSON values differ (objects compared key by key). */
+function differingPaths(a: unknown, b: unknown, at = ''): string[] {
+  const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+  if (isObject(a) && isObject(b)) {
+    return [...new Set([...Object.keys(a), ...Object.keys(b)])].flatMap((k) => differingPaths(a[k], b[k], at ? `${at}.${k}` : k));
+  }
+  return JSON.stringify(a) === JSON.stringify(b) ? [] : [at || '(all)'];
 }
 
 /** Entries of an output folder other than the lock and the ownership marker. */

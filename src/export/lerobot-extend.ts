@@ -1,7 +1,8 @@
 import { constants, copyFileSync, existsSync, linkSync, mkdirSync, readdirSync, renameSync, rmdirSync, rmSync, statSync } from 'node:fs';
-import { basename, dirname, join, relative } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { TrajforgeError } from '../core/errors.js';
 import { writeFileAtomic } from './atomic.js';
+import { LOCK_FILE, MARKER_FILE } from './output.js';
 import { episodeExtrasPath, MetadataWriter, NumericCollector, STAT_NAMES, type EpisodeRecord } from './lerobot.js';
 import { dataColumns, episodeStatFeatures, lerobotFeatures, type Feature } from './lerobot-format.js';
 import { metaFromSidecar, type TrajforgeSidecar } from './lerobot-episodes.js';
@@ -30,8 +31,8 @@ type SidecarEpisode = Omit<EpisodeRecord, 'from_index'> & { source_episode: numb
  * otherwise copied: byte-identical, never re-encoded, and every episode keeps its place in them.
  *
  * `valuesFor` is called once per episode, in episode order (0, 1, ...), and may be async.
- * Atomic: everything is written to a temporary sibling of `out` renamed into place at the end;
- * on failure nothing is left at `out`.
+ * Atomic: everything is written to a staging folder inside `out` and moved into place at the
+ * end; on failure nothing is left at `out`.
  */
 export async function addFeatureToLeRobot(
   src: string,
@@ -63,13 +64,15 @@ export async function addFeatureToLeRobot(
   const videoKeys = Object.entries(features).filter(([, f]) => f.dtype === 'video').map(([k]) => k);
   const chunksSize = side.run.layout.chunksSize;
 
-  if (existsSync(out) && readdirSync(out).length > 0) throw new TrajforgeError('E_DATASET_EXISTS', `${out} exists and is not empty`);
+  if (existsSync(out) && readdirSync(out).some((e) => e !== LOCK_FILE && e !== MARKER_FILE)) throw new TrajforgeError('E_DATASET_EXISTS', `${out} exists and is not empty`);
   const rows = await readEpisodesMeta(src);
   const sideEpisodes = readJsonLines(join(src, side.episodes_file)) as unknown as SidecarEpisode[];
   if (sideEpisodes.length !== rows.length) throw new TrajforgeError('E_DATASET_INVALID', `${src}: ${side.episodes_file} has ${sideEpisodes.length} episodes, meta/episodes ${rows.length}`);
   const srcStats = readJson<Record<string, unknown>>(join(src, 'meta', 'stats.json'));
 
-  const tmp = join(dirname(out), `.${basename(out)}.tmp-${process.pid}`);
+  // Staged inside `out` (a `.trajforge*` name, the tool's own), so nothing is written beside it.
+  const createdOut = !existsSync(out);
+  const tmp = join(out, `.trajforge-encode-${process.pid}`);
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp, { recursive: true });
   let writer: ArrowParquetFile | null = null;
@@ -165,13 +168,24 @@ export async function addFeatureToLeRobot(
     for (const [k, v] of Object.entries(srcStats)) if (!(k in stats)) stats[k] = v;
     const summary = writerMeta.finish({ stats: () => stats as ReturnType<NumericCollector['stats']> });
 
-    if (existsSync(out)) rmdirSync(out); // empty (checked above)
-    mkdirSync(dirname(out), { recursive: true });
-    renameSync(tmp, out);
+    // `out` holds nothing else (checked above): the entries move up one by one, and a failure
+    // midway takes back the ones already moved.
+    const moved: string[] = [];
+    try {
+      for (const e of readdirSync(tmp)) {
+        renameSync(join(tmp, e), join(out, e));
+        moved.push(e);
+      }
+    } catch (e) {
+      for (const m of moved) rmSync(join(out, m), { recursive: true, force: true });
+      throw e;
+    }
+    rmdirSync(tmp);
     return { ...summary, dir: out };
   } catch (err) {
     if (writer) await (writer as ArrowParquetFile).finish().catch(() => undefined);
     rmSync(tmp, { recursive: true, force: true });
+    if (createdOut) rmEmptyFolder(out);
     throw err;
   }
 }
@@ -236,5 +250,14 @@ function linkOrCopy(from: string, to: string): void {
   } catch {
     // Another file system, or links not allowed: a copy (copy-on-write where the file system can).
     copyFileSync(from, to, constants.COPYFILE_FICLONE);
+  }
+}
+
+/** Removes a folder if it is empty (what a failed call created and nothing else wrote into). */
+function rmEmptyFolder(dir: string): void {
+  try {
+    rmdirSync(dir);
+  } catch {
+    // Not empty or already gone: left as it is.
   }
 }

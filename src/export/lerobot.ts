@@ -233,6 +233,7 @@ export class LeRobotSink implements EpisodeSink {
 
   async close(): Promise<DatasetSummary> {
     if (this.part) await this.commitPart();
+    this.checkPartsComplete();
     const summary = await assemble(this.dir, this.meta, this.features);
     removeStaging(this.dir);
     return summary;
@@ -242,6 +243,17 @@ export class LeRobotSink implements EpisodeSink {
     if (!this.part) return;
     for (const e of this.part.encoders.values()) e.abort();
     this.part = null;
+  }
+
+  private checkPartsComplete(): void {
+    const staging = join(this.dir, STAGING);
+    const missing = missingPart(staging, this.nextPart, this.nextEpisode);
+    if (missing) {
+      throw new TrajforgeError('E_IO', `writing ${this.dir} failed: ${missing} of ${join(staging, 'parts')} vanished while writing (removed by another process?)`, {
+        file: join(staging, 'parts'),
+        hint: 'run with --resume to redo the missing episodes',
+      });
+    }
   }
 
   private startPart(): OpenPart {
@@ -311,6 +323,14 @@ function writeEpisodeExtras(file: string, ep: EpisodeData, meta: DatasetMeta): n
 
 function pad5(n: number): string {
   return String(n).padStart(5, '0');
+}
+
+/** Parts present on disk but for one that vanished (another process removed it): never assembled as a shorter dataset. */
+function missingPart(staging: string, expectedParts: number, expectedEpisodes: number): string | null {
+  const parts = listParts(staging);
+  for (let i = 0; i < expectedParts; i++) if (parts[i] !== `part-${pad5(i)}`) return `part-${pad5(i)}`;
+  const episodes = parts.reduce((n, p) => n + readEpisodes(join(staging, 'parts', p)).length, 0);
+  return episodes === expectedEpisodes ? null : `parts holding ${expectedEpisodes - episodes} episode(s)`;
 }
 
 function listParts(staging: string): string[] {

@@ -7,7 +7,7 @@
  * dataset or model written before the marker existed) and it holds nothing this tool did not
  * write; one process at a time holds the folder through an exclusive lock file.
  */
-import { closeSync, existsSync, linkSync, lstatSync, mkdirSync, openSync, readFileSync, readdirSync, realpathSync, renameSync, rmSync, statSync, unlinkSync, utimesSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, linkSync, lstatSync, mkdirSync, openSync, readFileSync, readdirSync, realpathSync, renameSync, rmdirSync, rmSync, statSync, unlinkSync, utimesSync, writeSync } from 'node:fs';
 import { homedir, hostname } from 'node:os';
 import { dirname, isAbsolute, join, parse as parsePath, relative, resolve, sep } from 'node:path';
 import { TrajforgeError, asIoError } from '../core/errors.js';
@@ -32,15 +32,28 @@ export interface OutputOptions {
   cwd?: string;
   /** Lines for the user (a stale lock taken over). */
   onNotice?: (line: string) => void;
+  /** What the command reads: the output may neither contain one (--overwrite would empty it) nor lie inside one. */
+  inputs?: string[];
+  /** Inputs the output may lie inside but not contain (eval's report inside its model). */
+  hosts?: string[];
 }
 
 interface Marker {
   tool: 'trajforge';
   kind: OutputKind;
   command: string;
-  /** Top-level entries when the command finished; absent while it runs or after it died. */
+  /**
+   * Top-level entries this tool wrote, recorded as they appear (at most every RECORD_MS while a
+   * command writes, and when it finishes); absent only when nothing was recorded yet.
+   */
   entries?: string[];
 }
+
+/** Past this many top-level entries (a frames dataset: one folder per episode) the marker is rewritten at most every RECORD_MS. */
+const EAGER_RECORD_LIMIT = 1000;
+const RECORD_MS = 2_000;
+/** Lock ids this process issued: a lock carrying our pid but another id is a dead predecessor's (a restarted container reuses pids). */
+const issuedLockIds = new Set<string>();
 
 interface LockHolder {
   pid: number;
@@ -54,13 +67,19 @@ export class OutputFolder {
   private released = false;
   private readonly onExit = () => this.releaseLock();
   private readonly heartbeat: NodeJS.Timeout;
+  private recordedAt = 0;
+  private recordedCount = 0;
+  private recorded = '';
 
   constructor(
     readonly dir: string,
     private readonly lockId: string,
     private readonly marker: Marker,
-    private readonly created: boolean,
+    /** The first folder of the path this call created (absent: the folder existed). */
+    private readonly createdFrom: string | null,
     private readonly mode: OutputMode,
+    /** Entries that were there and not the tool's when the folder was opened: never recorded as its own. */
+    private readonly foreign: ReadonlySet<string>,
   ) {
     process.once('exit', this.onExit);
     this.heartbeat = setInterval(() => this.touch(), HEARTBEAT_MS).unref();
@@ -82,7 +101,8 @@ export class OutputFolder {
   /**
    * Throws E_IO when the folder vanished or was replaced while this command wrote into it (its
    * lock is gone): writers that recreate folders as they go would otherwise finish a partial
-   * dataset in a fresh folder without noticing.
+   * dataset in a fresh folder without noticing. Called after each write, it also records the
+   * entries the write made, so a run killed right after still knows its own files.
    */
   assertHeld(): void {
     const lock = join(this.dir, LOCK_FILE);
@@ -98,15 +118,29 @@ export class OutputFolder {
         hint: 'what another process removed cannot be recovered here; run the command again',
       });
     }
+    if (this.recordedCount < EAGER_RECORD_LIMIT || Date.now() - this.recordedAt >= RECORD_MS) this.recordEntries();
+  }
+
+  /**
+   * Writes the top-level entries the command has made into the marker, so that after a crash
+   * --overwrite still tells the tool's entries from a user's.
+   */
+  recordEntries(): void {
+    this.recordedAt = Date.now();
+    if (this.mode === 'update') return;
+    const entries = readdirSync(this.dir)
+      .filter((e) => e !== LOCK_FILE && e !== MARKER_FILE && !this.foreign.has(e))
+      .sort();
+    this.recordedCount = entries.length;
+    const text = `${JSON.stringify({ ...this.marker, entries }, null, 2)}\n`;
+    if (text === this.recorded) return;
+    writeFileAtomic(join(this.dir, MARKER_FILE), text);
+    this.recorded = text;
   }
 
   /** Records what the finished folder holds (so a later --overwrite knows its own files) and unlocks. */
   close(): void {
-    if (this.mode === 'update') return this.releaseLock();
-    const entries = readdirSync(this.dir)
-      .filter((e) => e !== LOCK_FILE && e !== MARKER_FILE)
-      .sort();
-    writeFileAtomic(join(this.dir, MARKER_FILE), `${JSON.stringify({ ...this.marker, entries }, null, 2)}\n`);
+    this.recordEntries();
     this.releaseLock();
   }
 
@@ -115,14 +149,36 @@ export class OutputFolder {
    * a refused command leaves no trace; anything else stays for --resume.
    */
   abandon(): void {
-    this.releaseLock();
     try {
-      const left = readdirSync(this.dir).filter((e) => e !== MARKER_FILE);
-      if (left.length > 0) return;
-      if (this.created) rmSync(this.dir, { recursive: true, force: true });
-      else rmSync(join(this.dir, MARKER_FILE), { force: true });
+      if (readdirSync(this.dir).some((e) => e !== MARKER_FILE && e !== LOCK_FILE)) {
+        this.recordEntries();
+        return this.releaseLock();
+      }
+      this.releaseLock();
+      rmSync(join(this.dir, MARKER_FILE), { force: true });
+      this.removeCreatedFolders();
     } catch {
       // The folder may be gone or unreadable already; there is nothing of ours to clean then.
+      this.releaseLock();
+    }
+  }
+
+  /** Undoes a refused open: the lock (when taken) goes, and the folders the open created while they are empty. */
+  giveUp(): void {
+    this.releaseLock();
+    this.removeCreatedFolders();
+  }
+
+  /** The folders this call created, innermost first, while empty (a sibling output may share a new parent). */
+  private removeCreatedFolders(): void {
+    if (!this.createdFrom) return;
+    for (let d = this.dir; ; d = dirname(d)) {
+      try {
+        rmdirSync(d);
+      } catch {
+        return;
+      }
+      if (d === this.createdFrom) return;
     }
   }
 
@@ -133,19 +189,18 @@ export class OutputFolder {
    */
   discard(): void {
     try {
-      if (this.mode !== 'update') {
-        if (this.created) rmSync(this.dir, { recursive: true, force: true });
-        else for (const e of readdirSync(this.dir)) if (e !== LOCK_FILE) rmSync(join(this.dir, e), { recursive: true, force: true });
-      }
+      if (this.mode !== 'update') for (const e of readdirSync(this.dir)) if (e !== LOCK_FILE && !this.foreign.has(e)) rmSync(join(this.dir, e), { recursive: true, force: true });
     } catch {
       // A disk that failed the command may fail the clean-up too; the lock release below still runs.
     }
     this.releaseLock();
+    this.removeCreatedFolders();
   }
 
   private releaseLock(): void {
     if (this.released) return;
     this.released = true;
+    issuedLockIds.delete(this.lockId);
     clearInterval(this.heartbeat);
     process.off('exit', this.onExit);
     const lock = join(this.dir, LOCK_FILE);
@@ -165,27 +220,26 @@ export class OutputFolder {
 export function openOutput(dir: string, opts: OutputOptions): OutputFolder {
   const abs = resolve(opts.cwd ?? process.cwd(), dir);
   refuseProtected(abs, opts.cwd ?? process.cwd());
+  refuseOverlap(abs, opts);
   if (existsSync(abs) && !statSync(abs).isDirectory()) {
     throw new TrajforgeError('E_USAGE', `${dir} is a file, not a folder; give --out a folder path (new or empty, or one this tool wrote)`, { file: dir });
   }
-  let created = false;
+  let createdFrom: string | null = null;
   try {
-    if (!existsSync(abs)) {
-      makeFolders(abs);
-      created = true;
-    }
+    if (!existsSync(abs)) createdFrom = makeFolders(abs);
   } catch (e) {
     throw asIoError(e, abs, 'nothing was written; fix the cause and run the command again');
   }
   const lockId = `${process.pid}@${hostname()}#${Math.random().toString(36).slice(2)}`;
-  acquireLock(abs, lockId, opts);
-  const marker: Marker = { tool: 'trajforge', kind: opts.kind, command: opts.command };
-  const folder = new OutputFolder(abs, lockId, marker, created, opts.mode);
+  issuedLockIds.add(lockId);
+  const foreign = new Set<string>();
+  const folder = new OutputFolder(abs, lockId, { tool: 'trajforge', kind: opts.kind, command: opts.command }, createdFrom, opts.mode, foreign);
   try {
-    applyMode(abs, dir, opts);
-    if (opts.mode !== 'update' && !existsSync(join(abs, MARKER_FILE))) writeFileAtomic(join(abs, MARKER_FILE), `${JSON.stringify(marker, null, 2)}\n`);
+    acquireLock(abs, lockId, opts);
+    for (const e of applyMode(abs, dir, opts)) foreign.add(e);
+    folder.recordEntries();
   } catch (e) {
-    folder.abandon();
+    folder.giveUp();
     throw asIoError(e, abs, 'nothing was written; fix the cause and run the command again');
   }
   return folder;
@@ -198,6 +252,7 @@ export function openOutput(dir: string, opts: OutputOptions): OutputFolder {
 export function preflightOutput(dir: string, opts: OutputOptions): void {
   const abs = resolve(opts.cwd ?? process.cwd(), dir);
   refuseProtected(abs, opts.cwd ?? process.cwd());
+  refuseOverlap(abs, opts);
   if (!existsSync(abs)) return;
   if (!statSync(abs).isDirectory()) throw new TrajforgeError('E_USAGE', `${dir} is a file, not a folder; give --out a folder path (new or empty, or one this tool wrote)`, { file: dir });
   applyMode(abs, dir, { ...opts, mode: opts.mode === 'overwrite' ? 'resume' : opts.mode });
@@ -205,9 +260,10 @@ export function preflightOutput(dir: string, opts: OutputOptions): void {
 
 /**
  * mkdir -p one level at a time: a recursive mkdir reports ENOENT for a read-only or forbidden
- * parent, while the level that fails reports the real cause (EROFS, EACCES).
+ * parent, while the level that fails reports the real cause (EROFS, EACCES). Returns the first
+ * folder it created.
  */
-function makeFolders(abs: string): void {
+function makeFolders(abs: string): string {
   const missing: string[] = [];
   for (let p = abs; !existsSync(p); p = dirname(p)) missing.unshift(p);
   for (const p of missing) {
@@ -217,21 +273,39 @@ function makeFolders(abs: string): void {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
     }
   }
+  return missing[0] ?? abs;
 }
 
 /** The root, the home folder, the working directory and its parents are never outputs. */
 function refuseProtected(abs: string, cwd: string): void {
   const real = realpathOfNearest(abs);
   const protectedDirs = [parsePath(real).root, realpathOfNearest(homedir()), realpathOfNearest(cwd)];
-  const isAncestorOfCwd = (p: string) => {
-    const rel = relative(p, realpathOfNearest(cwd));
-    return rel === '' || (rel.split(sep)[0] !== '..' && !isAbsolute(rel));
-  };
-  if (protectedDirs.includes(real) || isAncestorOfCwd(real)) {
+  if (protectedDirs.includes(real) || within(cwd, real)) {
     throw new TrajforgeError('E_OUTPUT_NOT_OURS', `${abs} is the root, the home folder, the working directory or one of its parents; trajforge never writes into or replaces it`, {
       file: abs,
       hint: 'give --out a new folder, e.g. --out data/run1',
     });
+  }
+}
+
+/** True when `inner` is `outer` or lies inside it (links resolved). */
+function within(inner: string, outer: string): boolean {
+  const rel = relative(realpathOfNearest(outer), realpathOfNearest(inner));
+  return rel === '' || (rel.split(sep)[0] !== '..' && !isAbsolute(rel));
+}
+
+/** An output that holds an input could empty it; one inside an input would write into it. */
+function refuseOverlap(abs: string, opts: OutputOptions): void {
+  const cwd = opts.cwd ?? process.cwd();
+  for (const input of [...(opts.inputs ?? []), ...(opts.hosts ?? [])].map((p) => resolve(cwd, p))) {
+    if (within(input, abs)) {
+      throw new TrajforgeError('E_USAGE', `--out ${abs} holds the input ${input}; choose an output folder outside what the command reads`, { file: abs });
+    }
+  }
+  for (const input of (opts.inputs ?? []).map((p) => resolve(cwd, p))) {
+    if (within(abs, input)) {
+      throw new TrajforgeError('E_USAGE', `--out ${abs} lies inside the input ${input}; choose an output folder outside what the command reads`, { file: abs });
+    }
   }
 }
 
@@ -248,17 +322,22 @@ function realpathOfNearest(p: string): string {
   return join(realpathSync(head), ...tail);
 }
 
-function applyMode(abs: string, shown: string, opts: OutputOptions): void {
+/**
+ * Refuses or empties the folder as the mode says; returns the entries that are not the tool's
+ * (only a resume keeps a folder that has some: its sinks touch only their own names).
+ */
+function applyMode(abs: string, shown: string, opts: OutputOptions): string[] {
   // An update changes files of a dataset in place (any tool's); the lock is all it needs.
-  if (opts.mode === 'update') return;
+  if (opts.mode === 'update') return [];
   const entries = readdirSync(abs).filter((e) => e !== LOCK_FILE);
-  if (entries.every((e) => e === MARKER_FILE)) return;
+  if (entries.every((e) => e === MARKER_FILE)) return [];
   const ownership = recogniseOwnFolder(abs);
   if (opts.mode === 'new') {
     const how = ownership.ours ? 'pass --overwrite to replace it' + (opts.kind === 'dataset' ? ' or --resume to continue an interrupted run' : '') : 'choose a new or empty folder';
     throw new TrajforgeError('E_DATASET_EXISTS', `${shown} exists and is not empty; ${how}`, { file: shown });
   }
-  if (!ownership.ours || ownership.foreign.length > 0) {
+  const foreignMatters = opts.mode === 'overwrite' && ownership.foreign.length > 0;
+  if (!ownership.ours || foreignMatters) {
     const why = !ownership.ours
       ? 'it carries no trajforge metadata (no .trajforge-output.json, meta/trajforge.json, model.json or report.json)'
       : `it holds entries trajforge did not write: ${ownership.foreign.slice(0, 5).join(', ')}${ownership.foreign.length > 5 ? ', ...' : ''}`;
@@ -271,6 +350,7 @@ function applyMode(abs: string, shown: string, opts: OutputOptions): void {
     throw new TrajforgeError('E_OUTPUT_NOT_OURS', `${shown} holds a trajforge ${ownership.kind}, not a ${opts.kind}; nothing was touched`, { file: shown, hint: 'choose another --out' });
   }
   if (opts.mode === 'overwrite') for (const e of entries) rmSync(join(abs, e), { recursive: true, force: true });
+  return opts.mode === 'overwrite' ? [] : ownership.foreign;
 }
 
 export interface Ownership {
@@ -280,33 +360,36 @@ export interface Ownership {
   foreign: string[];
 }
 
+/** The files of an eval report (charts are PNGs named by the report). */
+const REPORT_ENTRY = /^(report\.json|report\.md|[a-z0-9_]+\.png)$/;
+
 /**
- * Whether DIR is a dataset or model this tool wrote, and which of its top-level entries are not
- * its own. The marker lists the entries of a finished run; a run that died before finishing
- * lists none, and then only the entries a trajforge writer makes (staging folders and the
- * names of the formats' top-level files) count as its own.
+ * Whether DIR is a dataset, model or report this tool wrote, and which of its top-level entries
+ * are not its own. The marker lists the entries the tool made (recorded while it writes); an
+ * entry it does not list is the tool's only when it is a staging name or another trajforge
+ * output nested inside (an eval report in a model).
  */
 export function recogniseOwnFolder(dir: string): Ownership {
   const entries = readdirSync(dir).filter((e) => e !== LOCK_FILE && e !== MARKER_FILE);
   const marker = readMarker(dir);
   if (marker) {
     const known = new Set(marker.entries ?? []);
-    // A folder another trajforge command wrote inside this one (an eval report in a model) is ours too.
     const nestedOutput = (e: string) => readMarker(join(dir, e)) !== null;
-    const foreign = marker.entries ? entries.filter((e) => !known.has(e) && !isStagingEntry(e) && !nestedOutput(e)) : [];
-    return { ours: true, kind: marker.kind, foreign };
+    return { ours: true, kind: marker.kind, foreign: entries.filter((e) => !known.has(e) && !isStagingEntry(e) && !nestedOutput(e)) };
   }
-  // Folders written before the marker existed: recognised by their own metadata.
-  if (existsSync(join(dir, 'model.json')) && isTrajforgeModelCard(join(dir, 'model.json'))) {
-    return { ours: true, kind: 'model', foreign: entries.filter((e) => !/^(model\.json|.*\.onnx|.*\.png|report\.(json|md))$/.test(e) && !isStagingEntry(e)) };
+  // Folders written before the marker existed: recognised by their own metadata and file names.
+  if (isTrajforgeJson(join(dir, 'model.json'), ['format', 'id', 'parts', 'dataset'])) {
+    return { ours: true, kind: 'model', foreign: entries.filter((e) => !/^(model\.json|[a-z]+\.onnx|training_log\.jsonl)$/.test(e) && !(e === 'eval' && isLegacyReport(join(dir, e)))) };
   }
-  if (existsSync(join(dir, 'meta', 'trajforge.json')) || existsSync(join(dir, '.trajforge', 'run.json'))) {
+  if (isTrajforgeJson(join(dir, 'meta', 'trajforge.json'), ['config_hash']) || existsSync(join(dir, '.trajforge', 'run.json'))) {
     return { ours: true, kind: 'dataset', foreign: entries.filter((e) => !['meta', 'data', 'videos', 'images', '.trajforge'].includes(e)) };
   }
-  if (existsSync(join(dir, 'report.json')) && existsSync(join(dir, 'report.md'))) {
-    return { ours: true, kind: 'report', foreign: entries.filter((e) => !/\.(png|json|md)$/.test(e) && !isStagingEntry(e)) };
-  }
+  if (isLegacyReport(dir)) return { ours: true, kind: 'report', foreign: entries.filter((e) => !REPORT_ENTRY.test(e)) };
   return { ours: false, foreign: entries };
+}
+
+function isLegacyReport(dir: string): boolean {
+  return existsSync(join(dir, 'report.md')) && isTrajforgeJson(join(dir, 'report.json'), ['model', 'dataset', 'horizon', 'open_loop']);
 }
 
 function readMarker(dir: string): Marker | null {
@@ -321,18 +404,19 @@ function readMarker(dir: string): Marker | null {
   }
 }
 
-function isTrajforgeModelCard(file: string): boolean {
+/** A JSON object file with all the given top-level keys (how a file trajforge wrote is told from a look-alike). */
+function isTrajforgeJson(file: string, keys: string[]): boolean {
   try {
-    const card = JSON.parse(readFileSync(file, 'utf8')) as { parts?: unknown; env?: unknown };
-    return typeof card === 'object' && card !== null && typeof card.parts === 'object' && card.env !== undefined;
+    const json = JSON.parse(readFileSync(file, 'utf8')) as unknown;
+    return typeof json === 'object' && json !== null && !Array.isArray(json) && keys.every((k) => k in json);
   } catch {
     return false;
   }
 }
 
-/** Temporary and staging names every trajforge writer uses (`.trajforge*`, `*.tmp`, `*.tmp-<pid>`). */
+/** Staging names of trajforge's writers: `.trajforge*` folders and atomic writes' `<file>.tmp-<pid>`. */
 function isStagingEntry(name: string): boolean {
-  return name.startsWith('.trajforge') || /\.tmp(-\d+)?$/.test(name) || /^\..*\.tmp-\d+$/.test(name);
+  return name.startsWith('.trajforge') || /\.tmp-\d+$/.test(name);
 }
 
 /**
@@ -388,7 +472,8 @@ function holderIsGone(h: LockHolder, lock: string): boolean {
       return false;
     }
   }
-  if (h.pid === process.pid) return false;
+  // Our own pid: live only when this process issued that lock (a restarted container reuses pids).
+  if (h.pid === process.pid) return !issuedLockIds.has((h as LockHolder & { id?: string }).id ?? '');
   try {
     process.kill(h.pid, 0);
     return false;

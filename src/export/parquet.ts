@@ -1,9 +1,9 @@
-import { closeSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import * as arrow from 'apache-arrow';
 import { ByteWriter, ParquetWriter, fileWriter } from 'hyparquet-writer';
 import * as pw from 'parquet-wasm';
-import { TrajforgeError } from '../core/errors.js';
+import { TrajforgeError, asIoError } from '../core/errors.js';
 
 /**
  * Thin layer over hyparquet-writer: explicit schemas (no type guessing), REQUIRED columns,
@@ -179,6 +179,8 @@ export class ArrowParquetFile {
   private readonly fd: number;
   private controller!: ReadableStreamDefaultController<pw.RecordBatch>;
   private readonly done: Promise<void>;
+  /** A failed write of the stream (a full disk): kept here so it is reported by the next call, never lost as an unhandled rejection. */
+  private failure: unknown = null;
 
   constructor(private readonly file: string) {
     mkdirSync(dirname(file), { recursive: true });
@@ -190,8 +192,11 @@ export class ArrowParquetFile {
       for (;;) {
         const { done, value } = await reader.read();
         if (done) break;
-        writeSync(this.fd, value);
+        if (writeSync(this.fd, value) !== value.length) throw Object.assign(new Error('short write'), { code: 'ENOSPC' });
       }
+    });
+    this.done.catch((e: unknown) => {
+      this.failure = asIoError(e, `${this.file}.tmp`);
     });
   }
 
@@ -204,6 +209,7 @@ export class ArrowParquetFile {
 
   /** One batch of Arrow column data (e.g. columns of a batch read by readArrowBatches, with others made by arrowData). */
   writeData(columns: { name: string; data: arrow.Data }[], rows: number): void {
+    if (this.failure) throw this.failure;
     if (rows === 0) return;
     const fields = columns.map((c) => new arrow.Field(c.name, c.data.type, false));
     const data = arrow.makeData({ type: new arrow.Struct(fields), length: rows, nullCount: 0, children: columns.map((c) => c.data) });
@@ -214,9 +220,15 @@ export class ArrowParquetFile {
 
   /** Flushes the stream, closes the file and renames it into place. */
   async finish(): Promise<void> {
-    this.controller.close();
-    await this.done;
-    closeSync(this.fd);
+    try {
+      this.controller.close();
+      await this.done;
+    } catch (e) {
+      rmSync(`${this.file}.tmp`, { force: true });
+      throw asIoError(e, `${this.file}.tmp`);
+    } finally {
+      closeSync(this.fd);
+    }
     renameSync(`${this.file}.tmp`, this.file);
   }
 }

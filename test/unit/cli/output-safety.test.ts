@@ -82,7 +82,7 @@ describe('--overwrite replaces only what trajforge wrote', () => {
   it('recognises datasets written before the marker by their metadata', () => {
     const dir = tmpDir();
     mkdirSync(join(dir, 'meta'));
-    writeFileSync(join(dir, 'meta', 'trajforge.json'), '{}');
+    writeFileSync(join(dir, 'meta', 'trajforge.json'), '{"config_hash": "0123"}');
     mkdirSync(join(dir, 'data'));
     expect(recogniseOwnFolder(dir)).toEqual({ ours: true, kind: 'dataset', foreign: [] });
     writeFileSync(join(dir, 'thesis.tex'), '');
@@ -160,11 +160,12 @@ describe('one writer per output folder', () => {
   it('a live holder refuses a second writer, which writes nothing', async () => {
     const dir = join(tmpDir(), 'locked');
     mkdirSync(dir);
-    const holder = { pid: process.pid, host: hostname(), command: 'generate', started: '2026-01-01T00:00:00Z' };
+    // The test runner's parent process stands for a live writer on this host.
+    const holder = { pid: process.ppid, host: hostname(), command: 'generate', started: '2026-01-01T00:00:00Z' };
     writeFileSync(join(dir, LOCK_FILE), JSON.stringify(holder));
     const r = await cli(['generate', ENV, ...SMALL, '--out', dir]);
     expect(r.code).toBe(1);
-    expect(r.err).toMatch(new RegExp(`^error\\[E_OUTPUT_LOCKED\\]: .*process ${process.pid} on ${hostname()} \\(generate`));
+    expect(r.err).toMatch(new RegExp(`^error\\[E_OUTPUT_LOCKED\\]: .*process ${process.ppid} on ${hostname()} \\(generate`));
     expect(readdirSync(dir)).toEqual([LOCK_FILE]);
   });
 

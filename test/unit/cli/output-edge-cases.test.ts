@@ -1,0 +1,177 @@
+/**
+ * Edge cases of output safety found in review: interrupted runs beside user files, look-alike
+ * report folders, a model kept when its retraining is refused, resumes with other settings, a
+ * checkpoint part removed mid-run, pid reuse after a restart, overlapping inputs and outputs.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { loadEnv } from '../../../src/config/load.js';
+import { generateDataset } from '../../../src/episode/generate.js';
+import { LOCK_FILE, MARKER_FILE, openOutput, recogniseOwnFolder } from '../../../src/export/output.js';
+import { cli, tmpDir } from '../../helpers/dataset.js';
+
+const ENV = 'PushCube-v1';
+const SMALL = ['--episodes', '4', '--workers', '0', '--channels', 'rgb'];
+
+let root: string;
+let data: string;
+let model: string;
+beforeAll(async () => {
+  root = tmpDir('tf-edge-');
+  data = join(root, 'data');
+  model = join(root, 'model');
+  expect((await cli(['generate', ENV, '--episodes', '6', '--workers', '0', '--channels', 'rgb', '--out', data])).code).toBe(0);
+  const t = await cli(['train', data, '--model', 'linear', '--latent', '4', '--out', model]);
+  expect(t.code, t.err).toBe(0);
+}, 120_000);
+
+describe('what counts as the tool’s own', () => {
+  it('an interrupted run records its entries as it goes: a user file added later is not replaced', async () => {
+    const dir = join(tmpDir(), 'frames');
+    const stop = (p: { episodesDone: number }) => {
+      if (p.episodesDone === 2) throw new Error('interrupted');
+    };
+    const env = loadEnv(ENV);
+    const base = { env, out: dir, episodes: 4, seed: 0, workers: 0, format: 'frames', policy: { kind: 'expert' as const, noise: 0, epsilon: 0 }, shard: { index: 0, count: 1 }, resume: false, overwrite: false, codec: 'h264' as const, gop: 2, checkpoint: 2, channels: ['rgb' as const] };
+    await expect(generateDataset({ ...base, onProgress: stop })).rejects.toThrow('interrupted');
+    const marker = JSON.parse(readFileSync(join(dir, MARKER_FILE), 'utf8'));
+    expect(marker.entries).toEqual(expect.arrayContaining(['episode_000000', 'episode_000001']));
+    mkdirSync(join(dir, 'mythesis'));
+    writeFileSync(join(dir, 'mythesis', 'ch1.tex'), 'x');
+    writeFileSync(join(dir, 'notes.txt'), 'y');
+    const r = await cli(['generate', ENV, ...SMALL, '--format', 'frames', '--out', dir, '--overwrite']);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/E_OUTPUT_NOT_OURS.*did not write: mythesis, notes\.txt/);
+    expect(readFileSync(join(dir, 'mythesis', 'ch1.tex'), 'utf8')).toBe('x');
+    // --resume keeps the user's files and finishes the run.
+    const resumed = await cli(['generate', ENV, ...SMALL, '--format', 'frames', '--checkpoint', '2', '--out', dir, '--resume']);
+    expect(resumed.code, resumed.err).toBe(0);
+    expect(existsSync(join(dir, 'notes.txt'))).toBe(true);
+  });
+
+  it('a marker that recorded nothing vouches only for staging entries', () => {
+    const dir = tmpDir();
+    writeFileSync(join(dir, MARKER_FILE), JSON.stringify({ tool: 'trajforge', kind: 'dataset', command: 'generate' }));
+    mkdirSync(join(dir, '.trajforge-frames'));
+    writeFileSync(join(dir, 'thesis.tex'), '');
+    writeFileSync(join(dir, 'draft.tmp'), '');
+    expect(recogniseOwnFolder(dir)).toEqual({ ours: true, kind: 'dataset', foreign: ['draft.tmp', 'thesis.tex'] });
+  });
+
+  it("eval does not take a user's folder with a report.json and report.md of their own for a report", async () => {
+    const notes = join(tmpDir(), 'notes');
+    mkdirSync(notes);
+    for (const f of ['report.json', 'report.md', 'README.md', 'package.json']) writeFileSync(join(notes, f), '{}');
+    const r = await cli(['eval', '--model', model, data, '--out', notes, '--horizon', '3']);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/E_OUTPUT_NOT_OURS/);
+    expect(readdirSync(notes).sort()).toEqual(['README.md', 'package.json', 'report.json', 'report.md']);
+  });
+});
+
+describe('refused commands keep what was there', () => {
+  it('train --overwrite with a missing dataset or a bad option keeps the old model', async () => {
+    const before = readFileSync(join(model, 'model.json'));
+    for (const args of [[join(root, 'typo')], [data, '--camera', 'nope']]) {
+      const r = await cli(['train', ...args, '--model', 'linear', '--latent', '4', '--out', model, '--overwrite']);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(readFileSync(join(model, 'model.json')).equals(before)).toBe(true);
+    }
+  });
+
+  it('an output inside an input, or holding one, is refused', async () => {
+    const inside = await cli(['train', data, '--model', 'linear', '--out', join(data, 'model')]);
+    expect(inside.code).toBe(2);
+    expect(inside.err).toMatch(/E_USAGE.*lies inside the input/);
+    expect(existsSync(join(data, 'model'))).toBe(false);
+    const holding = await cli(['encode', data, '--model', model, '--out', root, '--overwrite']);
+    expect(holding.code).toBe(2);
+    expect(holding.err).toMatch(/E_USAGE.*holds the input/);
+    expect(existsSync(join(data, 'meta', 'info.json'))).toBe(true);
+  });
+
+  it('encode writes through the output rules: a user folder is refused, a new one gets the marker', async () => {
+    const user = join(tmpDir(), 'mine');
+    mkdirSync(user);
+    writeFileSync(join(user, 'keep.txt'), 'k');
+    const refused = await cli(['encode', data, '--model', model, '--out', user, '--overwrite']);
+    expect(refused.code).toBe(2);
+    expect(refused.err).toMatch(/E_OUTPUT_NOT_OURS/);
+    const out = join(tmpDir(), 'encoded');
+    const r = await cli(['encode', data, '--model', model, '--out', out]);
+    expect(r.code, r.err).toBe(0);
+    expect(JSON.parse(readFileSync(join(out, MARKER_FILE), 'utf8'))).toMatchObject({ kind: 'dataset', command: 'encode', entries: ['data', 'meta', 'videos'] });
+    expect(readdirSync(out).some((e) => e.startsWith('.trajforge-encode'))).toBe(false);
+  }, 60_000);
+
+  it('a finished dataset with a damaged sidecar is named on --resume, not a stack', async () => {
+    const dir = join(tmpDir(), 'done');
+    expect((await cli(['generate', ENV, ...SMALL, '--out', dir])).code).toBe(0);
+    writeFileSync(join(dir, 'meta', 'trajforge.json'), '{"config_hash": ');
+    const r = await cli(['generate', ENV, ...SMALL, '--out', dir, '--resume']);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/^error\[E_DATASET_INVALID\]: cannot read .*meta\/trajforge\.json/);
+  });
+});
+
+describe('resume continues only the run it was started as', () => {
+  for (const format of ['dreamer', 'frames', 'lerobot']) {
+    it(`${format}: other seed, episodes or policy are refused, naming the settings`, async () => {
+      const dir = join(tmpDir(), format);
+      const stop = (p: { episodesDone: number }) => {
+        if (p.episodesDone === 3) throw new Error('interrupted');
+      };
+      const base = { env: loadEnv(ENV), out: dir, episodes: 6, seed: 0, workers: 0, format, policy: { kind: 'expert' as const, noise: 0, epsilon: 0 }, shard: { index: 0, count: 1 }, resume: false, overwrite: false, codec: 'h264' as const, gop: 2, checkpoint: 1, channels: ['rgb' as const] };
+      await expect(generateDataset({ ...base, onProgress: stop })).rejects.toThrow('interrupted');
+      const r = await cli(['generate', ENV, '--episodes', '2', '--seed', '7', '--workers', '0', '--channels', 'rgb', '--checkpoint', '1', '--codec', 'h264', '--format', format, '--out', dir, '--resume']);
+      expect(r.code).toBe(2);
+      expect(r.err).toMatch(/E_DATASET_EXISTS.*different settings \(these differ: run\.seed, run\.episodes;/);
+      const same = await cli(['generate', ENV, '--episodes', '6', '--workers', '0', '--channels', 'rgb', '--checkpoint', '1', '--codec', 'h264', '--format', format, '--out', dir, '--resume', '--policy', 'expert']);
+      expect(same.code, same.err).toBe(0);
+      expect(same.out).toMatch(/resumed after 3/);
+    });
+  }
+});
+
+describe('a run whose files vanish under it', () => {
+  it('a checkpoint part removed mid-run is E_IO, not a shorter dataset; --resume redoes it', async () => {
+    const dir = join(tmpDir(), 'parts');
+    const base = { env: loadEnv(ENV), out: dir, episodes: 6, seed: 0, workers: 0, format: 'lerobot', policy: { kind: 'expert' as const, noise: 0, epsilon: 0 }, shard: { index: 0, count: 1 }, resume: false, overwrite: false, codec: 'h264' as const, gop: 2, checkpoint: 2, channels: ['rgb' as const] };
+    const vandal = (p: { episodesDone: number }) => {
+      if (p.episodesDone === 5) rmSync(join(dir, '.trajforge', 'parts', 'part-00000'), { recursive: true });
+    };
+    await expect(generateDataset({ ...base, onProgress: vandal })).rejects.toMatchObject({ code: 'E_IO', message: expect.stringMatching(/part-00000 of .* vanished while writing/) });
+    expect(existsSync(join(dir, 'meta', 'info.json'))).toBe(false);
+    const notices: string[] = [];
+    const resumed = await generateDataset({ ...base, resume: true, onNotice: (l) => notices.push(l) });
+    expect(resumed.episodes).toBe(6);
+    expect(notices.join('\n')).toMatch(/part-00000/);
+  });
+});
+
+describe('locks after a restart', () => {
+  it("a lock carrying this process's pid but not issued by it (a restarted container) is taken over", () => {
+    const dir = tmpDir();
+    writeFileSync(join(dir, LOCK_FILE), JSON.stringify({ pid: process.pid, host: hostname(), command: 'generate', started: '2020-01-01T00:00:00Z', id: 'before-restart' }));
+    const notices: string[] = [];
+    const out = openOutput(dir, { kind: 'dataset', command: 'generate', mode: 'resume', onNotice: (l) => notices.push(l) });
+    expect(notices).toEqual([expect.stringMatching(new RegExp(`took over the lock of process ${process.pid}`))]);
+    out.abandon();
+  });
+});
+
+describe('a closed stderr', () => {
+  it('keeps the exit code of the command', async () => {
+    const user = join(tmpDir(), 'F');
+    mkdirSync(user);
+    writeFileSync(join(user, 'thesis.tex'), 'x');
+    const child = spawn(process.execPath, ['--import', 'tsx', join(process.cwd(), 'test/helpers/cli.ts'), 'generate', ENV, ...SMALL, '--out', user, '--overwrite'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    child.stderr!.destroy();
+    const code = await new Promise((resolve) => child.on('exit', resolve));
+    expect(code).toBe(2);
+    expect(readFileSync(join(user, 'thesis.tex'), 'utf8')).toBe('x');
+  });
+});
