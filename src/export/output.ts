@@ -21,8 +21,8 @@ export const MARKER_FILE = '.trajforge-output.json';
 
 /** dataset and model folders, and the report folders eval writes (by default inside a model). */
 export type OutputKind = 'dataset' | 'model' | 'report';
-/** new: the folder must be absent or empty; overwrite: ours is emptied first; resume/update: ours is kept. */
-export type OutputMode = 'new' | 'overwrite' | 'resume' | 'update';
+/** new: the folder must be absent or empty; overwrite: ours is emptied first; resume: ours is kept. */
+export type OutputMode = 'new' | 'overwrite' | 'resume';
 
 export interface OutputOptions {
   kind: OutputKind;
@@ -127,7 +127,6 @@ export class OutputFolder {
    */
   recordEntries(): void {
     this.recordedAt = Date.now();
-    if (this.mode === 'update') return;
     const entries = readdirSync(this.dir)
       .filter((e) => e !== LOCK_FILE && e !== MARKER_FILE && !this.foreign.has(e))
       .sort();
@@ -189,7 +188,7 @@ export class OutputFolder {
    */
   discard(): void {
     try {
-      if (this.mode !== 'update') for (const e of readdirSync(this.dir)) if (e !== LOCK_FILE && !this.foreign.has(e)) rmSync(join(this.dir, e), { recursive: true, force: true });
+      for (const e of readdirSync(this.dir)) if (e !== LOCK_FILE && !this.foreign.has(e)) rmSync(join(this.dir, e), { recursive: true, force: true });
     } catch {
       // A disk that failed the command may fail the clean-up too; the lock release below still runs.
     }
@@ -255,7 +254,7 @@ export function preflightOutput(dir: string, opts: OutputOptions): void {
   refuseOverlap(abs, opts);
   if (!existsSync(abs)) return;
   if (!statSync(abs).isDirectory()) throw new TrajforgeError('E_USAGE', `${dir} is a file, not a folder; give --out a folder path (new or empty, or one this tool wrote)`, { file: dir });
-  applyMode(abs, dir, { ...opts, mode: opts.mode === 'overwrite' ? 'resume' : opts.mode });
+  applyMode(abs, dir, opts, { dryRun: true });
 }
 
 /**
@@ -326,9 +325,7 @@ function realpathOfNearest(p: string): string {
  * Refuses or empties the folder as the mode says; returns the entries that are not the tool's
  * (only a resume keeps a folder that has some: its sinks touch only their own names).
  */
-function applyMode(abs: string, shown: string, opts: OutputOptions): string[] {
-  // An update changes files of a dataset in place (any tool's); the lock is all it needs.
-  if (opts.mode === 'update') return [];
+function applyMode(abs: string, shown: string, opts: OutputOptions, { dryRun = false } = {}): string[] {
   const entries = readdirSync(abs).filter((e) => e !== LOCK_FILE);
   if (entries.every((e) => e === MARKER_FILE)) return [];
   const ownership = recogniseOwnFolder(abs);
@@ -349,7 +346,7 @@ function applyMode(abs: string, shown: string, opts: OutputOptions): string[] {
   if (ownership.kind !== opts.kind) {
     throw new TrajforgeError('E_OUTPUT_NOT_OURS', `${shown} holds a trajforge ${ownership.kind}, not a ${opts.kind}; nothing was touched`, { file: shown, hint: 'choose another --out' });
   }
-  if (opts.mode === 'overwrite') for (const e of entries) rmSync(join(abs, e), { recursive: true, force: true });
+  if (opts.mode === 'overwrite' && !dryRun) for (const e of entries) rmSync(join(abs, e), { recursive: true, force: true });
   return opts.mode === 'overwrite' ? [] : ownership.foreign;
 }
 
