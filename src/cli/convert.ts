@@ -9,15 +9,15 @@ import { outputOptions, type Command } from './io.js';
 export const convertCommand: Command = {
   name: 'convert',
   summary: 'turn a trajforge LeRobot dataset into other formats without re-simulating',
-  usage: 'trajforge convert SRC --to minari|dreamer|rlds|frames[,...] --out DIR',
+  usage: 'trajforge convert SRC --to minari|dreamer|rlds|frames[,...] --out DIR [--overwrite (replace a dataset this tool wrote)]',
   async run(args, io) {
-    const { values, positionals } = parse(args, { to: { type: 'string' }, out: { type: 'string' } }, this.usage);
+    const { values, positionals } = parse(args, { to: { type: 'string' }, out: { type: 'string' }, overwrite: { type: 'boolean' } }, this.usage);
     if (!positionals[0] || !values.to || !values.out) throw new TrajforgeError('E_USAGE', `usage: ${this.usage}`);
     const src = resolve(io.cwd, positionals[0]);
     const out = resolve(io.cwd, values.out as string);
     const sink = sinkFor(values.to as string);
     const meta = datasetMeta(src);
-    const output = openOutput(out, outputOptions(io, { kind: 'dataset', command: 'convert', mode: 'new', inputs: [src] }));
+    const output = openOutput(out, outputOptions(io, { kind: 'dataset', command: 'convert', mode: (values.overwrite as unknown) === true ? 'overwrite' : 'new', entries: sink.entries(meta), accepts: ['overwrite'], inputs: [src] }));
     let n = 0;
     try {
       await sink.open(out, meta, { resume: false });

@@ -110,7 +110,7 @@ export const dreamCommand: Command = {
       const dream = (stats: DreamStats) => dreamEpisodes({ model: session, env, renderer: new Renderer(), makePolicy: () => makePolicy(kind, env, policyOpts), jobs, horizon, batch }, stats);
       const rate = (n: number, s: number) => (s > 0 ? Math.round(n / s) : 0);
       try {
-        const output = openOutput(out, outputOptions(io, { kind: 'dataset', command: 'dream', mode: (values.overwrite as unknown) === true ? 'overwrite' : 'new', inputs: [modelDir] }));
+        const output = openOutput(out, outputOptions(io, { kind: 'dataset', command: 'dream', mode: (values.overwrite as unknown) === true ? 'overwrite' : 'new', entries: sink.entries(meta), accepts: ['overwrite'], inputs: [modelDir] }));
         const stats: DreamStats = { steps: 0, episodes: 0, modelSeconds: 0, startSeconds: 0 };
         let successes = 0;
         let frames = 0;

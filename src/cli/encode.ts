@@ -3,7 +3,7 @@ import { TrajforgeError, asIoError } from '../core/errors.js';
 import { datasetMeta, readLeRobotCameraFrames, type CameraEpisodeFrames } from '../export/lerobot-episodes.js';
 import { addFeatureToLeRobot, type FeatureValues } from '../export/lerobot-extend.js';
 import { lerobotFeatures } from '../export/lerobot-format.js';
-import { openOutput, preflightOutput } from '../export/output.js';
+import { LEROBOT_ENTRIES, openOutput, preflightOutput } from '../export/output.js';
 import { checkModelTarget, datasetTarget } from '../model/card.js';
 import { parseProviders, PROVIDERS_ENV } from '../model/onnx/runtime.js';
 import { WorldModelSession } from '../model/session.js';
@@ -50,7 +50,7 @@ export const encodeCommand: Command = {
     const out = resolve(io.cwd, values.out as string);
     if (out === src) throw new TrajforgeError('E_USAGE', `--out must differ from DATASET (encode writes a new dataset and never modifies its input)`);
     const modelDir = resolve(io.cwd, values.model as string);
-    const output = outputOptions(io, { kind: 'dataset', command: 'encode', mode: (values.overwrite as unknown) === true ? 'overwrite' : 'new', inputs: [src, modelDir] });
+    const output = outputOptions(io, { kind: 'dataset', command: 'encode', mode: (values.overwrite as unknown) === true ? 'overwrite' : 'new', entries: LEROBOT_ENTRIES, accepts: ['overwrite'], inputs: [src, modelDir] });
     preflightOutput(out, output);
 
     const card = readModelCard(modelDir);

@@ -1,7 +1,7 @@
 import { join, resolve } from 'node:path';
 import { TrajforgeError, asIoError } from '../core/errors.js';
 import { writeFileAtomic } from '../export/atomic.js';
-import { openOutput, preflightOutput } from '../export/output.js';
+import { REPORT_ENTRIES, openOutput, preflightOutput } from '../export/output.js';
 import { copyLastBaseline, evaluateWorldModel, predictWindow, type EvaluationInputs } from '../model/evaluate.js';
 import { fitLinearWorldModel, linearAsLatentModel } from '../model/linear-baseline.js';
 import { parseProviders, PROVIDERS_ENV } from '../model/onnx/runtime.js';
@@ -33,7 +33,7 @@ export const evalCommand: Command = {
     const context = intOption(values.context as string | undefined, 'context', 1, 1);
     if (context !== 1) throw new TrajforgeError('E_USAGE', '--context: this model is Markov in its latent and conditions on the last context frame; use --context 1');
     const out = resolve(io.cwd, (values.out as string | undefined) ?? join(values.model as string, 'eval'));
-    const reportOutput = outputOptions(io, { kind: 'report', command: 'eval', mode: 'overwrite', inputs: [dataset], hosts: [values.model as string] });
+    const reportOutput = outputOptions(io, { kind: 'report', command: 'eval', mode: 'overwrite', entries: REPORT_ENTRIES, inputs: [dataset], hosts: [values.model as string] });
     preflightOutput(out, reportOutput);
     const started = performance.now();
     const modelDir = resolve(io.cwd, values.model as string);

@@ -17,6 +17,6 @@ export interface Command {
 }
 
 /** How a command opens its output folder: resolved against its cwd, notices printed as `notice:` lines. */
-export function outputOptions(io: CliIO, o: Pick<OutputOptions, 'kind' | 'command' | 'mode' | 'inputs' | 'hosts'>): OutputOptions {
+export function outputOptions(io: CliIO, o: Pick<OutputOptions, 'kind' | 'command' | 'mode' | 'entries' | 'accepts' | 'inputs' | 'hosts'>): OutputOptions {
   return { ...o, cwd: io.cwd, onNotice: (line) => io.err(`notice: ${line}\n`) };
 }

@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { TrajforgeError, asIoError } from '../core/errors.js';
 import { mergeLeRobot } from '../export/lerobot-merge.js';
-import { openOutput } from '../export/output.js';
+import { LEROBOT_ENTRIES, openOutput } from '../export/output.js';
 import type { DatasetSummary } from '../export/sink.js';
 import { parse } from './args.js';
 import { outputOptions, type Command } from './io.js';
@@ -9,12 +9,12 @@ import { outputOptions, type Command } from './io.js';
 export const mergeCommand: Command = {
   name: 'merge',
   summary: 'combine shards (or any trajforge LeRobot datasets of one config) into one dataset',
-  usage: 'trajforge merge DIR1 DIR2 ... --out DIR',
+  usage: 'trajforge merge DIR1 DIR2 ... --out DIR [--overwrite (replace a dataset this tool wrote)]',
   async run(args, io) {
-    const { values, positionals } = parse(args, { out: { type: 'string' } }, this.usage);
+    const { values, positionals } = parse(args, { out: { type: 'string' }, overwrite: { type: 'boolean' } }, this.usage);
     if (positionals.length === 0 || !values.out) throw new TrajforgeError('E_USAGE', `usage: ${this.usage}`);
     const out = resolve(io.cwd, values.out as string);
-    const output = openOutput(out, outputOptions(io, { kind: 'dataset', command: 'merge', mode: 'new', inputs: positionals }));
+    const output = openOutput(out, outputOptions(io, { kind: 'dataset', command: 'merge', mode: (values.overwrite as unknown) === true ? 'overwrite' : 'new', entries: LEROBOT_ENTRIES, accepts: ['overwrite'], inputs: positionals }));
     let summary: DatasetSummary;
     try {
       summary = await mergeLeRobot(

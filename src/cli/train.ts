@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import { TrajforgeError, asIoError } from '../core/errors.js';
 import { sha256Hex } from '../core/hash.js';
 import { writeFileAtomic } from '../export/atomic.js';
-import { openOutput, preflightOutput } from '../export/output.js';
+import { MODEL_ENTRIES, openOutput, preflightOutput } from '../export/output.js';
 import type { ModelCard } from '../model/card.js';
 import { cardParts, exportLatentModel, exportLinearModel, PART_NAMES, type PartName } from '../model/export.js';
 import { fitLinearHeads, fitLinearWorldModel } from '../model/linear-baseline.js';
@@ -68,7 +68,7 @@ export const trainCommand: Command = {
     if (kind !== 'latent' && kind !== 'linear') throw new TrajforgeError('E_USAGE', `--model must be latent or linear, got '${kind}'`);
     const downsample = values.downsample ? intOption(values.downsample as string, 'downsample', 1, 1) : undefined;
     const out = resolve(io.cwd, values.out as string);
-    const outputSpec = outputOptions(io, { kind: 'model', command: 'train', mode: (values.overwrite as unknown) === true ? 'overwrite' : 'new', inputs: [dataset] });
+    const outputSpec = outputOptions(io, { kind: 'model', command: 'train', mode: (values.overwrite as unknown) === true ? 'overwrite' : 'new', entries: MODEL_ENTRIES, accepts: ['overwrite'], inputs: [dataset] });
     // A refused output is known before the data is read; the folder is emptied (--overwrite) only
     // once the data has been read and checked, so a bad dataset or option keeps the old model.
     preflightOutput(out, outputSpec);

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { observationNames } from '../config/names.js';
 import type { ResolvedEnv } from '../config/parse.js';
@@ -101,9 +101,17 @@ export async function generateDataset(opts: GenerateOptions): Promise<GenerateRe
   // the output folder is touched, so a corrected command starts clean.
   (await createRunner(init)).close();
 
-  const complete = completedRun(opts.out, opts);
+  const complete = completedRun(opts.out, opts, meta);
   if (complete) return complete;
-  const output = openOutput(opts.out, { kind: 'dataset', command: 'generate', mode: opts.overwrite ? 'overwrite' : opts.resume ? 'resume' : 'new', cwd: opts.cwd, onNotice: opts.onNotice });
+  const output = openOutput(opts.out, {
+    kind: 'dataset',
+    command: 'generate',
+    mode: opts.overwrite ? 'overwrite' : opts.resume ? 'resume' : 'new',
+    entries: sink.entries(meta),
+    accepts: ['overwrite', 'resume'],
+    cwd: opts.cwd,
+    onNotice: opts.onNotice,
+  });
   const t0 = performance.now();
   let steps = 0;
   let successes = 0;
@@ -139,7 +147,8 @@ export async function generateDataset(opts: GenerateOptions): Promise<GenerateRe
     output.assertHeld();
     const summary = await sink.close();
     output.assertHeld();
-    rmSync(join(opts.out, RUN_SETTINGS), { force: true });
+    // Kept with the finished data: a later --resume of the same run is then a no-op in every format.
+    writeFileAtomic(join(opts.out, RUN_SETTINGS), `${JSON.stringify({ ...runSettings(opts, meta), complete: { episodes: summary.episodes, frames: summary.frames } }, null, 2)}\n`);
     output.close();
     return { ...summary, steps, seconds: (performance.now() - t0) / 1000, resumedFrom: committed };
   } catch (e) {
@@ -150,8 +159,20 @@ export async function generateDataset(opts: GenerateOptions): Promise<GenerateRe
 }
 
 /** `--resume` on a finished dataset of the same run is a no-op, so restarted batch jobs succeed. */
-function completedRun(dir: string, opts: GenerateOptions): GenerateResult | null {
-  if (!opts.resume || existsSync(join(dir, '.trajforge'))) return null;
+function completedRun(dir: string, opts: GenerateOptions, meta: DatasetMeta): GenerateResult | null {
+  if (!opts.resume) return null;
+  const file = join(dir, RUN_SETTINGS);
+  if (existsSync(file)) {
+    const { complete, ...before } = readJson<Record<string, unknown> & { complete?: { episodes: number; frames: number } }>(file);
+    if (!complete) return null;
+    const differing = differingPaths(before, runSettings(opts, meta));
+    if (differing.length > 0) {
+      throw new TrajforgeError('E_DATASET_EXISTS', `${dir} holds a finished run with different settings (these differ: ${differing.join(', ')}; see ${file}); use the same command, or --overwrite to start again`, { file });
+    }
+    return { dir, episodes: complete.episodes, frames: complete.frames, successes: 0, bytes: 0, steps: 0, seconds: 0, resumedFrom: complete.episodes };
+  }
+  // LeRobot datasets written before the run file existed.
+  if (existsSync(join(dir, '.trajforge'))) return null;
   const sidecar = join(dir, 'meta', 'trajforge.json');
   const info = join(dir, 'meta', 'info.json');
   if (!existsSync(sidecar) || !existsSync(info)) return null;
@@ -171,9 +192,13 @@ const RUN_SETTINGS = '.trajforge-run.json';
  * A resume continues only the run it was started as: same config, format, cameras and run
  * settings (seed, episodes, shard, policy, codec, layout). A fresh start records them.
  */
+function runSettings(opts: GenerateOptions, meta: DatasetMeta): Record<string, unknown> {
+  return { format: opts.format, config_hash: meta.configHash, cameras: meta.cameras, run: meta.run };
+}
+
 function checkRunSettings(dir: string, opts: GenerateOptions, meta: DatasetMeta): void {
   const file = join(dir, RUN_SETTINGS);
-  const settings = { format: opts.format, config_hash: meta.configHash, cameras: meta.cameras, run: meta.run };
+  const settings = runSettings(opts, meta);
   if (opts.resume && existsSync(file)) {
     let before: Record<string, unknown>;
     try {

@@ -116,6 +116,10 @@ export class DreamerSink implements EpisodeSink {
     return { dir: this.dir, episodes: this.episodes, frames: this.frames, successes: this.successes, bytes: dirBytes(this.dir) };
   }
 
+  entries(): string[] {
+    return ['replay', 'dreamer\\.json'];
+  }
+
   async abort(): Promise<void> {}
 }
 

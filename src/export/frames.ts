@@ -27,6 +27,9 @@ const EPISODE_DIR = /^episode_(\d{6})(\.tmp)?$/;
 /** One line of the progress journal, appended once the episode folder is renamed into place. */
 interface JournalLine {
   episode: number;
+  /** Steps and success, so a resumed run's summary counts the kept episodes too. */
+  length: number;
+  success: boolean;
   /** Byte length of every file in the folder, by path relative to it. */
   files: Record<string, number>;
 }
@@ -59,6 +62,8 @@ export class FramesSink implements EpisodeSink {
     });
     writeJournal(progress, kept);
     this.episodes = kept.length;
+    this.frames = kept.reduce((n, e) => n + e.length + 1, 0);
+    this.successes = kept.filter((e) => e.success).length;
     return { committed: kept.length, ...(notices.length ? { notices } : {}) };
   }
 
@@ -66,6 +71,7 @@ export class FramesSink implements EpisodeSink {
   private folderProblem(i: number, line: JournalLine): string | null {
     const name = episodeName(i);
     if (typeof line.files !== 'object' || line.files === null || Object.keys(line.files).length === 0) return `its journal line records no files`;
+    if (typeof line.length !== 'number') return 'its journal line records no length';
     if (!existsSync(join(this.dir, name))) return `${name} missing`;
     for (const [file, bytes] of Object.entries(line.files)) {
       const problem = sizeProblem(join(this.dir, name, file), bytes, `${name}/${file}`);
@@ -171,7 +177,7 @@ export class FramesSink implements EpisodeSink {
     writeFileAtomic(join(tmp, 'events.json'), `${JSON.stringify({ collisions: collisionEvents(ep, this.meta) }, null, 1)}\n`);
     const files = fileSizes(tmp);
     renameSync(tmp, join(this.dir, name));
-    const line: JournalLine = { episode: ep.episode, files };
+    const line: JournalLine = { episode: ep.episode, length: ep.length, success: ep.success[ep.length - 1] === 1, files };
     appendJournal(join(this.dir, PROGRESS, 'episodes.jsonl'), line);
     this.episodes++;
     this.frames += ep.length + 1;
@@ -181,6 +187,10 @@ export class FramesSink implements EpisodeSink {
   async close(): Promise<DatasetSummary> {
     rmSync(join(this.dir, PROGRESS), { recursive: true, force: true });
     return { dir: this.dir, episodes: this.episodes, frames: this.frames, successes: this.successes, bytes: dirBytes(this.dir) };
+  }
+
+  entries(): string[] {
+    return ['episode_\\d+(\\.tmp)?'];
   }
 
   async abort(): Promise<void> {}

@@ -25,6 +25,7 @@ import {
 import { npzBytes, type NpyArray } from './npz.js';
 import { ArrowParquetFile, ParquetFileWriter, parquetBytes, type ColumnDef, type TypedColumn } from './parquet.js';
 import { ATOMIC_TMP, discardNotice, fileBytes, removeMatching, sizeProblem } from './journal.js';
+import { LEROBOT_ENTRIES } from './output.js';
 import type { DatasetMeta, DatasetSummary, EpisodeSink, SinkOpened } from './sink.js';
 import { ImageHistogram, QUANTILES, QUANTILE_KEYS, numericStats, quantileSorted, type FeatureStats } from './stats.js';
 
@@ -237,6 +238,10 @@ export class LeRobotSink implements EpisodeSink {
     const summary = await assemble(this.dir, this.meta, this.features);
     removeStaging(this.dir);
     return summary;
+  }
+
+  entries(): string[] {
+    return LEROBOT_ENTRIES;
   }
 
   async abort(): Promise<void> {

@@ -5,6 +5,7 @@ import type { EpisodeData } from '../episode/simulate.js';
 import { writeFileAtomic } from './atomic.js';
 import { episodeExtras, extraFeatures, flatKey, sourceJson, withFinal } from './extras.js';
 import { appendJournal, discardNotice, fileBytes, readJournal, sizeProblem, writeJournal } from './journal.js';
+import { escapeRegExp } from './output.js';
 import type { DatasetMeta, DatasetSummary, EpisodeSink, SinkOpened } from './sink.js';
 
 /**
@@ -204,6 +205,10 @@ export class MinariSink implements EpisodeSink {
     writeFileAtomic(join(this.dataDir, 'metadata.json'), `${serialize(metadata)}\n`);
     rmSync(join(this.dir, PROGRESS), { recursive: true, force: true });
     return { dir: this.dir, episodes: this.episodes, frames: this.steps, successes: this.successes, bytes: statSync(hdf5).size };
+  }
+
+  entries(meta: DatasetMeta): string[] {
+    return [escapeRegExp(minariDatasetId(meta.envId).split('/')[0]!)];
   }
 
   async abort(): Promise<void> {

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import type { EpisodeData } from '../episode/simulate.js';
+import { escapeRegExp } from './output.js';
 import type { DatasetMeta, DatasetSummary, EpisodeSink, SinkOpened } from './sink.js';
 
 /**
@@ -34,6 +35,10 @@ export class MultiSink implements EpisodeSink {
     for (const s of this.sinks) summaries.push(await s.sink.close());
     const first = summaries[0]!;
     return { ...first, bytes: summaries.reduce((n, s) => n + s.bytes, 0) };
+  }
+
+  entries(): string[] {
+    return this.sinks.map((s) => escapeRegExp(s.name));
   }
 
   async abort(): Promise<void> {

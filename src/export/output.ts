@@ -2,10 +2,13 @@
  * Output folders: what may be written, replaced or resumed, and by whom.
  *
  * Every command that writes a folder opens it here. The folder is refused when it is the file
- * system root, the home folder, the working directory or one of its parents; `--overwrite` empties
- * it only when this tool wrote it (its marker `.trajforge-output.json`, or the metadata of a
- * dataset or model written before the marker existed) and it holds nothing this tool did not
- * write; one process at a time holds the folder through an exclusive lock file.
+ * system root, the home folder, the working directory or one of its parents, or when it holds or
+ * lies inside one of the command's inputs. Opening leaves a marker, `.trajforge-output.json`,
+ * that names the top-level entries the command writes (names and patterns declared before
+ * anything is written, so a crash cannot leave an entry unclaimed, and a user's file saved into
+ * the folder never matches). `--overwrite` empties a folder only when it carries such a marker
+ * (or the metadata of a dataset, model or report written before the marker existed) and holds
+ * nothing else. One process at a time holds the folder through an exclusive lock file.
  */
 import { closeSync, existsSync, linkSync, lstatSync, mkdirSync, openSync, readFileSync, readdirSync, realpathSync, renameSync, rmdirSync, rmSync, statSync, unlinkSync, utimesSync, writeSync } from 'node:fs';
 import { homedir, hostname } from 'node:os';
@@ -14,27 +17,34 @@ import { TrajforgeError, asIoError } from '../core/errors.js';
 import { writeFileAtomic } from './atomic.js';
 
 export const LOCK_FILE = '.trajforge.lock';
+export const MARKER_FILE = '.trajforge-output.json';
 /** How often a holder refreshes its lock's time, and when a lock from another host counts as abandoned. */
 const HEARTBEAT_MS = 30_000;
 const REMOTE_STALE_MS = 10 * 60_000;
-export const MARKER_FILE = '.trajforge-output.json';
 
 /** dataset and model folders, and the report folders eval writes (by default inside a model). */
 export type OutputKind = 'dataset' | 'model' | 'report';
-/** new: the folder must be absent or empty; overwrite: ours is emptied first; resume: ours is kept. */
+/** new: the folder must be absent or empty; overwrite: the tool's own folder is emptied first; resume: it is kept. */
 export type OutputMode = 'new' | 'overwrite' | 'resume';
 
 export interface OutputOptions {
   kind: OutputKind;
   command: string;
   mode: OutputMode;
+  /**
+   * The top-level entries the command writes, as regular expressions over whole names (e.g.
+   * `meta`, `episode_\d+`). Staging names (`.trajforge*`, `<file>.tmp-<pid>`) are always the tool's.
+   */
+  entries: string[];
+  /** The flags the command has for an existing folder, for the advice in its errors. */
+  accepts?: ('overwrite' | 'resume')[];
   /** The working directory the command runs in (the CLI's). */
   cwd?: string;
   /** Lines for the user (a stale lock taken over). */
   onNotice?: (line: string) => void;
-  /** What the command reads: the output may neither contain one (--overwrite would empty it) nor lie inside one. */
+  /** What the command reads: the output may neither hold one (--overwrite would empty it) nor lie inside one. */
   inputs?: string[];
-  /** Inputs the output may lie inside but not contain (eval's report inside its model). */
+  /** Inputs the output may lie inside but not hold (eval's report inside its model). */
   hosts?: string[];
 }
 
@@ -42,44 +52,33 @@ interface Marker {
   tool: 'trajforge';
   kind: OutputKind;
   command: string;
-  /**
-   * Top-level entries this tool wrote, recorded as they appear (at most every RECORD_MS while a
-   * command writes, and when it finishes); absent only when nothing was recorded yet.
-   */
-  entries?: string[];
+  /** The top-level entries the command writes (regular expressions over whole names). */
+  entries: string[];
 }
-
-/** Past this many top-level entries (a frames dataset: one folder per episode) the marker is rewritten at most every RECORD_MS. */
-const EAGER_RECORD_LIMIT = 1000;
-const RECORD_MS = 2_000;
-/** Lock ids this process issued: a lock carrying our pid but another id is a dead predecessor's (a restarted container reuses pids). */
-const issuedLockIds = new Set<string>();
 
 interface LockHolder {
   pid: number;
   host: string;
   command: string;
   started: string;
+  id?: string;
 }
 
-/** An output folder held by this process until `close` or `abandon`. */
+/** Lock ids this process issued: a lock carrying our pid but another id is a dead predecessor's (a restarted container reuses pids). */
+const issuedLockIds = new Set<string>();
+
+/** An output folder held by this process until `close`, `abandon` or `discard`. */
 export class OutputFolder {
   private released = false;
   private readonly onExit = () => this.releaseLock();
   private readonly heartbeat: NodeJS.Timeout;
-  private recordedAt = 0;
-  private recordedCount = 0;
-  private recorded = '';
 
   constructor(
     readonly dir: string,
     private readonly lockId: string,
-    private readonly marker: Marker,
-    /** The first folder of the path this call created (absent: the folder existed). */
+    private readonly owns: (name: string) => boolean,
+    /** The first folder of the path the open created (null: the folder existed). */
     private readonly createdFrom: string | null,
-    private readonly mode: OutputMode,
-    /** Entries that were there and not the tool's when the folder was opened: never recorded as its own. */
-    private readonly foreign: ReadonlySet<string>,
   ) {
     process.once('exit', this.onExit);
     this.heartbeat = setInterval(() => this.touch(), HEARTBEAT_MS).unref();
@@ -87,22 +86,21 @@ export class OutputFolder {
 
   /**
    * Refreshes the lock's time: a holder on another host is judged by it (its pid cannot be
-   * checked from here). Long synchronous work (training) calls this between epochs.
+   * checked from there). Long synchronous work (training) calls this between epochs.
    */
   touch(): void {
     try {
       const now = new Date();
       utimesSync(join(this.dir, LOCK_FILE), now, now);
     } catch {
-      // A lock that cannot be touched is released or gone; the command's own writes report the disk.
+      // A lock that cannot be touched is released or gone; assertHeld reports a vanished folder.
     }
   }
 
   /**
    * Throws E_IO when the folder vanished or was replaced while this command wrote into it (its
    * lock is gone): writers that recreate folders as they go would otherwise finish a partial
-   * dataset in a fresh folder without noticing. Called after each write, it also records the
-   * entries the write made, so a run killed right after still knows its own files.
+   * output in a fresh folder without noticing.
    */
   assertHeld(): void {
     const lock = join(this.dir, LOCK_FILE);
@@ -118,48 +116,45 @@ export class OutputFolder {
         hint: 'what another process removed cannot be recovered here; run the command again',
       });
     }
-    if (this.recordedCount < EAGER_RECORD_LIMIT || Date.now() - this.recordedAt >= RECORD_MS) this.recordEntries();
   }
 
-  /**
-   * Writes the top-level entries the command has made into the marker, so that after a crash
-   * --overwrite still tells the tool's entries from a user's.
-   */
-  recordEntries(): void {
-    this.recordedAt = Date.now();
-    const entries = readdirSync(this.dir)
-      .filter((e) => e !== LOCK_FILE && e !== MARKER_FILE && !this.foreign.has(e))
-      .sort();
-    this.recordedCount = entries.length;
-    const text = `${JSON.stringify({ ...this.marker, entries }, null, 2)}\n`;
-    if (text === this.recorded) return;
-    writeFileAtomic(join(this.dir, MARKER_FILE), text);
-    this.recorded = text;
-  }
-
-  /** Records what the finished folder holds (so a later --overwrite knows its own files) and unlocks. */
+  /** Checks the folder is still this command's, then unlocks: the output is complete. */
   close(): void {
-    this.recordEntries();
+    this.assertHeld();
     this.releaseLock();
   }
 
   /**
-   * Unlocks after a failure. A folder this call created and nothing was written to disappears, so
-   * a refused command leaves no trace; anything else stays for --resume.
+   * Unlocks after a failure, keeping what was written for --resume. A folder that holds nothing
+   * but the marker loses it, and disappears when the open created it, so a refused command
+   * leaves no trace.
    */
   abandon(): void {
+    this.releaseLock();
     try {
-      if (readdirSync(this.dir).some((e) => e !== MARKER_FILE && e !== LOCK_FILE)) {
-        this.recordEntries();
-        return this.releaseLock();
-      }
-      this.releaseLock();
+      if (readdirSync(this.dir).some((e) => e !== MARKER_FILE && e !== LOCK_FILE)) return;
       rmSync(join(this.dir, MARKER_FILE), { force: true });
       this.removeCreatedFolders();
     } catch {
       // The folder may be gone or unreadable already; there is nothing of ours to clean then.
-      this.releaseLock();
     }
+  }
+
+  /**
+   * Removes what this command wrote, for commands that cannot resume (convert, merge, dream,
+   * train, encode, eval): the entries it declares and its staging, never anything else, then the
+   * folders the open created while they are empty.
+   */
+  discard(): void {
+    try {
+      const own = readdirSync(this.dir).filter((e) => e !== LOCK_FILE && e !== MARKER_FILE && this.owns(e));
+      for (const e of own) rmSync(join(this.dir, e), { recursive: true, force: true });
+      if (readdirSync(this.dir).every((e) => e === LOCK_FILE || e === MARKER_FILE)) rmSync(join(this.dir, MARKER_FILE), { force: true });
+    } catch {
+      // A disk that failed the command may fail the clean-up too; the lock release below still runs.
+    }
+    this.releaseLock();
+    this.removeCreatedFolders();
   }
 
   /** Undoes a refused open: the lock (when taken) goes, and the folders the open created while they are empty. */
@@ -168,7 +163,7 @@ export class OutputFolder {
     this.removeCreatedFolders();
   }
 
-  /** The folders this call created, innermost first, while empty (a sibling output may share a new parent). */
+  /** The folders the open created, innermost first, while empty (a sibling output may share a new parent). */
   private removeCreatedFolders(): void {
     if (!this.createdFrom) return;
     for (let d = this.dir; ; d = dirname(d)) {
@@ -179,21 +174,6 @@ export class OutputFolder {
       }
       if (d === this.createdFrom) return;
     }
-  }
-
-  /**
-   * Removes what this command wrote, for commands that cannot resume (convert, merge, dream,
-   * train): a folder this call created goes entirely; a folder that was empty or was emptied by
-   * --overwrite loses every entry but nothing else, since everything in it is this command's.
-   */
-  discard(): void {
-    try {
-      for (const e of readdirSync(this.dir)) if (e !== LOCK_FILE && !this.foreign.has(e)) rmSync(join(this.dir, e), { recursive: true, force: true });
-    } catch {
-      // A disk that failed the command may fail the clean-up too; the lock release below still runs.
-    }
-    this.releaseLock();
-    this.removeCreatedFolders();
   }
 
   private releaseLock(): void {
@@ -217,44 +197,63 @@ export class OutputFolder {
  * after validating every input, so a refused command writes nothing.
  */
 export function openOutput(dir: string, opts: OutputOptions): OutputFolder {
-  const abs = resolve(opts.cwd ?? process.cwd(), dir);
-  refuseProtected(abs, opts.cwd ?? process.cwd());
-  refuseOverlap(abs, opts);
-  if (existsSync(abs) && !statSync(abs).isDirectory()) {
-    throw new TrajforgeError('E_USAGE', `${dir} is a file, not a folder; give --out a folder path (new or empty, or one this tool wrote)`, { file: dir });
-  }
+  const abs = checkTarget(dir, opts);
   let createdFrom: string | null = null;
   try {
     if (!existsSync(abs)) createdFrom = makeFolders(abs);
   } catch (e) {
-    throw asIoError(e, abs, 'nothing was written; fix the cause and run the command again');
+    throw nothingWritten(asIoError(e, abs));
   }
   const lockId = `${process.pid}@${hostname()}#${Math.random().toString(36).slice(2)}`;
   issuedLockIds.add(lockId);
-  const foreign = new Set<string>();
-  const folder = new OutputFolder(abs, lockId, { tool: 'trajforge', kind: opts.kind, command: opts.command }, createdFrom, opts.mode, foreign);
+  const marker: Marker = { tool: 'trajforge', kind: opts.kind, command: opts.command, entries: opts.entries };
+  const folder = new OutputFolder(abs, lockId, ownedBy(marker.entries), createdFrom);
   try {
     acquireLock(abs, lockId, opts);
-    for (const e of applyMode(abs, dir, opts)) foreign.add(e);
-    folder.recordEntries();
+    applyMode(abs, dir, opts);
+    writeFileAtomic(join(abs, MARKER_FILE), `${JSON.stringify(marker, null, 2)}\n`);
   } catch (e) {
     folder.giveUp();
-    throw asIoError(e, abs, 'nothing was written; fix the cause and run the command again');
+    throw nothingWritten(asIoError(e, abs));
   }
   return folder;
 }
 
 /**
- * What openOutput would refuse, checked without creating or locking anything: for commands that
- * run long before they write (eval), so a refused output is known at once and nothing is lost.
+ * What openOutput would refuse, checked without creating, locking or emptying anything: for
+ * commands that read for a while before they write (train, eval, encode), so a refused output is
+ * known at once and an old output survives a refused run.
  */
 export function preflightOutput(dir: string, opts: OutputOptions): void {
-  const abs = resolve(opts.cwd ?? process.cwd(), dir);
-  refuseProtected(abs, opts.cwd ?? process.cwd());
+  const abs = checkTarget(dir, opts);
+  if (existsSync(abs)) applyMode(abs, dir, opts, { dryRun: true });
+}
+
+/** An error of a refused open carries the advice that fits it: nothing was written. */
+function nothingWritten(e: unknown): unknown {
+  if (!(e instanceof TrajforgeError) || e.code !== 'E_IO') return e;
+  return new TrajforgeError(e.code, e.message, { ...e.details, hint: 'nothing was written; fix the cause and run the command again' });
+}
+
+/** The absolute output path, refused when protected, overlapping an input, a file or a dangling link. */
+function checkTarget(dir: string, opts: OutputOptions): string {
+  const cwd = opts.cwd ?? process.cwd();
+  const abs = resolve(cwd, dir);
+  refuseProtected(abs, cwd);
   refuseOverlap(abs, opts);
-  if (!existsSync(abs)) return;
-  if (!statSync(abs).isDirectory()) throw new TrajforgeError('E_USAGE', `${dir} is a file, not a folder; give --out a folder path (new or empty, or one this tool wrote)`, { file: dir });
-  applyMode(abs, dir, opts, { dryRun: true });
+  let link: ReturnType<typeof lstatSync> | null = null;
+  try {
+    link = lstatSync(abs);
+  } catch {
+    link = null;
+  }
+  if (link?.isSymbolicLink() && !existsSync(abs)) {
+    throw new TrajforgeError('E_USAGE', `${dir} is a symbolic link to a folder that does not exist; create its target or give --out another path`, { file: dir });
+  }
+  if (existsSync(abs) && !statSync(abs).isDirectory()) {
+    throw new TrajforgeError('E_USAGE', `${dir} is a file, not a folder; give --out a folder path (new or empty, or one this tool wrote)`, { file: dir });
+  }
+  return abs;
 }
 
 /**
@@ -321,16 +320,15 @@ function realpathOfNearest(p: string): string {
   return join(realpathSync(head), ...tail);
 }
 
-/**
- * Refuses or empties the folder as the mode says; returns the entries that are not the tool's
- * (only a resume keeps a folder that has some: its sinks touch only their own names).
- */
-function applyMode(abs: string, shown: string, opts: OutputOptions, { dryRun = false } = {}): string[] {
+/** Refuses, or empties (--overwrite), the folder as the mode says. */
+function applyMode(abs: string, shown: string, opts: OutputOptions, { dryRun = false } = {}): void {
   const entries = readdirSync(abs).filter((e) => e !== LOCK_FILE);
-  if (entries.every((e) => e === MARKER_FILE)) return [];
+  if (entries.every((e) => e === MARKER_FILE)) return;
   const ownership = recogniseOwnFolder(abs);
+  const accepts = opts.accepts ?? [];
   if (opts.mode === 'new') {
-    const how = ownership.ours ? 'pass --overwrite to replace it' + (opts.kind === 'dataset' ? ' or --resume to continue an interrupted run' : '') : 'choose a new or empty folder';
+    const flags = accepts.map((f) => (f === 'overwrite' ? 'pass --overwrite to replace it' : 'pass --resume to continue an interrupted run'));
+    const how = ownership.ours && flags.length > 0 ? flags.join(', or ') : 'choose a new or empty folder';
     throw new TrajforgeError('E_DATASET_EXISTS', `${shown} exists and is not empty; ${how}`, { file: shown });
   }
   const foreignMatters = opts.mode === 'overwrite' && ownership.foreign.length > 0;
@@ -346,8 +344,17 @@ function applyMode(abs: string, shown: string, opts: OutputOptions, { dryRun = f
   if (ownership.kind !== opts.kind) {
     throw new TrajforgeError('E_OUTPUT_NOT_OURS', `${shown} holds a trajforge ${ownership.kind}, not a ${opts.kind}; nothing was touched`, { file: shown, hint: 'choose another --out' });
   }
-  if (opts.mode === 'overwrite' && !dryRun) for (const e of entries) rmSync(join(abs, e), { recursive: true, force: true });
-  return opts.mode === 'overwrite' ? [] : ownership.foreign;
+  if (opts.mode !== 'overwrite') return;
+  // An output nested inside (an eval report in a model) may be in use by its own command.
+  for (const e of entries) {
+    const nestedLock = join(abs, e, LOCK_FILE);
+    const holder = existsSync(nestedLock) ? readLockHolder(nestedLock) : null;
+    if (holder && holder !== 'unreadable' && !holderIsGone(holder, nestedLock)) {
+      throw new TrajforgeError('E_OUTPUT_LOCKED', `${join(abs, e)} inside ${shown} is being written by process ${holder.pid} on ${holder.host} (${holder.command}); nothing was touched`, { file: nestedLock });
+    }
+  }
+  // The marker goes last: a deletion cut short still leaves the folder recognisably the tool's.
+  if (!dryRun) for (const e of [...entries.filter((x) => x !== MARKER_FILE), MARKER_FILE]) rmSync(join(abs, e), { recursive: true, force: true });
 }
 
 export interface Ownership {
@@ -357,36 +364,36 @@ export interface Ownership {
   foreign: string[];
 }
 
-/** The files of an eval report (charts are PNGs named by the report). */
-const REPORT_ENTRY = /^(report\.json|report\.md|[a-z0-9_]+\.png)$/;
+/** Whole-name matcher over the declared entry patterns, staging names always included. */
+function ownedBy(patterns: string[]): (name: string) => boolean {
+  const declared = patterns.map((p) => new RegExp(`^(?:${p})$`));
+  return (name) => isStagingEntry(name) || declared.some((r) => r.test(name));
+}
+
+/** The top-level entries of an eval report (charts are PNGs named by the report). */
+export const REPORT_ENTRIES = ['report\\.json', 'report\\.md', '[a-z0-9_]+\\.png'];
+/** The top-level entries of a model folder: the card, one ONNX file per part, the training log, the default eval report. */
+export const MODEL_ENTRIES = ['model\\.json', '[a-z_]+\\.onnx', 'training_log\\.jsonl', 'eval'];
+/** The top-level entries of a LeRobot v3 dataset. */
+export const LEROBOT_ENTRIES = ['meta', 'data', 'videos', 'images'];
 
 /**
  * Whether DIR is a dataset, model or report this tool wrote, and which of its top-level entries
- * are not its own. The marker lists the entries the tool made (recorded while it writes); an
- * entry it does not list is the tool's only when it is a staging name or another trajforge
- * output nested inside (an eval report in a model).
+ * are not its own: those its marker does not declare and no staging name covers. Folders written
+ * before the marker existed are recognised by their metadata and their known file names.
  */
 export function recogniseOwnFolder(dir: string): Ownership {
   const entries = readdirSync(dir).filter((e) => e !== LOCK_FILE && e !== MARKER_FILE);
   const marker = readMarker(dir);
   if (marker) {
-    const known = new Set(marker.entries ?? []);
-    const nestedOutput = (e: string) => readMarker(join(dir, e)) !== null;
-    return { ours: true, kind: marker.kind, foreign: entries.filter((e) => !known.has(e) && !isStagingEntry(e) && !nestedOutput(e)) };
+    const owns = ownedBy(marker.entries);
+    return { ours: true, kind: marker.kind, foreign: entries.filter((e) => !owns(e)) };
   }
-  // Folders written before the marker existed: recognised by their own metadata and file names.
-  if (isTrajforgeJson(join(dir, 'model.json'), ['format', 'id', 'parts', 'dataset'])) {
-    return { ours: true, kind: 'model', foreign: entries.filter((e) => !/^(model\.json|[a-z]+\.onnx|training_log\.jsonl)$/.test(e) && !(e === 'eval' && isLegacyReport(join(dir, e)))) };
-  }
-  if (isTrajforgeJson(join(dir, 'meta', 'trajforge.json'), ['config_hash']) || existsSync(join(dir, '.trajforge', 'run.json'))) {
-    return { ours: true, kind: 'dataset', foreign: entries.filter((e) => !['meta', 'data', 'videos', 'images', '.trajforge'].includes(e)) };
-  }
-  if (isLegacyReport(dir)) return { ours: true, kind: 'report', foreign: entries.filter((e) => !REPORT_ENTRY.test(e)) };
+  const legacy = (kind: OutputKind, patterns: string[]): Ownership => ({ ours: true, kind, foreign: entries.filter((e) => !ownedBy(patterns)(e)) });
+  if (isTrajforgeJson(join(dir, 'model.json'), ['format', 'id', 'parts', 'dataset'])) return legacy('model', MODEL_ENTRIES);
+  if (isTrajforgeJson(join(dir, 'meta', 'trajforge.json'), ['config_hash']) || existsSync(join(dir, '.trajforge', 'run.json'))) return legacy('dataset', LEROBOT_ENTRIES);
+  if (existsSync(join(dir, 'report.md')) && isTrajforgeJson(join(dir, 'report.json'), ['model', 'dataset', 'horizon', 'open_loop'])) return legacy('report', REPORT_ENTRIES);
   return { ours: false, foreign: entries };
-}
-
-function isLegacyReport(dir: string): boolean {
-  return existsSync(join(dir, 'report.md')) && isTrajforgeJson(join(dir, 'report.json'), ['model', 'dataset', 'horizon', 'open_loop']);
 }
 
 function readMarker(dir: string): Marker | null {
@@ -395,9 +402,19 @@ function readMarker(dir: string): Marker | null {
   try {
     const m = JSON.parse(readFileSync(file, 'utf8')) as Partial<Marker>;
     if (m.tool !== 'trajforge' || !['dataset', 'model', 'report'].includes(m.kind as string)) return null;
+    if (!Array.isArray(m.entries) || !m.entries.every((p) => typeof p === 'string' && isValidPattern(p))) return null;
     return m as Marker;
   } catch {
     return null;
+  }
+}
+
+function isValidPattern(p: string): boolean {
+  try {
+    new RegExp(p);
+    return true;
+  } catch {
+    return false;
   }
 }
 
@@ -411,7 +428,7 @@ function isTrajforgeJson(file: string, keys: string[]): boolean {
   }
 }
 
-/** Staging names of trajforge's writers: `.trajforge*` folders and atomic writes' `<file>.tmp-<pid>`. */
+/** Staging names of trajforge's writers: `.trajforge*` folders and files, atomic writes' `<file>.tmp-<pid>`. */
 function isStagingEntry(name: string): boolean {
   return name.startsWith('.trajforge') || /\.tmp-\d+$/.test(name);
 }
@@ -423,27 +440,36 @@ function isStagingEntry(name: string): boolean {
  */
 function acquireLock(dir: string, lockId: string, opts: OutputOptions): void {
   const lock = join(dir, LOCK_FILE);
-  const holder: LockHolder & { id: string } = { pid: process.pid, host: hostname(), command: opts.command, started: new Date().toISOString(), id: lockId };
+  const holder: LockHolder = { pid: process.pid, host: hostname(), command: opts.command, started: new Date().toISOString(), id: lockId };
   for (let attempt = 0; attempt < 3; attempt++) {
+    let fd: number | null = null;
     try {
-      const fd = openSync(lock, 'wx');
-      try {
-        writeSync(fd, `${JSON.stringify(holder)}\n`);
-      } finally {
-        closeSync(fd);
-      }
+      fd = openSync(lock, 'wx');
+      writeSync(fd, `${JSON.stringify(holder)}\n`);
+      closeSync(fd);
       return;
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw asIoError(e, lock, 'nothing was written; fix the cause and run the command again');
+      if (fd !== null) {
+        // Created but not filled (a full disk): an empty lock would block the next run for a while.
+        closeSync(fd);
+        rmSync(lock, { force: true });
+      }
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw asIoError(e, lock);
+    }
+    if (!lstatSync(lock).isFile()) {
+      throw new TrajforgeError('E_OUTPUT_NOT_OURS', `${lock} is not a lock file trajforge wrote; remove it and run the command again`, { file: lock });
     }
     const current = readLockHolder(lock);
+    if (current === 'unreadable') {
+      throw new TrajforgeError('E_OUTPUT_LOCKED', `${dir} is locked by ${lock}, which this user cannot read; nothing was written`, { file: lock, hint: 'ask its owner, or remove it if no process writes there' });
+    }
     if (current && !holderIsGone(current, lock)) {
+      const own = current.host === hostname();
       throw new TrajforgeError('E_OUTPUT_LOCKED', `${dir} is being written by process ${current.pid} on ${current.host} (${current.command}, since ${current.started}); nothing was written`, {
         file: lock,
-        hint:
-          current.host === hostname()
-            ? 'wait for it to finish, or stop it and rerun with --resume'
-            : `a lock from another host counts as abandoned ${REMOTE_STALE_MS / 60_000} min after its holder last refreshed it; if that process is gone, delete ${lock} and rerun`,
+        hint: own
+          ? `wait for it to finish${opts.accepts?.includes('resume') ? ', or stop it and rerun with --resume' : ''}`
+          : `a lock from another host counts as abandoned ${REMOTE_STALE_MS / 60_000} min after its holder last refreshed it; if that process is gone, delete ${lock} and rerun`,
       });
     }
     takeOverStaleLock(lock, current, opts);
@@ -451,17 +477,25 @@ function acquireLock(dir: string, lockId: string, opts: OutputOptions): void {
   throw new TrajforgeError('E_OUTPUT_LOCKED', `${dir}: another process keeps taking the lock ${lock}; nothing was written`, { file: lock });
 }
 
-function readLockHolder(lock: string): (LockHolder & { id?: string }) | null {
+/** The holder a lock names; null for an empty or garbled one; 'unreadable' when permissions forbid reading it. */
+function readLockHolder(lock: string): LockHolder | null | 'unreadable' {
+  let text: string;
   try {
-    const h = JSON.parse(readFileSync(lock, 'utf8')) as Partial<LockHolder>;
+    text = readFileSync(lock, 'utf8');
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EACCES' ? 'unreadable' : null;
+  }
+  try {
+    const h = JSON.parse(text) as Partial<LockHolder>;
     if (typeof h.pid === 'number' && typeof h.host === 'string') return { command: '?', started: '?', ...h } as LockHolder;
   } catch {
-    // Unreadable or half-written: a writer died between creating and filling it (checked below).
+    // Half-written: a writer died between creating and filling it (judged by its age).
   }
   return null;
 }
 
-function holderIsGone(h: LockHolder, lock: string): boolean {
+function holderIsGone(h: LockHolder | 'unreadable', lock: string): boolean {
+  if (h === 'unreadable') return false;
   if (h.host !== hostname()) {
     try {
       return Date.now() - statSync(lock).mtimeMs > REMOTE_STALE_MS;
@@ -470,7 +504,7 @@ function holderIsGone(h: LockHolder, lock: string): boolean {
     }
   }
   // Our own pid: live only when this process issued that lock (a restarted container reuses pids).
-  if (h.pid === process.pid) return !issuedLockIds.has((h as LockHolder & { id?: string }).id ?? '');
+  if (h.pid === process.pid) return !issuedLockIds.has(h.id ?? '');
   try {
     process.kill(h.pid, 0);
     return false;
@@ -483,7 +517,7 @@ function holderIsGone(h: LockHolder, lock: string): boolean {
  * Moves the stale lock aside by rename (atomic: of two processes taking over, one moves it) and
  * checks that what it moved is the stale lock it judged; a fresh lock moved by mistake goes back.
  */
-function takeOverStaleLock(lock: string, judged: (LockHolder & { id?: string }) | null, opts: OutputOptions): void {
+function takeOverStaleLock(lock: string, judged: LockHolder | null, opts: OutputOptions): void {
   if (judged === null) {
     // An empty or garbled lock: its writer died before filling it, unless it is filling it now.
     try {
@@ -499,14 +533,10 @@ function takeOverStaleLock(lock: string, judged: (LockHolder & { id?: string }) 
     return; // someone else moved it first; try again
   }
   const moved = readLockHolder(aside);
-  if (judged && moved && moved.pid === judged.pid && moved.started === judged.started) {
+  const same = judged && moved && moved !== 'unreadable' && moved.pid === judged.pid && moved.started === judged.started;
+  if (same || (!judged && !moved)) {
     rmSync(aside, { force: true });
-    opts.onNotice?.(`took over the lock of process ${judged.pid} on ${judged.host} (${judged.command}), which is gone`);
-    return;
-  }
-  if (!judged && !moved) {
-    rmSync(aside, { force: true });
-    opts.onNotice?.(`took over an unreadable lock left by a process that died (${lock})`);
+    opts.onNotice?.(judged ? `took over the lock of process ${judged.pid} on ${judged.host} (${judged.command}), which is gone` : `took over an unreadable lock left by a process that died (${lock})`);
     return;
   }
   try {
@@ -515,4 +545,9 @@ function takeOverStaleLock(lock: string, judged: (LockHolder & { id?: string }) 
     // A new lock exists already; the next attempt reads it.
   }
   rmSync(aside, { force: true });
+}
+
+/** A literal name as a pattern for OutputOptions.entries. */
+export function escapeRegExp(name: string): string {
+  return name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }

@@ -6,6 +6,7 @@ import type { EpisodeData } from '../episode/simulate.js';
 import { encodePng } from '../render/png.js';
 import { writeFileAtomic } from './atomic.js';
 import { appendJournal, discardNotice, fileBytes, readJournal, writeJournal } from './journal.js';
+import { escapeRegExp } from './output.js';
 import type { DatasetMeta, DatasetSummary, EpisodeSink, SinkOpened } from './sink.js';
 
 /**
@@ -146,6 +147,10 @@ export class RldsSink implements EpisodeSink {
     );
     rmSync(join(this.dir, PROGRESS), { recursive: true, force: true });
     return { dir: this.dir, episodes: this.episodes, frames: this.steps, successes: this.successes, bytes: statSync(this.shard).size };
+  }
+
+  entries(meta: DatasetMeta): string[] {
+    return [escapeRegExp(rldsName(meta.envId))];
   }
 
   async abort(): Promise<void> {

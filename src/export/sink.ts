@@ -83,4 +83,10 @@ export interface EpisodeSink {
   close(): Promise<DatasetSummary>;
   /** Stops without finishing (e.g. after an error); what was committed stays resumable. */
   abort(): Promise<void>;
+  /**
+   * The top-level entries the sink writes in its folder, as regular expressions over whole names
+   * (its `.trajforge*` staging aside): declared before writing, so the folder's marker can tell
+   * them from a user's files even after a crash.
+   */
+  entries(meta: DatasetMeta): string[];
 }

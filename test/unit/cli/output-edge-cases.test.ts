@@ -29,7 +29,7 @@ beforeAll(async () => {
 }, 120_000);
 
 describe('what counts as the tool’s own', () => {
-  it('an interrupted run records its entries as it goes: a user file added later is not replaced', async () => {
+  it('an interrupted run declared its entries up front: a user file added later is not replaced', async () => {
     const dir = join(tmpDir(), 'frames');
     const stop = (p: { episodesDone: number }) => {
       if (p.episodesDone === 2) throw new Error('interrupted');
@@ -38,7 +38,7 @@ describe('what counts as the tool’s own', () => {
     const base = { env, out: dir, episodes: 4, seed: 0, workers: 0, format: 'frames', policy: { kind: 'expert' as const, noise: 0, epsilon: 0 }, shard: { index: 0, count: 1 }, resume: false, overwrite: false, codec: 'h264' as const, gop: 2, checkpoint: 2, channels: ['rgb' as const] };
     await expect(generateDataset({ ...base, onProgress: stop })).rejects.toThrow('interrupted');
     const marker = JSON.parse(readFileSync(join(dir, MARKER_FILE), 'utf8'));
-    expect(marker.entries).toEqual(expect.arrayContaining(['episode_000000', 'episode_000001']));
+    expect(marker.entries).toEqual(['episode_\\d+(\\.tmp)?']);
     mkdirSync(join(dir, 'mythesis'));
     writeFileSync(join(dir, 'mythesis', 'ch1.tex'), 'x');
     writeFileSync(join(dir, 'notes.txt'), 'y');
@@ -52,9 +52,9 @@ describe('what counts as the tool’s own', () => {
     expect(existsSync(join(dir, 'notes.txt'))).toBe(true);
   });
 
-  it('a marker that recorded nothing vouches only for staging entries', () => {
+  it('a marker that declares nothing vouches only for staging entries', () => {
     const dir = tmpDir();
-    writeFileSync(join(dir, MARKER_FILE), JSON.stringify({ tool: 'trajforge', kind: 'dataset', command: 'generate' }));
+    writeFileSync(join(dir, MARKER_FILE), JSON.stringify({ tool: 'trajforge', kind: 'dataset', command: 'generate', entries: [] }));
     mkdirSync(join(dir, '.trajforge-frames'));
     writeFileSync(join(dir, 'thesis.tex'), '');
     writeFileSync(join(dir, 'draft.tmp'), '');
@@ -103,17 +103,25 @@ describe('refused commands keep what was there', () => {
     const out = join(tmpDir(), 'encoded');
     const r = await cli(['encode', data, '--model', model, '--out', out]);
     expect(r.code, r.err).toBe(0);
-    expect(JSON.parse(readFileSync(join(out, MARKER_FILE), 'utf8'))).toMatchObject({ kind: 'dataset', command: 'encode', entries: ['data', 'meta', 'videos'] });
+    expect(JSON.parse(readFileSync(join(out, MARKER_FILE), 'utf8'))).toMatchObject({ kind: 'dataset', command: 'encode', entries: ['meta', 'data', 'videos', 'images'] });
     expect(readdirSync(out).some((e) => e.startsWith('.trajforge-encode'))).toBe(false);
   }, 60_000);
 
-  it('a finished dataset with a damaged sidecar is named on --resume, not a stack', async () => {
-    const dir = join(tmpDir(), 'done');
-    expect((await cli(['generate', ENV, ...SMALL, '--out', dir])).code).toBe(0);
-    writeFileSync(join(dir, 'meta', 'trajforge.json'), '{"config_hash": ');
-    const r = await cli(['generate', ENV, ...SMALL, '--out', dir, '--resume']);
-    expect(r.code).toBe(2);
-    expect(r.err).toMatch(/^error\[E_DATASET_INVALID\]: cannot read .*meta\/trajforge\.json/);
+  it('--resume of a finished run: a no-op in every format with the same settings, refused with others, a damaged record named', async () => {
+    for (const format of ['lerobot', 'rlds']) {
+      const dir = join(tmpDir(), `done-${format}`);
+      expect((await cli(['generate', ENV, ...SMALL, '--format', format, '--out', dir])).code).toBe(0);
+      const again = await cli(['generate', ENV, ...SMALL, '--format', format, '--out', dir, '--resume']);
+      expect(again.code, again.err).toBe(0);
+      expect(again.out).toMatch(/already complete \(4 episodes/);
+      const other = await cli(['generate', ENV, ...SMALL, '--format', format, '--out', dir, '--resume', '--policy', 'random']);
+      expect(other.code).toBe(2);
+      expect(other.err).toMatch(/finished run with different settings \(these differ: run\.policy\.kind;/);
+      writeFileSync(join(dir, '.trajforge-run.json'), '{"config_hash": ');
+      const damaged = await cli(['generate', ENV, ...SMALL, '--format', format, '--out', dir, '--resume']);
+      expect(damaged.code).toBe(2);
+      expect(damaged.err).toMatch(/^error\[E_DATASET_INVALID\]: cannot read .*\.trajforge-run\.json/);
+    }
   });
 });
 
@@ -157,7 +165,7 @@ describe('locks after a restart', () => {
     const dir = tmpDir();
     writeFileSync(join(dir, LOCK_FILE), JSON.stringify({ pid: process.pid, host: hostname(), command: 'generate', started: '2020-01-01T00:00:00Z', id: 'before-restart' }));
     const notices: string[] = [];
-    const out = openOutput(dir, { kind: 'dataset', command: 'generate', mode: 'resume', onNotice: (l) => notices.push(l) });
+    const out = openOutput(dir, { kind: 'dataset', command: 'generate', mode: 'resume', entries: ['data'], onNotice: (l) => notices.push(l) });
     expect(notices).toEqual([expect.stringMatching(new RegExp(`took over the lock of process ${process.pid}`))]);
     out.abandon();
   });

@@ -67,7 +67,7 @@ describe('--overwrite replaces only what trajforge wrote', () => {
     const dir = join(tmpDir(), 'ds');
     expect((await cli(['generate', ENV, ...SMALL, '--out', dir])).code).toBe(0);
     const marker = JSON.parse(readFileSync(join(dir, MARKER_FILE), 'utf8'));
-    expect(marker).toEqual({ tool: 'trajforge', kind: 'dataset', command: 'generate', entries: ['data', 'meta', 'videos'] });
+    expect(marker).toEqual({ tool: 'trajforge', kind: 'dataset', command: 'generate', entries: ['meta', 'data', 'videos', 'images'] });
     const again = await cli(['generate', ENV, ...SMALL, '--seed', '1', '--out', dir, '--overwrite']);
     expect(again.code, again.err).toBe(0);
     expect(JSON.parse(readFileSync(join(dir, 'meta', 'trajforge.json'), 'utf8')).run.seed).toBe(1);
@@ -184,11 +184,11 @@ describe('one writer per output folder', () => {
     const dir = tmpDir();
     const lock = join(dir, LOCK_FILE);
     writeFileSync(lock, JSON.stringify({ pid: 1, host: 'some-other-node', command: 'train', started: 'x' }));
-    expect(() => openOutput(dir, { kind: 'dataset', command: 'generate', mode: 'new' })).toThrow(/process 1 on some-other-node \(train/);
+    expect(() => openOutput(dir, { kind: 'dataset', command: 'generate', mode: 'new', entries: ['data'] })).toThrow(/process 1 on some-other-node \(train/);
     const eleventhMinute = new Date(Date.now() - 11 * 60_000);
     utimesSync(lock, eleventhMinute, eleventhMinute);
     const notices: string[] = [];
-    const taken = openOutput(dir, { kind: 'dataset', command: 'generate', mode: 'new', onNotice: (l) => notices.push(l) });
+    const taken = openOutput(dir, { kind: 'dataset', command: 'generate', mode: 'new', entries: ['data'], onNotice: (l) => notices.push(l) });
     expect(notices).toEqual([expect.stringMatching(/took over the lock of process 1 on some-other-node \(train\), which is gone/)]);
     expect(JSON.parse(readFileSync(lock, 'utf8')).pid).toBe(process.pid);
     taken.abandon();
@@ -196,11 +196,11 @@ describe('one writer per output folder', () => {
 
   it('releases the lock when done and on failure, so the next command runs', () => {
     const dir = join(tmpDir(), 'o');
-    const a = openOutput(dir, { kind: 'model', command: 'train', mode: 'new' });
-    expect(() => openOutput(dir, { kind: 'model', command: 'train', mode: 'new' })).toThrow(/is being written by process/);
+    const a = openOutput(dir, { kind: 'model', command: 'train', mode: 'new', entries: ['model\\.json'] });
+    expect(() => openOutput(dir, { kind: 'model', command: 'train', mode: 'new', entries: ['model\\.json'] })).toThrow(/is being written by process/);
     a.abandon();
     expect(existsSync(dir)).toBe(false); // created, nothing written: gone
-    const b = openOutput(dir, { kind: 'model', command: 'train', mode: 'new' });
+    const b = openOutput(dir, { kind: 'model', command: 'train', mode: 'new', entries: ['model\\.json'] });
     writeFileSync(join(dir, 'model.json'), '{}');
     b.close();
     expect(readdirSync(dir).sort()).toEqual([MARKER_FILE, 'model.json']);

@@ -49,9 +49,11 @@ describe('generate -> LeRobot v3 (read back independently)', () => {
   it('has the exact layout LeRobot expects', () => {
     // meta/trajforge_episodes holds each episode's final observation and per-frame tracks.
     expect(files(dir).filter((f) => f.startsWith('meta/trajforge_episodes/'))).toHaveLength(5);
-    // .trajforge-output.json marks the folder as trajforge's (what --overwrite may replace); LeRobot ignores it.
+    // .trajforge-output.json marks the folder as trajforge's (what --overwrite may replace) and
+    // .trajforge-run.json keeps the run's settings (--resume of a finished run is a no-op); LeRobot ignores both.
     expect(files(dir).filter((f) => !f.startsWith('meta/trajforge_episodes/'))).toEqual([
       '.trajforge-output.json',
+      '.trajforge-run.json',
       'data/chunk-000/file-000.parquet',
       'meta/episodes/chunk-000/file-000.parquet',
       'meta/info.json',
@@ -386,7 +388,7 @@ describe('resume edge cases', () => {
     expect(again.out).toMatch(/already complete/);
     const other = await cli(['generate', ENV, '--episodes', '3', '--out', dir, '--resume', '--workers', '0', '--channels', 'rgb']);
     expect(other.code).toBe(2);
-    expect(other.err).toMatch(/no interrupted run to resume/);
+    expect(other.err).toMatch(/finished run with different settings \(these differ: run\.episodes;/);
   });
 });
 
