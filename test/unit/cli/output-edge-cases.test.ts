@@ -4,7 +4,7 @@
  * checkpoint part removed mid-run, pid reuse after a restart, overlapping inputs and outputs.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -157,6 +157,31 @@ describe('a run whose files vanish under it', () => {
     const resumed = await generateDataset({ ...base, resume: true, onNotice: (l) => notices.push(l) });
     expect(resumed.episodes).toBe(6);
     expect(notices.join('\n')).toMatch(/part-00000/);
+  });
+});
+
+describe('odd things at the output path', () => {
+  it('another trajforge output nested inside is not replaced by --overwrite of the outer one', async () => {
+    const outer = join(tmpDir(), 'outer');
+    expect((await cli(['generate', ENV, ...SMALL, '--out', outer])).code).toBe(0);
+    expect((await cli(['generate', ENV, ...SMALL, '--out', join(outer, 'backup')])).code).toBe(0);
+    const r = await cli(['generate', ENV, ...SMALL, '--out', outer, '--overwrite']);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/E_OUTPUT_NOT_OURS.*did not write: backup/);
+    expect(existsSync(join(outer, 'backup', 'meta', 'info.json'))).toBe(true);
+  });
+
+  it('a lock path that is a folder, and a dangling link as --out, are coded errors without a stack', async () => {
+    const dir = join(tmpDir(), 'L');
+    mkdirSync(join(dir, LOCK_FILE), { recursive: true });
+    const r = await cli(['generate', ENV, ...SMALL, '--out', dir]);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/^error\[E_OUTPUT_NOT_OURS\]: .*\.trajforge\.lock is not a lock file trajforge wrote/);
+    const link = join(tmpDir(), 'dangling');
+    symlinkSync(join(tmpDir(), 'missing-target'), link);
+    const d = await cli(['generate', ENV, ...SMALL, '--out', link]);
+    expect(d.code).toBe(2);
+    expect(d.err).toMatch(/E_USAGE.*symbolic link to a folder that does not exist/);
   });
 });
 
