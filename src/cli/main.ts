@@ -64,10 +64,12 @@ export async function runProcess(argv: string[]): Promise<number> {
     if (!closedPipe(e)) throw e;
   });
   // Ctrl-C or a scheduler's SIGTERM ends through process.exit, whose 'exit' handlers release the
-  // output lock and stop ffmpeg children; finished checkpoints stay for --resume.
+  // output lock, remove the partial output of commands that cannot resume and stop ffmpeg
+  // children; generate's finished checkpoints stay for --resume.
+  const afterStop = argv[0] === 'generate' ? '; finished checkpoints are kept, rerun with --resume to complete' : '';
   for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
     process.once(signal, () => {
-      process.stderr.write(`\n${signal}: stopped; finished checkpoints are kept, rerun with --resume to complete\n`);
+      process.stderr.write(`\n${signal}: stopped${afterStop}\n`);
       process.exit(code);
     });
   }

@@ -109,6 +109,7 @@ export async function generateDataset(opts: GenerateOptions): Promise<GenerateRe
     mode: opts.overwrite ? 'overwrite' : opts.resume ? 'resume' : 'new',
     entries: sink.entries(meta),
     accepts: ['overwrite', 'resume'],
+    resumable: true,
     cwd: opts.cwd,
     onNotice: opts.onNotice,
   });
@@ -139,6 +140,9 @@ export async function generateDataset(opts: GenerateOptions): Promise<GenerateRe
     for await (const ep of produceEpisodes(init, jobs, opts.workers)) {
       await sink.write(ep);
       output.assertHeld();
+      // Writers that write synchronously would otherwise keep the event loop busy from one
+      // worker message to the next: a turn per episode lets Ctrl-C and the lock's heartbeat run.
+      await new Promise((resolve) => setImmediate(resolve));
       steps += ep.length;
       successes += ep.success[ep.length - 1] ? 1 : 0;
       done++;

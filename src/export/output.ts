@@ -14,6 +14,8 @@ import { closeSync, existsSync, linkSync, lstatSync, mkdirSync, openSync, readFi
 import { homedir, hostname } from 'node:os';
 import { dirname, isAbsolute, join, parse as parsePath, relative, resolve, sep } from 'node:path';
 import { TrajforgeError, asIoError } from '../core/errors.js';
+import { PART_NAMES } from '../model/export.js';
+import { REPORT_FILES } from '../report/world-model-report.js';
 import { writeFileAtomic } from './atomic.js';
 
 export const LOCK_FILE = '.trajforge.lock';
@@ -38,6 +40,11 @@ export interface OutputOptions {
   entries: string[];
   /** The flags the command has for an existing folder, for the advice in its errors. */
   accepts?: ('overwrite' | 'resume')[];
+  /**
+   * Whether an interrupted run is continued later (generate --resume): its output then stays when
+   * the process ends early; otherwise what the command wrote is removed at exit (Ctrl-C, SIGTERM).
+   */
+  resumable?: boolean;
   /** The working directory the command runs in (the CLI's). */
   cwd?: string;
   /** Lines for the user (a stale lock taken over). */
@@ -70,7 +77,7 @@ const issuedLockIds = new Set<string>();
 /** An output folder held by this process until `close`, `abandon` or `discard`. */
 export class OutputFolder {
   private released = false;
-  private readonly onExit = () => this.releaseLock();
+  private readonly onExit = () => (this.resumable ? this.releaseLock() : this.discard());
   private readonly heartbeat: NodeJS.Timeout;
 
   constructor(
@@ -79,6 +86,7 @@ export class OutputFolder {
     private readonly owns: (name: string) => boolean,
     /** The first folder of the path the open created (null: the folder existed). */
     private readonly createdFrom: string | null,
+    private readonly resumable: boolean,
   ) {
     process.once('exit', this.onExit);
     this.heartbeat = setInterval(() => this.touch(), HEARTBEAT_MS).unref();
@@ -207,11 +215,18 @@ export function openOutput(dir: string, opts: OutputOptions): OutputFolder {
   const lockId = `${process.pid}@${hostname()}#${Math.random().toString(36).slice(2)}`;
   issuedLockIds.add(lockId);
   const marker: Marker = { tool: 'trajforge', kind: opts.kind, command: opts.command, entries: opts.entries };
-  const folder = new OutputFolder(abs, lockId, ownedBy(marker.entries), createdFrom);
+  const folder = new OutputFolder(abs, lockId, ownedBy(marker.entries), createdFrom, opts.resumable === true);
   try {
     acquireLock(abs, lockId, opts);
     applyMode(abs, dir, opts);
-    writeFileAtomic(join(abs, MARKER_FILE), `${JSON.stringify(marker, null, 2)}\n`);
+    const existing = opts.mode === 'resume' ? readMarker(abs) : null;
+    if (existing && (existing.kind !== marker.kind || JSON.stringify(existing.entries) !== JSON.stringify(marker.entries))) {
+      // Another format's (or command's) run: its marker stays as it is, so its files stay its own.
+      throw new TrajforgeError('E_DATASET_EXISTS', `${dir} was started as another kind of output (its marker declares ${existing.entries.join(', ')}; this run writes ${marker.entries.join(', ')}); resume with the command that started it, or --overwrite`, {
+        file: join(abs, MARKER_FILE),
+      });
+    }
+    if (!existing) writeFileAtomic(join(abs, MARKER_FILE), `${JSON.stringify(marker, null, 2)}\n`);
   } catch (e) {
     folder.giveUp();
     throw nothingWritten(asIoError(e, abs));
@@ -370,12 +385,12 @@ function ownedBy(patterns: string[]): (name: string) => boolean {
   return (name) => isStagingEntry(name) || declared.some((r) => r.test(name));
 }
 
-/** The top-level entries of an eval report (charts are PNGs named by the report). */
-export const REPORT_ENTRIES = ['report\\.json', 'report\\.md', '[a-z0-9_]+\\.png'];
-/** The top-level entries of a model folder: the card, one ONNX file per part, the training log, the default eval report. */
-export const MODEL_ENTRIES = ['model\\.json', '[a-z_]+\\.onnx', 'training_log\\.jsonl', 'eval'];
+/** The top-level entries of an eval report: the report, its Markdown, its charts. */
+export const REPORT_ENTRIES = REPORT_FILES.map(escapeRegExp);
+/** The top-level entries of a model folder: the card, one ONNX file per part, the training log (its eval report carries a marker of its own). */
+export const MODEL_ENTRIES = ['model.json', ...PART_NAMES.map((p) => `${p}.onnx`), 'training_log.jsonl'].map(escapeRegExp);
 /** The top-level entries of a LeRobot v3 dataset. */
-export const LEROBOT_ENTRIES = ['meta', 'data', 'videos', 'images'];
+export const LEROBOT_ENTRIES = ['meta', 'data', 'videos'];
 
 /**
  * Whether DIR is a dataset, model or report this tool wrote, and which of its top-level entries
@@ -387,13 +402,26 @@ export function recogniseOwnFolder(dir: string): Ownership {
   const marker = readMarker(dir);
   if (marker) {
     const owns = ownedBy(marker.entries);
-    return { ours: true, kind: marker.kind, foreign: entries.filter((e) => !owns(e)) };
+    return { ours: true, kind: marker.kind, foreign: entries.filter((e) => !owns(e) && !isOwnReport(join(dir, e))) };
   }
   const legacy = (kind: OutputKind, patterns: string[]): Ownership => ({ ours: true, kind, foreign: entries.filter((e) => !ownedBy(patterns)(e)) });
-  if (isTrajforgeJson(join(dir, 'model.json'), ['format', 'id', 'parts', 'dataset'])) return legacy('model', MODEL_ENTRIES);
+  if (isTrajforgeJson(join(dir, 'model.json'), ['format', 'id', 'parts', 'dataset'])) {
+    return { ours: true, kind: 'model', foreign: entries.filter((e) => !ownedBy(MODEL_ENTRIES)(e) && !isOwnReport(join(dir, e))) };
+  }
   if (isTrajforgeJson(join(dir, 'meta', 'trajforge.json'), ['config_hash']) || existsSync(join(dir, '.trajforge', 'run.json'))) return legacy('dataset', LEROBOT_ENTRIES);
   if (existsSync(join(dir, 'report.md')) && isTrajforgeJson(join(dir, 'report.json'), ['model', 'dataset', 'horizon', 'open_loop'])) return legacy('report', REPORT_ENTRIES);
   return { ours: false, foreign: entries };
+}
+
+/** A report folder of the tool's inside another output (eval's default MODEL/eval) holding only its own files. */
+function isOwnReport(dir: string): boolean {
+  try {
+    if (!statSync(dir).isDirectory()) return false;
+    const o = recogniseOwnFolder(dir);
+    return o.ours && o.kind === 'report' && o.foreign.length === 0;
+  } catch {
+    return false;
+  }
 }
 
 function readMarker(dir: string): Marker | null {

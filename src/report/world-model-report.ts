@@ -72,6 +72,9 @@ export function reportJson(r: ReportInputs): unknown {
   };
 }
 
+/** Every file an eval report folder holds: the report, its Markdown and its charts (what --overwrite may replace there). */
+export const REPORT_FILES = ['report.json', 'report.md', 'mse.png', 'psnr.png', 'ssim.png', 'representation.png', 'examples.png'] as const;
+
 export function reportCharts(r: ReportInputs): Record<string, RgbImage> {
   const H = r.horizon;
   const x = Array.from({ length: H }, (_, i) => i + 1);

@@ -103,7 +103,7 @@ describe('refused commands keep what was there', () => {
     const out = join(tmpDir(), 'encoded');
     const r = await cli(['encode', data, '--model', model, '--out', out]);
     expect(r.code, r.err).toBe(0);
-    expect(JSON.parse(readFileSync(join(out, MARKER_FILE), 'utf8'))).toMatchObject({ kind: 'dataset', command: 'encode', entries: ['meta', 'data', 'videos', 'images'] });
+    expect(JSON.parse(readFileSync(join(out, MARKER_FILE), 'utf8'))).toMatchObject({ kind: 'dataset', command: 'encode', entries: ['meta', 'data', 'videos'] });
     expect(readdirSync(out).some((e) => e.startsWith('.trajforge-encode'))).toBe(false);
   }, 60_000);
 
@@ -122,7 +122,7 @@ describe('refused commands keep what was there', () => {
       expect(damaged.code).toBe(2);
       expect(damaged.err).toMatch(/^error\[E_DATASET_INVALID\]: cannot read .*\.trajforge-run\.json/);
     }
-  });
+  }, 120_000);
 });
 
 describe('resume continues only the run it was started as', () => {
@@ -182,6 +182,52 @@ describe('odd things at the output path', () => {
     const d = await cli(['generate', ENV, ...SMALL, '--out', link]);
     expect(d.code).toBe(2);
     expect(d.err).toMatch(/E_USAGE.*symbolic link to a folder that does not exist/);
+  });
+});
+
+describe('interrupted runs of other kinds', () => {
+  it("a resume as another format is refused and leaves the first run's marker, so its files stay its own", async () => {
+    const dir = join(tmpDir(), 'frames-then-lerobot');
+    const stop = (p: { episodesDone: number }) => {
+      if (p.episodesDone === 2) throw new Error('interrupted');
+    };
+    const base = { env: loadEnv(ENV), out: dir, episodes: 4, seed: 0, workers: 0, format: 'frames', policy: { kind: 'expert' as const, noise: 0, epsilon: 0 }, shard: { index: 0, count: 1 }, resume: false, overwrite: false, codec: 'h264' as const, gop: 2, checkpoint: 2, channels: ['rgb' as const] };
+    await expect(generateDataset({ ...base, onProgress: stop })).rejects.toThrow('interrupted');
+    const marker = readFileSync(join(dir, MARKER_FILE), 'utf8');
+    const r = await cli(['generate', ENV, ...SMALL, '--format', 'lerobot', '--out', dir, '--resume']);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/E_DATASET_EXISTS.*started as another kind of output/);
+    expect(readFileSync(join(dir, MARKER_FILE), 'utf8')).toBe(marker);
+    expect(recogniseOwnFolder(dir).foreign).toEqual([]);
+  });
+
+  it('Ctrl-C stops a run whose writer writes synchronously at once (frames), keeping its checkpoints', async () => {
+    const dir = join(tmpDir(), 'sigint-frames');
+    const child = spawn(process.execPath, ['--import', 'tsx', join(process.cwd(), 'test/helpers/cli.ts'), 'generate', ENV, '--episodes', '300', '--workers', '1', '--channels', 'rgb', '--format', 'frames', '--out', dir], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    while (!existsSync(join(dir, 'episode_000001'))) await new Promise((r) => setTimeout(r, 10));
+    const t0 = Date.now();
+    child.kill('SIGINT');
+    expect(await exited).toBe(130);
+    expect(Date.now() - t0).toBeLessThan(5000);
+    expect(err).toMatch(/SIGINT: stopped; finished checkpoints are kept/);
+    expect(readdirSync(dir).filter((e) => /^episode_\d+$/.test(e)).length).toBeLessThan(300);
+    expect(existsSync(join(dir, LOCK_FILE))).toBe(false);
+  }, 60_000);
+
+  it("a user's own ONNX file or eval folder in a model folder is not the tool's", async () => {
+    const copy = join(tmpDir(), 'model-copy');
+    expect((await cli(['train', data, '--model', 'linear', '--latent', '4', '--out', copy])).code).toBe(0);
+    writeFileSync(join(copy, 'my_export.onnx'), 'mine');
+    const r = await cli(['train', data, '--model', 'linear', '--latent', '4', '--out', copy, '--overwrite']);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/E_OUTPUT_NOT_OURS.*did not write: my_export\.onnx/);
+    rmSync(join(copy, 'my_export.onnx'));
+    mkdirSync(join(copy, 'eval'));
+    writeFileSync(join(copy, 'eval', 'notes.md'), 'mine');
+    expect(recogniseOwnFolder(copy).foreign).toEqual(['eval']);
   });
 });
 

@@ -4,7 +4,7 @@
  * --resume then completes identically, invalid options write nothing.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { homedir, hostname } from 'node:os';
 import { join, relative } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -67,7 +67,7 @@ describe('--overwrite replaces only what trajforge wrote', () => {
     const dir = join(tmpDir(), 'ds');
     expect((await cli(['generate', ENV, ...SMALL, '--out', dir])).code).toBe(0);
     const marker = JSON.parse(readFileSync(join(dir, MARKER_FILE), 'utf8'));
-    expect(marker).toEqual({ tool: 'trajforge', kind: 'dataset', command: 'generate', entries: ['meta', 'data', 'videos', 'images'] });
+    expect(marker).toEqual({ tool: 'trajforge', kind: 'dataset', command: 'generate', entries: ['meta', 'data', 'videos'] });
     const again = await cli(['generate', ENV, ...SMALL, '--seed', '1', '--out', dir, '--overwrite']);
     expect(again.code, again.err).toBe(0);
     expect(JSON.parse(readFileSync(join(dir, 'meta', 'trajforge.json'), 'utf8')).run.seed).toBe(1);
@@ -228,7 +228,15 @@ describe('concurrency, a full disk and a read-only folder', () => {
     const { child, exited: first } = spawnCli(['generate', ENV, ...RUN, '--workers', '1', '--out', dir]);
     // The second starts while the first holds the folder, as a rescheduled task would; the first
     // is paused meanwhile so that it cannot finish before the second arrives.
-    while (!existsSync(join(dir, LOCK_FILE))) await new Promise((r) => setTimeout(r, 10));
+    // Paused once the lock is written (not merely created), as a live holder looks.
+    const lockWritten = () => {
+      try {
+        return JSON.parse(readFileSync(join(dir, LOCK_FILE), 'utf8')).pid > 0;
+      } catch {
+        return false;
+      }
+    };
+    while (!lockWritten()) await new Promise((r) => setTimeout(r, 10));
     child.kill('SIGSTOP');
     const second = await spawnCli(['generate', ENV, ...RUN, '--workers', '1', '--out', dir, '--resume']).exited;
     child.kill('SIGCONT');
@@ -264,7 +272,8 @@ describe('concurrency, a full disk and a read-only folder', () => {
     const dir = join(tmpDir(), 'vanishing');
     const { exited } = spawnCli(['generate', ENV, ...RUN, '--workers', '1', '--out', dir]);
     while (!existsSync(join(dir, '.trajforge', 'parts'))) await new Promise((r) => setTimeout(r, 10));
-    rmSync(dir, { recursive: true, force: true });
+    // Moved away in one step (a recursive delete could race with the writer's new files).
+    renameSync(dir, `${dir}-moved`);
     const { code, err } = await exited;
     expect(code).toBe(1);
     expect(err).toMatch(new RegExp(`^error\\[E_IO\\]: writing ${dir} failed: the folder was removed or replaced while writing`, 'm'));
