@@ -3,6 +3,7 @@ import { dirname, resolve } from 'node:path';
 import { TrajforgeError } from '../core/errors.js';
 import type { EpisodeData } from '../episode/simulate.js';
 import { datasetMeta, readLeRobotEpisodes } from '../export/lerobot-episodes.js';
+import { checkFileOutput } from '../export/output.js';
 import { readInfo } from '../export/lerobot-read.js';
 import { checkModelTarget, datasetTarget } from '../model/card.js';
 import { predictWindow } from '../model/evaluate.js';
@@ -28,7 +29,7 @@ export function predictFrameSize(width: number, height: number, scale: number): 
 export const predictCommand: Command = {
   name: 'predict',
   summary: 'open-loop video prediction on a dataset episode: truth | prediction | error, as an mp4',
-  usage: 'trajforge predict DATASET --model MODEL_DIR --episode K --out pred.mp4 [--context 1] [--horizon H (default: to the episode end)] [--scale 4]',
+  usage: 'trajforge predict DATASET --model MODEL_DIR --episode K --out pred.mp4 [--context 1] [--horizon H (default: to the episode end)] [--scale 4] [--overwrite]',
   async run(args, io) {
     const { values, positionals } = parse(
       args,
@@ -39,6 +40,7 @@ export const predictCommand: Command = {
         horizon: { type: 'string' },
         scale: { type: 'string' },
         out: { type: 'string' },
+        overwrite: { type: 'boolean' },
       },
       this.usage,
     );
@@ -47,6 +49,7 @@ export const predictCommand: Command = {
     if (!values.model) throw new TrajforgeError('E_USAGE', `missing --model MODEL_DIR\nusage: ${this.usage}`);
     if (values.episode === undefined) throw new TrajforgeError('E_USAGE', `missing --episode K\nusage: ${this.usage}`);
     if (!values.out) throw new TrajforgeError('E_USAGE', `missing --out FILE.mp4\nusage: ${this.usage}`);
+    const out = checkFileOutput(values.out, { overwrite: (values.overwrite as unknown) === true, cwd: io.cwd });
     const k = intOption(values.episode, 'episode', 0, 0);
     const context = intOption(values.context, 'context', 1, 1);
     const scale = intOption(values.scale, 'scale', 4, 1);
@@ -105,7 +108,6 @@ export const predictCommand: Command = {
     }
 
     const size = predictFrameSize(W, H, scale);
-    const out = resolve(io.cwd, values.out);
     mkdirSync(dirname(out), { recursive: true });
     const tmp = `${out}.tmp-${process.pid}.mp4`;
     const enc = new VideoEncoder(tmp, { width: size.width, height: size.height, fps: meta.fps, codec: 'h264', gop: 10 });

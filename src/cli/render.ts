@@ -1,8 +1,8 @@
-import { resolve } from 'node:path';
 import { loadEnv } from '../config/load.js';
 import { TrajforgeError } from '../core/errors.js';
 import { renderPreview } from '../episode/preview.js';
 import { writeFileAtomic } from '../export/atomic.js';
+import { checkFileOutput } from '../export/output.js';
 import { POLICY_KINDS, type PolicyKind } from '../policy/index.js';
 import { CHANNELS, type Channel } from '../render/renderer.js';
 import { encodePng } from '../render/png.js';
@@ -12,7 +12,7 @@ import type { Command } from './io.js';
 export const renderCommand: Command = {
   name: 'render',
   summary: 'render one frame of an environment: rgb plus false-colour depth / segmentation / flow / normals',
-  usage: 'trajforge render <env id or file> [--seed 0] [--step 0] [--camera NAME] [--channels rgb,depth,...] [--size WxH] [--supersample 1] [--policy expert|random|noise] --out frame.png',
+  usage: 'trajforge render <env id or file> [--seed 0] [--step 0] [--camera NAME] [--channels rgb,depth,...] [--size WxH] [--supersample 1] [--policy expert|random|noise] --out frame.png [--overwrite]',
   async run(args, io) {
     const { values, positionals } = parse(
       args,
@@ -25,11 +25,13 @@ export const renderCommand: Command = {
         supersample: { type: 'string' },
         policy: { type: 'string' },
         out: { type: 'string' },
+        overwrite: { type: 'boolean' },
       },
       this.usage,
     );
     const ref = positionals[0];
     if (!ref || !values.out) throw new TrajforgeError('E_USAGE', `missing ${ref ? '--out' : 'environment'}\nusage: ${this.usage}`);
+    const file = checkFileOutput(values.out, { overwrite: (values.overwrite as unknown) === true, cwd: io.cwd });
     const channels = values.channels?.split(',').map((c) => c.trim()) as Channel[] | undefined;
     for (const c of channels ?? []) if (!CHANNELS.includes(c)) throw new TrajforgeError('E_USAGE', `unknown channel '${c}' (known: ${CHANNELS.join(', ')})`);
     const policy = values.policy as PolicyKind | undefined;
@@ -48,7 +50,6 @@ export const renderCommand: Command = {
       policy,
       supersample: intOption(values.supersample, 'supersample', 1, 1),
     });
-    const file = resolve(io.cwd, values.out);
     writeFileAtomic(file, encodePng(preview.strip.width, preview.strip.height, preview.strip.rgb));
     const tiles = ['rgb', 'depth', 'segmentation', 'flow', 'normals'].filter((c) => preview.frames[c as Channel] !== undefined);
     io.out(`${values.out}: ${resolved.config.id} camera ${preview.camera}, ${preview.frames.width}x${preview.frames.height}, tiles: ${tiles.join(' | ')}\n`);

@@ -579,3 +579,16 @@ function takeOverStaleLock(lock: string, judged: LockHolder | null, opts: Output
 export function escapeRegExp(name: string): string {
   return name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
+
+/**
+ * A single-file output (a picture, a video, a schema): a folder there is refused, and an existing
+ * file is replaced only when the user says so (--overwrite), since nothing marks a file as the
+ * tool's. Checked before the command does its work.
+ */
+export function checkFileOutput(file: string, opts: { overwrite: boolean; cwd?: string }): string {
+  const abs = resolve(opts.cwd ?? process.cwd(), file);
+  if (!existsSync(abs)) return abs;
+  if (statSync(abs).isDirectory()) throw new TrajforgeError('E_USAGE', `${file} is a folder; --out names the file to write`, { file });
+  if (!opts.overwrite) throw new TrajforgeError('E_DATASET_EXISTS', `${file} exists; pass --overwrite to replace it, or choose another --out`, { file });
+  return abs;
+}

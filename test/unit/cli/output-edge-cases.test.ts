@@ -231,6 +231,28 @@ describe('interrupted runs of other kinds', () => {
   });
 });
 
+describe('single-file outputs', () => {
+  it('render, predict and schema replace an existing file only with --overwrite', async () => {
+    const dir = tmpDir();
+    const thesis = join(dir, 'thesis.tex');
+    writeFileSync(thesis, 'mine');
+    const cases = [
+      ['render', ENV, '--out', thesis],
+      ['predict', data, '--model', model, '--episode', '0', '--horizon', '3', '--out', thesis],
+      ['schema', '--out', thesis],
+    ];
+    for (const args of cases) {
+      const r = await cli(args);
+      expect(r.code, args[0]).toBe(2);
+      expect(r.err, args[0]).toMatch(/E_DATASET_EXISTS.*thesis\.tex exists; pass --overwrite/);
+      expect(readFileSync(thesis, 'utf8')).toBe('mine');
+    }
+    const replaced = await cli(['render', ENV, '--out', thesis, '--overwrite']);
+    expect(replaced.code, replaced.err).toBe(0);
+    expect(readFileSync(thesis).subarray(1, 4).toString()).toBe('PNG');
+  }, 60_000);
+});
+
 describe('locks after a restart', () => {
   it("a lock carrying this process's pid but not issued by it (a restarted container) is taken over", () => {
     const dir = tmpDir();
