@@ -8,7 +8,7 @@ import { LeRobotSink } from '../../src/export/lerobot.js';
 import { MinariSink } from '../../src/export/minari.js';
 import { cli, query, tmpDir } from '../helpers/dataset.js';
 import { EPISODES, extrasMeta, LATENT, simulate, write } from '../helpers/extras.js';
-import { py } from '../helpers/python.js';
+import { py } from './python.js';
 
 /** The exporters' files read by the Python libraries users load them with: numpy and h5py. */
 describe('numpy and h5py read the LeRobot, Minari and DreamerV3 files of one run', () => {

@@ -4,7 +4,7 @@ import { fitRidge } from '../../src/model/linalg.js';
 import { linearCka, linearCkaUnbiased, ssim } from '../../src/model/metrics.js';
 import { fitPca } from '../../src/model/pca.js';
 import { ckaPair, lowRankData, ridgeData, ssimFrames } from '../helpers/matrices.js';
-import { numpy } from '../helpers/python.js';
+import { numpy } from './python.js';
 
 /** numpy as an independent implementation of the metrics' and PCA's definitions. */
 describe('metrics and PCA agree with numpy', () => {

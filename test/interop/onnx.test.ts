@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { decoderBytesFragment, exportLatentModel, exportLinearModel, PART_NAMES, partSignatures } from '../../src/model/export.js';
 import { fitLinearHeads, fitLinearWorldModel } from '../../src/model/linear-baseline.js';
 import { attrsGraph, mlpGraph, twoHeadsGraph } from '../helpers/onnx-graphs.js';
-import { py } from '../helpers/python.js';
+import { py } from './python.js';
 import { toyTraining } from '../helpers/world-model.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tf-onnx-interop-'));

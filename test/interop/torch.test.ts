@@ -3,7 +3,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { cli, query, tmpDir } from '../helpers/dataset.js';
-import { py } from '../helpers/python.js';
+import { py } from './python.js';
 
 const SCRIPT = join(dirname(fileURLToPath(import.meta.url)), 'torch_pipeline.py');
 
