@@ -23,6 +23,23 @@ export default tseslint.config(
     },
   },
   {
+    // Deleting is where users lose data: only src/export/remove.ts deletes, and it refuses what the tool did not write.
+    files: ['src/**/*.ts'],
+    ignores: ['src/export/remove.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: ['node:fs', 'fs', 'node:fs/promises', 'fs/promises'].map((name) => ({
+            name,
+            importNames: ['rm', 'rmSync', 'rmdir', 'rmdirSync', 'unlink', 'unlinkSync'],
+            message: 'delete through removeOwn / removeEmptyFolder (src/export/remove.ts)',
+          })),
+        },
+      ],
+    },
+  },
+  {
     // Config, simulation, policies, rendering, models and reports run in workers and browsers: no I/O.
     // (A model directory is read and written by src/model/store.ts only.)
     files: ['src/config/**/*.ts', 'src/sim/**/*.ts', 'src/policy/**/*.ts', 'src/render/**/*.ts', 'src/core/**/*.ts', 'src/model/**/*.ts', 'src/report/**/*.ts'],

@@ -1,4 +1,4 @@
-import { existsSync, renameSync, rmSync, mkdirSync } from 'node:fs';
+import { renameSync, mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { TrajforgeError } from '../core/errors.js';
 import type { EpisodeData } from '../episode/simulate.js';
@@ -13,6 +13,7 @@ import { transitionsFromEpisodes } from '../model/transitions.js';
 import { VideoEncoder } from '../video/ffmpeg.js';
 import { intOption, parse } from './args.js';
 import type { Command } from './io.js';
+import { removeOwn } from '../export/remove.js';
 
 /** White gap between the truth | prediction | error panels, in output pixels. */
 export const PANEL_GAP = 2;
@@ -126,7 +127,7 @@ export const predictCommand: Command = {
       renameSync(tmp, out);
     } catch (e) {
       enc.abort();
-      if (existsSync(tmp)) rmSync(tmp, { force: true });
+      removeOwn(tmp);
       throw e;
     }
 

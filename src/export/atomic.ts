@@ -1,6 +1,7 @@
-import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { asIoError } from '../core/errors.js';
+import { removeOwn } from './remove.js';
 
 /**
  * Write to a temporary sibling then rename, so readers never see a half-written file. A failed
@@ -13,7 +14,7 @@ export function writeFileAtomic(file: string, data: string | Uint8Array): void {
     writeFileSync(tmp, data);
     renameSync(tmp, file);
   } catch (e) {
-    rmSync(tmp, { force: true });
+    removeOwn(tmp);
     throw asIoError(e, file);
   }
 }

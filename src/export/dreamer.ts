@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { TrajforgeError } from '../core/errors.js';
 import { deriveSeed } from '../core/rng.js';
@@ -8,6 +8,7 @@ import { episodeExtras, extraFeatures, flatKey, sourceJson, withFinal } from './
 import { npzBytes, type NpyArray } from './npz.js';
 import { ATOMIC_TMP, appendJournal, discardNotice, readJournal, removeMatching, sizeProblem, writeJournal } from './journal.js';
 import type { DatasetMeta, DatasetSummary, EpisodeSink, SinkOpened } from './sink.js';
+import { removeOwn } from './remove.js';
 
 /**
  * DreamerV3 replay (the official danijar/dreamerv3 layout, `replay/*.npz`): chunks of at most
@@ -112,7 +113,7 @@ export class DreamerSink implements EpisodeSink {
       join(this.dir, 'dreamer.json'),
       `${JSON.stringify({ format: 'dreamerv3 replay (official danijar/dreamerv3 npz chunks)', env_id: m.envId, config_hash: m.configHash, fps: m.fps, observation_names: m.observationNames, action_names: m.actionNames, discrete: m.discrete, cameras: m.cameras, body_names: m.bodyNames, run: m.run, config: m.config, ...dreamerOptional(m), episodes }, null, 1)}\n`,
     );
-    rmSync(join(this.dir, PROGRESS), { recursive: true, force: true });
+    removeOwn(join(this.dir, PROGRESS));
     return { dir: this.dir, episodes: this.episodes, frames: this.frames, successes: this.successes, bytes: dirBytes(this.dir) };
   }
 

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { rotate, type Quat, type Vec3 } from '../core/math.js';
 import type { PrimitiveShape } from '../core/scene.js';
@@ -8,6 +8,7 @@ import { writeFileAtomic } from './atomic.js';
 import { appendJournal, discardNotice, readJournal, removeMatching, sizeProblem, writeJournal } from './journal.js';
 import type { DatasetMeta, DatasetSummary, EpisodeSink, SinkOpened } from './sink.js';
 import { encodeFloatTiff } from './tiff.js';
+import { removeOwn } from './remove.js';
 
 /**
  * Kubric-style per-frame annotation folders: DIR/episode_NNNNNN/ with, for frame t of the T + 1
@@ -83,7 +84,7 @@ export class FramesSink implements EpisodeSink {
   async write(ep: EpisodeData): Promise<void> {
     const name = episodeName(this.episodes);
     const tmp = join(this.dir, `${name}.tmp`);
-    rmSync(tmp, { recursive: true, force: true });
+    removeOwn(tmp);
     mkdirSync(tmp, { recursive: true });
     const cams = this.meta.cameras;
     const ranges: Record<string, { min: number; max: number }> = {};
@@ -185,7 +186,7 @@ export class FramesSink implements EpisodeSink {
   }
 
   async close(): Promise<DatasetSummary> {
-    rmSync(join(this.dir, PROGRESS), { recursive: true, force: true });
+    removeOwn(join(this.dir, PROGRESS));
     return { dir: this.dir, episodes: this.episodes, frames: this.frames, successes: this.successes, bytes: dirBytes(this.dir) };
   }
 

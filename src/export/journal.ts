@@ -1,7 +1,8 @@
-import { appendFileSync, existsSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { asIoError } from '../core/errors.js';
 import { writeFileAtomic } from './atomic.js';
+import { removeOwn } from './remove.js';
 
 /**
  * Progress journals and resume checks shared by the sinks.
@@ -90,7 +91,7 @@ export function removeMatching(dir: string, matches: RegExp | ((name: string) =>
   if (!existsSync(dir)) return [];
   const test = typeof matches === 'function' ? matches : (name: string) => matches.test(name);
   const removed = readdirSync(dir).filter(test);
-  for (const name of removed) rmSync(join(dir, name), { recursive: true, force: true });
+  for (const name of removed) removeOwn(join(dir, name));
   return removed;
 }
 

@@ -1,4 +1,4 @@
-import { constants, copyFileSync, existsSync, linkSync, mkdirSync, readdirSync, renameSync, rmdirSync, rmSync, statSync } from 'node:fs';
+import { constants, copyFileSync, existsSync, linkSync, mkdirSync, readdirSync, renameSync, statSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { TrajforgeError } from '../core/errors.js';
 import { writeFileAtomic } from './atomic.js';
@@ -12,6 +12,7 @@ import { npzBytes, type NpyArray } from './npz.js';
 import { ArrowParquetFile, arrowData, readArrowBatches } from './parquet.js';
 import { numericStats, type FeatureStats } from './stats.js';
 import type { DatasetMeta, DatasetSummary, ExtraFeature } from './sink.js';
+import { removeEmptyFolder, removeOwn } from './remove.js';
 
 /** One episode's values of the added feature: `length × dim` per-step values, and optionally the final observation's. */
 export interface FeatureValues {
@@ -73,7 +74,7 @@ export async function addFeatureToLeRobot(
   // Staged inside `out` (a `.trajforge*` name, the tool's own), so nothing is written beside it.
   const createdOut = !existsSync(out);
   const tmp = join(out, `.trajforge-encode-${process.pid}`);
-  rmSync(tmp, { recursive: true, force: true });
+  removeOwn(tmp);
   mkdirSync(tmp, { recursive: true });
   let writer: ArrowParquetFile | null = null;
   try {
@@ -169,7 +170,7 @@ export async function addFeatureToLeRobot(
     const summary = writerMeta.finish({ stats: () => stats as ReturnType<NumericCollector['stats']> });
 
     // `out` holds nothing else (checked above): the entries move up one by one, and a failure
-    // midway takes back the ones already moved.
+    // midway moves the ones already moved back into the staging folder, which then goes.
     const moved: string[] = [];
     try {
       for (const e of readdirSync(tmp)) {
@@ -177,15 +178,15 @@ export async function addFeatureToLeRobot(
         moved.push(e);
       }
     } catch (e) {
-      for (const m of moved) rmSync(join(out, m), { recursive: true, force: true });
+      for (const m of moved) renameSync(join(out, m), join(tmp, m));
       throw e;
     }
-    rmdirSync(tmp);
+    removeOwn(tmp);
     return { ...summary, dir: out };
   } catch (err) {
     if (writer) await (writer as ArrowParquetFile).finish().catch(() => undefined);
-    rmSync(tmp, { recursive: true, force: true });
-    if (createdOut) rmEmptyFolder(out);
+    removeOwn(tmp);
+    if (createdOut) removeEmptyFolder(out);
     throw err;
   }
 }
@@ -250,14 +251,5 @@ function linkOrCopy(from: string, to: string): void {
   } catch {
     // Another file system, or links not allowed: a copy (copy-on-write where the file system can).
     copyFileSync(from, to, constants.COPYFILE_FICLONE);
-  }
-}
-
-/** Removes a folder if it is empty (what a failed call created and nothing else wrote into). */
-function rmEmptyFolder(dir: string): void {
-  try {
-    rmdirSync(dir);
-  } catch {
-    // Not empty or already gone: left as it is.
   }
 }

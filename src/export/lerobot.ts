@@ -1,4 +1,4 @@
-import { appendFileSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { TrajforgeError } from '../core/errors.js';
 import type { EpisodeData } from '../episode/simulate.js';
@@ -28,6 +28,7 @@ import { ATOMIC_TMP, discardNotice, fileBytes, removeMatching, sizeProblem } fro
 import { LEROBOT_ENTRIES } from './output.js';
 import type { DatasetMeta, DatasetSummary, EpisodeSink, SinkOpened } from './sink.js';
 import { ImageHistogram, QUANTILES, QUANTILE_KEYS, numericStats, quantileSorted, type FeatureStats } from './stats.js';
+import { removeOwn } from './remove.js';
 
 /**
  * LeRobotDataset v3.0 writer.
@@ -112,7 +113,7 @@ export class LeRobotSink implements EpisodeSink {
       return { committed: this.nextEpisode, ...(notices.length ? { notices } : {}) };
     }
     // A fresh run: parts of an earlier attempt (whose run.json never landed) would collide with ours.
-    rmSync(join(staging, 'parts'), { recursive: true, force: true });
+    removeOwn(join(staging, 'parts'));
     removeMatching(join(dir, 'meta', 'trajforge_episodes'), EXTRAS_FILE);
     mkdirSync(join(staging, 'parts'), { recursive: true });
     writeFileAtomic(runFile, run);
@@ -153,8 +154,8 @@ export class LeRobotSink implements EpisodeSink {
     }
     // Unfinished `.tmp` parts and every part after the kept ones go: the run writes them again.
     const kept = new Set(names.slice(0, this.nextPart));
-    for (const d of readdirSync(partsDir)) if (!kept.has(d)) rmSync(join(partsDir, d), { recursive: true, force: true });
-    rmSync(join(this.dir, STAGING, 'concat.tmp'), { recursive: true, force: true });
+    for (const d of readdirSync(partsDir)) if (!kept.has(d)) removeOwn(join(partsDir, d));
+    removeOwn(join(this.dir, STAGING, 'concat.tmp'));
     const extrasDir = join(this.dir, 'meta', 'trajforge_episodes');
     removeMatching(extrasDir, ATOMIC_TMP);
     // Extras of episodes past the kept parts are written again with them.
@@ -263,7 +264,7 @@ export class LeRobotSink implements EpisodeSink {
 
   private startPart(): OpenPart {
     const tmp = join(this.dir, STAGING, 'parts', `part-${pad5(this.nextPart)}.tmp`);
-    rmSync(tmp, { recursive: true, force: true });
+    removeOwn(tmp);
     mkdirSync(tmp, { recursive: true });
     const encoders = new Map<string, VideoEncoder>();
     for (const c of videoCameras(this.meta)) {
@@ -906,7 +907,7 @@ function dirBytes(dir: string): number {
 
 /** Removes the staging area once a dataset is complete. */
 export function removeStaging(dir: string): void {
-  rmSync(join(dir, STAGING), { recursive: true, force: true });
+  removeOwn(join(dir, STAGING));
 }
 
 export const LEROBOT_STAGING = STAGING;

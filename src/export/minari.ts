@@ -1,4 +1,4 @@
-import { accessSync, constants, existsSync, mkdirSync, renameSync, rmSync, statSync, statfsSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, renameSync, statSync, statfsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { TrajforgeError, asIoError } from '../core/errors.js';
 import type { EpisodeData } from '../episode/simulate.js';
@@ -7,6 +7,7 @@ import { episodeExtras, extraFeatures, flatKey, sourceJson, withFinal } from './
 import { appendJournal, discardNotice, fileBytes, readJournal, sizeProblem, writeJournal } from './journal.js';
 import { escapeRegExp } from './output.js';
 import type { DatasetMeta, DatasetSummary, EpisodeSink, SinkOpened } from './sink.js';
+import { removeOwn } from './remove.js';
 
 /**
  * Minari (HDF5) dataset: DIR/<namespace>/<name>-v<N>/data/{metadata.json, main_data.hdf5}, so
@@ -122,7 +123,7 @@ export class MinariSink implements EpisodeSink {
       if (problem !== null) notices.push(discardNotice('all episodes', damage ? `${damage}; ${problem}` : problem, 0, entries.length - (damage ? 0 : 1)));
     }
     writeJournal(progress, []);
-    rmSync(tmp, { force: true });
+    removeOwn(tmp);
     this.file = createH5(H, tmp);
     return { committed: 0, ...(notices.length ? { notices } : {}) };
   }
@@ -161,7 +162,7 @@ export class MinariSink implements EpisodeSink {
       return null;
     } catch (e) {
       fresh?.close();
-      rmSync(rebuilt, { force: true });
+      removeOwn(rebuilt);
       return `main_data.hdf5.tmp unreadable (${(e as Error).message})`;
     } finally {
       old?.close();
@@ -203,7 +204,7 @@ export class MinariSink implements EpisodeSink {
       trajforge: { env_id: m.envId, config_hash: m.configHash, seed: m.run.seed, fps: m.fps, ...(m.source ? { source: sourceJson(m.source) } : {}) },
     };
     writeFileAtomic(join(this.dataDir, 'metadata.json'), `${serialize(metadata)}\n`);
-    rmSync(join(this.dir, PROGRESS), { recursive: true, force: true });
+    removeOwn(join(this.dir, PROGRESS));
     return { dir: this.dir, episodes: this.episodes, frames: this.steps, successes: this.successes, bytes: statSync(hdf5).size };
   }
 

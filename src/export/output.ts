@@ -10,13 +10,14 @@
  * (or the metadata of a dataset, model or report written before the marker existed) and holds
  * nothing else. One process at a time holds the folder through an exclusive lock file.
  */
-import { closeSync, existsSync, linkSync, lstatSync, mkdirSync, openSync, readFileSync, readdirSync, realpathSync, renameSync, rmdirSync, rmSync, statSync, unlinkSync, utimesSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, linkSync, lstatSync, mkdirSync, openSync, readFileSync, readdirSync, realpathSync, renameSync, statSync, utimesSync, writeSync } from 'node:fs';
 import { homedir, hostname } from 'node:os';
 import { dirname, isAbsolute, join, parse as parsePath, relative, resolve, sep } from 'node:path';
 import { TrajforgeError, asIoError } from '../core/errors.js';
 import { PART_NAMES } from '../model/export.js';
 import { REPORT_FILES } from '../report/world-model-report.js';
 import { writeFileAtomic } from './atomic.js';
+import { holdForRemoval, releaseForRemoval, removeEmptyFolder, removeOwn } from './remove.js';
 
 export const LOCK_FILE = '.trajforge.lock';
 export const MARKER_FILE = '.trajforge-output.json';
@@ -89,6 +90,7 @@ export class OutputFolder {
     private readonly resumable: boolean,
   ) {
     process.once('exit', this.onExit);
+    holdForRemoval({ dir, owns });
     this.heartbeat = setInterval(() => this.touch(), HEARTBEAT_MS).unref();
   }
 
@@ -139,30 +141,32 @@ export class OutputFolder {
    */
   abandon(): void {
     this.releaseLock();
-    try {
-      if (readdirSync(this.dir).some((e) => e !== MARKER_FILE && e !== LOCK_FILE)) return;
-      rmSync(join(this.dir, MARKER_FILE), { force: true });
-      this.removeCreatedFolders();
-    } catch {
-      // The folder may be gone or unreadable already; there is nothing of ours to clean then.
-    }
+    this.removeIfNothingWritten();
   }
 
   /**
    * Removes what this command wrote, for commands that cannot resume (convert, merge, dream,
    * train, encode, eval): the entries it declares and its staging, never anything else, then the
-   * folders the open created while they are empty.
+   * marker and the folders the open created when nothing else is left.
    */
   discard(): void {
     try {
-      const own = readdirSync(this.dir).filter((e) => e !== LOCK_FILE && e !== MARKER_FILE && this.owns(e));
-      for (const e of own) rmSync(join(this.dir, e), { recursive: true, force: true });
-      if (readdirSync(this.dir).every((e) => e === LOCK_FILE || e === MARKER_FILE)) rmSync(join(this.dir, MARKER_FILE), { force: true });
+      for (const e of readdirSync(this.dir)) if (e !== LOCK_FILE && e !== MARKER_FILE && this.owns(e)) removeOwn(join(this.dir, e));
     } catch {
       // A disk that failed the command may fail the clean-up too; the lock release below still runs.
     }
     this.releaseLock();
-    this.removeCreatedFolders();
+    this.removeIfNothingWritten();
+  }
+
+  private removeIfNothingWritten(): void {
+    try {
+      if (readdirSync(this.dir).some((e) => e !== MARKER_FILE)) return;
+      removeOwn(join(this.dir, MARKER_FILE));
+      this.removeCreatedFolders();
+    } catch {
+      // The folder may be gone or unreadable already; there is nothing of ours to clean then.
+    }
   }
 
   /** Undoes a refused open: the lock (when taken) goes, and the folders the open created while they are empty. */
@@ -174,25 +178,19 @@ export class OutputFolder {
   /** The folders the open created, innermost first, while empty (a sibling output may share a new parent). */
   private removeCreatedFolders(): void {
     if (!this.createdFrom) return;
-    for (let d = this.dir; ; d = dirname(d)) {
-      try {
-        rmdirSync(d);
-      } catch {
-        return;
-      }
-      if (d === this.createdFrom) return;
-    }
+    for (let d = this.dir; removeEmptyFolder(d) && d !== this.createdFrom; d = dirname(d));
   }
 
   private releaseLock(): void {
     if (this.released) return;
     this.released = true;
     issuedLockIds.delete(this.lockId);
+    releaseForRemoval(this.dir);
     clearInterval(this.heartbeat);
     process.off('exit', this.onExit);
     const lock = join(this.dir, LOCK_FILE);
     try {
-      if (readFileSync(lock, 'utf8').includes(this.lockId)) unlinkSync(lock);
+      if (readFileSync(lock, 'utf8').includes(this.lockId)) removeOwn(lock);
     } catch {
       // Already gone (the folder was removed or the disk vanished): nothing to release.
     }
@@ -369,7 +367,8 @@ function applyMode(abs: string, shown: string, opts: OutputOptions, { dryRun = f
     }
   }
   // The marker goes last: a deletion cut short still leaves the folder recognisably the tool's.
-  if (!dryRun) for (const e of [...entries.filter((x) => x !== MARKER_FILE), MARKER_FILE]) rmSync(join(abs, e), { recursive: true, force: true });
+  const vouched = { dir: abs, owns: (name: string) => !ownership.foreign.includes(name) };
+  if (!dryRun) for (const e of [...entries.filter((x) => x !== MARKER_FILE), MARKER_FILE]) removeOwn(join(abs, e), vouched);
 }
 
 export interface Ownership {
@@ -480,7 +479,7 @@ function acquireLock(dir: string, lockId: string, opts: OutputOptions): void {
       if (fd !== null) {
         // Created but not filled (a full disk): an empty lock would block the next run for a while.
         closeSync(fd);
-        rmSync(lock, { force: true });
+        removeOwn(lock);
       }
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw asIoError(e, lock);
     }
@@ -563,7 +562,7 @@ function takeOverStaleLock(lock: string, judged: LockHolder | null, opts: Output
   const moved = readLockHolder(aside);
   const same = judged && moved && moved !== 'unreadable' && moved.pid === judged.pid && moved.started === judged.started;
   if (same || (!judged && !moved)) {
-    rmSync(aside, { force: true });
+    removeOwn(aside);
     opts.onNotice?.(judged ? `took over the lock of process ${judged.pid} on ${judged.host} (${judged.command}), which is gone` : `took over an unreadable lock left by a process that died (${lock})`);
     return;
   }
@@ -572,7 +571,7 @@ function takeOverStaleLock(lock: string, judged: LockHolder | null, opts: Output
   } catch {
     // A new lock exists already; the next attempt reads it.
   }
-  rmSync(aside, { force: true });
+  removeOwn(aside);
 }
 
 /** A literal name as a pattern for OutputOptions.entries. */
@@ -591,4 +590,20 @@ export function checkFileOutput(file: string, opts: { overwrite: boolean; cwd?: 
   if (statSync(abs).isDirectory()) throw new TrajforgeError('E_USAGE', `${file} is a folder; --out names the file to write`, { file });
   if (!opts.overwrite) throw new TrajforgeError('E_DATASET_EXISTS', `${file} exists; pass --overwrite to replace it, or choose another --out`, { file });
   return abs;
+}
+
+/**
+ * Runs a command that cannot resume: opens DIR, lets `write` fill it, and closes it; when `write`
+ * fails, removes what it wrote and reports a file-system failure as E_IO naming the path.
+ */
+export async function writeOutput<T>(dir: string, opts: OutputOptions, write: (folder: OutputFolder) => Promise<T>): Promise<T> {
+  const folder = openOutput(dir, opts);
+  try {
+    const result = await write(folder);
+    folder.close();
+    return result;
+  } catch (e) {
+    folder.discard();
+    throw asIoError(e, folder.dir);
+  }
 }

@@ -1,9 +1,10 @@
-import { closeSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import * as arrow from 'apache-arrow';
 import { ByteWriter, ParquetWriter, fileWriter } from 'hyparquet-writer';
 import * as pw from 'parquet-wasm';
 import { TrajforgeError, asIoError } from '../core/errors.js';
+import { removeOwn } from './remove.js';
 
 /**
  * Thin layer over hyparquet-writer: explicit schemas (no type guessing), REQUIRED columns,
@@ -224,7 +225,7 @@ export class ArrowParquetFile {
       this.controller.close();
       await this.done;
     } catch (e) {
-      rmSync(`${this.file}.tmp`, { force: true });
+      removeOwn(`${this.file}.tmp`);
       throw asIoError(e, `${this.file}.tmp`);
     } finally {
       closeSync(this.fd);

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, openSync, closeSync, writeSync, readSync, renameSync, rmSync, statSync, truncateSync } from 'node:fs';
+import { existsSync, mkdirSync, openSync, closeSync, writeSync, readSync, renameSync, statSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
 import { asIoError } from '../core/errors.js';
 import { Proto } from '../core/proto.js';
@@ -8,6 +8,7 @@ import { writeFileAtomic } from './atomic.js';
 import { appendJournal, discardNotice, fileBytes, readJournal, writeJournal } from './journal.js';
 import { escapeRegExp } from './output.js';
 import type { DatasetMeta, DatasetSummary, EpisodeSink, SinkOpened } from './sink.js';
+import { removeOwn } from './remove.js';
 
 /**
  * RLDS / TFDS dataset (the Open X-Embodiment layout): DIR/<name>/1.0.0/ with dataset_info.json,
@@ -145,7 +146,7 @@ export class RldsSink implements EpisodeSink {
         2,
       )}\n`,
     );
-    rmSync(join(this.dir, PROGRESS), { recursive: true, force: true });
+    removeOwn(join(this.dir, PROGRESS));
     return { dir: this.dir, episodes: this.episodes, frames: this.steps, successes: this.successes, bytes: statSync(this.shard).size };
   }
 

@@ -1,7 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, openSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, openSync, writeSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { TrajforgeError, ioCauseIn } from '../core/errors.js';
+import { removeOwn } from '../export/remove.js';
 
 /**
  * The only module that runs ffmpeg. The binary comes from @ffmpeg-installer/ffmpeg (shipped inside
@@ -160,7 +161,8 @@ export function runFfmpeg(args: string[], input?: Uint8Array): Promise<Buffer> {
  * re-encoding, so that frame k of the result has pts exactly k / fps. ffmpeg's concat demuxer
  * leaves sub-millisecond gaps at file boundaries (more than the 1e-4 s LeRobot tolerates), so
  * the elementary streams are joined instead and re-timed by frame count: Annex-B H.264 byte
- * streams, or IVF frames (AV1) with renumbered timestamps.
+ * streams, or IVF frames (AV1) with renumbered timestamps. `scratch` is a temporary file (a
+ * `*.tmp` name or inside `.trajforge/`), deleted at the end.
  */
 export async function concatVideos(inputs: string[], output: string, fps: number, codec: VideoCodec, scratch: string): Promise<void> {
   const timing = ['-video_track_timescale', String(fps * 1000), '-map_metadata', '-1', '-fflags', '+bitexact', '-flags:v', '+bitexact', '-f', 'mp4', output];
@@ -199,7 +201,7 @@ export async function concatVideos(inputs: string[], output: string, fps: number
   }
   const format = CODECS[codec].codec === 'h264' ? ['-framerate', String(fps), '-f', 'h264'] : ['-f', 'ivf'];
   await runFfmpeg(['-y', ...format, '-i', scratch, '-c', 'copy', ...timing]);
-  rmSync(scratch, { force: true });
+  removeOwn(scratch);
 }
 
 /** Decodes a video to raw rgb24 frames (for validation and tests). */

@@ -24,7 +24,7 @@ describe.each(['h264', 'lossless', 'av1'] as VideoCodec[])('%s', (codec) => {
       parts.push(file);
     }
     const out = join(dir, 'all.mp4');
-    await concatVideos(parts, out, 24, codec, join(dir, 'scratch'));
+    await concatVideos(parts, out, 24, codec, join(dir, 'scratch.tmp'));
     const pts = await frameTimestamps(out);
     expect(pts).toHaveLength(15);
     pts.forEach((t, k) => expect(Math.abs(t - k / 24)).toBeLessThan(1e-9));
