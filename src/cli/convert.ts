@@ -1,8 +1,9 @@
 import { resolve } from 'node:path';
-import { TrajforgeError, asIoError } from '../core/errors.js';
+import { TrajforgeError } from '../core/errors.js';
 import { datasetMeta, readLeRobotEpisodes } from '../export/lerobot-episodes.js';
-import { openOutput } from '../export/output.js';
+import { writeOutput } from '../export/output.js';
 import { sinkFor } from '../export/registry.js';
+import { writeEpisodes } from '../export/sink.js';
 import { parse } from './args.js';
 import { outputOptions, type Command } from './io.js';
 
@@ -17,23 +18,9 @@ export const convertCommand: Command = {
     const out = resolve(io.cwd, values.out as string);
     const sink = sinkFor(values.to as string);
     const meta = datasetMeta(src);
-    const output = openOutput(out, outputOptions(io, { kind: 'dataset', command: 'convert', mode: (values.overwrite as unknown) === true ? 'overwrite' : 'new', entries: sink.entries(meta), accepts: ['overwrite'], inputs: [src] }));
-    let n = 0;
-    try {
-      await sink.open(out, meta, { resume: false });
-      for await (const ep of readLeRobotEpisodes(src)) {
-        await sink.write(ep);
-        output.assertHeld();
-        n++;
-      }
-      const s = await sink.close();
-      output.close();
-      io.out(`converted ${n} episodes of ${positionals[0]} to ${values.to} in ${values.out} (${(s.bytes / 1e6).toFixed(2)} MB)\n`);
-      return 0;
-    } catch (e) {
-      await sink.abort();
-      output.discard();
-      throw asIoError(e, out);
-    }
+    const spec = outputOptions(io, { kind: 'dataset', command: 'convert', mode: (values.overwrite as unknown) === true ? 'overwrite' : 'new', entries: sink.entries(meta), accepts: ['overwrite'], inputs: [src] });
+    const s = await writeOutput(out, spec, (folder) => writeEpisodes(sink, folder, meta, readLeRobotEpisodes(src)));
+    io.out(`converted ${s.episodes} episodes of ${positionals[0]} to ${values.to} in ${values.out} (${(s.bytes / 1e6).toFixed(2)} MB)\n`);
+    return 0;
   },
 };

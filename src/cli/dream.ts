@@ -1,13 +1,13 @@
 import { resolve } from 'node:path';
 import { observationNames } from '../config/names.js';
 import { loadEnv } from '../config/load.js';
-import { TrajforgeError, asIoError } from '../core/errors.js';
+import { TrajforgeError } from '../core/errors.js';
 import { episodeSeed } from '../episode/rollout.js';
 import { simulateEpisode } from '../episode/simulate.js';
 import { DEFAULT_LAYOUT } from '../export/lerobot-format.js';
-import { openOutput } from '../export/output.js';
+import { writeOutput } from '../export/output.js';
 import { sinkFor } from '../export/registry.js';
-import type { DatasetMeta } from '../export/sink.js';
+import { writeEpisodes, type DatasetMeta } from '../export/sink.js';
 import { checkModelForEnv, dreamEpisodes, type DreamStats } from '../model/dream.js';
 import { WorldModelSession } from '../model/session.js';
 import { readModelCard, readModelParts } from '../model/store.js';
@@ -110,26 +110,17 @@ export const dreamCommand: Command = {
       const dream = (stats: DreamStats) => dreamEpisodes({ model: session, env, renderer: new Renderer(), makePolicy: () => makePolicy(kind, env, policyOpts), jobs, horizon, batch }, stats);
       const rate = (n: number, s: number) => (s > 0 ? Math.round(n / s) : 0);
       try {
-        const output = openOutput(out, outputOptions(io, { kind: 'dataset', command: 'dream', mode: (values.overwrite as unknown) === true ? 'overwrite' : 'new', entries: sink.entries(meta), accepts: ['overwrite'], inputs: [modelDir] }));
+        const spec = outputOptions(io, { kind: 'dataset', command: 'dream', mode: (values.overwrite as unknown) === true ? 'overwrite' : 'new', entries: sink.entries(meta), accepts: ['overwrite'], inputs: [modelDir] });
         const stats: DreamStats = { steps: 0, episodes: 0, modelSeconds: 0, startSeconds: 0 };
         let successes = 0;
         let frames = 0;
         const started = performance.now();
-        try {
-          await sink.open(out, meta, { resume: false });
-          for await (const ep of dream(stats)) {
-            await sink.write(ep);
-            output.assertHeld();
+        await writeOutput(out, spec, (folder) =>
+          writeEpisodes(sink, folder, meta, dream(stats), (ep) => {
             successes += ep.success[ep.length - 1] ? 1 : 0;
             frames += ep.length;
-          }
-          await sink.close();
-          output.close();
-        } catch (e) {
-          await sink.abort();
-          output.discard();
-          throw asIoError(e, out);
-        }
+          }),
+        );
         const total = (performance.now() - started) / 1000;
         const dreamSeconds = stats.modelSeconds + stats.startSeconds;
         io.out(`dreamed ${cfg.id} with model ${card.id} -> ${values.out} (${format})\n`);

@@ -1,9 +1,9 @@
 import { resolve } from 'node:path';
-import { TrajforgeError, asIoError } from '../core/errors.js';
+import { TrajforgeError } from '../core/errors.js';
 import { datasetMeta, readLeRobotCameraFrames, type CameraEpisodeFrames } from '../export/lerobot-episodes.js';
 import { addFeatureToLeRobot, type FeatureValues } from '../export/lerobot-extend.js';
 import { lerobotFeatures } from '../export/lerobot-format.js';
-import { LEROBOT_ENTRIES, openOutput, preflightOutput } from '../export/output.js';
+import { LEROBOT_ENTRIES, writeOutput, preflightOutput } from '../export/output.js';
 import { checkModelTarget, datasetTarget } from '../model/card.js';
 import { parseProviders, PROVIDERS_ENV } from '../model/onnx/runtime.js';
 import { WorldModelSession } from '../model/session.js';
@@ -50,8 +50,8 @@ export const encodeCommand: Command = {
     const out = resolve(io.cwd, values.out as string);
     if (out === src) throw new TrajforgeError('E_USAGE', `--out must differ from DATASET (encode writes a new dataset and never modifies its input)`);
     const modelDir = resolve(io.cwd, values.model as string);
-    const output = outputOptions(io, { kind: 'dataset', command: 'encode', mode: (values.overwrite as unknown) === true ? 'overwrite' : 'new', entries: LEROBOT_ENTRIES, accepts: ['overwrite'], inputs: [src, modelDir] });
-    preflightOutput(out, output);
+    const spec = outputOptions(io, { kind: 'dataset', command: 'encode', mode: (values.overwrite as unknown) === true ? 'overwrite' : 'new', entries: LEROBOT_ENTRIES, accepts: ['overwrite'], inputs: [src, modelDir] });
+    preflightOutput(out, spec);
 
     const card = readModelCard(modelDir);
     const meta = datasetMeta(src);
@@ -113,11 +113,9 @@ export const encodeCommand: Command = {
       return next;
     };
 
-    const held = openOutput(out, output);
     try {
       // Only the tables are rewritten; the videos are the source's files, bit for bit.
-      const s = await addFeatureToLeRobot(src, out, feature, latentsOf);
-      held.close();
+      const s = await writeOutput(out, spec, () => addFeatureToLeRobot(src, out, feature, latentsOf));
       const seconds = (performance.now() - started) / 1000;
       const encoded = frames + episodes; // every step plus each episode's final frame
       io.out(
@@ -126,10 +124,8 @@ export const encodeCommand: Command = {
       );
       return 0;
     } catch (e) {
-      held.discard();
       // The writer reads the source's tables itself; a damaged one must name the dataset, not end in a stack.
-      const io = asIoError(e, out);
-      if (io instanceof TrajforgeError) throw io;
+      if (e instanceof TrajforgeError) throw e;
       throw new TrajforgeError('E_DATASET_INVALID', `${src}: cannot read the dataset (${(e as Error).message}); run \`trajforge validate ${dataset}\` to find the damaged file`, { file: src });
     } finally {
       await source.return(undefined); // stops the decoder if the writer failed midway

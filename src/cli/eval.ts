@@ -1,7 +1,7 @@
 import { join, resolve } from 'node:path';
-import { TrajforgeError, asIoError } from '../core/errors.js';
+import { TrajforgeError } from '../core/errors.js';
 import { writeFileAtomic } from '../export/atomic.js';
-import { REPORT_ENTRIES, openOutput, preflightOutput } from '../export/output.js';
+import { REPORT_ENTRIES, writeOutput, preflightOutput } from '../export/output.js';
 import { copyLastBaseline, evaluateWorldModel, predictWindow, type EvaluationInputs } from '../model/evaluate.js';
 import { fitLinearWorldModel, linearAsLatentModel } from '../model/linear-baseline.js';
 import { parseProviders, PROVIDERS_ENV } from '../model/onnx/runtime.js';
@@ -89,16 +89,11 @@ export const evalCommand: Command = {
       const charts = reportCharts(report);
       // A report folder is replaced whole (a stale chart never sits beside a new report), and only
       // when trajforge wrote it: a user folder given as --out is refused untouched.
-      const output = openOutput(out, reportOutput);
-      try {
+      await writeOutput(out, reportOutput, async () => {
         for (const [name, img] of Object.entries(charts)) writeFileAtomic(join(out, name), encodePng(img.width, img.height, img.data));
         writeFileAtomic(join(out, 'report.json'), `${JSON.stringify(reportJson(report), (_, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2)}\n`);
         writeFileAtomic(join(out, 'report.md'), reportMarkdown(report, Object.keys(charts)));
-        output.close();
-      } catch (e) {
-        output.discard();
-        throw asIoError(e, out);
-      }
+      });
       io.out(`report -> ${join((values.out as string | undefined) ?? join(values.model as string, 'eval'), 'report.md')}\n`);
       for (const tg of targets(report)) io.out(`  ${tg.pass ? 'pass' : 'MISS'}  ${tg.name}: ${tg.value.toFixed(3)} (target ${tg.target})\n`);
       const i = horizon - 1;

@@ -1,8 +1,7 @@
 import { resolve } from 'node:path';
-import { TrajforgeError, asIoError } from '../core/errors.js';
+import { TrajforgeError } from '../core/errors.js';
 import { mergeLeRobot } from '../export/lerobot-merge.js';
-import { LEROBOT_ENTRIES, openOutput } from '../export/output.js';
-import type { DatasetSummary } from '../export/sink.js';
+import { LEROBOT_ENTRIES, writeOutput } from '../export/output.js';
 import { parse } from './args.js';
 import { outputOptions, type Command } from './io.js';
 
@@ -14,18 +13,13 @@ export const mergeCommand: Command = {
     const { values, positionals } = parse(args, { out: { type: 'string' }, overwrite: { type: 'boolean' } }, this.usage);
     if (positionals.length === 0 || !values.out) throw new TrajforgeError('E_USAGE', `usage: ${this.usage}`);
     const out = resolve(io.cwd, values.out as string);
-    const output = openOutput(out, outputOptions(io, { kind: 'dataset', command: 'merge', mode: (values.overwrite as unknown) === true ? 'overwrite' : 'new', entries: LEROBOT_ENTRIES, accepts: ['overwrite'], inputs: positionals }));
-    let summary: DatasetSummary;
-    try {
-      summary = await mergeLeRobot(
+    const spec = outputOptions(io, { kind: 'dataset', command: 'merge', mode: (values.overwrite as unknown) === true ? 'overwrite' : 'new', entries: LEROBOT_ENTRIES, accepts: ['overwrite'], inputs: positionals });
+    const summary = await writeOutput(out, spec, () =>
+      mergeLeRobot(
         positionals.map((p) => resolve(io.cwd, p)),
         out,
-      );
-      output.close();
-    } catch (e) {
-      output.discard();
-      throw asIoError(e, out);
-    }
+      ),
+    );
     io.out(`merged ${positionals.length} dataset(s) into ${values.out}: ${summary.episodes} episodes, ${summary.frames} frames, ${(summary.bytes / 1e6).toFixed(2)} MB\n`);
     return 0;
   },

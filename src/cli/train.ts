@@ -1,8 +1,8 @@
 import { resolve } from 'node:path';
-import { TrajforgeError, asIoError } from '../core/errors.js';
+import { TrajforgeError } from '../core/errors.js';
 import { sha256Hex } from '../core/hash.js';
 import { writeFileAtomic } from '../export/atomic.js';
-import { MODEL_ENTRIES, openOutput, preflightOutput } from '../export/output.js';
+import { MODEL_ENTRIES, writeOutput, preflightOutput } from '../export/output.js';
 import type { ModelCard } from '../model/card.js';
 import { cardParts, exportLatentModel, exportLinearModel, PART_NAMES, type PartName } from '../model/export.js';
 import { fitLinearHeads, fitLinearWorldModel } from '../model/linear-baseline.js';
@@ -75,14 +75,7 @@ export const trainCommand: Command = {
     const started = performance.now();
     io.err(`reading ${dataset} ...\n`);
     const data = await loadModelData(dataset, io.cwd, { camera: values.camera as string | undefined, downsample });
-    const output = openOutput(out, outputSpec);
-    try {
-      await trainInto(out, { data, started, dataset, values, options, kind, heartbeat: () => output.touch() }, io);
-      output.close();
-    } catch (e) {
-      output.discard();
-      throw asIoError(e, out);
-    }
+    await writeOutput(out, outputSpec, (folder) => trainInto(out, { data, started, dataset, values, options, kind, heartbeat: () => folder.touch() }, io));
     return 0;
   },
 };

@@ -1,5 +1,5 @@
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { observationNames } from '../config/names.js';
 import type { ResolvedEnv } from '../config/parse.js';
 import { TrajforgeError, asIoError } from '../core/errors.js';
@@ -101,9 +101,11 @@ export async function generateDataset(opts: GenerateOptions): Promise<GenerateRe
   // the output folder is touched, so a corrected command starts clean.
   (await createRunner(init)).close();
 
-  const complete = completedRun(opts.out, opts, meta);
-  if (complete) return complete;
-  const output = openOutput(opts.out, {
+  const out = resolve(opts.cwd ?? process.cwd(), opts.out);
+  const settings = runSettings(opts, meta);
+  const recorded = opts.resume ? recordedRun(out, settings) : null;
+  if (recorded?.complete) return { dir: out, ...recorded.complete, successes: 0, bytes: 0, steps: 0, seconds: 0, resumedFrom: recorded.complete.episodes };
+  const output = openOutput(out, {
     kind: 'dataset',
     command: 'generate',
     mode: opts.overwrite ? 'overwrite' : opts.resume ? 'resume' : 'new',
@@ -118,22 +120,18 @@ export async function generateDataset(opts: GenerateOptions): Promise<GenerateRe
   let successes = 0;
   let committed = 0;
   try {
-    if (opts.resume && !opts.overwrite && !isEmptyOutput(opts.out) && !hasInterruptedRun(opts.out)) {
-      throw new TrajforgeError('E_DATASET_EXISTS', `${opts.out} holds no interrupted run to resume (it is complete or not a trajforge dataset); use --overwrite to regenerate`, { file: opts.out });
+    if (opts.resume && !recorded && !isEmptyOutput(out) && !hasInterruptedRun(out)) {
+      throw new TrajforgeError('E_DATASET_EXISTS', `${out} holds no interrupted run to resume (it is complete or not a trajforge dataset); use --overwrite to regenerate`, { file: out });
     }
-    checkRunSettings(opts.out, opts, meta);
-    const opened = await sink.open(opts.out, meta, { resume: opts.resume });
+    if (!recorded) writeRunSettings(out, settings);
+    const opened = await sink.open(out, meta, { resume: opts.resume });
     for (const line of opened.notices ?? []) opts.onNotice?.(line);
     committed = opened.committed;
   } catch (e) {
     output.abandon();
-    throw asIoError(e, opts.out);
+    throw asIoError(e, out);
   }
   const all: EpisodeJob[] = shardEpisodes(opts.episodes, opts.shard).map((k) => ({ episode: k, seed: episodeSeed(opts.seed, k) }));
-  if (committed > all.length) {
-    output.abandon();
-    throw new TrajforgeError('E_DATASET_INVALID', `${opts.out} already holds ${committed} episodes, more than this run's ${all.length}; it was started with other settings`, { file: opts.out });
-  }
   const jobs = all.slice(committed);
   let done = committed;
   try {
@@ -150,73 +148,67 @@ export async function generateDataset(opts: GenerateOptions): Promise<GenerateRe
     }
     output.assertHeld();
     const summary = await sink.close();
-    output.assertHeld();
     // Kept with the finished data: a later --resume of the same run is then a no-op in every format.
-    writeFileAtomic(join(opts.out, RUN_SETTINGS), `${JSON.stringify({ ...runSettings(opts, meta), complete: { episodes: summary.episodes, frames: summary.frames } }, null, 2)}\n`);
+    writeRunSettings(out, { ...settings, complete: { episodes: summary.episodes, frames: summary.frames } });
     output.close();
     return { ...summary, steps, seconds: (performance.now() - t0) / 1000, resumedFrom: committed };
   } catch (e) {
     await sink.abort();
     output.abandon();
-    throw asIoError(e, opts.out);
+    throw asIoError(e, out);
   }
 }
 
-/** `--resume` on a finished dataset of the same run is a no-op, so restarted batch jobs succeed. */
-function completedRun(dir: string, opts: GenerateOptions, meta: DatasetMeta): GenerateResult | null {
-  if (!opts.resume) return null;
-  const file = join(dir, RUN_SETTINGS);
-  if (existsSync(file)) {
-    const { complete, ...before } = readJson<Record<string, unknown> & { complete?: { episodes: number; frames: number } }>(file);
-    if (!complete) return null;
-    const differing = differingPaths(before, runSettings(opts, meta));
-    if (differing.length > 0) {
-      throw new TrajforgeError('E_DATASET_EXISTS', `${dir} holds a finished run with different settings (these differ: ${differing.join(', ')}; see ${file}); use the same command, or --overwrite to start again`, { file });
-    }
-    return { dir, episodes: complete.episodes, frames: complete.frames, successes: 0, bytes: 0, steps: 0, seconds: 0, resumedFrom: complete.episodes };
-  }
-  // LeRobot datasets written before the run file existed.
-  if (existsSync(join(dir, '.trajforge'))) return null;
-  const sidecar = join(dir, 'meta', 'trajforge.json');
-  const info = join(dir, 'meta', 'info.json');
-  if (!existsSync(sidecar) || !existsSync(info)) return null;
-  // A damaged file is named (E_DATASET_INVALID) rather than read as a different run.
-  const side = readJson<{ config_hash?: string; run?: { seed?: number; episodes?: number; shard?: { index?: number; count?: number } } }>(sidecar);
-  const run = side.run;
-  const same = side.config_hash === opts.env.hash && run?.seed === opts.seed && run.episodes === opts.episodes && run.shard?.index === opts.shard.index && run.shard?.count === opts.shard.count;
-  if (!same) return null;
-  const i = readJson<{ total_episodes: number; total_frames: number }>(info);
-  return { dir, episodes: i.total_episodes, frames: i.total_frames, successes: 0, bytes: 0, steps: 0, seconds: 0, resumedFrom: i.total_episodes };
-}
-
-/** The settings an interrupted run was started with (every format; LeRobot's staging also keeps its own). */
+/** The settings a run was started with (every format; LeRobot's staging also keeps its own). */
 const RUN_SETTINGS = '.trajforge-run.json';
 
+type RunSettings = Record<string, unknown>;
+interface RecordedRun {
+  /** Set once the run finished. */
+  complete?: { episodes: number; frames: number };
+}
+
 /**
- * A resume continues only the run it was started as: same config, format, cameras and run
- * settings (seed, episodes, shard, policy, codec, layout). A fresh start records them.
+ * A resume continues only the run it was started as: same format, config, cameras and run
+ * settings (seed, episodes, shard, policy, codec, checkpoint, layout; not --workers).
  */
-function runSettings(opts: GenerateOptions, meta: DatasetMeta): Record<string, unknown> {
+function runSettings(opts: GenerateOptions, meta: DatasetMeta): RunSettings {
   return { format: opts.format, config_hash: meta.configHash, cameras: meta.cameras, run: meta.run };
 }
 
-function checkRunSettings(dir: string, opts: GenerateOptions, meta: DatasetMeta): void {
+function writeRunSettings(dir: string, settings: RunSettings): void {
+  writeFileAtomic(join(dir, RUN_SETTINGS), `${JSON.stringify(settings, null, 2)}\n`);
+}
+
+/**
+ * What DIR records of an earlier run of these settings: null when it records none (a fresh start,
+ * or a LeRobot dataset from before the record existed, found by its own metadata); refused, naming
+ * the fields, when the earlier run had other settings.
+ */
+function recordedRun(dir: string, settings: RunSettings): RecordedRun | null {
   const file = join(dir, RUN_SETTINGS);
-  const settings = runSettings(opts, meta);
-  if (opts.resume && existsSync(file)) {
-    let before: Record<string, unknown>;
-    try {
-      before = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
-    } catch {
-      throw new TrajforgeError('E_DATASET_INVALID', `${file} is damaged; rerun with --overwrite to start the run again`, { file });
-    }
-    const differing = differingPaths(before, settings);
-    if (differing.length > 0) {
-      throw new TrajforgeError('E_DATASET_EXISTS', `${dir} was started with different settings (these differ: ${differing.join(', ')}; see ${file}); resume with the same command, or --overwrite to start again`, { file });
-    }
-    return;
+  if (!existsSync(file)) return legacyLeRobotRun(dir, settings);
+  const { complete, ...before } = readJson<RunSettings & RecordedRun>(file);
+  const differing = differingPaths(before, settings);
+  if (differing.length > 0) {
+    const what = complete ? 'holds a finished run' : 'was started';
+    throw new TrajforgeError('E_DATASET_EXISTS', `${dir} ${what} with different settings (these differ: ${differing.join(', ')}; see ${file}); use the same command, or --overwrite to start again`, { file });
   }
-  writeFileAtomic(file, `${JSON.stringify(settings, null, 2)}\n`);
+  return complete ? { complete } : {};
+}
+
+/** A finished LeRobot dataset written before .trajforge-run.json existed: the same run when config, seed, episodes and shard agree. */
+function legacyLeRobotRun(dir: string, settings: RunSettings): RecordedRun | null {
+  const sidecar = join(dir, 'meta', 'trajforge.json');
+  const info = join(dir, 'meta', 'info.json');
+  if (settings.format !== 'lerobot' || existsSync(join(dir, '.trajforge')) || !existsSync(sidecar) || !existsSync(info)) return null;
+  // A damaged file is named (E_DATASET_INVALID) rather than read as a different run.
+  const side = readJson<{ config_hash?: string; run?: Record<string, unknown> }>(sidecar);
+  const run = settings.run as Record<string, unknown>;
+  const same = side.config_hash === settings.config_hash && ['seed', 'episodes', 'shard'].every((k) => JSON.stringify(side.run?.[k]) === JSON.stringify(run[k]));
+  if (!same) return null;
+  const i = readJson<{ total_episodes: number; total_frames: number }>(info);
+  return { complete: { episodes: i.total_episodes, frames: i.total_frames } };
 }
 
 /** Dotted paths where two JSON values differ (objects compared key by key). */

@@ -90,3 +90,22 @@ export interface EpisodeSink {
    */
   entries(meta: DatasetMeta): string[];
 }
+
+/**
+ * Streams episodes into a fresh sink inside a held output folder, checking after each write that
+ * the folder is still held; on failure the sink stops (its partial files go with the folder).
+ */
+export async function writeEpisodes(sink: EpisodeSink, folder: { dir: string; assertHeld(): void }, meta: DatasetMeta, episodes: AsyncIterable<EpisodeData>, onEpisode?: (ep: EpisodeData) => void): Promise<DatasetSummary> {
+  try {
+    await sink.open(folder.dir, meta, { resume: false });
+    for await (const ep of episodes) {
+      await sink.write(ep);
+      folder.assertHeld();
+      onEpisode?.(ep);
+    }
+    return await sink.close();
+  } catch (e) {
+    await sink.abort();
+    throw e;
+  }
+}

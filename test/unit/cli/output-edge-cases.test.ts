@@ -8,10 +8,10 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync, 
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { loadEnv } from '../../../src/config/load.js';
 import { generateDataset } from '../../../src/episode/generate.js';
 import { LOCK_FILE, MARKER_FILE, openOutput, recogniseOwnFolder } from '../../../src/export/output.js';
 import { cli, tmpDir } from '../../helpers/dataset.js';
+import { generateOptions, interruptedRun } from '../../helpers/generate.js';
 
 const ENV = 'PushCube-v1';
 const SMALL = ['--episodes', '4', '--workers', '0', '--channels', 'rgb'];
@@ -31,12 +31,7 @@ beforeAll(async () => {
 describe('what counts as the tool’s own', () => {
   it('an interrupted run declared its entries up front: a user file added later is not replaced', async () => {
     const dir = join(tmpDir(), 'frames');
-    const stop = (p: { episodesDone: number }) => {
-      if (p.episodesDone === 2) throw new Error('interrupted');
-    };
-    const env = loadEnv(ENV);
-    const base = { env, out: dir, episodes: 4, seed: 0, workers: 0, format: 'frames', policy: { kind: 'expert' as const, noise: 0, epsilon: 0 }, shard: { index: 0, count: 1 }, resume: false, overwrite: false, codec: 'h264' as const, gop: 2, checkpoint: 2, channels: ['rgb' as const] };
-    await expect(generateDataset({ ...base, onProgress: stop })).rejects.toThrow('interrupted');
+    await interruptedRun(generateOptions(dir, { format: 'frames' }), 2);
     const marker = JSON.parse(readFileSync(join(dir, MARKER_FILE), 'utf8'));
     expect(marker.entries).toEqual(['episode_\\d+(\\.tmp)?']);
     mkdirSync(join(dir, 'mythesis'));
@@ -129,11 +124,7 @@ describe('resume continues only the run it was started as', () => {
   for (const format of ['dreamer', 'frames', 'lerobot']) {
     it(`${format}: other seed, episodes or policy are refused, naming the settings`, async () => {
       const dir = join(tmpDir(), format);
-      const stop = (p: { episodesDone: number }) => {
-        if (p.episodesDone === 3) throw new Error('interrupted');
-      };
-      const base = { env: loadEnv(ENV), out: dir, episodes: 6, seed: 0, workers: 0, format, policy: { kind: 'expert' as const, noise: 0, epsilon: 0 }, shard: { index: 0, count: 1 }, resume: false, overwrite: false, codec: 'h264' as const, gop: 2, checkpoint: 1, channels: ['rgb' as const] };
-      await expect(generateDataset({ ...base, onProgress: stop })).rejects.toThrow('interrupted');
+      await interruptedRun(generateOptions(dir, { format, episodes: 6, checkpoint: 1 }), 3);
       const r = await cli(['generate', ENV, '--episodes', '2', '--seed', '7', '--workers', '0', '--channels', 'rgb', '--checkpoint', '1', '--codec', 'h264', '--format', format, '--out', dir, '--resume']);
       expect(r.code).toBe(2);
       expect(r.err).toMatch(/E_DATASET_EXISTS.*different settings \(these differ: run\.seed, run\.episodes;/);
@@ -147,7 +138,7 @@ describe('resume continues only the run it was started as', () => {
 describe('a run whose files vanish under it', () => {
   it('a checkpoint part removed mid-run is E_IO, not a shorter dataset; --resume redoes it', async () => {
     const dir = join(tmpDir(), 'parts');
-    const base = { env: loadEnv(ENV), out: dir, episodes: 6, seed: 0, workers: 0, format: 'lerobot', policy: { kind: 'expert' as const, noise: 0, epsilon: 0 }, shard: { index: 0, count: 1 }, resume: false, overwrite: false, codec: 'h264' as const, gop: 2, checkpoint: 2, channels: ['rgb' as const] };
+    const base = generateOptions(dir, { episodes: 6 });
     const vandal = (p: { episodesDone: number }) => {
       if (p.episodesDone === 5) rmSync(join(dir, '.trajforge', 'parts', 'part-00000'), { recursive: true });
     };
@@ -188,15 +179,11 @@ describe('odd things at the output path', () => {
 describe('interrupted runs of other kinds', () => {
   it("a resume as another format is refused and leaves the first run's marker, so its files stay its own", async () => {
     const dir = join(tmpDir(), 'frames-then-lerobot');
-    const stop = (p: { episodesDone: number }) => {
-      if (p.episodesDone === 2) throw new Error('interrupted');
-    };
-    const base = { env: loadEnv(ENV), out: dir, episodes: 4, seed: 0, workers: 0, format: 'frames', policy: { kind: 'expert' as const, noise: 0, epsilon: 0 }, shard: { index: 0, count: 1 }, resume: false, overwrite: false, codec: 'h264' as const, gop: 2, checkpoint: 2, channels: ['rgb' as const] };
-    await expect(generateDataset({ ...base, onProgress: stop })).rejects.toThrow('interrupted');
+    await interruptedRun(generateOptions(dir, { format: 'frames' }), 2);
     const marker = readFileSync(join(dir, MARKER_FILE), 'utf8');
     const r = await cli(['generate', ENV, ...SMALL, '--format', 'lerobot', '--out', dir, '--resume']);
     expect(r.code).toBe(2);
-    expect(r.err).toMatch(/E_DATASET_EXISTS.*started as another kind of output/);
+    expect(r.err).toMatch(/E_DATASET_EXISTS.*different settings \(these differ: format,/);
     expect(readFileSync(join(dir, MARKER_FILE), 'utf8')).toBe(marker);
     expect(recogniseOwnFolder(dir).foreign).toEqual([]);
   });

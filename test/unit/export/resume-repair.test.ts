@@ -5,6 +5,7 @@ import { loadEnv } from '../../../src/config/load.js';
 import { validateEnvConfig, type ResolvedEnv } from '../../../src/config/parse.js';
 import { generateDataset, type GenerateOptions } from '../../../src/episode/generate.js';
 import { tmpDir } from '../../helpers/dataset.js';
+import { interruptedRun } from '../../helpers/generate.js';
 
 /**
  * `--resume` after damage: each case takes a run interrupted after a few episodes, damages what
@@ -27,7 +28,7 @@ const EPISODES = 6;
 const CHECKPOINT = 2;
 const env = tinyEnv();
 
-function options(out: string, format: string, resume: boolean, onProgress?: GenerateOptions['onProgress']): GenerateOptions {
+function options(out: string, format: string, resume: boolean): GenerateOptions {
   return {
     env,
     out,
@@ -42,17 +43,13 @@ function options(out: string, format: string, resume: boolean, onProgress?: Gene
     codec: 'lossless',
     gop: 2,
     checkpoint: CHECKPOINT,
-    ...(onProgress ? { onProgress } : {}),
   };
 }
 
 /** A run stopped by an error after `episodes` episodes were written (what a kill leaves, minus the half-written tail). */
 async function interrupted(format: string, episodes: number): Promise<string> {
   const out = join(tmpDir('tf-repair-'), 'partial');
-  const stop = (p: { episodesDone: number }) => {
-    if (p.episodesDone === episodes) throw new Error('interrupted by the test');
-  };
-  await expect(generateDataset(options(out, format, false, stop))).rejects.toThrow(/interrupted by the test/);
+  await interruptedRun(options(out, format, false), episodes);
   return out;
 }
 
