@@ -23,9 +23,9 @@ export default tseslint.config(
     },
   },
   {
-    // Deleting is where users lose data: only src/export/remove.ts deletes, and it refuses what the tool did not write.
+    // Deleting is where users lose data: only src/output/remove.ts deletes, and it refuses what the tool did not write.
     files: ['src/**/*.ts'],
-    ignores: ['src/export/remove.ts'],
+    ignores: ['src/output/remove.ts'],
     rules: {
       'no-restricted-imports': [
         'error',
@@ -33,7 +33,7 @@ export default tseslint.config(
           paths: ['node:fs', 'fs', 'node:fs/promises', 'fs/promises'].map((name) => ({
             name,
             importNames: ['rm', 'rmSync', 'rmdir', 'rmdirSync', 'unlink', 'unlinkSync'],
-            message: 'delete through removeOwn / removeEmptyFolder (src/export/remove.ts)',
+            message: 'delete through removeOwn / removeEmptyFolder (src/output/remove.ts)',
           })),
         },
       ],

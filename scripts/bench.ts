@@ -149,7 +149,7 @@ async function generateBench(): Promise<void> {
     const out = join(mkdtempSync(join(tmpdir(), 'tf-bench-')), 'ds');
     const script = `
       import { loadEnv } from './dist/config/load.js';
-      import { generateDataset } from './dist/episode/generate.js';
+      import { generateDataset } from './dist/pipeline/generate.js';
       const r = await generateDataset({ env: loadEnv('PushCube-v1'), out: ${JSON.stringify(out)}, episodes: ${episodes}, seed: 0, workers: 2, format: 'lerobot',
         policy: { kind: 'expert', noise: 0, epsilon: 0 }, shard: { index: 0, count: 1 }, resume: false, overwrite: false, codec: 'h264', gop: 2, checkpoint: 32, channels: ['rgb'] });
       console.log(JSON.stringify({ steps: r.steps, seconds: r.seconds, bytes: r.bytes, maxRssKb: process.resourceUsage().maxRSS }));`;
@@ -177,7 +177,7 @@ async function formatsBench(): Promise<void> {
     const out = join(mkdtempSync(join(tmpdir(), 'tf-fmt-')), 'ds');
     const script = `
       import { loadEnv } from './config/load.js';
-      import { generateDataset } from './episode/generate.js';
+      import { generateDataset } from './pipeline/generate.js';
       const r = await generateDataset({ env: loadEnv('PushCube-v1'), out: ${JSON.stringify(out)}, episodes: ${episodes}, seed: 0, workers: 2, format: ${JSON.stringify(format)},
         policy: { kind: 'expert', noise: 0, epsilon: 0 }, shard: { index: 0, count: 1 }, resume: false, overwrite: false, codec: 'h264', gop: 2, checkpoint: 32, channels: ['rgb'] });
       console.log(JSON.stringify({ steps: r.steps, seconds: r.seconds, bytes: r.bytes }));`;

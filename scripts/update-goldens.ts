@@ -11,7 +11,7 @@ import { encodePng } from '../src/render/png.js';
 import { lineChart } from '../src/report/plot.js';
 import { CASES, DATASET_DIGESTS } from '../test/helpers/dataset-cases.js';
 import { datasetDigest } from '../test/helpers/digest.js';
-import { generateDataset } from '../src/episode/generate.js';
+import { generateDataset } from '../src/pipeline/generate.js';
 import { goldenLineChartOptions, LINE_CHART_GOLDEN, REPORT_GOLDEN_DIR } from '../test/helpers/report-golden.js';
 
 for (const c of goldenCases()) {

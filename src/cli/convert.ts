@@ -1,9 +1,9 @@
 import { resolve } from 'node:path';
 import { TrajforgeError } from '../core/errors.js';
-import { datasetMeta, readLeRobotEpisodes } from '../export/lerobot-episodes.js';
-import { writeOutput } from '../export/output.js';
+import { datasetMeta, readLeRobotEpisodes } from '../export/lerobot/episodes.js';
+import { writeOutput } from '../output/folder.js';
 import { sinkFor } from '../export/registry.js';
-import { writeEpisodes } from '../export/sink.js';
+import { writeEpisodes } from '../dataset/sink.js';
 import { parse } from './args.js';
 import { outputOptions, type Command } from './io.js';
 

@@ -1,19 +1,18 @@
 import { resolve } from 'node:path';
-import { observationNames } from '../config/names.js';
 import { loadEnv } from '../config/load.js';
 import { TrajforgeError } from '../core/errors.js';
 import { episodeSeed } from '../episode/rollout.js';
 import { simulateEpisode } from '../episode/simulate.js';
-import { DEFAULT_LAYOUT } from '../export/lerobot-format.js';
-import { writeOutput } from '../export/output.js';
+import { DEFAULT_LAYOUT } from '../export/lerobot/format.js';
+import { writeOutput } from '../output/folder.js';
 import { sinkFor } from '../export/registry.js';
-import { writeEpisodes, type DatasetMeta } from '../export/sink.js';
+import { writeEpisodes } from '../dataset/sink.js';
+import { datasetMeta } from '../dataset/meta.js';
 import { checkModelForEnv, dreamEpisodes, type DreamStats } from '../model/dream.js';
 import { WorldModelSession } from '../model/session.js';
 import { readModelCard, readModelParts } from '../model/store.js';
 import { makePolicy, POLICY_KINDS, type PolicyKind } from '../policy/index.js';
 import { Renderer } from '../render/renderer.js';
-import { baseBodies } from '../sim/describe.js';
 import { createEnv } from '../sim/env.js';
 import { CODECS, type VideoCodec } from '../video/ffmpeg.js';
 import { intOption, numberOption, parse } from './args.js';
@@ -82,29 +81,11 @@ export const dreamCommand: Command = {
       const out = resolve(io.cwd, values.out);
 
       const policyOpts = { noise, epsilon };
-      const meta: DatasetMeta = {
-        envId: cfg.id,
-        config: cfg,
-        configHash: resolved.hash,
-        instruction: cfg.task.instruction || cfg.description || cfg.id,
-        fps: Math.round(1 / (cfg.world.timestep * cfg.world.substeps)),
-        observationNames: observationNames(cfg),
-        actionNames: cfg.actions.actuators.map((a) => a.name),
-        discrete: false,
+      const meta = datasetMeta(resolved, {
         cameras: [{ name: card.camera, width: card.decoded.width, height: card.decoded.height, channels: ['rgb'] }],
-        bodyNames: baseBodies(cfg).map((b) => b.name),
         source: { kind: 'world-model', modelId: card.id, model: modelDir },
-        run: {
-          seed,
-          episodes,
-          shard: { index: 0, count: 1 },
-          policy: { kind, noise, epsilon },
-          codec,
-          gop,
-          checkpoint: 32,
-          layout: DEFAULT_LAYOUT,
-        },
-      };
+        run: { seed, episodes, shard: { index: 0, count: 1 }, policy: { kind, noise, epsilon }, codec, gop, checkpoint: 32, layout: DEFAULT_LAYOUT },
+      });
       const jobs = Array.from({ length: episodes }, (_, k) => ({ episode: k, seed: episodeSeed(seed, k) }));
       const session = await WorldModelSession.load(card, readModelParts(modelDir, card));
       const dream = (stats: DreamStats) => dreamEpisodes({ model: session, env, renderer: new Renderer(), makePolicy: () => makePolicy(kind, env, policyOpts), jobs, horizon, batch }, stats);

@@ -1,9 +1,9 @@
 import { resolve } from 'node:path';
 import { TrajforgeError } from '../core/errors.js';
-import { datasetMeta, readLeRobotCameraFrames, type CameraEpisodeFrames } from '../export/lerobot-episodes.js';
-import { addFeatureToLeRobot, type FeatureValues } from '../export/lerobot-extend.js';
-import { lerobotFeatures } from '../export/lerobot-format.js';
-import { LEROBOT_ENTRIES, writeOutput, preflightOutput } from '../export/output.js';
+import { datasetMeta, readLeRobotCameraFrames, type CameraEpisodeFrames } from '../export/lerobot/episodes.js';
+import { addFeatureToLeRobot, type FeatureValues } from '../export/lerobot/extend.js';
+import { lerobotFeatures } from '../export/lerobot/format.js';
+import { LEROBOT_ENTRIES, writeOutput, preflightOutput } from '../output/folder.js';
 import { checkModelTarget, datasetTarget } from '../model/card.js';
 import { parseProviders, PROVIDERS_ENV } from '../model/onnx/runtime.js';
 import { WorldModelSession } from '../model/session.js';

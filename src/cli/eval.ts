@@ -1,13 +1,13 @@
 import { join, resolve } from 'node:path';
 import { TrajforgeError } from '../core/errors.js';
-import { writeFileAtomic } from '../export/atomic.js';
-import { REPORT_ENTRIES, writeOutput, preflightOutput } from '../export/output.js';
+import { writeFileAtomic } from '../output/atomic.js';
+import { REPORT_ENTRIES, writeOutput, preflightOutput } from '../output/folder.js';
 import { copyLastBaseline, evaluateWorldModel, predictWindow, type EvaluationInputs } from '../model/evaluate.js';
 import { fitLinearWorldModel, linearAsLatentModel } from '../model/linear-baseline.js';
 import { parseProviders, PROVIDERS_ENV } from '../model/onnx/runtime.js';
 import { WorldModelSession } from '../model/session.js';
 import { checkModelTarget, datasetTarget } from '../model/card.js';
-import { datasetMeta } from '../export/lerobot-episodes.js';
+import { datasetMeta } from '../export/lerobot/episodes.js';
 import { readModelCard, readModelParts } from '../model/store.js';
 import { encodePng } from '../render/png.js';
 import { reportCharts, reportJson, reportMarkdown, targets } from '../report/world-model-report.js';

@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { loadEnv } from '../config/load.js';
 import { TrajforgeError } from '../core/errors.js';
-import { generateDataset, type Progress } from '../episode/generate.js';
+import { generateDataset, type Progress } from '../pipeline/generate.js';
 import { sinkFor } from '../export/registry.js';
 import { POLICY_KINDS, type PolicyKind } from '../policy/index.js';
 import { CHANNELS, type Channel } from '../render/renderer.js';

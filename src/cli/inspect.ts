@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { TrajforgeError } from '../core/errors.js';
-import { readEpisodesMeta, readInfo, readJson } from '../export/lerobot-read.js';
+import { readEpisodesMeta, readInfo, readJson } from '../export/lerobot/reader.js';
 import { parse } from './args.js';
 import type { Command } from './io.js';
 

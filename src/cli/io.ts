@@ -1,4 +1,4 @@
-import type { OutputOptions } from '../export/output.js';
+import type { OutputOptions } from '../output/folder.js';
 
 /** Where commands write: injected so tests call commands without a process. */
 export interface CliIO {

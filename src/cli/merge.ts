@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { TrajforgeError } from '../core/errors.js';
-import { mergeLeRobot } from '../export/lerobot-merge.js';
-import { LEROBOT_ENTRIES, writeOutput } from '../export/output.js';
+import { mergeLeRobot } from '../export/lerobot/merge.js';
+import { LEROBOT_ENTRIES, writeOutput } from '../output/folder.js';
 import { parse } from './args.js';
 import { outputOptions, type Command } from './io.js';
 

@@ -1,9 +1,9 @@
 /** Dataset -> model inputs, shared by the world-model commands (train, eval, predict, encode). */
 import { resolve } from 'node:path';
 import { TrajforgeError } from '../core/errors.js';
-import type { EpisodeData } from '../episode/simulate.js';
-import { datasetMeta, readLeRobotEpisodes } from '../export/lerobot-episodes.js';
-import type { DatasetMeta } from '../export/sink.js';
+import type { EpisodeData } from '../dataset/episode.js';
+import { datasetMeta, readLeRobotEpisodes } from '../export/lerobot/episodes.js';
+import type { DatasetMeta } from '../dataset/meta.js';
 import { transitionsFromEpisodes, type Transitions } from '../model/transitions.js';
 
 /** Frames are box-filtered down to at most this size: dense layers on compact inputs train fast. */

@@ -1,10 +1,10 @@
 import { renameSync, mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { TrajforgeError } from '../core/errors.js';
-import type { EpisodeData } from '../episode/simulate.js';
-import { datasetMeta, readLeRobotEpisodes } from '../export/lerobot-episodes.js';
-import { checkFileOutput } from '../export/output.js';
-import { readInfo } from '../export/lerobot-read.js';
+import type { EpisodeData } from '../dataset/episode.js';
+import { datasetMeta, readLeRobotEpisodes } from '../export/lerobot/episodes.js';
+import { checkFileOutput } from '../output/folder.js';
+import { readInfo } from '../export/lerobot/reader.js';
 import { checkModelTarget, datasetTarget } from '../model/card.js';
 import { predictWindow } from '../model/evaluate.js';
 import { WorldModelSession } from '../model/session.js';
@@ -13,7 +13,7 @@ import { transitionsFromEpisodes } from '../model/transitions.js';
 import { VideoEncoder } from '../video/ffmpeg.js';
 import { intOption, parse } from './args.js';
 import type { Command } from './io.js';
-import { removeOwn } from '../export/remove.js';
+import { removeOwn } from '../output/remove.js';
 
 /** White gap between the truth | prediction | error panels, in output pixels. */
 export const PANEL_GAP = 2;

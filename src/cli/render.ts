@@ -1,8 +1,8 @@
 import { loadEnv } from '../config/load.js';
 import { TrajforgeError } from '../core/errors.js';
 import { renderPreview } from '../episode/preview.js';
-import { writeFileAtomic } from '../export/atomic.js';
-import { checkFileOutput } from '../export/output.js';
+import { writeFileAtomic } from '../output/atomic.js';
+import { checkFileOutput } from '../output/folder.js';
 import { POLICY_KINDS, type PolicyKind } from '../policy/index.js';
 import { CHANNELS, type Channel } from '../render/renderer.js';
 import { encodePng } from '../render/png.js';

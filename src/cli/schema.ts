@@ -1,6 +1,6 @@
 import { envJsonSchema } from '../config/parse.js';
-import { writeFileAtomic } from '../export/atomic.js';
-import { checkFileOutput } from '../export/output.js';
+import { writeFileAtomic } from '../output/atomic.js';
+import { checkFileOutput } from '../output/folder.js';
 import { parse } from './args.js';
 import type { Command } from './io.js';
 

@@ -1,8 +1,8 @@
 import { resolve } from 'node:path';
 import { TrajforgeError } from '../core/errors.js';
 import { sha256Hex } from '../core/hash.js';
-import { writeFileAtomic } from '../export/atomic.js';
-import { MODEL_ENTRIES, writeOutput, preflightOutput } from '../export/output.js';
+import { writeFileAtomic } from '../output/atomic.js';
+import { MODEL_ENTRIES, writeOutput, preflightOutput } from '../output/folder.js';
 import type { ModelCard } from '../model/card.js';
 import { cardParts, exportLatentModel, exportLinearModel, PART_NAMES, type PartName } from '../model/export.js';
 import { fitLinearHeads, fitLinearWorldModel } from '../model/linear-baseline.js';

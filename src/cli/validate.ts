@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { TrajforgeError } from '../core/errors.js';
-import { validateLeRobot } from '../export/lerobot-read.js';
+import { validateLeRobot } from '../export/lerobot/reader.js';
 import { parse } from './args.js';
 import type { Command } from './io.js';
 

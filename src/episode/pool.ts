@@ -1,7 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import { TrajforgeError, type ErrorCode } from '../core/errors.js';
 import { createRunner, type EpisodeRunner, type RunnerInit } from './runner.js';
-import type { EpisodeData } from './simulate.js';
+import type { EpisodeData } from '../dataset/episode.js';
 
 export interface EpisodeJob {
   episode: number;

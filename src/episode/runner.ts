@@ -3,7 +3,8 @@ import { validateEnvConfig } from '../config/parse.js';
 import { makePolicy, type PolicyKind } from '../policy/index.js';
 import { Renderer } from '../render/renderer.js';
 import { createEnv } from '../sim/env.js';
-import { simulateEpisode, type CameraRequest, type EpisodeData } from './simulate.js';
+import { simulateEpisode, type CameraRequest } from './simulate.js';
+import { type EpisodeData } from '../dataset/episode.js';
 
 /** Everything a worker needs to produce episodes: plain data, so it crosses thread boundaries. */
 export interface RunnerInit {

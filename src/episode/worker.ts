@@ -1,7 +1,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { isTrajforgeError } from '../core/errors.js';
 import { createRunner, type RunnerInit } from './runner.js';
-import { transferables } from './simulate.js';
+import { transferables } from '../dataset/episode.js';
 
 /** Worker thread: owns one runner, turns {episode, seed} requests into episode data. */
 const port = parentPort!;

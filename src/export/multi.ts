@@ -1,7 +1,8 @@
 import { join } from 'node:path';
-import type { EpisodeData } from '../episode/simulate.js';
-import { escapeRegExp } from './output.js';
-import type { DatasetMeta, DatasetSummary, EpisodeSink, SinkOpened } from './sink.js';
+import type { EpisodeData } from '../dataset/episode.js';
+import { escapeRegExp } from '../output/folder.js';
+import type { EpisodeSink, SinkOpened } from '../dataset/sink.js';
+import type { DatasetMeta, DatasetSummary } from '../dataset/meta.js';
 
 /**
  * Several formats from one simulation (`--format lerobot,dreamer`): each format writes into

@@ -1,12 +1,12 @@
 import { TrajforgeError } from '../core/errors.js';
 import { closest } from '../core/registry.js';
-import { DreamerSink } from './dreamer.js';
-import { FramesSink } from './frames.js';
-import { LeRobotSink } from './lerobot.js';
-import { MinariSink } from './minari.js';
+import { DreamerSink } from './dreamer/sink.js';
+import { FramesSink } from './frames/sink.js';
+import { LeRobotSink } from './lerobot/writer.js';
+import { MinariSink } from './minari/sink.js';
 import { MultiSink } from './multi.js';
-import { RldsSink } from './rlds.js';
-import type { EpisodeSink } from './sink.js';
+import { RldsSink } from './rlds/sink.js';
+import type { EpisodeSink } from '../dataset/sink.js';
 
 /** Dataset formats by name: the CLI's --format choices and its unknown-format error come from here. */
 export const FORMATS = {

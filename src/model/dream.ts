@@ -10,7 +10,7 @@
 import type { Vec3, Quat } from '../core/math.js';
 import { deriveSeed } from '../core/rng.js';
 import { TrajforgeError } from '../core/errors.js';
-import type { CameraTrack, ChannelFrames, EpisodeData } from '../episode/simulate.js';
+import type { CameraTrack, ChannelFrames, EpisodeData } from '../dataset/episode.js';
 import type { Policy } from '../policy/policy.js';
 import { calibration } from '../render/camera.js';
 import type { Renderer } from '../render/renderer.js';

@@ -5,7 +5,7 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { TrajforgeError } from '../core/errors.js';
-import { writeFileAtomic } from '../export/atomic.js';
+import { writeFileAtomic } from '../output/atomic.js';
 import { parseModelCard, type ModelCard } from './card.js';
 import { PART_NAMES, type PartName } from './export.js';
 

@@ -4,7 +4,7 @@
  * Pure data shaping, no I/O, so it runs on episodes just simulated or read back from a dataset.
  */
 import { TrajforgeError } from '../core/errors.js';
-import type { EpisodeData } from '../episode/simulate.js';
+import type { EpisodeData } from '../dataset/episode.js';
 import { matrix, type Matrix } from './linalg.js';
 
 export interface Transitions {

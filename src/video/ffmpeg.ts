@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, openSync, writeSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { TrajforgeError, ioCauseIn } from '../core/errors.js';
-import { removeOwn } from '../export/remove.js';
+import { removeOwn } from '../output/remove.js';
 
 /**
  * The only module that runs ffmpeg. The binary comes from @ffmpeg-installer/ffmpeg (shipped inside

@@ -117,7 +117,7 @@ export const NOT_READ = new Set([
 
 /**
  * Pairs left out of the table: they fail in code owned elsewhere (src/cli/convert.ts,
- * src/cli/merge.ts, src/export/lerobot-merge.ts; reported in issue 12). Delete entries as they are fixed.
+ * src/cli/merge.ts, src/export/lerobot/merge.ts; reported in issue 12). Delete entries as they are fixed.
  */
 
 let root: string;

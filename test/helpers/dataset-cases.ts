@@ -1,7 +1,7 @@
 /** Fixed-seed generate runs whose written bytes are pinned by test/goldens/datasets/digests.json. */
 import { fileURLToPath } from 'node:url';
 import { loadEnv } from '../../src/config/load.js';
-import type { GenerateOptions } from '../../src/episode/generate.js';
+import type { GenerateOptions } from '../../src/pipeline/generate.js';
 
 export interface DatasetCase {
   name: string;

@@ -3,9 +3,10 @@ import { loadEnv } from '../../src/config/load.js';
 import { observationNames } from '../../src/config/names.js';
 import { episodeSeed } from '../../src/episode/rollout.js';
 import { createRunner } from '../../src/episode/runner.js';
-import type { EpisodeData } from '../../src/episode/simulate.js';
-import { DEFAULT_LAYOUT } from '../../src/export/lerobot-format.js';
-import type { DatasetMeta, EpisodeSink } from '../../src/export/sink.js';
+import type { EpisodeData } from '../../src/dataset/episode.js';
+import { DEFAULT_LAYOUT } from '../../src/export/lerobot/format.js';
+import type { EpisodeSink } from '../../src/dataset/sink.js';
+import type { DatasetMeta } from '../../src/dataset/meta.js';
 import { baseBodies } from '../../src/sim/describe.js';
 
 export const ENV = 'PushCube-v1';

@@ -1,7 +1,7 @@
 /** Library-level generate runs for tests: small default options and runs stopped midway. */
 import { expect } from 'vitest';
 import { loadEnv } from '../../src/config/load.js';
-import { generateDataset, type GenerateOptions } from '../../src/episode/generate.js';
+import { generateDataset, type GenerateOptions } from '../../src/pipeline/generate.js';
 
 /** A small PushCube-v1 run into `out` (4 episodes, in-process, rgb only), with any option replaced. */
 export function generateOptions(out: string, overrides: Partial<GenerateOptions> = {}): GenerateOptions {

@@ -1,11 +1,11 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { EpisodeData } from '../../src/episode/simulate.js';
-import { DreamerSink } from '../../src/export/dreamer.js';
-import { datasetMeta, readLeRobotEpisodes } from '../../src/export/lerobot-episodes.js';
-import { LeRobotSink } from '../../src/export/lerobot.js';
-import { MinariSink } from '../../src/export/minari.js';
+import type { EpisodeData } from '../../src/dataset/episode.js';
+import { DreamerSink } from '../../src/export/dreamer/sink.js';
+import { datasetMeta, readLeRobotEpisodes } from '../../src/export/lerobot/episodes.js';
+import { LeRobotSink } from '../../src/export/lerobot/writer.js';
+import { MinariSink } from '../../src/export/minari/sink.js';
 import { cli, query, tmpDir } from '../helpers/dataset.js';
 import { EPISODES, extrasMeta, LATENT, simulate, write } from '../helpers/extras.js';
 import { py } from './python.js';

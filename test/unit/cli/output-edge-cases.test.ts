@@ -8,8 +8,8 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync, 
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { generateDataset } from '../../../src/episode/generate.js';
-import { LOCK_FILE, MARKER_FILE, openOutput, recogniseOwnFolder } from '../../../src/export/output.js';
+import { generateDataset } from '../../../src/pipeline/generate.js';
+import { LOCK_FILE, MARKER_FILE, openOutput, recogniseOwnFolder } from '../../../src/output/folder.js';
 import { cli, tmpDir } from '../../helpers/dataset.js';
 import { generateOptions, interruptedRun } from '../../helpers/generate.js';
 

@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, statSync,
 import { homedir, hostname } from 'node:os';
 import { join, relative } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { LOCK_FILE, MARKER_FILE, openOutput, recogniseOwnFolder } from '../../../src/export/output.js';
+import { LOCK_FILE, MARKER_FILE, openOutput, recogniseOwnFolder } from '../../../src/output/folder.js';
 import { cli, tmpDir } from '../../helpers/dataset.js';
 
 const ENV = 'PushCube-v1';
@@ -364,7 +364,7 @@ describe('concurrency, a full disk and a read-only folder', () => {
 
 describe('file outputs are atomic', () => {
   it('a failed atomic write leaves neither the file nor its temporary', async () => {
-    const { writeFileAtomic } = await import('../../../src/export/atomic.js');
+    const { writeFileAtomic } = await import('../../../src/output/atomic.js');
     const dir = tmpDir();
     mkdirSync(join(dir, 'target.json')); // a folder where the file should go: rename fails
     expect(() => writeFileAtomic(join(dir, 'target.json'), 'x')).toThrow(/E_IO|target\.json/);

@@ -1,7 +1,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { MARKER_FILE } from '../../../src/export/output.js';
+import { MARKER_FILE } from '../../../src/output/folder.js';
 import { cli, tmpDir } from '../../helpers/dataset.js';
 import { H5, values } from '../../helpers/readers.js';
 

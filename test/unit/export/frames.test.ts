@@ -6,7 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { loadEnv } from '../../../src/config/load.js';
 import { episodeSeed } from '../../../src/episode/rollout.js';
 import { createRunner } from '../../../src/episode/runner.js';
-import type { EpisodeData } from '../../../src/episode/simulate.js';
+import type { EpisodeData } from '../../../src/dataset/episode.js';
 import { cli, tmpDir } from '../../helpers/dataset.js';
 
 const ENV = 'FallingObjects-v1';

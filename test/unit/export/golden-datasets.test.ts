@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { generateDataset } from '../../../src/episode/generate.js';
+import { generateDataset } from '../../../src/pipeline/generate.js';
 import { CASES, DATASET_DIGESTS } from '../../helpers/dataset-cases.js';
 import { datasetDigest } from '../../helpers/digest.js';
 

@@ -6,9 +6,9 @@ import { cpSync, existsSync, readFileSync, rmSync, truncateSync, statSync, write
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TrajforgeError } from '../../../src/core/errors.js';
-import { addFeatureToLeRobot } from '../../../src/export/lerobot-extend.js';
-import { mergeLeRobot, RowCursor } from '../../../src/export/lerobot-merge.js';
-import { readArrowBatches } from '../../../src/export/parquet.js';
+import { addFeatureToLeRobot } from '../../../src/export/lerobot/extend.js';
+import { mergeLeRobot, RowCursor } from '../../../src/export/lerobot/merge.js';
+import { readArrowBatches } from '../../../src/dataset/parquet.js';
 import { cli, tmpDir } from '../../helpers/dataset.js';
 
 let root: string;

@@ -5,7 +5,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { loadEnv } from '../../../src/config/load.js';
 import { episodeSeed } from '../../../src/episode/rollout.js';
 import { createRunner } from '../../../src/episode/runner.js';
-import { validateLeRobot } from '../../../src/export/lerobot-read.js';
+import { validateLeRobot } from '../../../src/export/lerobot/reader.js';
 import { decodeVideo, frameTimestamps } from '../../../src/video/ffmpeg.js';
 import { cli, query, tmpDir } from '../../helpers/dataset.js';
 import { readNpz, rows } from '../../helpers/readers.js';

@@ -2,8 +2,8 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { openOutput } from '../../../src/export/output.js';
-import { holdForRemoval, isStagingName, releaseForRemoval, removeEmptyFolder, removeOwn } from '../../../src/export/remove.js';
+import { openOutput } from '../../../src/output/folder.js';
+import { holdForRemoval, isStagingName, releaseForRemoval, removeEmptyFolder, removeOwn } from '../../../src/output/remove.js';
 import { tmpDir } from '../../helpers/dataset.js';
 
 describe('removeOwn', () => {

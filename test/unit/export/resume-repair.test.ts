@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadEnv } from '../../../src/config/load.js';
 import { validateEnvConfig, type ResolvedEnv } from '../../../src/config/parse.js';
-import { generateDataset, type GenerateOptions } from '../../../src/episode/generate.js';
+import { generateDataset, type GenerateOptions } from '../../../src/pipeline/generate.js';
 import { tmpDir } from '../../helpers/dataset.js';
 import { interruptedRun } from '../../helpers/generate.js';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { NumericCollector } from '../../../src/export/lerobot.js';
-import { ImageHistogram, numericStats, quantileSorted } from '../../../src/export/stats.js';
+import { NumericCollector } from '../../../src/export/lerobot/writer.js';
+import { ImageHistogram, numericStats, quantileSorted } from '../../../src/dataset/stats.js';
 
 describe('statistics', () => {
   it('numericStats matches numpy conventions (linear quantiles, population std)', () => {

@@ -1,21 +1,19 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { observationNames } from '../config/names.js';
 import type { ResolvedEnv } from '../config/parse.js';
 import { TrajforgeError, asIoError } from '../core/errors.js';
-import { DEFAULT_LAYOUT, type Layout } from '../export/lerobot-format.js';
-import { writeFileAtomic } from '../export/atomic.js';
-import { LOCK_FILE, MARKER_FILE, openOutput } from '../export/output.js';
-import { readJson } from '../export/lerobot-read.js';
+import { DEFAULT_LAYOUT, type Layout } from '../export/lerobot/format.js';
+import { writeFileAtomic } from '../output/atomic.js';
+import { LOCK_FILE, MARKER_FILE, openOutput } from '../output/folder.js';
+import { readJson } from '../export/lerobot/reader.js';
 import { sinkFor } from '../export/registry.js';
-import type { DatasetMeta, DatasetSummary } from '../export/sink.js';
+import { datasetMeta, type DatasetMeta, type DatasetSummary } from '../dataset/meta.js';
 import type { PolicyKind } from '../policy/policy.js';
 import { CHANNELS, type Channel } from '../render/renderer.js';
-import { baseBodies } from '../sim/describe.js';
 import type { VideoCodec } from '../video/ffmpeg.js';
-import { produceEpisodes, type EpisodeJob } from './pool.js';
-import { episodeSeed } from './rollout.js';
-import { createRunner, type RunnerInit } from './runner.js';
+import { produceEpisodes, type EpisodeJob } from '../episode/pool.js';
+import { episodeSeed } from '../episode/rollout.js';
+import { createRunner, type RunnerInit } from '../episode/runner.js';
 
 export interface GenerateOptions {
   env: ResolvedEnv;
@@ -83,19 +81,10 @@ export async function generateDataset(opts: GenerateOptions): Promise<GenerateRe
     height: c.resolution[1],
     channels: (opts.channels ? c.channels.filter((ch) => opts.channels!.includes(ch)) : c.channels) as Channel[],
   })).filter((c) => c.channels.length > 0);
-  const meta: DatasetMeta = {
-    envId: cfg.id,
-    config: cfg,
-    configHash: opts.env.hash,
-    instruction: cfg.task.instruction || cfg.description || cfg.id,
-    fps: Math.round(1 / (cfg.world.timestep * cfg.world.substeps)),
-    observationNames: observationNames(cfg),
-    actionNames: cfg.actions.actuators.map((a) => a.name),
-    discrete: cfg.actions.discrete !== undefined,
+  const meta = datasetMeta(opts.env, {
     cameras,
-    bodyNames: baseBodies(cfg).map((b) => b.name),
     run: { seed: opts.seed, episodes: opts.episodes, shard: opts.shard, policy: opts.policy, codec: opts.codec, gop: opts.gop, checkpoint: opts.checkpoint, layout: opts.layout ?? DEFAULT_LAYOUT },
-  };
+  });
   const init: RunnerInit = { config: cfg, source: opts.env.source, policy: opts.policy, cameras: cameras.map((c) => ({ name: c.name, channels: c.channels })), supersample: 1 };
   // Everything a worker would reject (policy options, the environment) is rejected here, before
   // the output folder is touched, so a corrected command starts clean.

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { writeFileAtomic } from './atomic.js';
+import { writeFileAtomic } from '../output/atomic.js';
 
 /**
  * A minimal named-typed-array container for staging files: a little-endian u32 header length,

@@ -1,6 +1,6 @@
 import { TrajforgeError } from '../core/errors.js';
-import type { EpisodeData } from '../episode/simulate.js';
-import type { DatasetMeta, DatasetSource, ExtraFeature } from './sink.js';
+import type { EpisodeData } from '../dataset/episode.js';
+import type { DatasetMeta, DatasetSource, ExtraFeature } from './meta.js';
 
 /**
  * Extra per-step float features (`DatasetMeta.extraFeatures` / `EpisodeData.extras`), e.g. a

@@ -1,8 +1,8 @@
 import { appendFileSync, existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { asIoError } from '../core/errors.js';
-import { writeFileAtomic } from './atomic.js';
-import { removeOwn } from './remove.js';
+import { writeFileAtomic } from '../output/atomic.js';
+import { removeOwn } from '../output/remove.js';
 
 /**
  * Progress journals and resume checks shared by the sinks.

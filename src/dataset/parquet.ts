@@ -4,7 +4,7 @@ import * as arrow from 'apache-arrow';
 import { ByteWriter, ParquetWriter, fileWriter } from 'hyparquet-writer';
 import * as pw from 'parquet-wasm';
 import { TrajforgeError, asIoError } from '../core/errors.js';
-import { removeOwn } from './remove.js';
+import { removeOwn } from '../output/remove.js';
 
 /**
  * Thin layer over hyparquet-writer: explicit schemas (no type guessing), REQUIRED columns,

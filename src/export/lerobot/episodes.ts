@@ -1,17 +1,16 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { TrajforgeError } from '../core/errors.js';
-import type { Channel } from '../render/renderer.js';
-import type { ChannelFrames, EpisodeData } from '../episode/simulate.js';
-import { ffmpegPath } from '../video/ffmpeg.js';
-import { episodeExtrasPath } from './lerobot.js';
-import { auxKey, videoKey, videoPath } from './lerobot-format.js';
-import { dataFiles, readEpisodesMeta, readInfo, readJson, readJsonLines, readParquetColumns, readParquetRows, type Row } from './lerobot-read.js';
-import { sourceFromJson, type sourceJson } from './extras.js';
-import { readNpz, type NpyArray } from './npz.js';
+import { TrajforgeError } from '../../core/errors.js';
+import type { Channel } from '../../render/renderer.js';
+import type { ChannelFrames, EpisodeData } from '../../dataset/episode.js';
+import { FrameStream } from '../../video/decode.js';
+import { episodeExtrasPath } from './writer.js';
+import { auxKey, videoKey, videoPath } from './format.js';
+import { dataFiles, readEpisodesMeta, readInfo, readJson, readJsonLines, readParquetColumns, readParquetRows, type Row } from './reader.js';
+import { sourceFromJson, type sourceJson } from '../../dataset/extras.js';
+import { readNpz, type NpyArray } from '../../dataset/npz.js';
 import { z } from 'zod';
-import type { DatasetMeta } from './sink.js';
+import type { DatasetMeta } from '../../dataset/meta.js';
 
 /**
  * Reads a trajforge LeRobot dataset back into episodes (for `trajforge convert`): rows from the
@@ -323,67 +322,3 @@ async function* readCameraFrames(dir: string, camera: string): AsyncGenerator<Ca
     videos.close();
   }
 }
-
-/** Sequential rgb24 frames of one video file from a streaming ffmpeg decoder (pulled, so ffmpeg waits while we do not read). */
-class FrameStream {
-  /** Index in the file of the next frame to come out. */
-  position: number;
-  private readonly proc: ChildProcess;
-  private readonly chunks: AsyncIterator<Buffer>;
-  private buffered: Buffer[] = [];
-  private bufferedBytes = 0;
-  private stderr = '';
-  private readonly exited: Promise<number | null>;
-
-  constructor(
-    readonly file: string,
-    private readonly frameBytes: number,
-    start: number,
-    fps: number,
-  ) {
-    this.position = start;
-    const seek = start > 0 ? ['-ss', String(start / fps)] : [];
-    this.proc = spawn(ffmpegPath(), ['-hide_banner', '-loglevel', 'error', '-nostdin', ...seek, '-i', file, '-map', '0:v:0', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-vsync', 'passthrough', 'pipe:1'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    this.proc.stderr!.on('data', (d: Buffer) => (this.stderr = (this.stderr + d.toString()).slice(-4000)));
-    this.exited = new Promise((resolve) => {
-      this.proc.on('error', (err) => {
-        this.stderr += `cannot run ffmpeg: ${err.message}`;
-        resolve(null);
-      });
-      this.proc.on('close', (code) => resolve(code));
-    });
-    this.chunks = (this.proc.stdout as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
-  }
-
-  /** Frames [from, from + count) of the file (from >= position). */
-  async read(from: number, count: number): Promise<Uint8Array> {
-    if (from > this.position) await this.take((from - this.position) * this.frameBytes);
-    const out = await this.take(count * this.frameBytes);
-    this.position = from + count;
-    return out;
-  }
-
-  close(): void {
-    if (this.proc.exitCode === null) this.proc.kill('SIGKILL');
-  }
-
-  private async take(bytes: number): Promise<Uint8Array> {
-    while (this.bufferedBytes < bytes) {
-      const next = await this.chunks.next();
-      if (next.done) {
-        const code = await this.exited;
-        throw new TrajforgeError('E_FFMPEG_FAILED', `decoding ${this.file} ended before frame ${this.position + Math.floor(bytes / this.frameBytes)} (ffmpeg exit ${code}) ${this.stderr.trim()}`.trim());
-      }
-      this.buffered.push(next.value);
-      this.bufferedBytes += next.value.length;
-    }
-    const all = this.buffered.length === 1 ? this.buffered[0]! : Buffer.concat(this.buffered);
-    const out = new Uint8Array(bytes);
-    out.set(all.subarray(0, bytes));
-    const rest = all.subarray(bytes);
-    this.buffered = rest.length > 0 ? [rest] : [];
-    this.bufferedBytes = rest.length;
-    return out;
-  }
-}
-

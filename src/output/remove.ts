@@ -3,7 +3,7 @@
  * through `removeOwn`, which refuses anything the tool cannot recognise as its own:
  * - staging and temporary names (`.trajforge*` anywhere on the path, or a `*.tmp`, `*.tmp-<pid>`,
  *   `*.tmp.<suffix>` file or folder), which only trajforge's writers make;
- * - entries of an output folder this process holds (opened by src/export/output.ts), whose
+ * - entries of an output folder this process holds (opened by src/output/folder.ts), whose
  *   top-level names the command declared before writing;
  * - entries of a folder whose ownership was just checked (--overwrite), passed as `vouched`.
  */

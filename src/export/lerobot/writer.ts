@@ -1,11 +1,11 @@
 import { appendFileSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { TrajforgeError } from '../core/errors.js';
-import type { EpisodeData } from '../episode/simulate.js';
-import { CODECS, VideoEncoder, concatVideos } from '../video/ffmpeg.js';
-import { readArrays, writeArrays } from './arrays.js';
-import { writeFileAtomic } from './atomic.js';
-import { episodeExtras, sourceJson } from './extras.js';
+import { TrajforgeError } from '../../core/errors.js';
+import type { EpisodeData } from '../../dataset/episode.js';
+import { CODECS, VideoEncoder, concatVideos } from '../../video/ffmpeg.js';
+import { readArrays, writeArrays } from '../../dataset/arrays.js';
+import { writeFileAtomic } from '../../output/atomic.js';
+import { episodeExtras, sourceJson } from '../../dataset/extras.js';
 import {
   CODEBASE_VERSION,
   DATA_PATH,
@@ -21,14 +21,15 @@ import {
   videoKey,
   videoPath,
   type Feature,
-} from './lerobot-format.js';
-import { npzBytes, type NpyArray } from './npz.js';
-import { ArrowParquetFile, ParquetFileWriter, parquetBytes, type ColumnDef, type TypedColumn } from './parquet.js';
-import { ATOMIC_TMP, discardNotice, fileBytes, removeMatching, sizeProblem } from './journal.js';
-import { LEROBOT_ENTRIES } from './output.js';
-import type { DatasetMeta, DatasetSummary, EpisodeSink, SinkOpened } from './sink.js';
-import { ImageHistogram, QUANTILES, QUANTILE_KEYS, numericStats, quantileSorted, type FeatureStats } from './stats.js';
-import { removeOwn } from './remove.js';
+} from './format.js';
+import { npzBytes, type NpyArray } from '../../dataset/npz.js';
+import { ArrowParquetFile, ParquetFileWriter, parquetBytes, type ColumnDef, type TypedColumn } from '../../dataset/parquet.js';
+import { ATOMIC_TMP, discardNotice, fileBytes, removeMatching, sizeProblem } from '../../dataset/journal.js';
+import { LEROBOT_ENTRIES } from '../../output/folder.js';
+import type { EpisodeSink, SinkOpened } from '../../dataset/sink.js';
+import type { DatasetMeta, DatasetSummary } from '../../dataset/meta.js';
+import { ImageHistogram, QUANTILES, QUANTILE_KEYS, numericStats, quantileSorted, type FeatureStats } from '../../dataset/stats.js';
+import { removeOwn } from '../../output/remove.js';
 
 /**
  * LeRobotDataset v3.0 writer.

@@ -1,18 +1,18 @@
 import { constants, copyFileSync, existsSync, linkSync, mkdirSync, readdirSync, renameSync, statSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
-import { TrajforgeError } from '../core/errors.js';
-import { writeFileAtomic } from './atomic.js';
-import { LOCK_FILE, MARKER_FILE } from './output.js';
-import { episodeExtrasPath, MetadataWriter, NumericCollector, STAT_NAMES, type EpisodeRecord } from './lerobot.js';
-import { dataColumns, episodeStatFeatures, lerobotFeatures, type Feature } from './lerobot-format.js';
-import { metaFromSidecar, type TrajforgeSidecar } from './lerobot-episodes.js';
-import { normalize } from './lerobot-merge.js';
-import { dataFiles, readEpisodesMeta, readInfo, readJson, readJsonLines, readNpzFile, type Row } from './lerobot-read.js';
-import { npzBytes, type NpyArray } from './npz.js';
-import { ArrowParquetFile, arrowData, readArrowBatches } from './parquet.js';
-import { numericStats, type FeatureStats } from './stats.js';
-import type { DatasetMeta, DatasetSummary, ExtraFeature } from './sink.js';
-import { removeEmptyFolder, removeOwn } from './remove.js';
+import { TrajforgeError } from '../../core/errors.js';
+import { writeFileAtomic } from '../../output/atomic.js';
+import { LOCK_FILE, MARKER_FILE } from '../../output/folder.js';
+import { episodeExtrasPath, MetadataWriter, NumericCollector, STAT_NAMES, type EpisodeRecord } from './writer.js';
+import { dataColumns, episodeStatFeatures, lerobotFeatures, type Feature } from './format.js';
+import { metaFromSidecar, type TrajforgeSidecar } from './episodes.js';
+import { normalize } from './merge.js';
+import { dataFiles, readEpisodesMeta, readInfo, readJson, readJsonLines, readNpzFile, type Row } from './reader.js';
+import { npzBytes, type NpyArray } from '../../dataset/npz.js';
+import { ArrowParquetFile, arrowData, readArrowBatches } from '../../dataset/parquet.js';
+import { numericStats, type FeatureStats } from '../../dataset/stats.js';
+import type { DatasetMeta, DatasetSummary, ExtraFeature } from '../../dataset/meta.js';
+import { removeEmptyFolder, removeOwn } from '../../output/remove.js';
 
 /** One episode's values of the added feature: `length × dim` per-step values, and optionally the final observation's. */
 export interface FeatureValues {

@@ -1,14 +1,14 @@
 import { copyFileSync, existsSync, mkdirSync, readdirSync, realpathSync, renameSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { LOCK_FILE, MARKER_FILE } from './output.js';
-import { TrajforgeError } from '../core/errors.js';
-import { addEpisodeStats, episodeExtrasPath, extraKeys, MetadataWriter, NumericCollector, typedColumns, type EpisodeRecord } from './lerobot.js';
-import { dataColumns, dataPath, episodeStatFeatures, fileAddress, lerobotFeatures, videoPath, type Feature } from './lerobot-format.js';
-import { datasetMeta, metaFromSidecar, type TrajforgeSidecar } from './lerobot-episodes.js';
-import { dataFiles, readEpisodesMeta, readInfo, readJson, readJsonLines, readNpzFile, readParquetFooter, readParquetRows, type LeRobotInfo, type Row } from './lerobot-read.js';
-import { frameTimestamps } from '../video/ffmpeg.js';
-import { ArrowParquetFile } from './parquet.js';
-import type { DatasetMeta, DatasetSummary } from './sink.js';
+import { LOCK_FILE, MARKER_FILE } from '../../output/folder.js';
+import { TrajforgeError } from '../../core/errors.js';
+import { addEpisodeStats, episodeExtrasPath, extraKeys, MetadataWriter, NumericCollector, typedColumns, type EpisodeRecord } from './writer.js';
+import { dataColumns, dataPath, episodeStatFeatures, fileAddress, lerobotFeatures, videoPath, type Feature } from './format.js';
+import { datasetMeta, metaFromSidecar, type TrajforgeSidecar } from './episodes.js';
+import { dataFiles, readEpisodesMeta, readInfo, readJson, readJsonLines, readNpzFile, readParquetFooter, readParquetRows, type LeRobotInfo, type Row } from './reader.js';
+import { frameTimestamps } from '../../video/ffmpeg.js';
+import { ArrowParquetFile } from '../../dataset/parquet.js';
+import type { DatasetMeta, DatasetSummary } from '../../dataset/meta.js';
 
 type SidecarEpisode = Omit<EpisodeRecord, 'from_index'> & { source_episode: number };
 

@@ -1,14 +1,15 @@
 import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { TrajforgeError } from '../core/errors.js';
-import { deriveSeed } from '../core/rng.js';
-import type { ChannelFrames, EpisodeData } from '../episode/simulate.js';
-import { writeFileAtomic } from './atomic.js';
-import { episodeExtras, extraFeatures, flatKey, sourceJson, withFinal } from './extras.js';
-import { npzBytes, type NpyArray } from './npz.js';
-import { ATOMIC_TMP, appendJournal, discardNotice, readJournal, removeMatching, sizeProblem, writeJournal } from './journal.js';
-import type { DatasetMeta, DatasetSummary, EpisodeSink, SinkOpened } from './sink.js';
-import { removeOwn } from './remove.js';
+import { TrajforgeError } from '../../core/errors.js';
+import { deriveSeed } from '../../core/rng.js';
+import type { ChannelFrames, EpisodeData } from '../../dataset/episode.js';
+import { writeFileAtomic } from '../../output/atomic.js';
+import { episodeExtras, extraFeatures, flatKey, sourceJson, withFinal } from '../../dataset/extras.js';
+import { npzBytes, type NpyArray } from '../../dataset/npz.js';
+import { ATOMIC_TMP, appendJournal, discardNotice, readJournal, removeMatching, sizeProblem, writeJournal } from '../../dataset/journal.js';
+import type { EpisodeSink, SinkOpened } from '../../dataset/sink.js';
+import type { DatasetMeta, DatasetSummary } from '../../dataset/meta.js';
+import { removeOwn } from '../../output/remove.js';
 
 /**
  * DreamerV3 replay (the official danijar/dreamerv3 layout, `replay/*.npz`): chunks of at most

@@ -1,13 +1,14 @@
 import { accessSync, constants, existsSync, mkdirSync, renameSync, statSync, statfsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { TrajforgeError, asIoError } from '../core/errors.js';
-import type { EpisodeData } from '../episode/simulate.js';
-import { writeFileAtomic } from './atomic.js';
-import { episodeExtras, extraFeatures, flatKey, sourceJson, withFinal } from './extras.js';
-import { appendJournal, discardNotice, fileBytes, readJournal, sizeProblem, writeJournal } from './journal.js';
-import { escapeRegExp } from './output.js';
-import type { DatasetMeta, DatasetSummary, EpisodeSink, SinkOpened } from './sink.js';
-import { removeOwn } from './remove.js';
+import { TrajforgeError, asIoError } from '../../core/errors.js';
+import type { EpisodeData } from '../../dataset/episode.js';
+import { writeFileAtomic } from '../../output/atomic.js';
+import { episodeExtras, extraFeatures, flatKey, sourceJson, withFinal } from '../../dataset/extras.js';
+import { appendJournal, discardNotice, fileBytes, readJournal, sizeProblem, writeJournal } from '../../dataset/journal.js';
+import { escapeRegExp } from '../../output/folder.js';
+import type { EpisodeSink, SinkOpened } from '../../dataset/sink.js';
+import type { DatasetMeta, DatasetSummary } from '../../dataset/meta.js';
+import { removeOwn } from '../../output/remove.js';
 
 /**
  * Minari (HDF5) dataset: DIR/<namespace>/<name>-v<N>/data/{metadata.json, main_data.hdf5}, so

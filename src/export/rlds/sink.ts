@@ -1,14 +1,15 @@
 import { existsSync, mkdirSync, openSync, closeSync, writeSync, readSync, renameSync, statSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
-import { asIoError } from '../core/errors.js';
-import { Proto } from '../core/proto.js';
-import type { EpisodeData } from '../episode/simulate.js';
-import { encodePng } from '../render/png.js';
-import { writeFileAtomic } from './atomic.js';
-import { appendJournal, discardNotice, fileBytes, readJournal, writeJournal } from './journal.js';
-import { escapeRegExp } from './output.js';
-import type { DatasetMeta, DatasetSummary, EpisodeSink, SinkOpened } from './sink.js';
-import { removeOwn } from './remove.js';
+import { asIoError } from '../../core/errors.js';
+import { Proto } from '../../core/proto.js';
+import type { EpisodeData } from '../../dataset/episode.js';
+import { encodePng } from '../../render/png.js';
+import { writeFileAtomic } from '../../output/atomic.js';
+import { appendJournal, discardNotice, fileBytes, readJournal, writeJournal } from '../../dataset/journal.js';
+import { escapeRegExp } from '../../output/folder.js';
+import type { EpisodeSink, SinkOpened } from '../../dataset/sink.js';
+import type { DatasetMeta, DatasetSummary } from '../../dataset/meta.js';
+import { removeOwn } from '../../output/remove.js';
 
 /**
  * RLDS / TFDS dataset (the Open X-Embodiment layout): DIR/<name>/1.0.0/ with dataset_info.json,

@@ -1,14 +1,15 @@
 import { existsSync, mkdirSync, readdirSync, renameSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { rotate, type Quat, type Vec3 } from '../core/math.js';
-import type { PrimitiveShape } from '../core/scene.js';
-import type { ChannelFrames, EpisodeData } from '../episode/simulate.js';
-import { encodePng } from '../render/png.js';
-import { writeFileAtomic } from './atomic.js';
-import { appendJournal, discardNotice, readJournal, removeMatching, sizeProblem, writeJournal } from './journal.js';
-import type { DatasetMeta, DatasetSummary, EpisodeSink, SinkOpened } from './sink.js';
+import { rotate, type Quat, type Vec3 } from '../../core/math.js';
+import type { PrimitiveShape } from '../../core/scene.js';
+import type { ChannelFrames, EpisodeData } from '../../dataset/episode.js';
+import { encodePng } from '../../render/png.js';
+import { writeFileAtomic } from '../../output/atomic.js';
+import { appendJournal, discardNotice, readJournal, removeMatching, sizeProblem, writeJournal } from '../../dataset/journal.js';
+import type { EpisodeSink, SinkOpened } from '../../dataset/sink.js';
+import type { DatasetMeta, DatasetSummary } from '../../dataset/meta.js';
 import { encodeFloatTiff } from './tiff.js';
-import { removeOwn } from './remove.js';
+import { removeOwn } from '../../output/remove.js';
 
 /**
  * Kubric-style per-frame annotation folders: DIR/episode_NNNNNN/ with, for frame t of the T + 1

@@ -1,10 +1,10 @@
 import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { parquetMetadata, parquetReadObjects, parquetSchema } from 'hyparquet';
-import { TrajforgeError } from '../core/errors.js';
-import { frameTimestamps } from '../video/ffmpeg.js';
-import { dataPath, videoPath, type Feature } from './lerobot-format.js';
-import { readNpz, type NpyArray } from './npz.js';
+import { TrajforgeError } from '../../core/errors.js';
+import { frameTimestamps } from '../../video/ffmpeg.js';
+import { dataPath, videoPath, type Feature } from './format.js';
+import { readNpz, type NpyArray } from '../../dataset/npz.js';
 
 /** Reading LeRobot v3 datasets (ours or anyone's) for validate, inspect and merge. */
 export interface LeRobotInfo {

@@ -1,8 +1,8 @@
-import type { Channel } from '../render/renderer.js';
-import { CODECS } from '../video/ffmpeg.js';
-import { extraFeatures } from './extras.js';
-import type { ColumnDef, ParquetDtype } from './parquet.js';
-import type { DatasetMeta } from './sink.js';
+import type { Channel } from '../../render/renderer.js';
+import { CODECS } from '../../video/ffmpeg.js';
+import { extraFeatures } from '../../dataset/extras.js';
+import type { ColumnDef, ParquetDtype } from '../../dataset/parquet.js';
+import type { DatasetMeta } from '../../dataset/meta.js';
 
 /**
  * LeRobotDataset v3.0 layout facts (see ../shared/specs/formats.md): feature declarations,

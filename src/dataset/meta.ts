@@ -1,0 +1,87 @@
+/** Dataset metadata: what every writer knows about a run before its first episode, built in one place. */
+import { observationNames } from '../config/names.js';
+import type { ResolvedEnv } from '../config/parse.js';
+import type { EnvConfig } from '../config/schema.js';
+import type { Channel } from '../render/renderer.js';
+import { baseBodies } from '../sim/describe.js';
+import type { VideoCodec } from '../video/ffmpeg.js';
+
+/** What a dataset writer knows about the run before the first episode arrives. */
+export interface DatasetMeta {
+  envId: string;
+  config: EnvConfig;
+  configHash: string;
+  instruction: string;
+  fps: number;
+  observationNames: string[];
+  actionNames: string[];
+  discrete: boolean;
+  cameras: { name: string; width: number; height: number; channels: Channel[] }[];
+  /** Body names by id (segmentation legend). */
+  bodyNames: string[];
+  /**
+   * Extra per-step float features the episodes carry in `EpisodeData.extras` (e.g. a world
+   * model's `observation.latent`), declared up front so writers can lay out their schema before
+   * the first episode. Every episode must then carry exactly these keys and dims.
+   */
+  extraFeatures?: ExtraFeature[];
+  /** Where the episodes came from; absent means the simulator. */
+  source?: DatasetSource;
+  run: {
+    seed: number;
+    /** Episodes of the whole run (before sharding). */
+    episodes: number;
+    shard: { index: number; count: number };
+    policy: { kind: string; noise: number; epsilon: number };
+    codec: VideoCodec;
+    gop: number;
+    /** Episodes per checkpoint (resume granularity). */
+    checkpoint: number;
+    /** File rollover thresholds. */
+    layout: { chunksSize: number; dataFileMb: number; videoFileMb: number };
+  };
+}
+
+export interface ExtraFeature {
+  key: string;
+  dim: number;
+  names?: string[];
+}
+
+/** Provenance: `world-model` marks episodes dreamed by a learned model rather than simulated. */
+export interface DatasetSource {
+  kind: 'simulator' | 'world-model';
+  modelId?: string;
+  model?: string;
+}
+
+export interface DatasetSummary {
+  dir: string;
+  episodes: number;
+  frames: number;
+  successes: number;
+  bytes: number;
+}
+
+/** The environment's part of a dataset's metadata; the caller adds cameras, the run and provenance. */
+export function datasetMeta(
+  env: ResolvedEnv,
+  rest: Pick<DatasetMeta, 'cameras' | 'run'> & Partial<Pick<DatasetMeta, 'source' | 'extraFeatures'>>,
+): DatasetMeta {
+  const cfg = env.config;
+  return {
+    envId: cfg.id,
+    config: cfg,
+    configHash: env.hash,
+    instruction: cfg.task.instruction || cfg.description || cfg.id,
+    fps: Math.round(1 / (cfg.world.timestep * cfg.world.substeps)),
+    observationNames: observationNames(cfg),
+    actionNames: cfg.actions.actuators.map((a) => a.name),
+    discrete: cfg.actions.discrete !== undefined,
+    cameras: rest.cameras,
+    bodyNames: baseBodies(cfg).map((b) => b.name),
+    ...(rest.extraFeatures ? { extraFeatures: rest.extraFeatures } : {}),
+    ...(rest.source ? { source: rest.source } : {}),
+    run: rest.run,
+  };
+}
