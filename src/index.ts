@@ -1,15 +1,51 @@
-// Public API: re-exports only.
-export { TrajforgeError, type ErrorCode, type ConfigIssue } from './core/errors.js';
+/**
+ * Public API: re-exports only. Importing it loads no native addon and no WASM (measured by
+ * test/unit/api/import-cost.test.ts): functions that need onnxruntime, parquet, HDF5, ffmpeg or
+ * Rapier import them on their first call (src/api/). Subpaths: `trajforge/env` (synchronous
+ * config API, PhysicsEnv), `trajforge/dataset`, `trajforge/model`.
+ */
+export { TrajforgeError, isTrajforgeError, type ErrorCode, type ConfigIssue } from './core/errors.js';
 export { Rng, deriveSeed } from './core/rng.js';
 export type { Space, BoxSpace, DiscreteSpace, Action } from './core/spaces.js';
 export type { SceneSnapshot, Primitive, PrimitiveShape, CameraSnapshot, LightSnapshot } from './core/scene.js';
-export { loadEnv, listEnvironments, envDirs } from './config/load.js';
-export { validateEnvConfig, resolveExtends, mergeConfig, envJsonSchema, configHash, type ResolvedEnv } from './config/parse.js';
-export { EnvConfigSchema, type EnvConfig } from './config/schema.js';
-export { createEnv, PhysicsEnv, type StepResult, type StepInfo, type EnvSpec } from './sim/env.js';
-export { describeWorld } from './sim/describe.js';
+export type { Vec3, Quat } from './core/math.js';
+
+// Environments: createEnv takes an id, a config file or a loaded config (trajforge/env loads them synchronously).
+export { createEnv, type EnvRef } from './api/env-ref.js';
+export type { ResolvedEnv } from './config/parse.js';
+export type { EnvConfig } from './config/schema.js';
+export type { PhysicsEnv, StepResult, StepInfo, EnvSpec, Collision } from './sim/env.js';
 export type { WorldDescription } from './sim/description.js';
 export { hashSnapshot } from './sim/hash.js';
-export { makePolicy, ExpertPolicy, OuNoisePolicy, RandomPolicy, ReplayPolicy, POLICY_KINDS, type Policy, type PolicyKind } from './policy/index.js';
+
+// Policies and rollouts.
+export { makePolicy, ExpertPolicy, OuNoisePolicy, RandomPolicy, ReplayPolicy, POLICY_KINDS, type Policy, type PolicyKind, type PolicyOptions } from './policy/index.js';
 export { rollout, episodeSeed, summarizeEpisode, type StepRecord, type EpisodeSummary } from './episode/rollout.js';
-export { main } from './cli/main.js';
+
+// Rendering (pure TypeScript).
+export { Renderer, CHANNELS, findCamera, type Channel, type FrameSet, type RendererOptions } from './render/renderer.js';
+export { depthToRgb, segmentationToRgb, flowToRgb, normalsToRgb, frameStrip } from './render/colorize.js';
+export { calibration, type CameraCalibration } from './render/camera.js';
+export { renderSnapshot, encodePng, type RenderSnapshotOptions } from './api/render.js';
+
+// Datasets.
+export {
+  generateDataset,
+  openDataset,
+  type GenerateDatasetOptions,
+  type GenerateResult,
+  type GenerateProgress,
+  type Dataset,
+  type DatasetEpisode,
+  type DatasetInfo,
+  type EpisodeReadOptions,
+  type ChannelFrames,
+  type EpisodeData,
+  type BodyTrack,
+  type CameraTrack,
+  type DatasetSource,
+  type ExtraFeature,
+} from './api/dataset.js';
+
+// World models.
+export { loadWorldModel, type WorldModel, type WorldModelOptions, type WorldModelStep, type ModelCard } from './api/model.js';

@@ -1,0 +1,20 @@
+/**
+ * `trajforge/dataset`: writing and reading datasets. Both functions import their implementation
+ * (exporters, parquet readers, ffmpeg) on the first call, so importing this module is cheap.
+ */
+import type { Dataset } from '../dataset/open.js';
+
+export { generateDataset, type GenerateDatasetOptions, type GenerateResult, type GenerateProgress } from './generate.js';
+export type { Dataset, DatasetEpisode, DatasetInfo, EpisodeReadOptions } from '../dataset/open.js';
+export type { ChannelFrames, EpisodeData, BodyTrack, CameraTrack } from '../dataset/episode.js';
+export type { DatasetSource, ExtraFeature } from '../dataset/meta.js';
+
+/**
+ * Opens a dataset folder trajforge wrote (LeRobot v3 with trajforge's metadata; a folder holding
+ * several formats is read through its `lerobot/` part). Other folders are refused with
+ * E_DATASET_INVALID naming what they hold.
+ */
+export async function openDataset(dir: string): Promise<Dataset> {
+  const { openDataset: open } = await import('../dataset/open.js');
+  return open(dir);
+}
