@@ -1,4 +1,5 @@
 import type { OutputOptions } from '../output/folder.js';
+import type { NoticeKind } from '../pipeline/progress.js';
 
 /** Where commands write: injected so tests call commands without a process. */
 export interface CliIO {
@@ -19,4 +20,9 @@ export interface Command {
 /** How a command opens its output folder: resolved against its cwd, notices printed as `notice:` lines. */
 export function outputOptions(io: CliIO, o: Pick<OutputOptions, 'kind' | 'command' | 'mode' | 'entries' | 'accepts' | 'inputs' | 'hosts'>): OutputOptions {
   return { ...o, cwd: io.cwd, onNotice: (line) => io.err(`notice: ${line}\n`) };
+}
+
+/** A pipeline notice on stderr: the output folder's as `notice:` lines, the inputs' as `note:` lines. */
+export function printNotice(io: CliIO): (line: string, kind?: NoticeKind) => void {
+  return (line, kind = 'output') => io.err(`${kind === 'input' ? 'note' : 'notice'}: ${line}\n`);
 }
