@@ -1,9 +1,7 @@
-import { resolve } from 'node:path';
 import { TrajforgeError } from '../core/errors.js';
-import { mergeLeRobot } from '../export/lerobot/merge.js';
-import { LEROBOT_ENTRIES, writeOutput } from '../output/folder.js';
+import { mergeDatasets } from '../pipeline/merge.js';
 import { parse } from './args.js';
-import { outputOptions, type Command } from './io.js';
+import { printNotice, type Command } from './io.js';
 
 export const mergeCommand: Command = {
   name: 'merge',
@@ -12,15 +10,8 @@ export const mergeCommand: Command = {
   async run(args, io) {
     const { values, positionals } = parse(args, { out: { type: 'string' }, overwrite: { type: 'boolean' } }, this.usage);
     if (positionals.length === 0 || !values.out) throw new TrajforgeError('E_USAGE', `usage: ${this.usage}`);
-    const out = resolve(io.cwd, values.out as string);
-    const spec = outputOptions(io, { kind: 'dataset', command: 'merge', mode: (values.overwrite as unknown) === true ? 'overwrite' : 'new', entries: LEROBOT_ENTRIES, accepts: ['overwrite'], inputs: positionals });
-    const summary = await writeOutput(out, spec, () =>
-      mergeLeRobot(
-        positionals.map((p) => resolve(io.cwd, p)),
-        out,
-      ),
-    );
-    io.out(`merged ${positionals.length} dataset(s) into ${values.out}: ${summary.episodes} episodes, ${summary.frames} frames, ${(summary.bytes / 1e6).toFixed(2)} MB\n`);
+    const s = await mergeDatasets({ inputs: positionals, out: values.out as string, overwrite: (values.overwrite as unknown) === true, cwd: io.cwd, onNotice: printNotice(io) });
+    io.out(`merged ${s.inputs} dataset(s) into ${values.out}: ${s.episodes} episodes, ${s.frames} frames, ${(s.bytes / 1e6).toFixed(2)} MB\n`);
     return 0;
   },
 };

@@ -1,6 +1,5 @@
-import { resolve } from 'node:path';
 import { TrajforgeError } from '../core/errors.js';
-import { validateLeRobot } from '../export/lerobot/reader.js';
+import { validateDataset } from '../pipeline/validate.js';
 import { parse } from './args.js';
 import type { Command } from './io.js';
 
@@ -11,9 +10,8 @@ export const validateCommand: Command = {
   async run(args, io) {
     const { values, positionals } = parse(args, { quick: { type: 'boolean' } }, this.usage);
     if (!positionals[0]) throw new TrajforgeError('E_USAGE', `missing DIR\nusage: ${this.usage}`);
-    const dir = resolve(io.cwd, positionals[0]);
-    const problems = await validateLeRobot(dir, { deep: (values.quick as unknown) !== true });
-    if (problems.length === 0) {
+    const { dir, valid, problems } = await validateDataset({ dir: positionals[0], quick: (values.quick as unknown) === true, cwd: io.cwd });
+    if (valid) {
       io.out(`${positionals[0]}: valid LeRobot v3.0 dataset\n`);
       return 0;
     }
