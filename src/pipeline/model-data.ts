@@ -1,10 +1,10 @@
 /** Dataset -> model inputs, shared by the world-model commands (train, eval, predict, encode). */
-import { resolve } from 'node:path';
 import { TrajforgeError } from '../core/errors.js';
 import type { EpisodeData } from '../dataset/episode.js';
 import { datasetMeta, readLeRobotEpisodes } from '../export/lerobot/episodes.js';
 import type { DatasetMeta } from '../dataset/meta.js';
 import { transitionsFromEpisodes, type Transitions } from '../model/transitions.js';
+import { resolveIn } from './progress.js';
 
 /** Frames are box-filtered down to at most this size: dense layers on compact inputs train fast. */
 export const MODEL_INPUT_SIZE = 32;
@@ -18,8 +18,13 @@ export interface ModelData {
   downsample: number;
 }
 
-export async function loadModelData(dataset: string, cwd: string, opts: { camera?: string; downsample?: number }): Promise<ModelData> {
-  const dir = resolve(cwd, dataset);
+/**
+ * Reads a LeRobot dataset for a world model: its metadata, every episode's rgb frames of one camera
+ * (`camera`, default the first rgb camera) and the transitions at the model's input size.
+ * `dataset` is named in errors as given and resolved against `cwd`.
+ */
+export async function loadModelData(dataset: string, cwd: string | undefined, opts: { camera?: string; downsample?: number }): Promise<ModelData> {
+  const dir = resolveIn(cwd, dataset);
   const meta = datasetMeta(dir);
   if (meta.discrete) throw new TrajforgeError('E_MODEL_SHAPE', `${dataset}: world models need continuous actions; ${meta.envId} has a discrete action set`);
   const cam = opts.camera ? meta.cameras.find((c) => c.name === opts.camera) : meta.cameras.find((c) => c.channels.includes('rgb'));

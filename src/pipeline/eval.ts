@@ -1,0 +1,157 @@
+import { join } from 'node:path';
+import { TrajforgeError } from '../core/errors.js';
+import { datasetMeta } from '../export/lerobot/episodes.js';
+import { writeFileAtomic } from '../output/atomic.js';
+import { REPORT_ENTRIES, preflightOutput, writeOutput, type OutputOptions } from '../output/folder.js';
+import { checkModelTarget, datasetTarget } from '../model/card.js';
+import { copyLastBaseline, evaluateWorldModel as evaluateModel, predictWindow, type EvaluationInputs } from '../model/evaluate.js';
+import { fitLinearWorldModel, linearAsLatentModel } from '../model/linear-baseline.js';
+import { WorldModelSession } from '../model/session.js';
+import { readModelCard, readModelParts } from '../model/store.js';
+import { episodeRows, varyingColumns } from '../model/transitions.js';
+import { encodePng } from '../render/png.js';
+import { reportCharts, reportJson, reportMarkdown, targets, type Target } from '../report/world-model-report.js';
+import { loadModelData, splitEpisodes } from './model-data.js';
+import { checkInt, outputNotices, resolveIn, stopwatch, type PipelineCallbacks, type StageProgress } from './progress.js';
+
+/** State features that are object positions: names ending in .x / .y / .z. */
+export function positionColumns(names: readonly string[]): number[] {
+  return names.flatMap((n, i) => (/\.(x|y|z)$/.test(n) ? [i] : []));
+}
+
+/**
+ * read: the dataset (0 of 1, then 1 of 1); evaluate: 0 of 3 once the held-out split is known (with
+ * the model's id and the number of held-out episodes), then the model, the PCA baseline and
+ * copy-last; write: the report (0 of 1, then 1 of 1).
+ */
+export type EvalProgress = StageProgress<'read' | 'write'> | (StageProgress<'evaluate'> & { modelId: string; heldoutEpisodes: number });
+
+export interface EvalOptions extends PipelineCallbacks<EvalProgress> {
+  /** A model folder (trajforge train). */
+  model: string;
+  /** A trajforge LeRobot dataset of the model's environment; named in errors as given. */
+  dataset: string;
+  /**
+   * The report folder (default MODEL/eval): replaced whole when trajforge wrote it; a folder of
+   * the user's is refused untouched.
+   */
+  out?: string;
+  /** Open-loop steps (>= 1). Default 10. */
+  horizon?: number;
+  /** Context frames; the model is Markov in its latent, so only 1 is accepted. */
+  context?: number;
+  /** onnxruntime execution providers, in order of preference (default: the CPU). */
+  providers?: readonly string[];
+}
+
+/** A figure of the report, its target (e.g. '>= 40%') and whether it is met. */
+export type EvalTarget = Target;
+
+export interface EvalSummary {
+  /** The absolute report folder, holding report.json, report.md and PNG charts. */
+  dir: string;
+  modelId: string;
+  heldoutEpisodes: number;
+  horizon: number;
+  /** The report's targets, each met or missed. */
+  targets: EvalTarget[];
+  /** Per-pixel MSE at the last open-loop step (`horizon`). */
+  mse: { model: number; baseline: number; copyLast: number };
+  seconds: number;
+}
+
+/**
+ * Evaluates a world model on held-out episodes (the model's own split on its training dataset)
+ * against the PCA + bilinear baseline and copy-last, and writes report.json, report.md and charts.
+ */
+export async function evaluateWorldModel(opts: EvalOptions): Promise<EvalSummary> {
+  const elapsed = stopwatch();
+  const dataset = opts.dataset;
+  const horizon = checkInt(opts.horizon ?? 10, 'horizon', 1);
+  const context = checkInt(opts.context ?? 1, 'context', 1);
+  if (context !== 1) throw new TrajforgeError('E_USAGE', '--context: this model is Markov in its latent and conditions on the last context frame; use --context 1');
+  const out = resolveIn(opts.cwd, opts.out ?? join(opts.model, 'eval'));
+  const reportOutput: OutputOptions = { kind: 'report', command: 'eval', mode: 'overwrite', entries: REPORT_ENTRIES, inputs: [dataset], hosts: [opts.model], cwd: opts.cwd, onNotice: outputNotices(opts.onNotice) };
+  preflightOutput(out, reportOutput);
+  const started = performance.now();
+  const modelDir = resolveIn(opts.cwd, opts.model);
+  const card = readModelCard(modelDir);
+  // Refused before anything is loaded or written: a report of a model on another
+  // environment's data is meaningless and would replace the model's own report.
+  const { note } = checkModelTarget(card, datasetTarget(datasetMeta(resolveIn(opts.cwd, dataset)), dataset));
+  if (note) opts.onNotice?.(note, 'input');
+  const session = await WorldModelSession.load(card, readModelParts(modelDir, card), { providers: opts.providers }, modelDir);
+  try {
+    opts.onProgress?.({ stage: 'read', done: 0, total: 1, elapsed: elapsed() });
+    const data = await loadModelData(dataset, opts.cwd, { camera: card.camera, downsample: card.input.downsample });
+    opts.onProgress?.({ stage: 'read', done: 1, total: 1, elapsed: elapsed() });
+    const t = data.transitions;
+    // The model's own held-out episodes when this is its training dataset; otherwise the same rule.
+    const sameData = data.meta.configHash === card.dataset.config_hash && data.episodes.length === card.dataset.episodes;
+    const split = sameData ? card.split : splitEpisodes(data.episodes.length);
+    const stateColumns = varyingColumns(t.states, episodeRows(t, split.heldout).frames);
+    const inputs: EvaluationInputs = {
+      t,
+      trainEpisodes: split.train,
+      heldoutEpisodes: split.heldout,
+      horizon,
+      positionColumns: positionColumns(data.meta.observationNames).filter((c) => stateColumns.includes(c)),
+      stateColumns,
+    };
+    const evaluated = (done: number) => opts.onProgress?.({ stage: 'evaluate', done, total: 3, elapsed: elapsed(), modelId: card.id, heldoutEpisodes: split.heldout.length });
+    evaluated(0);
+    const fitStart = performance.now();
+    const linear = fitLinearWorldModel(t, split.train, { latent: card.latent, seed: 0, maxFitFrames: 2000 });
+    const baselineFitSeconds = (performance.now() - fitStart) / 1000;
+    const baseline = linearAsLatentModel(linear);
+    const modelEval = await evaluateModel(session, inputs);
+    evaluated(1);
+    const baselineEval = await evaluateModel(baseline, inputs);
+    evaluated(2);
+    const copyLast = copyLastBaseline(inputs);
+    evaluated(3);
+    // Example picture: the longest held-out episode's first window.
+    const exEpisode = split.heldout.reduce((best, e) => (t.lengths[e]! > t.lengths[best]! ? e : best), split.heldout[0]!);
+    const D = t.frames.cols;
+    const ctxRow = t.frameStarts[exEpisode]!;
+    const exH = Math.min(horizon, t.lengths[exEpisode]!);
+    const truth = Float32Array.from(t.frames.data.subarray((ctxRow + 1) * D, (ctxRow + 1 + exH) * D));
+    const copy = new Float32Array(exH * D);
+    for (let h = 0; h < exH; h++) copy.set(t.frames.data.subarray(ctxRow * D, (ctxRow + 1) * D), h * D);
+    const steps = [1, Math.ceil(exH / 2), exH].filter((v, i, a) => a.indexOf(v) === i);
+    const report = {
+      model: { id: card.id, dir: opts.model, kind: card.kind, latent: card.latent, trainingSeconds: card.training.seconds },
+      dataset: { dir: dataset, envId: data.meta.envId, heldoutEpisodes: split.heldout.length, windows: modelEval.openLoop.windows, width: t.width, height: t.height },
+      horizon,
+      context,
+      model_eval: modelEval,
+      baseline: baselineEval,
+      baselineFitSeconds,
+      copyLast,
+      examples: { truth, model: await predictWindow(session, t, exEpisode, 0, exH), baseline: await predictWindow(baseline, t, exEpisode, 0, exH), copy, steps },
+      timing: { evalSeconds: (performance.now() - started) / 1000 },
+    };
+    const charts = reportCharts(report);
+    opts.onProgress?.({ stage: 'write', done: 0, total: 1, elapsed: elapsed() });
+    // A report folder is replaced whole (a stale chart never sits beside a new report), and only
+    // when trajforge wrote it: a user folder given as --out is refused untouched.
+    await writeOutput(out, reportOutput, async () => {
+      for (const [name, img] of Object.entries(charts)) writeFileAtomic(join(out, name), encodePng(img.width, img.height, img.data));
+      writeFileAtomic(join(out, 'report.json'), `${JSON.stringify(reportJson(report), (_, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2)}\n`);
+      writeFileAtomic(join(out, 'report.md'), reportMarkdown(report, Object.keys(charts)));
+    });
+    opts.onProgress?.({ stage: 'write', done: 1, total: 1, elapsed: elapsed() });
+    const i = horizon - 1;
+    return {
+      dir: out,
+      modelId: card.id,
+      heldoutEpisodes: split.heldout.length,
+      horizon,
+      targets: targets(report),
+      mse: { model: modelEval.openLoop.trueActions.mse[i]!, baseline: baselineEval.openLoop.trueActions.mse[i]!, copyLast: copyLast.mse[i]! },
+      seconds: elapsed(),
+    };
+  } finally {
+    await session.release();
+  }
+}

@@ -1,0 +1,185 @@
+import { join } from 'node:path';
+import { TrajforgeError } from '../core/errors.js';
+import { writeFileAtomic } from '../output/atomic.js';
+import { MODEL_ENTRIES, preflightOutput, writeOutput, type OutputOptions } from '../output/folder.js';
+import type { ModelCard } from '../model/card.js';
+import { exportLatentModel, exportLinearModel } from '../model/export.js';
+import { fitLinearHeads, fitLinearWorldModel } from '../model/linear-baseline.js';
+import { DEFAULT_LATENT_OPTIONS, trainLatentModel, type LatentModelOptions, type TrainingLogEntry } from '../model/latent-model.js';
+import { saveModel } from '../model/store.js';
+import { buildModelCard } from './model-card.js';
+import { loadModelData, splitEpisodes, type ModelData } from './model-data.js';
+import { checkInt, checkNumber, outputNotices, resolveIn, stopwatch, type PipelineCallbacks, type StageProgress } from './progress.js';
+
+/** latent: the learned model (encoder, decoder, dynamics, reward/done, inverse); linear: PCA + bilinear ridge, closed form. */
+export type WorldModelKind = 'latent' | 'linear';
+
+/** The training data, as read. */
+export interface TrainData {
+  /** Episodes in the dataset, of which `trainEpisodes` train and `heldoutEpisodes` (every 5th) are held out. */
+  episodes: number;
+  trainEpisodes: number;
+  heldoutEpisodes: number;
+  /** Frames (steps plus each episode's final frame) at the model's size, width × height. */
+  frames: number;
+  width: number;
+  height: number;
+  camera: string;
+}
+
+/**
+ * read: done 0 of 1 when reading starts, 1 of 1 (with `data`) once the dataset is read and checked;
+ * state / dynamics: one event per epoch of the latent model's training phases, with the epoch's
+ * losses; fit: the linear model's closed-form fit (0 of 1, then 1 of 1).
+ */
+export type TrainProgress =
+  | (StageProgress<'read'> & { data?: TrainData })
+  | (StageProgress<TrainingLogEntry['phase']> & { losses: Record<string, number> })
+  | StageProgress<'fit'>;
+
+export interface TrainOptions extends PipelineCallbacks<TrainProgress> {
+  /** A trajforge LeRobot dataset with continuous actions and an rgb camera; named in errors as given. */
+  dataset: string;
+  /** The model folder: absent or empty, or (with `overwrite`) a model trajforge wrote. */
+  out: string;
+  /** Replace a model trajforge wrote at `out`; it is emptied only once the data has been read and checked. */
+  overwrite?: boolean;
+  /** Default latent. */
+  kind?: WorldModelKind;
+  /** The rgb camera to model (default: the dataset's first rgb camera). */
+  camera?: string;
+  /** Integer box-filter factor (default: down to at most 32 pixels a side). */
+  downsample?: number;
+  /** State-phase epochs (the dynamics phase runs half as many, at least 1). Default 12. */
+  epochs?: number;
+  /** Latent size (>= 2). Default 128. */
+  latent?: number;
+  /** Hidden width of the MLPs (>= 4). Default 128. */
+  hidden?: number;
+  /** Colour keypoints (0: none). Default 12. */
+  keypoints?: number;
+  /** Open-loop rollout steps of the dynamics loss (>= 1). Default 8. */
+  rollout?: number;
+  /** Weight of the state supervision (0: none). Default 1. */
+  stateWeight?: number;
+  /** Start-latent noise of the dynamics phase, in typical steps (>= 0). Default 1.5. */
+  dynamicsNoise?: number;
+  seed?: number;
+  /** Sprite size of the decoder: 0 (PCA decoder) or odd, and only with keypoints. Default 5 with keypoints, else 0. */
+  sprites?: number;
+  /** Sprites per keypoint (>= 1). Default 8. */
+  spriteCount?: number;
+}
+
+export interface TrainSummary {
+  /** The absolute model folder. */
+  dir: string;
+  kind: WorldModelKind;
+  /** The model's card (model.json); `card.id` is the content hash of its ONNX files. */
+  card: ModelCard;
+  data: TrainData;
+  latent: number;
+  /** Seconds from the call to the saved model, reading included. */
+  seconds: number;
+  /**
+   * The last epoch's figures (latent models): the normalised state-head MSE (absent without state
+   * supervision), the dynamics' latent-delta NMSE and the inverse-dynamics MSE.
+   */
+  final: { stateMse?: number; latentDeltaNmse?: number; inverseMse?: number };
+  /** Every epoch's losses (empty for the linear model); also written to training_log.jsonl. */
+  log: TrainingLogEntry[];
+}
+
+/**
+ * Fits a world model on a LeRobot dataset and saves it as ONNX parts plus model.json. The dataset
+ * is read and checked before the output folder is touched, so a bad dataset or option keeps an
+ * old model at `out`.
+ */
+export async function trainWorldModel(opts: TrainOptions): Promise<TrainSummary> {
+  const elapsed = stopwatch();
+  const options = latentOptions(opts);
+  const kind = opts.kind ?? 'latent';
+  if (kind !== 'latent' && kind !== 'linear') throw new TrajforgeError('E_USAGE', `--model must be latent or linear, got '${String(kind)}'`);
+  if (opts.downsample !== undefined) checkInt(opts.downsample, 'downsample', 1);
+  const out = resolveIn(opts.cwd, opts.out);
+  const spec: OutputOptions = { kind: 'model', command: 'train', mode: opts.overwrite ? 'overwrite' : 'new', entries: MODEL_ENTRIES, accepts: ['overwrite'], inputs: [opts.dataset], cwd: opts.cwd, onNotice: outputNotices(opts.onNotice) };
+  // A refused output is known before the data is read; the folder is emptied (--overwrite) only
+  // once the data has been read and checked, so a bad dataset or option keeps the old model.
+  preflightOutput(out, spec);
+  opts.onProgress?.({ stage: 'read', done: 0, total: 1, elapsed: elapsed() });
+  const data = await loadModelData(opts.dataset, opts.cwd, { camera: opts.camera, downsample: opts.downsample });
+  const split = splitEpisodes(data.episodes.length);
+  const t = data.transitions;
+  const read: TrainData = { episodes: data.episodes.length, trainEpisodes: split.train.length, heldoutEpisodes: split.heldout.length, frames: t.frames.rows, width: t.width, height: t.height, camera: data.camera };
+  opts.onProgress?.({ stage: 'read', done: 1, total: 1, elapsed: elapsed(), data: read });
+  return writeOutput(out, spec, async (folder) => {
+    const trained = kind === 'linear' ? fitLinear(data, split, options, opts, elapsed) : fitLatent(data, split, options, opts, elapsed, () => folder.touch());
+    const seconds = elapsed();
+    const card = buildModelCard({ ...trained, options, seconds, data, split });
+    saveModel(out, card, trained.parts);
+    if (kind === 'latent') writeFileAtomic(join(out, 'training_log.jsonl'), trained.log.map((e) => JSON.stringify(e)).join('\n') + '\n');
+    const last = (phase: TrainingLogEntry['phase']) => trained.log.filter((e) => e.phase === phase).at(-1)?.parts;
+    const final = { stateMse: last('state')?.state_mse, latentDeltaNmse: last('dynamics')?.latent_delta_nmse, inverseMse: last('dynamics')?.inverse_mse };
+    return { dir: out, kind, card, data: read, latent: trained.shape.latent, seconds, final, log: trained.log };
+  });
+}
+
+/** The latent model's options from the caller's, with the CLI's defaults; every value checked. */
+function latentOptions(opts: TrainOptions): LatentModelOptions {
+  const D = DEFAULT_LATENT_OPTIONS;
+  const epochs = checkInt(opts.epochs ?? D.stateEpochs, 'epochs', 1);
+  const keypoints = checkInt(opts.keypoints ?? D.keypoints, 'keypoints', 0);
+  const options: LatentModelOptions = {
+    ...D,
+    latent: checkInt(opts.latent ?? D.latent, 'latent', 2),
+    hidden: checkInt(opts.hidden ?? D.hidden, 'hidden', 4),
+    keypoints,
+    rolloutSteps: checkInt(opts.rollout ?? D.rolloutSteps, 'rollout', 1),
+    stateWeight: checkNumber(opts.stateWeight ?? D.stateWeight, 'state-weight'),
+    dynamicsNoise: checkNumber(opts.dynamicsNoise ?? D.dynamicsNoise, 'dynamics-noise'),
+    seed: checkInt(opts.seed ?? 0, 'seed', 0),
+    // Sprites are drawn at the colour keypoints: without keypoints the decoder is the PCA stem's inverse.
+    sprites: checkInt(opts.sprites ?? (keypoints > 0 ? D.sprites : 0), 'sprites', 0),
+    spriteCount: checkInt(opts.spriteCount ?? D.spriteCount, 'sprite-count', 1),
+    stateEpochs: epochs,
+    dynamicsEpochs: Math.max(1, Math.ceil(epochs / 2)),
+  };
+  if (options.sprites > 0 && (options.sprites % 2 === 0 || options.keypoints === 0)) {
+    throw new TrajforgeError('E_USAGE', `--sprites must be 0 or an odd size, and needs --keypoints > 0 (got --sprites ${options.sprites}, --keypoints ${options.keypoints})`);
+  }
+  if (!(options.dynamicsNoise >= 0)) throw new TrajforgeError('E_USAGE', `--dynamics-noise must be >= 0, got ${options.dynamicsNoise}`);
+  return options;
+}
+
+type Split = { train: number[]; heldout: number[] };
+type Trained = Pick<Parameters<typeof buildModelCard>[0], 'parts' | 'shape' | 'log'>;
+
+/** The PCA + bilinear-ridge baseline as a model directory: closed form, seconds. */
+function fitLinear(data: ModelData, split: Split, options: LatentModelOptions, opts: TrainOptions, elapsed: () => number): Trained {
+  const t = data.transitions;
+  opts.onProgress?.({ stage: 'fit', done: 0, total: 1, elapsed: elapsed() });
+  const linear = fitLinearWorldModel(t, split.train, { latent: options.latent, seed: options.seed, maxFitFrames: 2000 });
+  const parts = exportLinearModel(linear, fitLinearHeads(linear, t, split.train), t.actions.cols);
+  opts.onProgress?.({ stage: 'fit', done: 1, total: 1, elapsed: elapsed() });
+  const shape = { kind: 'linear' as const, inputWidth: t.source.width, inputHeight: t.source.height, width: t.width, height: t.height, latent: linear.pca.components.rows, actionDim: t.actions.cols, state: { names: [], latent_dims: [], mean: [], std: [] } };
+  return { parts, shape, log: [] };
+}
+
+/** The learned model; `heartbeat` keeps the output's lock fresh between epochs (training is synchronous). */
+function fitLatent(data: ModelData, split: Split, options: LatentModelOptions, opts: TrainOptions, elapsed: () => number, heartbeat: () => void): Trained {
+  const t = data.transitions;
+  const actuators = data.meta.config.actions.actuators;
+  const bounds = { low: Float32Array.from(actuators.map((a) => a.low)), high: Float32Array.from(actuators.map((a) => a.high)) };
+  const { model, log } = trainLatentModel(t, split.train, bounds, options, (e) => {
+    heartbeat();
+    opts.onProgress?.({ stage: e.phase, done: e.epoch, total: e.epochs, elapsed: elapsed(), losses: e.parts });
+  });
+  const state = {
+    names: model.stateColumns.map((c) => data.meta.observationNames[c] ?? `state.${c}`),
+    latent_dims: model.stateColumns.map((_, i) => model.coefficients + i),
+    mean: [...model.stateMean],
+    std: [...model.stateStd],
+  };
+  const shape = { kind: 'latent-mlp' as const, inputWidth: model.inputWidth, inputHeight: model.inputHeight, width: model.width, height: model.height, latent: model.latent, actionDim: model.actionDim, state };
+  return { parts: exportLatentModel(model), shape, log };
+}
