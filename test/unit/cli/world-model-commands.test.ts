@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { runCommand } from '../../helpers/cli-io.js';
-import { predictFrameSize } from '../../../src/cli/predict.js';
+import { predictFrameSize } from '../../../src/pipeline/predict.js';
 import { loadEnv } from '../../../src/config/load.js';
 import { episodeSeed } from '../../../src/episode/rollout.js';
 import type { EpisodeData } from '../../../src/dataset/episode.js';
