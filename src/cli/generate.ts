@@ -7,7 +7,7 @@ import { POLICY_KINDS, type PolicyKind } from '../policy/index.js';
 import { CHANNELS, type Channel } from '../render/renderer.js';
 import { CODECS, type VideoCodec } from '../video/ffmpeg.js';
 import { intOption, numberOption, parse } from './args.js';
-import type { CliIO, Command } from './io.js';
+import { printNotice, type CliIO, type Command } from './io.js';
 
 export const generateCommand: Command = {
   name: 'generate',
@@ -78,7 +78,7 @@ export const generateCommand: Command = {
         videoFileMb: positive(numberOption(values['video-file-mb'] as string | undefined, 'video-file-mb', 200), 'video-file-mb'),
       },
       onProgress: progress,
-      onNotice: (line) => io.err(`notice: ${line}\n`),
+      onNotice: printNotice(io),
       cwd: io.cwd,
     });
     if (io.isTTY) io.err('\n');

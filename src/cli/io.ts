@@ -1,4 +1,3 @@
-import type { OutputOptions } from '../output/folder.js';
 import type { NoticeKind } from '../pipeline/progress.js';
 
 /** Where commands write: injected so tests call commands without a process. */
@@ -15,11 +14,6 @@ export interface Command {
   summary: string;
   usage: string;
   run(args: string[], io: CliIO): Promise<number>;
-}
-
-/** How a command opens its output folder: resolved against its cwd, notices printed as `notice:` lines. */
-export function outputOptions(io: CliIO, o: Pick<OutputOptions, 'kind' | 'command' | 'mode' | 'entries' | 'accepts' | 'inputs' | 'hosts'>): OutputOptions {
-  return { ...o, cwd: io.cwd, onNotice: (line) => io.err(`notice: ${line}\n`) };
 }
 
 /** A pipeline notice on stderr: the output folder's as `notice:` lines, the inputs' as `note:` lines. */

@@ -1,0 +1,213 @@
+import type { ResolvedEnv } from '../config/parse.js';
+import { TrajforgeError } from '../core/errors.js';
+import { datasetMeta, type DatasetSummary } from '../dataset/meta.js';
+import { writeEpisodes } from '../dataset/sink.js';
+import { episodeSeed } from '../episode/rollout.js';
+import { simulateEpisode } from '../episode/simulate.js';
+import { DEFAULT_LAYOUT } from '../export/lerobot/format.js';
+import { sinkFor } from '../export/registry.js';
+import { writeOutput, type OutputOptions } from '../output/folder.js';
+import { checkModelForEnv, dreamEpisodes, type DreamStats } from '../model/dream.js';
+import { WorldModelSession } from '../model/session.js';
+import { readModelCard, readModelParts } from '../model/store.js';
+import { makePolicy, POLICY_KINDS, type PolicyKind } from '../policy/index.js';
+import { Renderer } from '../render/renderer.js';
+import { createEnv } from '../sim/env.js';
+import { CODECS, type VideoCodec } from '../video/ffmpeg.js';
+import { checkInt, checkNumber, outputNotices, resolveIn, stopwatch, type PipelineCallbacks, type StageProgress } from './progress.js';
+
+/**
+ * dream: one event per episode written; with `compare`, redream: one per episode dreamed again
+ * (nothing written), simulate: one per episode simulated and rendered (nothing written).
+ */
+export type DreamProgress = StageProgress<'dream' | 'redream' | 'simulate'>;
+
+export interface DreamOptions extends PipelineCallbacks<DreamProgress> {
+  /** A model folder (trajforge train) trained on `env`. */
+  model: string;
+  /** The environment the model was trained on (loadEnv): it supplies the real reset frames. */
+  env: ResolvedEnv;
+  /** The dataset folder: absent or empty, or (with `overwrite`) a dataset trajforge wrote. */
+  out: string;
+  overwrite?: boolean;
+  /** Default 50. */
+  episodes?: number;
+  /** Policy acting on the dreamed observations: expert (default when the environment has one), random or noise. */
+  policy?: { kind?: PolicyKind; noise?: number; epsilon?: number };
+  seed?: number;
+  /** Steps at most per episode (default: the environment's time limit). */
+  horizon?: number;
+  /** Episodes dreamed together per model call (>= 1). Default 256. */
+  batch?: number;
+  /** Export format(s), comma-separated. Default lerobot. */
+  format?: string;
+  /** Default h264. */
+  codec?: VideoCodec;
+  /** Keyframe interval (>= 1). Default 2. */
+  gop?: number;
+  /** Also time the dream again without writing and the simulator on the same seeds, for the speedup. */
+  compare?: boolean;
+}
+
+export interface DreamComparison {
+  /** The same episodes dreamed again, nothing written. */
+  redreamedSteps: number;
+  dreamStepsPerSecond: number;
+  /** The same seeds and policy in the simulator, rendered rgb at the model's input size, nothing written, one thread. */
+  simulatedSteps: number;
+  simulatorSeconds: number;
+  simulatorStepsPerSecond: number;
+  simulatorWidth: number;
+  simulatorHeight: number;
+  /** dreamStepsPerSecond / simulatorStepsPerSecond. */
+  speedup: number;
+}
+
+export interface DreamSummary extends DatasetSummary {
+  envId: string;
+  modelId: string;
+  format: string;
+  policy: PolicyKind;
+  horizon: number;
+  /** The dataset's one camera: the model's, at its decoded size. */
+  camera: string;
+  width: number;
+  height: number;
+  /** Model steps dreamed. */
+  steps: number;
+  /** Seconds in the model (and policies), in resets and start frames, and both together. */
+  modelSeconds: number;
+  startSeconds: number;
+  dreamSeconds: number;
+  /** Seconds with writing. */
+  seconds: number;
+  /** Steps and frames per second of dream time (0 when no time was measured). */
+  stepsPerSecond: number;
+  framesPerSecond: number;
+  compare?: DreamComparison;
+}
+
+/**
+ * Rolls out synthetic episodes inside a world model, starting from the environment's real reset
+ * frames, and writes them as a dataset marked as world-model data.
+ */
+export async function dreamDataset(opts: DreamOptions): Promise<DreamSummary> {
+  const elapsed = stopwatch();
+  const format = opts.format ?? 'lerobot';
+  const sink = sinkFor(format);
+  const codec = opts.codec ?? 'h264';
+  if (!(codec in CODECS)) throw new TrajforgeError('E_USAGE', `unknown --codec '${codec}' (known: ${Object.keys(CODECS).join(', ')})`);
+  const gop = checkInt(opts.gop ?? 2, 'gop', 1);
+  const episodes = checkInt(opts.episodes ?? 50, 'episodes', 1);
+  const seed = checkInt(opts.seed ?? 0, 'seed', 0);
+  const batch = checkInt(opts.batch ?? 256, 'batch', 1);
+  const noise = checkNumber(opts.policy?.noise ?? 0, 'noise');
+  const epsilon = checkNumber(opts.policy?.epsilon ?? 0, 'epsilon');
+  if (noise < 0) throw new TrajforgeError('E_USAGE', `--noise must be >= 0, got ${noise}`);
+  if (epsilon < 0 || epsilon > 1) throw new TrajforgeError('E_USAGE', `--epsilon must be in [0, 1], got ${epsilon}`);
+
+  const resolved = opts.env;
+  const cfg = resolved.config;
+  const kind = opts.policy?.kind ?? (cfg.expert ? 'expert' : 'noise');
+  if (!POLICY_KINDS.includes(kind) || kind === 'replay') throw new TrajforgeError('E_USAGE', `--policy must be one of expert, random, noise; got '${kind}'`);
+  if (kind === 'expert' && !cfg.expert) throw new TrajforgeError('E_USAGE', `${cfg.id} declares no expert; use --policy random or noise`);
+  const horizon = checkInt(opts.horizon ?? cfg.task.timeLimit, 'horizon', 1);
+
+  const modelDir = resolveIn(opts.cwd, opts.model);
+  const card = readModelCard(modelDir);
+  if (card.dataset.env_id !== cfg.id) throw new TrajforgeError('E_USAGE', `the model was trained on ${card.dataset.env_id}, not ${cfg.id}`);
+  const env = await createEnv(resolved);
+  try {
+    checkModelForEnv(card, env);
+    if (card.dataset.config_hash !== resolved.hash) opts.onNotice?.(`${cfg.id}'s config differs from the one the model was trained on (hash ${card.dataset.config_hash.slice(0, 12)})`, 'input');
+    const out = resolveIn(opts.cwd, opts.out);
+
+    const policyOpts = { noise, epsilon };
+    const meta = datasetMeta(resolved, {
+      cameras: [{ name: card.camera, width: card.decoded.width, height: card.decoded.height, channels: ['rgb'] }],
+      source: { kind: 'world-model', modelId: card.id, model: modelDir },
+      run: { seed, episodes, shard: { index: 0, count: 1 }, policy: { kind, noise, epsilon }, codec, gop, checkpoint: 32, layout: DEFAULT_LAYOUT },
+    });
+    const jobs = Array.from({ length: episodes }, (_, k) => ({ episode: k, seed: episodeSeed(seed, k) }));
+    const session = await WorldModelSession.load(card, readModelParts(modelDir, card));
+    const dream = (stats: DreamStats) => dreamEpisodes({ model: session, env, renderer: new Renderer(), makePolicy: () => makePolicy(kind, env, policyOpts), jobs, horizon, batch }, stats);
+    const rate = (n: number, s: number) => (s > 0 ? n / s : 0);
+    try {
+      const spec: OutputOptions = { kind: 'dataset', command: 'dream', mode: opts.overwrite ? 'overwrite' : 'new', entries: sink.entries(meta), accepts: ['overwrite'], inputs: [modelDir], cwd: opts.cwd, onNotice: outputNotices(opts.onNotice) };
+      const stats: DreamStats = { steps: 0, episodes: 0, modelSeconds: 0, startSeconds: 0 };
+      let successes = 0;
+      let frames = 0;
+      let written = 0;
+      const writing = stopwatch();
+      const summary = await writeOutput(out, spec, (folder) =>
+        writeEpisodes(sink, folder, meta, dream(stats), (ep) => {
+          successes += ep.success[ep.length - 1] ? 1 : 0;
+          frames += ep.length;
+          opts.onProgress?.({ stage: 'dream', done: ++written, total: episodes, elapsed: elapsed() });
+        }),
+      );
+      const seconds = writing();
+      const dreamSeconds = stats.modelSeconds + stats.startSeconds;
+      const result: DreamSummary = {
+        ...summary,
+        episodes,
+        frames,
+        successes,
+        envId: cfg.id,
+        modelId: card.id,
+        format,
+        policy: kind,
+        horizon,
+        camera: card.camera,
+        width: card.decoded.width,
+        height: card.decoded.height,
+        steps: stats.steps,
+        modelSeconds: stats.modelSeconds,
+        startSeconds: stats.startSeconds,
+        dreamSeconds,
+        seconds,
+        stepsPerSecond: rate(stats.steps, dreamSeconds),
+        framesPerSecond: rate(frames, dreamSeconds),
+      };
+      if (opts.compare) {
+        // Like for like: the simulator pass below writes nothing, so the dream is timed again
+        // without the writer too (its ffmpeg encoders otherwise share the machine with the model).
+        const alone: DreamStats = { steps: 0, episodes: 0, modelSeconds: 0, startSeconds: 0 };
+        let replayed = 0;
+        let redreamed = 0;
+        for await (const ep of dream(alone)) {
+          replayed += ep.length;
+          opts.onProgress?.({ stage: 'redream', done: ++redreamed, total: episodes, elapsed: elapsed() });
+        }
+        const renderer = new Renderer();
+        const policy = makePolicy(kind, env, policyOpts);
+        let simSteps = 0;
+        let simSeconds = 0;
+        for (const [n, j] of jobs.entries()) {
+          // Timed per episode, so the caller's progress callback is not counted as simulation.
+          const simulating = stopwatch();
+          simSteps += simulateEpisode(env, policy, renderer, j.episode, j.seed, [{ name: card.camera, channels: ['rgb'] }]).length;
+          simSeconds += simulating();
+          opts.onProgress?.({ stage: 'simulate', done: n + 1, total: jobs.length, elapsed: elapsed() });
+        }
+        const simRate = simSteps / simSeconds;
+        const dreamRate = alone.steps / (alone.modelSeconds + alone.startSeconds);
+        result.compare = {
+          redreamedSteps: replayed,
+          dreamStepsPerSecond: dreamRate,
+          simulatedSteps: simSteps,
+          simulatorSeconds: simSeconds,
+          simulatorStepsPerSecond: simRate,
+          simulatorWidth: card.input.width,
+          simulatorHeight: card.input.height,
+          speedup: dreamRate / simRate,
+        };
+      }
+      return result;
+    } finally {
+      await session.release();
+    }
+  } finally {
+    env.close();
+  }
+}
