@@ -63,6 +63,14 @@ export interface DatasetSummary {
   bytes: number;
 }
 
+/** File rollover thresholds of a dataset (LeRobot's defaults; smaller values are for tests and tiny datasets). */
+export interface Layout {
+  chunksSize: number;
+  dataFileMb: number;
+  videoFileMb: number;
+}
+export const DEFAULT_LAYOUT: Layout = { chunksSize: 1000, dataFileMb: 100, videoFileMb: 200 };
+
 /** The environment's part of a dataset's metadata; the caller adds cameras, the run and provenance. */
 export function datasetMeta(
   env: ResolvedEnv,

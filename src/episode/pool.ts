@@ -6,6 +6,26 @@ import type { EpisodeData } from '../dataset/episode.js';
 export interface EpisodeJob {
   episode: number;
   seed: number;
+  /** The episode's place in the dataset being written (what an encoder may name files by). */
+  position: number;
+}
+
+/**
+ * An encoding step the workers run on each episode they produce (a dataset format's PNG, npz or
+ * record bytes), so the consumer only commits. Given as a module to import (URL) exporting
+ * `encoderFor(format)` and plain data, since functions do not cross thread boundaries; this keeps
+ * episode/ free of any format.
+ */
+export interface WorkerEncoding {
+  module: string;
+  format: string;
+  meta: unknown;
+}
+
+/** An episode and, when the workers encode, its encoding. */
+export interface Produced {
+  ep: EpisodeData;
+  encoded?: unknown;
 }
 
 /**
@@ -13,28 +33,28 @@ export interface EpisodeJob {
  * order. At most `workers * 2` jobs are in flight, and the next job is dispatched only when the
  * consumer takes a result, so memory stays bounded however long the run (backpressure).
  */
-export async function* produceEpisodes(init: RunnerInit, jobs: EpisodeJob[], workers: number): AsyncGenerator<EpisodeData> {
+export async function* produceEpisodes(init: RunnerInit, jobs: EpisodeJob[], workers: number, encoding?: WorkerEncoding): AsyncGenerator<Produced> {
   if (workers <= 0) {
     const runner: EpisodeRunner = await createRunner(init);
     try {
-      for (const j of jobs) yield runner.run(j.episode, j.seed);
+      for (const j of jobs) yield { ep: runner.run(j.episode, j.seed) };
     } finally {
       runner.close();
     }
     return;
   }
-  const pool = await Promise.all(Array.from({ length: Math.min(workers, Math.max(1, jobs.length)) }, () => startWorker(init)));
-  const results = new Map<number, Promise<EpisodeData>>();
+  const pool = await Promise.all(Array.from({ length: Math.min(workers, Math.max(1, jobs.length)) }, () => startWorker({ init, encoding })));
+  const results = new Map<number, Promise<Produced>>();
   const idle = [...pool];
   let next = 0;
   const maxInFlight = pool.length * 2;
-  const queue: { job: number; resolve: (e: EpisodeData) => void; reject: (e: Error) => void }[][] = pool.map(() => []);
+  const queue: { job: number; resolve: (e: Produced) => void; reject: (e: Error) => void }[][] = pool.map(() => []);
   const dispatch = () => {
     while (next < jobs.length && results.size < maxInFlight) {
       const job = next++;
       const w = idle.length > 0 ? idle.shift()! : pool[job % pool.length]!;
       const wi = pool.indexOf(w);
-      const result = new Promise<EpisodeData>((resolve, reject) => {
+      const result = new Promise<Produced>((resolve, reject) => {
         queue[wi]!.push({ job, resolve, reject });
         w.worker.postMessage(jobs[job]);
       });
@@ -45,10 +65,10 @@ export async function* produceEpisodes(init: RunnerInit, jobs: EpisodeJob[], wor
     }
   };
   for (const [wi, w] of pool.entries()) {
-    w.worker.on('message', (msg: { ok: boolean; ep?: EpisodeData; code?: ErrorCode; message?: string }) => {
+    w.worker.on('message', (msg: { ok: boolean; ep?: EpisodeData; encoded?: unknown; code?: ErrorCode; message?: string }) => {
       const pending = queue[wi]!.shift();
       if (!pending) return;
-      if (msg.ok) pending.resolve(msg.ep!);
+      if (msg.ok) pending.resolve({ ep: msg.ep!, encoded: msg.encoded });
       else pending.reject(new TrajforgeError(msg.code ?? 'E_WORKER_FAILED', `episode ${jobs[pending.job]!.episode}: ${msg.message}`));
     });
     const fail = (e: Error) => {
@@ -72,17 +92,23 @@ export async function* produceEpisodes(init: RunnerInit, jobs: EpisodeJob[], wor
   }
 }
 
+/** What a worker thread starts from. */
+export interface WorkerData {
+  init: RunnerInit;
+  encoding?: WorkerEncoding;
+}
+
 interface PoolWorker {
   worker: Worker;
 }
 
-function startWorker(init: RunnerInit): Promise<PoolWorker> {
+function startWorker(data: WorkerData): Promise<PoolWorker> {
   // Under the TypeScript sources (tests, tsx) the worker registers tsx's loader before importing
   // the worker module; compiled code (dist/) loads worker.js directly.
   const ts = import.meta.url.endsWith('.ts');
   const worker = ts
-    ? new Worker(`import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(new URL('./worker.ts', import.meta.url).href)}); });`, { eval: true, workerData: init })
-    : new Worker(new URL('./worker.js', import.meta.url), { workerData: init });
+    ? new Worker(`import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(new URL('./worker.ts', import.meta.url).href)}); });`, { eval: true, workerData: data })
+    : new Worker(new URL('./worker.js', import.meta.url), { workerData: data });
   return new Promise((resolve, reject) => {
     const onError = (e: Error) => reject(new TrajforgeError('E_WORKER_FAILED', `worker failed to start: ${e.message}`));
     worker.once('error', onError);

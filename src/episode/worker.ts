@@ -1,12 +1,19 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { isTrajforgeError } from '../core/errors.js';
-import { createRunner, type RunnerInit } from './runner.js';
 import { transferables } from '../dataset/episode.js';
+import type { EpisodeJob, WorkerData } from './pool.js';
+import { createRunner } from './runner.js';
 
-/** Worker thread: owns one runner, turns {episode, seed} requests into episode data. */
+/**
+ * Worker thread: owns one runner, turns {episode, seed, position} requests into episode data and,
+ * when asked, the dataset format's encoding of it.
+ */
 const port = parentPort!;
-const runner = await createRunner(workerData as RunnerInit);
-port.on('message', (msg: { episode: number; seed: number } | { close: true }) => {
+const { init, encoding } = workerData as WorkerData;
+const runner = await createRunner(init);
+type Encode = (ep: unknown, meta: unknown, position: number) => unknown;
+const encode: Encode | undefined = encoding ? ((await import(encoding.module)) as { encoderFor(format: string): Encode | undefined }).encoderFor(encoding.format) : undefined;
+port.on('message', (msg: EpisodeJob | { close: true }) => {
   if ('close' in msg) {
     runner.close();
     port.close();
@@ -14,9 +21,22 @@ port.on('message', (msg: { episode: number; seed: number } | { close: true }) =>
   }
   try {
     const ep = runner.run(msg.episode, msg.seed);
-    port.postMessage({ ok: true, ep }, transferables(ep));
+    const encoded = encode?.(ep, encoding!.meta, msg.position);
+    port.postMessage({ ok: true, ep, encoded }, [...new Set([...transferables(ep), ...ownedBuffers(encoded)])]);
   } catch (e) {
     port.postMessage({ ok: false, code: isTrajforgeError(e) ? e.code : 'E_WORKER_FAILED', message: (e as Error).message, stack: (e as Error).stack });
   }
 });
 port.postMessage({ ready: true });
+
+/**
+ * The buffers of the typed arrays in an encoding that own their whole buffer: those move without a
+ * copy. Views into a shared buffer (Node's small-Buffer pool) are copied by the message instead.
+ */
+function ownedBuffers(value: unknown, out: ArrayBuffer[] = []): ArrayBuffer[] {
+  if (ArrayBuffer.isView(value)) {
+    if (value.byteOffset === 0 && value.byteLength === value.buffer.byteLength && value.buffer instanceof ArrayBuffer) out.push(value.buffer);
+  } else if (Array.isArray(value)) for (const v of value) ownedBuffers(v, out);
+  else if (value !== null && typeof value === 'object') for (const v of Object.values(value)) ownedBuffers(v, out);
+  return out;
+}

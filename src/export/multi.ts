@@ -9,7 +9,7 @@ import type { DatasetMeta, DatasetSummary } from '../dataset/meta.js';
  * DIR/<format>. On resume every sink reports what it has; the run restarts from the smallest
  * count and each sink skips the episodes it already holds. Notices name their format ("dreamer: discarded ...").
  */
-export class MultiSink implements EpisodeSink {
+export class MultiSink implements EpisodeSink<Record<string, unknown>> {
   private committed: number[] = [];
   private next = 0;
   constructor(private readonly sinks: { name: string; sink: EpisodeSink }[]) {}
@@ -26,8 +26,13 @@ export class MultiSink implements EpisodeSink {
     return { committed: this.next, ...(notices.length ? { notices } : {}) };
   }
 
-  async write(ep: EpisodeData): Promise<void> {
-    for (const [i, s] of this.sinks.entries()) if (this.next >= this.committed[i]!) await s.sink.write(ep);
+  /** Each format's encoding of the episode, by format name. */
+  encode(ep: EpisodeData, meta: DatasetMeta, position: number): Record<string, unknown> {
+    return Object.fromEntries(this.sinks.map((s) => [s.name, s.sink.encode?.(ep, meta, position)]));
+  }
+
+  async write(ep: EpisodeData, encoded?: Record<string, unknown>): Promise<void> {
+    for (const [i, s] of this.sinks.entries()) if (this.next >= this.committed[i]!) await s.sink.write(ep, encoded?.[s.name]);
     this.next++;
   }
 

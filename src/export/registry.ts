@@ -6,6 +6,8 @@ import { LeRobotSink } from './lerobot/writer.js';
 import { MinariSink } from './minari/sink.js';
 import { MultiSink } from './multi.js';
 import { RldsSink } from './rlds/sink.js';
+import type { EpisodeData } from '../dataset/episode.js';
+import type { DatasetMeta } from '../dataset/meta.js';
 import type { EpisodeSink } from '../dataset/sink.js';
 
 /** Dataset formats by name: the CLI's --format choices and its unknown-format error come from here. */
@@ -29,4 +31,13 @@ export function sinkFor(formats: string): EpisodeSink {
   if (new Set(names).size !== names.length) throw new TrajforgeError('E_USAGE', `--format lists a format twice: ${formats}`);
   if (names.length === 1) return FORMATS[names[0] as FormatName]();
   return new MultiSink(names.map((name) => ({ name, sink: FORMATS[name as FormatName]() })));
+}
+
+/**
+ * The encoding half of `sinkFor(formats)` (see EpisodeSink.encode), for the worker threads that
+ * simulate the episodes; undefined when the formats encode nothing ahead of writing.
+ */
+export function encoderFor(formats: string): ((ep: EpisodeData, meta: DatasetMeta, position: number) => unknown) | undefined {
+  const sink = sinkFor(formats);
+  return sink.encode?.bind(sink);
 }

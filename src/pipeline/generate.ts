@@ -2,12 +2,11 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { ResolvedEnv } from '../config/parse.js';
 import { TrajforgeError, asIoError } from '../core/errors.js';
-import { DEFAULT_LAYOUT, type Layout } from '../export/lerobot/format.js';
 import { writeFileAtomic } from '../output/atomic.js';
 import { LOCK_FILE, MARKER_FILE, openOutput } from '../output/folder.js';
-import { readJson } from '../export/lerobot/reader.js';
+import { readJson } from '../dataset/json.js';
 import { sinkFor } from '../export/registry.js';
-import { datasetMeta, type DatasetMeta, type DatasetSummary } from '../dataset/meta.js';
+import { DEFAULT_LAYOUT, datasetMeta, type DatasetMeta, type DatasetSummary, type Layout } from '../dataset/meta.js';
 import type { PolicyKind } from '../policy/policy.js';
 import { CHANNELS, type Channel } from '../render/renderer.js';
 import type { VideoCodec } from '../video/ffmpeg.js';
@@ -92,7 +91,7 @@ export async function generateDataset(opts: GenerateOptions): Promise<GenerateRe
 
   const out = resolve(opts.cwd ?? process.cwd(), opts.out);
   const settings = runSettings(opts, meta);
-  const recorded = opts.resume ? recordedRun(out, settings) : null;
+  const recorded = opts.resume ? recordedRun(out, settings, () => sink.finishedRun?.(out, meta) ?? null) : null;
   if (recorded?.complete) return { dir: out, ...recorded.complete, successes: 0, bytes: 0, steps: 0, seconds: 0, resumedFrom: recorded.complete.episodes };
   const output = openOutput(out, {
     kind: 'dataset',
@@ -120,12 +119,14 @@ export async function generateDataset(opts: GenerateOptions): Promise<GenerateRe
     output.abandon();
     throw asIoError(e, out);
   }
-  const all: EpisodeJob[] = shardEpisodes(opts.episodes, opts.shard).map((k) => ({ episode: k, seed: episodeSeed(opts.seed, k) }));
+  const all: EpisodeJob[] = shardEpisodes(opts.episodes, opts.shard).map((k, position) => ({ episode: k, seed: episodeSeed(opts.seed, k), position }));
   const jobs = all.slice(committed);
   let done = committed;
   try {
-    for await (const ep of produceEpisodes(init, jobs, opts.workers)) {
-      await sink.write(ep);
+    // The workers encode each episode in the chosen formats too; this thread only commits.
+    const encoding = sink.encode ? { module: REGISTRY_MODULE, format: opts.format, meta } : undefined;
+    for await (const { ep, encoded } of produceEpisodes(init, jobs, opts.workers, encoding)) {
+      await sink.write(ep, encoded);
       output.assertHeld();
       // Writers that write synchronously would otherwise keep the event loop busy from one
       // worker message to the next: a turn per episode lets Ctrl-C and the lock's heartbeat run.
@@ -147,6 +148,9 @@ export async function generateDataset(opts: GenerateOptions): Promise<GenerateRe
     throw asIoError(e, out);
   }
 }
+
+/** The format registry, as the workers import it (the compiled .js, or the .ts source under tsx). */
+const REGISTRY_MODULE = new URL(`../export/registry${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url).href;
 
 /** The settings a run was started with (every format; LeRobot's staging also keeps its own). */
 const RUN_SETTINGS = '.trajforge-run.json';
@@ -170,13 +174,16 @@ function writeRunSettings(dir: string, settings: RunSettings): void {
 }
 
 /**
- * What DIR records of an earlier run of these settings: null when it records none (a fresh start,
- * or a LeRobot dataset from before the record existed, found by its own metadata); refused, naming
- * the fields, when the earlier run had other settings.
+ * What DIR records of an earlier run of these settings: null when it records none (a fresh start);
+ * refused, naming the fields, when the earlier run had other settings. Without a record, the
+ * format is asked whether DIR holds this run finished (a dataset written before the record existed).
  */
-function recordedRun(dir: string, settings: RunSettings): RecordedRun | null {
+function recordedRun(dir: string, settings: RunSettings, finishedByFormat: () => { episodes: number; frames: number } | null): RecordedRun | null {
   const file = join(dir, RUN_SETTINGS);
-  if (!existsSync(file)) return legacyLeRobotRun(dir, settings);
+  if (!existsSync(file)) {
+    const complete = finishedByFormat();
+    return complete ? { complete } : null;
+  }
   const { complete, ...before } = readJson<RunSettings & RecordedRun>(file);
   const differing = differingPaths(before, settings);
   if (differing.length > 0) {
@@ -184,20 +191,6 @@ function recordedRun(dir: string, settings: RunSettings): RecordedRun | null {
     throw new TrajforgeError('E_DATASET_EXISTS', `${dir} ${what} with different settings (these differ: ${differing.join(', ')}; see ${file}); use the same command, or --overwrite to start again`, { file });
   }
   return complete ? { complete } : {};
-}
-
-/** A finished LeRobot dataset written before .trajforge-run.json existed: the same run when config, seed, episodes and shard agree. */
-function legacyLeRobotRun(dir: string, settings: RunSettings): RecordedRun | null {
-  const sidecar = join(dir, 'meta', 'trajforge.json');
-  const info = join(dir, 'meta', 'info.json');
-  if (settings.format !== 'lerobot' || existsSync(join(dir, '.trajforge')) || !existsSync(sidecar) || !existsSync(info)) return null;
-  // A damaged file is named (E_DATASET_INVALID) rather than read as a different run.
-  const side = readJson<{ config_hash?: string; run?: Record<string, unknown> }>(sidecar);
-  const run = settings.run as Record<string, unknown>;
-  const same = side.config_hash === settings.config_hash && ['seed', 'episodes', 'shard'].every((k) => JSON.stringify(side.run?.[k]) === JSON.stringify(run[k]));
-  if (!same) return null;
-  const i = readJson<{ total_episodes: number; total_frames: number }>(info);
-  return { complete: { episodes: i.total_episodes, frames: i.total_frames } };
 }
 
 /** Dotted paths where two JSON values differ (objects compared key by key). */

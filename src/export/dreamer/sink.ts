@@ -1,15 +1,14 @@
-import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync } from 'node:fs';
 import { TrajforgeError } from '../../core/errors.js';
+import { join } from 'node:path';
 import { deriveSeed } from '../../core/rng.js';
 import type { ChannelFrames, EpisodeData } from '../../dataset/episode.js';
 import { writeFileAtomic } from '../../output/atomic.js';
 import { episodeExtras, extraFeatures, flatKey, sourceJson, withFinal } from '../../dataset/extras.js';
 import { npzBytes, type NpyArray } from '../../dataset/npz.js';
-import { ATOMIC_TMP, appendJournal, discardNotice, readJournal, removeMatching, sizeProblem, writeJournal } from '../../dataset/journal.js';
-import type { EpisodeSink, SinkOpened } from '../../dataset/sink.js';
-import type { DatasetMeta, DatasetSummary } from '../../dataset/meta.js';
-import { removeOwn } from '../../output/remove.js';
+import { ATOMIC_TMP, removeMatching } from '../../dataset/journal.js';
+import { JournaledSink, dirBytes, type JournalEntry } from '../../dataset/sink.js';
+import type { DatasetMeta } from '../../dataset/meta.js';
 
 /**
  * DreamerV3 replay (the official danijar/dreamerv3 layout, `replay/*.npz`): chunks of at most
@@ -32,56 +31,28 @@ const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 /** `{time}-{uuid}-{successor}-{length}.npz`, as this sink names its chunks. */
 const CHUNK_FILE = /^\d{8}T\d{6}F\d{6}-[0-9A-Za-z]{22}-[0-9A-Za-z]{22}-\d+\.npz$/;
 
-/** One line of the progress journal, appended once the episode's chunks are on disk. */
-interface JournalLine {
-  episode: number;
-  seed: number;
-  length: number;
-  success: boolean;
-  /** Byte length of each chunk file in replay/. */
-  files: Record<string, number>;
+/** One chunk file of replay/: its name and npz bytes. */
+interface ReplayChunk {
+  name: string;
+  bytes: Uint8Array;
 }
 
-export class DreamerSink implements EpisodeSink {
-  private dir = '';
-  private meta!: DatasetMeta;
-  private episodes = 0;
-  private frames = 0;
-  private successes = 0;
+export class DreamerSink extends JournaledSink<ReplayChunk[]> {
+  protected readonly progress = PROGRESS;
 
-  async open(dir: string, meta: DatasetMeta, opts: { resume: boolean }): Promise<SinkOpened> {
-    this.dir = dir;
-    this.meta = meta;
+  protected override validate(meta: DatasetMeta): void {
     extraFeatures(meta);
-    mkdirSync(join(dir, 'replay'), { recursive: true });
-    mkdirSync(join(dir, PROGRESS), { recursive: true });
-    const progress = join(dir, PROGRESS, 'episodes.jsonl');
-    const notices: string[] = [];
-    let kept: JournalLine[] = [];
-    if (opts.resume && existsSync(progress)) {
-      const { entries, damage } = readJournal<JournalLine>(progress);
-      kept = entries;
-      const bad = entries.findIndex((e) => chunkProblem(join(dir, 'replay'), e) !== null);
-      if (bad >= 0) {
-        kept = entries.slice(0, bad);
-        notices.push(discardNotice(`episode ${bad}`, chunkProblem(join(dir, 'replay'), entries[bad]!)!, bad, entries.length - (damage ? 0 : 1)));
-      } else if (damage) notices.push(discardNotice(`episode ${entries.length}`, damage, entries.length, entries.length));
-    }
-    // Chunks the kept lines do not vouch for (a discarded episode, or one written but never journaled) go.
-    const vouched = new Set(kept.flatMap((e) => Object.keys(e.files)));
-    removeMatching(join(dir, 'replay'), (name) => ATOMIC_TMP.test(name) || (CHUNK_FILE.test(name) && !vouched.has(name)));
-    writeJournal(progress, kept);
-    this.episodes = kept.length;
-    this.frames = kept.reduce((n, e) => n + e.length + 1, 0);
-    this.successes = kept.filter((e) => e.success).length;
-    return { committed: kept.length, ...(notices.length ? { notices } : {}) };
   }
 
-  async write(ep: EpisodeData): Promise<void> {
-    const arrays = replayArrays(ep, this.meta);
+  entries(): string[] {
+    return ['replay', 'dreamer\\.json'];
+  }
+
+  encode(ep: EpisodeData, meta: DatasetMeta): ReplayChunk[] {
+    const arrays = replayArrays(ep, meta);
     const L = ep.length + 1;
-    const uuids = Array.from({ length: Math.ceil(L / CHUNK) }, (_, c) => uuidBytes(this.meta.run.seed, ep.episode, c));
-    const files: Record<string, number> = {};
+    const uuids = Array.from({ length: Math.ceil(L / CHUNK) }, (_, c) => uuidBytes(meta.run.seed, ep.episode, c));
+    const chunks: ReplayChunk[] = [];
     for (let c = 0; c * CHUNK < L; c++) {
       const from = c * CHUNK;
       const to = Math.min(L, from + CHUNK);
@@ -94,45 +65,31 @@ export class DreamerSink implements EpisodeSink {
       }
       chunk.stepid = { dtype: '|u1', shape: [to - from, 20], data: stepid };
       const succ = c + 1 < uuids.length ? base62(uuids[c + 1]!) : '0'.repeat(22);
-      const name = `${timeName(ep.episode, c)}-${base62(uuids[c]!)}-${succ}-${to - from}.npz`;
-      const bytes = npzBytes(chunk);
-      writeFileAtomic(join(this.dir, 'replay', name), bytes);
-      files[name] = bytes.byteLength;
+      chunks.push({ name: `${timeName(ep.episode, c)}-${base62(uuids[c]!)}-${succ}-${to - from}.npz`, bytes: npzBytes(chunk) });
     }
-    const success = ep.success[ep.length - 1] === 1;
-    const line: JournalLine = { episode: ep.episode, seed: ep.seed, length: ep.length, success, files };
-    appendJournal(join(this.dir, PROGRESS, 'episodes.jsonl'), line);
-    this.episodes++;
-    this.frames += L;
-    if (success) this.successes++;
+    return chunks;
   }
 
-  async close(): Promise<DatasetSummary> {
-    const episodes = readJournal<JournalLine>(join(this.dir, PROGRESS, 'episodes.jsonl')).entries.map(({ episode, seed, length, success }) => ({ episode, seed, length, success }));
+  protected override start(kept: readonly (JournalEntry & { files: Record<string, number> })[]): void {
+    mkdirSync(join(this.dir, 'replay'), { recursive: true });
+    // Chunks the kept lines do not vouch for (a discarded episode, or one written but never journaled) go.
+    const vouched = new Set(kept.flatMap((e) => Object.keys(e.files)));
+    removeMatching(join(this.dir, 'replay'), (name) => ATOMIC_TMP.test(name) || (CHUNK_FILE.test(name) && !vouched.has(`replay/${name}`)));
+  }
+
+  protected commit(chunks: ReplayChunk[]): { files: Record<string, number> } {
+    return this.commitFiles(chunks.map((c) => ({ path: `replay/${c.name}`, data: c.bytes })));
+  }
+
+  protected finish(lines: readonly JournalEntry[]): number {
+    const episodes = lines.map(({ episode, seed, length, success }) => ({ episode, seed, length, success }));
     const m = this.meta;
     writeFileAtomic(
       join(this.dir, 'dreamer.json'),
       `${JSON.stringify({ format: 'dreamerv3 replay (official danijar/dreamerv3 npz chunks)', env_id: m.envId, config_hash: m.configHash, fps: m.fps, observation_names: m.observationNames, action_names: m.actionNames, discrete: m.discrete, cameras: m.cameras, body_names: m.bodyNames, run: m.run, config: m.config, ...dreamerOptional(m), episodes }, null, 1)}\n`,
     );
-    removeOwn(join(this.dir, PROGRESS));
-    return { dir: this.dir, episodes: this.episodes, frames: this.frames, successes: this.successes, bytes: dirBytes(this.dir) };
+    return dirBytes(this.dir);
   }
-
-  entries(): string[] {
-    return ['replay', 'dreamer\\.json'];
-  }
-
-  async abort(): Promise<void> {}
-}
-
-/** Why a journaled episode's chunks are not all there in full (naming the file), or null. */
-function chunkProblem(replay: string, line: JournalLine): string | null {
-  if (typeof line.files !== 'object' || line.files === null || Object.keys(line.files).length === 0) return 'its journal line records no chunk files';
-  for (const [name, bytes] of Object.entries(line.files)) {
-    const problem = sizeProblem(join(replay, name), bytes, `replay/${name}`);
-    if (problem) return problem;
-  }
-  return null;
 }
 
 /** All replay arrays of one episode, T + 1 rows each. */
@@ -233,11 +190,3 @@ function timeName(episode: number, chunk: number): string {
   return `${d.getUTCFullYear()}${p(d.getUTCMonth() + 1)}${p(d.getUTCDate())}T${p(d.getUTCHours())}${p(d.getUTCMinutes())}${p(d.getUTCSeconds())}F${p(chunk, 6)}`;
 }
 
-function dirBytes(dir: string): number {
-  let n = 0;
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    n += e.isDirectory() ? dirBytes(p) : statSync(p).size;
-  }
-  return n;
-}

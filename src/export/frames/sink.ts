@@ -1,13 +1,13 @@
-import { existsSync, mkdirSync, readdirSync, renameSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, renameSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { rotate, type Quat, type Vec3 } from '../../core/math.js';
 import type { PrimitiveShape } from '../../core/scene.js';
 import type { ChannelFrames, EpisodeData } from '../../dataset/episode.js';
 import { encodePng } from '../../render/png.js';
 import { writeFileAtomic } from '../../output/atomic.js';
-import { appendJournal, discardNotice, readJournal, removeMatching, sizeProblem, writeJournal } from '../../dataset/journal.js';
-import type { EpisodeSink, SinkOpened } from '../../dataset/sink.js';
-import type { DatasetMeta, DatasetSummary } from '../../dataset/meta.js';
+import { removeMatching } from '../../dataset/journal.js';
+import { JournaledSink, dirBytes, type Intact, type JournalEntry } from '../../dataset/sink.js';
+import type { DatasetMeta } from '../../dataset/meta.js';
 import { encodeFloatTiff } from './tiff.js';
 import { removeOwn } from '../../output/remove.js';
 
@@ -26,73 +26,29 @@ import { removeOwn } from '../../output/remove.js';
 const PROGRESS = '.trajforge-frames';
 const EPISODE_DIR = /^episode_(\d{6})(\.tmp)?$/;
 
-/** One line of the progress journal, appended once the episode folder is renamed into place. */
-interface JournalLine {
-  episode: number;
-  /** Steps and success, so a resumed run's summary counts the kept episodes too. */
-  length: number;
-  success: boolean;
-  /** Byte length of every file in the folder, by path relative to it. */
-  files: Record<string, number>;
+/** One file of an episode folder: its path inside the folder and its bytes. */
+interface EpisodeFile {
+  path: string;
+  data: Uint8Array;
 }
 
-export class FramesSink implements EpisodeSink {
-  private dir = '';
-  private meta!: DatasetMeta;
-  private episodes = 0;
-  private frames = 0;
-  private successes = 0;
+const TEXT = new TextEncoder();
 
-  async open(dir: string, meta: DatasetMeta, opts: { resume: boolean }): Promise<SinkOpened> {
-    this.dir = dir;
-    this.meta = meta;
-    mkdirSync(join(dir, PROGRESS), { recursive: true });
-    const progress = join(dir, PROGRESS, 'episodes.jsonl');
-    const notices: string[] = [];
-    let kept: JournalLine[] = [];
-    if (opts.resume) {
-      const { entries, damage } = readJournal<JournalLine>(progress);
-      const bad = entries.findIndex((e, i) => this.folderProblem(i, e) !== null);
-      kept = bad >= 0 ? entries.slice(0, bad) : entries;
-      if (bad >= 0) notices.push(discardNotice(episodeName(bad), this.folderProblem(bad, entries[bad]!)!, bad, entries.length - (damage ? 0 : 1)));
-      else if (damage) notices.push(discardNotice(episodeName(entries.length), damage, entries.length, entries.length));
-    }
-    // Folders the kept lines do not vouch for (unfinished, discarded, or renamed but never journaled) go.
-    removeMatching(dir, (name) => {
-      const m = EPISODE_DIR.exec(name);
-      return m !== null && (m[2] !== undefined || Number(m[1]) >= kept.length);
-    });
-    writeJournal(progress, kept);
-    this.episodes = kept.length;
-    this.frames = kept.reduce((n, e) => n + e.length + 1, 0);
-    this.successes = kept.filter((e) => e.success).length;
-    return { committed: kept.length, ...(notices.length ? { notices } : {}) };
+export class FramesSink extends JournaledSink<EpisodeFile[]> {
+  protected readonly progress = PROGRESS;
+
+  entries(): string[] {
+    return ['episode_\\d+(\\.tmp)?'];
   }
 
-  /** Why episode `i`'s folder is not what its journal line recorded (naming the file), or null. */
-  private folderProblem(i: number, line: JournalLine): string | null {
-    const name = episodeName(i);
-    if (typeof line.files !== 'object' || line.files === null || Object.keys(line.files).length === 0) return `its journal line records no files`;
-    if (typeof line.length !== 'number') return 'its journal line records no length';
-    if (!existsSync(join(this.dir, name))) return `${name} missing`;
-    for (const [file, bytes] of Object.entries(line.files)) {
-      const problem = sizeProblem(join(this.dir, name, file), bytes, `${name}/${file}`);
-      if (problem) return problem;
-    }
-    return null;
-  }
-
-  async write(ep: EpisodeData): Promise<void> {
-    const name = episodeName(this.episodes);
-    const tmp = join(this.dir, `${name}.tmp`);
-    removeOwn(tmp);
-    mkdirSync(tmp, { recursive: true });
-    const cams = this.meta.cameras;
+  encode(ep: EpisodeData, meta: DatasetMeta): EpisodeFile[] {
+    const files: EpisodeFile[] = [];
+    const put = (path: string, data: Uint8Array | string) => files.push({ path, data: typeof data === 'string' ? TEXT.encode(data) : data });
+    const cams = meta.cameras;
     const ranges: Record<string, { min: number; max: number }> = {};
-    const segBits = this.meta.bodyNames.length < 256 ? 8 : 16;
+    const segBits = meta.bodyNames.length < 256 ? 8 : 16;
     for (const [ci, cam] of cams.entries()) {
-      const out = ci === 0 ? tmp : join(tmp, cam.name);
-      mkdirSync(out, { recursive: true });
+      const at = (file: string) => (ci === 0 ? file : `${cam.name}/${file}`);
       const frame = (channel: string, t: number): ChannelFrames & { view: Uint8Array | Float32Array | Uint16Array } | null => {
         const f = ep.frames.find((x) => x.camera === cam.name && x.channel === channel);
         const last = ep.finalFrames.find((x) => x.camera === cam.name && x.channel === channel);
@@ -130,12 +86,12 @@ export class FramesSink implements EpisodeSink {
             rgba[4 * i + 2] = rgb.view[3 * i + 2]!;
             rgba[4 * i + 3] = 255;
           }
-          writeFileAtomic(join(out, `rgba_${id}.png`), encodePng(W, H, rgba, 4));
+          put(at(`rgba_${id}.png`), encodePng(W, H, rgba, 4));
         }
         const seg = frame('segmentation', t);
         if (seg) {
           const ids = seg.view as Uint16Array;
-          writeFileAtomic(join(out, `segmentation_${id}.png`), segBits === 8 ? encodePng(W, H, Uint8Array.from(ids), 1) : encodePng(W, H, ids, 1));
+          put(at(`segmentation_${id}.png`), segBits === 8 ? encodePng(W, H, Uint8Array.from(ids), 1) : encodePng(W, H, ids, 1));
         }
         const depth = frame('depth', t);
         if (depth) {
@@ -153,7 +109,7 @@ export class FramesSink implements EpisodeSink {
               }
             }
           }
-          writeFileAtomic(join(out, `depth_${id}.tiff`), encodeFloatTiff(W, H, dist));
+          put(at(`depth_${id}.tiff`), encodeFloatTiff(W, H, dist));
         }
         const flow = frame('flow', t);
         if (flow) {
@@ -164,52 +120,62 @@ export class FramesSink implements EpisodeSink {
             px[3 * i] = Math.round(((f[2 * i + 1]! - fmin) / span) * 65535); // Δrow
             px[3 * i + 1] = Math.round(((f[2 * i]! - fmin) / span) * 65535); // Δcol
           }
-          writeFileAtomic(join(out, `forward_flow_${id}.png`), encodePng(W, H, px, 3));
+          put(at(`forward_flow_${id}.png`), encodePng(W, H, px, 3));
         }
         const normals = frame('normals', t);
         if (normals) {
           const n = normals.view as Float32Array;
-          writeFileAtomic(join(out, `normal_${id}.png`), encodePng(W, H, Uint16Array.from(n, (x) => Math.round(((x + 1) / 2) * 65535)), 3));
+          put(at(`normal_${id}.png`), encodePng(W, H, Uint16Array.from(n, (x) => Math.round(((x + 1) / 2) * 65535)), 3));
         }
       }
       if (Number.isFinite(dmin)) ranges[ci === 0 ? 'depth' : `${cam.name}/depth`] = { min: dmin, max: dmax };
-      if (ci === 0) writeFileAtomic(join(tmp, 'metadata.json'), `${JSON.stringify(metadataJson(ep, this.meta, cam, segBits), null, 1)}\n`);
+      if (ci === 0) put('metadata.json', `${JSON.stringify(metadataJson(ep, meta, cam, segBits), null, 1)}\n`);
     }
-    writeFileAtomic(join(tmp, 'data_ranges.json'), `${JSON.stringify(ranges, null, 2)}\n`);
-    writeFileAtomic(join(tmp, 'events.json'), `${JSON.stringify({ collisions: collisionEvents(ep, this.meta) }, null, 1)}\n`);
-    const files = fileSizes(tmp);
+    put('data_ranges.json', `${JSON.stringify(ranges, null, 2)}\n`);
+    put('events.json', `${JSON.stringify({ collisions: collisionEvents(ep, meta) }, null, 1)}\n`);
+    return files;
+  }
+
+  /** The folder is written as episode_N.tmp and renamed into place: it is there whole or not at all. */
+  protected commit(files: EpisodeFile[], _ep: EpisodeData, position: number): { files: Record<string, number> } {
+    const name = episodeName(position);
+    const tmp = join(this.dir, `${name}.tmp`);
+    removeOwn(tmp);
+    const sizes: Record<string, number> = {};
+    for (const f of [...files].sort((a, b) => (a.path < b.path ? -1 : 1))) {
+      mkdirSync(dirname(join(tmp, f.path)), { recursive: true });
+      writeFileAtomic(join(tmp, f.path), f.data);
+      sizes[`${name}/${f.path}`] = f.data.byteLength;
+    }
     renameSync(tmp, join(this.dir, name));
-    const line: JournalLine = { episode: ep.episode, length: ep.length, success: ep.success[ep.length - 1] === 1, files };
-    appendJournal(join(this.dir, PROGRESS, 'episodes.jsonl'), line);
-    this.episodes++;
-    this.frames += ep.length + 1;
-    if (ep.success[ep.length - 1] === 1) this.successes++;
+    return { files: sizes };
   }
 
-  async close(): Promise<DatasetSummary> {
-    removeOwn(join(this.dir, PROGRESS));
-    return { dir: this.dir, episodes: this.episodes, frames: this.frames, successes: this.successes, bytes: dirBytes(this.dir) };
+  protected override intact(lines: readonly (JournalEntry & { files: Record<string, number> })[], damage: string | null): Intact {
+    const missing = lines.findIndex((_, i) => !existsSync(join(this.dir, episodeName(i))));
+    const checked = super.intact(missing >= 0 ? lines.slice(0, missing) : lines, damage);
+    return checked.problem === undefined && missing >= 0 ? { count: missing, problem: `${episodeName(missing)} missing` } : checked;
   }
 
-  entries(): string[] {
-    return ['episode_\\d+(\\.tmp)?'];
+  protected override unitName(position: number): string {
+    return episodeName(position);
   }
 
-  async abort(): Promise<void> {}
+  /** Folders the kept lines do not vouch for (unfinished, discarded, or renamed but never journaled) go. */
+  protected override start(kept: readonly JournalEntry[]): void {
+    removeMatching(this.dir, (name) => {
+      const m = EPISODE_DIR.exec(name);
+      return m !== null && (m[2] !== undefined || Number(m[1]) >= kept.length);
+    });
+  }
+
+  protected finish(): number {
+    return dirBytes(this.dir);
+  }
 }
 
 const episodeName = (i: number) => `episode_${String(i).padStart(6, '0')}`;
 
-/** Byte length of every file under `root`, by relative path with '/' separators, in sorted order. */
-function fileSizes(root: string, sub = ''): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const e of readdirSync(join(root, sub), { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
-    const rel = sub ? `${sub}/${e.name}` : e.name;
-    if (e.isDirectory()) Object.assign(out, fileSizes(root, rel));
-    else out[rel] = statSync(join(root, rel)).size;
-  }
-  return out;
-}
 
 function metadataJson(ep: EpisodeData, meta: DatasetMeta, cam: DatasetMeta['cameras'][number], segBits: number) {
   const track = ep.cameras.find((c) => c.name === cam.name)!;
@@ -363,13 +329,4 @@ function halfExtents(s: PrimitiveShape): Vec3 {
   }
 }
 
-function dirBytes(dir: string): number {
-  if (!existsSync(dir)) return 0;
-  let n = 0;
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    n += e.isDirectory() ? dirBytes(p) : statSync(p).size;
-  }
-  return n;
-}
 

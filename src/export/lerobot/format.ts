@@ -40,13 +40,7 @@ export function fileAddress(n: number, chunksSize = CHUNKS_SIZE): [chunk: number
   return [Math.floor(n / chunksSize), n % chunksSize];
 }
 
-/** File rollover thresholds (LeRobot's defaults; smaller values are for tests and tiny datasets). */
-export interface Layout {
-  chunksSize: number;
-  dataFileMb: number;
-  videoFileMb: number;
-}
-export const DEFAULT_LAYOUT: Layout = { chunksSize: CHUNKS_SIZE, dataFileMb: DATA_FILES_SIZE_MB, videoFileMb: VIDEO_FILES_SIZE_MB };
+export { DEFAULT_LAYOUT, type Layout } from '../../dataset/meta.js';
 
 export const videoKey = (camera: string) => `observation.images.${camera}`;
 /** Non-rgb channels are stored losslessly as flat 1-D numeric features (row-major H x W x C). */

@@ -1,6 +1,7 @@
 import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { parquetMetadata, parquetReadObjects, parquetSchema } from 'hyparquet';
+import { readJson } from '../../dataset/json.js';
 import { TrajforgeError } from '../../core/errors.js';
 import { frameTimestamps } from '../../video/ffmpeg.js';
 import { dataPath, videoPath, type Feature } from './format.js';
@@ -22,13 +23,7 @@ export interface LeRobotInfo {
 
 export type Row = Record<string, unknown>;
 
-export function readJson<T>(file: string): T {
-  try {
-    return JSON.parse(readFileSync(file, 'utf8')) as T;
-  } catch (e) {
-    throw new TrajforgeError('E_DATASET_INVALID', `cannot read ${file}: ${(e as Error).message}`, { file });
-  }
-}
+export { readJson };
 
 /** meta/info.json with the fields every reader relies on checked, each failure naming the file and field. */
 export function readInfo(dir: string): LeRobotInfo {

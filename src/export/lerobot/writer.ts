@@ -2,6 +2,7 @@ import { appendFileSync, copyFileSync, existsSync, mkdirSync, readFileSync, read
 import { basename, join } from 'node:path';
 import { TrajforgeError } from '../../core/errors.js';
 import type { EpisodeData } from '../../dataset/episode.js';
+import { readJson } from '../../dataset/json.js';
 import { CODECS, VideoEncoder, concatVideos } from '../../video/ffmpeg.js';
 import { readArrays, writeArrays } from '../../dataset/arrays.js';
 import { writeFileAtomic } from '../../output/atomic.js';
@@ -89,7 +90,13 @@ interface OpenPart {
   extras: Record<string, number>;
 }
 
-export class LeRobotSink implements EpisodeSink {
+/** What a worker prepares of a LeRobot episode: its extras file and its frames' histograms. */
+interface LeRobotEncoded {
+  extras: Uint8Array;
+  histograms: EpisodeRecord['histograms'];
+}
+
+export class LeRobotSink implements EpisodeSink<LeRobotEncoded> {
   private dir = '';
   private meta!: DatasetMeta;
   private features!: Record<string, Feature>;
@@ -198,8 +205,21 @@ export class LeRobotSink implements EpisodeSink {
     return { records };
   }
 
-  async write(ep: EpisodeData): Promise<void> {
-    episodeExtras(this.meta, ep); // fail before anything of the episode is written
+  /** The episode's side file (npz) and the histograms of its video frames: the work that needs no file. */
+  encode(ep: EpisodeData, meta: DatasetMeta): LeRobotEncoded {
+    episodeExtras(meta, ep); // fail before anything of the episode is written
+    const histograms: EpisodeRecord['histograms'] = {};
+    for (const cam of videoCameras(meta)) {
+      const frames = ep.frames.find((f) => f.camera === cam.name && f.channel === 'rgb')!;
+      const hist = new ImageHistogram(3);
+      hist.add(frames.data as Uint8Array, ep.length);
+      histograms[videoKey(cam.name)] = hist.toJSON();
+    }
+    return { extras: episodeExtrasBytes(ep, meta), histograms };
+  }
+
+  async write(ep: EpisodeData, encoded?: LeRobotEncoded): Promise<void> {
+    const { extras, histograms } = encoded ?? this.encode(ep, this.meta);
     if (!this.part) this.part = this.startPart();
     const part = this.part;
     const record: EpisodeRecord = {
@@ -210,7 +230,7 @@ export class LeRobotSink implements EpisodeSink {
       success: ep.success[ep.length - 1] === 1,
       return: ep.rewards.reduce((a, b) => a + b, 0),
       from_index: this.nextIndex,
-      histograms: {},
+      histograms,
       collisions: ep.collisions,
       // Static body facts only; per-frame tracks are in the binary side file.
       bodies: ep.bodies.map((b) => ({ ...b, positions: [], quaternions: [], velocities: [], angularVelocities: [] })),
@@ -218,12 +238,10 @@ export class LeRobotSink implements EpisodeSink {
     // Per-frame tracks and the final observation (T + 1 formats need it; LeRobot's rows stop at
     // T) go to a binary side file; the JSON sidecar keeps the small per-episode facts.
     const extrasFile = episodeExtrasPath(this.dir, this.nextEpisode);
-    part.extras[basename(extrasFile)] = writeEpisodeExtras(extrasFile, ep, this.meta);
+    writeFileAtomic(extrasFile, extras);
+    part.extras[basename(extrasFile)] = extras.byteLength;
     for (const cam of videoCameras(this.meta)) {
       const frames = ep.frames.find((f) => f.camera === cam.name && f.channel === 'rgb')!;
-      const hist = new ImageHistogram(3);
-      hist.add(frames.data as Uint8Array, ep.length);
-      record.histograms[videoKey(cam.name)] = hist.toJSON();
       await part.encoders.get(cam.name)!.write(frames.data as Uint8Array);
     }
     // Keep only what the parquet needs (the rgb frames are in the encoder now).
@@ -244,6 +262,20 @@ export class LeRobotSink implements EpisodeSink {
 
   entries(): string[] {
     return LEROBOT_ENTRIES;
+  }
+
+  /** A finished dataset from before generate kept its run record: the same run when config, seed, episodes and shard agree. */
+  finishedRun(dir: string, meta: DatasetMeta): { episodes: number; frames: number } | null {
+    const sidecar = join(dir, 'meta', 'trajforge.json');
+    const info = join(dir, 'meta', 'info.json');
+    if (existsSync(join(dir, STAGING)) || !existsSync(sidecar) || !existsSync(info)) return null;
+    // A damaged file is named (E_DATASET_INVALID) rather than read as a different run.
+    const side = readJson<{ config_hash?: string; run?: Record<string, unknown> }>(sidecar);
+    const run = meta.run as unknown as Record<string, unknown>;
+    const same = side.config_hash === meta.configHash && ['seed', 'episodes', 'shard'].every((k) => JSON.stringify(side.run?.[k]) === JSON.stringify(run[k]));
+    if (!same) return null;
+    const i = readJson<{ total_episodes: number; total_frames: number }>(info);
+    return { episodes: i.total_episodes, frames: i.total_frames };
   }
 
   async abort(): Promise<void> {
@@ -300,8 +332,8 @@ export function episodeExtrasPath(dir: string, episode: number): string {
   return join(dir, 'meta', 'trajforge_episodes', `episode_${String(episode).padStart(6, '0')}.npz`);
 }
 
-/** Writes one episode's extras file; returns its byte length. */
-function writeEpisodeExtras(file: string, ep: EpisodeData, meta: DatasetMeta): number {
+/** One episode's extras file (npz bytes). */
+function episodeExtrasBytes(ep: EpisodeData, meta: DatasetMeta): Uint8Array {
   const arrays: Record<string, NpyArray> = {};
   for (const f of ep.finalFrames) {
     const C = f.data.length / (f.width * f.height);
@@ -323,9 +355,7 @@ function writeEpisodeExtras(file: string, ep: EpisodeData, meta: DatasetMeta): n
     arrays[`camera/${c.name}/K`] = f64(c.K.flat(), 3);
     arrays[`camera/${c.name}/world_to_camera`] = f64(c.worldToCamera.flat(), 4);
   }
-  const bytes = npzBytes(arrays);
-  writeFileAtomic(file, bytes);
-  return bytes.byteLength;
+  return npzBytes(arrays);
 }
 
 function pad5(n: number): string {

@@ -1,13 +1,13 @@
-import { accessSync, constants, existsSync, mkdirSync, renameSync, statSync, statfsSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, renameSync, statSync, statfsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { TrajforgeError, asIoError } from '../../core/errors.js';
 import type { EpisodeData } from '../../dataset/episode.js';
 import { writeFileAtomic } from '../../output/atomic.js';
 import { episodeExtras, extraFeatures, flatKey, sourceJson, withFinal } from '../../dataset/extras.js';
-import { appendJournal, discardNotice, fileBytes, readJournal, sizeProblem, writeJournal } from '../../dataset/journal.js';
+import { fileBytes, sizeProblem } from '../../dataset/journal.js';
 import { escapeRegExp } from '../../output/folder.js';
-import type { EpisodeSink, SinkOpened } from '../../dataset/sink.js';
-import type { DatasetMeta, DatasetSummary } from '../../dataset/meta.js';
+import { JournaledSink, type Intact, type JournalEntry, type SinkOpened } from '../../dataset/sink.js';
+import type { DatasetMeta } from '../../dataset/meta.js';
 import { removeOwn } from '../../output/remove.js';
 
 /**
@@ -74,13 +74,8 @@ function flushH5(f: InstanceType<H5['File']>, file: string): void {
   if (h5Module!.flush(f.file_id) < 0) throw hdf5WriteError(file);
 }
 
-/** One line of the progress journal, appended after the episode's group is flushed. */
-interface JournalLine {
-  episode: number;
-  seed: number;
-  length: number;
-  success: boolean;
-  /** Byte length of main_data.hdf5.tmp after the flush. */
+/** Byte length of main_data.hdf5.tmp after the episode's flush: what its journal line records. */
+interface FlushedSize {
   bytes: number;
 }
 
@@ -89,44 +84,56 @@ export function minariDatasetId(envId: string): string {
   return `trajforge/${m[1]!.toLowerCase()}-v${m[2]}`;
 }
 
-export class MinariSink implements EpisodeSink {
-  private dir = '';
-  private meta!: DatasetMeta;
-  private dataDir = '';
+export class MinariSink extends JournaledSink<EpisodeGroup, FlushedSize> {
+  protected readonly progress = PROGRESS;
+  private H!: H5;
   private file: InstanceType<H5['File']> | null = null;
-  private episodes = 0;
-  private steps = 0;
-  private successes = 0;
 
-  async open(dir: string, meta: DatasetMeta, opts: { resume: boolean }): Promise<SinkOpened> {
-    this.dir = dir;
-    this.meta = meta;
-    observationSpace(meta); // rejects extra features whose names clash, before any file exists
-    this.dataDir = join(dir, minariDatasetId(meta.envId), 'data');
+  private get dataDir(): string {
+    return join(this.dir, minariDatasetId(this.meta.envId), 'data');
+  }
+
+  private get tmp(): string {
+    return join(this.dataDir, 'main_data.hdf5.tmp');
+  }
+
+  entries(meta: DatasetMeta): string[] {
+    return [escapeRegExp(minariDatasetId(meta.envId).split('/')[0]!)];
+  }
+
+  /** Rejects extra features whose names clash, before any file exists. */
+  protected override validate(meta: DatasetMeta): void {
+    observationSpace(meta);
+  }
+
+  protected override framesOf(length: number): number {
+    return length;
+  }
+
+  override async open(dir: string, meta: DatasetMeta, opts: { resume: boolean }): Promise<SinkOpened> {
+    this.H = await loadH5();
+    return super.open(dir, meta, opts);
+  }
+
+  encode(ep: EpisodeData, meta: DatasetMeta, position: number): EpisodeGroup {
+    return episodeGroup(ep, position, meta);
+  }
+
+  /**
+   * HDF5 cannot drop what was written after the last journaled flush, so the file is kept whole or
+   * redone whole. Checking it means rebuilding it (see reopen), so a file that passes stays open.
+   */
+  protected override intact(lines: readonly (JournalEntry & FlushedSize)[], damage: string | null): Intact {
     mkdirSync(this.dataDir, { recursive: true });
-    mkdirSync(join(dir, PROGRESS), { recursive: true });
-    const H = await loadH5();
-    const progress = join(dir, PROGRESS, 'episodes.jsonl');
-    const tmp = join(this.dataDir, 'main_data.hdf5.tmp');
-    const notices: string[] = [];
-    if (opts.resume && existsSync(progress)) {
-      const { entries, damage } = readJournal<JournalLine>(progress);
-      const problem = entries.length > 0 ? this.reopen(H, tmp, entries) : null;
-      if (entries.length > 0 && problem === null) {
-        writeJournal(progress, entries); // drops a torn last line before the next append
-        this.episodes = entries.length;
-        this.steps = entries.reduce((n, e) => n + e.length, 0);
-        this.successes = entries.filter((e) => e.success).length;
-        if (damage) notices.push(discardNotice(`episode ${entries.length}`, damage, entries.length, entries.length));
-        return { committed: entries.length, ...(notices.length ? { notices } : {}) };
-      }
-      // HDF5 cannot drop what was written after the last journaled flush, so the file is redone whole.
-      if (problem !== null) notices.push(discardNotice('all episodes', damage ? `${damage}; ${problem}` : problem, 0, entries.length - (damage ? 0 : 1)));
-    }
-    writeJournal(progress, []);
-    removeOwn(tmp);
-    this.file = createH5(H, tmp);
-    return { committed: 0, ...(notices.length ? { notices } : {}) };
+    const problem = this.reopen(this.H, this.tmp, lines);
+    return problem === null ? { count: lines.length } : { count: 0, what: 'all episodes', problem: damage ? `${damage}; ${problem}` : problem };
+  }
+
+  protected override start(kept: readonly JournalEntry[]): void {
+    if (kept.length > 0) return; // reopened by intact()
+    mkdirSync(this.dataDir, { recursive: true });
+    removeOwn(this.tmp);
+    this.file = createH5(this.H, this.tmp);
   }
 
   /**
@@ -134,7 +141,7 @@ export class MinariSink implements EpisodeSink {
    * recorded after the last journaled flush and one group per journaled episode. Otherwise returns
    * what is wrong (the file is then redone).
    */
-  private reopen(H: H5, tmp: string, entries: JournalLine[]): string | null {
+  private reopen(H: H5, tmp: string, entries: readonly (JournalEntry & FlushedSize)[]): string | null {
     const last = entries[entries.length - 1]!;
     if (typeof last.bytes !== 'number') return 'its journal records no file size';
     const problem = sizeProblem(tmp, last.bytes, 'main_data.hdf5.tmp');
@@ -170,20 +177,13 @@ export class MinariSink implements EpisodeSink {
     }
   }
 
-  async write(ep: EpisodeData): Promise<void> {
-    const f = this.file!;
-    const T = ep.length;
-    writeEpisodeGroup(f, this.episodes, episodeGroup(ep, this.episodes, this.meta));
-    flushH5(f, join(this.dataDir, 'main_data.hdf5.tmp'));
-    const success = ep.success[T - 1] === 1;
-    const line: JournalLine = { episode: ep.episode, seed: ep.seed, length: T, success, bytes: fileBytes(join(this.dataDir, 'main_data.hdf5.tmp')) };
-    appendJournal(join(this.dir, PROGRESS, 'episodes.jsonl'), line);
-    this.episodes++;
-    this.steps += T;
-    if (success) this.successes++;
+  protected commit(group: EpisodeGroup, _ep: EpisodeData, position: number): FlushedSize {
+    writeEpisodeGroup(this.file!, position, group);
+    flushH5(this.file!, this.tmp);
+    return { bytes: fileBytes(this.tmp) };
   }
 
-  async close(): Promise<DatasetSummary> {
+  protected finish(): number {
     this.file!.close();
     this.file = null;
     const hdf5 = join(this.dataDir, 'main_data.hdf5');
@@ -194,7 +194,7 @@ export class MinariSink implements EpisodeSink {
       minari_version: '0.5.3',
       data_format: 'hdf5',
       total_episodes: this.episodes,
-      total_steps: this.steps,
+      total_steps: this.frames,
       observation_space: RAW(spaceJson(observationSpace(m))),
       action_space: RAW(spaceJson(actionSpace(m))),
       algorithm_name: `trajforge ${m.run.policy.kind} policy`,
@@ -205,15 +205,10 @@ export class MinariSink implements EpisodeSink {
       trajforge: { env_id: m.envId, config_hash: m.configHash, seed: m.run.seed, fps: m.fps, ...(m.source ? { source: sourceJson(m.source) } : {}) },
     };
     writeFileAtomic(join(this.dataDir, 'metadata.json'), `${serialize(metadata)}\n`);
-    removeOwn(join(this.dir, PROGRESS));
-    return { dir: this.dir, episodes: this.episodes, frames: this.steps, successes: this.successes, bytes: statSync(hdf5).size };
+    return statSync(hdf5).size;
   }
 
-  entries(meta: DatasetMeta): string[] {
-    return [escapeRegExp(minariDatasetId(meta.envId).split('/')[0]!)];
-  }
-
-  async abort(): Promise<void> {
+  override async abort(): Promise<void> {
     this.file?.close();
     this.file = null;
   }

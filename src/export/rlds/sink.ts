@@ -1,15 +1,14 @@
-import { existsSync, mkdirSync, openSync, closeSync, writeSync, readSync, renameSync, statSync, truncateSync } from 'node:fs';
+import { closeSync, fstatSync, mkdirSync, openSync, readSync, renameSync, statSync, truncateSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { asIoError } from '../../core/errors.js';
 import { Proto } from '../../core/proto.js';
 import type { EpisodeData } from '../../dataset/episode.js';
 import { encodePng } from '../../render/png.js';
 import { writeFileAtomic } from '../../output/atomic.js';
-import { appendJournal, discardNotice, fileBytes, readJournal, writeJournal } from '../../dataset/journal.js';
+import { fileBytes } from '../../dataset/journal.js';
 import { escapeRegExp } from '../../output/folder.js';
-import type { EpisodeSink, SinkOpened } from '../../dataset/sink.js';
-import type { DatasetMeta, DatasetSummary } from '../../dataset/meta.js';
-import { removeOwn } from '../../output/remove.js';
+import { JournaledSink, type Intact, type JournalEntry } from '../../dataset/sink.js';
+import type { DatasetMeta } from '../../dataset/meta.js';
 
 /**
  * RLDS / TFDS dataset (the Open X-Embodiment layout): DIR/<name>/1.0.0/ with dataset_info.json,
@@ -23,21 +22,12 @@ import { removeOwn } from '../../output/remove.js';
 const VERSION = '1.0.0';
 const PROGRESS = '.trajforge-rlds';
 
-/** One line of the progress journal, appended once the episode's record is written. */
-interface JournalLine {
-  episode: number;
-  length: number;
-  success: boolean;
-  /** Byte offset in the shard where the episode's record ends. */
-  end: number;
-}
-
 /**
  * How many journaled episodes have their record in the shard: record i must start where record
  * i - 1 ends, carry a length header whose masked CRC checks out, and end at the journaled offset.
  * Reads 12 bytes per record, so resuming a large shard stays cheap.
  */
-function intactRecords(shard: string, entries: JournalLine[]): number {
+function intactRecords(shard: string, entries: readonly { end: number }[]): number {
   const size = fileBytes(shard);
   if (size < 0) return 0;
   const fd = openSync(shard, 'r');
@@ -61,79 +51,61 @@ export function rldsName(envId: string): string {
   return envId.replace(/-v\d+$/, '').replace(/([a-z0-9])([A-Z])/g, '$1_$2').toLowerCase();
 }
 
-export class RldsSink implements EpisodeSink {
-  private dir = '';
-  private meta!: DatasetMeta;
-  private root = '';
+export class RldsSink extends JournaledSink<Uint8Array, { end: number }> {
+  protected readonly progress = PROGRESS;
   private fd = -1;
-  private episodes = 0;
-  private steps = 0;
-  private successes = 0;
-  private bytes = 0;
 
   private get shard(): string {
-    return join(this.root, `${rldsName(this.meta.envId)}-train.tfrecord-00000-of-00001`);
+    return join(this.dir, rldsName(this.meta.envId), VERSION, `${rldsName(this.meta.envId)}-train.tfrecord-00000-of-00001`);
   }
 
-  async open(dir: string, meta: DatasetMeta, opts: { resume: boolean }): Promise<SinkOpened> {
-    this.dir = dir;
-    this.meta = meta;
-    this.root = join(dir, rldsName(meta.envId), VERSION);
-    mkdirSync(this.root, { recursive: true });
-    mkdirSync(join(dir, PROGRESS), { recursive: true });
-    const progress = join(dir, PROGRESS, 'episodes.jsonl');
+  entries(meta: DatasetMeta): string[] {
+    return [escapeRegExp(rldsName(meta.envId))];
+  }
+
+  /** The episode's TFRecord record: one tf.train.Example, framed. */
+  encode(ep: EpisodeData, meta: DatasetMeta): Uint8Array {
+    return tfrecord(exampleBytes(episodeFeatures(ep, meta)));
+  }
+
+  protected override intact(lines: readonly (JournalEntry & { end: number })[]): Intact {
     const tmp = `${this.shard}.tmp`;
-    const notices: string[] = [];
-    let kept: JournalLine[] = [];
-    if (opts.resume && existsSync(progress)) {
-      const { entries, damage } = readJournal<JournalLine>(progress);
-      const valid = intactRecords(tmp, entries);
-      kept = entries.slice(0, valid);
-      const label = `${rldsName(meta.envId)}-train.tfrecord-00000-of-00001.tmp`;
-      if (valid < entries.length) {
-        const size = fileBytes(tmp);
-        const expected = entries[entries.length - 1]!.end;
-        const reason = size < 0 ? `${label} missing` : size < expected ? `${label} truncated: ${size} of ${expected} bytes` : `${label} record of episode ${valid} damaged`;
-        notices.push(discardNotice(`episode ${valid}`, reason, valid, entries.length - (damage ? 0 : 1)));
-      } else if (damage) notices.push(discardNotice(`episode ${entries.length}`, damage, entries.length, entries.length));
-    }
-    // Exactly the records of the kept episodes stay: a torn or unjournaled tail is cut off.
+    const valid = intactRecords(tmp, lines);
+    if (valid === lines.length) return { count: valid };
+    const label = `${rldsName(this.meta.envId)}-train.tfrecord-00000-of-00001.tmp`;
+    const size = fileBytes(tmp);
+    const expected = lines[lines.length - 1]!.end;
+    return { count: valid, problem: size < 0 ? `${label} missing` : size < expected ? `${label} truncated: ${size} of ${expected} bytes` : `${label} record of episode ${valid} damaged` };
+  }
+
+  /** Exactly the records of the kept episodes stay: a torn or unjournaled tail is cut off. */
+  protected override start(kept: readonly (JournalEntry & { end: number })[]): void {
+    mkdirSync(join(this.shard, '..'), { recursive: true });
+    const tmp = `${this.shard}.tmp`;
     const end = kept.length ? kept[kept.length - 1]!.end : 0;
     if (end > 0) truncateSync(tmp, end);
-    writeJournal(progress, kept);
     this.fd = openSync(tmp, end > 0 ? 'a' : 'w');
-    this.episodes = kept.length;
-    this.steps = kept.reduce((n, e) => n + e.length + 1, 0);
-    this.successes = kept.filter((e) => e.success).length;
-    this.bytes = end;
-    return { committed: kept.length, ...(notices.length ? { notices } : {}) };
   }
 
-  async write(ep: EpisodeData): Promise<void> {
-    const record = tfrecord(exampleBytes(episodeFeatures(ep, this.meta)));
+  protected commit(record: Uint8Array): { end: number } {
     try {
       // A short write is a full disk too: the journal must never vouch for a torn record.
       if (writeSync(this.fd, record) !== record.length) throw Object.assign(new Error('short write'), { code: 'ENOSPC' });
     } catch (e) {
       throw asIoError(e, `${this.shard}.tmp`);
     }
-    this.bytes += record.length;
-    const success = ep.success[ep.length - 1] === 1;
-    const line: JournalLine = { episode: ep.episode, length: ep.length, success, end: this.bytes };
-    appendJournal(join(this.dir, PROGRESS, 'episodes.jsonl'), line);
-    this.episodes++;
-    this.steps += ep.length + 1;
-    if (success) this.successes++;
+    return { end: fstatSync(this.fd).size };
   }
 
-  async close(): Promise<DatasetSummary> {
+  protected finish(): number {
     closeSync(this.fd);
     this.fd = -1;
     renameSync(`${this.shard}.tmp`, this.shard);
     const name = rldsName(this.meta.envId);
-    writeFileAtomic(join(this.root, 'features.json'), `${JSON.stringify(featuresJson(this.meta), null, 2)}\n`);
+    const root = join(this.shard, '..');
+    writeFileAtomic(join(root, 'features.json'), `${JSON.stringify(featuresJson(this.meta), null, 2)}\n`);
     writeFileAtomic(
-      join(this.root, 'dataset_info.json'),
+      join(root, 'dataset_info.json'),
       `${JSON.stringify(
         {
           name,
@@ -147,15 +119,10 @@ export class RldsSink implements EpisodeSink {
         2,
       )}\n`,
     );
-    removeOwn(join(this.dir, PROGRESS));
-    return { dir: this.dir, episodes: this.episodes, frames: this.steps, successes: this.successes, bytes: statSync(this.shard).size };
+    return statSync(this.shard).size;
   }
 
-  entries(meta: DatasetMeta): string[] {
-    return [escapeRegExp(rldsName(meta.envId))];
-  }
-
-  async abort(): Promise<void> {
+  override async abort(): Promise<void> {
     if (this.fd >= 0) closeSync(this.fd);
     this.fd = -1;
   }

@@ -196,7 +196,7 @@ const journalCases: { format: string; journal: string; cases: [string, (dir: str
 function journalOf(dir: string, format: string): { end: number; files: Record<string, number> }[] {
   return readFileSync(join(dir, `.trajforge-${format}`, 'episodes.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
 }
-const chunkOf = (dir: string, episode: number) => join(dir, 'replay', Object.keys(journalOf(dir, 'dreamer')[episode]!.files)[0]!);
+const chunkOf = (dir: string, episode: number) => join(dir, Object.keys(journalOf(dir, 'dreamer')[episode]!.files)[0]!);
 const minariTmp = (dir: string) => join(dir, 'trajforge', 'pushcube-v1', 'data', 'main_data.hdf5.tmp');
 const rldsTmp = (dir: string) => join(dir, 'push_cube', '1.0.0', 'push_cube-train.tfrecord-00000-of-00001.tmp');
 
