@@ -47,6 +47,7 @@ export async function mergeLeRobot(inputs: string[], out: string): Promise<Datas
     const why = a.shard === b.shard ? `appears twice in ${da}` : realpathSync(da) === realpathSync(db) ? `appears in both ${da} and ${db}, which are the same dataset given twice` : `appears in both ${da} and ${db}`;
     throw new TrajforgeError('E_DATASET_INVALID', `run episode ${a.side.source_episode} ${why}; merge the shards of one run, each once`);
   }
+  checkEveryShard(shards);
   for (const s of shards) await checkVideos(s);
   if (existsSync(out) && readdirSync(out).some((e) => e !== LOCK_FILE && e !== MARKER_FILE)) throw new TrajforgeError('E_DATASET_EXISTS', `${out} exists and is not empty`);
   mkdirSync(out, { recursive: true });
@@ -283,6 +284,24 @@ function checkSameRun(first: Shard, s: Shard): void {
   }
   // Simulated and dreamed episodes (or two models' dreams) must not blend into one dataset.
   if (JSON.stringify(s.side.source ?? null) !== JSON.stringify(first.side.source ?? null)) throw differ('the source (simulator / world model, meta/trajforge.json source)', first.side.source ?? null, s.side.source ?? null);
+}
+
+/** The inputs are shards of one run (checkSameRun): all of them must be there, or the merge would silently lack episodes. */
+function checkEveryShard(shards: Shard[]): void {
+  const counts = [...new Set(shards.map((s) => s.side.run.shard.count))];
+  if (counts.length > 1) {
+    const [a, b] = [shards.find((s) => s.side.run.shard.count === counts[0])!, shards.find((s) => s.side.run.shard.count === counts[1])!];
+    throw new TrajforgeError('E_DATASET_INVALID', `${b.dir} is a shard of ${counts[1]} (meta/trajforge.json run.shard.count), ${a.dir} of ${counts[0]}; merge the shards of one run`, { file: b.dir });
+  }
+  const count = counts[0]!;
+  const present = new Set(shards.map((s) => s.side.run.shard.index));
+  const missing = Array.from({ length: count }, (_, i) => i).filter((i) => !present.has(i));
+  if (missing.length > 0) {
+    throw new TrajforgeError(
+      'E_DATASET_INVALID',
+      `shard${missing.length > 1 ? 's' : ''} ${missing.join(', ')} of ${count} missing: the run was split into ${count} shards (--shard i/${count}) and the merged dataset would lack their episodes; pass every shard's folder (or finish the missing ones first)`,
+    );
+  }
 }
 
 /**

@@ -744,8 +744,15 @@ export function typedColumns(defs: ColumnDef[], features: Record<string, Feature
  */
 export class NumericCollector {
   static readonly SAMPLE_ROWS = 200_000;
-  private static readonly SAMPLE_FRAMES = 10;
+  /**
+   * Image-like features (wider than 64) are sampled every SAMPLE_STRIDE-th row of the dataset,
+   * counted from its first row, so the stats do not depend on how rows arrive (per checkpoint part
+   * in generate, per episode in merge): a merged dataset's stats equal a single run's.
+   */
+  private static readonly SAMPLE_STRIDE = 100;
   private readonly acc = new Map<string, Accumulator>();
+  /** Rows added so far: the dataset index of the next row. */
+  private seen = 0;
   private readonly exact: Set<string>;
   /** `exact`: features kept per dimension even when wider than 64 (extra features such as latents are vectors, not images). */
   constructor(
@@ -766,9 +773,9 @@ export class NumericCollector {
         acc = new Accumulator(dims, NumericCollector.SAMPLE_ROWS);
         this.acc.set(name, acc);
       }
-      const step = large ? Math.max(1, Math.floor(rows / NumericCollector.SAMPLE_FRAMES)) : 1;
+      const stride = large ? NumericCollector.SAMPLE_STRIDE : 1;
       const row = new Float64Array(dims);
-      for (let r = 0; r < rows; r += step) {
+      for (let r = (stride - (this.seen % stride)) % stride; r < rows; r += stride) {
         const v = col[r];
         if (large) {
           const xs = v as ArrayLike<number>;
@@ -785,6 +792,7 @@ export class NumericCollector {
         }
       }
     }
+    this.seen += rows;
   }
 
   stats(): Record<string, FeatureStats | ReturnType<ImageHistogram['stats']>> {

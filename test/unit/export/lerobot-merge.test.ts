@@ -98,3 +98,27 @@ describe('addFeature and readArrowBatches name the damaged file', () => {
     expect((e as TrajforgeError).message).toContain(`${file}: not a readable parquet file`);
   });
 });
+
+describe('merge completeness and stats', () => {
+  it('refuses when a shard of the run is missing', async () => {
+    const out = join(root, 'one-of-two');
+    const e = await refusal(mergeLeRobot([join(root, 's1')], out));
+    expect(e.code).toBe('E_DATASET_INVALID');
+    expect(e.message).toContain('shard 0 of 2 missing');
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it('merged shards have the stats of a single run, image channels included, at the default checkpoint', async () => {
+    const args = ['PushCube-v1', '--episodes', '6', '--workers', '0', '--channels', 'rgb,depth,segmentation', '--codec', 'lossless'];
+    for (const [shard, out] of [['0/3', 'd0'], ['1/3', 'd1'], ['2/3', 'd2']]) {
+      const g = await cli(['generate', ...args, '--shard', shard!, '--out', out!], root);
+      expect(g.code, g.err).toBe(0);
+    }
+    const single = await cli(['generate', ...args, '--out', 'dsingle'], root);
+    expect(single.code, single.err).toBe(0);
+    await mergeLeRobot(['d0', 'd1', 'd2'].map((d) => join(root, d)), join(root, 'dmerged'));
+    const stats = (d: string) => readFileSync(join(root, d, 'meta', 'stats.json'), 'utf8');
+    expect(JSON.parse(stats('dmerged'))['observation.depth.top']).toBeDefined();
+    expect(stats('dmerged')).toBe(stats('dsingle'));
+  }, 120_000);
+});
