@@ -182,6 +182,7 @@ export class ArrowParquetFile {
   private readonly done: Promise<void>;
   /** A failed write of the stream (a full disk): kept here so it is reported by the next call, never lost as an unhandled rejection. */
   private failure: unknown = null;
+  private aborted = false;
 
   constructor(private readonly file: string) {
     mkdirSync(dirname(file), { recursive: true });
@@ -192,7 +193,8 @@ export class ArrowParquetFile {
       const reader = output.getReader();
       for (;;) {
         const { done, value } = await reader.read();
-        if (done) break;
+        // After abort() the descriptor is closed (its number may already name another file).
+        if (done || this.aborted) break;
         if (writeSync(this.fd, value) !== value.length) throw Object.assign(new Error('short write'), { code: 'ENOSPC' });
       }
     });
@@ -217,6 +219,18 @@ export class ArrowParquetFile {
     const table = new arrow.Table([new arrow.RecordBatch(new arrow.Schema(fields), data)]);
     this.controller.enqueue(pw.Table.fromIPCStream(arrow.tableToIPC(table, 'stream')).recordBatch(0)!);
     this.rows += rows;
+  }
+
+  /** Stops without finishing: the stream is failed, the file closed and left as its .tmp. */
+  abort(): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    try {
+      this.controller.error(new Error('aborted'));
+    } catch {
+      // the stream already ended
+    }
+    closeSync(this.fd);
   }
 
   /** Flushes the stream, closes the file and renames it into place. */

@@ -38,9 +38,9 @@ import { removeOwn } from '../../output/remove.js';
  * Generation streams episodes into checkpoint *parts* under DIR/.trajforge/parts: every
  * `checkpoint` episodes, one part directory holding the rows (raw arrays), one mp4 per camera
  * and per-episode metadata, renamed into place only when complete. A killed run resumes after
- * the last complete part. `close()` then assembles the final layout from the parts: data parquet
- * files and concatenated videos rolled over at LeRobot's size thresholds, meta/episodes,
- * meta/tasks, meta/stats.json, and meta/info.json last.
+ * the last complete part. Each committed part is assembled into the final layout at once (data
+ * parquet files and concatenated videos rolled over at LeRobot's size thresholds, meta/episodes
+ * streamed), and `close()` lands meta/tasks, meta/stats.json and meta/info.json last.
  */
 const STAGING = '.trajforge';
 const COMMITTED_PART = /^part-(\d{5})$/;
@@ -101,6 +101,7 @@ export class LeRobotSink implements EpisodeSink<LeRobotEncoded> {
   private meta!: DatasetMeta;
   private features!: Record<string, Feature>;
   private part: OpenPart | null = null;
+  private assembler: Assembler | null = null;
   private nextPart = 0;
   private nextEpisode = 0;
   private nextIndex = 0;
@@ -118,6 +119,11 @@ export class LeRobotSink implements EpisodeSink<LeRobotEncoded> {
         throw new TrajforgeError('E_DATASET_EXISTS', `${dir} was started with different settings or config (see ${runFile}); use the same command to resume, or --overwrite`);
       }
       const notices = this.repairParts();
+      this.assembler = new Assembler(dir, meta, this.features);
+      for (const part of listParts(staging)) {
+        const partDir = join(staging, 'parts', part);
+        await this.assembler.add(partDir, readArrays(join(partDir, 'rows.bin')), readEpisodes(partDir));
+      }
       return { committed: this.nextEpisode, ...(notices.length ? { notices } : {}) };
     }
     // A fresh run: parts of an earlier attempt (whose run.json never landed) would collide with ours.
@@ -125,6 +131,7 @@ export class LeRobotSink implements EpisodeSink<LeRobotEncoded> {
     removeMatching(join(dir, 'meta', 'trajforge_episodes'), EXTRAS_FILE);
     mkdirSync(join(staging, 'parts'), { recursive: true });
     writeFileAtomic(runFile, run);
+    this.assembler = new Assembler(dir, meta, this.features);
     return { committed: 0 };
   }
 
@@ -255,7 +262,8 @@ export class LeRobotSink implements EpisodeSink<LeRobotEncoded> {
   async close(): Promise<DatasetSummary> {
     if (this.part) await this.commitPart();
     this.checkPartsComplete();
-    const summary = await assemble(this.dir, this.meta, this.features);
+    const summary = await this.assembler!.finish();
+    this.assembler = null;
     removeStaging(this.dir);
     return summary;
   }
@@ -279,6 +287,8 @@ export class LeRobotSink implements EpisodeSink<LeRobotEncoded> {
   }
 
   async abort(): Promise<void> {
+    this.assembler?.abort();
+    this.assembler = null;
     if (!this.part) return;
     for (const e of this.part.encoders.values()) e.abort();
     this.part = null;
@@ -311,14 +321,18 @@ export class LeRobotSink implements EpisodeSink<LeRobotEncoded> {
     const part = this.part!;
     this.part = null;
     await Promise.all([...part.encoders.values()].map((e) => e.finish()));
-    writeArrays(join(part.tmp, 'rows.bin'), packRows(part.rows, this.meta));
+    const rows = packRows(part.rows, this.meta);
+    writeArrays(join(part.tmp, 'rows.bin'), rows);
     writeFileAtomic(join(part.tmp, 'episodes.json'), JSON.stringify(part.episodes));
     const files: Record<string, number> = {};
     for (const file of ['rows.bin', 'episodes.json', ...[...part.encoders.keys()].map((c) => `${c}.mp4`)]) files[file] = fileBytes(join(part.tmp, file));
     const manifest: PartManifest = { episodes: part.episodes.length, files, extras: part.extras };
     writeFileAtomic(join(part.tmp, MANIFEST), JSON.stringify(manifest));
-    renameSync(part.tmp, join(this.dir, STAGING, 'parts', `part-${pad5(part.index)}`));
+    const committed = join(this.dir, STAGING, 'parts', `part-${pad5(part.index)}`);
+    renameSync(part.tmp, committed);
     this.nextPart++;
+    // Records as read back from episodes.json on resume, so both paths assemble the same bytes.
+    await this.assembler!.add(committed, rows, JSON.parse(JSON.stringify(part.episodes)) as EpisodeRecord[]);
   }
 }
 
@@ -423,91 +437,100 @@ function packRows(rows: EpisodeData[], meta: DatasetMeta): Record<string, Float3
 
 // ---- assembly ----------------------------------------------------------------------------
 
-/** Builds the final LeRobot layout from the committed parts. Idempotent: safe to re-run after a crash. */
-async function assemble(dir: string, meta: DatasetMeta, features: Record<string, Feature>): Promise<DatasetSummary> {
-  const staging = join(dir, STAGING);
-  const parts = listParts(staging).map((p) => join(staging, 'parts', p));
-  const columns = dataColumns(features);
-  const partLengths = parts.map((p) => readEpisodes(p).map((e) => e.length));
+/**
+ * Builds the final layout from committed parts, one part at a time in order: as each part commits
+ * during the run (so assembly overlaps simulation instead of following it), and from the staged
+ * parts on resume. Videos: parts concatenated (no re-encoding) per camera, a new file past the size
+ * threshold. Data: one row group per part, a new file once the uncompressed size passes the
+ * threshold. Metadata streams into meta/ and lands last, in finish().
+ */
+class Assembler {
+  private readonly columns: ColumnDef[];
+  private readonly numeric: NumericCollector;
+  private readonly metaWriter: MetadataWriter;
+  private readonly videos = new Map<string, { group: string[]; groupBytes: number; file: number; frameInFile: number }>();
+  private writer: ArrowParquetFile | null = null;
+  private fileNo = 0;
+  private bytes = 0;
 
-  // Videos first: parts concatenated (no re-encoding) per camera, a new file past the size
-  // threshold; records where every episode's frames landed.
-  const videoRefs: Record<string, { file: number; from_frame: number }>[][] = partLengths.map((l) => l.map(() => ({})));
-  for (const cam of videoCameras(meta)) {
-    const key = videoKey(cam.name);
-    const vlimit = meta.run.layout.videoFileMb * 1024 * 1024;
-    let group: string[] = [];
-    let groupBytes = 0;
-    let vfile = 0;
-    let frameInFile = 0;
-    const flush = async () => {
-      if (group.length === 0) return;
-      const [chunk, file] = fileAddress(vfile, meta.run.layout.chunksSize);
-      const out = join(dir, videoPath(key, chunk, file));
-      mkdirSync(join(out, '..'), { recursive: true });
-      if (group.length === 1) copyFileSync(group[0]!, `${out}.tmp`);
-      else {
-        await concatVideos(group, `${out}.tmp`, meta.fps, meta.run.codec, join(staging, 'concat.tmp'));
-      }
-      renameSync(`${out}.tmp`, out);
-      group = [];
-      groupBytes = 0;
-      vfile++;
-      frameInFile = 0;
-    };
-    for (const [pi, p] of parts.entries()) {
-      const mp4 = join(p, `${cam.name}.mp4`);
+  constructor(
+    private readonly dir: string,
+    private readonly meta: DatasetMeta,
+    private readonly features: Record<string, Feature>,
+  ) {
+    this.columns = dataColumns(features);
+    this.numeric = new NumericCollector(features, extraKeys(meta));
+    this.metaWriter = new MetadataWriter(dir, meta, features);
+    for (const cam of videoCameras(meta)) this.videos.set(cam.name, { group: [], groupBytes: 0, file: 0, frameInFile: 0 });
+  }
+
+  /** Adds a committed part: its folder, its rows (as packed at commit, or read back from rows.bin) and its episode records. */
+  async add(part: string, arrays: Record<string, ArrayLike<number> & { length: number; byteLength: number }>, eps: EpisodeRecord[]): Promise<void> {
+    const refs: Record<string, { file: number; from_frame: number }>[] = eps.map(() => ({}));
+    for (const cam of videoCameras(this.meta)) {
+      const v = this.videos.get(cam.name)!;
+      const mp4 = join(part, `${cam.name}.mp4`);
       const size = statSync(mp4).size;
-      if (group.length > 0 && groupBytes + size > vlimit) await flush();
-      group.push(mp4);
-      groupBytes += size;
-      partLengths[pi]!.forEach((length, k) => {
-        videoRefs[pi]![k]![key] = { file: vfile, from_frame: frameInFile };
-        frameInFile += length;
+      if (v.group.length > 0 && v.groupBytes + size > this.meta.run.layout.videoFileMb * 1024 * 1024) await this.flushVideo(cam.name);
+      v.group.push(mp4);
+      v.groupBytes += size;
+      eps.forEach((e, k) => {
+        refs[k]![videoKey(cam.name)] = { file: v.file, from_frame: v.frameInFile };
+        v.frameInFile += e.length;
       });
     }
-    await flush();
+    const partBytes = Object.values(arrays).reduce((n, a) => n + a.byteLength, 0);
+    if (this.writer && this.bytes + partBytes > this.meta.run.layout.dataFileMb * 1024 * 1024) await this.finishDataFile();
+    if (!this.writer) {
+      const [chunk, file] = fileAddress(this.fileNo, this.meta.run.layout.chunksSize);
+      this.writer = new ArrowParquetFile(join(this.dir, dataPath(chunk, file)));
+    }
+    const table = partTable(arrays, eps, this.meta, this.features);
+    this.writer.write(typedColumns(this.columns, this.features, table.data, table.rows), table.rows);
+    this.numeric.add(table.data, table.rows);
+    addEpisodeStats(table.data, eps, this.features, episodeStatFeatures(this.meta, this.features));
+    eps.forEach((e, k) => {
+      e.data_file = this.fileNo;
+      e.video = refs[k]!;
+      this.metaWriter.add(e);
+    });
+    this.bytes += partBytes;
   }
 
-  // Then one pass over the parts: data files (one row group per part, a new file once the
-  // uncompressed size passes the threshold), stats, and streamed metadata.
-  const limit = meta.run.layout.dataFileMb * 1024 * 1024;
-  let fileNo = 0;
-  let writer: ArrowParquetFile | null = null;
-  let writerPath = '';
-  let bytes = 0;
-  const numeric = new NumericCollector(features, extraKeys(meta));
-  const metaWriter = new MetadataWriter(dir, meta, features);
-  const finishFile = async () => {
-    if (!writer) return;
-    await writer.finish();
-    writer = null;
-    fileNo++;
-    bytes = 0;
-  };
-  for (const [pi, p] of parts.entries()) {
-    const arrays = readArrays(join(p, 'rows.bin'));
-    const eps = readEpisodes(p);
-    const partBytes = Object.values(arrays).reduce((n, a) => n + a.byteLength, 0);
-    if (writer && bytes + partBytes > limit) await finishFile();
-    if (!writer) {
-      const [chunk, file] = fileAddress(fileNo, meta.run.layout.chunksSize);
-      writerPath = join(dir, dataPath(chunk, file));
-      writer = new ArrowParquetFile(writerPath);
-    }
-    const table = partTable(arrays, eps, meta, features);
-    (writer as ArrowParquetFile).write(typedColumns(columns, features, table.data, table.rows), table.rows);
-    numeric.add(table.data, table.rows);
-    addEpisodeStats(table.data, eps, features, episodeStatFeatures(meta, features));
-    eps.forEach((e, k) => {
-      e.data_file = fileNo;
-      e.video = videoRefs[pi]![k]!;
-      metaWriter.add(e);
-    });
-    bytes += partBytes;
+  async finish(): Promise<DatasetSummary> {
+    for (const cam of this.videos.keys()) await this.flushVideo(cam);
+    await this.finishDataFile();
+    return this.metaWriter.finish(this.numeric);
   }
-  await finishFile();
-  return metaWriter.finish(numeric);
+
+  /** Stops without finishing: the data file being written stays a .tmp (the next run rewrites it). */
+  abort(): void {
+    this.writer?.abort();
+    this.writer = null;
+  }
+
+  private async flushVideo(camera: string): Promise<void> {
+    const v = this.videos.get(camera)!;
+    if (v.group.length === 0) return;
+    const [chunk, file] = fileAddress(v.file, this.meta.run.layout.chunksSize);
+    const out = join(this.dir, videoPath(videoKey(camera), chunk, file));
+    mkdirSync(join(out, '..'), { recursive: true });
+    if (v.group.length === 1) copyFileSync(v.group[0]!, `${out}.tmp`);
+    else await concatVideos(v.group, `${out}.tmp`, this.meta.fps, this.meta.run.codec, join(this.dir, STAGING, 'concat.tmp'));
+    renameSync(`${out}.tmp`, out);
+    v.group = [];
+    v.groupBytes = 0;
+    v.file++;
+    v.frameInFile = 0;
+  }
+
+  private async finishDataFile(): Promise<void> {
+    if (!this.writer) return;
+    await this.writer.finish();
+    this.writer = null;
+    this.fileNo++;
+    this.bytes = 0;
+  }
 }
 
 /**
