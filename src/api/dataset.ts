@@ -1,10 +1,27 @@
 /**
- * `trajforge/dataset`: writing and reading datasets. Both functions import their implementation
- * (exporters, parquet readers, ffmpeg) on the first call, so importing this module is cheap.
+ * `trajforge/dataset`: writing, reading, merging, converting and validating datasets. Each function
+ * imports its implementation (exporters, parquet readers, ffmpeg) on the first call, so importing
+ * this module is cheap.
  */
 import type { Dataset } from '../dataset/open.js';
 
 export { generateDataset, type GenerateDatasetOptions, type GenerateResult, type GenerateProgress } from './generate.js';
+export {
+  mergeDatasets,
+  convertDataset,
+  validateDataset,
+  type MergeOptions,
+  type MergeSummary,
+  type ConvertOptions,
+  type ConvertProgress,
+  type ConvertSummary,
+  type ValidateOptions,
+  type ValidateSummary,
+  type StageProgress,
+  type NoticeKind,
+  type NoticeCallback,
+  type PipelineCallbacks,
+} from './pipeline.js';
 export type { Dataset, DatasetEpisode, DatasetInfo, EpisodeReadOptions } from '../dataset/open.js';
 export type { ChannelFrames, EpisodeData, BodyTrack, CameraTrack } from '../dataset/episode.js';
 export type { DatasetSource, ExtraFeature } from '../dataset/meta.js';

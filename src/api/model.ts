@@ -1,18 +1,44 @@
 /**
- * `trajforge/model`: trained world models. onnxruntime (a native addon) is loaded by the first
- * loadWorldModel call, never by importing this module.
+ * `trajforge/model`: training, loading and applying world models. onnxruntime (a native addon)
+ * is loaded by the first call that runs a model, never by importing this module.
  */
 import type { WorldModel, WorldModelOptions } from '../model/world-model.js';
+import { defaultProviders } from './providers.js';
 
 export type { WorldModel, WorldModelOptions, WorldModelStep } from '../model/world-model.js';
 export type { ModelCard } from '../model/card.js';
+export {
+  trainWorldModel,
+  encodeDataset,
+  predictEpisode,
+  dreamDataset,
+  evaluateWorldModel,
+  type TrainOptions,
+  type TrainProgress,
+  type TrainSummary,
+  type WorldModelKind,
+  type EncodeOptions,
+  type EncodeProgress,
+  type EncodeSummary,
+  type PredictOptions,
+  type PredictProgress,
+  type PredictSummary,
+  type DreamDatasetOptions,
+  type DreamProgress,
+  type DreamSummary,
+  type DreamComparison,
+  type EvalOptions,
+  type EvalProgress,
+  type EvalSummary,
+  type EvalTarget,
+} from './pipeline.js';
 
 /**
  * Loads a model folder written by `trajforge train` (model.json + four ONNX parts). Execution
  * providers default to TRAJFORGE_ORT_PROVIDERS (as for the CLI), else the CPU.
  */
 export async function loadWorldModel(dir: string, options: WorldModelOptions = {}): Promise<WorldModel> {
-  const [{ loadWorldModel: load }, { parseProviders, PROVIDERS_ENV }] = await Promise.all([import('../model/world-model.js'), import('../model/onnx/runtime.js')]);
-  const providers = options.providers ?? parseProviders(process.env[PROVIDERS_ENV]);
+  const providers = options.providers ?? (await defaultProviders());
+  const { loadWorldModel: load } = await import('../model/world-model.js');
   return load(dir, { ...options, providers });
 }

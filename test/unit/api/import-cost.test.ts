@@ -102,6 +102,7 @@ describe('the built package', () => {
   it('each lazy function loads its implementation on the first call: errors are TrajforgeErrors of the root module, with codes', () => {
     const r = probe(`
       import { createEnv, generateDataset, openDataset, loadWorldModel, encodePng, TrajforgeError } from 'trajforge';
+      import * as T from 'trajforge';
       import { loadEnv, PhysicsEnv } from 'trajforge/env';
       const codes = {};
       const attempt = async (name, f) => { try { await f(); codes[name] = 'ok'; } catch (e) { codes[name] = e instanceof TrajforgeError ? e.code : String(e); } };
@@ -110,13 +111,37 @@ describe('the built package', () => {
       await attempt('openDataset', () => openDataset('no-such-dataset'));
       await attempt('loadWorldModel', () => loadWorldModel('no-such-model'));
       await attempt('encodePng', () => encodePng(1, 1, new Uint8Array(3)));
+      await attempt('validateDataset', async () => { if ((await T.validateDataset({ dir: 'no-such-dataset' })).valid) throw new Error('valid'); });
+      await attempt('mergeDatasets', () => T.mergeDatasets({ inputs: ['no-such-dataset'], out: 'never-written' }));
+      await attempt('convertDataset', () => T.convertDataset({ src: 'no-such-dataset', to: 'dreamer', out: 'never-written' }));
+      await attempt('trainWorldModel', () => T.trainWorldModel({ dataset: 'no-such-dataset', out: 'never-written' }));
+      await attempt('encodeDataset', () => T.encodeDataset({ dataset: 'no-such-dataset', model: 'no-such-model', out: 'never-written' }));
+      await attempt('predictEpisode', () => T.predictEpisode({ dataset: 'no-such-dataset', model: 'no-such-model', episode: 0, out: 'never-written.mp4' }));
+      await attempt('dreamDataset', () => T.dreamDataset({ model: 'no-such-model', env: 'PushCube-v1', out: 'never-written' }));
+      await attempt('evaluateWorldModel', () => T.evaluateWorldModel({ model: 'no-such-model', dataset: 'no-such-dataset' }));
       const env = await createEnv(loadEnv('PushCube-v1'));
       codes.env = env instanceof PhysicsEnv ? env.spec.id : 'not a PhysicsEnv';
       env.close();
       console.log(JSON.stringify(codes));
     `);
-    expect(r).toEqual({ createEnv: 'E_ENV_NOT_FOUND', generateDataset: 'E_ENV_NOT_FOUND', openDataset: 'E_DATASET_INVALID', loadWorldModel: 'E_USAGE', encodePng: 'ok', env: 'PushCube-v1' });
+    expect(r).toEqual({
+      createEnv: 'E_ENV_NOT_FOUND',
+      generateDataset: 'E_ENV_NOT_FOUND',
+      openDataset: 'E_DATASET_INVALID',
+      loadWorldModel: 'E_USAGE',
+      encodePng: 'ok',
+      validateDataset: 'ok',
+      mergeDatasets: 'E_DATASET_INVALID',
+      convertDataset: 'E_DATASET_INVALID',
+      trainWorldModel: 'E_DATASET_INVALID',
+      encodeDataset: 'E_USAGE',
+      predictEpisode: 'E_USAGE',
+      dreamDataset: 'E_USAGE',
+      evaluateWorldModel: 'E_USAGE',
+      env: 'PushCube-v1',
+    });
     expect(existsSync(join(pkg, 'never-written'))).toBe(false);
+    expect(existsSync(join(pkg, 'never-written.mp4'))).toBe(false);
   });
 
   it("the README's library examples type-check against the published declarations (package.json exports' types)", () => {

@@ -3,14 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateDataset, openDataset } from '../../../src/api/dataset.js';
-import { loadWorldModel } from '../../../src/api/model.js';
+import { loadWorldModel, trainWorldModel } from '../../../src/api/model.js';
 import { TrajforgeError } from '../../../src/core/errors.js';
 import type { DatasetEpisode } from '../../../src/dataset/open.js';
 import { WorldModelSession } from '../../../src/model/session.js';
 import { readModelCard, readModelParts } from '../../../src/model/store.js';
 import { unitInto } from '../../../src/model/transitions.js';
 import type { WorldModel } from '../../../src/model/world-model.js';
-import { runCommand } from '../../helpers/cli-io.js';
 
 let dir: string;
 let model: WorldModel;
@@ -30,8 +29,7 @@ describe('loadWorldModel', () => {
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'tf-wm-api-'));
     await generateDataset({ env: 'PushCube-v1', out: join(dir, 'data'), episodes: 2, workers: 0, channels: ['rgb'], policy: { noise: 0.3 } });
-    const t = await runCommand('train', ['data', '--out', 'model', '--epochs', '1', '--hidden', '16', '--latent', '26', '--keypoints', '2', '--rollout', '2'], dir);
-    expect(t.code, t.stderr).toBe(0);
+    await trainWorldModel({ dataset: 'data', out: 'model', cwd: dir, epochs: 1, hidden: 16, latent: 26, keypoints: 2, rollout: 2 });
     model = await loadWorldModel(join(dir, 'model'));
     const card = readModelCard(join(dir, 'model'));
     session = await WorldModelSession.load(card, readModelParts(join(dir, 'model'), card));
@@ -100,6 +98,19 @@ describe('loadWorldModel', () => {
       const e = await rejection(p);
       expect(e.code).toBe('E_MODEL_SHAPE');
       expect(e.message).toMatch(message);
+    }
+  });
+
+  it('execution providers come from the options, else TRAJFORGE_ORT_PROVIDERS (as for the CLI), else the CPU', async () => {
+    const saved = process.env.TRAJFORGE_ORT_PROVIDERS;
+    try {
+      process.env.TRAJFORGE_ORT_PROVIDERS = 'nosuch';
+      expect((await rejection(loadWorldModel(join(dir, 'model')))).message).toMatch(/providers \[nosuch\]/);
+      const m = await loadWorldModel(join(dir, 'model'), { providers: ['cpu'] });
+      await m.dispose();
+    } finally {
+      if (saved === undefined) delete process.env.TRAJFORGE_ORT_PROVIDERS;
+      else process.env.TRAJFORGE_ORT_PROVIDERS = saved;
     }
   });
 
