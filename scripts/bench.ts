@@ -134,35 +134,58 @@ async function renderBench(): Promise<void> {
 }
 if (SECTION === 'render') await renderBench();
 
+/** Runs the CLI in a child process: wall seconds, its summary's steps/s and peak RSS (its own, with its worker threads). */
+async function timedCli(args: string[]): Promise<{ seconds: number; stdout: string; rssMb: number }> {
+  const { spawnSync } = await import('node:child_process');
+  const t0 = performance.now();
+  const res = spawnSync('/bin/sh', ['-c', `/usr/bin/time -f '%M' ${process.execPath} bin/trajforge.js ${args.map((a) => `'${a}'`).join(' ')}`], { encoding: 'utf8', cwd: process.cwd(), maxBuffer: 1 << 26 });
+  if (res.status !== 0) throw new Error(res.stderr);
+  return { seconds: (performance.now() - t0) / 1000, stdout: res.stdout, rssMb: Number(res.stderr.trim().split('\n').pop()) / 1024 };
+}
+
 /**
- * End to end: push-cube, one 64x64 rgb camera, expert, 2 workers, LeRobot + H.264, in a child
- * process (so its peak RSS is its own), at N and 10 N episodes.
+ * End to end, in a child process each (so its peak RSS is its own): the README's main job
+ * (`npm run generate`: 300 episodes, lossless rgb + depth + segmentation), then push-cube with one
+ * 64x64 rgb camera, expert, 2 workers, LeRobot + H.264, at N and 10 N episodes (peak RSS must stay
+ * flat from one to the other).
  */
 async function generateBench(): Promise<void> {
-  const { spawnSync } = await import('node:child_process');
-  const { mkdtempSync, rmSync, writeFileSync } = await import('node:fs');
+  const { mkdtempSync, rmSync } = await import('node:fs');
   const { tmpdir } = await import('node:os');
   const { join } = await import('node:path');
-  console.log('\nGenerate (PushCube-v1, 64x64 rgb, expert, --workers 2, LeRobot v3 + H.264):');
+  const tmp = mkdtempSync(join(tmpdir(), 'tf-bench-'));
+  const steps = (stdout: string) => Number(/(\d+) steps simulated/.exec(stdout)?.[1]);
+  console.log('\nGenerate, end to end (wall clock of the whole command, 2 workers):');
+  const main = await timedCli(['generate', 'PushCube-v1', '--episodes', '300', '--noise', '0.3', '--epsilon', '0.1', '--codec', 'lossless', '--out', join(tmp, 'main')]);
+  console.log(`README main job (300 episodes, lossless rgb+depth+seg)  ${Math.round(steps(main.stdout) / main.seconds)} steps/s  (target >= 3,000)  peak RSS ${main.rssMb.toFixed(0)} MB`);
   const base = Number(process.env.BENCH_EPISODES ?? 1000);
+  const rss: number[] = [];
   for (const episodes of [base, base * 10]) {
-    const out = join(mkdtempSync(join(tmpdir(), 'tf-bench-')), 'ds');
-    const script = `
-      import { loadEnv } from './dist/config/load.js';
-      import { generateDataset } from './dist/pipeline/generate.js';
-      const r = await generateDataset({ env: loadEnv('PushCube-v1'), out: ${JSON.stringify(out)}, episodes: ${episodes}, seed: 0, workers: 2, format: 'lerobot',
-        policy: { kind: 'expert', noise: 0, epsilon: 0 }, shard: { index: 0, count: 1 }, resume: false, overwrite: false, codec: 'h264', gop: 2, checkpoint: 32, channels: ['rgb'] });
-      console.log(JSON.stringify({ steps: r.steps, seconds: r.seconds, bytes: r.bytes, maxRssKb: process.resourceUsage().maxRSS }));`;
-    const file = join(process.cwd(), 'dist', 'bench-generate.mjs');
-    writeFileSync(file, script.replaceAll('./dist/', './'));
-    const res = spawnSync(process.execPath, [file], { encoding: 'utf8', cwd: process.cwd() });
-    rmSync(file);
-    if (res.status !== 0) throw new Error(res.stderr);
-    const r = JSON.parse(res.stdout.trim().split('\n').pop()!) as { steps: number; seconds: number; bytes: number; maxRssKb: number };
-    console.log(`${String(episodes).padStart(6)} episodes  ${String(r.steps).padStart(7)} steps  ${Math.round(r.steps / r.seconds)} steps/s end to end  peak RSS ${(r.maxRssKb / 1024).toFixed(0)} MB  dataset ${(r.bytes / 1e6).toFixed(1)} MB`);
-    rmSync(join(out, '..'), { recursive: true, force: true });
+    const out = join(tmp, `h264-${episodes}`);
+    const r = await timedCli(['generate', 'PushCube-v1', '--episodes', String(episodes), '--policy', 'expert', '--codec', 'h264', '--channels', 'rgb', '--workers', '2', '--out', out]);
+    rss.push(r.rssMb);
+    console.log(`h264 rgb-only ${String(episodes).padStart(6)} episodes  ${String(steps(r.stdout)).padStart(7)} steps  ${Math.round(steps(r.stdout) / r.seconds)} steps/s  (target >= 4,500)  peak RSS ${r.rssMb.toFixed(0)} MB`);
+    rmSync(out, { recursive: true, force: true });
   }
+  console.log(`peak RSS ${base} -> ${base * 10} episodes: ${(100 * (rss[1]! / rss[0]! - 1)).toFixed(1)}% (target: within 10 %, <= 1 GB)`);
+  rmSync(tmp, { recursive: true, force: true });
 }
+
+/** `import('trajforge')`: time to import the package entry and whether it loads a native addon or WASM. */
+async function importBench(): Promise<void> {
+  const { spawnSync } = await import('node:child_process');
+  const entry = new URL('../dist/index.js', import.meta.url).href;
+  const probe = `const t0 = performance.now(); await import(${JSON.stringify(entry)}); const ms = performance.now() - t0;
+    const addons = process.report.getReport().sharedObjects.filter((s) => s.endsWith('.node'));
+    console.log(JSON.stringify({ ms, addons }));`;
+  const runs = Array.from({ length: 5 }, () => JSON.parse(spawnSync(process.execPath, ['--input-type=module', '-e', probe], { encoding: 'utf8' }).stdout) as { ms: number; addons: string[] });
+  const ms = Math.min(...runs.map((r) => r.ms));
+  const addons = runs[0]!.addons;
+  const t0 = performance.now();
+  spawnSync(process.execPath, ['--input-type=module', '-e', `await import(${JSON.stringify(entry)})`]);
+  console.log(`\nImport: import('trajforge') ${ms.toFixed(0)} ms (best of 5; target < 150), whole process ${(performance.now() - t0).toFixed(0)} ms, native addons loaded: ${addons.length ? addons.join(', ') : 'none'}`);
+}
+if (SECTION === 'generate') await importBench();
 if (SECTION === 'generate' && Number(process.env.BENCH_EPISODES ?? 1) > 0) await generateBench();
 
 /** Steps/s of PushCube (64x64 rgb, expert, 2 workers) per output format and all together. */
@@ -172,7 +195,7 @@ async function formatsBench(): Promise<void> {
   const { tmpdir } = await import('node:os');
   const { join } = await import('node:path');
   const episodes = Number(process.env.BENCH_FORMAT_EPISODES ?? 300);
-  console.log(`\nFormats (PushCube-v1, ${episodes} episodes, 64x64 rgb, expert, --workers 2, steps/s end to end):`);
+  console.log(`\nFormats (PushCube-v1, ${episodes} episodes, 64x64 rgb, expert, --workers 2, steps/s end to end; all five: target >= 1,500):`);
   for (const format of ['lerobot', 'dreamer', 'minari', 'rlds', 'frames', 'lerobot,dreamer,minari,rlds,frames']) {
     const out = join(mkdtempSync(join(tmpdir(), 'tf-fmt-')), 'ds');
     const script = `
