@@ -247,3 +247,50 @@ export class ArrowParquetFile {
     renameSync(`${this.file}.tmp`, this.file);
   }
 }
+
+/**
+ * Data files that roll over by size: batches go to file 0 until adding the next would pass
+ * `limitBytes` (uncompressed), then to file 1, and so on. `path(n)` names file n; `file` is the
+ * number of the file the last batch went to.
+ */
+export class RolloverParquetFiles {
+  private writer: ArrowParquetFile | null = null;
+  private bytes = 0;
+  private next = 0;
+
+  constructor(
+    private readonly path: (file: number) => string,
+    private readonly limitBytes: number,
+  ) {}
+
+  /** The number of the file the last batch went to. */
+  get file(): number {
+    return this.writer ? this.next : this.next - 1;
+  }
+
+  /** Writes one batch (one row group); `bytes` is its size as counted against the limit. */
+  async write(columns: TypedColumn[], rows: number, bytes: number): Promise<void> {
+    if (this.writer && this.bytes + bytes > this.limitBytes) await this.finishFile();
+    this.writer ??= new ArrowParquetFile(this.path(this.next));
+    this.writer.write(columns, rows);
+    this.bytes += bytes;
+  }
+
+  async finish(): Promise<void> {
+    await this.finishFile();
+  }
+
+  /** Stops without finishing: the file being written stays a .tmp. */
+  abort(): void {
+    this.writer?.abort();
+    this.writer = null;
+  }
+
+  private async finishFile(): Promise<void> {
+    if (!this.writer) return;
+    await this.writer.finish();
+    this.writer = null;
+    this.next++;
+    this.bytes = 0;
+  }
+}

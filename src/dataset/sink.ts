@@ -221,10 +221,11 @@ export abstract class JournaledSink<E, X extends object = { files: Record<string
   }
 }
 
-/** Total bytes of the files under DIR. */
+/** Total bytes of the dataset's files under DIR (the tool's `.trajforge*` bookkeeping left out). */
 export function dirBytes(dir: string): number {
   let n = 0;
   for (const e of readdirSync(dir, { withFileTypes: true })) {
+    if (e.name.startsWith('.trajforge')) continue;
     const p = join(dir, e.name);
     n += e.isDirectory() ? dirBytes(p) : statSync(p).size;
   }

@@ -7,7 +7,7 @@ import { dataColumns, dataPath, episodeStatFeatures, fileAddress, lerobotFeature
 import { datasetMeta, metaFromSidecar, type TrajforgeSidecar } from './episodes.js';
 import { dataFiles, readEpisodesMeta, readInfo, readJson, readJsonLines, readNpzFile, readParquetFooter, readParquetRows, type LeRobotInfo, type Row } from './reader.js';
 import { frameTimestamps } from '../../video/ffmpeg.js';
-import { ArrowParquetFile } from '../../dataset/parquet.js';
+import { RolloverParquetFiles } from '../../dataset/parquet.js';
 import type { DatasetMeta, DatasetSummary } from '../../dataset/meta.js';
 
 type SidecarEpisode = Omit<EpisodeRecord, 'from_index'> & { source_episode: number };
@@ -79,37 +79,18 @@ export async function mergeLeRobot(inputs: string[], out: string): Promise<Datas
   const columns = dataColumns(features);
   const readers = shards.map((s) => new RowCursor(dataFiles(s.dir), s.dir));
   const numeric = new NumericCollector(features, extraKeys(meta));
-  let writer: ArrowParquetFile | null = null;
-  let writerPath = '';
-  let fileNo = 0;
-  let bytes = 0;
   let index = 0;
   const layout = first.side.run.layout;
-  const limit = layout.dataFileMb * 1024 * 1024;
-  const finish = async () => {
-    if (!writer) return;
-    await writer.finish();
-    writer = null;
-    fileNo++;
-    bytes = 0;
-  };
+  const data = new RolloverParquetFiles((n) => join(out, dataPath(...fileAddress(n, layout.chunksSize))), layout.dataFileMb * 1024 * 1024);
   for (const [ei, src] of sources.entries()) {
     const length = Number(src.row.length);
     const rows = await readers[src.shard]!.take(Number(src.row.dataset_from_index), length);
-    const data: Record<string, unknown[]> = {};
-    for (const c of columns) data[c.name] = rows.map((r) => normalize(r[c.name]));
-    data.episode_index = rows.map(() => BigInt(ei));
-    data.index = rows.map((_, t) => BigInt(index + t));
-    const estimate = rows.length * columns.length * 16;
-    if (writer && bytes + estimate > limit) await finish();
-    if (!writer) {
-      const [c, f] = fileAddress(fileNo, layout.chunksSize);
-      writerPath = join(out, dataPath(c, f));
-      writer = new ArrowParquetFile(writerPath);
-    }
-    (writer as ArrowParquetFile).write(typedColumns(columns, features, data, length), length);
-    bytes += estimate;
-    numeric.add(data, length);
+    const table: Record<string, unknown[]> = {};
+    for (const c of columns) table[c.name] = rows.map((r) => normalize(r[c.name]));
+    table.episode_index = rows.map(() => BigInt(ei));
+    table.index = rows.map((_, t) => BigInt(index + t));
+    await data.write(typedColumns(columns, features, table, length), length, rows.length * columns.length * 16);
+    numeric.add(table, length);
     const record: EpisodeRecord = {
       episode_index: ei,
       source_episode: src.side.source_episode,
@@ -121,7 +102,7 @@ export async function mergeLeRobot(inputs: string[], out: string): Promise<Datas
       histograms: src.side.histograms,
       bodies: src.side.bodies,
       collisions: src.side.collisions,
-      data_file: fileNo,
+      data_file: data.file,
       video: Object.fromEntries(
         videoKeys.map((k) => {
           const addr = `${Number(src.row[`videos/${k}/chunk_index`])}/${Number(src.row[`videos/${k}/file_index`])}`;
@@ -129,13 +110,12 @@ export async function mergeLeRobot(inputs: string[], out: string): Promise<Datas
         }),
       ),
     };
-    addEpisodeStats(data, [record], features, episodeStatFeatures(meta, features));
+    addEpisodeStats(table, [record], features, episodeStatFeatures(meta, features));
     copyFileSync(episodeExtrasPath(shards[src.shard]!.dir, src.local), episodeExtrasPath(out, ei));
     writerMeta.add(record);
     index += length;
   }
-  await finish();
-
+  await data.finish();
   return writerMeta.finish(numeric);
 
 }

@@ -24,10 +24,10 @@ import {
   type Feature,
 } from './format.js';
 import { npzBytes, type NpyArray } from '../../dataset/npz.js';
-import { ArrowParquetFile, ParquetFileWriter, parquetBytes, type ColumnDef, type TypedColumn } from '../../dataset/parquet.js';
+import { ParquetFileWriter, RolloverParquetFiles, parquetBytes, type ColumnDef, type TypedColumn } from '../../dataset/parquet.js';
 import { ATOMIC_TMP, discardNotice, fileBytes, removeMatching, sizeProblem } from '../../dataset/journal.js';
 import { LEROBOT_ENTRIES } from '../../output/folder.js';
-import type { EpisodeSink, SinkOpened } from '../../dataset/sink.js';
+import { dirBytes, type EpisodeSink, type SinkOpened } from '../../dataset/sink.js';
 import type { DatasetMeta, DatasetSummary } from '../../dataset/meta.js';
 import { ImageHistogram, QUANTILES, QUANTILE_KEYS, numericStats, quantileSorted, type FeatureStats } from '../../dataset/stats.js';
 import { removeOwn } from '../../output/remove.js';
@@ -449,9 +449,7 @@ class Assembler {
   private readonly numeric: NumericCollector;
   private readonly metaWriter: MetadataWriter;
   private readonly videos = new Map<string, { group: string[]; groupBytes: number; file: number; frameInFile: number }>();
-  private writer: ArrowParquetFile | null = null;
-  private fileNo = 0;
-  private bytes = 0;
+  private readonly data: RolloverParquetFiles;
 
   constructor(
     private readonly dir: string,
@@ -461,6 +459,7 @@ class Assembler {
     this.columns = dataColumns(features);
     this.numeric = new NumericCollector(features, extraKeys(meta));
     this.metaWriter = new MetadataWriter(dir, meta, features);
+    this.data = new RolloverParquetFiles((n) => join(dir, dataPath(...fileAddress(n, meta.run.layout.chunksSize))), meta.run.layout.dataFileMb * 1024 * 1024);
     for (const cam of videoCameras(meta)) this.videos.set(cam.name, { group: [], groupBytes: 0, file: 0, frameInFile: 0 });
   }
 
@@ -480,33 +479,26 @@ class Assembler {
       });
     }
     const partBytes = Object.values(arrays).reduce((n, a) => n + a.byteLength, 0);
-    if (this.writer && this.bytes + partBytes > this.meta.run.layout.dataFileMb * 1024 * 1024) await this.finishDataFile();
-    if (!this.writer) {
-      const [chunk, file] = fileAddress(this.fileNo, this.meta.run.layout.chunksSize);
-      this.writer = new ArrowParquetFile(join(this.dir, dataPath(chunk, file)));
-    }
     const table = partTable(arrays, eps, this.meta, this.features);
-    this.writer.write(typedColumns(this.columns, this.features, table.data, table.rows), table.rows);
+    await this.data.write(typedColumns(this.columns, this.features, table.data, table.rows), table.rows, partBytes);
     this.numeric.add(table.data, table.rows);
     addEpisodeStats(table.data, eps, this.features, episodeStatFeatures(this.meta, this.features));
     eps.forEach((e, k) => {
-      e.data_file = this.fileNo;
+      e.data_file = this.data.file;
       e.video = refs[k]!;
       this.metaWriter.add(e);
     });
-    this.bytes += partBytes;
   }
 
   async finish(): Promise<DatasetSummary> {
     for (const cam of this.videos.keys()) await this.flushVideo(cam);
-    await this.finishDataFile();
+    await this.data.finish();
     return this.metaWriter.finish(this.numeric);
   }
 
   /** Stops without finishing: the data file being written stays a .tmp (the next run rewrites it). */
   abort(): void {
-    this.writer?.abort();
-    this.writer = null;
+    this.data.abort();
   }
 
   private async flushVideo(camera: string): Promise<void> {
@@ -524,13 +516,6 @@ class Assembler {
     v.frameInFile = 0;
   }
 
-  private async finishDataFile(): Promise<void> {
-    if (!this.writer) return;
-    await this.writer.finish();
-    this.writer = null;
-    this.fileNo++;
-    this.bytes = 0;
-  }
 }
 
 /**
@@ -957,15 +942,6 @@ function writeTasks(dir: string, meta: DatasetMeta): void {
   writeFileAtomic(join(dir, 'meta', 'tasks.parquet'), bytes);
 }
 
-function dirBytes(dir: string): number {
-  let n = 0;
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    if (e.name === STAGING) continue;
-    const p = join(dir, e.name);
-    n += e.isDirectory() ? dirBytes(p) : statSync(p).size;
-  }
-  return n;
-}
 
 /** Removes the staging area once a dataset is complete. */
 export function removeStaging(dir: string): void {
