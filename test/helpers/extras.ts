@@ -1,34 +1,21 @@
 /** The extras fixture: three simulated PushCube episodes carrying a wide latent and a scalar score. */
 import { loadEnv } from '../../src/config/load.js';
-import { observationNames } from '../../src/config/names.js';
 import { episodeSeed } from '../../src/episode/rollout.js';
 import { createRunner } from '../../src/episode/runner.js';
 import type { EpisodeData } from '../../src/dataset/episode.js';
 import { DEFAULT_LAYOUT } from '../../src/export/lerobot/format.js';
 import type { EpisodeSink } from '../../src/dataset/sink.js';
-import type { DatasetMeta } from '../../src/dataset/meta.js';
-import { baseBodies } from '../../src/sim/describe.js';
+import { datasetMeta, type DatasetMeta } from '../../src/dataset/meta.js';
 
 export const ENV = 'PushCube-v1';
 export const LATENT = 80; // wider than 64: must still get per-dimension stats, like observation.state
 export const EPISODES = 3;
 
 export function baseMeta(): DatasetMeta {
-  const env = loadEnv(ENV);
-  const cfg = env.config;
-  return {
-    envId: cfg.id,
-    config: cfg,
-    configHash: env.hash,
-    instruction: cfg.task.instruction || cfg.description || cfg.id,
-    fps: Math.round(1 / (cfg.world.timestep * cfg.world.substeps)),
-    observationNames: observationNames(cfg),
-    actionNames: cfg.actions.actuators.map((a) => a.name),
-    discrete: false,
+  return datasetMeta(loadEnv(ENV), {
     cameras: [],
-    bodyNames: baseBodies(cfg).map((b) => b.name),
     run: { seed: 0, episodes: EPISODES, shard: { index: 0, count: 1 }, policy: { kind: 'expert', noise: 0, epsilon: 0 }, codec: 'lossless', gop: 2, checkpoint: 2, layout: DEFAULT_LAYOUT },
-  };
+  });
 }
 
 /** Deterministic, non-trivial values (distinct per episode, step and dimension). */
