@@ -72,8 +72,8 @@ describe('the built package', () => {
     if (pkg) rmSync(pkg, { recursive: true, force: true });
   });
 
-  it(`import('trajforge') loads no native addon and no WASM, in under ${IMPORT_BUDGET_MS} ms (fastest of 3 fresh processes)`, () => {
-    const runs = [0, 1, 2].map(() => importOnce('trajforge'));
+  it(`import('trajforge') loads no native addon and no WASM, in under ${IMPORT_BUDGET_MS} ms (fastest of 5 fresh processes)`, () => {
+    const runs = [0, 1, 2, 3, 4].map(() => importOnce('trajforge'));
     const ms = Math.min(...runs.map((r) => r.ms));
     console.log(`import('trajforge'): ${runs.map((r) => r.ms.toFixed(1)).join(', ')} ms (fastest ${ms.toFixed(1)})`);
     for (const r of runs) {
