@@ -10,6 +10,7 @@ import { DEFAULT_LAYOUT, datasetMeta, type DatasetMeta, type DatasetSummary, typ
 import type { PolicyKind } from '../policy/policy.js';
 import { CHANNELS, type Channel } from '../render/renderer.js';
 import type { VideoCodec } from '../video/ffmpeg.js';
+import { outputNotices, type NoticeCallback, type StageProgress } from './progress.js';
 import { produceEpisodes, type EpisodeJob } from '../episode/pool.js';
 import { episodeSeed } from '../episode/rollout.js';
 import { createRunner, type RunnerInit } from '../episode/runner.js';
@@ -34,17 +35,19 @@ export interface GenerateOptions {
   channels?: Channel[];
   onProgress?: (p: Progress) => void;
   /** Lines for the user: a stale lock taken over, damaged checkpoints redone. */
-  onNotice?: (line: string) => void;
+  onNotice?: NoticeCallback;
   /** The working directory relative --out paths resolve against (default: the process's). */
   cwd?: string;
 }
 
-export interface Progress {
+/** One event per episode written (stage 'generate', done/total in episodes of this shard). */
+export interface Progress extends StageProgress<'generate'> {
+  /** Same as done / total (kept for callers written before the shared progress type). */
   episodesDone: number;
   episodesTotal: number;
   steps: number;
   successes: number;
-  elapsed: number;
+  /** Episodes already on disk when a resumed run started. */
   resumedFrom: number;
 }
 
@@ -101,7 +104,7 @@ export async function generateDataset(opts: GenerateOptions): Promise<GenerateRe
     accepts: ['overwrite', 'resume'],
     resumable: true,
     cwd: opts.cwd,
-    onNotice: opts.onNotice,
+    onNotice: outputNotices(opts.onNotice),
   });
   const t0 = performance.now();
   let steps = 0;
@@ -113,7 +116,7 @@ export async function generateDataset(opts: GenerateOptions): Promise<GenerateRe
     }
     if (!recorded) writeRunSettings(out, settings);
     const opened = await sink.open(out, meta, { resume: opts.resume });
-    for (const line of opened.notices ?? []) opts.onNotice?.(line);
+    for (const line of opened.notices ?? []) opts.onNotice?.(line, 'output');
     committed = opened.committed;
   } catch (e) {
     output.abandon();
@@ -134,7 +137,7 @@ export async function generateDataset(opts: GenerateOptions): Promise<GenerateRe
       steps += ep.length;
       successes += ep.success[ep.length - 1] ? 1 : 0;
       done++;
-      opts.onProgress?.({ episodesDone: done, episodesTotal: all.length, steps, successes, elapsed: (performance.now() - t0) / 1000, resumedFrom: committed });
+      opts.onProgress?.({ stage: 'generate', done, total: all.length, episodesDone: done, episodesTotal: all.length, steps, successes, elapsed: (performance.now() - t0) / 1000, resumedFrom: committed });
     }
     output.assertHeld();
     const summary = await sink.close();

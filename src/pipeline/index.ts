@@ -5,7 +5,7 @@
  */
 export type { StageProgress, NoticeKind, NoticeCallback, PipelineCallbacks } from './progress.js';
 export { generateDataset, shardEpisodes, type GenerateOptions, type GenerateResult, type Progress as GenerateProgress } from './generate.js';
-export { mergeDatasets, type MergeOptions, type MergeSummary } from './merge.js';
+export { mergeDatasets, type MergeOptions, type MergeProgress, type MergeSummary } from './merge.js';
 export { convertDataset, type ConvertOptions, type ConvertProgress, type ConvertSummary } from './convert.js';
 export { validateDataset, type ValidateOptions, type ValidateSummary } from './validate.js';
 export { trainWorldModel, type TrainOptions, type TrainProgress, type TrainSummary, type TrainData, type WorldModelKind } from './train.js';

@@ -2,9 +2,12 @@ import { TrajforgeError } from '../core/errors.js';
 import type { DatasetSummary } from '../dataset/meta.js';
 import { mergeLeRobot } from '../export/lerobot/merge.js';
 import { LEROBOT_ENTRIES, writeOutput, type OutputOptions } from '../output/folder.js';
-import { outputNotices, resolveIn, stopwatch, type PipelineCallbacks } from './progress.js';
+import { outputNotices, resolveIn, stopwatch, type PipelineCallbacks, type StageProgress } from './progress.js';
 
-export interface MergeOptions extends Omit<PipelineCallbacks<never>, 'onProgress'> {
+/** Stage 'merge': episodes written into the merged dataset (total: episodes of all inputs). */
+export type MergeProgress = StageProgress<'merge'>;
+
+export interface MergeOptions extends PipelineCallbacks<MergeProgress> {
   /** trajforge LeRobot datasets of one config and run (shards, or runs of other seeds), merged in this order. */
   inputs: string[];
   /** The merged dataset's folder: absent or empty, or (with `overwrite`) a dataset trajforge wrote. */
@@ -33,6 +36,7 @@ export async function mergeDatasets(opts: MergeOptions): Promise<MergeSummary> {
     mergeLeRobot(
       opts.inputs.map((p) => resolveIn(opts.cwd, p)),
       out,
+      (done, total) => opts.onProgress?.({ stage: 'merge', done, total, elapsed: elapsed() }),
     ),
   );
   return { ...summary, inputs: opts.inputs.length, seconds: elapsed() };

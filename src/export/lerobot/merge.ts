@@ -19,7 +19,8 @@ type SidecarEpisode = Omit<EpisodeRecord, 'from_index'> & { source_episode: numb
  * their offsets inside them; stats are recomputed exactly (numeric from the rows, images from the
  * per-episode histograms).
  */
-export async function mergeLeRobot(inputs: string[], out: string): Promise<DatasetSummary> {
+/** `onEpisode(done, total)` follows each episode written into the merged dataset. */
+export async function mergeLeRobot(inputs: string[], out: string, onEpisode?: (done: number, total: number) => void): Promise<DatasetSummary> {
   if (inputs.length === 0) throw new TrajforgeError('E_USAGE', 'merge needs at least one input dataset');
   // Every input is checked before anything is written: videos and sidecars are copied as they
   // are, so a damaged input would otherwise be propagated silently into the merged dataset.
@@ -114,6 +115,7 @@ export async function mergeLeRobot(inputs: string[], out: string): Promise<Datas
     copyFileSync(episodeExtrasPath(shards[src.shard]!.dir, src.local), episodeExtrasPath(out, ei));
     writerMeta.add(record);
     index += length;
+    onEpisode?.(ei + 1, sources.length);
   }
   await data.finish();
   return writerMeta.finish(numeric);

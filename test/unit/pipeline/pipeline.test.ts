@@ -24,6 +24,7 @@ import {
   type DreamProgress,
   type EncodeProgress,
   type EvalProgress,
+  type MergeProgress,
   type NoticeKind,
   type PredictProgress,
   type TrainProgress,
@@ -118,8 +119,10 @@ describe('pipeline functions, called without the CLI', () => {
   it('mergeDatasets merges shards into one dataset', async () => {
     const shard = (index: number) => generateDataset(generateOptions(`shard${index}`, { episodes: 3, shard: { index, count: 2 }, codec: 'lossless', cwd: root }));
     const [a, b] = [await shard(0), await shard(1)];
-    const s = await mergeDatasets({ inputs: ['shard0', 'shard1'], out: 'merged', cwd: root });
+    const progress = recorder<MergeProgress>();
+    const s = await mergeDatasets({ inputs: ['shard0', 'shard1'], out: 'merged', cwd: root, onProgress: progress.on });
     expect(s).toMatchObject({ dir: join(root, 'merged'), inputs: 2, episodes: 3, frames: a.frames + b.frames });
+    expect(steps(progress.events)).toEqual(['merge 1/3', 'merge 2/3', 'merge 3/3']);
     expect(s.bytes).toBeGreaterThan(0);
     expect(readInfo(join(root, 'merged')).total_episodes).toBe(3);
     await expect(mergeDatasets({ inputs: [], out: 'none', cwd: root })).rejects.toMatchObject({ code: 'E_USAGE', message: 'merge needs at least one input dataset' });
