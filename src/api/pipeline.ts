@@ -15,7 +15,7 @@ import { resolveEnvRef, type EnvRef } from './env-ref.js';
 import { defaultProviders } from './providers.js';
 
 export type { StageProgress, NoticeKind, NoticeCallback, PipelineCallbacks } from '../pipeline/progress.js';
-export type { MergeOptions, MergeSummary } from '../pipeline/merge.js';
+export type { MergeOptions, MergeProgress, MergeSummary } from '../pipeline/merge.js';
 export type { ConvertOptions, ConvertProgress, ConvertSummary } from '../pipeline/convert.js';
 export type { ValidateOptions, ValidateSummary } from '../pipeline/validate.js';
 export type { TrainOptions, TrainProgress, TrainSummary, WorldModelKind } from '../pipeline/train.js';
