@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import { loadEnv } from '../config/load.js';
 import { TrajforgeError } from '../core/errors.js';
 import { generateDataset, type Progress } from '../pipeline/generate.js';
-import { sinkFor } from '../export/registry.js';
+import { formatNames } from '../export/registry.js';
 import { POLICY_KINDS, type PolicyKind } from '../policy/index.js';
 import { CHANNELS, type Channel } from '../render/renderer.js';
 import { CODECS, type VideoCodec } from '../video/ffmpeg.js';
@@ -45,7 +45,7 @@ export const generateCommand: Command = {
     if (!ref) throw new TrajforgeError('E_USAGE', `missing environment\nusage: ${this.usage}`);
     if (!values.out) throw new TrajforgeError('E_USAGE', `missing --out DIR\nusage: ${this.usage}`);
     const format = (values.format as string | undefined) ?? 'lerobot';
-    sinkFor(format); // validates the list before anything is simulated
+    formatNames(format); // validates the list before anything is simulated
     const codec = ((values.codec as string | undefined) ?? 'h264') as VideoCodec;
     if (!(codec in CODECS)) throw new TrajforgeError('E_USAGE', `unknown --codec '${codec}' (known: ${Object.keys(CODECS).join(', ')})`);
     const channels = (values.channels as string | undefined)?.split(',').map((c) => c.trim()) as Channel[] | undefined;

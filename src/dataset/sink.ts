@@ -21,7 +21,8 @@ export interface SinkOpened {
 /**
  * The exporter interface: episodes arrive in order; `open` reports how many are already safely
  * on disk when resuming, after checking them and discarding what is damaged or incomplete.
- * A new format is one file implementing this plus one line in FORMATS.
+ * A new format is one folder implementing this (see JournaledSink) plus one line in FORMATS
+ * (src/export/registry.ts).
  */
 export interface EpisodeSink<E = unknown> {
   open(dir: string, meta: DatasetMeta, opts: { resume: boolean }): Promise<SinkOpened>;

@@ -13,7 +13,7 @@ export interface EpisodeJob {
 /**
  * An encoding step the workers run on each episode they produce (a dataset format's PNG, npz or
  * record bytes), so the consumer only commits. Given as a module to import (URL) exporting
- * `encoderFor(format)` and plain data, since functions do not cross thread boundaries; this keeps
+ * `encoderFor(format)` (a promise of the function) and plain data, since functions do not cross thread boundaries; this keeps
  * episode/ free of any format.
  */
 export interface WorkerEncoding {

@@ -12,7 +12,7 @@ const port = parentPort!;
 const { init, encoding } = workerData as WorkerData;
 const runner = await createRunner(init);
 type Encode = (ep: unknown, meta: unknown, position: number) => unknown;
-const encode: Encode | undefined = encoding ? ((await import(encoding.module)) as { encoderFor(format: string): Encode | undefined }).encoderFor(encoding.format) : undefined;
+const encode: Encode | undefined = encoding ? await ((await import(encoding.module)) as { encoderFor(format: string): Promise<Encode | undefined> }).encoderFor(encoding.format) : undefined;
 port.on('message', (msg: EpisodeJob | { close: true }) => {
   if ('close' in msg) {
     runner.close();

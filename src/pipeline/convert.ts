@@ -30,7 +30,7 @@ export async function convertDataset(opts: ConvertOptions): Promise<ConvertSumma
   const elapsed = stopwatch();
   const src = resolveIn(opts.cwd, opts.src);
   const out = resolveIn(opts.cwd, opts.out);
-  const sink = sinkFor(opts.to);
+  const sink = await sinkFor(opts.to);
   const meta = datasetMeta(src);
   let total: number | undefined;
   let done = 0;

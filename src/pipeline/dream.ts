@@ -94,7 +94,7 @@ export interface DreamSummary extends DatasetSummary {
 export async function dreamDataset(opts: DreamOptions): Promise<DreamSummary> {
   const elapsed = stopwatch();
   const format = opts.format ?? 'lerobot';
-  const sink = sinkFor(format);
+  const sink = await sinkFor(format);
   const codec = opts.codec ?? 'h264';
   if (!(codec in CODECS)) throw new TrajforgeError('E_USAGE', `unknown --codec '${codec}' (known: ${Object.keys(CODECS).join(', ')})`);
   const gop = checkInt(opts.gop ?? 2, 'gop', 1);

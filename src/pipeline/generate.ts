@@ -70,7 +70,7 @@ export function shardEpisodes(episodes: number, shard: { index: number; count: n
  * on the number of workers.
  */
 export async function generateDataset(opts: GenerateOptions): Promise<GenerateResult> {
-  const sink = sinkFor(opts.format);
+  const sink = await sinkFor(opts.format);
   const cfg = opts.env.config;
   const hasExpert = cfg.expert !== undefined;
   if (opts.policy.kind === 'expert' && !hasExpert) throw new TrajforgeError('E_USAGE', `${cfg.id} declares no expert; use --policy random or noise`);

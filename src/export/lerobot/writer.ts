@@ -3,6 +3,7 @@ import { basename, join } from 'node:path';
 import { TrajforgeError } from '../../core/errors.js';
 import type { EpisodeData } from '../../dataset/episode.js';
 import { readJson } from '../../dataset/json.js';
+import { encodeEpisode, type LeRobotEncoded } from './encode.js';
 import { CODECS, VideoEncoder, concatVideos } from '../../video/ffmpeg.js';
 import { readArrays, writeArrays } from '../../dataset/arrays.js';
 import { writeFileAtomic } from '../../output/atomic.js';
@@ -23,7 +24,6 @@ import {
   videoPath,
   type Feature,
 } from './format.js';
-import { npzBytes, type NpyArray } from '../../dataset/npz.js';
 import { ParquetFileWriter, RolloverParquetFiles, parquetBytes, type ColumnDef, type TypedColumn } from '../../dataset/parquet.js';
 import { ATOMIC_TMP, discardNotice, fileBytes, removeMatching, sizeProblem } from '../../dataset/journal.js';
 import { LEROBOT_ENTRIES } from '../../output/folder.js';
@@ -88,12 +88,6 @@ interface OpenPart {
   rows: EpisodeData[];
   /** Byte length of each episode's extras file, for the manifest. */
   extras: Record<string, number>;
-}
-
-/** What a worker prepares of a LeRobot episode: its extras file and its frames' histograms. */
-interface LeRobotEncoded {
-  extras: Uint8Array;
-  histograms: EpisodeRecord['histograms'];
 }
 
 export class LeRobotSink implements EpisodeSink<LeRobotEncoded> {
@@ -212,17 +206,8 @@ export class LeRobotSink implements EpisodeSink<LeRobotEncoded> {
     return { records };
   }
 
-  /** The episode's side file (npz) and the histograms of its video frames: the work that needs no file. */
   encode(ep: EpisodeData, meta: DatasetMeta): LeRobotEncoded {
-    episodeExtras(meta, ep); // fail before anything of the episode is written
-    const histograms: EpisodeRecord['histograms'] = {};
-    for (const cam of videoCameras(meta)) {
-      const frames = ep.frames.find((f) => f.camera === cam.name && f.channel === 'rgb')!;
-      const hist = new ImageHistogram(3);
-      hist.add(frames.data as Uint8Array, ep.length);
-      histograms[videoKey(cam.name)] = hist.toJSON();
-    }
-    return { extras: episodeExtrasBytes(ep, meta), histograms };
+    return encodeEpisode(ep, meta);
   }
 
   async write(ep: EpisodeData, encoded?: LeRobotEncoded): Promise<void> {
@@ -346,31 +331,6 @@ export function episodeExtrasPath(dir: string, episode: number): string {
   return join(dir, 'meta', 'trajforge_episodes', `episode_${String(episode).padStart(6, '0')}.npz`);
 }
 
-/** One episode's extras file (npz bytes). */
-function episodeExtrasBytes(ep: EpisodeData, meta: DatasetMeta): Uint8Array {
-  const arrays: Record<string, NpyArray> = {};
-  for (const f of ep.finalFrames) {
-    const C = f.data.length / (f.width * f.height);
-    const dtype = f.data instanceof Uint8Array ? '|u1' : f.data instanceof Uint16Array ? '<u2' : '<f4';
-    arrays[`final/${f.camera}.${f.channel}`] = { dtype, shape: C === 1 ? [f.height, f.width] : [f.height, f.width, C], data: f.data };
-  }
-  arrays.final_obs = { dtype: '<f4', shape: [ep.finalObs.length], data: ep.finalObs };
-  for (const x of episodeExtras(meta, ep)) if (x.final) arrays[`final_extra/${x.key}`] = { dtype: '<f4', shape: [x.dim], data: x.final };
-  const f64 = (xs: number[], cols: number): NpyArray => ({ dtype: '<f8', shape: [xs.length / cols, cols], data: Float64Array.from(xs) });
-  for (const b of ep.bodies) {
-    arrays[`body/${b.id}/positions`] = f64(b.positions, 3);
-    arrays[`body/${b.id}/quaternions`] = f64(b.quaternions, 4);
-    arrays[`body/${b.id}/velocities`] = f64(b.velocities, 3);
-    arrays[`body/${b.id}/angular_velocities`] = f64(b.angularVelocities, 3);
-  }
-  for (const c of ep.cameras) {
-    arrays[`camera/${c.name}/positions`] = f64(c.positions, 3);
-    arrays[`camera/${c.name}/quaternions`] = f64(c.quaternions, 4);
-    arrays[`camera/${c.name}/K`] = f64(c.K.flat(), 3);
-    arrays[`camera/${c.name}/world_to_camera`] = f64(c.worldToCamera.flat(), 4);
-  }
-  return npzBytes(arrays);
-}
 
 function pad5(n: number): string {
   return String(n).padStart(5, '0');
