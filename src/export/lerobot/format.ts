@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import type { Channel } from '../../render/renderer.js';
 import { CODECS } from '../../video/ffmpeg.js';
 import { extraFeatures } from '../../dataset/extras.js';
@@ -139,4 +140,14 @@ const RESERVED = ['timestamp', 'frame_index', 'episode_index', 'index', 'task_in
 /** The features with per-episode stats: the fixed ones present, then the extra features (stats like observation.state). */
 export function episodeStatFeatures(meta: DatasetMeta, features: Record<string, Feature>): string[] {
   return [...EPISODE_STATS_FEATURES.filter((f) => f in features), ...(meta.extraFeatures ?? []).map((x) => x.key).filter((k) => k in features)];
+}
+
+/**
+ * meta/trajforge_episodes/episode_NNNNNN.npz: `final/<camera>.<channel>` frames and `final_obs` of
+ * the last observation (and `final_extra/<key>` of each extra feature that has a final value);
+ * `body/<id>/{positions, quaternions, velocities, angular_velocities}` and
+ * `camera/<name>/{positions, quaternions, K, world_to_camera}` per frame (float64, T + 1 rows).
+ */
+export function episodeExtrasPath(dir: string, episode: number): string {
+  return join(dir, 'meta', 'trajforge_episodes', `episode_${String(episode).padStart(6, '0')}.npz`);
 }

@@ -2,8 +2,10 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync, realpathSync, renameS
 import { join, relative } from 'node:path';
 import { LOCK_FILE, MARKER_FILE } from '../../output/folder.js';
 import { TrajforgeError } from '../../core/errors.js';
-import { addEpisodeStats, episodeExtrasPath, extraKeys, MetadataWriter, NumericCollector, typedColumns, type EpisodeRecord } from './writer.js';
-import { dataColumns, dataPath, episodeStatFeatures, fileAddress, lerobotFeatures, videoPath, type Feature } from './format.js';
+import { extraKeys, typedColumns } from './assemble.js';
+import { MetadataWriter, type EpisodeRecord } from './metadata.js';
+import { NumericCollector, addEpisodeStats } from './stats.js';
+import { dataColumns, dataPath, episodeExtrasPath, episodeStatFeatures, fileAddress, lerobotFeatures, videoPath, type Feature } from './format.js';
 import { datasetMeta, metaFromSidecar, type TrajforgeSidecar } from './episodes.js';
 import { dataFiles, readEpisodesMeta, readInfo, readJson, readJsonLines, readNpzFile, readParquetFooter, readParquetRows, type LeRobotInfo, type Row } from './reader.js';
 import { frameTimestamps } from '../../video/ffmpeg.js';

@@ -1,36 +1,23 @@
-import { appendFileSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { TrajforgeError } from '../../core/errors.js';
 import type { EpisodeData } from '../../dataset/episode.js';
 import { readJson } from '../../dataset/json.js';
 import { encodeEpisode, type LeRobotEncoded } from './encode.js';
-import { CODECS, VideoEncoder, concatVideos } from '../../video/ffmpeg.js';
+import { VideoEncoder } from '../../video/ffmpeg.js';
 import { readArrays, writeArrays } from '../../dataset/arrays.js';
 import { writeFileAtomic } from '../../output/atomic.js';
-import { episodeExtras, sourceJson } from '../../dataset/extras.js';
-import {
-  CODEBASE_VERSION,
-  DATA_PATH,
-  VIDEO_PATH,
-  auxColumns,
-  dataColumns,
-  dataPath,
-  episodeStatFeatures,
-  episodesPath,
-  fileAddress,
-  lerobotFeatures,
-  videoCameras,
-  videoKey,
-  videoPath,
-  type Feature,
-} from './format.js';
-import { ParquetFileWriter, RolloverParquetFiles, parquetBytes, type ColumnDef, type TypedColumn } from '../../dataset/parquet.js';
+import { episodeExtras } from '../../dataset/extras.js';
+import { auxColumns, episodeExtrasPath, lerobotFeatures, videoCameras, type Feature } from './format.js';
 import { ATOMIC_TMP, discardNotice, fileBytes, removeMatching, sizeProblem } from '../../dataset/journal.js';
 import { LEROBOT_ENTRIES } from '../../output/folder.js';
-import { dirBytes, type EpisodeSink, type SinkOpened } from '../../dataset/sink.js';
+import { type EpisodeSink, type SinkOpened } from '../../dataset/sink.js';
 import type { DatasetMeta, DatasetSummary } from '../../dataset/meta.js';
-import { ImageHistogram, QUANTILES, QUANTILE_KEYS, numericStats, quantileSorted, type FeatureStats } from '../../dataset/stats.js';
 import { removeOwn } from '../../output/remove.js';
+import { Assembler } from './assemble.js';
+import { optionalMeta, type EpisodeRecord } from './metadata.js';
+import { CODECS } from '../../video/ffmpeg.js';
+export { CODECS };
 
 /**
  * LeRobotDataset v3.0 writer.
@@ -56,29 +43,6 @@ interface PartManifest {
   extras: Record<string, number>;
 }
 
-export interface EpisodeRecord {
-  episode_index: number;
-  source_episode: number;
-  seed: number;
-  length: number;
-  success: boolean;
-  return: number;
-  /** Global index of the episode's first frame. */
-  from_index: number;
-  /** Per rgb camera: 256-bin histograms (exact image stats). */
-  histograms: Record<string, ReturnType<ImageHistogram['toJSON']>>;
-  /** Where the episode's frames sit (set at assembly). */
-  video?: Record<string, { file: number; from_frame: number }>;
-  data_file?: number;
-  /** Per-episode stats of the small numeric features (for meta/episodes stats/ columns). */
-  stats?: Record<string, FeatureStats>;
-  /** Camera intrinsics and per-frame poses. */
-  cameras?: EpisodeData['cameras'];
-  /** Per-body tracks, the final observation and the action-less tail other formats need. */
-  bodies?: EpisodeData['bodies'];
-  collisions?: EpisodeData['collisions'];
-  final_obs?: number[];
-}
 
 interface OpenPart {
   index: number;
@@ -113,7 +77,7 @@ export class LeRobotSink implements EpisodeSink<LeRobotEncoded> {
         throw new TrajforgeError('E_DATASET_EXISTS', `${dir} was started with different settings or config (see ${runFile}); use the same command to resume, or --overwrite`);
       }
       const notices = this.repairParts();
-      this.assembler = new Assembler(dir, meta, this.features);
+      this.assembler = new Assembler(dir, meta, this.features, join(dir, STAGING, 'concat.tmp'));
       for (const part of listParts(staging)) {
         const partDir = join(staging, 'parts', part);
         await this.assembler.add(partDir, readArrays(join(partDir, 'rows.bin')), readEpisodes(partDir));
@@ -125,7 +89,7 @@ export class LeRobotSink implements EpisodeSink<LeRobotEncoded> {
     removeMatching(join(dir, 'meta', 'trajforge_episodes'), EXTRAS_FILE);
     mkdirSync(join(staging, 'parts'), { recursive: true });
     writeFileAtomic(runFile, run);
-    this.assembler = new Assembler(dir, meta, this.features);
+    this.assembler = new Assembler(dir, meta, this.features, join(dir, STAGING, 'concat.tmp'));
     return { committed: 0 };
   }
 
@@ -321,15 +285,6 @@ export class LeRobotSink implements EpisodeSink<LeRobotEncoded> {
   }
 }
 
-/**
- * meta/trajforge_episodes/episode_NNNNNN.npz: `final/<camera>.<channel>` frames and `final_obs` of
- * the last observation (and `final_extra/<key>` of each extra feature that has a final value);
- * `body/<id>/{positions, quaternions, velocities, angular_velocities}` and
- * `camera/<name>/{positions, quaternions, K, world_to_camera}` per frame (float64, T + 1 rows).
- */
-export function episodeExtrasPath(dir: string, episode: number): string {
-  return join(dir, 'meta', 'trajforge_episodes', `episode_${String(episode).padStart(6, '0')}.npz`);
-}
 
 
 function pad5(n: number): string {
@@ -397,510 +352,20 @@ function packRows(rows: EpisodeData[], meta: DatasetMeta): Record<string, Float3
 
 // ---- assembly ----------------------------------------------------------------------------
 
-/**
- * Builds the final layout from committed parts, one part at a time in order: as each part commits
- * during the run (so assembly overlaps simulation instead of following it), and from the staged
- * parts on resume. Videos: parts concatenated (no re-encoding) per camera, a new file past the size
- * threshold. Data: one row group per part, a new file once the uncompressed size passes the
- * threshold. Metadata streams into meta/ and lands last, in finish().
- */
-class Assembler {
-  private readonly columns: ColumnDef[];
-  private readonly numeric: NumericCollector;
-  private readonly metaWriter: MetadataWriter;
-  private readonly videos = new Map<string, { group: string[]; groupBytes: number; file: number; frameInFile: number }>();
-  private readonly data: RolloverParquetFiles;
 
-  constructor(
-    private readonly dir: string,
-    private readonly meta: DatasetMeta,
-    private readonly features: Record<string, Feature>,
-  ) {
-    this.columns = dataColumns(features);
-    this.numeric = new NumericCollector(features, extraKeys(meta));
-    this.metaWriter = new MetadataWriter(dir, meta, features);
-    this.data = new RolloverParquetFiles((n) => join(dir, dataPath(...fileAddress(n, meta.run.layout.chunksSize))), meta.run.layout.dataFileMb * 1024 * 1024);
-    for (const cam of videoCameras(meta)) this.videos.set(cam.name, { group: [], groupBytes: 0, file: 0, frameInFile: 0 });
-  }
 
-  /** Adds a committed part: its folder, its rows (as packed at commit, or read back from rows.bin) and its episode records. */
-  async add(part: string, arrays: Record<string, ArrayLike<number> & { length: number; byteLength: number }>, eps: EpisodeRecord[]): Promise<void> {
-    const refs: Record<string, { file: number; from_frame: number }>[] = eps.map(() => ({}));
-    for (const cam of videoCameras(this.meta)) {
-      const v = this.videos.get(cam.name)!;
-      const mp4 = join(part, `${cam.name}.mp4`);
-      const size = statSync(mp4).size;
-      if (v.group.length > 0 && v.groupBytes + size > this.meta.run.layout.videoFileMb * 1024 * 1024) await this.flushVideo(cam.name);
-      v.group.push(mp4);
-      v.groupBytes += size;
-      eps.forEach((e, k) => {
-        refs[k]![videoKey(cam.name)] = { file: v.file, from_frame: v.frameInFile };
-        v.frameInFile += e.length;
-      });
-    }
-    const partBytes = Object.values(arrays).reduce((n, a) => n + a.byteLength, 0);
-    const table = partTable(arrays, eps, this.meta, this.features);
-    await this.data.write(typedColumns(this.columns, this.features, table.data, table.rows), table.rows, partBytes);
-    this.numeric.add(table.data, table.rows);
-    addEpisodeStats(table.data, eps, this.features, episodeStatFeatures(this.meta, this.features));
-    eps.forEach((e, k) => {
-      e.data_file = this.data.file;
-      e.video = refs[k]!;
-      this.metaWriter.add(e);
-    });
-  }
 
-  async finish(): Promise<DatasetSummary> {
-    for (const cam of this.videos.keys()) await this.flushVideo(cam);
-    await this.data.finish();
-    return this.metaWriter.finish(this.numeric);
-  }
 
-  /** Stops without finishing: the data file being written stays a .tmp (the next run rewrites it). */
-  abort(): void {
-    this.data.abort();
-  }
 
-  private async flushVideo(camera: string): Promise<void> {
-    const v = this.videos.get(camera)!;
-    if (v.group.length === 0) return;
-    const [chunk, file] = fileAddress(v.file, this.meta.run.layout.chunksSize);
-    const out = join(this.dir, videoPath(videoKey(camera), chunk, file));
-    mkdirSync(join(out, '..'), { recursive: true });
-    if (v.group.length === 1) copyFileSync(v.group[0]!, `${out}.tmp`);
-    else await concatVideos(v.group, `${out}.tmp`, this.meta.fps, this.meta.run.codec, join(this.dir, STAGING, 'concat.tmp'));
-    renameSync(`${out}.tmp`, out);
-    v.group = [];
-    v.groupBytes = 0;
-    v.file++;
-    v.frameInFile = 0;
-  }
 
-}
 
-/**
- * Streams the metadata of a dataset being assembled (generate and merge): meta/episodes rows in
- * row groups, per-episode histograms folded into dataset totals and appended to the sidecar as
- * they come, so memory does not grow with the number of episodes; then tasks, stats, the
- * trajforge sidecar and info.json last.
- */
-export class MetadataWriter {
-  private readonly episodesWriter: ParquetFileWriter;
-  private readonly episodesFile: string;
-  private readonly sidecarLines: string;
-  private readonly columns: ColumnDef[];
-  private readonly keys: string[];
-  private readonly statFeatures: string[];
-  private buffer: Record<string, unknown[]> = {};
-  private buffered = 0;
-  private readonly hists = new Map<string, ImageHistogram>();
-  private episodes = 0;
-  private frames = 0;
-  private successes = 0;
 
-  constructor(
-    private readonly dir: string,
-    private readonly meta: DatasetMeta,
-    private readonly features: Record<string, Feature>,
-  ) {
-    this.keys = videoCameras(meta).map((c) => videoKey(c.name));
-    this.statFeatures = episodeStatFeatures(meta, features);
-    this.columns = episodesColumns(this.keys, this.statFeatures);
-    this.episodesFile = join(dir, episodesPath(0, 0));
-    mkdirSync(join(this.episodesFile, '..'), { recursive: true });
-    this.episodesWriter = new ParquetFileWriter(`${this.episodesFile}.tmp`, this.columns);
-    this.sidecarLines = join(dir, 'meta', 'trajforge_episodes.jsonl');
-    writeFileSync(`${this.sidecarLines}.tmp`, '');
-  }
 
-  add(e: EpisodeRecord): void {
-    const push = (name: string, v: unknown) => (this.buffer[name] ??= []).push(v);
-    const [dchunk, dfile] = fileAddress(e.data_file ?? 0, this.meta.run.layout.chunksSize);
-    push('episode_index', BigInt(e.episode_index));
-    push('tasks', [this.meta.instruction]);
-    push('length', BigInt(e.length));
-    push('data/chunk_index', BigInt(dchunk));
-    push('data/file_index', BigInt(dfile));
-    push('dataset_from_index', BigInt(e.from_index));
-    push('dataset_to_index', BigInt(e.from_index + e.length));
-    for (const k of this.keys) {
-      const v = e.video![k]!;
-      const [vchunk, vfile] = fileAddress(v.file, this.meta.run.layout.chunksSize);
-      push(`videos/${k}/chunk_index`, BigInt(vchunk));
-      push(`videos/${k}/file_index`, BigInt(vfile));
-      // Integer frame counts divided once: no float drift along the file.
-      push(`videos/${k}/from_timestamp`, v.from_frame / this.meta.fps);
-      push(`videos/${k}/to_timestamp`, (v.from_frame + e.length) / this.meta.fps);
-    }
-    push('meta/episodes/chunk_index', 0n);
-    push('meta/episodes/file_index', 0n);
-    push('seed', BigInt(e.seed));
-    push('source_episode', BigInt(e.source_episode));
-    push('success', e.success);
-    push('config_hash', this.meta.configHash);
-    // 'simulation' is what plain runs have always written; dreamed episodes say so.
-    push('source', this.meta.source?.kind === 'world-model' ? 'world-model' : 'simulation');
-    for (const f of this.statFeatures) for (const st of STAT_NAMES) push(`stats/${f}/${st}`, e.stats![f]![st]);
-    if (++this.buffered >= 256) this.flush();
-    for (const [k, h] of Object.entries(e.histograms)) {
-      const hist = ImageHistogram.fromJSON(h);
-      if (this.hists.has(k)) this.hists.get(k)!.merge(hist);
-      else this.hists.set(k, hist);
-    }
-    appendFileSync(`${this.sidecarLines}.tmp`, `${JSON.stringify({ ...sidecarEpisode(e), ...sourceFields(this.meta) })}\n`);
-    this.episodes++;
-    this.frames += e.length;
-    if (e.success) this.successes++;
-  }
 
-  private flush(): void {
-    this.episodesWriter.write(this.buffer, this.buffered);
-    this.buffer = {};
-    this.buffered = 0;
-  }
 
-  /** `numeric`: the dataset-wide stats of the non-video features (a NumericCollector, or stats kept from a source dataset). */
-  finish(numeric: Pick<NumericCollector, 'stats'>): DatasetSummary {
-    const { dir, meta, features } = this;
-    if (this.buffered > 0) this.flush();
-    this.episodesWriter.finish();
-    renameSync(`${this.episodesFile}.tmp`, this.episodesFile);
-    renameSync(`${this.sidecarLines}.tmp`, this.sidecarLines);
-    writeTasks(dir, meta);
-    const stats = numeric.stats();
-    for (const [k, h] of this.hists) stats[k] = h.stats();
-    writeFileAtomic(join(dir, 'meta', 'stats.json'), `${JSON.stringify(stats, null, 2)}\n`);
-    writeFileAtomic(
-      join(dir, 'meta', 'trajforge.json'),
-      `${JSON.stringify({ env_id: meta.envId, config_hash: meta.configHash, config: meta.config, run: meta.run, fps: meta.fps, instruction: meta.instruction, observation_names: meta.observationNames, action_names: meta.actionNames, discrete: meta.discrete, cameras: meta.cameras, body_names: meta.bodyNames, episodes_file: 'meta/trajforge_episodes.jsonl', ...sidecarOptional(meta) }, null, 1)}\n`,
-    );
-    const info = {
-      codebase_version: CODEBASE_VERSION,
-      robot_type: 'trajforge-sim',
-      total_episodes: this.episodes,
-      total_frames: this.frames,
-      total_tasks: 1,
-      chunks_size: meta.run.layout.chunksSize,
-      data_files_size_in_mb: meta.run.layout.dataFileMb,
-      video_files_size_in_mb: meta.run.layout.videoFileMb,
-      fps: meta.fps,
-      splits: { train: `0:${this.episodes}` },
-      data_path: DATA_PATH,
-      video_path: this.keys.length > 0 ? VIDEO_PATH : null,
-      features,
-    };
-    writeFileAtomic(join(dir, 'meta', 'info.json'), `${JSON.stringify(info, null, 4)}\n`);
-    return { dir, episodes: this.episodes, frames: this.frames, successes: this.successes, bytes: dirBytes(dir) };
-  }
-}
 
-/** Per-episode stats of the small numeric features (`statFeatures`), from one table of consecutive episodes. */
-export function addEpisodeStats(data: Record<string, unknown[]>, eps: EpisodeRecord[], features: Record<string, Feature>, statFeatures: string[]): void {
-  let r0 = 0;
-  for (const e of eps) {
-    e.stats = {};
-    for (const f of statFeatures) {
-      const col = data[f]!.slice(r0, r0 + e.length);
-      const flat = col.flatMap((v) => (Array.isArray(v) ? v.map(Number) : [Number(v)]));
-      e.stats[f] = numericStats(flat, e.length, features[f]!.shape[0]!);
-    }
-    r0 += e.length;
-  }
-}
 
-/** run.json additions: present only when set, so plain runs stay byte-identical. */
-function optionalMeta(meta: DatasetMeta) {
-  return { ...(meta.extraFeatures?.length ? { extraFeatures: meta.extraFeatures } : {}), ...(meta.source ? { source: meta.source } : {}) };
-}
 
-/** meta/trajforge.json additions (snake_case like the rest of the sidecar); read back by metaFromSidecar. */
-function sidecarOptional(meta: DatasetMeta) {
-  return {
-    ...(meta.extraFeatures?.length ? { extra_features: meta.extraFeatures.map((x) => ({ key: x.key, dim: x.dim, ...(x.names ? { names: x.names } : {}) })) } : {}),
-    ...(meta.source ? { source: sourceJson(meta.source) } : {}),
-  };
-}
-
-/** Provenance on every line of meta/trajforge_episodes.jsonl, so a single episode still says where it came from. */
-function sourceFields(meta: DatasetMeta) {
-  if (!meta.source) return {};
-  const { kind, ...model } = sourceJson(meta.source);
-  return { source: kind, ...model };
-}
-
-/** Keys of the extra features (their stats are per dimension however wide they are). */
-export function extraKeys(meta: DatasetMeta): string[] {
-  return (meta.extraFeatures ?? []).map((x) => x.key);
-}
-
-function sidecarEpisode(e: EpisodeRecord) {
-  return { episode_index: e.episode_index, source_episode: e.source_episode, seed: e.seed, length: e.length, success: e.success, return: e.return, bodies: e.bodies, collisions: e.collisions, histograms: e.histograms };
-}
-
-/** A part's rows as parquet columns, with the dataset-wide indices filled in. */
-export function partTable(arrays: Record<string, ArrayLike<number> & { length: number }>, eps: EpisodeRecord[], meta: DatasetMeta, features: Record<string, Feature>): { data: Record<string, unknown[]>; rows: number } {
-  const rows = eps.reduce((n, e) => n + e.length, 0);
-  const D = meta.observationNames.length;
-  const A = meta.discrete ? 1 : meta.actionNames.length;
-  const data: Record<string, unknown[]> = {};
-  const vec = (src: ArrayLike<number>, dims: number) => Array.from({ length: rows }, (_, r) => Array.prototype.slice.call(src, r * dims, (r + 1) * dims) as number[]);
-  data['observation.state'] = vec(arrays.obs!, D);
-  data.action = meta.discrete ? Array.from(arrays.actions!, (a) => BigInt(Math.round(a))) : vec(arrays.actions!, A);
-  data['next.reward'] = Array.from(arrays.rewards!);
-  const term = arrays.terminated!;
-  const trunc = arrays.truncated!;
-  data['next.done'] = Array.from({ length: rows }, (_, r) => term[r] === 1 || trunc[r] === 1);
-  data['next.terminated'] = Array.from(term, (v) => v === 1);
-  data['next.truncated'] = Array.from(trunc, (v) => v === 1);
-  data['next.success'] = Array.from(arrays.success!, (v) => v === 1);
-  for (const x of meta.extraFeatures ?? []) {
-    const src = arrays[`extra/${x.key}`]!;
-    data[x.key] = x.dim === 1 ? Array.from(src) : vec(src, x.dim);
-  }
-  // Large image-like columns as per-row views (stats sample them; the parquet gets typed arrays).
-  for (const a of auxColumns(meta)) {
-    const src = arrays[a.key] as unknown as Float32Array;
-    data[a.key] = Array.from({ length: rows }, (_, r) => src.subarray(r * a.size, (r + 1) * a.size));
-  }
-  const ts: number[] = [];
-  const fi: bigint[] = [];
-  const ei: bigint[] = [];
-  const ix: bigint[] = [];
-  for (const e of eps) {
-    for (let t = 0; t < e.length; t++) {
-      ts.push(Math.fround(t / meta.fps));
-      fi.push(BigInt(t));
-      ei.push(BigInt(e.episode_index));
-      ix.push(BigInt(e.from_index + t));
-    }
-  }
-  data.timestamp = ts;
-  data.frame_index = fi;
-  data.episode_index = ei;
-  data.index = ix;
-  data.task_index = Array.from({ length: rows }, () => 0n);
-  void features;
-  return { data, rows };
-}
-
-/** The data file columns of one table as typed arrays (what the Arrow writer takes). */
-export function typedColumns(defs: ColumnDef[], features: Record<string, Feature>, data: Record<string, unknown[]>, rows: number): TypedColumn[] {
-  return defs.map((def) => {
-    const dims = def.form === 'scalar' ? 1 : features[def.name]!.shape[0]!;
-    const col = data[def.name]!;
-    const values =
-      def.dtype === 'int64' ? new BigInt64Array(rows * dims) : def.dtype === 'bool' ? new Uint8Array(rows * dims) : def.dtype === 'uint16' ? new Uint16Array(rows * dims) : def.dtype === 'float64' ? new Float64Array(rows * dims) : new Float32Array(rows * dims);
-    for (let r = 0; r < rows; r++) {
-      const v = col[r];
-      if (dims === 1) {
-        (values as unknown as unknown[])[r] = def.dtype === 'int64' ? BigInt(v as bigint | number) : def.dtype === 'bool' ? (v ? 1 : 0) : Number(v);
-      } else if (def.dtype === 'int64') {
-        for (let d = 0; d < dims; d++) (values as BigInt64Array)[r * dims + d] = BigInt((v as ArrayLike<number>)[d]!);
-      } else (values as Float32Array).set(v as ArrayLike<number>, r * dims);
-    }
-    return { def, dims, values };
-  });
-}
-
-/**
- * Dataset statistics in bounded memory. Per dimension: count, min, max, mean and std are exact
- * (Welford's streaming update, in row order); quantiles come from a deterministic stride sample:
- * every row while at most SAMPLE_ROWS rows have been seen (exact quantiles), then the sample is
- * halved by keeping every other row whenever it fills up. Large image-like features contribute a
- * few frames per part (like LeRobot's sampled image stats). Equal rows in equal order give equal
- * stats, which is what makes merged shards match a single run.
- */
-export class NumericCollector {
-  static readonly SAMPLE_ROWS = 200_000;
-  /**
-   * Image-like features (wider than 64) are sampled every SAMPLE_STRIDE-th row of the dataset,
-   * counted from its first row, so the stats do not depend on how rows arrive (per checkpoint part
-   * in generate, per episode in merge): a merged dataset's stats equal a single run's.
-   */
-  private static readonly SAMPLE_STRIDE = 100;
-  private readonly acc = new Map<string, Accumulator>();
-  /** Rows added so far: the dataset index of the next row. */
-  private seen = 0;
-  private readonly exact: Set<string>;
-  /** `exact`: features kept per dimension even when wider than 64 (extra features such as latents are vectors, not images). */
-  constructor(
-    private readonly features: Record<string, Feature>,
-    exact: string[] = [],
-  ) {
-    this.exact = new Set(exact);
-  }
-
-  add(data: Record<string, unknown[]>, rows: number): void {
-    for (const [name, f] of Object.entries(this.features)) {
-      if (f.dtype === 'video' || !(name in data)) continue;
-      const col = data[name]!;
-      const large = (f.shape[0] ?? 1) > 64 && !this.exact.has(name);
-      const dims = large ? 1 : f.shape[0]!;
-      let acc = this.acc.get(name);
-      if (!acc) {
-        acc = new Accumulator(dims, NumericCollector.SAMPLE_ROWS);
-        this.acc.set(name, acc);
-      }
-      const stride = large ? NumericCollector.SAMPLE_STRIDE : 1;
-      const row = new Float64Array(dims);
-      for (let r = (stride - (this.seen % stride)) % stride; r < rows; r += stride) {
-        const v = col[r];
-        if (large) {
-          const xs = v as ArrayLike<number>;
-          for (let i = 0; i < xs.length; i++) {
-            row[0] = Number(xs[i]);
-            acc.add(row);
-          }
-        } else if (Array.isArray(v) || ArrayBuffer.isView(v)) {
-          for (let d = 0; d < dims; d++) row[d] = Number((v as ArrayLike<number>)[d]);
-          acc.add(row);
-        } else {
-          row[0] = typeof v === 'boolean' ? (v ? 1 : 0) : Number(v);
-          acc.add(row);
-        }
-      }
-    }
-    this.seen += rows;
-  }
-
-  stats(): Record<string, FeatureStats | ReturnType<ImageHistogram['stats']>> {
-    const out: Record<string, FeatureStats | ReturnType<ImageHistogram['stats']>> = {};
-    for (const [name, a] of this.acc) out[name] = a.stats();
-    return out;
-  }
-}
-
-class Accumulator {
-  private n = 0;
-  private finite: Float64Array;
-  private readonly mean: Float64Array;
-  private readonly m2: Float64Array;
-  private readonly min: Float64Array;
-  private readonly max: Float64Array;
-  private sample: Float32Array;
-  private sampled = 0;
-  private stride = 1;
-
-  constructor(
-    private readonly dims: number,
-    private readonly cap: number,
-  ) {
-    this.finite = new Float64Array(dims);
-    this.mean = new Float64Array(dims);
-    this.m2 = new Float64Array(dims);
-    this.min = new Float64Array(dims).fill(Infinity);
-    this.max = new Float64Array(dims).fill(-Infinity);
-    this.sample = new Float32Array(Math.min(cap, 1024) * dims);
-  }
-
-  add(row: Float64Array): void {
-    const D = this.dims;
-    for (let d = 0; d < D; d++) {
-      const x = row[d]!;
-      if (!Number.isFinite(x)) continue; // e.g. +inf depth where nothing is hit
-      const k = ++this.finite[d]!;
-      const delta = x - this.mean[d]!;
-      this.mean[d]! += delta / k;
-      this.m2[d]! += delta * (x - this.mean[d]!);
-      if (x < this.min[d]!) this.min[d] = x;
-      if (x > this.max[d]!) this.max[d] = x;
-    }
-    if (this.n % this.stride === 0) {
-      if ((this.sampled + 1) * D > this.sample.length) {
-        if (this.sampled < this.cap) {
-          const grown = new Float32Array(Math.min(this.cap, this.sample.length / D * 2) * D);
-          grown.set(this.sample);
-          this.sample = grown;
-        } else {
-          // Full: keep every other sampled row, sample half as often from now on.
-          for (let i = 0; i < this.sampled / 2; i++) this.sample.copyWithin(i * D, 2 * i * D, 2 * i * D + D);
-          this.sampled = Math.ceil(this.sampled / 2);
-          this.stride *= 2;
-        }
-      }
-      if (this.n % this.stride === 0) {
-        for (let d = 0; d < D; d++) this.sample[this.sampled * D + d] = row[d]!;
-        this.sampled++;
-      }
-    }
-    this.n++;
-  }
-
-  stats(): FeatureStats {
-    const s: FeatureStats = { min: [], max: [], mean: [], std: [], count: [this.n], q01: [], q10: [], q50: [], q90: [], q99: [] };
-    const col = new Float64Array(this.sampled);
-    for (let d = 0; d < this.dims; d++) {
-      let m = 0;
-      for (let i = 0; i < this.sampled; i++) {
-        const v = this.sample[i * this.dims + d]!;
-        if (Number.isFinite(v)) col[m++] = v;
-      }
-      const sorted = col.subarray(0, m).sort();
-      const n = this.finite[d]!;
-      s.min.push(n ? this.min[d]! : NaN);
-      s.max.push(n ? this.max[d]! : NaN);
-      s.mean.push(n ? this.mean[d]! : NaN);
-      s.std.push(n ? Math.sqrt(this.m2[d]! / n) : NaN);
-      QUANTILES.forEach((q, i) => s[QUANTILE_KEYS[i]!].push(quantileSorted(sorted, q)));
-    }
-    return s;
-  }
-}
-
-function episodesColumns(keys: string[], statFeatures: string[]): ColumnDef[] {
-  const columns: ColumnDef[] = [
-    { name: 'episode_index', dtype: 'int64', form: 'scalar' },
-    { name: 'tasks', dtype: 'string', form: 'list' },
-    { name: 'length', dtype: 'int64', form: 'scalar' },
-    { name: 'data/chunk_index', dtype: 'int64', form: 'scalar' },
-    { name: 'data/file_index', dtype: 'int64', form: 'scalar' },
-    { name: 'dataset_from_index', dtype: 'int64', form: 'scalar' },
-    { name: 'dataset_to_index', dtype: 'int64', form: 'scalar' },
-    ...keys.flatMap((k): ColumnDef[] => [
-      { name: `videos/${k}/chunk_index`, dtype: 'int64', form: 'scalar' },
-      { name: `videos/${k}/file_index`, dtype: 'int64', form: 'scalar' },
-      { name: `videos/${k}/from_timestamp`, dtype: 'float64', form: 'scalar' },
-      { name: `videos/${k}/to_timestamp`, dtype: 'float64', form: 'scalar' },
-    ]),
-    { name: 'meta/episodes/chunk_index', dtype: 'int64', form: 'scalar' },
-    { name: 'meta/episodes/file_index', dtype: 'int64', form: 'scalar' },
-    { name: 'seed', dtype: 'int64', form: 'scalar' },
-    { name: 'source_episode', dtype: 'int64', form: 'scalar' },
-    { name: 'success', dtype: 'bool', form: 'scalar' },
-    { name: 'config_hash', dtype: 'string', form: 'scalar' },
-    { name: 'source', dtype: 'string', form: 'scalar' },
-  ];
-  for (const f of statFeatures) for (const s of STAT_NAMES) columns.push({ name: `stats/${f}/${s}`, dtype: 'float64', form: 'list' });
-  return columns;
-}
-
-export const STAT_NAMES = ['min', 'max', 'mean', 'std', 'count', 'q01', 'q10', 'q50', 'q90', 'q99'] as const;
-
-/** meta/tasks.parquet: a pandas frame indexed by the task string, with a task_index column. */
-function writeTasks(dir: string, meta: DatasetMeta): void {
-  const pandas = {
-    index_columns: ['task'],
-    column_indexes: [{ name: null, field_name: null, pandas_type: 'unicode', numpy_type: 'object', metadata: { encoding: 'UTF-8' } }],
-    columns: [
-      { name: 'task_index', field_name: 'task_index', pandas_type: 'int64', numpy_type: 'int64', metadata: null },
-      { name: 'task', field_name: 'task', pandas_type: 'unicode', numpy_type: 'object', metadata: null },
-    ],
-    creator: { library: 'trajforge', version: '0.1.0' },
-    pandas_version: '2.2.3',
-  };
-  const bytes = parquetBytes(
-    {
-      columns: [
-        { name: 'task_index', dtype: 'int64', form: 'scalar' },
-        { name: 'task', dtype: 'string', form: 'scalar' },
-      ],
-      data: { task_index: [0n], task: [meta.instruction] },
-    },
-    1,
-    [{ key: 'pandas', value: JSON.stringify(pandas) }],
-  );
-  writeFileAtomic(join(dir, 'meta', 'tasks.parquet'), bytes);
-}
 
 
 /** Removes the staging area once a dataset is complete. */
@@ -909,4 +374,3 @@ export function removeStaging(dir: string): void {
 }
 
 export const LEROBOT_STAGING = STAGING;
-export { CODECS };

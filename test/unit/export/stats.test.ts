@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { NumericCollector } from '../../../src/export/lerobot/writer.js';
+import { NumericCollector } from '../../../src/export/lerobot/stats.js';
 import { ImageHistogram, numericStats, quantileSorted } from '../../../src/dataset/stats.js';
 
 describe('statistics', () => {

@@ -1,0 +1,162 @@
+/** Assembly of the final LeRobot layout from committed checkpoint parts. */
+import { copyFileSync, mkdirSync, renameSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { concatVideos } from '../../video/ffmpeg.js';
+import { auxColumns, dataColumns, dataPath, episodeStatFeatures, fileAddress, videoCameras, videoKey, videoPath, type Feature } from './format.js';
+import { RolloverParquetFiles, type ColumnDef, type TypedColumn } from '../../dataset/parquet.js';
+import type { DatasetMeta, DatasetSummary } from '../../dataset/meta.js';
+import { MetadataWriter, type EpisodeRecord } from './metadata.js';
+import { NumericCollector, addEpisodeStats } from './stats.js';
+
+/**
+ * Builds the final layout from committed parts, one part at a time in order: as each part commits
+ * during the run (so assembly overlaps simulation instead of following it), and from the staged
+ * parts on resume. Videos: parts concatenated (no re-encoding) per camera, a new file past the size
+ * threshold. Data: one row group per part, a new file once the uncompressed size passes the
+ * threshold. Metadata streams into meta/ and lands last, in finish().
+ */
+export class Assembler {
+  private readonly columns: ColumnDef[];
+  private readonly numeric: NumericCollector;
+  private readonly metaWriter: MetadataWriter;
+  private readonly videos = new Map<string, { group: string[]; groupBytes: number; file: number; frameInFile: number }>();
+  private readonly data: RolloverParquetFiles;
+
+  /** `scratch`: a temporary file name ffmpeg's concatenation may use. */
+  constructor(
+    private readonly dir: string,
+    private readonly meta: DatasetMeta,
+    private readonly features: Record<string, Feature>,
+    private readonly scratch: string,
+  ) {
+    this.columns = dataColumns(features);
+    this.numeric = new NumericCollector(features, extraKeys(meta));
+    this.metaWriter = new MetadataWriter(dir, meta, features);
+    this.data = new RolloverParquetFiles((n) => join(dir, dataPath(...fileAddress(n, meta.run.layout.chunksSize))), meta.run.layout.dataFileMb * 1024 * 1024);
+    for (const cam of videoCameras(meta)) this.videos.set(cam.name, { group: [], groupBytes: 0, file: 0, frameInFile: 0 });
+  }
+
+  /** Adds a committed part: its folder, its rows (as packed at commit, or read back from rows.bin) and its episode records. */
+  async add(part: string, arrays: Record<string, ArrayLike<number> & { length: number; byteLength: number }>, eps: EpisodeRecord[]): Promise<void> {
+    const refs: Record<string, { file: number; from_frame: number }>[] = eps.map(() => ({}));
+    for (const cam of videoCameras(this.meta)) {
+      const v = this.videos.get(cam.name)!;
+      const mp4 = join(part, `${cam.name}.mp4`);
+      const size = statSync(mp4).size;
+      if (v.group.length > 0 && v.groupBytes + size > this.meta.run.layout.videoFileMb * 1024 * 1024) await this.flushVideo(cam.name);
+      v.group.push(mp4);
+      v.groupBytes += size;
+      eps.forEach((e, k) => {
+        refs[k]![videoKey(cam.name)] = { file: v.file, from_frame: v.frameInFile };
+        v.frameInFile += e.length;
+      });
+    }
+    const partBytes = Object.values(arrays).reduce((n, a) => n + a.byteLength, 0);
+    const table = partTable(arrays, eps, this.meta, this.features);
+    await this.data.write(typedColumns(this.columns, this.features, table.data, table.rows), table.rows, partBytes);
+    this.numeric.add(table.data, table.rows);
+    addEpisodeStats(table.data, eps, this.features, episodeStatFeatures(this.meta, this.features));
+    eps.forEach((e, k) => {
+      e.data_file = this.data.file;
+      e.video = refs[k]!;
+      this.metaWriter.add(e);
+    });
+  }
+
+  async finish(): Promise<DatasetSummary> {
+    for (const cam of this.videos.keys()) await this.flushVideo(cam);
+    await this.data.finish();
+    return this.metaWriter.finish(this.numeric);
+  }
+
+  /** Stops without finishing: the data file being written stays a .tmp (the next run rewrites it). */
+  abort(): void {
+    this.data.abort();
+  }
+
+  private async flushVideo(camera: string): Promise<void> {
+    const v = this.videos.get(camera)!;
+    if (v.group.length === 0) return;
+    const [chunk, file] = fileAddress(v.file, this.meta.run.layout.chunksSize);
+    const out = join(this.dir, videoPath(videoKey(camera), chunk, file));
+    mkdirSync(join(out, '..'), { recursive: true });
+    if (v.group.length === 1) copyFileSync(v.group[0]!, `${out}.tmp`);
+    else await concatVideos(v.group, `${out}.tmp`, this.meta.fps, this.meta.run.codec, this.scratch);
+    renameSync(`${out}.tmp`, out);
+    v.group = [];
+    v.groupBytes = 0;
+    v.file++;
+    v.frameInFile = 0;
+  }
+
+}
+
+/** Keys of the extra features (their stats are per dimension however wide they are). */
+export function extraKeys(meta: DatasetMeta): string[] {
+  return (meta.extraFeatures ?? []).map((x) => x.key);
+}
+
+/** A part's rows as parquet columns, with the dataset-wide indices filled in. */
+export function partTable(arrays: Record<string, ArrayLike<number> & { length: number }>, eps: EpisodeRecord[], meta: DatasetMeta, features: Record<string, Feature>): { data: Record<string, unknown[]>; rows: number } {
+  const rows = eps.reduce((n, e) => n + e.length, 0);
+  const D = meta.observationNames.length;
+  const A = meta.discrete ? 1 : meta.actionNames.length;
+  const data: Record<string, unknown[]> = {};
+  const vec = (src: ArrayLike<number>, dims: number) => Array.from({ length: rows }, (_, r) => Array.prototype.slice.call(src, r * dims, (r + 1) * dims) as number[]);
+  data['observation.state'] = vec(arrays.obs!, D);
+  data.action = meta.discrete ? Array.from(arrays.actions!, (a) => BigInt(Math.round(a))) : vec(arrays.actions!, A);
+  data['next.reward'] = Array.from(arrays.rewards!);
+  const term = arrays.terminated!;
+  const trunc = arrays.truncated!;
+  data['next.done'] = Array.from({ length: rows }, (_, r) => term[r] === 1 || trunc[r] === 1);
+  data['next.terminated'] = Array.from(term, (v) => v === 1);
+  data['next.truncated'] = Array.from(trunc, (v) => v === 1);
+  data['next.success'] = Array.from(arrays.success!, (v) => v === 1);
+  for (const x of meta.extraFeatures ?? []) {
+    const src = arrays[`extra/${x.key}`]!;
+    data[x.key] = x.dim === 1 ? Array.from(src) : vec(src, x.dim);
+  }
+  // Large image-like columns as per-row views (stats sample them; the parquet gets typed arrays).
+  for (const a of auxColumns(meta)) {
+    const src = arrays[a.key] as unknown as Float32Array;
+    data[a.key] = Array.from({ length: rows }, (_, r) => src.subarray(r * a.size, (r + 1) * a.size));
+  }
+  const ts: number[] = [];
+  const fi: bigint[] = [];
+  const ei: bigint[] = [];
+  const ix: bigint[] = [];
+  for (const e of eps) {
+    for (let t = 0; t < e.length; t++) {
+      ts.push(Math.fround(t / meta.fps));
+      fi.push(BigInt(t));
+      ei.push(BigInt(e.episode_index));
+      ix.push(BigInt(e.from_index + t));
+    }
+  }
+  data.timestamp = ts;
+  data.frame_index = fi;
+  data.episode_index = ei;
+  data.index = ix;
+  data.task_index = Array.from({ length: rows }, () => 0n);
+  void features;
+  return { data, rows };
+}
+
+/** The data file columns of one table as typed arrays (what the Arrow writer takes). */
+export function typedColumns(defs: ColumnDef[], features: Record<string, Feature>, data: Record<string, unknown[]>, rows: number): TypedColumn[] {
+  return defs.map((def) => {
+    const dims = def.form === 'scalar' ? 1 : features[def.name]!.shape[0]!;
+    const col = data[def.name]!;
+    const values =
+      def.dtype === 'int64' ? new BigInt64Array(rows * dims) : def.dtype === 'bool' ? new Uint8Array(rows * dims) : def.dtype === 'uint16' ? new Uint16Array(rows * dims) : def.dtype === 'float64' ? new Float64Array(rows * dims) : new Float32Array(rows * dims);
+    for (let r = 0; r < rows; r++) {
+      const v = col[r];
+      if (dims === 1) {
+        (values as unknown as unknown[])[r] = def.dtype === 'int64' ? BigInt(v as bigint | number) : def.dtype === 'bool' ? (v ? 1 : 0) : Number(v);
+      } else if (def.dtype === 'int64') {
+        for (let d = 0; d < dims; d++) (values as BigInt64Array)[r * dims + d] = BigInt((v as ArrayLike<number>)[d]!);
+      } else (values as Float32Array).set(v as ArrayLike<number>, r * dims);
+    }
+    return { def, dims, values };
+  });
+}
