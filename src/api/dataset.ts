@@ -11,6 +11,7 @@ export {
   convertDataset,
   validateDataset,
   type MergeOptions,
+  type MergeProgress,
   type MergeSummary,
   type ConvertOptions,
   type ConvertProgress,
