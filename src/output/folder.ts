@@ -135,6 +135,20 @@ export class OutputFolder {
   }
 
   /**
+   * The error to report for a failure while writing: the folder's loss when it was removed or
+   * replaced (later writes then fail on paths that are gone, which is not the cause), else `e` as
+   * an I/O error. Called before the folder is released.
+   */
+  failure(e: unknown): unknown {
+    try {
+      this.assertHeld();
+    } catch (lost) {
+      return lost;
+    }
+    return asIoError(e, this.dir);
+  }
+
+  /**
    * Unlocks after a failure, keeping what was written for --resume. A folder that holds nothing
    * but the marker loses it, and disappears when the open created it, so a refused command
    * leaves no trace.
@@ -603,7 +617,8 @@ export async function writeOutput<T>(dir: string, opts: OutputOptions, write: (f
     folder.close();
     return result;
   } catch (e) {
+    const cause = folder.failure(e);
     folder.discard();
-    throw asIoError(e, folder.dir);
+    throw cause;
   }
 }

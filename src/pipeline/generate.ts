@@ -1,7 +1,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { ResolvedEnv } from '../config/parse.js';
-import { TrajforgeError, asIoError } from '../core/errors.js';
+import { TrajforgeError } from '../core/errors.js';
 import { writeFileAtomic } from '../output/atomic.js';
 import { LOCK_FILE, MARKER_FILE, openOutput } from '../output/folder.js';
 import { readJson } from '../dataset/json.js';
@@ -119,8 +119,9 @@ export async function generateDataset(opts: GenerateOptions): Promise<GenerateRe
     for (const line of opened.notices ?? []) opts.onNotice?.(line, 'output');
     committed = opened.committed;
   } catch (e) {
+    const cause = output.failure(e);
     output.abandon();
-    throw asIoError(e, out);
+    throw cause;
   }
   const all: EpisodeJob[] = shardEpisodes(opts.episodes, opts.shard).map((k, position) => ({ episode: k, seed: episodeSeed(opts.seed, k), position }));
   const jobs = all.slice(committed);
@@ -147,8 +148,9 @@ export async function generateDataset(opts: GenerateOptions): Promise<GenerateRe
     return { ...summary, steps, seconds: (performance.now() - t0) / 1000, resumedFrom: committed };
   } catch (e) {
     await sink.abort();
+    const cause = output.failure(e);
     output.abandon();
-    throw asIoError(e, out);
+    throw cause;
   }
 }
 

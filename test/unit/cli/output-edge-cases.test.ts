@@ -4,7 +4,7 @@
  * checkpoint part removed mid-run, pid reuse after a restart, overlapping inputs and outputs.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -149,6 +149,24 @@ describe('a run whose files vanish under it', () => {
     expect(resumed.episodes).toBe(6);
     expect(notices.join('\n')).toMatch(/part-00000/);
   });
+});
+
+describe('a folder moved away mid-run', () => {
+  // Writes after the move fail on paths that are gone (a part's rename, meta/ appends); the error
+  // names the cause, the folder's loss, not whichever write happened to fail first.
+  for (const at of [1, 2, 3]) {
+    it(`after episode ${at}: the folder's loss is the error, and nothing lands at the old path`, async () => {
+      const dir = join(tmpDir(), `moved-${at}`);
+      const mover = (p: { episodesDone: number }) => {
+        if (p.episodesDone === at) renameSync(dir, `${dir}-moved`);
+      };
+      await expect(generateDataset({ ...generateOptions(dir, { episodes: 6 }), onProgress: mover })).rejects.toMatchObject({
+        code: 'E_IO',
+        message: expect.stringMatching(/the folder was removed or replaced while writing/),
+      });
+      expect(existsSync(join(dir, 'meta', 'info.json'))).toBe(false);
+    });
+  }
 });
 
 describe('odd things at the output path', () => {
