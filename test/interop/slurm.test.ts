@@ -19,10 +19,9 @@ import { SlurmCluster } from './slurm/cluster.js';
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const SHARDS = 3;
 /**
- * 20 episodes a shard, long enough to stop a task between checkpoints, with a checkpoint per
- * episode. That is also the only checkpoint size for which a single run's meta/stats.json equals
- * merge's today: generate samples the frames of depth and segmentation per checkpoint part, merge
- * per episode (a bug of the stats, not of Slurm; rgb's stats, from per-episode histograms, match).
+ * 20 episodes a shard with a checkpoint per episode, so a task is reliably stopped between
+ * checkpoints (merged stats equal a single run's at any checkpoint size; test/unit/export/
+ * lerobot-merge.test.ts checks the default one).
  */
 const SETTINGS = { TRAJFORGE_ENV: 'PushCube-v1', TRAJFORGE_EPISODES: '60', TRAJFORGE_SEED: '7', TRAJFORGE_ARGS: '--codec lossless --checkpoint 1' };
 const REQUEUED = 1;
