@@ -28,68 +28,8 @@ export { depthToRgb, segmentationToRgb, flowToRgb, normalsToRgb, frameStrip } fr
 export { calibration, type CameraCalibration } from './render/camera.js';
 export { renderSnapshot, encodePng, type RenderSnapshotOptions } from './api/render.js';
 
-// Datasets.
-export {
-  generateDataset,
-  openDataset,
-  type GenerateDatasetOptions,
-  type GenerateResult,
-  type GenerateProgress,
-  type Dataset,
-  type DatasetEpisode,
-  type DatasetInfo,
-  type EpisodeReadOptions,
-  type ChannelFrames,
-  type EpisodeData,
-  type BodyTrack,
-  type CameraTrack,
-  type DatasetSource,
-  type ExtraFeature,
-  mergeDatasets,
-  convertDataset,
-  validateDataset,
-  type MergeOptions,
-  type MergeProgress,
-  type MergeSummary,
-  type ConvertOptions,
-  type ConvertProgress,
-  type ConvertSummary,
-  type ValidateOptions,
-  type ValidateSummary,
-  type StageProgress,
-  type NoticeKind,
-  type NoticeCallback,
-  type PipelineCallbacks,
-} from './api/dataset.js';
+// Datasets: writing, reading, merging, converting, validating (the same as trajforge/dataset).
+export * from './api/dataset.js';
 
-// World models.
-export {
-  loadWorldModel,
-  trainWorldModel,
-  encodeDataset,
-  predictEpisode,
-  dreamDataset,
-  evaluateWorldModel,
-  type WorldModel,
-  type WorldModelOptions,
-  type WorldModelStep,
-  type ModelCard,
-  type TrainOptions,
-  type TrainProgress,
-  type TrainSummary,
-  type WorldModelKind,
-  type EncodeOptions,
-  type EncodeProgress,
-  type EncodeSummary,
-  type PredictOptions,
-  type PredictProgress,
-  type PredictSummary,
-  type DreamDatasetOptions,
-  type DreamProgress,
-  type DreamSummary,
-  type DreamComparison,
-  type EvalOptions,
-  type EvalProgress,
-  type EvalSummary,
-  type EvalTarget,
-} from './api/model.js';
+// World models: training, loading, applying (the same as trajforge/model).
+export * from './api/model.js';

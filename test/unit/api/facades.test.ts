@@ -7,20 +7,12 @@ import { createEnv, resolveEnvRef } from '../../../src/api/env-ref.js';
 import { generateDataset, type GenerateDatasetOptions } from '../../../src/api/generate.js';
 import { encodePng, renderSnapshot } from '../../../src/api/render.js';
 import { loadEnv } from '../../../src/config/load.js';
-import { TrajforgeError } from '../../../src/core/errors.js';
 import { Renderer } from '../../../src/render/renderer.js';
 import { PhysicsEnv } from '../../../src/sim/env.js';
+import { rejection } from '../../helpers/rejection.js';
 
 let dir: string;
 
-async function rejection(p: Promise<unknown>): Promise<TrajforgeError> {
-  const e = await p.then(
-    () => null,
-    (x: unknown) => x,
-  );
-  expect(e).toBeInstanceOf(TrajforgeError);
-  return e as TrajforgeError;
-}
 
 describe('the library facades', () => {
   beforeAll(() => {

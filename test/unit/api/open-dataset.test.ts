@@ -6,18 +6,11 @@ import { generateDataset, openDataset } from '../../../src/api/dataset.js';
 import { TrajforgeError } from '../../../src/core/errors.js';
 import type { EpisodeData } from '../../../src/dataset/episode.js';
 import { datasetMeta, readLeRobotEpisodes } from '../../../src/export/lerobot/episodes.js';
+import { rejection } from '../../helpers/rejection.js';
 
 let dir: string;
 const small = { env: 'PushCube-v1', episodes: 2, workers: 0, policy: { kind: 'expert' as const, noise: 0.3 } };
 
-async function rejection(p: Promise<unknown>): Promise<TrajforgeError> {
-  const e = await p.then(
-    () => null,
-    (x: unknown) => x,
-  );
-  expect(e).toBeInstanceOf(TrajforgeError);
-  return e as TrajforgeError;
-}
 
 describe('openDataset', () => {
   beforeAll(async () => {

@@ -4,26 +4,18 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateDataset, openDataset } from '../../../src/api/dataset.js';
 import { loadWorldModel, trainWorldModel } from '../../../src/api/model.js';
-import { TrajforgeError } from '../../../src/core/errors.js';
 import type { DatasetEpisode } from '../../../src/dataset/open.js';
 import { WorldModelSession } from '../../../src/model/session.js';
 import { readModelCard, readModelParts } from '../../../src/model/store.js';
 import { unitInto } from '../../../src/model/transitions.js';
 import type { WorldModel } from '../../../src/model/world-model.js';
+import { rejection } from '../../helpers/rejection.js';
 
 let dir: string;
 let model: WorldModel;
 let session: WorldModelSession;
 let ep: DatasetEpisode;
 
-async function rejection(p: Promise<unknown>): Promise<TrajforgeError> {
-  const e = await p.then(
-    () => null,
-    (x: unknown) => x,
-  );
-  expect(e).toBeInstanceOf(TrajforgeError);
-  return e as TrajforgeError;
-}
 
 describe('loadWorldModel', () => {
   beforeAll(async () => {

@@ -10,6 +10,7 @@ import { addFeatureToLeRobot } from '../../../src/export/lerobot/extend.js';
 import { mergeLeRobot, RowCursor } from '../../../src/export/lerobot/merge.js';
 import { readArrowBatches } from '../../../src/dataset/parquet.js';
 import { cli, tmpDir } from '../../helpers/dataset.js';
+import { rejection as refusal } from '../../helpers/rejection.js';
 
 let root: string;
 beforeAll(async () => {
@@ -21,15 +22,6 @@ beforeAll(async () => {
 }, 60_000);
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-/** The TrajforgeError a promise rejects with (fails the test on anything else). */
-async function refusal(p: Promise<unknown>): Promise<TrajforgeError> {
-  const e = await p.then(
-    () => null,
-    (err: unknown) => err,
-  );
-  expect(e).toBeInstanceOf(TrajforgeError);
-  return e as TrajforgeError;
-}
 
 function copy(name: string): string {
   const dir = join(root, name);
