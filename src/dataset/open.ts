@@ -5,9 +5,10 @@
  * such, with what to do, rather than half-read.
  */
 import { existsSync, readFileSync, readdirSync, statSync, type Dirent } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { TrajforgeError } from '../core/errors.js';
 import { datasetMeta, readLeRobotEpisodes } from '../export/lerobot/episodes.js';
+import { foreignLayout, readForeignEpisodes } from '../export/lerobot/foreign.js';
 import { readInfo } from '../export/lerobot/reader.js';
 import { CHANNELS, type Channel } from '../render/renderer.js';
 import type { ChannelFrames, EpisodeData } from './episode.js';
@@ -18,6 +19,13 @@ export interface DatasetInfo {
   /** The LeRobot folder read: the folder given, or its `lerobot/` part when several formats were written. */
   dir: string;
   format: 'lerobot';
+  /**
+   * `trajforge`: every field below is filled. `other`: a LeRobot v3 dataset from another tool:
+   * what LeRobot defines is read (states, actions, rewards, tasks, rgb video); `configHash` is '',
+   * `envId` is the robot type (or the folder's name), and episodes carry no seed (-1), final
+   * observation, body or camera tracks.
+   */
+  writtenBy: 'trajforge' | 'other';
   /** LeRobot's codebase version (`v3.0`). */
   codebaseVersion: string;
   envId: string;
@@ -71,16 +79,42 @@ export interface Dataset {
   close(): Promise<void>;
 }
 
-/** Opens a dataset folder written by trajforge (`generateDataset`, `trajforge generate`, `convert`, `merge`, `dream`). */
+/**
+ * Opens a LeRobot v3 dataset folder: one trajforge wrote (`generateDataset`, `trajforge generate`,
+ * `convert`, `merge`, `dream`) with everything it records, or one from another tool with what
+ * LeRobot defines (see DatasetInfo.writtenBy).
+ */
 export async function openDataset(dir: string): Promise<Dataset> {
   if (typeof dir !== 'string' || dir === '') throw new TrajforgeError('E_USAGE', 'openDataset needs a dataset folder');
   const root = resolve(dir);
-  const lerobot = locateLeRobot(root, dir);
+  const { dir: lerobot, ours } = locateLeRobot(root, dir);
+  if (!ours) {
+    const layout = await foreignLayout(lerobot);
+    const info: DatasetInfo = {
+      dir: lerobot,
+      format: 'lerobot',
+      writtenBy: 'other',
+      codebaseVersion: layout.info.codebase_version,
+      envId: typeof layout.info.robot_type === 'string' && layout.info.robot_type ? layout.info.robot_type : basename(lerobot),
+      configHash: '',
+      instruction: layout.instruction,
+      fps: layout.info.fps,
+      observationNames: layout.observationNames,
+      actionNames: layout.actionNames,
+      discrete: false,
+      cameras: layout.cameras.map((c) => ({ name: c.name, width: c.width, height: c.height, channels: ['rgb'] as Channel[] })),
+      bodyNames: [],
+      episodes: layout.info.total_episodes,
+      frames: layout.info.total_frames,
+    };
+    return new LeRobotDataset(lerobot, info, (channels) => readForeignEpisodes(lerobot, layout, channels === undefined || channels.includes('rgb')));
+  }
   const info = readInfo(lerobot);
   const meta = datasetMeta(lerobot);
   const datasetInfo: DatasetInfo = {
     dir: lerobot,
     format: 'lerobot',
+    writtenBy: 'trajforge',
     codebaseVersion: info.codebase_version,
     envId: meta.envId,
     configHash: meta.configHash,
@@ -96,7 +130,7 @@ export async function openDataset(dir: string): Promise<Dataset> {
     ...(meta.extraFeatures ? { extraFeatures: meta.extraFeatures } : {}),
     ...(meta.source ? { source: meta.source } : {}),
   };
-  return new LeRobotDataset(lerobot, datasetInfo);
+  return new LeRobotDataset(lerobot, datasetInfo, (channels) => readLeRobotEpisodes(lerobot, channels ? { channels } : {}));
 }
 
 class LeRobotDataset implements Dataset {
@@ -106,6 +140,7 @@ class LeRobotDataset implements Dataset {
   constructor(
     readonly dir: string,
     readonly info: DatasetInfo,
+    private readonly reader: (channels: readonly Channel[] | undefined) => AsyncGenerator<EpisodeData>,
   ) {}
 
   episodes(options: EpisodeReadOptions = {}): AsyncGenerator<DatasetEpisode, void, undefined> {
@@ -123,7 +158,7 @@ class LeRobotDataset implements Dataset {
   private async *read(channels: readonly Channel[] | undefined, done: () => void): AsyncGenerator<DatasetEpisode, void, undefined> {
     let index = 0;
     try {
-      for await (const ep of readLeRobotEpisodes(this.dir, channels ? { channels } : {})) {
+      for await (const ep of this.reader(channels)) {
         const i = index++;
         yield Object.assign(ep, { index: i, channel: (camera: string, channel: Channel = 'rgb') => findChannel(ep, i, camera, channel) });
       }
@@ -163,21 +198,13 @@ const FORMAT_NAMES: Record<string, string> = {
  * The LeRobot folder to read for `root`: itself, or `root/lerobot` when a run wrote several
  * formats. Anything else is E_DATASET_INVALID naming what the folder holds and what to do.
  */
-function locateLeRobot(root: string, given: string): string {
+function locateLeRobot(root: string, given: string): { dir: string; ours: boolean } {
   if (!existsSync(root)) throw invalid(root, `${given}: no such folder`, 'pass the folder generateDataset (or `trajforge generate --out`) wrote');
   if (!statSync(root).isDirectory()) throw invalid(root, `${given} is a file, not a dataset folder`, 'pass the folder generateDataset (or `trajforge generate --out`) wrote');
   const hasInfo = (d: string) => existsSync(join(d, 'meta', 'info.json'));
   const ours = (d: string) => existsSync(join(d, 'meta', 'trajforge.json'));
-  const readOrRefuse = (d: string): string => {
-    if (ours(d)) return d;
-    throw invalid(
-      d,
-      `${d} is a LeRobot dataset not written by trajforge (meta/info.json but no meta/trajforge.json, which records the environment, cameras and episode tracks openDataset returns)`,
-      "read it with LeRobot's own LeRobotDataset; `trajforge validate` and `trajforge inspect` check and summarise any LeRobot v3 dataset",
-    );
-  };
-  if (hasInfo(root)) return readOrRefuse(root);
-  if (hasInfo(join(root, 'lerobot'))) return readOrRefuse(join(root, 'lerobot'));
+  if (hasInfo(root)) return { dir: root, ours: ours(root) };
+  if (hasInfo(join(root, 'lerobot'))) return { dir: join(root, 'lerobot'), ours: ours(join(root, 'lerobot')) };
 
   const entries = readdirSync(root, { withFileTypes: true });
   const names = entries.map((e) => e.name);

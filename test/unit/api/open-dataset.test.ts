@@ -123,14 +123,41 @@ describe('openDataset', () => {
     expect(both.message).toContain('DreamerV3');
   });
 
-  it("a LeRobot dataset trajforge did not write is refused, naming the missing metadata and LeRobot's own reader", async () => {
+  it('a LeRobot v3 dataset another tool wrote is read by what LeRobot defines: states, actions, rewards, task, rgb video', async () => {
+    // trajforge's own files removed: what is left is plain LeRobot v3 (info, tasks, episodes, data, videos).
     const foreign = join(dir, 'foreign');
     cpSync(join(dir, 'both', 'lerobot'), foreign, { recursive: true });
-    rmSync(join(foreign, 'meta', 'trajforge.json'));
-    const e = await rejection(openDataset(foreign));
-    expect(e.code).toBe('E_DATASET_INVALID');
-    expect(e.message).toContain(`${foreign} is a LeRobot dataset not written by trajforge`);
-    expect(e.message).toContain('LeRobotDataset');
+    for (const f of ['meta/trajforge.json', 'meta/trajforge_episodes.jsonl', 'meta/trajforge_episodes']) rmSync(join(foreign, f), { recursive: true });
+    const ds = await openDataset(foreign);
+    const ours = await openDataset(join(dir, 'both', 'lerobot'));
+    expect(ds.info).toMatchObject({
+      writtenBy: 'other',
+      envId: 'trajforge-sim',
+      configHash: '',
+      instruction: ours.info.instruction,
+      fps: 20,
+      actionNames: ['vx', 'vy'],
+      cameras: [{ name: 'top', width: 64, height: 64, channels: ['rgb'] }],
+      episodes: 2,
+      frames: ours.info.frames,
+    });
+    expect(ds.info.observationNames).toEqual(ours.info.observationNames);
+    const want: EpisodeData[] = [];
+    for await (const ep of ours.episodes({ channels: ['rgb'] })) want.push(ep);
+    let i = 0;
+    for await (const ep of ds.episodes()) {
+      const w = want[i]!;
+      expect(ep.index).toBe(i);
+      expect([ep.length, ep.obs, ep.actions, ep.rewards, ep.success]).toEqual([w.length, w.obs, w.actions, w.rewards, w.success]);
+      expect(ep.channel('top', 'rgb').data).toEqual(w.frames.find((f) => f.channel === 'rgb')!.data);
+      expect([ep.seed, ep.finalObs.length, ep.bodies.length]).toEqual([-1, 0, 0]);
+      i++;
+    }
+    expect(i).toBe(2);
+    let frames = 0;
+    for await (const ep of ds.episodes({ channels: [] })) frames += ep.frames.length;
+    expect(frames).toBe(0);
+    await Promise.all([ds.close(), ours.close()]);
   });
 
   it('no folder, a file, an empty folder, a model folder, a parent of datasets and an unfinished run are each named', async () => {

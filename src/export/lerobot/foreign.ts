@@ -1,0 +1,146 @@
+/**
+ * LeRobot v3 datasets written by other tools (no trajforge sidecar): what LeRobot itself defines
+ * is read (observation.state, action, next.reward / next.done / next.success when present, the
+ * tasks and every video feature as rgb frames); what only trajforge records (seeds, the final
+ * observation, body and camera tracks) is left empty.
+ */
+import { basename, join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { TrajforgeError } from '../../core/errors.js';
+import type { ChannelFrames, EpisodeData } from '../../dataset/episode.js';
+import { FrameStream } from '../../video/decode.js';
+import type { Feature } from './format.js';
+import { dataFiles, readEpisodesMeta, readInfo, readParquetRows, type LeRobotInfo, type Row } from './reader.js';
+
+export interface ForeignCamera {
+  /** The video feature's key, e.g. observation.images.top. */
+  key: string;
+  /** The key without its `observation.images.` prefix. */
+  name: string;
+  width: number;
+  height: number;
+}
+
+export interface ForeignLayout {
+  info: LeRobotInfo;
+  /** A name per entry of observation.state (its declared names, else state_0, state_1, ...). */
+  observationNames: string[];
+  actionNames: string[];
+  cameras: ForeignCamera[];
+  /** The first task's text ('' when meta/tasks.parquet is absent). */
+  instruction: string;
+}
+
+/** Names of a vector feature: a list, LeRobot's {axes: [...]} form, or generated. */
+function featureNames(f: Feature | undefined, fallback: string): string[] {
+  if (!f) return [];
+  const size = Number(f.shape?.[0] ?? 1);
+  const names = f.names as unknown;
+  const list = Array.isArray(names) ? names : names && typeof names === 'object' ? Object.values(names as Record<string, unknown>).find(Array.isArray) : undefined;
+  if (Array.isArray(list) && list.length === size && list.every((n) => typeof n === 'string')) return list as string[];
+  return Array.from({ length: size }, (_, i) => `${fallback}_${i}`);
+}
+
+/** Height and width of a video feature: shape in the order its names give (LeRobot writes [height, width, channels]). */
+function videoSize(key: string, f: Feature): { width: number; height: number } {
+  const shape = (f.shape ?? []).map(Number);
+  const names = Array.isArray(f.names) ? (f.names as unknown[]).map(String) : ['height', 'width', 'channels'];
+  const h = shape[names.indexOf('height')];
+  const w = shape[names.indexOf('width')];
+  if (!(h! > 0 && w! > 0)) throw new TrajforgeError('E_DATASET_INVALID', `meta/info.json: video feature ${key} has shape ${JSON.stringify(f.shape)} and names ${JSON.stringify(f.names)}; expected [height, width, channels]`);
+  return { width: w!, height: h! };
+}
+
+export async function foreignLayout(dir: string): Promise<ForeignLayout> {
+  const info = readInfo(dir);
+  const features = info.features;
+  const cameras = Object.entries(features)
+    .filter(([, f]) => f.dtype === 'video')
+    .map(([key, f]) => ({ key, name: key.replace(/^observation\.images\./, ''), ...videoSize(key, f) }));
+  let instruction = '';
+  const tasks = join(dir, 'meta', 'tasks.parquet');
+  if (existsSync(tasks)) {
+    const rows = await readParquetRows(tasks);
+    const first = rows.find((r) => Number(r.task_index) === 0) ?? rows[0];
+    instruction = String(first?.task ?? first?.__index_level_0__ ?? '');
+  }
+  return { info, observationNames: featureNames(features['observation.state'], 'state'), actionNames: featureNames(features.action, 'action'), cameras, instruction: instruction || basename(dir) };
+}
+
+/** The episodes of a foreign LeRobot v3 dataset, in order: rows from the data files, rgb frames decoded from the videos. */
+export async function* readForeignEpisodes(dir: string, layout: ForeignLayout, withFrames: boolean): AsyncGenerator<EpisodeData> {
+  const D = layout.observationNames.length;
+  const A = layout.actionNames.length;
+  const files = dataFiles(dir);
+  let fileIndex = -1;
+  let rows: Row[] = [];
+  let start = 0;
+  const take = async (from: number, n: number): Promise<Row[]> => {
+    while (from + n > start + rows.length) {
+      if (fileIndex + 1 >= files.length) throw new TrajforgeError('E_DATASET_INVALID', `${dir}: the data files hold ${start + rows.length} rows, but meta/episodes needs rows up to ${from + n}`);
+      if (from >= start + rows.length) {
+        start += rows.length;
+        rows = [];
+      }
+      rows = [...rows, ...(await readParquetRows(files[++fileIndex]!))];
+    }
+    return rows.slice(from - start, from - start + n);
+  };
+  const streams = new Map<string, FrameStream>();
+  const vector = (row: Row, key: string, width: number, e: number): ArrayLike<number> => {
+    const v = row[key];
+    const values = Array.isArray(v) || ArrayBuffer.isView(v) ? (v as ArrayLike<number>) : [Number(v)];
+    if (values.length !== width) throw new TrajforgeError('E_DATASET_INVALID', `${files[fileIndex] ?? dir} (episode ${e}): column ${key} has ${values.length} values, meta/info.json declares ${width}`);
+    return values;
+  };
+  try {
+    for (const em of await readEpisodesMeta(dir)) {
+      const e = Number(em.episode_index);
+      const T = Number(em.length);
+      const r = await take(Number(em.dataset_from_index), T);
+      const obs = new Float32Array(T * D);
+      const actions = new Float32Array(T * A);
+      r.forEach((row, t) => {
+        if (D > 0) obs.set(vector(row, 'observation.state', D, e), t * D);
+        if (A > 0) actions.set(vector(row, 'action', A, e), t * A);
+      });
+      const frames: ChannelFrames[] = [];
+      for (const cam of withFrames ? layout.cameras : []) {
+        const file = join(dir, layout.info.video_path!.replace('{video_key}', cam.key).replace('{chunk_index:03d}', String(Number(em[`videos/${cam.key}/chunk_index`])).padStart(3, '0')).replace('{file_index:03d}', String(Number(em[`videos/${cam.key}/file_index`])).padStart(3, '0')));
+        const from = Math.round(Number(em[`videos/${cam.key}/from_timestamp`]) * layout.info.fps);
+        let stream = streams.get(cam.key);
+        if (!stream || stream.file !== file || stream.position > from) {
+          stream?.close();
+          stream = new FrameStream(file, cam.width * cam.height * 3, from, layout.info.fps);
+          streams.set(cam.key, stream);
+        }
+        frames.push({ camera: cam.name, channel: 'rgb', width: cam.width, height: cam.height, data: await stream.read(from, T) });
+      }
+      const flag = (key: string) => Uint8Array.from(r, (row) => (row[key] ? 1 : 0));
+      yield {
+        episode: e,
+        seed: -1,
+        length: T,
+        obsDim: D,
+        actionDim: A,
+        discrete: false,
+        obs,
+        actions,
+        rewards: Float32Array.from(r, (row) => Number(row['next.reward'] ?? 0)),
+        terminated: flag('next.done'),
+        truncated: new Uint8Array(T),
+        success: flag('next.success'),
+        frames,
+        finalObs: new Float32Array(0),
+        finalFrames: [],
+        cameras: [],
+        bodies: [],
+        collisions: [],
+        simSeconds: 0,
+        renderSeconds: 0,
+      };
+    }
+  } finally {
+    for (const s of streams.values()) s.close();
+  }
+}
