@@ -150,12 +150,6 @@ export function arrowData(c: TypedColumn, rows: number): arrow.Data {
   return arrow.makeData({ type: new arrow.FixedSizeList(c.dims, new arrow.Field('element', leafType, false)), length: rows, nullCount: 0, child: leaf });
 }
 
-/**
- * Writes one parquet file from typed column batches with the Rust parquet writer (parquet-wasm):
- * typed arrays go in without per-value conversion, 1-D features keep their fixed_size_list type.
- * Batches stream through parquet-wasm's transform stream, one row group each, and the bytes are
- * appended to the file as they come, so memory holds about one batch whatever the file size.
- */
 /** A parquet file's rows as Arrow record batches, read by the Rust reader (parquet-wasm): columnar, no per-value conversion. */
 export function readArrowBatches(file: string, batchSize = 65_536): arrow.RecordBatch[] {
   let bytes: Uint8Array;
@@ -175,6 +169,13 @@ export function readArrowBatches(file: string, batchSize = 65_536): arrow.Record
   }
 }
 
+/**
+ * Writes one parquet file from typed column batches with the Rust parquet writer (parquet-wasm):
+ * typed arrays go in without per-value conversion, 1-D features keep their fixed_size_list type.
+ * Batches stream through parquet-wasm's transform stream; the writer closes a row group every
+ * 2^20 rows (so a data file below that is one row group, held encoded in WASM memory until
+ * finish) and its bytes are appended to the file as they come.
+ */
 export class ArrowParquetFile {
   rows = 0;
   private readonly fd: number;

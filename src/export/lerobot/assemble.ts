@@ -12,8 +12,9 @@ import { NumericCollector, addEpisodeStats } from './stats.js';
  * Builds the final layout from committed parts, one part at a time in order: as each part commits
  * during the run (so assembly overlaps simulation instead of following it), and from the staged
  * parts on resume. Videos: parts concatenated (no re-encoding) per camera, a new file past the size
- * threshold. Data: one row group per part, a new file once the uncompressed size passes the
- * threshold. Metadata streams into meta/ and lands last, in finish().
+ * threshold. Data: each part's rows appended (the writer forms row groups of up to 2^20 rows), a
+ * new file once the uncompressed size passes the threshold. Metadata streams into meta/ and lands
+ * last, in finish().
  */
 export class Assembler {
   private readonly columns: ColumnDef[];
