@@ -118,14 +118,14 @@ function reporter(io: CliIO): (p: Progress) => void {
   let lastLine = 0;
   return (p) => {
     const rate = p.elapsed > 0 ? p.steps / p.elapsed : 0;
-    const remaining = p.episodesDone > p.resumedFrom ? ((p.episodesTotal - p.episodesDone) * p.elapsed) / (p.episodesDone - p.resumedFrom) : 0;
+    const remaining = p.done > p.resumedFrom ? ((p.total - p.done) * p.elapsed) / (p.done - p.resumedFrom) : 0;
     if (io.isTTY) {
       const width = 30;
-      const filled = Math.round((width * p.episodesDone) / p.episodesTotal);
-      io.err(`\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${p.episodesDone}/${p.episodesTotal} episodes  ${Math.round(rate)} steps/s  ETA ${remaining.toFixed(0)} s   `);
-    } else if (p.elapsed - lastLine >= 5 || p.episodesDone === p.episodesTotal) {
+      const filled = Math.round((width * p.done) / p.total);
+      io.err(`\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${p.done}/${p.total} episodes  ${Math.round(rate)} steps/s  ETA ${remaining.toFixed(0)} s   `);
+    } else if (p.elapsed - lastLine >= 5 || p.done === p.total) {
       lastLine = p.elapsed;
-      io.err(`episodes ${p.episodesDone}/${p.episodesTotal}  steps ${p.steps}  ${Math.round(rate)} steps/s  eta ${remaining.toFixed(0)} s\n`);
+      io.err(`episodes ${p.done}/${p.total}  steps ${p.steps}  ${Math.round(rate)} steps/s  eta ${remaining.toFixed(0)} s\n`);
     }
   };
 }

@@ -63,6 +63,9 @@ export interface DatasetSummary {
   bytes: number;
 }
 
+/** The record generate keeps of a run's settings in its output folder (every format; see pipeline/generate.ts). */
+export const RUN_SETTINGS = '.trajforge-run.json';
+
 /** File rollover thresholds of a dataset (LeRobot's defaults; smaller values are for tests and tiny datasets). */
 export interface Layout {
   chunksSize: number;

@@ -4,49 +4,39 @@
  * only format that keeps everything an episode holds; a folder in another format is named as
  * such, with what to do, rather than half-read.
  */
-import { existsSync, readFileSync, readdirSync, statSync, type Dirent } from 'node:fs';
+import { existsSync, readdirSync, statSync, type Dirent } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { TrajforgeError } from '../core/errors.js';
+import { LOCK_FILE, MARKER_FILE } from '../output/folder.js';
+import { readJson } from './json.js';
+import { RUN_SETTINGS } from './meta.js';
 import { datasetMeta, readLeRobotEpisodes } from '../export/lerobot/episodes.js';
 import { foreignLayout, readForeignEpisodes } from '../export/lerobot/foreign.js';
 import { readInfo } from '../export/lerobot/reader.js';
 import { CHANNELS, type Channel } from '../render/renderer.js';
 import type { ChannelFrames, EpisodeData } from './episode.js';
-import type { DatasetSource, ExtraFeature } from './meta.js';
+import type { DatasetMeta } from './meta.js';
+
+/** The metadata fields a dataset's reader gets as the writer had them (see DatasetMeta). */
+type MetaFields = 'envId' | 'configHash' | 'instruction' | 'fps' | 'observationNames' | 'actionNames' | 'discrete' | 'cameras' | 'bodyNames' | 'extraFeatures' | 'source';
 
 /** What a dataset holds, from its metadata (nothing decoded yet). */
-export interface DatasetInfo {
+export interface DatasetInfo extends Pick<DatasetMeta, MetaFields> {
   /** The LeRobot folder read: the folder given, or its `lerobot/` part when several formats were written. */
   dir: string;
   format: 'lerobot';
   /**
-   * `trajforge`: every field below is filled. `other`: a LeRobot v3 dataset from another tool:
-   * what LeRobot defines is read (states, actions, rewards, tasks, rgb video); `configHash` is '',
-   * `envId` is the robot type (or the folder's name), and episodes carry no seed (-1), final
-   * observation, body or camera tracks.
+   * `trajforge`: every field is filled. `other`: a LeRobot v3 dataset from another tool: what
+   * LeRobot defines is read (states, actions, rewards, tasks, rgb video); `configHash` is '',
+   * `envId` is the robot type (or the folder's name), `bodyNames` is empty, and episodes carry no
+   * seed (-1), final observation, body or camera tracks.
    */
   writtenBy: 'trajforge' | 'other';
   /** LeRobot's codebase version (`v3.0`). */
   codebaseVersion: string;
-  envId: string;
-  /** sha256 of the environment config the episodes were simulated with. */
-  configHash: string;
-  instruction: string;
-  fps: number;
-  /** Names of the state vector's entries (`ep.obs` columns). */
-  observationNames: string[];
-  /** Names of the action vector's entries (one entry, the choice index, when `discrete`). */
-  actionNames: string[];
-  discrete: boolean;
-  cameras: { name: string; width: number; height: number; channels: Channel[] }[];
-  /** Body names by segmentation id - 1 (0 is background). */
-  bodyNames: string[];
   episodes: number;
   /** Steps over all episodes (the final observation of each episode not counted). */
   frames: number;
-  extraFeatures?: ExtraFeature[];
-  /** Absent: simulated. `world-model`: dreamed by a model. */
-  source?: DatasetSource;
 }
 
 /**
@@ -110,25 +100,25 @@ export async function openDataset(dir: string): Promise<Dataset> {
     return new LeRobotDataset(lerobot, info, (channels) => readForeignEpisodes(lerobot, layout, channels === undefined || channels.includes('rgb')));
   }
   const info = readInfo(lerobot);
-  const meta = datasetMeta(lerobot);
+  const { envId, configHash, instruction, fps, observationNames, actionNames, discrete, cameras, bodyNames, extraFeatures, source } = datasetMeta(lerobot);
   const datasetInfo: DatasetInfo = {
     dir: lerobot,
     format: 'lerobot',
     writtenBy: 'trajforge',
     codebaseVersion: info.codebase_version,
-    envId: meta.envId,
-    configHash: meta.configHash,
-    instruction: meta.instruction,
-    fps: meta.fps,
-    observationNames: meta.observationNames,
-    actionNames: meta.actionNames,
-    discrete: meta.discrete,
-    cameras: meta.cameras.map((c) => ({ ...c, channels: [...c.channels] })),
-    bodyNames: meta.bodyNames,
+    envId,
+    configHash,
+    instruction,
+    fps,
+    observationNames,
+    actionNames,
+    discrete,
+    cameras: cameras.map((c) => ({ ...c, channels: [...c.channels] })),
+    bodyNames,
     episodes: info.total_episodes,
     frames: info.total_frames,
-    ...(meta.extraFeatures ? { extraFeatures: meta.extraFeatures } : {}),
-    ...(meta.source ? { source: meta.source } : {}),
+    ...(extraFeatures ? { extraFeatures } : {}),
+    ...(source ? { source } : {}),
   };
   return new LeRobotDataset(lerobot, datasetInfo, (channels) => readLeRobotEpisodes(lerobot, channels ? { channels } : {}));
 }
@@ -185,7 +175,6 @@ function findChannel(ep: EpisodeData, index: number, camera: string, channel: Ch
   return found;
 }
 
-const RUN_SETTINGS = '.trajforge-run.json';
 const FORMAT_NAMES: Record<string, string> = {
   lerobot: 'LeRobot v3',
   dreamer: 'DreamerV3 replay',
@@ -214,7 +203,7 @@ function locateLeRobot(root: string, given: string): { dir: string; ours: boolea
   if (formats.length > 0 && !formats.includes('lerobot')) {
     throw invalid(root, `${root} holds trajforge's ${formats.map((f) => FORMAT_NAMES[f] ?? f).join(' + ')} output, not a LeRobot dataset`, advice);
   }
-  if (existsSync(join(root, '.trajforge')) || names.some((n) => n.startsWith('.trajforge-') && n !== RUN_SETTINGS && n !== '.trajforge-output.json')) {
+  if (existsSync(join(root, '.trajforge')) || names.some((n) => n.startsWith('.trajforge-') && n !== RUN_SETTINGS && n !== MARKER_FILE)) {
     throw invalid(root, `${root} holds an unfinished trajforge run (staging folders, no meta/info.json)`, 'finish it with generateDataset({ ..., resume: true }) (or `trajforge generate ... --resume`) before reading it');
   }
   if (names.includes('model.json')) throw invalid(root, `${root} is a world model folder (model.json), not a dataset`, 'load it with loadWorldModel');
@@ -222,7 +211,7 @@ function locateLeRobot(root: string, given: string): { dir: string; ours: boolea
   if (datasetsInside.length > 0) {
     throw invalid(root, `${root} is not a dataset, but holds ${datasetsInside.length === 1 ? 'one' : datasetsInside.length}: ${datasetsInside.slice(0, 4).join(', ')}${datasetsInside.length > 4 ? ', ...' : ''}`, 'open that folder');
   }
-  const shown = names.filter((n) => n !== '.trajforge-output.json' && n !== '.trajforge.lock');
+  const shown = names.filter((n) => n !== MARKER_FILE && n !== LOCK_FILE);
   throw invalid(
     root,
     `${root} is not a dataset trajforge can read: no meta/info.json (found ${shown.length === 0 ? 'an empty folder' : `${shown.slice(0, 8).join(', ')}${shown.length > 8 ? `, ... ${shown.length} entries` : ''}`})`,
@@ -235,7 +224,7 @@ function recordedFormat(root: string): string | null {
   const file = join(root, RUN_SETTINGS);
   if (!existsSync(file)) return null;
   try {
-    const format = (JSON.parse(readFileSync(file, 'utf8')) as { format?: unknown }).format;
+    const { format } = readJson<{ format?: unknown }>(file);
     return typeof format === 'string' ? format : null;
   } catch {
     return null;

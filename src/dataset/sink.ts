@@ -1,6 +1,6 @@
 import type { EpisodeData } from '../dataset/episode.js';
 import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { writeFileAtomic } from '../output/atomic.js';
 import { removeOwn } from '../output/remove.js';
 import { appendJournal, discardNotice, readJournal, sizeProblem, writeJournal } from './journal.js';
@@ -121,15 +121,13 @@ export abstract class JournaledSink<E, X extends object = { files: Record<string
   protected validate(_meta: DatasetMeta): void {}
 
   /**
-   * Writes files (paths relative to DIR, folders made as needed) each atomically; returns the
+   * Writes files (paths relative to DIR; writeFileAtomic makes their folders) each atomically; returns the
    * journal fields that vouch for them, which the default resume check verifies.
    */
   protected commitFiles(files: readonly { path: string; data: Uint8Array | string }[]): { files: Record<string, number> } {
     const sizes: Record<string, number> = {};
     for (const f of files) {
-      const file = join(this.dir, f.path);
-      mkdirSync(dirname(file), { recursive: true });
-      writeFileAtomic(file, f.data);
+      writeFileAtomic(join(this.dir, f.path), f.data);
       sizes[f.path] = typeof f.data === 'string' ? Buffer.byteLength(f.data) : f.data.byteLength;
     }
     return { files: sizes };

@@ -1,21 +1,21 @@
 import { existsSync, readdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import type { ResolvedEnv } from '../config/parse.js';
 import { TrajforgeError } from '../core/errors.js';
 import { writeFileAtomic } from '../output/atomic.js';
 import { LOCK_FILE, MARKER_FILE, openOutput } from '../output/folder.js';
 import { readJson } from '../dataset/json.js';
 import { sinkFor } from '../export/registry.js';
-import { DEFAULT_LAYOUT, datasetMeta, type DatasetMeta, type DatasetSummary, type Layout } from '../dataset/meta.js';
+import { DEFAULT_LAYOUT, RUN_SETTINGS, datasetMeta, type DatasetMeta, type DatasetSummary, type Layout } from '../dataset/meta.js';
 import type { PolicyKind } from '../policy/policy.js';
 import { CHANNELS, type Channel } from '../render/renderer.js';
 import type { VideoCodec } from '../video/ffmpeg.js';
-import { outputNotices, type NoticeCallback, type StageProgress } from './progress.js';
+import { outputNotices, resolveIn, stopwatch, type PipelineCallbacks, type StageProgress } from './progress.js';
 import { produceEpisodes, type EpisodeJob } from '../episode/pool.js';
 import { episodeSeed } from '../episode/rollout.js';
 import { createRunner, type RunnerInit } from '../episode/runner.js';
 
-export interface GenerateOptions {
+export interface GenerateOptions extends PipelineCallbacks<Progress> {
   env: ResolvedEnv;
   out: string;
   episodes: number;
@@ -33,18 +33,10 @@ export interface GenerateOptions {
   layout?: Layout;
   /** Restrict the rendered channels (default: what each camera declares). */
   channels?: Channel[];
-  onProgress?: (p: Progress) => void;
-  /** Lines for the user: a stale lock taken over, damaged checkpoints redone. */
-  onNotice?: NoticeCallback;
-  /** The working directory relative --out paths resolve against (default: the process's). */
-  cwd?: string;
 }
 
 /** One event per episode written (stage 'generate', done/total in episodes of this shard). */
 export interface Progress extends StageProgress<'generate'> {
-  /** Same as done / total (kept for callers written before the shared progress type). */
-  episodesDone: number;
-  episodesTotal: number;
   steps: number;
   successes: number;
   /** Episodes already on disk when a resumed run started. */
@@ -92,7 +84,7 @@ export async function generateDataset(opts: GenerateOptions): Promise<GenerateRe
   // the output folder is touched, so a corrected command starts clean.
   (await createRunner(init)).close();
 
-  const out = resolve(opts.cwd ?? process.cwd(), opts.out);
+  const out = resolveIn(opts.cwd, opts.out);
   const settings = runSettings(opts, meta);
   const recorded = opts.resume ? recordedRun(out, settings, () => sink.finishedRun?.(out, meta) ?? null) : null;
   if (recorded?.complete) return { dir: out, ...recorded.complete, successes: 0, bytes: 0, steps: 0, seconds: 0, resumedFrom: recorded.complete.episodes };
@@ -106,7 +98,7 @@ export async function generateDataset(opts: GenerateOptions): Promise<GenerateRe
     cwd: opts.cwd,
     onNotice: outputNotices(opts.onNotice),
   });
-  const t0 = performance.now();
+  const elapsed = stopwatch();
   let steps = 0;
   let successes = 0;
   let committed = 0;
@@ -128,7 +120,7 @@ export async function generateDataset(opts: GenerateOptions): Promise<GenerateRe
   let done = committed;
   try {
     // The workers encode each episode in the chosen formats too; this thread only commits.
-    const encoding = sink.encode ? { module: REGISTRY_MODULE, format: opts.format, meta } : undefined;
+    const encoding = { module: REGISTRY_MODULE, format: opts.format, meta };
     for await (const { ep, encoded } of produceEpisodes(init, jobs, opts.workers, encoding)) {
       await sink.write(ep, encoded);
       output.assertHeld();
@@ -138,14 +130,14 @@ export async function generateDataset(opts: GenerateOptions): Promise<GenerateRe
       steps += ep.length;
       successes += ep.success[ep.length - 1] ? 1 : 0;
       done++;
-      opts.onProgress?.({ stage: 'generate', done, total: all.length, episodesDone: done, episodesTotal: all.length, steps, successes, elapsed: (performance.now() - t0) / 1000, resumedFrom: committed });
+      opts.onProgress?.({ stage: 'generate', done, total: all.length, steps, successes, elapsed: elapsed(), resumedFrom: committed });
     }
     output.assertHeld();
     const summary = await sink.close();
     // Kept with the finished data: a later --resume of the same run is then a no-op in every format.
     writeRunSettings(out, { ...settings, complete: { episodes: summary.episodes, frames: summary.frames } });
     output.close();
-    return { ...summary, steps, seconds: (performance.now() - t0) / 1000, resumedFrom: committed };
+    return { ...summary, steps, seconds: elapsed(), resumedFrom: committed };
   } catch (e) {
     await sink.abort();
     const cause = output.failure(e);
@@ -157,8 +149,6 @@ export async function generateDataset(opts: GenerateOptions): Promise<GenerateRe
 /** The format registry, as the workers import it (the compiled .js, or the .ts source under tsx). */
 const REGISTRY_MODULE = new URL(`../export/registry${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url).href;
 
-/** The settings a run was started with (every format; LeRobot's staging also keeps its own). */
-const RUN_SETTINGS = '.trajforge-run.json';
 
 type RunSettings = Record<string, unknown>;
 interface RecordedRun {

@@ -26,8 +26,8 @@ export function generateOptions(out: string, overrides: Partial<GenerateOptions>
 
 /** A run stopped by an error once `episodes` episodes are written: what a kill leaves, minus a half-written tail. */
 export async function interruptedRun(opts: GenerateOptions, episodes: number): Promise<void> {
-  const stop = (p: { episodesDone: number }) => {
-    if (p.episodesDone === episodes) throw new Error('interrupted by the test');
+  const stop = (p: { done: number }) => {
+    if (p.done === episodes) throw new Error('interrupted by the test');
   };
   await expect(generateDataset({ ...opts, onProgress: stop })).rejects.toThrow('interrupted by the test');
 }

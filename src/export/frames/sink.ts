@@ -1,10 +1,10 @@
-import { existsSync, mkdirSync, renameSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { rotate, type Quat, type Vec3 } from '../../core/math.js';
 import type { PrimitiveShape } from '../../core/scene.js';
 import type { ChannelFrames, EpisodeData } from '../../dataset/episode.js';
 import { encodePng } from '../../render/png.js';
-import { writeFileAtomic } from '../../output/atomic.js';
+import { asIoError } from '../../core/errors.js';
 import { removeMatching } from '../../dataset/journal.js';
 import { JournaledSink, dirBytes, type Intact, type JournalEntry } from '../../dataset/sink.js';
 import type { DatasetMeta } from '../../dataset/meta.js';
@@ -142,9 +142,15 @@ export class FramesSink extends JournaledSink<EpisodeFile[]> {
     const tmp = join(this.dir, `${name}.tmp`);
     removeOwn(tmp);
     const sizes: Record<string, number> = {};
+    // Plain writes: the folder is renamed into place whole, so no file needs a rename of its own.
+    for (const folder of new Set(files.map((f) => dirname(join(tmp, f.path))))) mkdirSync(folder, { recursive: true });
     for (const f of [...files].sort((a, b) => (a.path < b.path ? -1 : 1))) {
-      mkdirSync(dirname(join(tmp, f.path)), { recursive: true });
-      writeFileAtomic(join(tmp, f.path), f.data);
+      const file = join(tmp, f.path);
+      try {
+        writeFileSync(file, f.data);
+      } catch (e) {
+        throw asIoError(e, file);
+      }
       sizes[`${name}/${f.path}`] = f.data.byteLength;
     }
     renameSync(tmp, join(this.dir, name));

@@ -4,7 +4,7 @@
  * no parquet code.
  */
 import type { EpisodeData } from '../../dataset/episode.js';
-import { episodeExtras } from '../../dataset/extras.js';
+import { episodeExtras, type EpisodeExtra } from '../../dataset/extras.js';
 import type { DatasetMeta } from '../../dataset/meta.js';
 import { npzBytes, type NpyArray } from '../../dataset/npz.js';
 import { ImageHistogram } from '../../dataset/stats.js';
@@ -18,7 +18,7 @@ export interface LeRobotEncoded {
 }
 
 export function encodeEpisode(ep: EpisodeData, meta: DatasetMeta): LeRobotEncoded {
-  episodeExtras(meta, ep); // fail before anything of the episode is written
+  const extras = episodeExtras(meta, ep); // fails before anything of the episode is written
   const histograms: LeRobotEncoded['histograms'] = {};
   for (const cam of videoCameras(meta)) {
     const frames = ep.frames.find((f) => f.camera === cam.name && f.channel === 'rgb')!;
@@ -26,11 +26,11 @@ export function encodeEpisode(ep: EpisodeData, meta: DatasetMeta): LeRobotEncode
     hist.add(frames.data as Uint8Array, ep.length);
     histograms[videoKey(cam.name)] = hist.toJSON();
   }
-  return { extras: episodeExtrasBytes(ep, meta), histograms };
+  return { extras: episodeExtrasBytes(ep, extras), histograms };
 }
 
 /** One episode's extras file (npz bytes). */
-function episodeExtrasBytes(ep: EpisodeData, meta: DatasetMeta): Uint8Array {
+function episodeExtrasBytes(ep: EpisodeData, extras: EpisodeExtra[]): Uint8Array {
   const arrays: Record<string, NpyArray> = {};
   for (const f of ep.finalFrames) {
     const C = f.data.length / (f.width * f.height);
@@ -38,7 +38,7 @@ function episodeExtrasBytes(ep: EpisodeData, meta: DatasetMeta): Uint8Array {
     arrays[`final/${f.camera}.${f.channel}`] = { dtype, shape: C === 1 ? [f.height, f.width] : [f.height, f.width, C], data: f.data };
   }
   arrays.final_obs = { dtype: '<f4', shape: [ep.finalObs.length], data: ep.finalObs };
-  for (const x of episodeExtras(meta, ep)) if (x.final) arrays[`final_extra/${x.key}`] = { dtype: '<f4', shape: [x.dim], data: x.final };
+  for (const x of extras) if (x.final) arrays[`final_extra/${x.key}`] = { dtype: '<f4', shape: [x.dim], data: x.final };
   const f64 = (xs: number[], cols: number): NpyArray => ({ dtype: '<f8', shape: [xs.length / cols, cols], data: Float64Array.from(xs) });
   for (const b of ep.bodies) {
     arrays[`body/${b.id}/positions`] = f64(b.positions, 3);

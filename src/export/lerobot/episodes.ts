@@ -5,7 +5,7 @@ import type { Channel } from '../../render/renderer.js';
 import type { ChannelFrames, EpisodeData } from '../../dataset/episode.js';
 import { FrameStream } from '../../video/decode.js';
 import { auxKey, episodeExtrasPath, videoKey, videoPath } from './format.js';
-import { dataFiles, readEpisodesMeta, readInfo, readJson, readJsonLines, readParquetColumns, readParquetRows, type Row } from './reader.js';
+import { dataFiles, readEpisodesMeta, readInfo, readJson, readJsonLines, readParquetColumns, RowCursor, type Row } from './reader.js';
 import { sourceFromJson, type sourceJson } from '../../dataset/extras.js';
 import { readNpz, type NpyArray } from '../../dataset/npz.js';
 import { z } from 'zod';
@@ -132,39 +132,19 @@ async function* readEpisodes(dir: string, options: { channels?: readonly Channel
   const sidecarFile = join(dir, 'meta', 'trajforge_episodes.jsonl');
   const sidecar = readJsonLines(sidecarFile);
   const episodes = await readEpisodesMeta(dir);
-  const files = dataFiles(dir);
-  let fileIndex = -1;
-  let rows: Row[] = [];
-  let start = 0;
-  const take = async (from: number, n: number): Promise<Row[]> => {
-    while (from + n > start + rows.length) {
-      if (fileIndex + 1 >= files.length) {
-        throw new TrajforgeError('E_DATASET_INVALID', `${dir}: the data files hold ${start + rows.length} rows, but meta/episodes needs rows up to ${from + n}; a data file is missing or truncated`);
-      }
-      // An episode never spans two data files, so rows of the last file are no longer needed.
-      if (from >= start + rows.length) {
-        start += rows.length;
-        rows = [];
-      }
-      const file = files[++fileIndex]!;
-      const more = await readParquetRows(file, skipped.size > 0 ? readParquetColumns(file).map((c) => c.name).filter((c) => !skipped.has(c)) : undefined);
-      rows = rows.length > 0 ? [...rows, ...more] : more;
-    }
-    return rows.slice(from - start, from - start + n);
-  };
-  const dataFile = () => files[fileIndex] ?? dir;
+  const cursor = new RowCursor(dataFiles(dir), dir, (file) => (skipped.size > 0 ? readParquetColumns(file).map((c) => c.name).filter((c) => !skipped.has(c)) : undefined));
   const videos = new VideoStreams(dir, info.fps);
   try {
     for (const [e, em] of episodes.entries()) {
       const side = sidecar[e] as { source_episode?: unknown; seed?: unknown; bodies?: unknown; collisions?: EpisodeData['collisions'] } | undefined;
       if (!side || !Array.isArray(side.bodies)) throw new TrajforgeError('E_DATASET_INVALID', `${sidecarFile}: no line for episode ${e} with its bodies (meta/episodes lists ${episodes.length} episodes)`, { file: sidecarFile });
       const T = Number(em.length);
-      const r = await take(Number(em.dataset_from_index), T);
+      const r = await cursor.take(Number(em.dataset_from_index), T);
       const D = meta.observationNames.length;
       const A = meta.discrete ? 1 : meta.actionNames.length;
       const obs = new Float32Array(T * D);
       const actions = new Float32Array(T * A);
-      const where = () => `${dataFile()} (episode ${e})`;
+      const where = () => `${cursor.currentFile} (episode ${e})`;
       r.forEach((row, t) => {
         obs.set(rowValues(row, 'observation.state', D, where), t * D);
         if (meta.discrete) actions[t] = Number(row.action);
@@ -250,7 +230,7 @@ function rows3(xs: number[], cols: number): number[][] {
  * Streaming decoders by video key: episodes follow each other through a file, so one ffmpeg per
  * file serves them all; another file or a jump back starts a new decoder there.
  */
-class VideoStreams {
+export class VideoStreams {
   private readonly streams = new Map<string, FrameStream>();
 
   constructor(

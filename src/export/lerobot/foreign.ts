@@ -8,9 +8,9 @@ import { basename, join } from 'node:path';
 import { existsSync } from 'node:fs';
 import { TrajforgeError } from '../../core/errors.js';
 import type { ChannelFrames, EpisodeData } from '../../dataset/episode.js';
-import { FrameStream } from '../../video/decode.js';
+import { VideoStreams } from './episodes.js';
 import type { Feature } from './format.js';
-import { dataFiles, readEpisodesMeta, readInfo, readParquetRows, type LeRobotInfo, type Row } from './reader.js';
+import { dataFiles, readEpisodesMeta, readInfo, readParquetRows, RowCursor, type LeRobotInfo, type Row } from './reader.js';
 
 export interface ForeignCamera {
   /** The video feature's key, e.g. observation.images.top. */
@@ -71,33 +71,19 @@ export async function foreignLayout(dir: string): Promise<ForeignLayout> {
 export async function* readForeignEpisodes(dir: string, layout: ForeignLayout, withFrames: boolean): AsyncGenerator<EpisodeData> {
   const D = layout.observationNames.length;
   const A = layout.actionNames.length;
-  const files = dataFiles(dir);
-  let fileIndex = -1;
-  let rows: Row[] = [];
-  let start = 0;
-  const take = async (from: number, n: number): Promise<Row[]> => {
-    while (from + n > start + rows.length) {
-      if (fileIndex + 1 >= files.length) throw new TrajforgeError('E_DATASET_INVALID', `${dir}: the data files hold ${start + rows.length} rows, but meta/episodes needs rows up to ${from + n}`);
-      if (from >= start + rows.length) {
-        start += rows.length;
-        rows = [];
-      }
-      rows = [...rows, ...(await readParquetRows(files[++fileIndex]!))];
-    }
-    return rows.slice(from - start, from - start + n);
-  };
-  const streams = new Map<string, FrameStream>();
+  const rows = new RowCursor(dataFiles(dir), dir);
+  const videos = new VideoStreams(dir, layout.info.fps);
   const vector = (row: Row, key: string, width: number, e: number): ArrayLike<number> => {
     const v = row[key];
     const values = Array.isArray(v) || ArrayBuffer.isView(v) ? (v as ArrayLike<number>) : [Number(v)];
-    if (values.length !== width) throw new TrajforgeError('E_DATASET_INVALID', `${files[fileIndex] ?? dir} (episode ${e}): column ${key} has ${values.length} values, meta/info.json declares ${width}`);
+    if (values.length !== width) throw new TrajforgeError('E_DATASET_INVALID', `${rows.currentFile} (episode ${e}): column ${key} has ${values.length} values, meta/info.json declares ${width}`);
     return values;
   };
   try {
     for (const em of await readEpisodesMeta(dir)) {
       const e = Number(em.episode_index);
       const T = Number(em.length);
-      const r = await take(Number(em.dataset_from_index), T);
+      const r = await rows.take(Number(em.dataset_from_index), T);
       const obs = new Float32Array(T * D);
       const actions = new Float32Array(T * A);
       r.forEach((row, t) => {
@@ -106,15 +92,7 @@ export async function* readForeignEpisodes(dir: string, layout: ForeignLayout, w
       });
       const frames: ChannelFrames[] = [];
       for (const cam of withFrames ? layout.cameras : []) {
-        const file = join(dir, layout.info.video_path!.replace('{video_key}', cam.key).replace('{chunk_index:03d}', String(Number(em[`videos/${cam.key}/chunk_index`])).padStart(3, '0')).replace('{file_index:03d}', String(Number(em[`videos/${cam.key}/file_index`])).padStart(3, '0')));
-        const from = Math.round(Number(em[`videos/${cam.key}/from_timestamp`]) * layout.info.fps);
-        let stream = streams.get(cam.key);
-        if (!stream || stream.file !== file || stream.position > from) {
-          stream?.close();
-          stream = new FrameStream(file, cam.width * cam.height * 3, from, layout.info.fps);
-          streams.set(cam.key, stream);
-        }
-        frames.push({ camera: cam.name, channel: 'rgb', width: cam.width, height: cam.height, data: await stream.read(from, T) });
+        frames.push({ camera: cam.name, channel: 'rgb', width: cam.width, height: cam.height, data: await videos.frames(cam.key, em, cam.width * cam.height * 3, T) });
       }
       const flag = (key: string) => Uint8Array.from(r, (row) => (row[key] ? 1 : 0));
       yield {
@@ -141,6 +119,6 @@ export async function* readForeignEpisodes(dir: string, layout: ForeignLayout, w
       };
     }
   } finally {
-    for (const s of streams.values()) s.close();
+    videos.close();
   }
 }

@@ -10,9 +10,6 @@ import type { DatasetMeta } from '../../dataset/meta.js';
  * path templates, rollover thresholds.
  */
 export const CODEBASE_VERSION = 'v3.0';
-export const CHUNKS_SIZE = 1000;
-export const DATA_FILES_SIZE_MB = 100;
-export const VIDEO_FILES_SIZE_MB = 200;
 export const DATA_PATH = 'data/chunk-{chunk_index:03d}/file-{file_index:03d}.parquet';
 export const VIDEO_PATH = 'videos/{video_key}/chunk-{chunk_index:03d}/file-{file_index:03d}.mp4';
 
@@ -37,9 +34,11 @@ function pad3(n: number): string {
 }
 
 /** (chunk, file) of the n-th file of a kind: files roll over into a new chunk every chunksSize files. */
-export function fileAddress(n: number, chunksSize = CHUNKS_SIZE): [chunk: number, file: number] {
+export function fileAddress(n: number, chunksSize = DEFAULT_LAYOUT.chunksSize): [chunk: number, file: number] {
   return [Math.floor(n / chunksSize), n % chunksSize];
 }
+
+import { DEFAULT_LAYOUT } from '../../dataset/meta.js';
 
 export { DEFAULT_LAYOUT, type Layout } from '../../dataset/meta.js';
 

@@ -7,7 +7,7 @@ import { MetadataWriter, type EpisodeRecord } from './metadata.js';
 import { NumericCollector, addEpisodeStats } from './stats.js';
 import { dataColumns, dataPath, episodeExtrasPath, episodeStatFeatures, fileAddress, lerobotFeatures, videoPath, type Feature } from './format.js';
 import { datasetMeta, metaFromSidecar, type TrajforgeSidecar } from './episodes.js';
-import { dataFiles, readEpisodesMeta, readInfo, readJson, readJsonLines, readNpzFile, readParquetFooter, readParquetRows, type LeRobotInfo, type Row } from './reader.js';
+import { dataFiles, readEpisodesMeta, readInfo, readJson, readJsonLines, readNpzFile, readParquetFooter, readParquetRows, RowCursor, type LeRobotInfo, type Row } from './reader.js';
 import { frameTimestamps } from '../../video/ffmpeg.js';
 import { RolloverParquetFiles } from '../../dataset/parquet.js';
 import type { DatasetMeta, DatasetSummary } from '../../dataset/meta.js';
@@ -133,34 +133,6 @@ function cmpAddr(a: string, b: string): number {
 /** hyparquet returns typed arrays for some list columns; the writer wants plain arrays. */
 export function normalize(v: unknown): unknown {
   return ArrayBuffer.isView(v) ? Array.from(v as unknown as ArrayLike<number>) : v;
-}
-
-/** Sequential access to the rows of a dataset's data files, one file in memory at a time. */
-export class RowCursor {
-  private file = -1;
-  private rows: Row[] = [];
-  private start = 0;
-  constructor(
-    private readonly files: string[],
-    private readonly dir: string,
-  ) {}
-  async take(from: number, count: number): Promise<Row[]> {
-    const out: Row[] = [];
-    while (out.length < count) {
-      const want = from + out.length;
-      while (want >= this.start + this.rows.length) {
-        this.start += this.rows.length;
-        this.file++;
-        if (this.file >= this.files.length) {
-          const last = this.files.length > 0 ? `${relative(this.dir, this.files[this.files.length - 1]!)}, the last data file,` : 'data/ (no data files)';
-          throw new TrajforgeError('E_DATASET_INVALID', `${this.dir}: ${last} ends at row ${this.start}, but meta/episodes needs row ${want}; a data file is missing or truncated: regenerate the dataset or restore it`, { file: this.dir });
-        }
-        this.rows = await readParquetRows(this.files[this.file]!);
-      }
-      out.push(this.rows[want - this.start]!);
-    }
-    return out;
-  }
 }
 
 interface Shard {

@@ -358,3 +358,39 @@ async function checkLeRobot(dir: string, problems: string[], opts: { deep?: bool
 function isList(v: unknown): boolean {
   return Array.isArray(v) || ArrayBuffer.isView(v);
 }
+
+/** Sequential access to the rows of a dataset's data files, one file in memory at a time. */
+export class RowCursor {
+  private file = -1;
+  private rows: Row[] = [];
+  private start = 0;
+  /** `columns(file)`: the columns to read of a file (all when it returns undefined). */
+  constructor(
+    private readonly files: string[],
+    private readonly dir: string,
+    private readonly columns: (file: string) => readonly string[] | undefined = () => undefined,
+  ) {}
+  /** The data file the last row taken came from (the dataset folder before the first take). */
+  get currentFile(): string {
+    return this.files[this.file] ?? this.dir;
+  }
+
+  async take(from: number, count: number): Promise<Row[]> {
+    const out: Row[] = [];
+    while (out.length < count) {
+      const want = from + out.length;
+      while (want >= this.start + this.rows.length) {
+        this.start += this.rows.length;
+        this.file++;
+        if (this.file >= this.files.length) {
+          const last = this.files.length > 0 ? `${relative(this.dir, this.files[this.files.length - 1]!)}, the last data file,` : 'data/ (no data files)';
+          throw new TrajforgeError('E_DATASET_INVALID', `${this.dir}: ${last} ends at row ${this.start}, but meta/episodes needs row ${want}; a data file is missing or truncated: regenerate the dataset or restore it`, { file: this.dir });
+        }
+        const file = this.files[this.file]!;
+        this.rows = await readParquetRows(file, this.columns(file));
+      }
+      out.push(this.rows[want - this.start]!);
+    }
+    return out;
+  }
+}

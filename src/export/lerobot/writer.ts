@@ -213,7 +213,7 @@ export class LeRobotSink implements EpisodeSink<LeRobotEncoded> {
     this.checkPartsComplete();
     const summary = await this.assembler!.finish();
     this.assembler = null;
-    removeStaging(this.dir);
+    removeOwn(join(this.dir, STAGING));
     return summary;
   }
 
@@ -303,7 +303,7 @@ function listParts(staging: string): string[] {
   const dir = join(staging, 'parts');
   if (!existsSync(dir)) return [];
   return readdirSync(dir)
-    .filter((d) => /^part-\d{5}$/.test(d))
+    .filter((d) => COMMITTED_PART.test(d))
     .sort();
 }
 
@@ -322,7 +322,6 @@ function readEpisodes(partDir: string): EpisodeRecord[] {
 
 /** One part's rows as flat arrays: everything the data parquet needs except computed indices. */
 function packRows(rows: EpisodeData[], meta: DatasetMeta): Record<string, Float32Array | Uint8Array | Uint16Array | Int32Array> {
-  const total = rows.reduce((n, r) => n + r.length, 0);
   const cat = <T extends Float32Array | Uint8Array | Uint16Array>(parts: T[], ctor: new (n: number) => T): T => {
     const out = new ctor(parts.reduce((n, p) => n + p.length, 0));
     let o = 0;
@@ -345,32 +344,7 @@ function packRows(rows: EpisodeData[], meta: DatasetMeta): Record<string, Float3
     const frames = rows.map((r) => r.frames.find((f) => f.camera === a.camera && f.channel === a.channel)!.data);
     out[a.key] = a.dtype === 'uint16' ? cat(frames as Uint16Array[], Uint16Array) : cat(frames as Float32Array[], Float32Array);
   }
-  for (const [i, x] of (meta.extraFeatures ?? []).entries()) out[`extra/${x.key}`] = cat(rows.map((r) => episodeExtras(meta, r)[i]!.data), Float32Array);
-  void total;
+  const extras = rows.map((r) => episodeExtras(meta, r));
+  for (const [i, x] of (meta.extraFeatures ?? []).entries()) out[`extra/${x.key}`] = cat(extras.map((e) => e[i]!.data), Float32Array);
   return out;
 }
-
-// ---- assembly ----------------------------------------------------------------------------
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-/** Removes the staging area once a dataset is complete. */
-export function removeStaging(dir: string): void {
-  removeOwn(join(dir, STAGING));
-}
-
-export const LEROBOT_STAGING = STAGING;

@@ -5,7 +5,7 @@ import { Proto } from '../../core/proto.js';
 import type { EpisodeData } from '../../dataset/episode.js';
 import { encodePng } from '../../render/png.js';
 import { writeFileAtomic } from '../../output/atomic.js';
-import { fileBytes } from '../../dataset/journal.js';
+import { fileBytes, sizeProblem } from '../../dataset/journal.js';
 import { escapeRegExp } from '../../output/folder.js';
 import { JournaledSink, type Intact, type JournalEntry } from '../../dataset/sink.js';
 import type { DatasetMeta } from '../../dataset/meta.js';
@@ -73,9 +73,10 @@ export class RldsSink extends JournaledSink<Uint8Array, { end: number }> {
     const valid = intactRecords(tmp, lines);
     if (valid === lines.length) return { count: valid };
     const label = `${rldsName(this.meta.envId)}-train.tfrecord-00000-of-00001.tmp`;
-    const size = fileBytes(tmp);
     const expected = lines[lines.length - 1]!.end;
-    return { count: valid, problem: size < 0 ? `${label} missing` : size < expected ? `${label} truncated: ${size} of ${expected} bytes` : `${label} record of episode ${valid} damaged` };
+    // A shard shorter than the journal says is named as such; one long enough holds a damaged record.
+    const short = fileBytes(tmp) < expected ? sizeProblem(tmp, expected, label) : null;
+    return { count: valid, problem: short ?? `${label} record of episode ${valid} damaged` };
   }
 
   /** Exactly the records of the kept episodes stay: a torn or unjournaled tail is cut off. */

@@ -64,7 +64,7 @@ describe('the library facades', () => {
 
   it('generateDataset fills the CLI defaults (the expert when there is one) and passes the rest through', async () => {
     const progress: number[] = [];
-    const r = await generateDataset({ env: 'Reach-v1', out: 'reach', cwd: dir, episodes: 2, workers: 0, channels: ['rgb'], onProgress: (p) => progress.push(p.episodesDone) });
+    const r = await generateDataset({ env: 'Reach-v1', out: 'reach', cwd: dir, episodes: 2, workers: 0, channels: ['rgb'], onProgress: (p) => progress.push(p.done) });
     expect(r).toMatchObject({ dir: join(dir, 'reach'), episodes: 2, resumedFrom: 0 });
     expect(progress).toEqual([1, 2]);
     const again = await generateDataset({ env: 'Reach-v1', out: join(dir, 'reach'), episodes: 2, workers: 0, channels: ['rgb'], resume: true });

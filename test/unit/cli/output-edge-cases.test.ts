@@ -139,8 +139,8 @@ describe('a run whose files vanish under it', () => {
   it('a checkpoint part removed mid-run is E_IO, not a shorter dataset; --resume redoes it', async () => {
     const dir = join(tmpDir(), 'parts');
     const base = generateOptions(dir, { episodes: 6 });
-    const vandal = (p: { episodesDone: number }) => {
-      if (p.episodesDone === 5) rmSync(join(dir, '.trajforge', 'parts', 'part-00000'), { recursive: true });
+    const vandal = (p: { done: number }) => {
+      if (p.done === 5) rmSync(join(dir, '.trajforge', 'parts', 'part-00000'), { recursive: true });
     };
     await expect(generateDataset({ ...base, onProgress: vandal })).rejects.toMatchObject({ code: 'E_IO', message: expect.stringMatching(/part-00000 of .* vanished while writing/) });
     expect(existsSync(join(dir, 'meta', 'info.json'))).toBe(false);
@@ -157,8 +157,8 @@ describe('a folder moved away mid-run', () => {
   for (const at of [1, 2, 3]) {
     it(`after episode ${at}: the folder's loss is the error, and nothing lands at the old path`, async () => {
       const dir = join(tmpDir(), `moved-${at}`);
-      const mover = (p: { episodesDone: number }) => {
-        if (p.episodesDone === at) renameSync(dir, `${dir}-moved`);
+      const mover = (p: { done: number }) => {
+        if (p.done === at) renameSync(dir, `${dir}-moved`);
       };
       await expect(generateDataset({ ...generateOptions(dir, { episodes: 6 }), onProgress: mover })).rejects.toMatchObject({
         code: 'E_IO',
