@@ -1,0 +1,391 @@
+/**
+ * Reverse-mode differentiation written out as ONNX nodes: a Tape records the forward ops of a
+ * network on an OnnxGraph, and `gradients` appends the backward pass (and `adam` the optimiser
+ * step) to the same graph. The whole training step is then one onnxruntime session: MLAS kernels
+ * on the CPU, the CUDA provider on a GPU, no autodiff library in JavaScript.
+ *
+ * Only what the convolutional world model trains through is here, each op with its gradient:
+ *   Conv / ConvTranspose (square kernels, equal strides and pads), Gemm with bias, Relu, Elu,
+ *   Sigmoid, Tanh, Add, Sub, Mul, scalar scaling, Concat, Slice, Reshape, Transpose, mean squared
+ *   error and binary cross-entropy on logits.
+ * Convolution gradients are convolutions themselves: for y = Conv(x, W, stride s, pad p),
+ * dx = ConvTranspose(dy, W) and dW = Conv(xᵀ, dyᵀ, dilation s) with batch and channels swapped;
+ * ConvTranspose swaps the roles. Shapes are tracked statically except the batch, which stays
+ * symbolic, so one graph serves any batch size.
+ */
+import { TrajforgeError } from '../../core/errors.js';
+import { OnnxGraph, type Dim } from './graph.js';
+
+export type Shape = readonly Dim[];
+
+/** A recorded op's gradient rule: dy -> one gradient per input (null where none flows). */
+type Backward = (dy: string) => (string | null)[];
+
+interface Recorded {
+  readonly output: string;
+  readonly inputs: readonly string[];
+  readonly backward: Backward;
+}
+
+export interface ConvOptions {
+  stride: number;
+  pad: number;
+}
+
+export class Tape {
+  readonly graph: OnnxGraph;
+  private readonly shapes = new Map<string, Shape>();
+  private readonly differentiable = new Set<string>();
+  private readonly ops: Recorded[] = [];
+  /** Trainable inputs in declaration order: name -> shape. */
+  readonly params = new Map<string, readonly number[]>();
+
+  constructor(name: string) {
+    this.graph = new OnnxGraph(name);
+  }
+
+  shape(x: string): Shape {
+    const s = this.shapes.get(x);
+    if (!s) throw internal(`unknown tensor '${x}'`);
+    return s;
+  }
+
+  /** A float32 input that gets no gradient (data, targets, constants fed per step). */
+  input(name: string, dims: Shape): string {
+    this.graph.input(name, dims);
+    this.shapes.set(name, dims);
+    return name;
+  }
+
+  /** A trainable float32 input (weights fed in, updated weights out). */
+  param(name: string, dims: readonly number[]): string {
+    this.graph.input(name, dims);
+    this.shapes.set(name, dims);
+    this.params.set(name, dims);
+    this.differentiable.add(name);
+    return name;
+  }
+
+  /** A float32 constant. */
+  constant(data: Float32Array, dims: readonly number[]): string {
+    const name = this.graph.initializer(this.fresh('const'), data, dims);
+    this.shapes.set(name, dims);
+    return name;
+  }
+
+  // ---- ops -------------------------------------------------------------------------------
+
+  /** Conv with bias; x [N, C, H, W], w [O, C, k, k], b [O]. */
+  conv(x: string, w: string, b: string, o: ConvOptions): string {
+    const [n, , h, wd] = this.shape(x);
+    const [out, , k] = this.shape(w) as number[];
+    const size = (d: Dim) => Math.floor(((d as number) + 2 * o.pad - k!) / o.stride) + 1;
+    const attrs = convAttrs(k!, o);
+    const y = this.graph.node('Conv', [x, w, b], attrs);
+    const ho = size(h!);
+    const wo = size(wd!);
+    return this.record(y, [n!, out!, ho, wo], [x, w, b], (dy) => {
+      const g = this.graph;
+      const dx = this.needs(x) ? g.node('ConvTranspose', [dy, w], { ...attrs, output_padding: { ints: outputPadding([h as number, wd as number], [ho, wo], k!, o) } }) : null;
+      // dW[o, c] = Σ_n x[n, c] ⋆ dy[n, o]: a Conv with batch and channels swapped, dilated by the stride.
+      const xt = g.node('Transpose', [x], { perm: { ints: [1, 0, 2, 3] } });
+      const dyt = g.node('Transpose', [dy], { perm: { ints: [1, 0, 2, 3] } });
+      let dw = g.node('Conv', [xt, dyt], { pads: { ints: [o.pad, o.pad, o.pad, o.pad] }, dilations: { ints: [o.stride, o.stride] } });
+      const span = (h as number) + 2 * o.pad - o.stride * (ho - 1);
+      if (span !== k) dw = g.slice(dw, [0, 0], [k!, k!], [2, 3]);
+      dw = g.node('Transpose', [dw], { perm: { ints: [1, 0, 2, 3] } });
+      return [dx, dw, this.reduceSum(dy, [0, 2, 3])];
+    });
+  }
+
+  /** ConvTranspose with bias; x [N, C, H, W], w [C, O, k, k], b [O]; output size stride·H (pads chosen so). */
+  convTranspose(x: string, w: string, b: string, o: ConvOptions): string {
+    const [n, , h, wd] = this.shape(x);
+    const [, out, k] = this.shape(w) as number[];
+    const size = (d: Dim) => ((d as number) - 1) * o.stride - 2 * o.pad + k!;
+    const attrs = convAttrs(k!, o);
+    const y = this.graph.node('ConvTranspose', [x, w, b], attrs);
+    const ho = size(h!);
+    const wo = size(wd!);
+    return this.record(y, [n!, out!, ho, wo], [x, w, b], (dy) => {
+      const g = this.graph;
+      const dx = this.needs(x) ? g.node('Conv', [dy, w], attrs) : null;
+      // dW[c, o] = Σ_n dy[n, o] ⋆ x[n, c]: the input's role and the kernel's swap compared with Conv.
+      const dyt = g.node('Transpose', [dy], { perm: { ints: [1, 0, 2, 3] } });
+      const xt = g.node('Transpose', [x], { perm: { ints: [1, 0, 2, 3] } });
+      let dw = g.node('Conv', [dyt, xt], { pads: { ints: [o.pad, o.pad, o.pad, o.pad] }, dilations: { ints: [o.stride, o.stride] } });
+      const span = ho + 2 * o.pad - o.stride * ((h as number) - 1);
+      if (span !== k) dw = g.slice(dw, [0, 0], [k!, k!], [2, 3]);
+      dw = g.node('Transpose', [dw], { perm: { ints: [1, 0, 2, 3] } });
+      return [dx, dw, this.reduceSum(dy, [0, 2, 3])];
+    });
+  }
+
+  /** x·W + b; x [N, I], w [I, O], b [O]. */
+  dense(x: string, w: string, b: string): string {
+    const [n] = this.shape(x);
+    const [, out] = this.shape(w) as number[];
+    const y = this.graph.node('Gemm', [x, w, b]);
+    return this.record(y, [n!, out!], [x, w, b], (dy) => {
+      const g = this.graph;
+      return [this.needs(x) ? g.node('Gemm', [dy, w], { transB: { int: 1 } }) : null, g.node('Gemm', [x, dy], { transA: { int: 1 } }), this.reduceSum(dy, [0])];
+    });
+  }
+
+  relu(x: string): string {
+    const y = this.graph.node('Relu', [x]);
+    return this.record(y, this.shape(x), [x], (dy) => [this.graph.mul(dy, this.cast(this.graph.node('Greater', [y, this.zero()])))]);
+  }
+
+  /** ELU (alpha 1): smooth where ReLU units die. dy · (y > 0 ? 1 : y + 1). */
+  elu(x: string): string {
+    const y = this.graph.node('Elu', [x], { alpha: { float: 1 } });
+    return this.record(y, this.shape(x), [x], (dy) => {
+      const g = this.graph;
+      const slope = g.node('Where', [g.node('Greater', [y, this.zero()]), this.one(), g.add(y, this.one())]);
+      return [g.mul(dy, slope)];
+    });
+  }
+
+  sigmoid(x: string): string {
+    const y = this.graph.sigmoid(x);
+    return this.record(y, this.shape(x), [x], (dy) => [this.graph.mul(dy, this.graph.mul(y, this.graph.sub(this.one(), y)))]);
+  }
+
+  tanh(x: string): string {
+    const y = this.graph.node('Tanh', [x]);
+    return this.record(y, this.shape(x), [x], (dy) => [this.graph.mul(dy, this.graph.sub(this.one(), this.graph.mul(y, y)))]);
+  }
+
+  add(a: string, b: string): string {
+    this.sameShape('add', a, b);
+    return this.record(this.graph.add(a, b), this.shape(a), [a, b], (dy) => [dy, dy]);
+  }
+
+  sub(a: string, b: string): string {
+    this.sameShape('sub', a, b);
+    return this.record(this.graph.sub(a, b), this.shape(a), [a, b], (dy) => [dy, this.needs(b) ? this.graph.node('Neg', [dy]) : null]);
+  }
+
+  mul(a: string, b: string): string {
+    this.sameShape('mul', a, b);
+    return this.record(this.graph.mul(a, b), this.shape(a), [a, b], (dy) => [this.needs(a) ? this.graph.mul(dy, b) : null, this.needs(b) ? this.graph.mul(dy, a) : null]);
+  }
+
+  /** c · x for a constant c. */
+  scale(x: string, c: number): string {
+    const k = this.scalar(c);
+    return this.record(this.graph.mul(x, k), this.shape(x), [x], (dy) => [this.graph.mul(dy, k)]);
+  }
+
+  /** The value without its gradient (a target computed from trained tensors). */
+  stopGradient(x: string): string {
+    const y = this.graph.node('Identity', [x]);
+    this.shapes.set(y, this.shape(x));
+    return y;
+  }
+
+  concat(xs: readonly string[], axis: number): string {
+    const shapes = xs.map((x) => this.shape(x));
+    const sizes = shapes.map((s) => s[axis] as number);
+    const out = [...shapes[0]!];
+    out[axis] = sizes.reduce((a, b) => a + b, 0);
+    const y = this.graph.concat(xs, axis);
+    return this.record(y, out, xs, (dy) => {
+      const split = this.graph.int64Initializer(this.fresh('split'), sizes, [sizes.length]);
+      const parts = xs.map((_, i) => this.fresh(`split_out${i}`));
+      this.graph.nodeWithOutputs('Split', [dy, split], parts, { axis: { int: axis } });
+      return parts;
+    });
+  }
+
+  /** x[..., from:to, ...] along one axis. */
+  slice(x: string, from: number, to: number, axis: number): string {
+    const s = this.shape(x);
+    const out = [...s];
+    out[axis] = to - from;
+    const y = this.graph.slice(x, [from], [to], [axis]);
+    return this.record(y, out, [x], (dy) => {
+      const pads = new Array<number>(s.length * 2).fill(0);
+      pads[axis] = from;
+      pads[s.length + axis] = (s[axis] as number) - to;
+      return [this.graph.node('Pad', [dy, this.graph.int64Initializer(this.fresh('pads'), pads, [pads.length])])];
+    });
+  }
+
+  /** Reshape to a static shape whose first entry may be -1 (the batch). */
+  reshape(x: string, dims: readonly number[], shape: Shape): string {
+    const y = this.graph.reshape(x, dims);
+    return this.record(y, shape, [x], (dy) => [this.graph.node('Reshape', [dy, this.graph.node('Shape', [x])])]);
+  }
+
+  transpose(x: string, perm: readonly number[]): string {
+    const s = this.shape(x);
+    const inverse = perm.map((_, i) => perm.indexOf(i));
+    const y = this.graph.node('Transpose', [x], { perm: { ints: perm } });
+    return this.record(
+      y,
+      perm.map((p) => s[p]!),
+      [x],
+      (dy) => [this.graph.node('Transpose', [dy], { perm: { ints: inverse } })],
+    );
+  }
+
+  /** mean((a - b)²) over every element: a scalar. */
+  mse(a: string, b: string): string {
+    this.sameShape('mse', a, b);
+    const g = this.graph;
+    const d = g.sub(a, b);
+    const y = g.node('ReduceMean', [g.mul(d, d)], { keepdims: { int: 0 } });
+    return this.record(y, [], [a, b], (dy) => {
+      const k = g.mul(dy, g.node('Div', [this.scalar(2), this.count(d)]));
+      const da = g.mul(d, k);
+      return [this.needs(a) ? da : null, this.needs(b) ? g.node('Neg', [da]) : null];
+    });
+  }
+
+  /** mean(softplus(l) - y·l): binary cross-entropy of logits l against 0/1 targets y (no gradient to y). */
+  bceWithLogits(logits: string, targets: string): string {
+    this.sameShape('bce', logits, targets);
+    const g = this.graph;
+    const y = g.node('ReduceMean', [g.sub(g.node('Softplus', [logits]), g.mul(targets, logits))], { keepdims: { int: 0 } });
+    return this.record(y, [], [logits], (dy) => [g.mul(g.sub(g.sigmoid(logits), targets), g.node('Div', [dy, this.count(logits)]))]);
+  }
+
+  /** Σ wᵢ·lossᵢ of scalar losses. */
+  weightedSum(terms: readonly (readonly [string, number])[]): string {
+    let total: string | null = null;
+    for (const [loss, w] of terms) {
+      const t = this.scale(loss, w);
+      total = total === null ? t : this.add(t, total);
+    }
+    if (total === null) throw internal('weightedSum of nothing');
+    return total;
+  }
+
+  // ---- backward and update ----------------------------------------------------------------
+
+  /** Appends the backward pass of the scalar `loss`; returns d loss / d param for every param (zeros where none flows). */
+  gradients(loss: string): Map<string, string> {
+    const g = this.graph;
+    const grads = new Map<string, string>([[loss, this.scalar(1)]]);
+    for (let i = this.ops.length - 1; i >= 0; i--) {
+      const op = this.ops[i]!;
+      const dy = grads.get(op.output);
+      if (dy === undefined) continue;
+      const dxs = op.backward(dy);
+      op.inputs.forEach((x, k) => {
+        const dx = dxs[k];
+        if (dx === null || dx === undefined || !this.differentiable.has(x)) return;
+        const prev = grads.get(x);
+        grads.set(x, prev === undefined ? dx : g.add(prev, dx));
+      });
+    }
+    const out = new Map<string, string>();
+    for (const [p, dims] of this.params) {
+      out.set(p, grads.get(p) ?? this.constant(new Float32Array(dims.reduce((a, b) => a * b, 1)), dims));
+    }
+    return out;
+  }
+
+  /**
+   * Appends one Adam step: inputs `<p>.m`, `<p>.v` and the scalar `lr` (the learning rate with
+   * Adam's bias corrections folded in, fed per step); outputs `<p>.next`, `<p>.m.next`, `<p>.v.next`.
+   * Gradients are clipped by their global norm first (DreamerV3 clips too; early conv steps spike).
+   */
+  adam(grads: Map<string, string>, o: { beta1: number; beta2: number; epsilon: number; clipNorm: number }): void {
+    const g = this.graph;
+    const lr = this.input('lr', []);
+    let sq: string | null = null;
+    for (const d of grads.values()) {
+      const s = g.node('ReduceSum', [g.mul(d, d)], { keepdims: { int: 0 } });
+      sq = sq === null ? s : g.add(sq, s);
+    }
+    const norm = g.node('Sqrt', [sq!]);
+    g.output(norm, 'grad_norm', []);
+    const factor = g.node('Min', [this.scalar(1), g.node('Div', [this.scalar(o.clipNorm), g.node('Max', [norm, this.scalar(1e-12)])])]);
+    for (const [p, d] of grads) {
+      const dims = this.params.get(p)!;
+      const m = this.input(`${p}.m`, dims);
+      const v = this.input(`${p}.v`, dims);
+      const clipped = g.mul(d, factor);
+      const m1 = g.add(g.mul(m, this.scalar(o.beta1)), g.mul(clipped, this.scalar(1 - o.beta1)));
+      const v1 = g.add(g.mul(v, this.scalar(o.beta2)), g.mul(g.mul(clipped, clipped), this.scalar(1 - o.beta2)));
+      const step = g.node('Div', [g.mul(m1, lr), g.add(g.node('Sqrt', [v1]), this.scalar(o.epsilon))]);
+      g.output(g.sub(p, step), `${p}.next`, dims);
+      g.output(m1, `${p}.m.next`, dims);
+      g.output(v1, `${p}.v.next`, dims);
+    }
+  }
+
+  // ---- helpers ----------------------------------------------------------------------------
+
+  private record(y: string, shape: Shape, inputs: readonly string[], backward: Backward): string {
+    this.shapes.set(y, shape);
+    if (inputs.some((x) => this.differentiable.has(x))) {
+      this.differentiable.add(y);
+      this.ops.push({ output: y, inputs, backward });
+    }
+    return y;
+  }
+
+  private needs(x: string): boolean {
+    return this.differentiable.has(x);
+  }
+
+  private sameShape(op: string, a: string, b: string): void {
+    const sa = this.shape(a).join(',');
+    const sb = this.shape(b).join(',');
+    if (sa !== sb) throw internal(`${op}: shapes [${sa}] and [${sb}] differ`);
+  }
+
+  private reduceSum(x: string, axes: readonly number[]): string {
+    const a = this.graph.int64Initializer(this.fresh('axes'), axes, [axes.length]);
+    return this.graph.node('ReduceSum', [x, a], { keepdims: { int: 0 } });
+  }
+
+  /** The element count of x as a float scalar (the batch is only known at run time). */
+  private count(x: string): string {
+    return this.graph.node('Cast', [this.graph.node('Size', [x])], { to: { int: 1 } });
+  }
+
+  private cast(x: string): string {
+    return this.graph.node('Cast', [x], { to: { int: 1 } });
+  }
+
+  private readonly scalars = new Map<number, string>();
+  private scalar(v: number): string {
+    let s = this.scalars.get(v);
+    if (s === undefined) {
+      s = this.constant(Float32Array.of(v), []);
+      this.scalars.set(v, s);
+    }
+    return s;
+  }
+
+  private zero(): string {
+    return this.scalar(0);
+  }
+
+  private one(): string {
+    return this.scalar(1);
+  }
+
+  private counter = 0;
+  private fresh(base: string): string {
+    return `tape_${base}_${this.counter++}`;
+  }
+}
+
+function convAttrs(k: number, o: ConvOptions) {
+  return { kernel_shape: { ints: [k, k] }, strides: { ints: [o.stride, o.stride] }, pads: { ints: [o.pad, o.pad, o.pad, o.pad] } };
+}
+
+/** ConvTranspose's output_padding that restores the Conv input size the stride rounded away. */
+function outputPadding(input: [number, number], output: [number, number], k: number, o: ConvOptions): number[] {
+  return input.map((size, i) => size - ((output[i]! - 1) * o.stride - 2 * o.pad + k));
+}
+
+function internal(message: string): TrajforgeError {
+  return new TrajforgeError('E_INTERNAL', `autodiff: ${message}`);
+}

@@ -1,0 +1,159 @@
+import { describe, expect, it } from 'vitest';
+import { Tape } from '../../../src/model/onnx/autodiff.js';
+import { OnnxModel } from '../../../src/model/onnx/runtime.js';
+import { Rng } from '../../../src/core/rng.js';
+
+/**
+ * Every op's gradient, as onnxruntime computes it from the graph the tape writes, against central
+ * finite differences of the same graph's loss. Float32 forward passes limit the differences'
+ * precision, so values are compared with a relative tolerance on the larger entries.
+ */
+
+type Build = (t: Tape, param: (name: string, dims: number[]) => string) => string;
+
+async function check(build: Build, inputs: Record<string, { dims: number[] }> = {}, tolerance = 0.03): Promise<void> {
+  const rng = new Rng(7);
+  const tape = new Tape('gradcheck');
+  const feeds: Record<string, { data: Float32Array; dims: number[] }> = {};
+  for (const [name, { dims }] of Object.entries(inputs)) {
+    tape.input(name, dims);
+    feeds[name] = { data: Float32Array.from({ length: dims.reduce((a, b) => a * b, 1) }, () => rng.normal()), dims };
+  }
+  const param = (name: string, dims: number[]) => {
+    feeds[name] = { data: Float32Array.from({ length: dims.reduce((a, b) => a * b, 1) }, () => rng.normal() * 0.5), dims };
+    return tape.param(name, dims);
+  };
+  const loss = build(tape, param);
+  const grads = tape.gradients(loss);
+  tape.graph.output(loss, 'loss', []);
+  for (const [p, g] of grads) tape.graph.output(g, `grad.${p}`, tape.params.get(p)!);
+  const model = await OnnxModel.load(tape.graph.toBytes());
+  try {
+    const out = await model.run(feeds);
+    const lossAt = async () => (await model.run(feeds, ['loss'])).loss!.data[0]!;
+    for (const p of tape.params.keys()) {
+      const analytic = out[`grad.${p}`]!.data as Float32Array;
+      const values = feeds[p]!.data;
+      // A few entries per parameter: finite differences cost two runs each.
+      const picks = [...new Set([0, values.length - 1, Math.floor(values.length / 2), Math.floor(values.length / 3)])];
+      let scale = 0;
+      for (const v of analytic) scale = Math.max(scale, Math.abs(v));
+      for (const i of picks) {
+        const h = 1e-2;
+        const keep = values[i]!;
+        values[i] = keep + h;
+        const up = await lossAt();
+        values[i] = keep - h;
+        const down = await lossAt();
+        values[i] = keep;
+        const numeric = (up - down) / (2 * h);
+        expect(Math.abs(numeric - analytic[i]!), `${p}[${i}]: numeric ${numeric}, analytic ${analytic[i]}`).toBeLessThan(tolerance * Math.max(scale, 1e-3) + 1e-4);
+      }
+    }
+  } finally {
+    await model.release();
+  }
+}
+
+describe('autodiff: gradients agree with finite differences', () => {
+  it('Conv (k4 s2 p1) with bias, then mse', async () => {
+    await check(
+      (t, p) => {
+        const y = t.conv('x', p('w', [3, 2, 4, 4]), p('b', [3]), { stride: 2, pad: 1 });
+        return t.mse(y, t.constant(new Float32Array(2 * 3 * 4 * 4).fill(0.1), [2, 3, 4, 4]));
+      },
+      { x: { dims: [2, 2, 8, 8] } },
+    );
+  });
+
+  it('Conv whose stride does not divide the padded input (k3 s2 p1 on 7x7), gradient into the input', async () => {
+    await check(
+      (t, p) => {
+        const x = t.relu(t.conv('x', p('w0', [2, 2, 1, 1]), p('b0', [2]), { stride: 1, pad: 0 }));
+        const y = t.conv(x, p('w', [3, 2, 3, 3]), p('b', [3]), { stride: 2, pad: 1 });
+        return t.mse(y, t.constant(new Float32Array(2 * 3 * 4 * 4), [2, 3, 4, 4]));
+      },
+      { x: { dims: [2, 2, 7, 7] } },
+    );
+  });
+
+  it('ConvTranspose (k4 s2 p1), gradient into its input', async () => {
+    await check(
+      (t, p) => {
+        const x = t.elu(t.conv('x', p('w0', [2, 2, 1, 1]), p('b0', [2]), { stride: 1, pad: 0 }));
+        const y = t.convTranspose(x, p('w', [2, 3, 4, 4]), p('b', [3]), { stride: 2, pad: 1 });
+        return t.mse(t.sigmoid(y), t.constant(new Float32Array(2 * 3 * 8 * 8).fill(0.3), [2, 3, 8, 8]));
+      },
+      { x: { dims: [2, 2, 4, 4] } },
+    );
+  });
+
+  it('dense layers, tanh, concat, slice, reshape, transpose, add / sub / mul / scale', async () => {
+    await check(
+      (t, p) => {
+        const flat = t.reshape(t.transpose('x', [0, 2, 3, 1]), [-1, 12], ['batch', 12]);
+        const h = t.tanh(t.dense(flat, p('w1', [12, 6]), p('b1', [6])));
+        const c = t.concat([h, 'a'], 1);
+        const y = t.dense(c, p('w2', [8, 5]), p('b2', [5]));
+        const left = t.slice(y, 0, 3, 1);
+        const right = t.slice(y, 2, 5, 1);
+        const mixed = t.add(t.mul(left, right), t.scale(t.sub(left, right), 0.5));
+        return t.mse(mixed, t.stopGradient(t.scale(right, 0.1)));
+      },
+      { x: { dims: [3, 3, 2, 2] }, a: { dims: [3, 2] } },
+    );
+  });
+
+  it('binary cross-entropy on logits and a weighted sum of losses', async () => {
+    await check(
+      (t, p) => {
+        const logits = t.dense('x', p('w', [4, 1]), p('b', [1]));
+        const targets = t.constant(Float32Array.of(0, 1, 1), [3, 1]);
+        return t.weightedSum([
+          [t.bceWithLogits(logits, targets), 2],
+          [t.mse(logits, t.constant(Float32Array.of(0.5, -0.5, 0), [3, 1])), 0.25],
+        ]);
+      },
+      { x: { dims: [3, 4] } },
+    );
+  });
+});
+
+describe('autodiff: Adam step', () => {
+  it('updates parameters, moments and reports the gradient norm as Adam with global-norm clipping does', async () => {
+    const tape = new Tape('adam');
+    tape.input('x', [2, 2]);
+    const w = tape.param('w', [2, 1]);
+    const b = tape.param('b', [1]);
+    const loss = tape.mse(tape.dense('x', w, b), tape.constant(Float32Array.of(1, -1), [2, 1]));
+    tape.adam(tape.gradients(loss), { beta1: 0.9, beta2: 0.999, epsilon: 1e-8, clipNorm: 1000 });
+    const model = await OnnxModel.load(tape.graph.toBytes());
+    const x = Float32Array.of(1, 2, 3, 4);
+    const wv = Float32Array.of(0.5, -0.25);
+    const bv = Float32Array.of(0.1);
+    const out = await model.run({
+      x: { data: x, dims: [2, 2] },
+      w: { data: wv, dims: [2, 1] },
+      b: { data: bv, dims: [1] },
+      'w.m': { data: new Float32Array(2), dims: [2, 1] },
+      'w.v': { data: new Float32Array(2), dims: [2, 1] },
+      'b.m': { data: new Float32Array(1), dims: [1] },
+      'b.v': { data: new Float32Array(1), dims: [1] },
+      lr: { data: Float32Array.of(0.01), dims: [] },
+    });
+    await model.release();
+    // By hand: residuals r = x·w + b - t, dL/dw = 2/2 · xᵀr, dL/db = Σr.
+    const r = [1 * 0.5 + 2 * -0.25 + 0.1 - 1, 3 * 0.5 + 4 * -0.25 + 0.1 + 1];
+    const gw = [r[0]! * 1 + r[1]! * 3, r[0]! * 2 + r[1]! * 4];
+    const gb = r[0]! + r[1]!;
+    expect(out.grad_norm!.data[0]).toBeCloseTo(Math.hypot(gw[0]!, gw[1]!, gb), 4);
+    gw.forEach((g, i) => {
+      const m = 0.1 * g;
+      const v = 0.001 * g * g;
+      expect(out['w.m.next']!.data[i]).toBeCloseTo(m, 5);
+      expect(out['w.v.next']!.data[i]).toBeCloseTo(v, 6);
+      expect(out['w.next']!.data[i]).toBeCloseTo(wv[i]! - (0.01 * m) / (Math.sqrt(v) + 1e-8), 5);
+    });
+    expect(out['b.next']!.data[0]).toBeCloseTo(0.1 - (0.01 * 0.1 * gb) / (Math.sqrt(0.001 * gb * gb) + 1e-8), 5);
+  });
+});
