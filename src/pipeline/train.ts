@@ -4,7 +4,7 @@ import { writeFileAtomic } from '../output/atomic.js';
 import { MODEL_ENTRIES, preflightOutput, writeOutput, type OutputOptions } from '../output/folder.js';
 import type { ModelCard } from '../model/card.js';
 import { exportLatentModel, exportLinearModel } from '../model/export.js';
-import { fitLinearHeads, fitLinearWorldModel } from '../model/linear-baseline.js';
+import { fitLinearOnnx } from '../model/linear-baseline.js';
 import { DEFAULT_LATENT_OPTIONS, trainLatentModel, type LatentModelOptions, type TrainingLogEntry } from '../model/latent-model.js';
 import { saveModel } from '../model/store.js';
 import { buildModelCard } from './model-card.js';
@@ -113,7 +113,7 @@ export async function trainWorldModel(opts: TrainOptions): Promise<TrainSummary>
   const read: TrainData = { episodes: data.episodes.length, trainEpisodes: split.train.length, heldoutEpisodes: split.heldout.length, frames: t.frames.rows, width: t.width, height: t.height, camera: data.camera };
   opts.onProgress?.({ stage: 'read', done: 1, total: 1, elapsed: elapsed(), data: read });
   return writeOutput(out, spec, async (folder) => {
-    const trained = kind === 'linear' ? fitLinear(data, split, options, opts, elapsed) : fitLatent(data, split, options, opts, elapsed, () => folder.touch());
+    const trained = kind === 'linear' ? await fitLinear(data, split, options, opts, elapsed) : fitLatent(data, split, options, opts, elapsed, () => folder.touch());
     const seconds = elapsed();
     const card = buildModelCard({ ...trained, options, seconds, data, split });
     saveModel(out, card, trained.parts);
@@ -155,13 +155,13 @@ type Split = { train: number[]; heldout: number[] };
 type Trained = Pick<Parameters<typeof buildModelCard>[0], 'parts' | 'shape' | 'log'>;
 
 /** The PCA + bilinear-ridge baseline as a model directory: closed form, seconds. */
-function fitLinear(data: ModelData, split: Split, options: LatentModelOptions, opts: TrainOptions, elapsed: () => number): Trained {
+async function fitLinear(data: ModelData, split: Split, options: LatentModelOptions, opts: TrainOptions, elapsed: () => number): Promise<Trained> {
   const t = data.transitions;
   opts.onProgress?.({ stage: 'fit', done: 0, total: 1, elapsed: elapsed() });
-  const linear = fitLinearWorldModel(t, split.train, { latent: options.latent, seed: options.seed, maxFitFrames: 2000 });
-  const parts = exportLinearModel(linear, fitLinearHeads(linear, t, split.train), t.actions.cols);
+  const linear = await fitLinearOnnx(t, split.train, { latent: options.latent, seed: options.seed, maxFitFrames: 2000 });
+  const parts = exportLinearModel(linear.model, linear.heads, t.actions.cols);
   opts.onProgress?.({ stage: 'fit', done: 1, total: 1, elapsed: elapsed() });
-  const shape = { kind: 'linear' as const, inputWidth: t.source.width, inputHeight: t.source.height, width: t.width, height: t.height, latent: linear.pca.components.rows, actionDim: t.actions.cols, state: { names: [], latent_dims: [], mean: [], std: [] } };
+  const shape = { kind: 'linear' as const, inputWidth: t.source.width, inputHeight: t.source.height, width: t.width, height: t.height, latent: linear.model.pca.components.rows, actionDim: t.actions.cols, state: { names: [], latent_dims: [], mean: [], std: [] } };
   return { parts, shape, log: [] };
 }
 

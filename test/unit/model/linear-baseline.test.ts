@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { copyLastBaseline, evaluateWorldModel } from '../../../src/model/evaluate.js';
-import { fitLinearWorldModel, linearAsLatentModel } from '../../../src/model/linear-baseline.js';
+import { fitLinearHeads, fitLinearOnnx, fitLinearWorldModel, linearAsLatentModel } from '../../../src/model/linear-baseline.js';
 import { matrix } from '../../../src/model/linalg.js';
 import { linearProbeR2 } from '../../../src/model/metrics.js';
-import { episodeRows, pickRows, transitionsFromEpisodes } from '../../../src/model/transitions.js';
+import { episodeRows, pickRows, transitionsFromEpisodes, type Transitions } from '../../../src/model/transitions.js';
 import { SIZE, toyEpisode } from './toy.js';
 
 describe('PCA + bilinear-ridge world model (baseline)', () => {
@@ -49,5 +49,44 @@ describe('PCA + bilinear-ridge world model (baseline)', () => {
     const rows = episodeRows(t, test).frames;
     const z = await linearAsLatentModel(model).encode(Float32Array.from(pickRows(t.frames, rows).data), rows.length);
     expect(linearProbeR2(matrix(rows.length, 24, z), pickRows(t.states, rows))).toBeGreaterThan(0.7);
+  });
+
+  // Transitions.frames is a float64 matrix of every frame (5.7 GB for 58k frames at 64x64): the
+  // fits gather the rows they use from the camera bytes instead.
+  const withoutFrames = (x: Transitions): Transitions =>
+    new Proxy(x, {
+      get: (target, key) => {
+        if (key === 'frames') throw new Error('Transitions.frames was built');
+        return Reflect.get(target, key) as unknown;
+      },
+    });
+  const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => Array.from(a).reduce((m, v, i) => Math.max(m, Math.abs(v - b[i]!)), 0);
+
+  it('the onnxruntime fit (float32 products) agrees with the float64 one, heads included, without Transitions.frames', async () => {
+    const fresh = transitionsFromEpisodes(episodes, { camera: 'main' });
+    const { model: onnx, heads } = await fitLinearOnnx(withoutFrames(fresh), train, { latent: 24, seed: 1 });
+    const reference = fitLinearWorldModel(withoutFrames(fresh), train, { latent: 24, seed: 1 });
+    const referenceHeads = fitLinearHeads(reference, withoutFrames(fresh), train);
+    expect([onnx.width, onnx.inputWidth, onnx.pca.components.rows]).toEqual([SIZE, SIZE, 24]);
+    // float32 products leave the components and everything fitted on them within ~1e-6 (measured 4e-7).
+    expect(maxDiff(onnx.pca.components.data, reference.pca.components.data)).toBeLessThan(1e-5);
+    for (let c = 0; c < 24; c++) expect(onnx.pca.explainedVariance[c]! / reference.pca.explainedVariance[c]!).toBeCloseTo(1, 5);
+    // One-step predictions and heads on held-out transitions.
+    const rows = episodeRows(t, test);
+    const z = await linearAsLatentModel(reference).encode(Float32Array.from(pickRows(t.frames, rows.current).data), rows.current.length);
+    const a = Float32Array.from(pickRows(t.actions, rows.actions).data);
+    const next = (m: typeof onnx) => linearAsLatentModel(m).step(z, a, rows.current.length);
+    const scale = Math.sqrt(reference.pca.explainedVariance[0]!);
+    expect(maxDiff((await next(onnx)).next, (await next(reference)).next) / scale).toBeLessThan(1e-4);
+    expect(maxDiff(heads.reward.weights.data, referenceHeads.reward.weights.data)).toBeLessThan(1e-4);
+    expect(maxDiff(heads.done.weights.data, referenceHeads.done.weights.data)).toBeLessThan(1e-4);
+    expect(heads.done.bias[0]).toBeCloseTo(referenceHeads.done.bias[0]!, 5);
+  });
+
+  it('the onnxruntime fit is deterministic for a seed', async () => {
+    const fit = async () => (await fitLinearOnnx(t, train, { latent: 12, seed: 4, maxFitFrames: 500 })).model;
+    const [a, b] = [await fit(), await fit()];
+    expect(Buffer.from(a.pca.components.data.buffer).equals(Buffer.from(b.pca.components.data.buffer))).toBe(true);
+    expect(Buffer.from(a.dynamics.forward.weights.data.buffer).equals(Buffer.from(b.dynamics.forward.weights.data.buffer))).toBe(true);
   });
 });

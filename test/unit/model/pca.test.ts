@@ -1,7 +1,8 @@
-import { describe, expect, it } from 'vitest';
-import { matrix } from '../../../src/model/linalg.js';
-import { fitPca, pcaProject, pcaReconstruct, symmetricEigen } from '../../../src/model/pca.js';
-import { lowRankData } from '../../helpers/matrices.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { Rng } from '../../../src/core/rng.js';
+import { matrix, times, transposeTimes } from '../../../src/model/linalg.js';
+import { fitPca, fitPcaOnnx, OnnxProducts, pcaProject, pcaProjectOnnx, pcaReconstruct, symmetricEigen, type Pca } from '../../../src/model/pca.js';
+import { lowRankData, randomMatrix } from '../../helpers/matrices.js';
 
 describe('PCA by randomized subspace iteration', () => {
   const x = lowRankData(1);
@@ -75,5 +76,61 @@ describe('PCA by randomized subspace iteration', () => {
         expect(av).toBeCloseTo(values[c]! * vectors.data[r * 3 + c]!, 10);
       }
     }
+  });
+});
+
+describe('PCA with the wide products in onnxruntime (float32)', () => {
+  const x = lowRankData(1);
+  const products = new OnnxProducts();
+  afterAll(() => products.release());
+  const fitOnnx = (k: number, seed: number, with_ = products) => fitPcaOnnx(Float32Array.from(x.data), x.rows, x.cols, k, with_, { seed });
+  const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => Array.from(a).reduce((m, v, i) => Math.max(m, Math.abs(v - b[i]!)), 0);
+
+  it('Gemm with either operand transposed matches the float64 products to float32 precision', async () => {
+    const rng = new Rng(5);
+    const a = randomMatrix(rng, 7, 5);
+    const b = randomMatrix(rng, 7, 3);
+    const c = randomMatrix(rng, 4, 5);
+    const f32 = (m: { data: Float64Array }) => Float32Array.from(m.data);
+    expect(maxDiff(await products.gemm(f32(a), [7, 5], f32(b), [7, 3], { a: true }), transposeTimes(a, b).data)).toBeLessThan(1e-5);
+    const ct = matrix(5, 4);
+    for (let i = 0; i < 4; i++) for (let j = 0; j < 5; j++) ct.data[j * 4 + i] = c.data[i * 5 + j]!;
+    expect(maxDiff(await products.gemm(f32(a), [7, 5], f32(c), [4, 5], { b: true }), times(a, ct).data)).toBeLessThan(1e-5);
+    expect(maxDiff(await products.gemm(f32(a), [7, 5], f32(ct), [5, 4]), times(a, ct).data)).toBeLessThan(1e-5);
+    await expect(products.gemm(f32(a), [7, 5], f32(b), [7, 3])).rejects.toThrow(/gemm: 7x5 by 7x3/);
+  });
+
+  it('agrees with the float64 fit: same components (signs included), variances and mean', async () => {
+    const reference = fitPca(x, 5, { seed: 7 });
+    const pca = await fitOnnx(5, 7);
+    expect(maxDiff(pca.mean, reference.mean)).toBeLessThan(1e-6);
+    expect(maxDiff(pca.components.data, reference.components.data)).toBeLessThan(1e-4);
+    for (let c = 0; c < 5; c++) expect(pca.explainedVariance[c]! / reference.explainedVariance[c]!).toBeCloseTo(1, 4);
+    expect(pca.totalVariance / reference.totalVariance).toBeCloseTo(1, 6);
+  });
+
+  it('is deterministic for a seed, whatever the thread count', async () => {
+    const same = (a: Pca, b: Pca) => Buffer.from(a.components.data.buffer).equals(Buffer.from(b.components.data.buffer));
+    const a = await fitOnnx(4, 3);
+    expect(same(a, await fitOnnx(4, 3))).toBe(true);
+    const twoThreads = new OnnxProducts({ threads: 2 });
+    try {
+      expect(same(a, await fitOnnx(4, 3, twoThreads))).toBe(true);
+    } finally {
+      await twoThreads.release();
+    }
+  });
+
+  it('projects like pcaProject, centring the batch in place', async () => {
+    const pca = fitPca(x, 8, { seed: 2 });
+    const batch = Float32Array.from(x.data.subarray(0, 10 * x.cols));
+    const z = await pcaProjectOnnx(pca, Float32Array.from(pca.components.data), batch, 10, products);
+    expect(maxDiff(z, pcaProject(pca, matrix(10, x.cols, x.data.subarray(0, 10 * x.cols))).data)).toBeLessThan(1e-4);
+    expect(batch[0]).toBeCloseTo(x.data[0]! - pca.mean[0]!, 6);
+  });
+
+  it('rejects k outside [1, min(n-1, D)] and data of the wrong size', async () => {
+    await expect(fitOnnx(120, 0)).rejects.toThrow(/min\(n-1, D\) = 119/);
+    await expect(fitPcaOnnx(new Float32Array(10), 3, 4, 1, products)).rejects.toThrow(/3x4 needs 12 values, got 10/);
   });
 });
