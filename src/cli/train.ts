@@ -1,15 +1,24 @@
 import { TrajforgeError } from '../core/errors.js';
 import { trainWorldModel, type TrainOptions, type TrainProgress, type WorldModelKind } from '../pipeline/train.js';
 import { intOption, numberOption, parse } from './args.js';
+
+/** A duration such as 90, 90s, 10m or 1.5h, in seconds. */
+function durationOption(value: string, name: string): number {
+  const m = /^(\d+(?:\.\d+)?)(s|m|h)?$/.exec(value.trim());
+  const seconds = m ? Number(m[1]) * { s: 1, m: 60, h: 3600 }[(m[2] ?? 's') as 's' | 'm' | 'h'] : NaN;
+  if (!(seconds > 0)) throw new TrajforgeError('E_USAGE', `--${name} must be a positive duration such as 600, 90s, 10m or 1.5h, got '${value}'`);
+  return seconds;
+}
 import { printNotice, type CliIO, type Command } from './io.js';
 
 export const trainCommand: Command = {
   name: 'train',
   summary: 'fit a latent world model (encoder, decoder, dynamics + reward/done, inverse) and export it as ONNX',
   usage:
-    'trajforge train DATASET --out MODEL_DIR [--model latent|linear] [--epochs 12] [--latent 128] [--camera NAME] [--seed 0] [--hidden 128] [--keypoints 12 (colour keypoints; 0: none)] ' +
-    '[--rollout 8] [--state-weight 1 (0: no state supervision)] [--dynamics-noise NOISE (start-latent noise, in typical steps)] ' +
-    '[--sprites 5 (sprite size of the decoder; 0: PCA decoder)] [--sprite-count 8] [--downsample auto] [--overwrite (replace a model folder this tool wrote)]',
+    'trajforge train DATASET --out MODEL_DIR [--arch conv|keypoints|linear (default conv)] [--latent 64] [--hidden 256] [--camera NAME] [--seed 0] ' +
+    '[--rollout 4] [--state-weight 1 (0: no state supervision)] [--overwrite (replace a model folder this tool wrote)] ' +
+    'conv: [--steps 2000] [--batch 16] [--depth 16] [--learned-keypoints 16] [--lr 6e-4] [--budget 10m (stop then, with a usable model)] [--resume (continue after a kill or --budget)] [--threads 2] ' +
+    'keypoints: [--epochs 12] [--keypoints 12 (colour keypoints; 0: none)] [--dynamics-noise NOISE] [--sprites 5] [--sprite-count 8] [--downsample auto]',
   async run(args, io) {
     const { values, positionals } = parse(
       args,
@@ -23,6 +32,15 @@ export const trainCommand: Command = {
         keypoints: { type: 'string' },
         rollout: { type: 'string' },
         model: { type: 'string' },
+        arch: { type: 'string' },
+        steps: { type: 'string' },
+        batch: { type: 'string' },
+        depth: { type: 'string' },
+        lr: { type: 'string' },
+        budget: { type: 'string' },
+        resume: { type: 'boolean' },
+        threads: { type: 'string' },
+        'learned-keypoints': { type: 'string' },
         'state-weight': { type: 'string' },
         'dynamics-noise': { type: 'string' },
         sprites: { type: 'string' },
@@ -50,7 +68,15 @@ export const trainCommand: Command = {
       seed: int('seed', 0),
       sprites: int('sprites', 0),
       spriteCount: int('sprite-count', 1),
-      kind: values.model as WorldModelKind | undefined,
+      kind: (values.arch ?? values.model) as WorldModelKind | undefined,
+      steps: int('steps', 1),
+      batch: int('batch', 1),
+      depth: int('depth', 1),
+      threads: int('threads', 1),
+      learnedKeypoints: int('learned-keypoints', 0),
+      learningRate: num('lr'),
+      budgetSeconds: values.budget === undefined ? undefined : durationOption(values.budget as string, 'budget'),
+      resume: (values.resume as unknown) === true,
       camera: values.camera as string | undefined,
       downsample: values.downsample ? intOption(values.downsample as string, 'downsample', 1, 1) : undefined,
       cwd: io.cwd,
@@ -59,7 +85,13 @@ export const trainCommand: Command = {
     };
     const s = await trainWorldModel(options);
     const d = s.data;
-    if (s.kind === 'linear') {
+    if (s.kind === 'conv') {
+      io.out(`conv world model ${s.card.id} -> ${values.out}\n`);
+      io.out(`  trained on    ${d.trainEpisodes} episodes, ${d.frames} frames (${d.width}x${d.height}), latent ${s.latent}, ${s.steps!.done} of ${s.steps!.planned} steps, in ${s.seconds.toFixed(1)} s\n`);
+      const last = s.log.at(-1)?.parts ?? {};
+      io.out(`  final losses  ${Object.entries(last).map(([k, v]) => `${k} ${v.toPrecision(3)}`).join('  ')}\n`);
+      if (s.steps!.stopped) io.out(`  --budget stopped training at step ${s.steps!.done}; --resume continues to ${s.steps!.planned}\n`);
+    } else if (s.kind === 'linear') {
       io.out(`linear world model ${s.card.id} -> ${values.out}\n`);
       io.out(`  PCA ${s.latent} + bilinear ridge on ${d.trainEpisodes} episodes, ${d.frames} frames (${d.width}x${d.height}), in ${s.seconds.toFixed(1)} s\n`);
     } else {
@@ -95,13 +127,15 @@ function progressReporter(io: CliIO, dataset: string): (p: TrainProgress) => voi
     const parts = Object.entries(p.losses)
       .map(([k, v]) => `${k} ${v < 0.01 ? v.toExponential(2) : v.toFixed(4)}`)
       .join('  ');
+    const unit = p.stage === 'train' ? 'step' : 'epoch';
+    const eta = p.done > 0 && p.done < p.total ? `  eta ${((elapsed / p.done) * (p.total - p.done)).toFixed(0)} s` : '';
     if (io.isTTY) {
       const width = 20;
       const filled = Math.round((width * p.done) / p.total);
-      io.err(`\r${p.stage.padEnd(11)} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${p.done}/${p.total}  ${parts}  ${elapsed.toFixed(0)} s   ${p.done === p.total ? '\n' : ''}`);
+      io.err(`\r${p.stage.padEnd(11)} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${p.done}/${p.total}  ${parts}  ${elapsed.toFixed(0)} s${eta}   ${p.done === p.total ? '\n' : ''}`);
     } else if (elapsed - lastLine >= 2 || p.done === p.total) {
       lastLine = elapsed;
-      io.err(`${p.stage} epoch ${p.done}/${p.total}  ${parts}  ${elapsed.toFixed(0)} s\n`);
+      io.err(`${p.stage} ${unit} ${p.done}/${p.total}  ${parts}  ${elapsed.toFixed(0)} s${eta}\n`);
     }
   };
 }

@@ -16,8 +16,8 @@ export const modelCardSchema = z.strictObject({
   version: z.literal(2),
   /** Content hash of the ONNX files: changes whenever any weight changes. */
   id: z.string().regex(/^[0-9a-f]{16}$/),
-  /** latent-mlp: the learned model; linear: PCA + bilinear ridge (`--model linear`). */
-  kind: z.enum(['latent-mlp', 'linear']),
+  /** conv: the convolutional model (`--arch conv`); latent-mlp: colour keypoints + sprites (`--arch keypoints`); linear: PCA + bilinear ridge (`--arch linear`). */
+  kind: z.enum(['conv', 'latent-mlp', 'linear']),
   created: z.string(),
   dataset: z.strictObject({
     path: z.string(),

@@ -14,7 +14,7 @@ import { TrajforgeError } from '../core/errors.js';
 import { Rng } from '../core/rng.js';
 import { columnStats, matrix, type Matrix } from './linalg.js';
 import { linearCka, linearCkaUnbiased, linearProbeR2, mutualKnnAlignment, psnr, r2Score, ssim } from './metrics.js';
-import { encoderInput, gatherRows, type Transitions } from './transitions.js';
+import { encoderInput, frameRows, gatherRows, type Transitions } from './transitions.js';
 
 /** The four parts of a latent world model, batch-wise on flat row-major arrays. */
 export interface LatentWorldModel {
@@ -86,17 +86,18 @@ function emptySteps(h: number): PerStep {
 /** Copy-last-frame: the prediction for every step is the context frame. */
 export function copyLastBaseline(inputs: EvaluationInputs): PerStep & { windows: number } {
   const { t, horizon: H } = inputs;
-  const D = t.frames.cols;
+  const D = t.width * t.height * 3;
   const windows = windowsOf(t, inputs.heldoutEpisodes, H);
   if (windows.length === 0) throw new TrajforgeError('E_MODEL_SHAPE', `no held-out episode has ${H} steps`);
   const out = emptySteps(H);
   const ssimCount = new Array<number>(H).fill(0);
   const stride = inputs.ssimStride ?? 4;
   windows.forEach(({ episode, start }, w) => {
-    const ctx = t.frames.data.subarray((t.frameStarts[episode]! + start) * D, (t.frameStarts[episode]! + start + 1) * D);
+    const first = t.frameStarts[episode]! + start;
+    const rows = frameRows(t, Array.from({ length: H + 1 }, (_, h) => first + h));
+    const ctx = rows.subarray(0, D);
     for (let h = 0; h < H; h++) {
-      const row = t.frameStarts[episode]! + start + h + 1;
-      const truth = t.frames.data.subarray(row * D, (row + 1) * D);
+      const truth = rows.subarray((h + 1) * D, (h + 2) * D);
       let se = 0;
       for (let i = 0; i < D; i++) se += (ctx[i]! - truth[i]!) ** 2;
       out.mse[h]! += se / D;
@@ -121,7 +122,7 @@ function finishSteps<T extends PerStep>(s: T & { windows?: number }, windows: nu
 
 export async function evaluateWorldModel(model: LatentWorldModel, inputs: EvaluationInputs): Promise<ModelEvaluation> {
   const { t, horizon: H } = inputs;
-  const D = t.frames.cols;
+  const D = t.width * t.height * 3;
   const L = model.latent;
   const A = t.actions.cols;
   const rng = new Rng(inputs.seed ?? 0);
@@ -141,7 +142,7 @@ export async function evaluateWorldModel(model: LatentWorldModel, inputs: Evalua
   const z0 = new Float32Array(n * L);
   ctxRows.forEach((r, i) => z0.set(zOf(r), i * L));
   const base = await model.decode(z0, n);
-  const ctxFrames = f32(t.frames, ctxRows);
+  const ctxFrames = frameRows(t, ctxRows);
 
   // Shuffled actions: each window takes the action sequence of a random other held-out window.
   const donors = windows.map((w) => {
@@ -164,9 +165,9 @@ export async function evaluateWorldModel(model: LatentWorldModel, inputs: Evalua
       z = (await model.step(z, actions, n)).next;
       const decoded = await model.decode(z, n);
       const pred = new Float32Array(D);
+      const truths = frameRows(t, ctxRows.map((r) => r + h + 1));
       for (let i = 0; i < n; i++) {
-        const row = ctxRows[i]! + h + 1;
-        const truth = t.frames.data.subarray(row * D, (row + 1) * D);
+        const truth = truths.subarray(i * D, (i + 1) * D);
         let se = 0;
         for (let p = 0; p < D; p++) {
           const v = Math.min(1, Math.max(0, ctxFrames[i * D + p]! + decoded[i * D + p]! - base[i * D + p]!));
@@ -180,7 +181,7 @@ export async function evaluateWorldModel(model: LatentWorldModel, inputs: Evalua
           ssimCount[h]!++;
         }
         if (withLatent) {
-          const zt = zOf(row);
+          const zt = zOf(ctxRows[i]! + h + 1);
           let e = 0;
           for (let j = 0; j < L; j++) e += (z[i * L + j]! - zt[j]!) ** 2 / Math.max(zStd[j]! ** 2, 1e-12);
           latentNmse[h]! += e / L;
@@ -295,10 +296,10 @@ function standardise(x: Matrix): Matrix {
 
 /** Open-loop frames (residual decoding) for one window under its true actions: H × (H·W·3). */
 export async function predictWindow(model: LatentWorldModel, t: Transitions, episode: number, start: number, horizon: number): Promise<Float32Array> {
-  const D = t.frames.cols;
+  const D = t.width * t.height * 3;
   const A = t.actions.cols;
   const ctxRow = t.frameStarts[episode]! + start;
-  const ctx = f32(t.frames, [ctxRow]);
+  const ctx = frameRows(t, [ctxRow]);
   let z: Float32Array = await model.encode(encoderInput(t, [ctxRow]), 1);
   const base = await model.decode(z, 1);
   const out = new Float32Array(horizon * D);

@@ -121,7 +121,8 @@ export interface LatentModel {
 }
 
 export interface TrainingLogEntry {
-  readonly phase: 'state' | 'dynamics';
+  /** state / dynamics: the keypoint model's phases (epochs); train: the convolutional model's gradient steps. */
+  readonly phase: 'state' | 'dynamics' | 'train';
   readonly epoch: number;
   readonly loss: number;
   readonly parts: Record<string, number>;

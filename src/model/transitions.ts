@@ -85,7 +85,6 @@ export function transitionsFromEpisodes(episodes: readonly TrainingEpisode[], op
   const pixels = width * height * 3;
   const totalFrames = episodes.reduce((s, e) => s + e.length + 1, 0);
   const totalSteps = episodes.reduce((s, e) => s + e.length, 0);
-  const frames = matrix(totalFrames, pixels);
   const framePixels = fullW * fullH * 3;
   const source = new Uint8Array(totalFrames * framePixels);
   const states = matrix(totalFrames, first.obsDim);
@@ -106,7 +105,6 @@ export function transitionsFromEpisodes(episodes: readonly TrainingEpisode[], op
     const final = rgbOf(ep, true);
     for (let t = 0; t <= ep.length; t++) {
       const src = t < ep.length ? (rgb.data as Uint8Array).subarray(t * framePixels, (t + 1) * framePixels) : (final.data as Uint8Array);
-      downsampleInto(src, fullW, fullH, factor, frames.data, (row + t) * pixels);
       source.set(src, (row + t) * framePixels);
     }
     states.data.set(ep.obs, row * first.obsDim);
@@ -117,8 +115,17 @@ export function transitionsFromEpisodes(episodes: readonly TrainingEpisode[], op
     row += ep.length + 1;
     step += ep.length;
   }
+  // Float frames at the model's size are built on first use: models that read camera bytes
+  // (the convolutional one) never pay for them, 8 bytes a value at full resolution.
+  let frames: Matrix | undefined;
   return {
-    frames,
+    get frames(): Matrix {
+      if (!frames) {
+        frames = matrix(totalFrames, pixels);
+        for (let r = 0; r < totalFrames; r++) downsampleInto(source.subarray(r * framePixels, (r + 1) * framePixels), fullW, fullH, factor, frames.data, r * pixels);
+      }
+      return frames;
+    },
     source: { data: source, width: fullW, height: fullH },
     states,
     actions,
@@ -130,6 +137,16 @@ export function transitionsFromEpisodes(episodes: readonly TrainingEpisode[], op
     width,
     height,
   };
+}
+
+/** Frame rows at the model's size (what decoders predict), as float32, without building Transitions.frames. */
+export function frameRows(t: Transitions, rows: readonly number[]): Float32Array {
+  const factor = t.source.width / t.width;
+  const P = t.source.width * t.source.height * 3;
+  const D = t.width * t.height * 3;
+  const out = new Float32Array(rows.length * D);
+  rows.forEach((r, i) => downsampleInto(t.source.data.subarray(r * P, (r + 1) * P), t.source.width, t.source.height, factor, out, i * D));
+  return out;
 }
 
 /** rgb bytes -> [0,1] floats at dst[offset..]: how camera frames become encoder input. */

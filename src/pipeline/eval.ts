@@ -9,7 +9,7 @@ import { cardParts, exportLinearModel } from '../model/export.js';
 import { fitLinearOnnx, type LinearWorldModel } from '../model/linear-baseline.js';
 import { WorldModelSession } from '../model/session.js';
 import { readModelCard, readModelParts } from '../model/store.js';
-import { episodeRows, varyingColumns } from '../model/transitions.js';
+import { episodeRows, frameRows, varyingColumns } from '../model/transitions.js';
 import { encodePng } from '../render/png.js';
 import { reportCharts, reportJson, reportMarkdown, targets, type Target } from '../report/world-model-report.js';
 import { loadModelData, splitEpisodes } from './model-data.js';
@@ -116,12 +116,13 @@ export async function evaluateWorldModel(opts: EvalOptions): Promise<EvalSummary
     evaluated(3);
     // Example picture: the longest held-out episode's first window.
     const exEpisode = split.heldout.reduce((best, e) => (t.lengths[e]! > t.lengths[best]! ? e : best), split.heldout[0]!);
-    const D = t.frames.cols;
+    const D = t.width * t.height * 3;
     const ctxRow = t.frameStarts[exEpisode]!;
     const exH = Math.min(horizon, t.lengths[exEpisode]!);
-    const truth = Float32Array.from(t.frames.data.subarray((ctxRow + 1) * D, (ctxRow + 1 + exH) * D));
+    const truth = frameRows(t, Array.from({ length: exH }, (_, h) => ctxRow + 1 + h));
+    const contextFrame = frameRows(t, [ctxRow]);
     const copy = new Float32Array(exH * D);
-    for (let h = 0; h < exH; h++) copy.set(t.frames.data.subarray(ctxRow * D, (ctxRow + 1) * D), h * D);
+    for (let h = 0; h < exH; h++) copy.set(contextFrame, h * D);
     const steps = [1, Math.ceil(exH / 2), exH].filter((v, i, a) => a.indexOf(v) === i);
     const report = {
       model: { id: card.id, dir: opts.model, kind: card.kind, latent: card.latent, trainingSeconds: card.training.seconds },

@@ -2,7 +2,7 @@
 import { sha256Hex } from '../core/hash.js';
 import type { ModelCard } from '../model/card.js';
 import { cardParts, PART_NAMES, type PartName } from '../model/export.js';
-import type { LatentModelOptions, TrainingLogEntry } from '../model/latent-model.js';
+import type { TrainingLogEntry } from '../model/latent-model.js';
 import type { ModelData } from './model-data.js';
 
 /** The trained model's sizes, as the card records them. */
@@ -22,7 +22,8 @@ export interface ModelCardInputs {
   parts: Record<PartName, Uint8Array>;
   shape: ModelShape;
   log: TrainingLogEntry[];
-  options: LatentModelOptions;
+  /** The training options as numbers (model.json's training.options). */
+  options: Record<string, number>;
   seconds: number;
   data: ModelData;
   split: { train: number[]; heldout: number[] };
@@ -40,7 +41,8 @@ export function buildModelCard(x: ModelCardInputs): ModelCard {
   const finite = (v: number) => (Number.isFinite(v) ? v : null);
   const actuators = data.meta.config.actions.actuators;
   const final: Record<string, number> = {};
-  for (const e of x.log) for (const [k, v] of Object.entries(e.parts)) final[`${e.phase}.${k}`] = v;
+  // Only finite figures: a loss the model has no term for (no actions: no inverse) is left out, not null.
+  for (const e of x.log) for (const [k, v] of Object.entries(e.parts)) if (Number.isFinite(v)) final[`${e.phase}.${k}`] = v;
   return {
     format: 'trajforge-world-model',
     version: 2,
@@ -52,7 +54,7 @@ export function buildModelCard(x: ModelCardInputs): ModelCard {
       env_id: data.meta.envId,
       config_hash: data.meta.configHash,
       episodes: data.episodes.length,
-      frames: data.transitions.frames.rows,
+      frames: data.transitions.states.rows,
     },
     camera: data.camera,
     input: { width: model.inputWidth, height: model.inputHeight, channels: 3, layout: 'NHWC', range: [0, 1], downsample: data.downsample },
@@ -61,7 +63,7 @@ export function buildModelCard(x: ModelCardInputs): ModelCard {
     action: { names: data.meta.actionNames, low: actuators.map((a) => finite(a.low)), high: actuators.map((a) => finite(a.high)) },
     state: model.state,
     split: x.split,
-    training: { seed: x.options.seed, seconds: x.seconds, options: { ...x.options }, final },
+    training: { seed: x.options.seed ?? 0, seconds: x.seconds, options: { ...x.options }, final },
     parts: cardParts(model),
   };
 }

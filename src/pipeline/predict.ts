@@ -10,7 +10,7 @@ import { checkModelTarget, datasetTarget } from '../model/card.js';
 import { predictWindow } from '../model/evaluate.js';
 import { WorldModelSession } from '../model/session.js';
 import { readModelCard, readModelParts } from '../model/store.js';
-import { transitionsFromEpisodes } from '../model/transitions.js';
+import { frameRows, transitionsFromEpisodes } from '../model/transitions.js';
 import { VideoEncoder } from '../video/ffmpeg.js';
 import { checkInt, resolveIn, stopwatch, type PipelineCallbacks, type StageProgress } from './progress.js';
 
@@ -112,7 +112,7 @@ export async function predictEpisode(opts: PredictOptions): Promise<PredictSumma
   const P = W * H * 3;
   const A = card.action.names.length;
   if (tr.actions.cols !== A) throw new TrajforgeError('E_MODEL_SHAPE', `${dataset} has ${tr.actions.cols} action dims; the model takes ${A}`);
-  const truth = (t: number) => tr.frames.data.subarray(t * P, (t + 1) * P);
+  const truth = (t: number) => frameRows(tr, [t]);
 
   opts.onProgress?.({ stage: 'predict', done: 0, total: 1, elapsed: elapsed() });
   const session = await WorldModelSession.load(card, readModelParts(modelDir, card), {}, modelDir);

@@ -1,7 +1,9 @@
 import { join } from 'node:path';
 import { TrajforgeError } from '../core/errors.js';
 import { writeFileAtomic } from '../output/atomic.js';
-import { MODEL_ENTRIES, preflightOutput, writeOutput, type OutputOptions } from '../output/folder.js';
+import { MODEL_ENTRIES, openOutput, preflightOutput, writeOutput, type OutputOptions } from '../output/folder.js';
+import { DEFAULT_CONV_OPTIONS } from '../model/conv/train.js';
+import { convOptions, fitConv } from './train-conv.js';
 import type { ModelCard } from '../model/card.js';
 import { exportLatentModel, exportLinearModel } from '../model/export.js';
 import { fitLinearOnnx } from '../model/linear-baseline.js';
@@ -11,8 +13,13 @@ import { buildModelCard } from './model-card.js';
 import { loadModelData, splitEpisodes, type ModelData } from './model-data.js';
 import { checkInt, checkNumber, outputNotices, resolveIn, stopwatch, type PipelineCallbacks, type StageProgress } from './progress.js';
 
-/** latent: the learned model (encoder, decoder, dynamics, reward/done, inverse); linear: PCA + bilinear ridge, closed form. */
-export type WorldModelKind = 'latent' | 'linear';
+/**
+ * conv: the convolutional model, learned from pixels (the default); keypoints: colour keypoints +
+ * sprites, a hand-built model of scenes of rigid single-colour objects ('latent' is its former
+ * name); linear: PCA + bilinear ridge, closed form.
+ */
+export type WorldModelKind = 'conv' | 'keypoints' | 'linear';
+const KINDS = ['conv', 'keypoints', 'linear', 'latent'] as const;
 
 /** The training data, as read. */
 export interface TrainData {
@@ -44,21 +51,37 @@ export interface TrainOptions extends PipelineCallbacks<TrainProgress> {
   out: string;
   /** Replace a model trajforge wrote at `out`; it is emptied only once the data has been read and checked. */
   overwrite?: boolean;
-  /** Default latent. */
-  kind?: WorldModelKind;
+  /** The model family. Default conv. */
+  kind?: WorldModelKind | 'latent';
   /** The rgb camera to model (default: the dataset's first rgb camera). */
   camera?: string;
   /** Integer box-filter factor (default: down to at most 32 pixels a side). */
   downsample?: number;
-  /** State-phase epochs (the dynamics phase runs half as many, at least 1). Default 12. */
+  /** keypoints: state-phase epochs (the dynamics phase runs half as many, at least 1). Default 12. */
   epochs?: number;
-  /** Latent size (>= 2). Default 128. */
+  /** Latent size (>= 2). Default 64 (conv), 128 (keypoints). */
   latent?: number;
-  /** Hidden width of the MLPs (>= 4). Default 128. */
+  /** Hidden width of the MLPs (>= 4). Default 256 (conv), 128 (keypoints). */
   hidden?: number;
+  /** conv: gradient steps. Default 2000. */
+  steps?: number;
+  /** conv: sequences per step. Default 16. */
+  batch?: number;
+  /** conv: channels of the first convolution (later ones double it). Default 16. */
+  depth?: number;
+  /** conv: Adam's peak learning rate. Default 6e-4. */
+  learningRate?: number;
+  /** conv: stop after this many seconds of training, with a usable model (resume continues). */
+  budgetSeconds?: number;
+  /** conv: continue the run whose checkpoint is in `out` (after a kill or a budget stop). */
+  resume?: boolean;
+  /** conv: learned keypoints (spatial soft-argmax) at the end of z. Default 16. */
+  learnedKeypoints?: number;
+  /** conv: onnxruntime threads for training. Default 2. */
+  threads?: number;
   /** Colour keypoints (0: none). Default 12. */
   keypoints?: number;
-  /** Open-loop rollout steps of the dynamics loss (>= 1). Default 8. */
+  /** Open-loop rollout steps of the dynamics loss (>= 1). Default 4 (conv), 8 (keypoints). */
   rollout?: number;
   /** Weight of the state supervision (0: none). Default 1. */
   stateWeight?: number;
@@ -75,6 +98,8 @@ export interface TrainSummary {
   /** The absolute model folder. */
   dir: string;
   kind: WorldModelKind;
+  /** conv: gradient steps done, and whether the time budget stopped training before all of them. */
+  steps?: { done: number; planned: number; stopped: boolean };
   /** The model's card (model.json); `card.id` is the content hash of its ONNX files. */
   card: ModelCard;
   data: TrainData;
@@ -96,10 +121,13 @@ export interface TrainSummary {
  * old model at `out`.
  */
 export async function trainWorldModel(opts: TrainOptions): Promise<TrainSummary> {
+  const requested = opts.kind ?? 'conv';
+  if (!(KINDS as readonly string[]).includes(requested)) throw new TrajforgeError('E_USAGE', `--arch must be conv, keypoints or linear, got '${String(requested)}'`);
+  const kind: WorldModelKind = requested === 'latent' ? 'keypoints' : requested;
+  refuseOtherFamilysOptions(opts, kind);
+  if (kind === 'conv') return trainConv(opts);
   const elapsed = stopwatch();
   const options = latentOptions(opts);
-  const kind = opts.kind ?? 'latent';
-  if (kind !== 'latent' && kind !== 'linear') throw new TrajforgeError('E_USAGE', `--model must be latent or linear, got '${String(kind)}'`);
   if (opts.downsample !== undefined) checkInt(opts.downsample, 'downsample', 1);
   const out = resolveIn(opts.cwd, opts.out);
   const spec: OutputOptions = { kind: 'model', command: 'train', mode: opts.overwrite ? 'overwrite' : 'new', entries: MODEL_ENTRIES, accepts: ['overwrite'], inputs: [opts.dataset], cwd: opts.cwd, onNotice: outputNotices(opts.onNotice) };
@@ -110,18 +138,106 @@ export async function trainWorldModel(opts: TrainOptions): Promise<TrainSummary>
   const data = await loadModelData(opts.dataset, opts.cwd, { camera: opts.camera, downsample: opts.downsample });
   const split = splitEpisodes(data.episodes.length);
   const t = data.transitions;
-  const read: TrainData = { episodes: data.episodes.length, trainEpisodes: split.train.length, heldoutEpisodes: split.heldout.length, frames: t.frames.rows, width: t.width, height: t.height, camera: data.camera };
+  const read: TrainData = { episodes: data.episodes.length, trainEpisodes: split.train.length, heldoutEpisodes: split.heldout.length, frames: t.states.rows, width: t.width, height: t.height, camera: data.camera };
   opts.onProgress?.({ stage: 'read', done: 1, total: 1, elapsed: elapsed(), data: read });
   return writeOutput(out, spec, async (folder) => {
     const trained = kind === 'linear' ? await fitLinear(data, split, options, opts, elapsed) : fitLatent(data, split, options, opts, elapsed, () => folder.touch());
     const seconds = elapsed();
-    const card = buildModelCard({ ...trained, options, seconds, data, split });
+    const card = buildModelCard({ ...trained, options: { ...options }, seconds, data, split });
     saveModel(out, card, trained.parts);
-    if (kind === 'latent') writeFileAtomic(join(out, 'training_log.jsonl'), trained.log.map((e) => JSON.stringify(e)).join('\n') + '\n');
+    if (kind === 'keypoints') writeFileAtomic(join(out, 'training_log.jsonl'), trained.log.map((e) => JSON.stringify(e)).join('\n') + '\n');
     const last = (phase: TrainingLogEntry['phase']) => trained.log.filter((e) => e.phase === phase).at(-1)?.parts;
     const final = { stateMse: last('state')?.state_mse, latentDeltaNmse: last('dynamics')?.latent_delta_nmse, inverseMse: last('dynamics')?.inverse_mse };
     return { dir: out, kind, card, data: read, latent: trained.shape.latent, seconds, final, log: trained.log };
   });
+}
+
+/** Options of one family given to another are a mistake worth naming, not something to ignore. */
+const FAMILY_OPTIONS: Record<WorldModelKind, (keyof TrainOptions)[]> = {
+  conv: ['steps', 'batch', 'depth', 'learningRate', 'budgetSeconds', 'resume', 'threads', 'learnedKeypoints'],
+  keypoints: ['epochs', 'keypoints', 'dynamicsNoise', 'sprites', 'spriteCount', 'downsample'],
+  linear: ['downsample'],
+};
+const FLAGS: Partial<Record<keyof TrainOptions, string>> = { learningRate: 'lr', budgetSeconds: 'budget', dynamicsNoise: 'dynamics-noise', spriteCount: 'sprite-count', learnedKeypoints: 'learned-keypoints' };
+
+function refuseOtherFamilysOptions(opts: TrainOptions, kind: WorldModelKind): void {
+  for (const [family, keys] of Object.entries(FAMILY_OPTIONS) as [WorldModelKind, (keyof TrainOptions)[]][]) {
+    if (family === kind) continue;
+    for (const key of keys) {
+      if (FAMILY_OPTIONS[kind].includes(key)) continue;
+      const v = opts[key];
+      if (v !== undefined && v !== false) throw new TrajforgeError('E_USAGE', `--${FLAGS[key] ?? key} applies to --arch ${family}, not to --arch ${kind}${kind === 'conv' ? ' (the default)' : ''}; pass --arch ${family} to train that model`);
+    }
+  }
+}
+
+/** `--arch conv`: reads at the camera's resolution, trains with checkpoints, resumes. */
+async function trainConv(opts: TrainOptions): Promise<TrainSummary> {
+  const elapsed = stopwatch();
+  const D = DEFAULT_CONV_OPTIONS;
+  const options = convOptions({
+    latent: checkInt(opts.latent ?? D.latent, 'latent', 2),
+    hidden: checkInt(opts.hidden ?? D.hidden, 'hidden', 4),
+    depth: checkInt(opts.depth ?? D.depth, 'depth', 1),
+    batch: checkInt(opts.batch ?? D.batch, 'batch', 1),
+    rollout: checkInt(opts.rollout ?? D.rollout, 'rollout', 1),
+    steps: checkInt(opts.steps ?? D.steps, 'steps', 1),
+    learningRate: checkNumber(opts.learningRate ?? D.learningRate, 'lr'),
+    stateWeight: checkNumber(opts.stateWeight ?? D.stateWeight, 'state-weight'),
+    coords: D.coords,
+    keypoints: checkInt(opts.learnedKeypoints ?? D.keypoints, 'learned-keypoints', 0),
+    seed: checkInt(opts.seed ?? 0, 'seed', 0),
+  });
+  if (options.latent <= 2 * options.keypoints) throw new TrajforgeError('E_USAGE', `--latent ${options.latent} must exceed twice --learned-keypoints (${options.keypoints} keypoints take ${2 * options.keypoints} latent dims)`);
+  if (!(options.learningRate > 0)) throw new TrajforgeError('E_USAGE', `--lr must be > 0, got ${options.learningRate}`);
+  if (!(options.stateWeight >= 0)) throw new TrajforgeError('E_USAGE', `--state-weight must be >= 0, got ${options.stateWeight}`);
+  if (opts.budgetSeconds !== undefined && !(opts.budgetSeconds > 0)) throw new TrajforgeError('E_USAGE', `--budget must be a positive duration, got ${opts.budgetSeconds} s`);
+  const threads = checkInt(opts.threads ?? 2, 'threads', 1);
+  const out = resolveIn(opts.cwd, opts.out);
+  const spec: OutputOptions = {
+    kind: 'model',
+    command: 'train',
+    mode: opts.resume ? 'resume' : opts.overwrite ? 'overwrite' : 'new',
+    entries: MODEL_ENTRIES,
+    accepts: ['overwrite', 'resume'],
+    resumable: true,
+    inputs: [opts.dataset],
+    cwd: opts.cwd,
+    onNotice: outputNotices(opts.onNotice),
+  };
+  preflightOutput(out, spec);
+  opts.onProgress?.({ stage: 'read', done: 0, total: 1, elapsed: elapsed() });
+  const data = await loadModelData(opts.dataset, opts.cwd, { camera: opts.camera, downsample: 1 });
+  const split = splitEpisodes(data.episodes.length);
+  const t = data.transitions;
+  const read: TrainData = { episodes: data.episodes.length, trainEpisodes: split.train.length, heldoutEpisodes: split.heldout.length, frames: t.states.rows, width: t.width, height: t.height, camera: data.camera };
+  opts.onProgress?.({ stage: 'read', done: 1, total: 1, elapsed: elapsed(), data: read });
+  const folder = openOutput(out, spec);
+  try {
+    const trained = await fitConv({
+      data,
+      split,
+      options,
+      dir: out,
+      resume: opts.resume === true,
+      budgetSeconds: opts.budgetSeconds,
+      onnx: { threads },
+      heartbeat: () => folder.touch(),
+      onNotice: outputNotices(opts.onNotice),
+      onStep: (done, total, losses) => opts.onProgress?.({ stage: 'train', done, total, elapsed: elapsed(), losses }),
+    });
+    const seconds = elapsed();
+    const card = buildModelCard({ ...trained, options: { ...options, steps_done: trained.steps }, seconds, data, split });
+    saveModel(out, card, trained.parts);
+    writeFileAtomic(join(out, 'training_log.jsonl'), trained.log.map((e) => JSON.stringify(e)).join('\n') + '\n');
+    folder.close();
+    return { dir: out, kind: 'conv', steps: { done: trained.steps, planned: options.steps, stopped: trained.stopped }, card, data: read, latent: options.latent, seconds, final: {}, log: trained.log };
+  } catch (e) {
+    const cause = folder.failure(e);
+    // The checkpoint stays for --resume; a run that wrote nothing leaves nothing.
+    folder.abandon();
+    throw cause;
+  }
 }
 
 /** The latent model's options from the caller's, with the CLI's defaults; every value checked. */

@@ -7,6 +7,9 @@ import { fitLinearHeads, fitLinearWorldModel } from '../../src/model/linear-base
 import { attrsGraph, mlpGraph, twoHeadsGraph } from '../helpers/onnx-graphs.js';
 import { py } from './python.js';
 import { toyTraining } from '../helpers/world-model.js';
+import { trainGraph } from '../../src/model/conv/train-graph.js';
+import { initialParams, paramSpecs } from '../../src/model/conv/network.js';
+import { exportConvModel } from '../../src/model/conv/export.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tf-onnx-interop-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -74,6 +77,34 @@ describe('python3-onnx checks every exported world-model graph', () => {
       expect(versions, `${name} ${p}`).toBe('8 17');
       const declared = p === 'decoder+bytes' ? [...sig.decoder.outputs, { name: 'rgb', shape: ['batch', t.height, t.width, 3] }] : sig[p].outputs;
       for (const o of declared) expect(shapes[o.name], `${name} ${p} ${o.name}`).toEqual(o.shape);
+    }
+  });
+});
+
+describe('python3-onnx checks the convolutional model: its training step and its four parts', () => {
+  const shape = { width: 16, height: 16, depth: 4, latent: 8, hidden: 16, actions: 2, states: 2, coords: true, keypoints: 2 };
+
+  it('the training-step graph (forward, backward, Adam) passes the full check; updated weights keep their shapes', () => {
+    const { bytes } = trainGraph(shape, 2, 3, undefined, new Float32Array(16 * 16).fill(1));
+    const { versions, shapes } = pythonOnnx(bytes, 'conv-train-step.onnx');
+    expect(versions).toBe('8 17');
+    for (const p of paramSpecs(shape)) expect(shapes[`${p.name}.next`], p.name).toEqual(p.dims);
+    expect(shapes['loss.total']).toEqual([]);
+  });
+
+  it('the exported parts pass the full check at the camera size, also through the Resize of a 24x20 camera', () => {
+    for (const input of [
+      { width: 16, height: 16 },
+      { width: 24, height: 20 },
+    ]) {
+      const params = initialParams(shape, 0);
+      const parts = exportConvModel({ shape, input, params, action: { center: new Float32Array(2), scale: Float32Array.of(1, 1) }, reward: { mean: 0, std: 1 }, state: { columns: [0, 1], mean: new Float32Array(2), std: Float32Array.of(1, 1) } });
+      const sig = partSignatures({ inputWidth: input.width, inputHeight: input.height, width: input.width, height: input.height, latent: 8, actionDim: 2 });
+      for (const p of PART_NAMES) {
+        const { versions, shapes } = pythonOnnx(parts[p], `conv-${input.width}x${input.height}-${p}.onnx`);
+        expect(versions, p).toBe('8 17');
+        for (const o of sig[p].outputs) if (!(p === 'decoder' && input.width !== 16)) expect(shapes[o.name], `${p} ${o.name}`).toEqual(o.shape);
+      }
     }
   });
 });

@@ -50,6 +50,12 @@ export class Tape {
     return s;
   }
 
+  /** Records the shape of a tensor made directly on the graph (no gradient flows through it); returns x. */
+  declare(x: string, dims: Shape): string {
+    this.shapes.set(x, dims);
+    return x;
+  }
+
   /** A float32 input that gets no gradient (data, targets, constants fed per step). */
   input(name: string, dims: Shape): string {
     this.graph.input(name, dims);
@@ -137,13 +143,13 @@ export class Tape {
     return this.record(y, this.shape(x), [x], (dy) => [this.graph.mul(dy, this.cast(this.graph.node('Greater', [y, this.zero()])))]);
   }
 
-  /** ELU (alpha 1): smooth where ReLU units die. dy · (y > 0 ? 1 : y + 1). */
+  /** ELU (alpha 1): smooth where ReLU units die. */
   elu(x: string): string {
     const y = this.graph.node('Elu', [x], { alpha: { float: 1 } });
     return this.record(y, this.shape(x), [x], (dy) => {
       const g = this.graph;
-      const slope = g.node('Where', [g.node('Greater', [y, this.zero()]), this.one(), g.add(y, this.one())]);
-      return [g.mul(dy, slope)];
+      // 1 where y > 0, else e^x = y + 1: min(y, 0) + 1 in two cheap ops.
+      return [g.mul(dy, g.add(g.node('Min', [y, this.zero()]), this.one()))];
     });
   }
 
@@ -231,15 +237,39 @@ export class Tape {
     );
   }
 
-  /** mean((a - b)²) over every element: a scalar. */
-  mse(a: string, b: string): string {
+  /** Softmax along the last axis. dx = y ⊙ (dy − Σ dy ⊙ y). */
+  softmax(x: string): string {
+    const s = this.shape(x);
+    const y = this.graph.node('Softmax', [x], { axis: { int: s.length - 1 } });
+    return this.record(y, s, [x], (dy) => {
+      const g = this.graph;
+      const axes = g.int64Initializer(this.fresh('axes'), [s.length - 1], [1]);
+      const dot = g.node('ReduceSum', [g.mul(dy, y), axes], { keepdims: { int: 1 } });
+      return [g.mul(y, g.sub(dy, dot))];
+    });
+  }
+
+  /** x · B for a constant matrix B [P, Q] over x's last axis (x [..., P] -> [..., Q]). */
+  matmulConstant(x: string, b: Float32Array, p: number, q: number): string {
+    const s = this.shape(x);
+    const bt = new Float32Array(q * p);
+    for (let i = 0; i < p; i++) for (let j = 0; j < q; j++) bt[j * p + i] = b[i * q + j]!;
+    const B = this.constant(b, [p, q]);
+    const Bt = this.constant(bt, [q, p]);
+    const y = this.graph.node('MatMul', [x, B]);
+    return this.record(y, [...s.slice(0, -1), q], [x], (dy) => [this.graph.node('MatMul', [dy, Bt])]);
+  }
+
+  /** mean((a - b)²) over every element, or mean(w · (a - b)²) with constant weights w that broadcast to a's shape: a scalar. */
+  mse(a: string, b: string, weights?: string): string {
     this.sameShape('mse', a, b);
     const g = this.graph;
     const d = g.sub(a, b);
-    const y = g.node('ReduceMean', [g.mul(d, d)], { keepdims: { int: 0 } });
+    const wd = weights === undefined ? d : g.mul(d, weights);
+    const y = g.node('ReduceMean', [g.mul(wd, d)], { keepdims: { int: 0 } });
     return this.record(y, [], [a, b], (dy) => {
       const k = g.mul(dy, g.node('Div', [this.scalar(2), this.count(d)]));
-      const da = g.mul(d, k);
+      const da = g.mul(wd, k);
       return [this.needs(a) ? da : null, this.needs(b) ? g.node('Neg', [da]) : null];
     });
   }

@@ -18,8 +18,8 @@ export const PRODUCER_NAME = 'trajforge';
 /** A tensor dimension: a fixed size, or a symbolic name such as 'batch'. */
 export type Dim = number | string;
 
-/** The attribute kinds the builder emits: AttributeProto INT, FLOAT and INTS. */
-export type Attribute = { readonly int: number } | { readonly float: number } | { readonly ints: readonly number[] };
+/** The attribute kinds the builder emits: AttributeProto INT, FLOAT, STRING and INTS. */
+export type Attribute = { readonly int: number } | { readonly float: number } | { readonly string: string } | { readonly ints: readonly number[] };
 
 /** TensorProto.DataType values used here. */
 const FLOAT = 1;
@@ -29,6 +29,7 @@ const INT64 = 7;
 /** AttributeProto.AttributeType values. */
 const ATTR_FLOAT = 1;
 const ATTR_INT = 2;
+const ATTR_STRING = 3;
 const ATTR_INTS = 7;
 
 interface NodeSpec {
@@ -269,6 +270,7 @@ function attributeProto(name: string, a: Attribute): Proto {
   const p = new Proto().string(1, name);
   if ('int' in a) return p.int(3, a.int).int(20, ATTR_INT);
   if ('float' in a) return p.float(2, a.float).int(20, ATTR_FLOAT);
+  if ('string' in a) return p.string(4, a.string).int(20, ATTR_STRING);
   return p.ints(8, a.ints).int(20, ATTR_INTS);
 }
 

@@ -21,7 +21,7 @@ describe('loadWorldModel', () => {
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'tf-wm-api-'));
     await generateDataset({ env: 'PushCube-v1', out: join(dir, 'data'), episodes: 2, workers: 0, channels: ['rgb'], policy: { noise: 0.3 } });
-    await trainWorldModel({ dataset: 'data', out: 'model', cwd: dir, epochs: 1, hidden: 16, latent: 26, keypoints: 2, rollout: 2 });
+    await trainWorldModel({ dataset: 'data', out: 'model', cwd: dir, kind: 'keypoints', epochs: 1, hidden: 16, latent: 26, keypoints: 2, rollout: 2 });
     model = await loadWorldModel(join(dir, 'model'));
     const card = readModelCard(join(dir, 'model'));
     session = await WorldModelSession.load(card, readModelParts(join(dir, 'model'), card));

@@ -55,7 +55,7 @@ describe('trajforge encode', () => {
   beforeAll(async () => {
     root = tmpDir('tf-encode-');
     expect((await run('generate', ['PushCube-v1', '--episodes', '6', '--out', 'data'], root)).code).toBe(0);
-    expect((await run('train', ['data', '--out', 'model', '--epochs', '1', '--hidden', '16', '--latent', '26', '--keypoints', '2', '--rollout', '2'], root)).code).toBe(0);
+    expect((await run('train', ['data', '--out', 'model', '--arch', 'keypoints', '--epochs', '1', '--hidden', '16', '--latent', '26', '--keypoints', '2', '--rollout', '2'], root)).code).toBe(0);
     card = readModelCard(join(root, 'model'));
     before = hashTree(join(root, 'data'));
     // --batch 50: several encoder calls, episodes grouped across call boundaries.

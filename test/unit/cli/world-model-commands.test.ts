@@ -41,7 +41,7 @@ describe('world-model commands: eval, predict and dream', () => {
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'tf-wm-'));
     expect((await run('generate', ['PushCube-v1', '--episodes', '6', '--out', 'data'], dir)).code).toBe(0);
-    expect((await run('train', ['data', '--out', 'model', '--epochs', '1', '--hidden', '16', '--latent', '26', '--keypoints', '2', '--rollout', '2'], dir)).code).toBe(0);
+    expect((await run('train', ['data', '--out', 'model', '--arch', 'keypoints', '--epochs', '1', '--hidden', '16', '--latent', '26', '--keypoints', '2', '--rollout', '2'], dir)).code).toBe(0);
     card = readModelCard(join(dir, 'model'));
   });
 
@@ -216,9 +216,9 @@ describe('world-model commands: eval, predict and dream', () => {
 
   it('train: --sprites must be odd and needs keypoints; --keypoints 0 falls back to the PCA decoder', async () => {
     for (const bad of [['--sprites', '4'], ['--keypoints', '0', '--sprites', '5']]) {
-      await expect(run('train', ['data', '--out', 'm-bad', ...bad], dir), bad.join(' ')).rejects.toMatchObject({ name: 'TrajforgeError', code: 'E_USAGE' });
+      await expect(run('train', ['data', '--out', 'm-bad', '--arch', 'keypoints', ...bad], dir), bad.join(' ')).rejects.toMatchObject({ name: 'TrajforgeError', code: 'E_USAGE' });
     }
-    expect((await run('train', ['data', '--out', 'm-pca', '--epochs', '1', '--hidden', '16', '--latent', '26', '--keypoints', '0', '--rollout', '2'], dir)).code).toBe(0);
+    expect((await run('train', ['data', '--out', 'm-pca', '--arch', 'keypoints', '--epochs', '1', '--hidden', '16', '--latent', '26', '--keypoints', '0', '--rollout', '2'], dir)).code).toBe(0);
     const pca = readModelCard(join(dir, 'm-pca'));
     expect(pca.training.options).toMatchObject({ keypoints: 0, sprites: 0 });
     expect(card.training.options).toMatchObject({ keypoints: 2, sprites: 5 });

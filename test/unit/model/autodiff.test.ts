@@ -56,11 +56,12 @@ async function check(build: Build, inputs: Record<string, { dims: number[] }> = 
 }
 
 describe('autodiff: gradients agree with finite differences', () => {
-  it('Conv (k4 s2 p1) with bias, then mse', async () => {
+  it('Conv (k4 s2 p1) with bias, then a pixel-weighted mse', async () => {
     await check(
       (t, p) => {
         const y = t.conv('x', p('w', [3, 2, 4, 4]), p('b', [3]), { stride: 2, pad: 1 });
-        return t.mse(y, t.constant(new Float32Array(2 * 3 * 4 * 4).fill(0.1), [2, 3, 4, 4]));
+        const pixelWeights = t.constant(Float32Array.from({ length: 16 }, (_, i) => 0.2 + i / 8), [1, 1, 4, 4]);
+        return t.mse(y, t.constant(new Float32Array(2 * 3 * 4 * 4).fill(0.1), [2, 3, 4, 4]), pixelWeights);
       },
       { x: { dims: [2, 2, 8, 8] } },
     );
@@ -101,6 +102,19 @@ describe('autodiff: gradients agree with finite differences', () => {
         return t.mse(mixed, t.stopGradient(t.scale(right, 0.1)));
       },
       { x: { dims: [3, 3, 2, 2] }, a: { dims: [3, 2] } },
+    );
+  });
+
+  it('spatial soft-argmax: a 1x1 conv, softmax over the pixels, expected coordinates by a constant matmul', async () => {
+    await check(
+      (t, p) => {
+        const maps = t.conv('x', p('w', [3, 2, 1, 1]), p('b', [3]), { stride: 1, pad: 0 });
+        const flat = t.reshape(maps, [-1, 3, 16], [2, 3, 16]);
+        const grid = Float32Array.from({ length: 32 }, (_, i) => (i % 2 === 0 ? (Math.floor(i / 2) % 4) / 3 : Math.floor(i / 8) / 3));
+        const xy = t.matmulConstant(t.softmax(flat), grid, 16, 2);
+        return t.mse(t.reshape(xy, [-1, 6], [2, 6]), t.constant(Float32Array.from({ length: 12 }, (_, i) => (i % 5) / 4), [2, 6]));
+      },
+      { x: { dims: [2, 2, 4, 4] } },
     );
   });
 

@@ -34,7 +34,7 @@ import { tmpDir } from '../../helpers/dataset.js';
 import { generateOptions } from '../../helpers/generate.js';
 
 /** Small and fast: what the CLI tests train with (test/unit/cli/world-model-commands.test.ts). */
-const TINY = { epochs: 1, hidden: 16, latent: 26, keypoints: 2, rollout: 2 } as const;
+const TINY = { kind: 'keypoints', epochs: 1, hidden: 16, latent: 26, keypoints: 2, rollout: 2 } as const;
 
 /** Collects callback calls. */
 function recorder<P>(): { events: P[]; on: (p: P) => void } {
@@ -61,7 +61,7 @@ describe('pipeline functions, called without the CLI', () => {
   it('trainWorldModel: the summary describes the saved model; progress: reading, then each epoch of both phases', () => {
     const card = readModelCard(join(root, 'model'));
     expect(trained.dir).toBe(join(root, 'model'));
-    expect(trained.kind).toBe('latent');
+    expect(trained.kind).toBe('keypoints');
     expect(trained.card.id).toBe(card.id);
     expect(trained.latent).toBe(26);
     expect(trained.data).toEqual({ episodes: 6, trainEpisodes: 5, heldoutEpisodes: 1, frames: card.dataset.frames, width: card.decoded.width, height: card.decoded.height, camera: card.camera });
@@ -93,12 +93,15 @@ describe('pipeline functions, called without the CLI', () => {
 
   it('trainWorldModel checks option values as the CLI does, before reading or writing anything', async () => {
     const bad: [Record<string, unknown>, RegExp][] = [
-      [{ epochs: 0 }, /^--epochs must be an integer >= 1, got '0'$/],
+      [{ kind: 'keypoints', epochs: 0 }, /^--epochs must be an integer >= 1, got '0'$/],
       [{ latent: 2.5 }, /^--latent must be an integer >= 2/],
-      [{ sprites: 4 }, /^--sprites must be 0 or an odd size/],
-      [{ keypoints: 0, sprites: 5 }, /needs --keypoints > 0/],
-      [{ dynamicsNoise: -1 }, /^--dynamics-noise must be >= 0/],
-      [{ kind: 'cubic' }, /^--model must be latent or linear, got 'cubic'$/],
+      [{ kind: 'keypoints', sprites: 4 }, /^--sprites must be 0 or an odd size/],
+      [{ kind: 'keypoints', keypoints: 0, sprites: 5 }, /needs --keypoints > 0/],
+      [{ kind: 'keypoints', dynamicsNoise: -1 }, /^--dynamics-noise must be >= 0/],
+      [{ kind: 'cubic' }, /^--arch must be conv, keypoints or linear, got 'cubic'$/],
+      [{ epochs: 2 }, /^--epochs applies to --arch keypoints, not to --arch conv \(the default\)/],
+      [{ kind: 'keypoints', steps: 5 }, /^--steps applies to --arch conv, not to --arch keypoints/],
+      [{ latent: 8, learnedKeypoints: 4 }, /^--latent 8 must exceed twice --learned-keypoints/],
     ];
     for (const [opts, message] of bad) {
       const progress = recorder<TrainProgress>();

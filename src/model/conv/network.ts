@@ -1,0 +1,206 @@
+/**
+ * The convolutional world model's networks, written once against the Tape: the training step
+ * declares the weights as trainable inputs, the exported inference graphs as constants, and both
+ * run exactly these ops.
+ *
+ *   encoder   frames [N, h, w, 3] in [0,1] -> 4 stride-2 convs (d, 2d, 4d, 8d channels, ELU)
+ *             -> dense -> z [N, L]
+ *   decoder   z -> dense -> [8d, h/16, w/16] -> 4 stride-2 transposed convs -> frames [N, h, w, 3]
+ *   dynamics  [z, a] -> 2 ELU layers -> [Δz, reward, done logit]; z' = z + Δz
+ *   inverse   [z, z'] -> 2 ELU layers -> a            (actions normalised to [-1, 1])
+ *   state     z -> state (normalised): an auxiliary training target, not exported
+ * h × w is the working size: the camera's size when it is a multiple of 16 (64x64 by default),
+ * otherwise the frames are resized to one (see workingSize).
+ */
+import { Rng } from '../../core/rng.js';
+import type { Tape } from '../onnx/autodiff.js';
+
+export interface ConvShape {
+  /** Working frame size, multiples of 16. */
+  width: number;
+  height: number;
+  /** Channels of the first conv (DreamerV3's "depth"); later convs double it. */
+  depth: number;
+  latent: number;
+  hidden: number;
+  /** Actions (0: an environment without actions). */
+  actions: number;
+  /** Normalised state columns the auxiliary head predicts (0: none). */
+  states: number;
+  /**
+   * Two constant input channels holding each pixel's x and y in [-1, 1] (CoordConv, Liu et al.
+   * 2018): convolutions are translation-equivariant and find it hard to output where something
+   * is; with the coordinates as input, position becomes a linear read-out.
+   */
+  coords: boolean;
+  /**
+   * Learned keypoints (0: none): 1x1-conv score maps over the second conv's features, a softmax
+   * over the pixels of each, and its expected (x, y) (a spatial soft-argmax, as in deep spatial
+   * autoencoders, Finn et al. 2016). They end z (2 values each): positions precise to fractions
+   * of a feature cell, which inverse dynamics and the state probe need when objects are small.
+   */
+  keypoints: number;
+}
+
+/** A weight's name and shape, and how it is initialised. */
+export interface ParamSpec {
+  name: string;
+  dims: number[];
+  /** Fan-in for He-style normal initialisation; 0 for biases (zeros). */
+  fanIn: number;
+  /** Extra init gain (smaller for output layers so the first steps are calm). */
+  gain: number;
+}
+
+const CONVS = 4;
+const KERNEL = 4;
+const CONV = { stride: 2, pad: 1 };
+
+export function convChannels(shape: ConvShape): number[] {
+  return [3, ...Array.from({ length: CONVS }, (_, i) => shape.depth * 2 ** i)];
+}
+
+/** Latent dims from the dense bottleneck: the rest of z is the keypoints' coordinates. */
+export function globalLatent(shape: ConvShape): number {
+  return shape.latent - 2 * shape.keypoints;
+}
+
+/** [h·w, 2]: x and y in [-1, 1] of each cell of an h × w map, row-major. */
+function cellGrid(width: number, height: number): Float32Array {
+  const g = coordinateChannels(width, height);
+  const out = new Float32Array(width * height * 2);
+  for (let i = 0; i < width * height; i++) {
+    out[2 * i] = g[i]!;
+    out[2 * i + 1] = g[width * height + i]!;
+  }
+  return out;
+}
+
+/** Input channels of the encoder's first convolution. */
+function inputChannels(shape: ConvShape): number {
+  return shape.coords ? 5 : 3;
+}
+
+/** [1, 2, h, w]: x and y of each pixel centre in [-1, 1]. */
+export function coordinateChannels(width: number, height: number): Float32Array {
+  const out = new Float32Array(2 * width * height);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      out[y * width + x] = ((x + 0.5) / width) * 2 - 1;
+      out[width * height + y * width + x] = ((y + 0.5) / height) * 2 - 1;
+    }
+  }
+  return out;
+}
+
+function bottleneck(shape: ConvShape): { c: number; h: number; w: number } {
+  const ch = convChannels(shape);
+  return { c: ch[CONVS]!, h: shape.height / 2 ** CONVS, w: shape.width / 2 ** CONVS };
+}
+
+/** Every weight of the model, in a fixed order (the order of checkpoints and initialisation). */
+export function paramSpecs(shape: ConvShape): ParamSpec[] {
+  const specs: ParamSpec[] = [];
+  const dense = (name: string, i: number, o: number, gain = 1) => specs.push({ name: `${name}.w`, dims: [i, o], fanIn: i, gain }, { name: `${name}.b`, dims: [o], fanIn: 0, gain });
+  const ch = convChannels(shape);
+  const b = bottleneck(shape);
+  const flat = b.c * b.h * b.w;
+  for (let i = 0; i < CONVS; i++) {
+    const cin = i === 0 ? inputChannels(shape) : ch[i]!;
+    specs.push({ name: `enc.conv${i}.w`, dims: [ch[i + 1]!, cin, KERNEL, KERNEL], fanIn: cin * KERNEL * KERNEL, gain: 1 }, { name: `enc.conv${i}.b`, dims: [ch[i + 1]!], fanIn: 0, gain: 1 });
+  }
+  if (shape.keypoints > 0) specs.push({ name: 'enc.kp.w', dims: [shape.keypoints, ch[2]!, 1, 1], fanIn: ch[2]!, gain: 1 }, { name: 'enc.kp.b', dims: [shape.keypoints], fanIn: 0, gain: 1 });
+  dense('enc.out', flat, globalLatent(shape), 0.5);
+  dense('dec.in', shape.latent, flat);
+  for (let i = CONVS - 1; i >= 0; i--) {
+    const out = ch[i]!;
+    specs.push({ name: `dec.deconv${i}.w`, dims: [ch[i + 1]!, out, KERNEL, KERNEL], fanIn: (ch[i + 1]! * KERNEL * KERNEL) / 4, gain: i === 0 ? 0.5 : 1 }, { name: `dec.deconv${i}.b`, dims: [out], fanIn: 0, gain: 1 });
+  }
+  const A = shape.actions;
+  dense('dyn.0', shape.latent + A, shape.hidden);
+  dense('dyn.1', shape.hidden, shape.hidden);
+  dense('dyn.out', shape.hidden, shape.latent + 2, 0.1);
+  if (A > 0) {
+    dense('inv.0', 2 * shape.latent, shape.hidden);
+    dense('inv.1', shape.hidden, shape.hidden);
+    dense('inv.out', shape.hidden, A, 0.5);
+  }
+  if (shape.states > 0) dense('state', shape.latent, shape.states, 0.5);
+  return specs;
+}
+
+/** Seeded initial weights: He-normal for weights, zeros for biases but the decoder's output (mid-grey). */
+export function initialParams(shape: ConvShape, seed: number): Map<string, Float32Array> {
+  const rng = new Rng(seed);
+  const out = new Map<string, Float32Array>();
+  for (const p of paramSpecs(shape)) {
+    const n = p.dims.reduce((a, b) => a * b, 1);
+    const std = p.fanIn > 0 ? p.gain * Math.sqrt(2 / p.fanIn) : 0;
+    const bias = p.name === 'dec.deconv0.b' ? 0.5 : 0;
+    out.set(p.name, Float32Array.from({ length: n }, () => (std > 0 ? rng.normal() * std : bias)));
+  }
+  return out;
+}
+
+/** A weight by name as a tensor of the graph being built (trainable input or constant). */
+export type Weights = (name: string) => string;
+
+/** frames NCHW [N, 3, h, w] in [0,1] -> z [N, L]. (Training feeds NCHW; the exported encoder transposes its NHWC input first.) */
+export function encoder(t: Tape, frames: string, shape: ConvShape, w: Weights): string {
+  let x = frames;
+  if (shape.coords) {
+    const s = t.shape(frames);
+    const grid = t.constant(coordinateChannels(shape.width, shape.height), [1, 2, shape.height, shape.width]);
+    // Broadcast over the batch: Expand to [N, 2, h, w] with N read from the frames at run time.
+    const target = t.graph.concat([t.graph.slice(t.graph.node('Shape', [frames]), [0], [1], [0]), t.graph.int64Initializer(`coords.dims_${t.graph.name}`, [2, shape.height, shape.width], [3])], 0);
+    x = t.concat([frames, t.declare(t.graph.node('Expand', [grid, target]), [s[0]!, 2, shape.height, shape.width])], 1);
+  }
+  const n = t.shape(frames)[0]!;
+  let keypoints: string | null = null;
+  for (let i = 0; i < CONVS; i++) {
+    x = t.elu(t.conv(x, w(`enc.conv${i}.w`), w(`enc.conv${i}.b`), CONV));
+    if (i === 1 && shape.keypoints > 0) {
+      const K = shape.keypoints;
+      const mh = shape.height / 4;
+      const mw = shape.width / 4;
+      const maps = t.reshape(t.conv(x, w('enc.kp.w'), w('enc.kp.b'), { stride: 1, pad: 0 }), [-1, K, mh * mw], [n, K, mh * mw]);
+      keypoints = t.reshape(t.matmulConstant(t.softmax(maps), cellGrid(mw, mh), mh * mw, 2), [-1, 2 * K], [n, 2 * K]);
+    }
+  }
+  const b = bottleneck(shape);
+  const flat = t.reshape(x, [-1, b.c * b.h * b.w], [n, b.c * b.h * b.w]);
+  const global = t.dense(flat, w('enc.out.w'), w('enc.out.b'));
+  return keypoints ? t.concat([global, keypoints], 1) : global;
+}
+
+/** z [N, L] -> frames NCHW [N, 3, h, w] in about [0, 1] (unclipped). */
+export function decoder(t: Tape, z: string, shape: ConvShape, w: Weights): string {
+  const b = bottleneck(shape);
+  const n = t.shape(z)[0]!;
+  let x = t.reshape(t.elu(t.dense(z, w('dec.in.w'), w('dec.in.b'))), [-1, b.c, b.h, b.w], [n, b.c, b.h, b.w]);
+  for (let i = CONVS - 1; i >= 0; i--) {
+    x = t.convTranspose(x, w(`dec.deconv${i}.w`), w(`dec.deconv${i}.b`), CONV);
+    if (i > 0) x = t.elu(x);
+  }
+  return x;
+}
+
+/** [z, a] -> z' = z + Δz, reward, done logit. `a` is null without actions. */
+export function dynamics(t: Tape, z: string, a: string | null, shape: ConvShape, w: Weights): { next: string; reward: string; doneLogit: string } {
+  const input = a === null ? z : t.concat([z, a], 1);
+  const h = t.elu(t.dense(t.elu(t.dense(input, w('dyn.0.w'), w('dyn.0.b'))), w('dyn.1.w'), w('dyn.1.b')));
+  const out = t.dense(h, w('dyn.out.w'), w('dyn.out.b'));
+  const L = shape.latent;
+  return { next: t.add(z, t.slice(out, 0, L, 1)), reward: t.slice(out, L, L + 1, 1), doneLogit: t.slice(out, L + 1, L + 2, 1) };
+}
+
+/** [z, z'] -> normalised action. */
+export function inverse(t: Tape, z: string, zNext: string, w: Weights): string {
+  const h = t.elu(t.dense(t.elu(t.dense(t.concat([z, zNext], 1), w('inv.0.w'), w('inv.0.b'))), w('inv.1.w'), w('inv.1.b')));
+  return t.dense(h, w('inv.out.w'), w('inv.out.b'));
+}
+
+/** z -> normalised state estimate (training only). */
+export function stateHead(t: Tape, z: string, w: Weights): string {
+  return t.dense(z, w('state.w'), w('state.b'));
+}

@@ -1,0 +1,323 @@
+/**
+ * Training of the convolutional world model: batches of short sequences sampled from the
+ * training episodes, fed to the one-graph training step (train-graph.ts) in onnxruntime.
+ *
+ * Phases, each testable alone: `prepareConvData` (normalisation, working-size frames, sequence
+ * windows), `sampleBatch` (a seeded batch for step s, a pure function of seed and s), the
+ * `ConvTrainer` loop (learning-rate schedule, checkpoints, time budget) and export.ts.
+ * Every batch is drawn from its own seed, so a run resumed from a checkpoint at step s continues
+ * exactly as the uninterrupted run would have.
+ */
+import { TrajforgeError } from '../../core/errors.js';
+import { deriveSeed, Rng } from '../../core/rng.js';
+import { OnnxModel, type OnnxModelOptions } from '../onnx/runtime.js';
+import { varyingColumns, type Transitions } from '../transitions.js';
+import { initialParams, paramSpecs, type ConvShape } from './network.js';
+import { ADAM, DEFAULT_LOSS_WEIGHTS, LOSS_NAMES, trainGraph, type LossName, type LossWeights } from './train-graph.js';
+import { resizeFrames, workingSize } from './resize.js';
+
+export interface ConvOptions {
+  latent: number;
+  hidden: number;
+  depth: number;
+  /** Sequences per step. */
+  batch: number;
+  /** Open-loop steps per sequence (K). */
+  rollout: number;
+  /** Gradient steps. */
+  steps: number;
+  learningRate: number;
+  /** Weight of the simulator-state auxiliary loss (0: none). */
+  stateWeight: number;
+  /** Coordinate input channels (1) or not (0). */
+  coords: number;
+  /** Learned keypoints (spatial soft-argmax) at the end of z; 2 dims each. */
+  keypoints: number;
+  seed: number;
+}
+
+export const DEFAULT_CONV_OPTIONS: ConvOptions = { latent: 64, hidden: 256, depth: 16, batch: 16, rollout: 4, steps: 2000, learningRate: 6e-4, stateWeight: 1, coords: 1, keypoints: 16, seed: 0 };
+
+export interface ActionNormalisation {
+  center: Float32Array;
+  scale: Float32Array;
+}
+
+/** Everything training and export need besides the weights. */
+export interface ConvModelFrame {
+  shape: ConvShape;
+  /** Camera (encoder input and decoded) size. */
+  input: { width: number; height: number };
+  action: ActionNormalisation;
+  reward: { mean: number; std: number };
+  /** State columns the auxiliary head predicts, standardised. */
+  state: { columns: number[]; mean: Float32Array; std: Float32Array };
+}
+
+/** What only training needs. */
+export interface ConvTrainingFrame extends ConvModelFrame {
+  /** Per-pixel loss weights (h × w, mean 1): see pixelImportance. */
+  pixelWeights: Float32Array;
+}
+
+export interface ConvModel extends ConvModelFrame {
+  params: Map<string, Float32Array>;
+}
+
+export interface ConvData {
+  frame: ConvTrainingFrame;
+  /** Frames at the working size, uint8 HWC, one row per transitions frame row. */
+  frames: Uint8Array;
+  /** Sequence windows: [first frame row, first action row] of every K-step window of the training episodes. */
+  windows: Int32Array;
+  rollout: number;
+  t: Transitions;
+}
+
+/** Normalisation and the working-size frames; windows of `rollout` steps inside training episodes. */
+export async function prepareConvData(t: Transitions, trainEpisodes: readonly number[], bounds: { low: Float32Array; high: Float32Array }, o: ConvOptions, onnx: OnnxModelOptions = {}): Promise<ConvData> {
+  const A = t.actions.cols;
+  const longest = Math.max(...trainEpisodes.map((e) => t.lengths[e]!));
+  if (!(longest >= 1)) throw new TrajforgeError('E_MODEL_SHAPE', 'the training episodes have no steps');
+  const K = Math.min(o.rollout, longest);
+  const windows: number[] = [];
+  for (const e of trainEpisodes) for (let s = 0; s + K <= t.lengths[e]!; s++) windows.push(t.frameStarts[e]! + s, t.actionStarts[e]! + s);
+
+  const action = actionNormalisation(t, trainEpisodes, bounds);
+  const actionRows = trainEpisodes.flatMap((e) => Array.from({ length: t.lengths[e]! }, (_, i) => t.actionStarts[e]! + i));
+  let mean = 0;
+  for (const r of actionRows) mean += t.rewards[r]!;
+  mean /= Math.max(1, actionRows.length);
+  let v = 0;
+  for (const r of actionRows) v += (t.rewards[r]! - mean) ** 2;
+  const std = Math.sqrt(v / Math.max(1, actionRows.length));
+  const frameRows = trainEpisodes.flatMap((e) => Array.from({ length: t.lengths[e]! + 1 }, (_, i) => t.frameStarts[e]! + i));
+  const columns = o.stateWeight > 0 ? varyingColumns(t.states, frameRows) : [];
+  const sMean = new Float32Array(columns.length);
+  const sStd = new Float32Array(columns.length);
+  columns.forEach((c, i) => {
+    let m = 0;
+    for (const r of frameRows) m += t.states.data[r * t.states.cols + c]!;
+    m /= frameRows.length;
+    let q = 0;
+    for (const r of frameRows) q += (t.states.data[r * t.states.cols + c]! - m) ** 2;
+    sMean[i] = m;
+    sStd[i] = Math.max(Math.sqrt(q / frameRows.length), 1e-6);
+  });
+
+  const input = { width: t.source.width, height: t.source.height };
+  const work = workingSize(input.width, input.height);
+  const frames = work.width === input.width && work.height === input.height ? t.source.data : await resizeFrames(t.source.data, input, work, onnx);
+  const shape: ConvShape = { width: work.width, height: work.height, depth: o.depth, latent: o.latent, hidden: o.hidden, actions: A, states: columns.length, coords: o.coords > 0, keypoints: o.keypoints };
+  return {
+    frame: { shape, input, action, reward: { mean, std: std > 1e-6 ? std : 1 }, state: { columns, mean: sMean, std: sStd }, pixelWeights: pixelImportance(frames, work, frameRows) },
+    frames,
+    windows: Int32Array.from(windows),
+    rollout: K,
+    t,
+  };
+}
+
+/**
+ * Per-pixel weights from how much each pixel varies over (a sample of) the training frames: the
+ * standard deviation (over time, averaged over channels) plus a floor of a tenth of its mean,
+ * scaled to mean 1. A static background keeps a small weight; pixels that objects cross get more.
+ */
+export function pixelImportance(frames: Uint8Array, size: { width: number; height: number }, rows: readonly number[]): Float32Array {
+  const P = size.width * size.height;
+  const stride = Math.max(1, Math.floor(rows.length / 2000));
+  const sum = new Float64Array(P * 3);
+  const sq = new Float64Array(P * 3);
+  let n = 0;
+  for (let i = 0; i < rows.length; i += stride) {
+    const from = rows[i]! * P * 3;
+    for (let p = 0; p < P * 3; p++) {
+      const v = frames[from + p]! / 255;
+      sum[p]! += v;
+      sq[p]! += v * v;
+    }
+    n++;
+  }
+  const std = new Float64Array(P);
+  for (let p = 0; p < P; p++) {
+    let s = 0;
+    for (let c = 0; c < 3; c++) s += Math.sqrt(Math.max(0, sq[p * 3 + c]! / n - (sum[p * 3 + c]! / n) ** 2));
+    std[p] = s / 3;
+  }
+  const mean = std.reduce((a, b) => a + b, 0) / P;
+  const floor = mean > 0 ? 0.1 * mean : 1;
+  const w = Float32Array.from(std, (s) => s + floor);
+  const scale = P / w.reduce((a, b) => a + b, 0);
+  return w.map((v) => v * scale);
+}
+
+/** Actions to [-1, 1]: by the actuators' bounds where finite, else by the data's range. */
+function actionNormalisation(t: Transitions, episodes: readonly number[], bounds: { low: Float32Array; high: Float32Array }): ActionNormalisation {
+  const A = t.actions.cols;
+  const center = new Float32Array(A);
+  const scale = new Float32Array(A);
+  for (let j = 0; j < A; j++) {
+    let lo = bounds.low[j]!;
+    let hi = bounds.high[j]!;
+    if (!Number.isFinite(lo) || !Number.isFinite(hi) || hi <= lo) {
+      lo = Infinity;
+      hi = -Infinity;
+      for (const e of episodes) {
+        for (let i = 0; i < t.lengths[e]!; i++) {
+          const a = t.actions.data[(t.actionStarts[e]! + i) * A + j]!;
+          lo = Math.min(lo, a);
+          hi = Math.max(hi, a);
+        }
+      }
+      if (!(hi > lo)) [lo, hi] = [lo - 1, lo + 1];
+    }
+    center[j] = (lo + hi) / 2;
+    scale[j] = (hi - lo) / 2;
+  }
+  return { center, scale };
+}
+
+export interface Batch {
+  frames: Float32Array;
+  actions: Float32Array;
+  rewards: Float32Array;
+  dones: Float32Array;
+  states: Float32Array;
+}
+
+/** The batch of step `step`: B windows drawn from a seed of its own, frames as NCHW floats in [0, 1]. */
+export function sampleBatch(d: ConvData, seed: number, step: number, batch: number): Batch {
+  const { shape, action, reward, state } = d.frame;
+  const K = d.rollout;
+  const { width: W, height: H } = shape;
+  const P = W * H;
+  const A = shape.actions;
+  const S = state.columns.length;
+  const rng = new Rng(deriveSeed(seed, 'batch', step));
+  const count = d.windows.length / 2;
+  const out: Batch = {
+    frames: new Float32Array(batch * (K + 1) * 3 * P),
+    actions: new Float32Array(batch * K * A),
+    rewards: new Float32Array(batch * K),
+    dones: new Float32Array(batch * K),
+    states: new Float32Array(batch * (K + 1) * S),
+  };
+  const inv = 1 / 255;
+  const t = d.t;
+  for (let b = 0; b < batch; b++) {
+    const w = rng.int(count);
+    const frame0 = d.windows[2 * w]!;
+    const action0 = d.windows[2 * w + 1]!;
+    for (let k = 0; k <= K; k++) {
+      const row = b * (K + 1) + k;
+      const src = (frame0 + k) * P * 3;
+      const dst = row * 3 * P;
+      for (let p = 0; p < P; p++) {
+        out.frames[dst + p] = d.frames[src + 3 * p]! * inv;
+        out.frames[dst + P + p] = d.frames[src + 3 * p + 1]! * inv;
+        out.frames[dst + 2 * P + p] = d.frames[src + 3 * p + 2]! * inv;
+      }
+      for (let i = 0; i < S; i++) out.states[row * S + i] = (t.states.data[(frame0 + k) * t.states.cols + state.columns[i]!]! - state.mean[i]!) / state.std[i]!;
+    }
+    for (let k = 0; k < K; k++) {
+      const row = b * K + k;
+      const a = action0 + k;
+      for (let j = 0; j < A; j++) out.actions[row * A + j] = (t.actions.data[a * A + j]! - action.center[j]!) / action.scale[j]!;
+      out.rewards[row] = (t.rewards[a]! - reward.mean) / reward.std;
+      out.dones[row] = t.terminated[a]!;
+    }
+  }
+  return out;
+}
+
+/** Weights plus Adam moments at a step: everything a resumed run needs. */
+export interface TrainState {
+  step: number;
+  params: Map<string, Float32Array>;
+  m: Map<string, Float32Array>;
+  v: Map<string, Float32Array>;
+}
+
+export interface StepReport {
+  step: number;
+  steps: number;
+  losses: Partial<Record<LossName, number>>;
+  gradNorm: number;
+}
+
+export interface TrainHooks {
+  /** After every step. */
+  onStep?: (r: StepReport) => void;
+  /** Every `checkpointEvery` steps and at the end: persist the state (resume starts from it). */
+  onCheckpoint?: (s: TrainState) => void;
+  checkpointEvery?: number;
+  /** Stops after the step during which this returns true (a time budget). */
+  shouldStop?: () => boolean;
+}
+
+export function initialState(shape: ConvShape, seed: number): TrainState {
+  const params = initialParams(shape, deriveSeed(seed, 'weights'));
+  const zeros = () => new Map([...params].map(([k, p]) => [k, new Float32Array(p.length)]));
+  return { step: 0, params, m: zeros(), v: zeros() };
+}
+
+/** Learning rate at step s (1-based): linear warm-up over 100 steps, cosine decay to 10 % at the last step. */
+export function learningRate(o: Pick<ConvOptions, 'learningRate' | 'steps'>, s: number): number {
+  const warm = Math.min(1, s / 100);
+  const progress = Math.min(1, s / o.steps);
+  return o.learningRate * warm * (0.1 + 0.9 * 0.5 * (1 + Math.cos(Math.PI * progress)));
+}
+
+/** Runs steps from `state.step` to `o.steps` (or until stopped); returns the state reached and the per-step log. */
+export async function runTraining(d: ConvData, o: ConvOptions, state: TrainState, hooks: TrainHooks = {}, onnx: OnnxModelOptions = {}, lossWeights: Partial<LossWeights> = {}): Promise<{ state: TrainState; stopped: boolean }> {
+  const { shape } = d.frame;
+  const K = d.rollout;
+  const graph = trainGraph(shape, o.batch, K, { ...DEFAULT_LOSS_WEIGHTS, state: o.stateWeight, ...lossWeights }, d.frame.pixelWeights);
+  const session = await OnnxModel.load(graph.bytes, onnx);
+  const specs = paramSpecs(shape);
+  const fetch = [...specs.flatMap((p) => [`${p.name}.next`, `${p.name}.m.next`, `${p.name}.v.next`]), 'grad_norm', ...graph.losses.map((l) => `loss.${l}`)];
+  let stopped = false;
+  try {
+    while (state.step < o.steps) {
+      const s = state.step + 1;
+      const b = sampleBatch(d, o.seed, s, o.batch);
+      const feeds: Record<string, { data: Float32Array; dims: number[] }> = {
+        frames: { data: b.frames, dims: [o.batch * (K + 1), 3, shape.height, shape.width] },
+        rewards: { data: b.rewards, dims: [o.batch * K, 1] },
+        dones: { data: b.dones, dims: [o.batch * K, 1] },
+        lr: { data: Float32Array.of((learningRate(o, s) * Math.sqrt(1 - ADAM.beta2 ** s)) / (1 - ADAM.beta1 ** s)), dims: [] },
+      };
+      if (shape.actions > 0) feeds.actions = { data: b.actions, dims: [o.batch * K, shape.actions] };
+      if (shape.states > 0) feeds.states = { data: b.states, dims: [o.batch * (K + 1), shape.states] };
+      for (const p of specs) {
+        feeds[p.name] = { data: state.params.get(p.name)!, dims: p.dims };
+        feeds[`${p.name}.m`] = { data: state.m.get(p.name)!, dims: p.dims };
+        feeds[`${p.name}.v`] = { data: state.v.get(p.name)!, dims: p.dims };
+      }
+      const out = await session.run(feeds, fetch);
+      const losses: Partial<Record<LossName, number>> = {};
+      for (const l of graph.losses) losses[l] = out[`loss.${l}`]!.data[0]!;
+      if (!Number.isFinite(losses.total!)) {
+        throw new TrajforgeError('E_MODEL_SHAPE', `training diverged at step ${s} (loss ${losses.total}); lower --lr or change --seed`);
+      }
+      for (const p of specs) {
+        state.params.set(p.name, out[`${p.name}.next`]!.data as Float32Array);
+        state.m.set(p.name, out[`${p.name}.m.next`]!.data as Float32Array);
+        state.v.set(p.name, out[`${p.name}.v.next`]!.data as Float32Array);
+      }
+      state.step = s;
+      hooks.onStep?.({ step: s, steps: o.steps, losses, gradNorm: out.grad_norm!.data[0]! });
+      const every = hooks.checkpointEvery ?? 0;
+      if (every > 0 && s % every === 0 && s < o.steps) hooks.onCheckpoint?.(state);
+      if (s < o.steps && hooks.shouldStop?.()) {
+        stopped = true;
+        break;
+      }
+    }
+  } finally {
+    await session.release();
+  }
+  return { state, stopped };
+}
+
+export { LOSS_NAMES };
