@@ -2,7 +2,7 @@
 import { sha256Hex } from '../core/hash.js';
 import type { ModelCard } from '../model/card.js';
 import { cardParts, PART_NAMES, type PartName } from '../model/export.js';
-import type { TrainingLogEntry } from '../model/latent-model.js';
+import type { TrainingLogEntry } from '../model/training-log.js';
 import type { ModelData } from './model-data.js';
 
 /** The trained model's sizes, as the card records them. */

@@ -5,9 +5,11 @@ import { MODEL_ENTRIES, openOutput, preflightOutput, writeOutput, type OutputOpt
 import { DEFAULT_CONV_OPTIONS } from '../model/conv/train.js';
 import { convOptions, fitConv } from './train-conv.js';
 import type { ModelCard } from '../model/card.js';
-import { exportLatentModel, exportLinearModel } from '../model/export.js';
-import { fitLinearOnnx } from '../model/linear-baseline.js';
-import { DEFAULT_LATENT_OPTIONS, trainLatentModel, type LatentModelOptions, type TrainingLogEntry } from '../model/latent-model.js';
+import { exportLatentModel } from '../model/keypoints/export.js';
+import { DEFAULT_LATENT_OPTIONS, trainLatentModel, type LatentModelOptions } from '../model/keypoints/train.js';
+import { exportLinearModel } from '../model/linear/export.js';
+import { fitLinearOnnx } from '../model/linear/model.js';
+import type { TrainingLogEntry } from '../model/training-log.js';
 import { saveModel } from '../model/store.js';
 import { buildModelCard } from './model-card.js';
 import { loadModelData, splitEpisodes, type ModelData } from './model-data.js';
@@ -83,7 +85,7 @@ export interface TrainOptions extends PipelineCallbacks<TrainProgress> {
   keypoints?: number;
   /** Open-loop rollout steps of the dynamics loss (>= 1). Default 4 (conv), 8 (keypoints). */
   rollout?: number;
-  /** Weight of the state supervision (0: none). Default 1. */
+  /** Weight of the state supervision (0: none). Default 10 (conv), 1 (keypoints). */
   stateWeight?: number;
   /** Start-latent noise of the dynamics phase, in typical steps (>= 0). Default 1.5. */
   dynamicsNoise?: number;

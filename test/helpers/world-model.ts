@@ -1,5 +1,5 @@
 /** The world-model notes' toy task and the latent model trained on it, shared by the model tests. */
-import { trainLatentModel } from '../../src/model/latent-model.js';
+import { trainLatentModel } from '../../src/model/keypoints/train.js';
 import { transitionsFromEpisodes } from '../../src/model/transitions.js';
 import { toyEpisode } from '../unit/model/toy.js';
 

@@ -10,8 +10,8 @@
  * PCA coefficients give ~0.75), the spatial-softmax idea of deep spatial autoencoders with fixed colour filters instead of
  * learned convolutions, so nothing here needs training beyond choosing the colours.
  */
-import { Rng } from '../core/rng.js';
-import type { OnnxGraph } from './onnx/graph.js';
+import { Rng } from '../../core/rng.js';
+import type { OnnxGraph } from '../onnx/graph.js';
 
 export interface ColourKeypoints {
   /** K × 3 prototype colours (rgb in [0,1]). */

@@ -22,10 +22,10 @@
  * 1 − |d|), c = (size − 1) / 2: a bilinear splat, which the ONNX graph computes with Relu and
  * two MatMuls.
  */
-import { TrajforgeError } from '../core/errors.js';
-import { Rng } from '../core/rng.js';
-import { matrix, solveSpd } from './linalg.js';
-import type { OnnxGraph } from './onnx/graph.js';
+import { TrajforgeError } from '../../core/errors.js';
+import { Rng } from '../../core/rng.js';
+import { matrix, solveSpd } from '../linalg.js';
+import type { OnnxGraph } from '../onnx/graph.js';
 
 export interface Sprites {
   readonly width: number;

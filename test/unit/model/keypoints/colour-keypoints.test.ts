@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { colourKeypointFeatures, fitColourKeypoints, keypointCount } from '../../../src/model/keypoints.js';
+import { colourKeypointFeatures, fitColourKeypoints, keypointCount } from '../../../../src/model/keypoints/colour-keypoints.js';
 
 const W = 16;
 const H = 12;

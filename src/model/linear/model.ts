@@ -10,11 +10,11 @@
  * in float64 JS: the reference that the ONNX fit and the exported graphs are tested against.
  */
 import { bilinearFeatures, fitBilinearDynamics, inferActions, predictNext, type BilinearDynamics } from './bilinear.js';
-import type { LatentWorldModel } from './evaluate.js';
-import { fitRidge, matrix, type AffineMap, type Matrix } from './linalg.js';
-import type { OnnxModelOptions } from './onnx/runtime.js';
-import { fitPca, fitPcaOnnx, OnnxProducts, pcaProject, pcaProjectOnnx, pcaReconstruct, type Pca } from './pca.js';
-import { episodeRows, frameRows, pickRows, poolFrames, type Transitions } from './transitions.js';
+import type { LatentWorldModel } from '../evaluate.js';
+import { fitRidge, matrix, type AffineMap, type Matrix } from '../linalg.js';
+import type { OnnxModelOptions } from '../onnx/runtime.js';
+import { fitPca, fitPcaOnnx, OnnxProducts, pcaProject, pcaProjectOnnx, pcaReconstruct, type Pca } from '../pca.js';
+import { episodeRows, frameRows, pickRows, poolFrames, type Transitions } from '../transitions.js';
 
 export interface LinearWorldModel {
   readonly pca: Pca;

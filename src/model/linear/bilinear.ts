@@ -2,10 +2,10 @@
  * Closed-form latent dynamics: next latent from [z, a, z⊗a] by ridge regression (the bilinear
  * term lets an action's effect depend on the state, e.g. a push only moves the cube when in
  * contact), and inverse dynamics a from [z, Δz, z[:r]⊗Δz]. This is the PCA baseline's dynamics and the
- * fast `--model linear` option; it fits in one pass and has no hyper-parameters but λ.
+ * fast `--arch linear` option; it fits in one pass and has no hyper-parameters but λ.
  */
-import { TrajforgeError } from '../core/errors.js';
-import { applyAffine, fitRidge, matrix, type AffineMap, type Matrix } from './linalg.js';
+import { TrajforgeError } from '../../core/errors.js';
+import { applyAffine, fitRidge, matrix, type AffineMap, type Matrix } from '../linalg.js';
 
 export interface BilinearDynamics {
   readonly latentSize: number;

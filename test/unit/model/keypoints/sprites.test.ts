@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { Rng } from '../../../src/core/rng.js';
-import { colourKeypointFeatures, fitColourKeypoints } from '../../../src/model/keypoints.js';
-import { OnnxGraph } from '../../../src/model/onnx/graph.js';
-import { OnnxModel } from '../../../src/model/onnx/runtime.js';
-import { fitSprites, MASS_GATE, renderSprites, spriteGraph } from '../../../src/model/sprites.js';
-import { transitionsFromEpisodes } from '../../../src/model/transitions.js';
-import { toyEpisode } from './toy.js';
+import { Rng } from '../../../../src/core/rng.js';
+import { colourKeypointFeatures, fitColourKeypoints } from '../../../../src/model/keypoints/colour-keypoints.js';
+import { OnnxGraph } from '../../../../src/model/onnx/graph.js';
+import { OnnxModel } from '../../../../src/model/onnx/runtime.js';
+import { fitSprites, MASS_GATE, renderSprites, spriteGraph } from '../../../../src/model/keypoints/sprites.js';
+import { transitionsFromEpisodes } from '../../../../src/model/transitions.js';
+import { toyEpisode } from '../toy.js';
 
 describe('sprite decoder', () => {
   const episodes = Array.from({ length: 40 }, (_, k) => toyEpisode(k, 30));

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { copyLastBaseline, evaluateWorldModel } from '../../../src/model/evaluate.js';
-import { fitLinearHeads, fitLinearOnnx, fitLinearWorldModel, linearAsLatentModel } from '../../../src/model/linear-baseline.js';
-import { matrix } from '../../../src/model/linalg.js';
-import { linearProbeR2 } from '../../../src/model/metrics.js';
-import { episodeRows, pickRows, transitionsFromEpisodes, type Transitions } from '../../../src/model/transitions.js';
-import { SIZE, toyEpisode } from './toy.js';
+import { copyLastBaseline, evaluateWorldModel } from '../../../../src/model/evaluate.js';
+import { fitLinearHeads, fitLinearOnnx, fitLinearWorldModel, linearAsLatentModel } from '../../../../src/model/linear/model.js';
+import { matrix } from '../../../../src/model/linalg.js';
+import { linearProbeR2 } from '../../../../src/model/metrics.js';
+import { episodeRows, pickRows, transitionsFromEpisodes, type Transitions } from '../../../../src/model/transitions.js';
+import { SIZE, toyEpisode } from '../toy.js';
 
 describe('PCA + bilinear-ridge world model (baseline)', () => {
   const episodes = Array.from({ length: 60 }, (_, k) => toyEpisode(k));

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { Rng } from '../../../src/core/rng.js';
-import { matrix, type Matrix } from '../../../src/model/linalg.js';
-import { bilinearFeatures, fitBilinearDynamics, inferActions, predictNext, rollout } from '../../../src/model/bilinear.js';
-import { r2Score } from '../../../src/model/metrics.js';
+import { Rng } from '../../../../src/core/rng.js';
+import { matrix, type Matrix } from '../../../../src/model/linalg.js';
+import { bilinearFeatures, fitBilinearDynamics, inferActions, predictNext, rollout } from '../../../../src/model/linear/bilinear.js';
+import { r2Score } from '../../../../src/model/metrics.js';
 
 /** One fixed, known bilinear system z' = z + 0.1·(A z + B a + C (z⊗a)), stable for |z| ~ 1. */
 function system() {
