@@ -244,7 +244,8 @@ async function modelBench(): Promise<void> {
   console.log(`\nWorld model (${dataset}, default options):`);
   const train = cli(['train', dataset, '--out', modelDir]);
   const card = JSON.parse(readFileSync(join(modelDir, 'model.json'), 'utf8')) as { latent: number; input: { width: number; height: number }; action: { names: string[] }; training: { seconds: number } };
-  console.log(`train          ${train.seconds.toFixed(1)} s wall (target <= 300 s), peak RSS ${train.rssMb.toFixed(0)} MB`);
+  console.log(`train          ${train.seconds.toFixed(1)} s wall (target <= 600 s), peak RSS ${train.rssMb.toFixed(0)} MB`);
+  await trainingEngineBench();
 
   const { WorldModelSession } = await import('../src/model/session.js');
   const { readModelParts } = await import('../src/model/store.js');
@@ -265,9 +266,9 @@ async function modelBench(): Promise<void> {
     console.log(`${label.padEnd(14)} ${Math.round(rate).toLocaleString('en-US').padStart(10)} ${unit}/s  (${target})`);
   };
   const z = await session.encode(frames, n);
-  await time('encoder', 'frames', 'target >= 5,000', () => session.encode(frames, n));
+  await time('encoder', 'frames', 'target >= 3,000', () => session.encode(frames, n));
   await time('decoder', 'frames', 'residual decoding needs one per step', () => session.decode(z, n));
-  await time('dynamics', 'states', 'target >= 500,000', () => session.step(z, actions, n));
+  await time('dynamics', 'states', 'target >= 200,000', () => session.step(z, actions, n));
   await time('inverse', 'pairs', '', () => session.inverse(z, z, n));
   await session.release();
 
@@ -278,4 +279,47 @@ async function modelBench(): Promise<void> {
   console.log(`eval           ${ev.seconds.toFixed(1)} s wall`);
   rmSync(tmp, { recursive: true, force: true });
 }
+/**
+ * The conv model's training step (one ONNX graph: forward, backward, Adam) at the default size,
+ * on random data: milliseconds a step and frames through the encoder a second, on 1 and 2 threads.
+ */
+async function trainingEngineBench(): Promise<void> {
+  const { trainGraph } = await import('../src/model/conv/train-graph.js');
+  const { initialParams, paramSpecs } = await import('../src/model/conv/network.js');
+  const { DEFAULT_CONV_OPTIONS: o } = await import('../src/model/conv/train.js');
+  const { OnnxModel } = await import('../src/model/onnx/runtime.js');
+  const shape = { width: 64, height: 64, depth: o.depth, latent: o.latent, hidden: o.hidden, actions: 2, states: 12, coords: o.coords > 0, keypoints: o.keypoints };
+  const B = o.batch;
+  const K = o.rollout;
+  const rng = new Rng(2);
+  const params = initialParams(shape, 0);
+  const feeds: Record<string, { data: Float32Array; dims: number[] }> = {
+    frames: { data: Float32Array.from({ length: B * (K + 1) * 3 * 64 * 64 }, () => rng.next()), dims: [B * (K + 1), 3, 64, 64] },
+    actions: { data: new Float32Array(B * K * 2), dims: [B * K, 2] },
+    rewards: { data: new Float32Array(B * K), dims: [B * K, 1] },
+    dones: { data: new Float32Array(B * K), dims: [B * K, 1] },
+    states: { data: new Float32Array(B * (K + 1) * 12), dims: [B * (K + 1), 12] },
+    lr: { data: Float32Array.of(1e-4), dims: [] },
+  };
+  for (const p of paramSpecs(shape)) {
+    feeds[p.name] = { data: params.get(p.name)!, dims: p.dims };
+    feeds[`${p.name}.m`] = { data: new Float32Array(params.get(p.name)!.length), dims: p.dims };
+    feeds[`${p.name}.v`] = { data: new Float32Array(params.get(p.name)!.length), dims: p.dims };
+  }
+  const graph = trainGraph(shape, B, K);
+  for (const threads of [1, 2]) {
+    const model = await OnnxModel.load(graph.bytes, { threads });
+    await model.run(feeds, ['loss.total']);
+    let steps = 0;
+    const t0 = performance.now();
+    while (performance.now() - t0 < SECONDS * 1000) {
+      await model.run(feeds);
+      steps++;
+    }
+    const ms = (performance.now() - t0) / steps;
+    console.log(`train step     ${ms.toFixed(0)} ms (${threads} thread${threads > 1 ? 's' : ''}; batch ${B} x ${K + 1} frames: ${Math.round((1000 * B * (K + 1)) / ms)} encoded + ${Math.round((1000 * B * (K + 1)) / ms)} decoded frames/s, forward + backward + Adam)`);
+    await model.release();
+  }
+}
+
 if (SECTION === 'model') await modelBench();

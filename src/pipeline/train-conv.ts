@@ -13,7 +13,7 @@ import { removeOwn } from '../output/remove.js';
 import { exportConvModel } from '../model/conv/export.js';
 import { paramSpecs } from '../model/conv/network.js';
 import { DEFAULT_CONV_OPTIONS, initialState, prepareConvData, runTraining, type ConvOptions, type TrainState } from '../model/conv/train.js';
-import type { TrainingLogEntry } from '../model/latent-model.js';
+import type { TrainingLogEntry } from '../model/training-log.js';
 import type { OnnxModelOptions } from '../model/onnx/runtime.js';
 import type { ModelData } from './model-data.js';
 import type { ModelShape } from './model-card.js';

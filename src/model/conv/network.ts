@@ -34,10 +34,10 @@ export interface ConvShape {
    */
   coords: boolean;
   /**
-   * Learned keypoints (0: none): 1x1-conv score maps over the second conv's features, a softmax
-   * over the pixels of each, and its expected (x, y) (a spatial soft-argmax, as in deep spatial
-   * autoencoders, Finn et al. 2016). They end z (2 values each): positions precise to fractions
-   * of a feature cell, which inverse dynamics and the state probe need when objects are small.
+   * Learned keypoints (0: none): score maps from a 3x3 and a 1x1 conv at full resolution, a
+   * softmax over the pixels of each, and its expected (x, y) (a spatial soft-argmax, as in deep
+   * spatial autoencoders, Finn et al. 2016). They end z (2 values each): positions precise to
+   * fractions of a pixel, which inverse dynamics and the state probe need when objects are small.
    */
   keypoints: number;
 }
@@ -53,6 +53,8 @@ export interface ParamSpec {
 }
 
 const CONVS = 4;
+/** Scale of the keypoint score maps before their softmax (an inverse temperature). */
+const KEYPOINT_SHARPNESS = 10;
 const KERNEL = 4;
 const CONV = { stride: 2, pad: 1 };
 
@@ -109,7 +111,10 @@ export function paramSpecs(shape: ConvShape): ParamSpec[] {
     const cin = i === 0 ? inputChannels(shape) : ch[i]!;
     specs.push({ name: `enc.conv${i}.w`, dims: [ch[i + 1]!, cin, KERNEL, KERNEL], fanIn: cin * KERNEL * KERNEL, gain: 1 }, { name: `enc.conv${i}.b`, dims: [ch[i + 1]!], fanIn: 0, gain: 1 });
   }
-  if (shape.keypoints > 0) specs.push({ name: 'enc.kp.w', dims: [shape.keypoints, ch[2]!, 1, 1], fanIn: ch[2]!, gain: 1 }, { name: 'enc.kp.b', dims: [shape.keypoints], fanIn: 0, gain: 1 });
+  if (shape.keypoints > 0) {
+    specs.push({ name: 'enc.kpconv.w', dims: [shape.depth, 3, 3, 3], fanIn: 27, gain: 1 }, { name: 'enc.kpconv.b', dims: [shape.depth], fanIn: 0, gain: 1 });
+    specs.push({ name: 'enc.kp.w', dims: [shape.keypoints, shape.depth, 1, 1], fanIn: shape.depth, gain: 1 }, { name: 'enc.kp.b', dims: [shape.keypoints], fanIn: 0, gain: 1 });
+  }
   dense('enc.out', flat, globalLatent(shape), 0.5);
   dense('dec.in', shape.latent, flat);
   for (let i = CONVS - 1; i >= 0; i--) {
@@ -148,6 +153,20 @@ export type Weights = (name: string) => string;
 /** frames NCHW [N, 3, h, w] in [0,1] -> z [N, L]. (Training feeds NCHW; the exported encoder transposes its NHWC input first.) */
 export function encoder(t: Tape, frames: string, shape: ConvShape, w: Weights): string {
   let x = frames;
+  const n = t.shape(frames)[0]!;
+  let keypoints: string | null = null;
+  if (shape.keypoints > 0) {
+    // At full resolution, on the colours alone (coordinate channels would pull every map to a
+    // corner): a 3x3 conv then 1x1 score maps, so a keypoint can follow a few-pixel object to a
+    // fraction of a pixel.
+    const K = shape.keypoints;
+    const P = shape.height * shape.width;
+    const features = t.elu(t.conv(frames, w('enc.kpconv.w'), w('enc.kpconv.b'), { stride: 1, pad: 1 }));
+    // Sharpened scores: at initialisation they differ by about 1 between pixels, which over
+    // thousands of pixels is a near-uniform softmax whose expected position barely moves or learns.
+    const maps = t.scale(t.reshape(t.conv(features, w('enc.kp.w'), w('enc.kp.b'), { stride: 1, pad: 0 }), [-1, K, P], [n, K, P]), KEYPOINT_SHARPNESS);
+    keypoints = t.reshape(t.matmulConstant(t.softmax(maps), cellGrid(shape.width, shape.height), P, 2), [-1, 2 * K], [n, 2 * K]);
+  }
   if (shape.coords) {
     const s = t.shape(frames);
     const grid = t.constant(coordinateChannels(shape.width, shape.height), [1, 2, shape.height, shape.width]);
@@ -155,18 +174,7 @@ export function encoder(t: Tape, frames: string, shape: ConvShape, w: Weights): 
     const target = t.graph.concat([t.graph.slice(t.graph.node('Shape', [frames]), [0], [1], [0]), t.graph.int64Initializer(`coords.dims_${t.graph.name}`, [2, shape.height, shape.width], [3])], 0);
     x = t.concat([frames, t.declare(t.graph.node('Expand', [grid, target]), [s[0]!, 2, shape.height, shape.width])], 1);
   }
-  const n = t.shape(frames)[0]!;
-  let keypoints: string | null = null;
-  for (let i = 0; i < CONVS; i++) {
-    x = t.elu(t.conv(x, w(`enc.conv${i}.w`), w(`enc.conv${i}.b`), CONV));
-    if (i === 1 && shape.keypoints > 0) {
-      const K = shape.keypoints;
-      const mh = shape.height / 4;
-      const mw = shape.width / 4;
-      const maps = t.reshape(t.conv(x, w('enc.kp.w'), w('enc.kp.b'), { stride: 1, pad: 0 }), [-1, K, mh * mw], [n, K, mh * mw]);
-      keypoints = t.reshape(t.matmulConstant(t.softmax(maps), cellGrid(mw, mh), mh * mw, 2), [-1, 2 * K], [n, 2 * K]);
-    }
-  }
+  for (let i = 0; i < CONVS; i++) x = t.elu(t.conv(x, w(`enc.conv${i}.w`), w(`enc.conv${i}.b`), CONV));
   const b = bottleneck(shape);
   const flat = t.reshape(x, [-1, b.c * b.h * b.w], [n, b.c * b.h * b.w]);
   const global = t.dense(flat, w('enc.out.w'), w('enc.out.b'));

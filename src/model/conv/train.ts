@@ -36,7 +36,7 @@ export interface ConvOptions {
   seed: number;
 }
 
-export const DEFAULT_CONV_OPTIONS: ConvOptions = { latent: 64, hidden: 256, depth: 16, batch: 16, rollout: 4, steps: 2000, learningRate: 6e-4, stateWeight: 1, coords: 1, keypoints: 16, seed: 0 };
+export const DEFAULT_CONV_OPTIONS: ConvOptions = { latent: 64, hidden: 256, depth: 16, batch: 16, rollout: 4, steps: 2000, learningRate: 6e-4, stateWeight: 10, coords: 1, keypoints: 16, seed: 0 };
 
 export interface ActionNormalisation {
   center: Float32Array;

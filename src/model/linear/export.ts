@@ -11,6 +11,8 @@ function affineLayer(weights: { rows: number; cols: number; data: Float64Array }
 
 /** [x, y, x[:, :r] ⊗ y] as ONNX ops (z-major, like bilinearFeatures). */
 function bilinearGraph(g: OnnxGraph, x: string, y: string, r: number, ySize: number): string {
+  // Without actions the features are z alone (a reshape to a zero-width row is not valid ONNX).
+  if (ySize === 0) return x;
   const head = g.reshape(g.slice(x, [0], [r], [1]), [-1, r, 1]);
   const product = g.reshape(g.mul(head, g.reshape(y, [-1, 1, ySize])), [-1, r * ySize]);
   return g.concat([x, y, product], 1);

@@ -56,6 +56,8 @@ export class OnnxModel {
         executionProviders: providers,
         intraOpNumThreads: threads,
         graphOptimizationLevel: 'all',
+        // Errors only: onnxruntime's warnings (an initializer its optimiser found unused) are not the user's to act on.
+        logSeverityLevel: 3,
       });
     } catch (e) {
       throw new TrajforgeError('E_INTERNAL', `onnxruntime could not load the model with providers [${providers.join(', ')}]: ${message(e)}`, {
