@@ -104,9 +104,10 @@ function datasetError(dir: string, e: unknown): unknown {
   return new TrajforgeError('E_DATASET_INVALID', `${dir}: cannot read the dataset (${(e as Error).message}); run \`trajforge validate ${dir}\` to find the damaged file`, { file: dir });
 }
 
-/** A value of a row's list column, checked against the width the metadata declares. */
+/** A value of a row's list column, checked against the width the metadata declares (a one-wide feature is a scalar column, see format.ts). */
 function rowValues(row: Row, key: string, width: number, where: () => string): ArrayLike<number> {
   const v = row[key];
+  if (width === 1 && typeof v === 'number') return [v];
   if (!(Array.isArray(v) || ArrayBuffer.isView(v)) || (v as ArrayLike<number>).length !== width) {
     throw new TrajforgeError('E_DATASET_INVALID', `${where()}: column ${key} has ${Array.isArray(v) || ArrayBuffer.isView(v) ? (v as ArrayLike<number>).length : 'no list of'} values, meta/trajforge.json declares ${width}`);
   }
