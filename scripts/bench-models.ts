@@ -34,7 +34,7 @@ const envIds =
 
 const rows: string[] = [];
 const pct = (v: number | undefined) => (v === undefined || !Number.isFinite(v) ? 'n/a' : `${(100 * v).toFixed(1)} %`);
-const num = (v: number | undefined, d = 2) => (v === undefined || !Number.isFinite(v) ? 'n/a' : v.toFixed(d));
+const num = (v: number | undefined, d = 2, unit = '') => (v === undefined || !Number.isFinite(v) ? 'n/a' : `${v.toFixed(d)}${unit}`);
 for (const env of envIds) {
   const data = join(work, 'data', env);
   const model = join(work, 'models', `${env}-${values.arch}`);
@@ -50,7 +50,7 @@ for (const env of envIds) {
   const ev = await evaluateWorldModel({ model, dataset: data });
   const t3 = performance.now();
   const value = (prefix: string) => ev.targets.find((t) => t.name.startsWith(prefix))?.value;
-  const row = `| ${env} | ${pct(value(`${ev.horizon}-step MSE below copy-last`))} | ${pct(value(`${ev.horizon}-step MSE below the PCA`))} | ${num(value('ΔPSNR'))} dB | ${num(value('inverse'))} | ${num(value('linear probe'))} | ${ev.targets.every((t) => t.pass) ? 'all met' : `missed: ${ev.targets.filter((t) => !t.pass).map((t) => t.name).join('; ')}`} | ${((t2 - t1) / 1000).toFixed(0)} s | ${((t3 - t2) / 1000).toFixed(0)} s |`;
+  const row = `| ${env} | ${pct(value(`${ev.horizon}-step MSE below copy-last`))} | ${pct(value(`${ev.horizon}-step MSE below the PCA`))} | ${num(value('ΔPSNR'), 2, ' dB')} | ${num(value('inverse'))} | ${num(value('linear probe'))} | ${ev.targets.every((t) => t.pass) ? 'all met' : `missed: ${ev.targets.filter((t) => !t.pass).map((t) => t.name).join('; ')}`} | ${((t2 - t1) / 1000).toFixed(0)} s | ${((t3 - t2) / 1000).toFixed(0)} s |`;
   rows.push(row);
   console.error(`${env}: generate ${((t1 - t0) / 1000).toFixed(0)} s, train ${((t2 - t1) / 1000).toFixed(0)} s, eval ${((t3 - t2) / 1000).toFixed(0)} s`);
   console.error(row);
