@@ -12,7 +12,7 @@ import { writeFileAtomic } from '../output/atomic.js';
 import { removeOwn } from '../output/remove.js';
 import { exportConvModel } from '../model/conv/export.js';
 import { paramSpecs } from '../model/conv/network.js';
-import { DEFAULT_CONV_OPTIONS, initialState, prepareConvData, runTraining, type ConvOptions, type TrainState } from '../model/conv/train.js';
+import { initialState, prepareConvData, runTraining, type ConvOptions, type TrainState } from '../model/conv/train.js';
 import type { TrainingLogEntry } from '../model/training-log.js';
 import type { OnnxModelOptions } from '../model/onnx/runtime.js';
 import type { ModelData } from './model-data.js';
@@ -130,11 +130,6 @@ export async function fitConv(x: ConvFitInputs): Promise<ConvFit> {
     state: { names: [], latent_dims: [], mean: [], std: [] },
   };
   return { parts: exportConvModel(model), shape, log, steps: result.state.step, stopped: result.stopped };
-}
-
-/** The conv options from the caller's, with defaults; the step count and sizes checked. */
-export function convOptions(o: Partial<ConvOptions>): ConvOptions {
-  return { ...DEFAULT_CONV_OPTIONS, ...Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) };
 }
 
 function writeCheckpoint(file: string, s: TrainState): void {

@@ -2,8 +2,8 @@ import { join } from 'node:path';
 import { TrajforgeError } from '../core/errors.js';
 import { writeFileAtomic } from '../output/atomic.js';
 import { MODEL_ENTRIES, openOutput, preflightOutput, writeOutput, type OutputOptions } from '../output/folder.js';
-import { DEFAULT_CONV_OPTIONS } from '../model/conv/train.js';
-import { convOptions, fitConv } from './train-conv.js';
+import { DEFAULT_CONV_OPTIONS, type ConvOptions } from '../model/conv/train.js';
+import { fitConv } from './train-conv.js';
 import type { ModelCard } from '../model/card.js';
 import { exportLatentModel } from '../model/keypoints/export.js';
 import { DEFAULT_LATENT_OPTIONS, trainLatentModel, type LatentModelOptions } from '../model/keypoints/train.js';
@@ -177,7 +177,7 @@ function refuseOtherFamilysOptions(opts: TrainOptions, kind: WorldModelKind): vo
 async function trainConv(opts: TrainOptions): Promise<TrainSummary> {
   const elapsed = stopwatch();
   const D = DEFAULT_CONV_OPTIONS;
-  const options = convOptions({
+  const options: ConvOptions = {
     latent: checkInt(opts.latent ?? D.latent, 'latent', 2),
     hidden: checkInt(opts.hidden ?? D.hidden, 'hidden', 4),
     depth: checkInt(opts.depth ?? D.depth, 'depth', 1),
@@ -189,7 +189,7 @@ async function trainConv(opts: TrainOptions): Promise<TrainSummary> {
     coords: D.coords,
     keypoints: checkInt(opts.learnedKeypoints ?? D.keypoints, 'learned-keypoints', 0),
     seed: checkInt(opts.seed ?? 0, 'seed', 0),
-  });
+  };;
   if (options.latent <= 2 * options.keypoints) throw new TrajforgeError('E_USAGE', `--latent ${options.latent} must exceed twice --learned-keypoints (${options.keypoints} keypoints take ${2 * options.keypoints} latent dims)`);
   if (!(options.learningRate > 0)) throw new TrajforgeError('E_USAGE', `--lr must be > 0, got ${options.learningRate}`);
   if (!(options.stateWeight >= 0)) throw new TrajforgeError('E_USAGE', `--state-weight must be >= 0, got ${options.stateWeight}`);

@@ -13,7 +13,7 @@ import { deriveSeed, Rng } from '../../core/rng.js';
 import { OnnxModel, type OnnxModelOptions } from '../onnx/runtime.js';
 import { varyingColumns, type Transitions } from '../transitions.js';
 import { initialParams, paramSpecs, type ConvShape } from './network.js';
-import { ADAM, DEFAULT_LOSS_WEIGHTS, LOSS_NAMES, trainGraph, type LossName, type LossWeights } from './train-graph.js';
+import { ADAM, DEFAULT_LOSS_WEIGHTS, trainGraph, type LossName, type LossWeights } from './train-graph.js';
 import { resizeFrames, workingSize } from './resize.js';
 
 export interface ConvOptions {
@@ -320,4 +320,3 @@ export async function runTraining(d: ConvData, o: ConvOptions, state: TrainState
   return { state, stopped };
 }
 
-export { LOSS_NAMES };

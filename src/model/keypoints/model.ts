@@ -13,21 +13,15 @@
  * Synthetic data knows the simulator state, and tying latent dims to it gives the latent a
  * physically meaningful, smooth coordinate system in which dynamics are easy to learn.
  */
+import type { PartShape } from '../export.js';
 import { apply, type Dense, type Mlp } from '../nn.js';
 import { poolFrames } from '../transitions.js';
 import { colourKeypointFeatures, keypointCount, type ColourKeypoints } from './colour-keypoints.js';
 import { renderSprites, type Sprites } from './sprites.js';
 
 /** Everything inference needs, in plain arrays; the ONNX export turns these into graphs. */
-export interface LatentModel {
-  /** Encoder input: the camera's frames. */
-  readonly inputWidth: number;
-  readonly inputHeight: number;
-  /** Decoded frames (and the stem's input): the input box-filtered by inputWidth / width. */
-  readonly width: number;
-  readonly height: number;
-  readonly latent: number;
-  readonly actionDim: number;
+export interface LatentModel extends PartShape {
+  /* Decoded frames (width × height, the stem's input) are the input box-filtered by inputWidth / width. */
   /** Stem coefficients at the front of z (the rest is the state estimate). */
   readonly coefficients: number;
   /** frame (H·W·3 in [0,1]) -> coefficients. */

@@ -93,14 +93,8 @@ export class Tape {
     return this.record(y, [n!, out!, ho, wo], [x, w, b], (dy) => {
       const g = this.graph;
       const dx = this.needs(x) ? g.node('ConvTranspose', [dy, w], { ...attrs, output_padding: { ints: outputPadding([h as number, wd as number], [ho, wo], k!, o) } }) : null;
-      // dW[o, c] = Σ_n x[n, c] ⋆ dy[n, o]: a Conv with batch and channels swapped, dilated by the stride.
-      const xt = g.node('Transpose', [x], { perm: { ints: [1, 0, 2, 3] } });
-      const dyt = g.node('Transpose', [dy], { perm: { ints: [1, 0, 2, 3] } });
-      let dw = g.node('Conv', [xt, dyt], { pads: { ints: [o.pad, o.pad, o.pad, o.pad] }, dilations: { ints: [o.stride, o.stride] } });
-      const span = (h as number) + 2 * o.pad - o.stride * (ho - 1);
-      if (span !== k) dw = g.slice(dw, [0, 0], [k!, k!], [2, 3]);
-      dw = g.node('Transpose', [dw], { perm: { ints: [1, 0, 2, 3] } });
-      return [dx, dw, this.reduceSum(dy, [0, 2, 3])];
+      // dW[o, c] = Σ_n x[n, c] ⋆ dy[n, o].
+      return [dx, this.kernelGradient(x, h as number, dy, ho, k!, o), this.reduceSum(dy, [0, 2, 3])];
     });
   }
 
@@ -117,13 +111,7 @@ export class Tape {
       const g = this.graph;
       const dx = this.needs(x) ? g.node('Conv', [dy, w], attrs) : null;
       // dW[c, o] = Σ_n dy[n, o] ⋆ x[n, c]: the input's role and the kernel's swap compared with Conv.
-      const dyt = g.node('Transpose', [dy], { perm: { ints: [1, 0, 2, 3] } });
-      const xt = g.node('Transpose', [x], { perm: { ints: [1, 0, 2, 3] } });
-      let dw = g.node('Conv', [dyt, xt], { pads: { ints: [o.pad, o.pad, o.pad, o.pad] }, dilations: { ints: [o.stride, o.stride] } });
-      const span = ho + 2 * o.pad - o.stride * ((h as number) - 1);
-      if (span !== k) dw = g.slice(dw, [0, 0], [k!, k!], [2, 3]);
-      dw = g.node('Transpose', [dw], { perm: { ints: [1, 0, 2, 3] } });
-      return [dx, dw, this.reduceSum(dy, [0, 2, 3])];
+      return [dx, this.kernelGradient(dy, ho, x, h as number, k!, o), this.reduceSum(dy, [0, 2, 3])];
     });
   }
 
@@ -357,6 +345,19 @@ export class Tape {
       this.ops.push({ output: y, inputs, backward });
     }
     return y;
+  }
+
+  /**
+   * The weight gradient shared by Conv and ConvTranspose: Σ over the batch of `wide` correlated
+   * with `narrow` (the smaller, strided map), as a Conv with batch and channels swapped, dilated by
+   * the stride; sliced to k where the stride rounded the wide map, then channels swapped back.
+   */
+  private kernelGradient(wide: string, wideSize: number, narrow: string, narrowSize: number, k: number, o: ConvOptions): string {
+    const g = this.graph;
+    const swap = (t: string) => g.node('Transpose', [t], { perm: { ints: [1, 0, 2, 3] } });
+    let dw = g.node('Conv', [swap(wide), swap(narrow)], { pads: { ints: [o.pad, o.pad, o.pad, o.pad] }, dilations: { ints: [o.stride, o.stride] } });
+    if (wideSize + 2 * o.pad - o.stride * (narrowSize - 1) !== k) dw = g.slice(dw, [0, 0], [k, k], [2, 3]);
+    return swap(dw);
   }
 
   private needs(x: string): boolean {
