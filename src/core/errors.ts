@@ -21,6 +21,7 @@ export type ErrorCode =
   | 'E_FFMPEG_FAILED'
   | 'E_WORKER_FAILED'
   | 'E_MODEL_SHAPE'
+  | 'E_VIDEO_INVALID'
   | 'E_INTERNAL';
 
 /** Exit codes: 2 for anything the user must fix in their input, 1 for runtime failures. */
@@ -36,6 +37,7 @@ const USER_ERRORS: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'E_MODEL_SHAPE',
   'E_OUTPUT_NOT_OURS',
   'E_POLICY_INVALID',
+  'E_VIDEO_INVALID',
 ]);
 
 export interface ConfigIssue {
