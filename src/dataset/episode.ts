@@ -48,9 +48,24 @@ export interface EpisodeData {
   collisions: (Collision & { frame: number })[];
   /** Extra float features per step (e.g. observation.latent), length × dim row-major, plus the value for the final observation. */
   extras?: { key: string; dim: number; names?: string[]; data: Float32Array; final?: Float32Array }[];
+  /** Where a labelled episode's frames came from (trajforge label); absent for simulated and dreamed ones. */
+  provenance?: EpisodeProvenance;
   /** Seconds spent simulating and rendering. */
   simSeconds: number;
   renderSeconds: number;
+}
+
+/** The source of a labelled episode: a file (or dataset episode) and the frames of it the episode covers. */
+export interface EpisodeProvenance {
+  /** The video file, or `DATASET#episode` for an episode of a LeRobot dataset. */
+  file: string;
+  /** Frames [from, to] of the source after resampling to the dataset's fps (the episode's T + 1 observations). */
+  fromFrame: number;
+  toFrame: number;
+  /** The source's own frame rate and size before resampling. */
+  sourceFps: number;
+  sourceWidth: number;
+  sourceHeight: number;
 }
 
 /** One body's state at every frame (T + 1 frames, the last is the final observation). */

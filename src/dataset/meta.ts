@@ -32,7 +32,8 @@ export interface DatasetMeta {
     /** Episodes of the whole run (before sharding). */
     episodes: number;
     shard: { index: number; count: number };
-    policy: { kind: string; noise: number; epsilon: number };
+    /** An ONNX policy (kind `onnx`) adds its file as given and the file's sha256. */
+    policy: { kind: string; noise: number; epsilon: number; file?: string; sha256?: string };
     codec: VideoCodec;
     gop: number;
     /** Episodes per checkpoint (resume granularity). */
@@ -48,9 +49,13 @@ export interface ExtraFeature {
   names?: string[];
 }
 
-/** Provenance: `world-model` marks episodes dreamed by a learned model rather than simulated. */
+/**
+ * Provenance: `world-model` marks episodes dreamed by a learned model rather than simulated;
+ * `labelled` marks frames from video (or another dataset) whose actions a model's inverse
+ * dynamics inferred (trajforge label).
+ */
 export interface DatasetSource {
-  kind: 'simulator' | 'world-model';
+  kind: 'simulator' | 'world-model' | 'labelled';
   modelId?: string;
   model?: string;
 }

@@ -51,11 +51,17 @@ export const modelCardSchema = z.strictObject({
     high: z.array(z.number().nullable()),
   }),
   state: z.strictObject({
-    /** State features tied to z[latent_dims[i]] as (value - mean[i]) / std[i] during training. */
+    /**
+     * State features the latent estimates: feature i is z[latent_dims[i]] · std[i] + mean[i]
+     * (the keypoint family ties latent dims to state during training), or, with `readout`,
+     * (z · weights + bias)[i] · std[i] + mean[i] (a linear head trained beside the model).
+     */
     names: z.array(z.string()),
     latent_dims: z.array(z.number().int().nonnegative()),
     mean: z.array(z.number()),
     std: z.array(z.number()),
+    /** Linear read-out of the normalised state: weights row-major latent × names, bias per name. latent_dims is then empty. */
+    readout: z.strictObject({ weights: z.array(z.number()), bias: z.array(z.number()) }).optional(),
   }),
   split: z.strictObject({ train: z.array(z.number().int()), heldout: z.array(z.number().int()) }),
   training: z.strictObject({
@@ -94,7 +100,11 @@ function cardInconsistency(card: ModelCard): string {
   const A = card.action.names.length;
   if (card.action.low.length !== A || card.action.high.length !== A) return `action.low/high have ${card.action.low.length}/${card.action.high.length} entries for ${A} action names`;
   const s = card.state;
-  if (s.latent_dims.length !== s.names.length || s.mean.length !== s.names.length || s.std.length !== s.names.length) return `state.names, latent_dims, mean and std differ in length`;
+  if (s.mean.length !== s.names.length || s.std.length !== s.names.length) return `state.names, mean and std differ in length`;
+  if (s.readout) {
+    if (s.latent_dims.length !== 0) return `state has both latent_dims and a readout`;
+    if (s.readout.weights.length !== card.latent * s.names.length || s.readout.bias.length !== s.names.length) return `state.readout holds ${s.readout.weights.length} weights and ${s.readout.bias.length} biases for latent ${card.latent} × ${s.names.length} state features`;
+  } else if (s.latent_dims.length !== s.names.length) return `state.names and latent_dims differ in length`;
   if (s.latent_dims.some((d) => d >= card.latent)) return `state.latent_dims reach past latent ${card.latent}`;
   const want: Record<string, (number | null)[]> = {
     frames: [null, card.input.height, card.input.width, 3],

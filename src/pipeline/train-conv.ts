@@ -127,9 +127,23 @@ export async function fitConv(x: ConvFitInputs): Promise<ConvFit> {
     height: d.frame.input.height,
     latent: o.latent,
     actionDim: t.actions.cols,
-    state: { names: [], latent_dims: [], mean: [], std: [] },
+    state: convStateReadout(d.frame.state, result.state.params, data.meta.observationNames),
   };
   return { parts: exportConvModel(model), shape, log, steps: result.state.step, stopped: result.stopped };
+}
+
+/** The auxiliary state head as the card's linear read-out (z · state.w + state.b, then un-normalised); none when no state was a target. */
+function convStateReadout(state: { columns: number[]; mean: Float32Array; std: Float32Array }, params: Map<string, Float32Array>, names: readonly string[]): ModelShape['state'] {
+  const w = params.get('state.w');
+  const b = params.get('state.b');
+  if (state.columns.length === 0 || !w || !b) return { names: [], latent_dims: [], mean: [], std: [] };
+  return {
+    names: state.columns.map((c) => names[c] ?? `state.${c}`),
+    latent_dims: [],
+    mean: Array.from(state.mean),
+    std: Array.from(state.std),
+    readout: { weights: Array.from(w), bias: Array.from(b) },
+  };
 }
 
 function writeCheckpoint(file: string, s: TrainState): void {

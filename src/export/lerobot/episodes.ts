@@ -137,7 +137,7 @@ async function* readEpisodes(dir: string, options: { channels?: readonly Channel
   const videos = new VideoStreams(dir, info.fps);
   try {
     for (const [e, em] of episodes.entries()) {
-      const side = sidecar[e] as { source_episode?: unknown; seed?: unknown; bodies?: unknown; collisions?: EpisodeData['collisions'] } | undefined;
+      const side = sidecar[e] as { source_episode?: unknown; seed?: unknown; bodies?: unknown; collisions?: EpisodeData['collisions']; provenance?: Record<string, unknown> } | undefined;
       if (!side || !Array.isArray(side.bodies)) throw new TrajforgeError('E_DATASET_INVALID', `${sidecarFile}: no line for episode ${e} with its bodies (meta/episodes lists ${episodes.length} episodes)`, { file: sidecarFile });
       const T = Number(em.length);
       const r = await cursor.take(Number(em.dataset_from_index), T);
@@ -182,8 +182,10 @@ async function* readEpisodes(dir: string, options: { channels?: readonly Channel
         const final = extras.has(`final_extra/${x.key}`) ? extras.get(`final_extra/${x.key}`) : undefined;
         return { key: x.key, dim: x.dim, ...(x.names ? { names: x.names } : {}), data, ...(final ? { final: Float32Array.from(final.data as Float32Array) } : {}) };
       });
+      const p = side.provenance;
       yield {
         ...(extraList.length ? { extras: extraList } : {}),
+        ...(p ? { provenance: { file: String(p.file), fromFrame: Number(p.from_frame), toFrame: Number(p.to_frame), sourceFps: Number(p.source_fps), sourceWidth: Number(p.source_width), sourceHeight: Number(p.source_height) } } : {}),
         episode: Number(side.source_episode),
         seed: Number(side.seed),
         length: T,
@@ -199,7 +201,8 @@ async function* readEpisodes(dir: string, options: { channels?: readonly Channel
         frames,
         finalObs: Float32Array.from(extras.get('final_obs').data as Float32Array),
         finalFrames,
-        cameras: meta.cameras.map((c) => ({
+        // Labelled episodes come from videos of unknown cameras: they carry no tracks.
+        cameras: meta.cameras.filter((c) => extras.has(`camera/${c.name}/K`)).map((c) => ({
           name: c.name,
           K: rows3(nums(`camera/${c.name}/K`), 3),
           worldToCamera: rows3(nums(`camera/${c.name}/world_to_camera`), 4),

@@ -33,6 +33,8 @@ export interface EpisodeRecord {
   bodies?: EpisodeData['bodies'];
   collisions?: EpisodeData['collisions'];
   final_obs?: number[];
+  /** Labelled episodes: the source file and frame range (EpisodeData.provenance). */
+  provenance?: EpisodeData['provenance'];
 }
 
 /**
@@ -62,7 +64,7 @@ export class MetadataWriter {
   ) {
     this.keys = videoCameras(meta).map((c) => videoKey(c.name));
     this.statFeatures = episodeStatFeatures(meta, features);
-    this.columns = episodesColumns(this.keys, this.statFeatures);
+    this.columns = episodesColumns(this.keys, this.statFeatures, meta.source?.kind === 'labelled');
     this.episodesFile = join(dir, episodesPath(0, 0));
     mkdirSync(join(this.episodesFile, '..'), { recursive: true });
     this.episodesWriter = new ParquetFileWriter(`${this.episodesFile}.tmp`, this.columns);
@@ -95,8 +97,14 @@ export class MetadataWriter {
     push('source_episode', BigInt(e.source_episode));
     push('success', e.success);
     push('config_hash', this.meta.configHash);
-    // 'simulation' is what plain runs have always written; dreamed episodes say so.
-    push('source', this.meta.source?.kind === 'world-model' ? 'world-model' : 'simulation');
+    // 'simulation' is what plain runs have always written; dreamed and labelled episodes say so.
+    const kind = this.meta.source?.kind;
+    push('source', kind === 'world-model' || kind === 'labelled' ? kind : 'simulation');
+    if (kind === 'labelled') {
+      push('source_file', e.provenance?.file ?? '');
+      push('source_from_frame', BigInt(e.provenance?.fromFrame ?? 0));
+      push('source_to_frame', BigInt(e.provenance?.toFrame ?? 0));
+    }
     for (const f of this.statFeatures) for (const st of STAT_NAMES) push(`stats/${f}/${st}`, e.stats![f]![st]);
     if (++this.buffered >= 256) this.flush();
     for (const [k, h] of Object.entries(e.histograms)) {
@@ -172,10 +180,12 @@ function sourceFields(meta: DatasetMeta) {
 }
 
 function sidecarEpisode(e: EpisodeRecord) {
-  return { episode_index: e.episode_index, source_episode: e.source_episode, seed: e.seed, length: e.length, success: e.success, return: e.return, bodies: e.bodies, collisions: e.collisions, histograms: e.histograms };
+  const p = e.provenance;
+  const provenance = p ? { provenance: { file: p.file, from_frame: p.fromFrame, to_frame: p.toFrame, source_fps: p.sourceFps, source_width: p.sourceWidth, source_height: p.sourceHeight } } : {};
+  return { episode_index: e.episode_index, source_episode: e.source_episode, seed: e.seed, length: e.length, success: e.success, return: e.return, bodies: e.bodies, collisions: e.collisions, histograms: e.histograms, ...provenance };
 }
 
-function episodesColumns(keys: string[], statFeatures: string[]): ColumnDef[] {
+function episodesColumns(keys: string[], statFeatures: string[], labelled: boolean): ColumnDef[] {
   const columns: ColumnDef[] = [
     { name: 'episode_index', dtype: 'int64', form: 'scalar' },
     { name: 'tasks', dtype: 'string', form: 'list' },
@@ -197,6 +207,13 @@ function episodesColumns(keys: string[], statFeatures: string[]): ColumnDef[] {
     { name: 'success', dtype: 'bool', form: 'scalar' },
     { name: 'config_hash', dtype: 'string', form: 'scalar' },
     { name: 'source', dtype: 'string', form: 'scalar' },
+    ...(labelled
+      ? ([
+          { name: 'source_file', dtype: 'string', form: 'scalar' },
+          { name: 'source_from_frame', dtype: 'int64', form: 'scalar' },
+          { name: 'source_to_frame', dtype: 'int64', form: 'scalar' },
+        ] satisfies ColumnDef[])
+      : []),
   ];
   for (const f of statFeatures) for (const s of STAT_NAMES) columns.push({ name: `stats/${f}/${s}`, dtype: 'float64', form: 'list' });
   return columns;

@@ -187,6 +187,7 @@ export class LeRobotSink implements EpisodeSink<LeRobotEncoded> {
       return: ep.rewards.reduce((a, b) => a + b, 0),
       from_index: this.nextIndex,
       histograms,
+      ...(ep.provenance ? { provenance: ep.provenance } : {}),
       collisions: ep.collisions,
       // Static body facts only; per-frame tracks are in the binary side file.
       bodies: ep.bodies.map((b) => ({ ...b, positions: [], quaternions: [], velocities: [], angularVelocities: [] })),

@@ -137,8 +137,9 @@ export class RldsSink extends JournaledSink<Uint8Array, { end: number }> {
  */
 function provenance(meta: DatasetMeta): string {
   const src = meta.source;
-  if (!src || src.kind !== 'world-model') return '';
+  if (!src || src.kind === 'simulator') return '';
   const id = [src.modelId, src.model].filter(Boolean).join(', ');
+  if (src.kind === 'labelled') return ` Frames from video; actions inferred by a world model's inverse dynamics${id ? ` (${id})` : ''}, not recorded.`;
   return ` Dreamed by a world model${id ? ` (${id})` : ''}, not simulated.`;
 }
 

@@ -1,0 +1,191 @@
+import { mkdirSync, existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { TrajforgeError } from '../../../src/core/errors.js';
+import type { EpisodeData } from '../../../src/dataset/episode.js';
+import { readLeRobotEpisodes } from '../../../src/export/lerobot/episodes.js';
+import { actionAgreement } from '../../../src/model/label-metrics.js';
+import { labelVideos } from '../../../src/pipeline/label.js';
+import { validateDataset } from '../../../src/pipeline/validate.js';
+import { writeClip } from '../../../src/video/clip.js';
+import { squareFrames, writeCentroidModel } from '../../helpers/analytic-model.js';
+import { query, tmpDir } from '../../helpers/dataset.js';
+
+/**
+ * PushCube-v1's top camera is 64x64 at 20 fps. The centroid model moves its latent 8 model pixels
+ * per unit action; the clips are drawn at 96x96 with 12 pixels per unit (the same motion after
+ * the 96 -> 64 resampling), so labelling them must give back the actions that drew them.
+ */
+const K_MODEL = 8;
+const K_SOURCE = 12;
+
+function path(episode: number, steps: number): Float32Array {
+  const a = new Float32Array(steps * 2);
+  for (let t = 0; t < steps; t++) {
+    a[t * 2] = 0.6 * Math.sin(0.6 * t + episode);
+    a[t * 2 + 1] = 0.5 * Math.cos(0.5 * t + 2 * episode);
+  }
+  return a;
+}
+
+let root: string;
+let model: string;
+const truth: Float32Array[] = [];
+
+beforeAll(() => {
+  root = tmpDir('tf-label-');
+  model = join(root, 'model');
+  writeCentroidModel(model, { env: 'PushCube-v1', camera: 'top', pixelsPerAction: K_MODEL, residualScale: 0.05 });
+  mkdirSync(join(root, 'videos', 'more'), { recursive: true });
+  for (let e = 0; e < 3; e++) {
+    const actions = path(e, 30);
+    truth.push(actions);
+    const { frames, count } = squareFrames(96, 96, 12, [48, 48], actions, K_SOURCE);
+    writeClip(join(root, 'videos', e === 2 ? 'more' : '', `clip${e}.mp4`), frames, count, { width: 96, height: 96, fps: 20, profile: 'lossless' });
+  }
+});
+
+describe('trajforge label', () => {
+  it('recovers the actions behind videos of a known motion, and writes a dataset that validates and DuckDB reads', async () => {
+    const out = join(root, 'labelled');
+    const s = await labelVideos({ videos: join(root, 'videos'), model, out, episodeLength: 12 });
+    // 31 frames per clip: episodes of 12, 12 and 6 steps, sharing boundary frames.
+    expect(s.sources).toBe(3);
+    expect(s.episodes).toBe(9);
+    expect(s.frames).toBe(90);
+    expect(s.sourceFrames).toBe(93);
+    expect(s.skipped).toEqual([]);
+    expect(s.confidenceScale).toEqual({ value: 0.05, from: 'card' });
+
+    const eps = await all(out);
+    expect(eps.map((e) => e.length)).toEqual([12, 12, 6, 12, 12, 6, 12, 12, 6]);
+    // Folder order is by relative path: clip0, clip1, more/clip2.
+    const inferred = (clip: number) => {
+      const parts = eps.slice(clip * 3, clip * 3 + 3).map((e) => e.actions);
+      const all = new Float32Array(60);
+      let o = 0;
+      for (const p of parts) {
+        all.set(p, o);
+        o += p.length;
+      }
+      return all;
+    };
+    for (let c = 0; c < 3; c++) {
+      const agreement = actionAgreement(inferred(c), truth[c]!, 2);
+      // Integer square positions: each step is off by up to a pixel of 12, so R² stays just below 1.
+      for (const r2 of agreement.r2) expect(r2).toBeGreaterThan(0.97);
+      for (const mae of agreement.mae) expect(mae).toBeLessThan(0.06);
+    }
+    // The state estimate is the centroid in model pixels: the square starts at the centre.
+    expect(eps[0]!.obsDim).toBe(2);
+    expect(eps[0]!.obs[0]).toBeCloseTo(32, 0);
+    expect(eps[0]!.obs[1]).toBeCloseTo(32, 0);
+
+    expect(await validateDataset({ dir: out })).toMatchObject({ valid: true, problems: [] });
+    const rows = await query(`SELECT episode_index, source, source_file, source_from_frame, source_to_frame FROM read_parquet('${out}/meta/episodes/*/*.parquet') ORDER BY episode_index`);
+    expect(rows.map((r) => [r.source_file, Number(r.source_from_frame), Number(r.source_to_frame)])).toEqual([
+      [join(root, 'videos', 'clip0.mp4'), 0, 12],
+      [join(root, 'videos', 'clip0.mp4'), 12, 24],
+      [join(root, 'videos', 'clip0.mp4'), 24, 30],
+      [join(root, 'videos', 'clip1.mp4'), 0, 12],
+      [join(root, 'videos', 'clip1.mp4'), 12, 24],
+      [join(root, 'videos', 'clip1.mp4'), 24, 30],
+      [join(root, 'videos', 'more', 'clip2.mp4'), 0, 12],
+      [join(root, 'videos', 'more', 'clip2.mp4'), 12, 24],
+      [join(root, 'videos', 'more', 'clip2.mp4'), 24, 30],
+    ]);
+    expect(new Set(rows.map((r) => r.source))).toEqual(new Set(['labelled']));
+    const data = await query(`SELECT action, "action.confidence" AS c, "observation.latent" AS z FROM read_parquet('${out}/data/*/*.parquet') ORDER BY index LIMIT 3`);
+    expect((data[0]!.action as number[])[0]).toBeCloseTo(truth[0]![0]!, 1);
+    expect((data[0]!.z as number[]).length).toBe(2);
+    // An exact model: the dynamics under the inferred action lands on the next latent.
+    for (const r of data) expect(Number(r.c)).toBeGreaterThan(0.9);
+  });
+
+  it('takes a video at twice the rate and another size and aspect to the same labels, through resampling', async () => {
+    const actions = truth[0]!;
+    const { frames, count } = squareFrames(96, 96, 12, [48, 48], actions, K_SOURCE);
+    // Each frame twice at 40 fps, padded to 4:3 with 24 columns of background each side.
+    const W = 144;
+    const doubled = new Uint8Array(count * 2 * W * 96 * 3);
+    for (let t = 0; t < count; t++) {
+      for (const rep of [0, 1]) {
+        const base = (t * 2 + rep) * W * 96 * 3;
+        for (let i = 0; i < W * 96; i++) doubled.set([30, 30, 30], base + i * 3);
+        for (let y = 0; y < 96; y++) doubled.set(frames.subarray((t * 96 + y) * 96 * 3, (t * 96 + y + 1) * 96 * 3), base + (y * W + 24) * 3);
+      }
+    }
+    const file = join(root, 'fast.mp4');
+    writeClip(file, doubled, count * 2, { width: W, height: 96, fps: 40, profile: 'lossless' });
+    const out = join(root, 'labelled-fast');
+    const s = await labelVideos({ videos: file, model, out, episodeLength: 100 });
+    expect(s.episodes).toBe(1);
+    expect(s.frames).toBe(30);
+    const [ep] = await all(out);
+    const agreement = actionAgreement(ep!.actions, actions, 2);
+    for (const r2 of agreement.r2) expect(r2).toBeGreaterThan(0.97);
+    expect(ep!.provenance).toEqual({ file, fromFrame: 0, toFrame: 30, sourceFps: 40, sourceWidth: W, sourceHeight: 96 });
+  });
+
+  it('flags a jump the model cannot explain with low confidence', async () => {
+    const actions = path(5, 20);
+    const { frames, count } = squareFrames(96, 96, 12, [48, 48], actions, K_SOURCE);
+    // Frames 10.. shifted 30 pixels right: a cut, not a motion any action in [-1, 1] makes.
+    const shifted = new Uint8Array(frames);
+    for (let t = 10; t < count; t++) {
+      const moved = squareFrames(96, 96, 12, [48 + 30, 48], actions.slice(0, 2 * t), K_SOURCE);
+      shifted.set(moved.frames.subarray(t * 96 * 96 * 3, (t + 1) * 96 * 96 * 3), t * 96 * 96 * 3);
+    }
+    const file = join(root, 'cut.mp4');
+    writeClip(file, shifted, count, { width: 96, height: 96, fps: 20, profile: 'lossless' });
+    const out = join(root, 'labelled-cut');
+    await labelVideos({ videos: file, model, out, episodeLength: 100 });
+    const rows = await query(`SELECT frame_index, "action.confidence" AS c FROM read_parquet('${out}/data/*/*.parquet') ORDER BY index`);
+    const conf = rows.map((r) => Number(r.c));
+    expect(conf[9]!).toBeLessThan(0.01);
+    const others = conf.filter((_, t) => t !== 9);
+    expect(Math.min(...others)).toBeGreaterThan(0.5);
+  });
+
+  it('skips an unreadable file among many with a notice and lists it; refuses a lone bad file with nothing written', async () => {
+    const dir = join(root, 'mixed');
+    mkdirSync(dir);
+    const { frames, count } = squareFrames(96, 96, 12, [48, 48], truth[1]!, K_SOURCE);
+    writeClip(join(dir, 'good.mp4'), frames, count, { width: 96, height: 96, fps: 20, profile: 'lossless' });
+    writeFileSync(join(dir, 'broken.mp4'), 'not a video at all');
+    writeFileSync(join(dir, 'empty.webm'), '');
+    const notices: string[] = [];
+    const s = await labelVideos({ videos: dir, model, out: join(root, 'labelled-mixed'), onNotice: (l) => notices.push(l) });
+    expect(s.episodes).toBe(1);
+    expect(s.skipped.map((k) => k.file).sort()).toEqual([join(dir, 'broken.mp4'), join(dir, 'empty.webm')]);
+    expect(notices.filter((n) => n.startsWith('skipped'))).toHaveLength(2);
+
+    await expect(labelVideos({ videos: dir, model, out: join(root, 'labelled-strict'), strict: true })).rejects.toMatchObject({ code: 'E_VIDEO_INVALID' });
+    expect(existsSync(join(root, 'labelled-strict'))).toBe(false);
+    const lone = join(dir, 'broken.mp4');
+    const err = await labelVideos({ videos: lone, model, out: join(root, 'labelled-lone') }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TrajforgeError);
+    expect((err as TrajforgeError).code).toBe('E_VIDEO_INVALID');
+    expect((err as TrajforgeError).message).toContain(lone);
+    expect(existsSync(join(root, 'labelled-lone'))).toBe(false);
+  });
+
+  it('refuses a video shorter than two frames, a model without actions to infer and an environment of another action space', async () => {
+    const one = join(root, 'one.mp4');
+    const { frames } = squareFrames(96, 96, 12, [48, 48], new Float32Array(0), K_SOURCE);
+    writeClip(one, frames, 1, { width: 96, height: 96, fps: 20, profile: 'lossless' });
+    await expect(labelVideos({ videos: one, model, out: join(root, 'l-one') })).rejects.toMatchObject({ code: 'E_VIDEO_INVALID', message: expect.stringContaining(one) });
+    expect(existsSync(join(root, 'l-one'))).toBe(false);
+
+    const { loadEnv } = await import('../../../src/config/load.js');
+    await expect(labelVideos({ videos: join(root, 'videos'), model, out: join(root, 'l-env'), env: loadEnv('CartPole-v1') })).rejects.toMatchObject({ code: 'E_USAGE', message: expect.stringContaining('CartPole-v1') });
+    expect(existsSync(join(root, 'l-env'))).toBe(false);
+    expect(readdirSync(root).filter((n) => n.startsWith('l-'))).toEqual([]);
+  });
+});
+
+async function all(dir: string) {
+  const eps: EpisodeData[] = [];
+  for await (const ep of readLeRobotEpisodes(dir)) eps.push(ep);
+  return eps;
+}
