@@ -20,7 +20,8 @@ export { hashSnapshot } from './sim/hash.js';
 
 // Policies and rollouts.
 export { makePolicy, ExpertPolicy, OuNoisePolicy, RandomPolicy, ReplayPolicy, POLICY_KINDS, type Policy, type PolicyKind, type PolicyOptions } from './policy/index.js';
-export { rollout, episodeSeed, summarizeEpisode, type StepRecord, type EpisodeSummary } from './episode/rollout.js';
+export { isPending, type AnyPolicy } from './policy/policy.js';
+export { rollout, rolloutAsync, episodeSeed, summarizeEpisode, summarizeEpisodeAsync, type StepRecord, type EpisodeSummary } from './episode/rollout.js';
 
 // Rendering (pure TypeScript).
 export { Renderer, CHANNELS, findCamera, type Channel, type FrameSet, type RendererOptions } from './render/renderer.js';

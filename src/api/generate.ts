@@ -3,7 +3,7 @@
  * is imported on the first call.
  */
 import { TrajforgeError } from '../core/errors.js';
-import type { GenerateOptions, GenerateResult, Progress } from '../pipeline/generate.js';
+import type { GenerateOptions, GeneratePolicy, GenerateResult, Progress } from '../pipeline/generate.js';
 import type { PolicyKind } from '../policy/policy.js';
 import { resolveEnvRef, type EnvRef } from './env-ref.js';
 
@@ -20,11 +20,13 @@ type Defaulted = 'episodes' | 'seed' | 'workers' | 'format' | 'shard' | 'resume'
  * point), `resume`/`overwrite` false. `env` is an id, a config file (relative to `cwd`) or a
  * loaded environment; `policy` a kind, or a kind with the expert's action `noise` (Gaussian, a
  * fraction of each actuator's half-range) and `epsilon` (probability of a random action a step),
- * by default the expert when the environment declares one, else `noise` (a random walk).
+ * by default the expert when the environment declares one, else `noise` (a random walk); or
+ * `{ kind: 'onnx', file }`, an ONNX policy file (observation in, action out; `noise` and
+ * `epsilon` apply to it too).
  */
 export interface GenerateDatasetOptions extends Omit<GenerateOptions, 'env' | 'policy' | Defaulted>, Partial<Pick<GenerateOptions, Defaulted>> {
   env: EnvRef;
-  policy?: PolicyKind | { kind?: PolicyKind; noise?: number; epsilon?: number };
+  policy?: PolicyKind | { kind?: PolicyKind; noise?: number; epsilon?: number } | { kind: 'onnx'; file: string; noise?: number; epsilon?: number };
 }
 
 /** Simulates, renders and writes a dataset; resolves to its summary. Errors are TrajforgeErrors. */
@@ -33,8 +35,12 @@ export async function generateDataset(options: GenerateDatasetOptions): Promise<
   if (typeof options.out !== 'string' || options.out === '') throw new TrajforgeError('E_USAGE', 'generateDataset: `out` (the output folder) is required');
   const env = await resolveEnvRef(options.env, options.cwd);
   const policy = typeof options.policy === 'string' ? { kind: options.policy } : (options.policy ?? {});
-  const kind: PolicyKind = policy.kind ?? (env.config.expert ? 'expert' : 'noise');
-  if (!['expert', 'random', 'noise'].includes(kind)) throw new TrajforgeError('E_USAGE', `generateDataset: policy must be 'expert', 'random' or 'noise', got '${String(kind)}'`);
+  const kind = policy.kind ?? (env.config.expert ? 'expert' : 'noise');
+  if (!['expert', 'random', 'noise', 'onnx'].includes(kind)) throw new TrajforgeError('E_USAGE', `generateDataset: policy must be 'expert', 'random', 'noise' or { kind: 'onnx', file }, got '${String(kind)}'`);
+  const file = 'file' in policy ? policy.file : undefined;
+  if (kind === 'onnx' && (typeof file !== 'string' || file === '')) throw new TrajforgeError('E_USAGE', `generateDataset: policy { kind: 'onnx' } needs \`file\`, the .onnx file's path`);
+  const perturb = { noise: number(policy.noise, 'policy.noise', 0), epsilon: number(policy.epsilon, 'policy.epsilon', 0) };
+  const chosen: GeneratePolicy = kind === 'onnx' ? { kind, file: file!, ...perturb } : { kind: kind as PolicyKind, ...perturb };
   const full: GenerateOptions = {
     ...options,
     env,
@@ -42,7 +48,7 @@ export async function generateDataset(options: GenerateDatasetOptions): Promise<
     seed: integer(options.seed, 'seed', 0, 0),
     workers: integer(options.workers, 'workers', 2, 0),
     format: options.format ?? 'lerobot',
-    policy: { kind, noise: number(policy.noise, 'policy.noise', 0), epsilon: number(policy.epsilon, 'policy.epsilon', 0) },
+    policy: chosen,
     shard: options.shard ?? { index: 0, count: 1 },
     resume: options.resume === true,
     overwrite: options.overwrite === true,

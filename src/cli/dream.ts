@@ -1,16 +1,16 @@
 import { loadEnv } from '../config/load.js';
 import { TrajforgeError } from '../core/errors.js';
 import { dreamDataset } from '../pipeline/dream.js';
-import type { PolicyKind } from '../policy/index.js';
 import { CODECS, type VideoCodec } from '../video/ffmpeg.js';
 import { intOption, numberOption, parse } from './args.js';
 import { printNotice, type Command } from './io.js';
+import { policyOption } from './policy-option.js';
 
 export const dreamCommand: Command = {
   name: 'dream',
   summary: 'roll out synthetic episodes inside a world model (real reset frames, learned dynamics) and write a dataset',
   usage:
-    'trajforge dream --model MODEL_DIR --env <env id or file> --out DIR [--episodes 50] [--policy expert|random|noise] [--noise 0] [--epsilon 0] ' +
+    'trajforge dream --model MODEL_DIR --env <env id or file> --out DIR [--episodes 50] [--policy expert|random|noise|onnx:PATH] [--noise 0] [--epsilon 0] ' +
     '[--seed 0] [--horizon T (default: the env time limit)] [--batch 256] [--format lerobot] ' +
     `[--codec ${Object.keys(CODECS).join('|')}] [--gop 2] [--overwrite] [--compare]`,
   async run(args, io) {
@@ -51,7 +51,7 @@ export const dreamCommand: Command = {
       out: values.out,
       overwrite: (values.overwrite as unknown) === true,
       episodes,
-      policy: { kind: values.policy as PolicyKind | undefined, noise, epsilon },
+      policy: { ...(values.policy === undefined ? {} : policyOption(values.policy, 'expert')), noise, epsilon },
       seed,
       horizon: values.horizon === undefined ? undefined : intOption(values.horizon, 'horizon', 1, 1),
       batch,

@@ -3,18 +3,18 @@ import { loadEnv } from '../config/load.js';
 import { TrajforgeError } from '../core/errors.js';
 import { generateDataset, type Progress } from '../pipeline/generate.js';
 import { formatNames } from '../export/registry.js';
-import { POLICY_KINDS, type PolicyKind } from '../policy/index.js';
 import { CHANNELS, type Channel } from '../render/renderer.js';
 import { CODECS, type VideoCodec } from '../video/ffmpeg.js';
 import { intOption, numberOption, parse } from './args.js';
 import { printNotice, type CliIO, type Command } from './io.js';
+import { policyOption } from './policy-option.js';
 
 export const generateCommand: Command = {
   name: 'generate',
   summary: 'simulate, render and write a dataset (LeRobot v3), in parallel, resumable',
   usage:
     'trajforge generate <env id or file> --out DIR [--episodes 50] [--seed 0] [--workers W] [--format lerobot] ' +
-    '[--policy expert|random|noise] [--noise 0] [--epsilon 0] [--shard i/N] [--resume] [--overwrite] ' +
+    '[--policy expert|random|noise|onnx:PATH] [--noise 0] [--epsilon 0] [--shard i/N] [--resume] [--overwrite] ' +
     `[--codec ${Object.keys(CODECS).join('|')}] [--gop 2] [--checkpoint 32] [--channels rgb,depth,...] [--data-file-mb 100] [--video-file-mb 200] [--chunk-size 1000]`,
   async run(args, io) {
     const { values, positionals } = parse(
@@ -52,8 +52,7 @@ export const generateCommand: Command = {
     for (const c of channels ?? []) if (!CHANNELS.includes(c)) throw new TrajforgeError('E_USAGE', `unknown channel '${c}' (known: ${CHANNELS.join(', ')})`);
     const shard = parseShard(values.shard as string | undefined);
     const env = loadEnv(ref, { baseDir: io.cwd });
-    const kind = ((values.policy as string | undefined) ?? (env.config.expert ? 'expert' : 'noise')) as PolicyKind;
-    if (!POLICY_KINDS.includes(kind) || kind === 'replay') throw new TrajforgeError('E_USAGE', `--policy must be one of expert, random, noise; got '${kind}'`);
+    const choice = policyOption(values.policy as string | undefined, env.config.expert ? 'expert' : 'noise');
     if (values.overwrite && values.resume) throw new TrajforgeError('E_USAGE', '--overwrite and --resume exclude each other: --resume continues a run, --overwrite replaces it');
     const out = resolve(io.cwd, values.out as string);
     const progress = reporter(io);
@@ -64,7 +63,7 @@ export const generateCommand: Command = {
       seed: intOption(values.seed as string | undefined, 'seed', 0),
       workers: intOption(values.workers as string | undefined, 'workers', defaultWorkers(), 0),
       format,
-      policy: { kind, noise: numberOption(values.noise as string | undefined, 'noise', 0), epsilon: numberOption(values.epsilon as string | undefined, 'epsilon', 0) },
+      policy: { ...choice, noise: numberOption(values.noise as string | undefined, 'noise', 0), epsilon: numberOption(values.epsilon as string | undefined, 'epsilon', 0) },
       shard,
       resume: (values.resume as unknown) === true,
       overwrite: (values.overwrite as unknown) === true,

@@ -37,9 +37,9 @@ export async function* produceEpisodes(init: RunnerInit, jobs: EpisodeJob[], wor
   if (workers <= 0) {
     const runner: EpisodeRunner = await createRunner(init);
     try {
-      for (const j of jobs) yield { ep: runner.run(j.episode, j.seed) };
+      for (const j of jobs) yield { ep: await runner.run(j.episode, j.seed) };
     } finally {
-      runner.close();
+      await runner.close();
     }
     return;
   }

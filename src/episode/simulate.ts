@@ -1,6 +1,6 @@
 import type { Action } from '../core/spaces.js';
 import { deriveSeed } from '../core/rng.js';
-import type { Policy } from '../policy/policy.js';
+import { isPending, type AnyPolicy } from '../policy/policy.js';
 import { calibration } from '../render/camera.js';
 import { Renderer, type Channel } from '../render/renderer.js';
 import type { PhysicsEnv } from '../sim/env.js';
@@ -11,8 +11,12 @@ export interface CameraRequest {
   channels: Channel[];
 }
 
-/** Rolls out one episode from `seed` and renders every requested camera channel at every step. */
-export function simulateEpisode(env: PhysicsEnv, policy: Policy, renderer: Renderer, episode: number, seed: number, cameras: CameraRequest[]): EpisodeData {
+/**
+ * Rolls out one episode from `seed` and renders every requested camera channel at every step.
+ * An action that is pending (an ONNX policy's) is awaited; a synchronous policy's step never
+ * awaits, so the loop runs as a plain synchronous one and only the result is a promise.
+ */
+export async function simulateEpisode(env: PhysicsEnv, policy: AnyPolicy, renderer: Renderer, episode: number, seed: number, cameras: CameraRequest[]): Promise<EpisodeData> {
   const obsDim = env.observationSpace.shape[0];
   const discrete = env.actionSpace.type === 'discrete';
   const actionDim = env.actionSpace.type === 'box' ? env.actionSpace.shape[0] : 1;
@@ -51,7 +55,8 @@ export function simulateEpisode(env: PhysicsEnv, policy: Policy, renderer: Rende
   simTime += performance.now() - t0;
   for (;;) {
     t0 = performance.now();
-    const a: Action = policy.act(o, env);
+    const acted = policy.act(o, env);
+    const a: Action = isPending(acted) ? await acted : acted;
     const r = env.step(a);
     const next = env.snapshot();
     const t1 = performance.now();

@@ -11,7 +11,8 @@ import type { Vec3, Quat } from '../core/math.js';
 import { deriveSeed } from '../core/rng.js';
 import { TrajforgeError } from '../core/errors.js';
 import type { CameraTrack, ChannelFrames, EpisodeData } from '../dataset/episode.js';
-import type { Policy } from '../policy/policy.js';
+import type { Action } from '../core/spaces.js';
+import { isPending, type AnyPolicy } from '../policy/policy.js';
 import { calibration } from '../render/camera.js';
 import type { Renderer } from '../render/renderer.js';
 import type { PhysicsEnv } from '../sim/env.js';
@@ -34,8 +35,11 @@ export interface DreamOptions {
   /** The real environment: only reset (initial states and frames) and names; never stepped. */
   env: PhysicsEnv;
   renderer: Renderer;
-  /** A fresh policy for the environment; one is made per episode of a batch. */
-  makePolicy: () => Policy;
+  /**
+   * A fresh policy for the environment; one is made per episode of a batch. A latent policy
+   * (`input: 'latent'`) acts on the model's latent z_t instead of the estimated observation.
+   */
+  makePolicy: () => AnyPolicy;
   /** Episode numbers and their seeds, in output order. */
   jobs: readonly { episode: number; seed: number }[];
   /** Maximum steps per episode (truncated there). */
@@ -231,7 +235,7 @@ interface Live {
   /** Position in opts.jobs: episodes are yielded in this order. */
   order: number;
   job: { episode: number; seed: number };
-  policy: Policy;
+  policy: AnyPolicy;
   view: EstimatedView;
   /** Last real observation (the reset one): fills the features the model does not estimate. */
   realObs: Float32Array;
@@ -353,6 +357,9 @@ export async function* dreamEpisodes(opts: DreamOptions, stats?: DreamStats): As
   const step = async (): Promise<Live[]> => {
     const t0 = performance.now();
     const m = rows.length;
+    // Every row's policy is asked before any pending action (an ONNX policy's) is awaited, so
+    // their onnxruntime calls run in one turn of the event loop.
+    const acted: (Action | Promise<Action>)[] = [];
     rows.forEach((e, r) => {
       const t = e.t;
       const o = e.current;
@@ -360,7 +367,15 @@ export async function* dreamEpisodes(opts: DreamOptions, stats?: DreamStats): As
       else observe(e, o);
       if (t > 0) lastAction.set(e.actions.subarray((t - 1) * A, t * A));
       e.view.apply(o, setters, t === 0 ? [] : known, t === 0 ? null : lastAction, t);
-      const a = e.policy.act(o, e.view);
+      acted.push(e.policy.act(e.policy.input === 'latent' ? e.z : o, e.view));
+      e.obs.set(o, t * obsDim);
+      zBuf.set(e.z, r * L);
+    });
+    for (let r = 0; r < m; r++) {
+      const e = rows[r]!;
+      const t = e.t;
+      const pending = acted[r]!;
+      const a = isPending(pending) ? await pending : pending;
       for (let i = 0; i < A; i++) {
         const v = typeof a === 'number' ? a : (a[i] ?? 0);
         const lo = box.low[i]!;
@@ -369,9 +384,7 @@ export async function* dreamEpisodes(opts: DreamOptions, stats?: DreamStats): As
         aBuf[r * A + i] = clipped;
         e.actions[t * A + i] = clipped;
       }
-      e.obs.set(o, t * obsDim);
-      zBuf.set(e.z, r * L);
-    });
+    }
     const { next, reward, done } = await model.step(zBuf.subarray(0, m * L), aBuf.subarray(0, m * A), m);
     const rgb = await model.decodeRgb(next, offsets.subarray(0, m * P), m);
     for (let r = 0; r < m; r++) {

@@ -11,6 +11,8 @@ import { checkModelForEnv, dreamEpisodes, type DreamStats } from '../model/dream
 import { WorldModelSession } from '../model/session.js';
 import { readModelCard, readModelParts } from '../model/store.js';
 import { makePolicy, POLICY_KINDS, type PolicyKind } from '../policy/index.js';
+import type { OnnxPolicy } from '../policy/onnx.js';
+import type { AnyPolicy, PolicySpec } from '../policy/policy.js';
 import { Renderer } from '../render/renderer.js';
 import { createEnv } from '../sim/env.js';
 import { CODECS, type VideoCodec } from '../video/ffmpeg.js';
@@ -32,8 +34,12 @@ export interface DreamOptions extends PipelineCallbacks<DreamProgress> {
   overwrite?: boolean;
   /** Default 50. */
   episodes?: number;
-  /** Policy acting on the dreamed observations: expert (default when the environment has one), random or noise. */
-  policy?: { kind?: PolicyKind; noise?: number; epsilon?: number };
+  /**
+   * Policy acting on the dreamed observations: expert (default when the environment has one),
+   * random, noise, or an ONNX policy file (`file` resolved against `cwd`) over the observation or,
+   * with an input named `latent` (or as wide as the model's latent), over the model's latent z_t.
+   */
+  policy?: { kind?: PolicyKind; noise?: number; epsilon?: number } | { kind: 'onnx'; file: string; noise?: number; epsilon?: number };
   seed?: number;
   /** Steps at most per episode (default: the environment's time limit). */
   horizon?: number;
@@ -67,7 +73,7 @@ export interface DreamSummary extends DatasetSummary {
   envId: string;
   modelId: string;
   format: string;
-  policy: PolicyKind;
+  policy: PolicyKind | 'onnx';
   horizon: number;
   /** The dataset's one camera: the model's, at its decoded size. */
   camera: string;
@@ -109,28 +115,43 @@ export async function dreamDataset(opts: DreamOptions): Promise<DreamSummary> {
   const resolved = opts.env;
   const cfg = resolved.config;
   const kind = opts.policy?.kind ?? (cfg.expert ? 'expert' : 'noise');
-  if (!POLICY_KINDS.includes(kind) || kind === 'replay') throw new TrajforgeError('E_USAGE', `--policy must be one of expert, random, noise; got '${kind}'`);
+  if (kind !== 'onnx' && (!POLICY_KINDS.includes(kind) || kind === 'replay')) throw new TrajforgeError('E_USAGE', `--policy must be one of expert, random, noise or onnx:PATH; got '${kind}'`);
   if (kind === 'expert' && !cfg.expert) throw new TrajforgeError('E_USAGE', `${cfg.id} declares no expert; use --policy random or noise`);
+  const onnxFile = opts.policy && 'file' in opts.policy ? opts.policy.file : undefined;
+  if (kind === 'onnx' && (typeof onnxFile !== 'string' || onnxFile === '')) throw new TrajforgeError('E_USAGE', `an ONNX policy needs its file: policy { kind: 'onnx', file } (--policy onnx:PATH)`);
   const horizon = checkInt(opts.horizon ?? cfg.task.timeLimit, 'horizon', 1);
 
   const modelDir = resolveIn(opts.cwd, opts.model);
   const card = readModelCard(modelDir);
   if (card.dataset.env_id !== cfg.id) throw new TrajforgeError('E_USAGE', `the model was trained on ${card.dataset.env_id}, not ${cfg.id}`);
   const env = await createEnv(resolved);
+  let onnx: OnnxPolicy | undefined;
   try {
     checkModelForEnv(card, env);
     if (card.dataset.config_hash !== resolved.hash) opts.onNotice?.(`${cfg.id}'s config differs from the one the model was trained on (hash ${card.dataset.config_hash.slice(0, 12)})`, 'input');
     const out = resolveIn(opts.cwd, opts.out);
 
     const policyOpts = { noise, epsilon };
+    let policy: PolicySpec = { kind: kind as PolicyKind, noise, epsilon };
+    if (kind === 'onnx') {
+      const { loadOnnxPolicyFile } = await import('../policy/load.js');
+      const loaded = await loadOnnxPolicyFile(onnxFile!, env, { cwd: opts.cwd, latent: card.latent, noise, epsilon });
+      onnx = loaded.policy;
+      policy = { kind: 'onnx', noise, epsilon, file: onnxFile!, sha256: loaded.file.sha256 };
+      if (opts.compare && onnx.input === 'latent') {
+        throw new TrajforgeError('E_USAGE', `--compare runs the policy in the simulator too, where ${onnxFile} (a latent policy) has no latent to read; drop --compare, or compare with a policy over observations`);
+      }
+    }
     const meta = datasetMeta(resolved, {
       cameras: [{ name: card.camera, width: card.decoded.width, height: card.decoded.height, channels: ['rgb'] }],
       source: { kind: 'world-model', modelId: card.id, model: modelDir },
-      run: { seed, episodes, shard: { index: 0, count: 1 }, policy: { kind, noise, epsilon }, codec, gop, checkpoint: 32, layout: DEFAULT_LAYOUT },
+      run: { seed, episodes, shard: { index: 0, count: 1 }, policy, codec, gop, checkpoint: 32, layout: DEFAULT_LAYOUT },
     });
     const jobs = Array.from({ length: episodes }, (_, k) => ({ episode: k, seed: episodeSeed(seed, k) }));
+    // One ONNX session serves every episode; each gets a fork with its own random stream.
+    const freshPolicy = (): AnyPolicy => (onnx ? onnx.fork() : makePolicy(kind as PolicyKind, env, policyOpts));
     const session = await WorldModelSession.load(card, readModelParts(modelDir, card));
-    const dream = (stats: DreamStats) => dreamEpisodes({ model: session, env, renderer: new Renderer(), makePolicy: () => makePolicy(kind, env, policyOpts), jobs, horizon, batch }, stats);
+    const dream = (stats: DreamStats) => dreamEpisodes({ model: session, env, renderer: new Renderer(), makePolicy: freshPolicy, jobs, horizon, batch }, stats);
     const rate = (n: number, s: number) => (s > 0 ? n / s : 0);
     try {
       const spec: OutputOptions = { kind: 'dataset', command: 'dream', mode: opts.overwrite ? 'overwrite' : 'new', entries: sink.entries(meta), accepts: ['overwrite'], inputs: [modelDir], cwd: opts.cwd, onNotice: outputNotices(opts.onNotice) };
@@ -180,13 +201,13 @@ export async function dreamDataset(opts: DreamOptions): Promise<DreamSummary> {
           opts.onProgress?.({ stage: 'redream', done: ++redreamed, total: episodes, elapsed: elapsed() });
         }
         const renderer = new Renderer();
-        const policy = makePolicy(kind, env, policyOpts);
+        const simPolicy = freshPolicy();
         let simSteps = 0;
         let simSeconds = 0;
         for (const [n, j] of jobs.entries()) {
           // Timed per episode, so the caller's progress callback is not counted as simulation.
           const simulating = stopwatch();
-          simSteps += simulateEpisode(env, policy, renderer, j.episode, j.seed, [{ name: card.camera, channels: ['rgb'] }]).length;
+          simSteps += (await simulateEpisode(env, simPolicy, renderer, j.episode, j.seed, [{ name: card.camera, channels: ['rgb'] }])).length;
           simSeconds += simulating();
           opts.onProgress?.({ stage: 'simulate', done: n + 1, total: jobs.length, elapsed: elapsed() });
         }
@@ -208,6 +229,7 @@ export async function dreamDataset(opts: DreamOptions): Promise<DreamSummary> {
       await session.release();
     }
   } finally {
+    await onnx?.dispose();
     env.close();
   }
 }

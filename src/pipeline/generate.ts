@@ -7,7 +7,7 @@ import { LOCK_FILE, MARKER_FILE, openOutput } from '../output/folder.js';
 import { readJson } from '../dataset/json.js';
 import { sinkFor } from '../export/registry.js';
 import { DEFAULT_LAYOUT, RUN_SETTINGS, datasetMeta, type DatasetMeta, type DatasetSummary, type Layout } from '../dataset/meta.js';
-import type { PolicyKind } from '../policy/policy.js';
+import type { PolicyKind, PolicySpec } from '../policy/policy.js';
 import { CHANNELS, type Channel } from '../render/renderer.js';
 import type { VideoCodec } from '../video/ffmpeg.js';
 import { outputNotices, resolveIn, stopwatch, type PipelineCallbacks, type StageProgress } from './progress.js';
@@ -22,7 +22,12 @@ export interface GenerateOptions extends PipelineCallbacks<Progress> {
   seed: number;
   workers: number;
   format: string;
-  policy: { kind: PolicyKind; noise: number; epsilon: number };
+  /**
+   * A built-in kind, or an ONNX policy file (`file` resolved against `cwd`; its input the
+   * observation [N, D] or [D], its output the action). `noise` and `epsilon` perturb the expert's
+   * and the ONNX policy's actions.
+   */
+  policy: GeneratePolicy;
   shard: { index: number; count: number };
   resume: boolean;
   overwrite: boolean;
@@ -34,6 +39,8 @@ export interface GenerateOptions extends PipelineCallbacks<Progress> {
   /** Restrict the rendered channels (default: what each camera declares). */
   channels?: Channel[];
 }
+
+export type GeneratePolicy = { kind: PolicyKind; noise: number; epsilon: number } | { kind: 'onnx'; file: string; noise: number; epsilon: number };
 
 /** One event per episode written (stage 'generate', done/total in episodes of this shard). */
 export interface Progress extends StageProgress<'generate'> {
@@ -75,14 +82,16 @@ export async function generateDataset(opts: GenerateOptions): Promise<GenerateRe
     height: c.resolution[1],
     channels: (opts.channels ? c.channels.filter((ch) => opts.channels!.includes(ch)) : c.channels) as Channel[],
   })).filter((c) => c.channels.length > 0);
+  const { policy, policyPath } = await runPolicy(opts.policy, opts.cwd);
   const meta = datasetMeta(opts.env, {
     cameras,
-    run: { seed: opts.seed, episodes: opts.episodes, shard: opts.shard, policy: opts.policy, codec: opts.codec, gop: opts.gop, checkpoint: opts.checkpoint, layout: opts.layout ?? DEFAULT_LAYOUT },
+    run: { seed: opts.seed, episodes: opts.episodes, shard: opts.shard, policy, codec: opts.codec, gop: opts.gop, checkpoint: opts.checkpoint, layout: opts.layout ?? DEFAULT_LAYOUT },
   });
-  const init: RunnerInit = { config: cfg, source: opts.env.source, policy: opts.policy, cameras: cameras.map((c) => ({ name: c.name, channels: c.channels })), supersample: 1 };
-  // Everything a worker would reject (policy options, the environment) is rejected here, before
-  // the output folder is touched, so a corrected command starts clean.
-  (await createRunner(init)).close();
+  const init: RunnerInit = { config: cfg, source: opts.env.source, policy, ...(policyPath ? { policyPath } : {}), cameras: cameras.map((c) => ({ name: c.name, channels: c.channels })), supersample: 1 };
+  // Everything a worker would reject (policy options, an ONNX policy that does not fit the
+  // environment, the environment) is rejected here, before the output folder is touched, so a
+  // corrected command starts clean.
+  await (await createRunner(init)).close();
 
   const out = resolveIn(opts.cwd, opts.out);
   const settings = runSettings(opts, meta);
@@ -144,6 +153,18 @@ export async function generateDataset(opts: GenerateOptions): Promise<GenerateRe
     output.abandon();
     throw cause;
   }
+}
+
+/**
+ * The policy as the dataset records it and the workers load it: an ONNX file is recorded by the
+ * path as given and its sha256 (so `--resume` and `merge` refuse another file), and loaded by
+ * its absolute path.
+ */
+async function runPolicy(given: GeneratePolicy, cwd: string | undefined): Promise<{ policy: PolicySpec; policyPath?: string }> {
+  if (given.kind !== 'onnx') return { policy: { kind: given.kind, noise: given.noise, epsilon: given.epsilon } };
+  const { readPolicyFile } = await import('../policy/load.js');
+  const read = readPolicyFile(given.file, cwd);
+  return { policy: { kind: 'onnx', noise: given.noise, epsilon: given.epsilon, file: given.file, sha256: read.sha256 }, policyPath: read.path };
 }
 
 /** The format registry, as the workers import it (the compiled .js, or the .ts source under tsx). */

@@ -23,8 +23,9 @@ export const latentValue = (e: number, t: number, d: number) => Math.fround(Math
 
 export async function simulate(): Promise<EpisodeData[]> {
   const runner = await createRunner({ config: loadEnv(ENV).config, source: 'extras-test', policy: { kind: 'expert', noise: 0, epsilon: 0 }, cameras: [], supersample: 1 });
-  const eps = Array.from({ length: EPISODES }, (_, k) => runner.run(k, episodeSeed(0, k)));
-  runner.close();
+  const eps: EpisodeData[] = [];
+  for (let k = 0; k < EPISODES; k++) eps.push(await runner.run(k, episodeSeed(0, k)));
+  await runner.close();
   return eps.map((ep, e) => {
     const T = ep.length;
     const latent = Float32Array.from({ length: T * LATENT }, (_, i) => latentValue(e, Math.floor(i / LATENT), i % LATENT));

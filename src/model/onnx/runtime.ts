@@ -37,6 +37,13 @@ export function parseProviders(value: string | undefined): string[] {
   return providers.length > 0 ? providers : ['cpu'];
 }
 
+/** One input or output of a loaded graph, as signature() describes it. */
+export interface SignatureEntry {
+  name: string;
+  shape?: readonly (number | string)[];
+  type?: string;
+}
+
 export class OnnxModel {
   private released = false;
 
@@ -97,9 +104,13 @@ export class OnnxModel {
     return out;
   }
 
-  /** Input and output names with their declared shapes (strings for symbolic dims, undefined where the graph does not say). */
-  signature(): { inputs: { name: string; shape?: readonly (number | string)[] }[]; outputs: { name: string; shape?: readonly (number | string)[] }[] } {
-    const describe = (m: InferenceSession.ValueMetadata) => ({ name: m.name, ...(m.isTensor ? { shape: m.shape } : {}) });
+  /**
+   * Input and output names with their declared shapes (strings for symbolic dims, undefined where
+   * the graph does not say) and element types (onnxruntime's names: 'float32', 'int64', ...;
+   * undefined for values that are not tensors).
+   */
+  signature(): { inputs: SignatureEntry[]; outputs: SignatureEntry[] } {
+    const describe = (m: InferenceSession.ValueMetadata): SignatureEntry => ({ name: m.name, ...(m.isTensor ? { shape: m.shape, type: m.type } : {}) });
     return { inputs: this.session.inputMetadata.map(describe), outputs: this.session.outputMetadata.map(describe) };
   }
 

@@ -38,15 +38,15 @@ class CsvSink extends JournaledSink<string> {
 
 const tmp = mkdtempSync(join(tmpdir(), 'tf-csv-sink-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
-let episodes: EpisodeData[] = [];
+const episodes: EpisodeData[] = [];
 let meta: DatasetMeta;
 
 beforeAll(async () => {
   const env = loadEnv('PushCube-v1');
   meta = datasetMeta(env, { cameras: [], run: { seed: 3, episodes: 6, shard: { index: 0, count: 1 }, policy: { kind: 'noise', noise: 0.3, epsilon: 0 }, codec: 'h264', gop: 2, checkpoint: 2, layout: DEFAULT_LAYOUT } });
   const runner = await createRunner({ config: env.config, source: env.source, policy: { kind: 'noise', noise: 0.3, epsilon: 0 }, cameras: [], supersample: 1 });
-  episodes = Array.from({ length: 6 }, (_, k) => runner.run(k, episodeSeed(3, k)));
-  runner.close();
+  for (let k = 0; k < 6; k++) episodes.push(await runner.run(k, episodeSeed(3, k)));
+  await runner.close();
 });
 
 /** Writes episodes [from, to) the way generate does: inside the output folder it holds. */

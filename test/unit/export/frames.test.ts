@@ -19,8 +19,8 @@ describe('--format frames (Kubric-style), decoded by pngjs and tiff', () => {
     const r = await cli(['generate', ENV, '--episodes', '2', '--out', dir, '--format', 'frames', '--workers', '0']);
     expect(r.code, r.err).toBe(0);
     const runner = await createRunner({ config: loadEnv(ENV).config, source: 't', policy: { kind: 'noise', noise: 0, epsilon: 0 }, cameras: [{ name: 'main', channels: ['rgb', 'depth', 'segmentation', 'flow'] }], supersample: 1 });
-    truth = runner.run(1, episodeSeed(0, 1));
-    runner.close();
+    truth = await runner.run(1, episodeSeed(0, 1));
+    await runner.close();
   });
 
   it('writes T + 1 frames of every layer per episode', () => {

@@ -21,8 +21,8 @@ async function truth(k: number, seed = 0) {
     cameras: [{ name: 'top', channels: ['rgb', 'depth', 'segmentation'] }],
     supersample: 1,
   });
-  const ep = runner.run(k, episodeSeed(seed, k));
-  runner.close();
+  const ep = await runner.run(k, episodeSeed(seed, k));
+  await runner.close();
   return ep;
 }
 
