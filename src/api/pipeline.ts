@@ -3,6 +3,7 @@
  * `predict`, `dream`, `eval`): typed options in, a typed summary out, progress and notices through
  * callbacks. Each imports its pipeline module on the first call (onnxruntime, parquet, ffmpeg).
  */
+import type { BehaviourCloningOptions, BehaviourCloningSummary } from '../pipeline/bc.js';
 import type { ConvertOptions, ConvertSummary } from '../pipeline/convert.js';
 import type { DreamOptions, DreamSummary } from '../pipeline/dream.js';
 import type { EncodeOptions, EncodeSummary } from '../pipeline/encode.js';
@@ -23,6 +24,7 @@ export type { EncodeOptions, EncodeProgress, EncodeSummary } from '../pipeline/e
 export type { PredictOptions, PredictProgress, PredictSummary } from '../pipeline/predict.js';
 export type { DreamOptions, DreamProgress, DreamSummary, DreamComparison } from '../pipeline/dream.js';
 export type { EvalOptions, EvalProgress, EvalSummary, EvalTarget } from '../pipeline/eval.js';
+export type { BehaviourCloningOptions, BehaviourCloningSummary, BcProgress, PolicyCard } from '../pipeline/bc.js';
 
 /** `trajforge merge`: datasets of one environment (e.g. the shards of a cluster run) into one. */
 export async function mergeDatasets(options: MergeOptions): Promise<MergeSummary> {
@@ -70,4 +72,9 @@ export async function dreamDataset(options: DreamDatasetOptions): Promise<DreamS
 export async function evaluateWorldModel(options: EvalOptions): Promise<EvalSummary> {
   const providers = options.providers ?? (await defaultProviders());
   return (await import('../pipeline/eval.js')).evaluateWorldModel({ ...options, providers });
+}
+
+/** `trajforge bc`: a behaviour-cloning MLP from a dataset's observations (or latents) to its actions, written as an ONNX policy and its card. */
+export async function trainBehaviourCloning(options: BehaviourCloningOptions): Promise<BehaviourCloningSummary> {
+  return (await import('../pipeline/bc.js')).trainBehaviourCloning(options);
 }

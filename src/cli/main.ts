@@ -1,5 +1,6 @@
 import { isTrajforgeError } from '../core/errors.js';
 import { closest } from '../core/registry.js';
+import { bcCommand } from './bc.js';
 import { checkCommand } from './check.js';
 import { convertCommand } from './convert.js';
 import { dreamCommand } from './dream.js';
@@ -32,6 +33,7 @@ export const COMMANDS: Record<string, Command> = {
   dream: dreamCommand,
   eval: evalCommand,
   encode: encodeCommand,
+  bc: bcCommand,
 };
 
 function help(): string {
