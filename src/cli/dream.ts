@@ -2,6 +2,7 @@ import { loadEnv } from '../config/load.js';
 import { TrajforgeError } from '../core/errors.js';
 import { dreamDataset } from '../pipeline/dream.js';
 import { CODECS, type VideoCodec } from '../video/ffmpeg.js';
+import type { Fit } from '../video/resample.js';
 import { intOption, numberOption, parse } from './args.js';
 import { printNotice, type Command } from './io.js';
 import { policyOption } from './policy-option.js';
@@ -12,7 +13,7 @@ export const dreamCommand: Command = {
   usage:
     'trajforge dream --model MODEL_DIR --env <env id or file> --out DIR [--episodes 50] [--policy expert|random|noise|onnx:PATH] [--noise 0] [--epsilon 0] ' +
     '[--seed 0] [--horizon T (default: the env time limit)] [--batch 256] [--format lerobot] ' +
-    `[--codec ${Object.keys(CODECS).join('|')}] [--gop 2] [--overwrite] [--compare]`,
+    `[--codec ${Object.keys(CODECS).join('|')}] [--gop 2] [--overwrite] [--compare] [--from-video FILE (start frames from a video, not resets)] [--fit crop|stretch|pad]`,
   async run(args, io) {
     const { values } = parse(
       args,
@@ -32,6 +33,8 @@ export const dreamCommand: Command = {
         gop: { type: 'string' },
         overwrite: { type: 'boolean' },
         compare: { type: 'boolean' },
+        'from-video': { type: 'string' },
+        fit: { type: 'string' },
       },
       this.usage,
     );
@@ -59,6 +62,8 @@ export const dreamCommand: Command = {
       codec: values.codec as VideoCodec | undefined,
       gop,
       compare: (values.compare as unknown) === true,
+      ...(values['from-video'] !== undefined ? { fromVideo: values['from-video'] } : {}),
+      ...(values.fit !== undefined ? { fit: values.fit as Fit } : {}),
       cwd: io.cwd,
       onNotice: printNotice(io),
     });

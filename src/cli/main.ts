@@ -9,6 +9,7 @@ import { envsCommand } from './envs.js';
 import { generateCommand } from './generate.js';
 import type { CliIO, Command } from './io.js';
 import { inspectCommand } from './inspect.js';
+import { labelCommand } from './label.js';
 import { mergeCommand } from './merge.js';
 import { predictCommand } from './predict.js';
 import { renderCommand } from './render.js';
@@ -33,6 +34,7 @@ export const COMMANDS: Record<string, Command> = {
   dream: dreamCommand,
   eval: evalCommand,
   encode: encodeCommand,
+  label: labelCommand,
   bc: bcCommand,
 };
 

@@ -178,3 +178,27 @@ export function datasetTarget(
 ): ModelTarget {
   return { where, envId: meta.envId, configHash: meta.configHash, cameras: meta.cameras, discrete: meta.discrete, actionDims: meta.discrete ? 1 : meta.actionNames.length };
 }
+
+/** The card's state read-out as a function of one latent, writing S values into `out` (arrays hoisted for loops). */
+export function stateReader(card: ModelCard): (z: Float32Array, out: Float32Array) => void {
+  const { latent_dims: dims, mean, std, readout } = card.state;
+  const S = card.state.names.length;
+  const L = card.latent;
+  const m = Float64Array.from(mean);
+  const s = Float64Array.from(std);
+  if (readout) {
+    const w = Float64Array.from(readout.weights);
+    const b = Float64Array.from(readout.bias);
+    return (z, out) => {
+      for (let i = 0; i < S; i++) {
+        let v = b[i]!;
+        for (let j = 0; j < L; j++) v += z[j]! * w[j * S + i]!;
+        out[i] = v * s[i]! + m[i]!;
+      }
+    };
+  }
+  const d = Int32Array.from(dims);
+  return (z, out) => {
+    for (let i = 0; i < S; i++) out[i] = z[d[i]!]! * s[i]! + m[i]!;
+  };
+}

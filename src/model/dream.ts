@@ -10,14 +10,14 @@
 import type { Vec3, Quat } from '../core/math.js';
 import { deriveSeed } from '../core/rng.js';
 import { TrajforgeError } from '../core/errors.js';
-import type { CameraTrack, ChannelFrames, EpisodeData } from '../dataset/episode.js';
+import type { CameraTrack, ChannelFrames, EpisodeData, EpisodeProvenance } from '../dataset/episode.js';
 import type { Action } from '../core/spaces.js';
 import { isPending, type AnyPolicy } from '../policy/policy.js';
 import { calibration } from '../render/camera.js';
 import type { Renderer } from '../render/renderer.js';
 import type { PhysicsEnv } from '../sim/env.js';
 import type { WorldView } from '../sim/view.js';
-import { checkModelTarget, type ModelCard } from './card.js';
+import { checkModelTarget, stateReader, type ModelCard } from './card.js';
 import { downsampleInto, unitInto } from './transitions.js';
 
 /** What dreaming needs from a model: WorldModelSession satisfies it. */
@@ -46,6 +46,20 @@ export interface DreamOptions {
   horizon: number;
   /** Episodes advanced together (bounds memory: ~0.3 MB of frames per episode at 32x32); default 256, which amortises onnxruntime's per-call cost. */
   batch?: number;
+  /**
+   * Start frames from a video instead of the environment's rendered resets (dream --from-video):
+   * episode k starts from frame k mod count. The environment is still reset from the episode's
+   * seed: its state fills what the model does not estimate, for policies that read it.
+   */
+  starts?: StartFrames;
+}
+
+/** Frames of a video at the encoder's input size (count × H × W × 3 rgb), and where each came from. */
+export interface StartFrames {
+  frames: Uint8Array;
+  count: number;
+  /** Per frame: its source and index there (recorded as the episode's provenance). */
+  provenance: readonly EpisodeProvenance[];
 }
 
 export interface DreamStats {
@@ -254,6 +268,8 @@ interface Live {
   track: CameraTrack;
   /** This episode's share of the model time (each step's time over the rows it advanced). */
   seconds: number;
+  /** The video frame the episode started from (dream --from-video). */
+  provenance?: EpisodeProvenance;
 }
 
 /**
@@ -271,6 +287,9 @@ export async function* dreamEpisodes(opts: DreamOptions, stats?: DreamStats): As
   // Dreamed frames are decoder-sized (P values); the encoder sees the camera's frames (Q values).
   const P = card.decoded.width * card.decoded.height * 3;
   const Q = full.width * full.height * 3;
+  if (opts.starts && !(opts.starts.count >= 1 && opts.starts.frames.length >= opts.starts.count * Q && opts.starts.provenance.length >= opts.starts.count)) {
+    throw new TrajforgeError('E_INTERNAL', `dream: ${opts.starts.count} start frame(s) of ${full.width}x${full.height} need ${opts.starts.count * Q} bytes and as many provenance entries; got ${opts.starts.frames.length} and ${opts.starts.provenance.length}`);
+  }
   const A = card.action.names.length;
   const names = env.observationSpace.names;
   const obsDim = env.observationSpace.shape[0];
@@ -283,15 +302,15 @@ export async function* dreamEpisodes(opts: DreamOptions, stats?: DreamStats): As
   const refillAt = Math.max(1, Math.floor(batch / 4));
   const s: DreamStats = stats ?? { steps: 0, episodes: 0, modelSeconds: 0, startSeconds: 0 };
 
-  // The card's state read-out, z[latent_dims[i]] · std[i] + mean[i], with its arrays hoisted out of the step loop.
-  const estDims = Int32Array.from(card.state.latent_dims);
-  const estStd = Float64Array.from(card.state.std);
-  const estMean = Float64Array.from(card.state.mean);
+  // The card's state read-out (ModelCard.state), written over the last real observation.
+  const readState = stateReader(card);
+  const estimate = new Float32Array(card.state.names.length);
   const observe = (e: Live, o: Float32Array): Float32Array => {
     o.set(e.realObs);
+    readState(e.z, estimate);
     for (let k = 0; k < estIndex.length; k++) {
       const i = estIndex[k]!;
-      if (i >= 0) o[i] = e.z[estDims[k]!]! * estStd[k]! + estMean[k]!;
+      if (i >= 0) o[i] = estimate[k]!;
     }
     return o;
   };
@@ -318,7 +337,8 @@ export async function* dreamEpisodes(opts: DreamOptions, stats?: DreamStats): As
       const policy = opts.makePolicy();
       policy.reset(deriveSeed(job.seed, 'policy'));
       const scene = env.snapshot();
-      const frame = renderer.render(scene, card.camera, ['rgb']).rgb!;
+      const from = opts.starts ? order % opts.starts.count : -1;
+      const frame = opts.starts ? opts.starts.frames.subarray(from * Q, (from + 1) * Q) : renderer.render(scene, card.camera, ['rgb']).rgb!;
       downsampleInto(frame, full.width, full.height, card.input.downsample, context, k * P);
       unitInto(frame, encoderFrames, k * Q);
       const snap = scene.cameras.find((c) => c.name === card.camera)!;
@@ -340,6 +360,7 @@ export async function* dreamEpisodes(opts: DreamOptions, stats?: DreamStats): As
         frames: new Uint8Array((opts.horizon + 1) * P),
         track: { name: card.camera, K: cal.K, worldToCamera: cal.worldToCamera, positions: [...snap.position], quaternions: [...snap.quaternion] },
         seconds: 0,
+        ...(opts.starts ? { provenance: opts.starts.provenance[from]! } : {}),
       };
       for (let i = 0; i < P; i++) e.frames[i] = Math.round(255 * context[k * P + i]!);
       rows.push(e);
@@ -461,6 +482,7 @@ export async function* dreamEpisodes(opts: DreamOptions, stats?: DreamStats): As
       cameras: [e.track],
       bodies: [],
       collisions: [],
+      ...(e.provenance ? { provenance: e.provenance } : {}),
       simSeconds: e.seconds,
       renderSeconds: 0,
     };

@@ -9,7 +9,7 @@
  */
 import { TrajforgeError } from '../core/errors.js';
 import type { EpisodeData, EpisodeProvenance } from '../dataset/episode.js';
-import type { ModelCard } from './card.js';
+import { stateReader, type ModelCard } from './card.js';
 import { unitInto } from './transitions.js';
 
 /** What labelling needs from a model: WorldModelSession satisfies it. */
@@ -199,28 +199,4 @@ export function stateEstimate(card: ModelCard, latents: Float32Array, count: num
   const out = new Float32Array(count * S);
   for (let t = 0; t < count; t++) read(latents.subarray(t * L, (t + 1) * L), out.subarray(t * S, (t + 1) * S));
   return out;
-}
-
-/** The card's state read-out as a function of one latent, writing S values into `out` (arrays hoisted for loops). */
-export function stateReader(card: ModelCard): (z: Float32Array, out: Float32Array) => void {
-  const { latent_dims: dims, mean, std, readout } = card.state;
-  const S = card.state.names.length;
-  const L = card.latent;
-  const m = Float64Array.from(mean);
-  const s = Float64Array.from(std);
-  if (readout) {
-    const w = Float64Array.from(readout.weights);
-    const b = Float64Array.from(readout.bias);
-    return (z, out) => {
-      for (let i = 0; i < S; i++) {
-        let v = b[i]!;
-        for (let j = 0; j < L; j++) v += z[j]! * w[j * S + i]!;
-        out[i] = v * s[i]! + m[i]!;
-      }
-    };
-  }
-  const d = Int32Array.from(dims);
-  return (z, out) => {
-    for (let i = 0; i < S; i++) out[i] = z[d[i]!]! * s[i]! + m[i]!;
-  };
 }

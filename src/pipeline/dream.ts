@@ -16,6 +16,8 @@ import type { AnyPolicy, PolicySpec } from '../policy/policy.js';
 import { Renderer } from '../render/renderer.js';
 import { createEnv } from '../sim/env.js';
 import { CODECS, type VideoCodec } from '../video/ffmpeg.js';
+import type { Fit } from '../video/resample.js';
+import { readStartFrames } from './start-frames.js';
 import { checkInt, checkNumber, outputNotices, resolveIn, stopwatch, type PipelineCallbacks, type StageProgress } from './progress.js';
 
 /**
@@ -53,6 +55,14 @@ export interface DreamOptions extends PipelineCallbacks<DreamProgress> {
   gop?: number;
   /** Also time the dream again without writing and the simulator on the same seeds, for the speedup. */
   compare?: boolean;
+  /**
+   * Start the dreams from frames of this video (any container and codec ffmpeg reads) instead of
+   * the environment's rendered resets: `episodes` frames evenly spaced over it, resampled to the
+   * model's input (src/pipeline/start-frames.ts); each episode records its start frame.
+   */
+  fromVideo?: string;
+  /** How the video's frames fill the model's input when their aspect differs (default crop). */
+  fit?: Fit;
 }
 
 export interface DreamComparison {
@@ -148,10 +158,14 @@ export async function dreamDataset(opts: DreamOptions): Promise<DreamSummary> {
       run: { seed, episodes, shard: { index: 0, count: 1 }, policy, codec, gop, checkpoint: 32, layout: DEFAULT_LAYOUT },
     });
     const jobs = Array.from({ length: episodes }, (_, k) => ({ episode: k, seed: episodeSeed(seed, k) }));
+    if (opts.fit !== undefined && opts.fromVideo === undefined) throw new TrajforgeError('E_USAGE', `--fit applies to --from-video`);
+    // Read before the output opens: a bad video is an error with nothing written.
+    const starts = opts.fromVideo === undefined ? undefined : await readStartFrames(resolveIn(opts.cwd, opts.fromVideo), card, meta.fps, episodes, opts.fit ?? 'crop');
+    if (starts && starts.count < episodes) opts.onNotice?.(`${opts.fromVideo} gives ${starts.count} frame(s) at ${meta.fps} fps for ${episodes} episodes: starts repeat`, 'input');
     // One ONNX session serves every episode; each gets a fork with its own random stream.
     const freshPolicy = (): AnyPolicy => (onnx ? onnx.fork() : makePolicy(kind as PolicyKind, env, policyOpts));
     const session = await WorldModelSession.load(card, readModelParts(modelDir, card));
-    const dream = (stats: DreamStats) => dreamEpisodes({ model: session, env, renderer: new Renderer(), makePolicy: freshPolicy, jobs, horizon, batch }, stats);
+    const dream = (stats: DreamStats) => dreamEpisodes({ model: session, env, renderer: new Renderer(), makePolicy: freshPolicy, jobs, horizon, batch, ...(starts ? { starts } : {}) }, stats);
     const rate = (n: number, s: number) => (s > 0 ? n / s : 0);
     try {
       const spec: OutputOptions = { kind: 'dataset', command: 'dream', mode: opts.overwrite ? 'overwrite' : 'new', entries: sink.entries(meta), accepts: ['overwrite'], inputs: [modelDir], cwd: opts.cwd, onNotice: outputNotices(opts.onNotice) };

@@ -61,6 +61,8 @@ export interface LabelOptions extends PipelineCallbacks<LabelProgress> {
   gop?: number;
   /** onnxruntime execution providers, in order of preference (default: the CPU). */
   providers?: readonly string[];
+  /** onnxruntime's intra-op threads per model part (default 1: ffmpeg decodes on the other core). */
+  threads?: number;
 }
 
 export interface SkippedSource {
@@ -180,7 +182,8 @@ export async function labelVideos(opts: LabelOptions): Promise<LabelSummary> {
   const out = resolveIn(opts.cwd, opts.out);
   const spec: OutputOptions = { kind: 'dataset', command: 'label', mode: opts.overwrite ? 'overwrite' : 'new', entries: sink.entries(meta), accepts: ['overwrite'], inputs: [modelDir, input], cwd: opts.cwd, onNotice: outputNotices(opts.onNotice) };
 
-  const session = await WorldModelSession.load(card, readModelParts(modelDir, card), { providers: opts.providers }, modelDir);
+  const threads = checkInt(opts.threads ?? 1, 'threads', 1);
+  const session = await WorldModelSession.load(card, readModelParts(modelDir, card), { providers: opts.providers, threads }, modelDir);
   const timing = { decode: 0, model: 0 };
   let sourceFrames = 0;
   let confidenceSum = 0;
