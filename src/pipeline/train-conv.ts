@@ -127,23 +127,41 @@ export async function fitConv(x: ConvFitInputs): Promise<ConvFit> {
     height: d.frame.input.height,
     latent: o.latent,
     actionDim: t.actions.cols,
-    state: convStateReadout(d.frame.state, result.state.params, data.meta.observationNames),
+    state: convStateReadout(d.frame.state, result.state.params, data.meta.observationNames, o.latent, (c) => t.states.data[split.train.length > 0 ? t.frameStarts[split.train[0]!]! * t.states.cols + c : c]!),
   };
   return { parts: exportConvModel(model), shape, log, steps: result.state.step, stopped: result.stopped };
 }
 
-/** The auxiliary state head as the card's linear read-out (z · state.w + state.b, then un-normalised); none when no state was a target. */
-function convStateReadout(state: { columns: number[]; mean: Float32Array; std: Float32Array }, params: Map<string, Float32Array>, names: readonly string[]): ModelShape['state'] {
+/**
+ * The auxiliary state head as the card's linear read-out over the whole observation: the columns
+ * it was trained on read z · state.w + state.b (un-normalised); the columns that never varied in
+ * the training data read their constant. A full observation lets policies that take the
+ * environment's observation (an expert in a dream, a BC policy trained on labelled video) read
+ * the estimate. None when no state was a target.
+ */
+function convStateReadout(
+  state: { columns: number[]; mean: Float32Array; std: Float32Array },
+  params: Map<string, Float32Array>,
+  names: readonly string[],
+  latent: number,
+  constant: (column: number) => number,
+): ModelShape['state'] {
   const w = params.get('state.w');
   const b = params.get('state.b');
   if (state.columns.length === 0 || !w || !b) return { names: [], latent_dims: [], mean: [], std: [] };
-  return {
-    names: state.columns.map((c) => names[c] ?? `state.${c}`),
-    latent_dims: [],
-    mean: Array.from(state.mean),
-    std: Array.from(state.std),
-    readout: { weights: Array.from(w), bias: Array.from(b) },
-  };
+  const S = names.length;
+  const K = state.columns.length;
+  const weights = new Array<number>(latent * S).fill(0);
+  const bias = new Array<number>(S).fill(0);
+  const mean = Array.from({ length: S }, (_, c) => constant(c));
+  const std = new Array<number>(S).fill(1);
+  state.columns.forEach((c, j) => {
+    for (let i = 0; i < latent; i++) weights[i * S + c] = w[i * K + j]!;
+    bias[c] = b[j]!;
+    mean[c] = state.mean[j]!;
+    std[c] = state.std[j]!;
+  });
+  return { names: [...names], latent_dims: [], mean, std, readout: { weights, bias } };
 }
 
 function writeCheckpoint(file: string, s: TrainState): void {

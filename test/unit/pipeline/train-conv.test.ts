@@ -5,6 +5,9 @@ import { generateDataset } from '../../../src/pipeline/generate.js';
 import { evaluateWorldModel } from '../../../src/pipeline/eval.js';
 import { trainWorldModel, type TrainProgress } from '../../../src/pipeline/train.js';
 import { readModelCard } from '../../../src/model/store.js';
+import { loadEnv } from '../../../src/config/load.js';
+import { observationNames } from '../../../src/config/names.js';
+import { stateEstimate } from '../../../src/model/label.js';
 import { generateOptions } from '../../helpers/generate.js';
 import { tmpDir } from '../../helpers/dataset.js';
 
@@ -30,6 +33,17 @@ describe('trainWorldModel --arch conv (the default)', () => {
     expect(card).toMatchObject({ kind: 'conv', latent: 12, input: { width: 64, height: 64, downsample: 1 }, decoded: { width: 64, height: 64 } });
     expect(card.training.options).toMatchObject({ steps: 12, steps_done: 12, depth: 4, keypoints: 2 });
     expect(Object.values(card.training.final).every(Number.isFinite)).toBe(true);
+    // The state head as a read-out over the whole observation: trained columns read z, constant ones their value.
+    const names = loadEnv('PushCube-v1').config;
+    expect(card.state.names).toEqual(observationNames(names));
+    const S = card.state.names.length;
+    expect(card.state.readout!.weights).toHaveLength(12 * S);
+    const z = Float32Array.from({ length: 12 }, (_, i) => Math.sin(i));
+    const est = stateEstimate(card, z, 1)!;
+    expect(est.every(Number.isFinite)).toBe(true);
+    const constant = card.state.names.map((_, c) => card.state.readout!.weights.every((w, k) => k % S !== c || w === 0));
+    constant.forEach((isConstant, c) => isConstant && expect(est[c]).toBeCloseTo(card.state.mean[c]!, 6));
+    expect(constant.filter((c) => !c).length).toBeGreaterThan(4);
     const log = readFileSync(join(root, 'model', 'training_log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { epoch: number });
     expect(log.map((e) => e.epoch)).toEqual([2, 4, 6, 8, 10, 12]);
     expect(existsSync(join(root, 'model', '.trajforge-train'))).toBe(false);
