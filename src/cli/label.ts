@@ -100,7 +100,7 @@ async function runEval(dataset: string, values: ParsedArgs['values'], io: CliIO,
   });
   io.out(`label --eval of model ${s.modelId} on ${s.episodes} episodes of ${s.envId} -> ${values.out}/label-eval.md (${s.seconds.toFixed(0)} s)\n`);
   for (const v of s.variants) {
-    io.out(`  ${v.name.padEnd(9)} R2 ${v.agreement.r2.map((r) => r.toFixed(3)).join(' / ')}  MAE ${v.agreement.mae.map((m) => m.toFixed(3)).join(' / ')}  confidence ${v.meanConfidence.toFixed(3)}  ${v.bcSuccess === null ? '' : `BC success ${(100 * v.bcSuccess).toFixed(0)} %  `}${Math.round(v.framesPerSecond)} frames/s\n`);
+    io.out(`  ${v.name.padEnd(9)} R2 ${v.agreement.r2.map((r) => (r === null ? 'n/a' : r.toFixed(3))).join(' / ')}  MAE ${v.agreement.mae.map((m) => m.toFixed(3)).join(' / ')}  confidence ${v.meanConfidence.toFixed(3)}  ${v.bcSuccess === null ? '' : `BC success ${(100 * v.bcSuccess).toFixed(0)} %  `}${Math.round(v.framesPerSecond)} frames/s\n`);
   }
   if (s.bc) io.out(`  BC on true actions: ${(100 * s.bc.trueActions).toFixed(0)} % success${s.bc.expert === null ? '' : `; expert ${(100 * s.bc.expert).toFixed(0)} %`} (${s.bc.seeds} episodes each)\n`);
   io.out(`  calibration: ${(100 * s.calibration.wrongRate).toFixed(1)} % of labels wrong; ROC area of low confidence for them ${s.calibration.auroc.toFixed(3)}\n`);

@@ -4,37 +4,48 @@
  * flat arrays (row-major steps × A).
  */
 
-export interface ActionAgreement {
-  /** Per dimension: 1 − SSE / SST over all steps (SST around the true mean). */
-  r2: number[];
-  /** Per dimension: mean |inferred − true|, in environment units. */
+/** Per action dimension: R² (null where the truth is constant over the rows) and mean absolute error. */
+export interface ActionMetrics {
+  r2: (number | null)[];
   mae: number[];
-  /** Mean of r2 over the dimensions. */
-  meanR2: number;
-  steps: number;
+  rows: number;
 }
 
-export function actionAgreement(inferred: Float32Array, truth: Float32Array, A: number): ActionAgreement {
-  const n = truth.length / A;
-  const r2: number[] = [];
+/** R² and MAE per action dimension of predicted against true actions over `rows`. */
+export function actionMetrics(predicted: Float32Array, truth: Float32Array, rows: ArrayLike<number>, actions: number): ActionMetrics {
+  const r2: (number | null)[] = [];
   const mae: number[] = [];
-  for (let i = 0; i < A; i++) {
+  const n = rows.length;
+  for (let k = 0; k < actions; k++) {
     let mean = 0;
-    for (let t = 0; t < n; t++) mean += truth[t * A + i]!;
-    mean /= Math.max(n, 1);
-    let sse = 0;
-    let sst = 0;
+    for (let i = 0; i < n; i++) mean += truth[rows[i]! * actions + k]!;
+    mean /= Math.max(1, n);
+    let ssTot = 0;
+    let ssRes = 0;
     let abs = 0;
-    for (let t = 0; t < n; t++) {
-      const d = inferred[t * A + i]! - truth[t * A + i]!;
-      sse += d * d;
-      sst += (truth[t * A + i]! - mean) ** 2;
+    for (let i = 0; i < n; i++) {
+      const at = rows[i]! * actions + k;
+      const d = truth[at]! - predicted[at]!;
+      ssTot += (truth[at]! - mean) ** 2;
+      ssRes += d * d;
       abs += Math.abs(d);
     }
-    r2.push(sst > 0 ? 1 - sse / sst : sse === 0 ? 1 : 0);
-    mae.push(abs / Math.max(n, 1));
+    r2.push(n > 0 && ssTot > 1e-12 * n * Math.max(1, mean * mean) ? 1 - ssRes / ssTot : null);
+    mae.push(n > 0 ? abs / n : NaN);
   }
-  return { r2, mae, meanR2: r2.reduce((a, b) => a + b, 0) / Math.max(A, 1), steps: n };
+  return { r2, mae, rows: n };
+}
+
+export interface ActionAgreement extends ActionMetrics {
+  /** Mean of r2 over the dimensions where it is defined (NaN when none is). */
+  meanR2: number;
+}
+
+/** actionMetrics over every step, with the mean R². */
+export function actionAgreement(inferred: Float32Array, truth: Float32Array, A: number): ActionAgreement {
+  const m = actionMetrics(inferred, truth, Int32Array.from({ length: truth.length / A }, (_, i) => i), A);
+  const defined = m.r2.filter((r): r is number => r !== null);
+  return { ...m, meanR2: defined.length > 0 ? defined.reduce((a, b) => a + b, 0) / defined.length : NaN };
 }
 
 /**

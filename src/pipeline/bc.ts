@@ -12,7 +12,8 @@ import type { DatasetMeta } from '../dataset/meta.js';
 import { datasetMeta, readLeRobotEpisodes } from '../export/lerobot/episodes.js';
 import { writeFileAtomic } from '../output/atomic.js';
 import { checkFileOutput, escapeRegExp, preflightOutput, writeOutput, type OutputOptions } from '../output/folder.js';
-import { actionMetrics, bcNormalisation, DEFAULT_BC_OPTIONS, runPolicyGraph, trainBc, type ActionMetrics, type BcData, type BcOptions } from '../model/bc/train.js';
+import { bcNormalisation, DEFAULT_BC_OPTIONS, runPolicyGraph, trainBc, type BcData, type BcOptions } from '../model/bc/train.js';
+import { actionMetrics, type ActionMetrics } from '../model/label-metrics.js';
 import { splitEpisodes } from './model-data.js';
 import { checkInt, checkNumber, resolveIn, stopwatch, type PipelineCallbacks, type StageProgress } from './progress.js';
 

@@ -5,7 +5,6 @@ import { writeEpisodes } from '../dataset/sink.js';
 import { episodeSeed } from '../episode/rollout.js';
 import { simulateEpisode } from '../episode/simulate.js';
 import { DEFAULT_LAYOUT } from '../export/lerobot/format.js';
-import { sinkFor } from '../export/registry.js';
 import { writeOutput, type OutputOptions } from '../output/folder.js';
 import { checkModelForEnv, dreamEpisodes, type DreamStats } from '../model/dream.js';
 import { WorldModelSession } from '../model/session.js';
@@ -15,9 +14,10 @@ import type { OnnxPolicy } from '../policy/onnx.js';
 import type { AnyPolicy, PolicySpec } from '../policy/policy.js';
 import { Renderer } from '../render/renderer.js';
 import { createEnv } from '../sim/env.js';
-import { CODECS, type VideoCodec } from '../video/ffmpeg.js';
+import type { VideoCodec } from '../video/ffmpeg.js';
 import type { Fit } from '../video/resample.js';
 import { readStartFrames } from './start-frames.js';
+import { datasetOutput } from './dataset-output.js';
 import { checkInt, checkNumber, outputNotices, resolveIn, stopwatch, type PipelineCallbacks, type StageProgress } from './progress.js';
 
 /**
@@ -109,11 +109,7 @@ export interface DreamSummary extends DatasetSummary {
  */
 export async function dreamDataset(opts: DreamOptions): Promise<DreamSummary> {
   const elapsed = stopwatch();
-  const format = opts.format ?? 'lerobot';
-  const sink = await sinkFor(format);
-  const codec = opts.codec ?? 'h264';
-  if (!(codec in CODECS)) throw new TrajforgeError('E_USAGE', `unknown --codec '${codec}' (known: ${Object.keys(CODECS).join(', ')})`);
-  const gop = checkInt(opts.gop ?? 2, 'gop', 1);
+  const { format, sink, codec, gop } = await datasetOutput(opts);
   const episodes = checkInt(opts.episodes ?? 50, 'episodes', 1);
   const seed = checkInt(opts.seed ?? 0, 'seed', 0);
   const batch = checkInt(opts.batch ?? 256, 'batch', 1);

@@ -361,7 +361,7 @@ function writeReport(dir: string, s: LabelEvalSummary, actionNames: readonly str
 }
 
 const pct = (v: number | null) => (v === null ? 'n/a' : `${(100 * v).toFixed(1)} %`);
-const num = (v: number) => (Number.isFinite(v) ? v.toFixed(3) : 'n/a');
+const num = (v: number | null) => (v !== null && Number.isFinite(v) ? v.toFixed(3) : 'n/a');
 
 export function reportMarkdown(s: LabelEvalSummary, actionNames: readonly string[]): string {
   const stored = s.variants[0]!;

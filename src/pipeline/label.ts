@@ -17,7 +17,6 @@ import { datasetMeta, DEFAULT_LAYOUT, type DatasetMeta, type DatasetSummary } fr
 import { writeEpisodes } from '../dataset/sink.js';
 import { foreignLayout } from '../export/lerobot/foreign.js';
 import { readEpisodesMeta, readInfo } from '../export/lerobot/reader.js';
-import { sinkFor } from '../export/registry.js';
 import { checkModelTarget, type ModelCard } from '../model/card.js';
 import { cardResidualScale, CONFIDENCE_KEY, labelClips, labelledEpisode, LATENT_KEY, stateEstimate, type FrameClip } from '../model/label.js';
 import { WorldModelSession } from '../model/session.js';
@@ -26,8 +25,9 @@ import { writeOutput, type OutputOptions } from '../output/folder.js';
 import { listVideoInputs } from '../video/inputs.js';
 import { probeVideo } from '../video/probe.js';
 import { openResampled, type Fit } from '../video/resample.js';
-import { CODECS, type VideoCodec } from '../video/ffmpeg.js';
+import type { VideoCodec } from '../video/ffmpeg.js';
 import { latentNames } from './encode.js';
+import { datasetOutput } from './dataset-output.js';
 import { checkInt, outputNotices, resolveIn, stopwatch, type PipelineCallbacks, type StageProgress } from './progress.js';
 
 /** label: one event per source file (or dataset episode) labelled or skipped. */
@@ -126,11 +126,7 @@ interface SourceEvents {
  */
 export async function labelVideos(opts: LabelOptions): Promise<LabelSummary> {
   const elapsed = stopwatch();
-  const format = opts.format ?? 'lerobot';
-  const sink = await sinkFor(format);
-  const codec = opts.codec ?? 'h264';
-  if (!(codec in CODECS)) throw new TrajforgeError('E_USAGE', `unknown --codec '${codec}' (known: ${Object.keys(CODECS).join(', ')})`);
-  const gop = checkInt(opts.gop ?? 2, 'gop', 1);
+  const { format, sink, codec, gop } = await datasetOutput(opts);
   const batch = checkInt(opts.batch ?? 2048, 'batch', 2);
   const minLength = checkInt(opts.minLength ?? 1, 'min-length', 1);
   const fit: Fit = opts.fit ?? 'crop';

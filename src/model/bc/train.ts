@@ -179,35 +179,3 @@ export async function runPolicyGraph(bytes: Uint8Array, inputName: string, x: Fl
   }
   return out;
 }
-
-/** Per action dimension: R² (null where the truth is constant over the rows) and mean absolute error. */
-export interface ActionMetrics {
-  r2: (number | null)[];
-  mae: number[];
-  rows: number;
-}
-
-/** R² and MAE per action dimension of predicted against true actions over `rows`. */
-export function actionMetrics(predicted: Float32Array, truth: Float32Array, rows: ArrayLike<number>, actions: number): ActionMetrics {
-  const r2: (number | null)[] = [];
-  const mae: number[] = [];
-  const n = rows.length;
-  for (let k = 0; k < actions; k++) {
-    let mean = 0;
-    for (let i = 0; i < n; i++) mean += truth[rows[i]! * actions + k]!;
-    mean /= Math.max(1, n);
-    let ssTot = 0;
-    let ssRes = 0;
-    let abs = 0;
-    for (let i = 0; i < n; i++) {
-      const at = rows[i]! * actions + k;
-      const d = truth[at]! - predicted[at]!;
-      ssTot += (truth[at]! - mean) ** 2;
-      ssRes += d * d;
-      abs += Math.abs(d);
-    }
-    r2.push(n > 0 && ssTot > 1e-12 * n * Math.max(1, mean * mean) ? 1 - ssRes / ssTot : null);
-    mae.push(n > 0 ? abs / n : NaN);
-  }
-  return { r2, mae, rows: n };
-}

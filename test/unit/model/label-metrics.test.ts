@@ -4,7 +4,11 @@ import { actionAgreement, calibration, normalisedErrors } from '../../../src/mod
 describe('action agreement', () => {
   it('is R² = 1 and MAE = 0 for the truth, and R² = 1 − SSE/SST otherwise, per dimension', () => {
     const truth = Float32Array.of(0, 10, 1, 20, 2, 30, 3, 40);
-    expect(actionAgreement(truth, truth, 2)).toMatchObject({ r2: [1, 1], mae: [0, 0], meanR2: 1, steps: 4 });
+    expect(actionAgreement(truth, truth, 2)).toMatchObject({ r2: [1, 1], mae: [0, 0], meanR2: 1, rows: 4 });
+    // A constant truth has no R² (null), and the mean skips it.
+    const flat = actionAgreement(Float32Array.of(0, 1, 0, 2), Float32Array.of(5, 1, 5, 2), 2);
+    expect(flat.r2[0]).toBeNull();
+    expect(flat.meanR2).toBe(1);
     // dim 0 off by +1 everywhere: SSE 4, SST 5 -> 0.2; dim 1 the mean everywhere: R² 0.
     const inferred = Float32Array.of(1, 25, 2, 25, 3, 25, 4, 25);
     const a = actionAgreement(inferred, truth, 2);

@@ -29,7 +29,7 @@ describe('trajforge label --eval', () => {
     expect(s.variants.map((v) => v.name)).toEqual(['stored', '128x128', 'h264-420', 'vp9-webm', 'light']);
     expect(s.episodes).toBe(3);
     // The stored videos hold T frames per episode (T - 1 labelled steps); the re-rendered ones T + 1.
-    for (const v of s.variants) expect(v.agreement.steps).toBe(v.name === 'stored' ? s.steps - 3 : s.steps);
+    for (const v of s.variants) expect(v.agreement.rows).toBe(v.name === 'stored' ? s.steps - 3 : s.steps);
     // Seeds and recorded actions reproduce the stored states bit for bit under a new camera or light.
     for (const v of s.variants.slice(1)) expect(v.replayError).toBe(0);
     for (const v of s.variants) {
