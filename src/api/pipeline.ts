@@ -1,6 +1,6 @@
 /**
  * The other commands as functions (`trajforge merge`, `convert`, `validate`, `train`, `encode`,
- * `predict`, `dream`, `eval`): typed options in, a typed summary out, progress and notices through
+ * `predict`, `dream`, `eval`, `bc`, `label`): typed options in, a typed summary out, progress and notices through
  * callbacks. Each imports its pipeline module on the first call (onnxruntime, parquet, ffmpeg).
  */
 import type { BehaviourCloningOptions, BehaviourCloningSummary } from '../pipeline/bc.js';
@@ -8,6 +8,8 @@ import type { ConvertOptions, ConvertSummary } from '../pipeline/convert.js';
 import type { DreamOptions, DreamSummary } from '../pipeline/dream.js';
 import type { EncodeOptions, EncodeSummary } from '../pipeline/encode.js';
 import type { EvalOptions, EvalSummary } from '../pipeline/eval.js';
+import type { LabelOptions, LabelSummary } from '../pipeline/label.js';
+import type { LabelEvalOptions, LabelEvalSummary } from '../pipeline/label-eval.js';
 import type { MergeOptions, MergeSummary } from '../pipeline/merge.js';
 import type { PredictOptions, PredictSummary } from '../pipeline/predict.js';
 import type { TrainOptions, TrainSummary } from '../pipeline/train.js';
@@ -25,6 +27,8 @@ export type { PredictOptions, PredictProgress, PredictSummary } from '../pipelin
 export type { DreamOptions, DreamProgress, DreamSummary, DreamComparison } from '../pipeline/dream.js';
 export type { EvalOptions, EvalProgress, EvalSummary, EvalTarget } from '../pipeline/eval.js';
 export type { BehaviourCloningOptions, BehaviourCloningSummary, BcProgress, PolicyCard } from '../pipeline/bc.js';
+export type { LabelOptions, LabelProgress, LabelSummary, SkippedSource } from '../pipeline/label.js';
+export type { LabelEvalOptions, LabelEvalProgress, LabelEvalSummary, VariantResult } from '../pipeline/label-eval.js';
 
 /** `trajforge merge`: datasets of one environment (e.g. the shards of a cluster run) into one. */
 export async function mergeDatasets(options: MergeOptions): Promise<MergeSummary> {
@@ -77,4 +81,16 @@ export async function evaluateWorldModel(options: EvalOptions): Promise<EvalSumm
 /** `trajforge bc`: a behaviour-cloning MLP from a dataset's observations (or latents) to its actions, written as an ONNX policy and its card. */
 export async function trainBehaviourCloning(options: BehaviourCloningOptions): Promise<BehaviourCloningSummary> {
   return (await import('../pipeline/bc.js')).trainBehaviourCloning(options);
+}
+
+/** `trajforge label`: videos (files, a folder, a glob or a LeRobot dataset) -> a dataset whose actions a world model's inverse dynamics inferred. Providers default as for loadWorldModel. */
+export async function labelVideos(options: LabelOptions): Promise<LabelSummary> {
+  const providers = options.providers ?? (await defaultProviders());
+  return (await import('../pipeline/label.js')).labelVideos({ ...options, providers });
+}
+
+/** `trajforge label --eval`: labels scored against a simulator dataset's withheld actions (R², calibration, domain shift, the VPT test). */
+export async function evaluateLabelling(options: LabelEvalOptions): Promise<LabelEvalSummary> {
+  const providers = options.providers ?? (await defaultProviders());
+  return (await import('../pipeline/label-eval.js')).evaluateLabelling({ ...options, providers });
 }
