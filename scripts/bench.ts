@@ -274,6 +274,9 @@ async function modelBench(): Promise<void> {
 
   const dream = cli(['dream', '--model', modelDir, '--env', 'PushCube-v1', '--episodes', '1000', '--noise', '0.3', '--epsilon', '0.1', '--out', join(tmp, 'dream'), '--compare']);
   for (const line of dream.stdout.split('\n').filter((l) => /steps\/s|speed|faster/i.test(l))) console.log(`dream          ${line.trim()}`);
+  // label's throughput (its quality is label --eval's, on episodes the model did not train on).
+  const label = cli(['label', dataset, '--model', modelDir, '--out', join(tmp, 'labelled')]);
+  for (const line of label.stdout.split('\n').filter((l) => /throughput/.test(l))) console.log(`label          ${line.replace('throughput', '').trim()} (target >= 2,000 frames/s on 2 cores)`);
   const ev = cli(['eval', '--model', modelDir, dataset, '--out', join(tmp, 'eval')]);
   for (const line of ev.stdout.split('\n').slice(1).filter(Boolean)) console.log(`eval          ${line}`);
   console.log(`eval           ${ev.seconds.toFixed(1)} s wall`);
