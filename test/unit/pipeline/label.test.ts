@@ -10,6 +10,7 @@ import { validateDataset } from '../../../src/pipeline/validate.js';
 import { writeClip } from '../../../src/video/clip.js';
 import { squareFrames, writeCentroidModel } from '../../helpers/analytic-model.js';
 import { query, tmpDir } from '../../helpers/dataset.js';
+import { H5, readNpz, rows as readRows } from '../../helpers/readers.js';
 
 /**
  * PushCube-v1's top camera is 64x64 at 20 fps. The centroid model moves its latent 8 model pixels
@@ -125,6 +126,29 @@ describe('trajforge label', () => {
     const agreement = actionAgreement(ep!.actions, actions, 2);
     for (const r2 of agreement.r2) expect(r2).toBeGreaterThan(0.97);
     expect(ep!.provenance).toEqual({ file, fromFrame: 0, toFrame: 30, sourceFps: 40, sourceWidth: W, sourceHeight: 96 });
+  });
+
+  it('writes Minari and DreamerV3 beside LeRobot with the same labels, read back by jsfive, npyjs and DuckDB', async () => {
+    const out = join(root, 'labelled-formats');
+    const s = await labelVideos({ videos: join(root, 'videos', 'clip0.mp4'), model, out, episodeLength: 12, format: 'lerobot,minari,dreamer' });
+    expect(s.episodes).toBe(3);
+    const rows = await query(`SELECT episode_index AS e, action AS a, "observation.state" AS s FROM read_parquet('${out}/lerobot/data/*/*.parquet') ORDER BY index`);
+    const h5 = new H5(join(out, 'minari', 'trajforge', 'pushcube-v1', 'data', 'main_data.hdf5'));
+    const replay = join(out, 'dreamer', 'replay');
+    const files = readdirSync(replay).sort();
+    expect(files).toHaveLength(3);
+    for (let e = 0; e < 3; e++) {
+      const ep = rows.filter((r) => Number(r.e) === e);
+      const T = ep.length;
+      const minari = readRows(h5.data(`episode_${e}/actions`).value, 2);
+      expect(minari).toEqual(ep.map((r) => r.a));
+      // T + 1 observations: the state estimate of every frame, the final one included.
+      expect(h5.data(`episode_${e}/observations/state`).shape).toEqual([T + 1, 2]);
+      expect(readRows(h5.data(`episode_${e}/observations/state`).value, 2).slice(0, T)).toEqual(ep.map((r) => r.s));
+      const npz = readNpz(join(replay, files[e]!));
+      expect(readRows(npz.action!.data, 2).slice(0, T)).toEqual(minari);
+    }
+    expect((await validateDataset({ dir: join(out, 'lerobot') })).valid).toBe(true);
   });
 
   it('flags a jump the model cannot explain with low confidence', async () => {
