@@ -36,7 +36,7 @@ export interface GenerateOptions extends PipelineCallbacks<Progress> {
   checkpoint: number;
   /** File rollover thresholds (default: LeRobot's). */
   layout?: Layout;
-  /** Restrict the rendered channels (default: what each camera declares). */
+  /** The channels every camera renders (default: what each camera declares); the renderer draws any channel for any camera. */
   channels?: Channel[];
 }
 
@@ -80,7 +80,8 @@ export async function generateDataset(opts: GenerateOptions): Promise<GenerateRe
     name: c.name,
     width: c.resolution[0],
     height: c.resolution[1],
-    channels: (opts.channels ? c.channels.filter((ch) => opts.channels!.includes(ch)) : c.channels) as Channel[],
+    // In the renderer's canonical order, so the same set in any order writes the same dataset.
+    channels: (opts.channels ? CHANNELS.filter((ch) => opts.channels!.includes(ch)) : c.channels) as Channel[],
   })).filter((c) => c.channels.length > 0);
   const { policy, policyPath } = await runPolicy(opts.policy, opts.cwd);
   const meta = datasetMeta(opts.env, {
