@@ -1,5 +1,6 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { TrajforgeError } from '../core/errors.js';
+import { closest, levenshtein } from '../core/registry.js';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
@@ -8,13 +9,31 @@ export interface ParsedArgs {
   positionals: string[];
 }
 
-/** node:util parseArgs with usage errors turned into E_USAGE. String-valued options read as strings. */
+/**
+ * node:util parseArgs with usage errors turned into E_USAGE in the CLI's words: an unknown option
+ * names the closest known ones, a missing value says which. String-valued options read as strings.
+ */
 export function parse(args: string[], options: Options, usage: string): ParsedArgs {
   try {
     return parseArgs({ args, options, allowPositionals: true, strict: true }) as ParsedArgs;
   } catch (e) {
-    throw new TrajforgeError('E_USAGE', `${(e as Error).message}\nusage: ${usage}`);
+    throw new TrajforgeError('E_USAGE', `${optionError(e as Error & { code?: string }, options)}\nusage: ${usage}`);
   }
+}
+
+function optionError(e: Error & { code?: string }, options: Options): string {
+  const unknown = /^Unknown option '(-{1,2})([^']+)'/.exec(e.message);
+  if (e.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && unknown) {
+    const known = Object.keys(options);
+    const [best] = closest(unknown[2]!, known, 1);
+    const near = best !== undefined && levenshtein(unknown[2]!.toLowerCase(), best.toLowerCase()) <= Math.max(2, Math.floor(best.length / 3));
+    return `unknown option '${unknown[1]}${unknown[2]}'${near ? `; did you mean '--${best}'?` : ''} (options: ${known.map((k) => `--${k}`).join(', ')})`;
+  }
+  const missing = /^Option '(--[^ ']+)(?: <value>)?' argument missing/.exec(e.message);
+  if (missing) return `${missing[1]} needs a value (${missing[1]} VALUE)`;
+  const noValue = /^Option '(--[^']+)' does not take an argument/.exec(e.message);
+  if (noValue) return `${noValue[1]} is a switch and takes no value`;
+  return e.message;
 }
 
 export function intOption(value: string | undefined, name: string, fallback: number, min = 0): number {

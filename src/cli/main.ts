@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import { isTrajforgeError } from '../core/errors.js';
 import { closest } from '../core/registry.js';
 import { bcCommand } from './bc.js';
@@ -38,9 +39,14 @@ export const COMMANDS: Record<string, Command> = {
   bc: bcCommand,
 };
 
+/** The installed package's version (package.json two folders up, from src/cli and from dist/cli alike). */
+function packageVersion(): string {
+  return (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
+}
+
 function help(): string {
   const width = Math.max(...Object.keys(COMMANDS).map((k) => k.length));
-  return `trajforge: training data for world models and agents\n\nusage: trajforge <command> [options]\n\n${Object.values(COMMANDS)
+  return `trajforge: training data for world models and agents\n\nusage: trajforge <command> [options]    (trajforge --version)\n\n${Object.values(COMMANDS)
     .map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`)
     .join('\n')}\n\nRun \`trajforge <command> --help\` for a command's options.\n`;
 }
@@ -89,6 +95,10 @@ export async function main(argv: string[], io: CliIO = processIO): Promise<numbe
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     io.out(help());
     return name ? 0 : 2;
+  }
+  if (name === '--version' || name === '-V' || name === 'version') {
+    io.out(`trajforge ${packageVersion()}\n`);
+    return 0;
   }
   const command = COMMANDS[name];
   if (!command) {

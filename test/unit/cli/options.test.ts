@@ -1,0 +1,32 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { cli } from '../../helpers/dataset.js';
+
+describe('CLI options', () => {
+  it('--version prints the package version', async () => {
+    const { version } = JSON.parse(readFileSync('package.json', 'utf8')) as { version: string };
+    for (const flag of ['--version', '-V']) {
+      const r = await cli([flag]);
+      expect(r.code).toBe(0);
+      expect(r.out).toBe(`trajforge ${version}\n`);
+    }
+  });
+
+  it('a mistyped option names the closest one and lists the rest, in the CLI words, exit 2', async () => {
+    const r = await cli(['generate', 'PushCube-v1', '--epsiodes', '3', '--out', 'x']);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/^error\[E_USAGE\]: unknown option '--epsiodes'; did you mean '--episodes'\? \(options: .*--episodes.*\)\nusage: trajforge generate/);
+    // Nothing close: no guess, the list only.
+    const far = await cli(['generate', 'PushCube-v1', '--zzzzzzzz']);
+    expect(far.err).toContain("unknown option '--zzzzzzzz' (options: ");
+    expect(far.err).not.toContain('did you mean');
+  });
+
+  it('a missing value and a value given to a switch are said plainly', async () => {
+    const missing = await cli(['generate', 'PushCube-v1', '--episodes']);
+    expect(missing.code).toBe(2);
+    expect(missing.err).toContain('error[E_USAGE]: --episodes needs a value (--episodes VALUE)');
+    const sw = await cli(['generate', 'PushCube-v1', '--overwrite=yes', '--out', 'x']);
+    expect(sw.err).toContain('error[E_USAGE]: --overwrite is a switch and takes no value');
+  });
+});
