@@ -2,6 +2,7 @@
  * generateDataset with the CLI's defaults: the pipeline (workers, exporters, ffmpeg, parquet-wasm)
  * is imported on the first call.
  */
+import { defaultWorkerCount } from '../episode/workers.js';
 import { TrajforgeError } from '../core/errors.js';
 import type { GenerateOptions, GeneratePolicy, GenerateResult, Progress } from '../pipeline/generate.js';
 import type { PolicyKind } from '../policy/policy.js';
@@ -14,7 +15,7 @@ type Defaulted = 'episodes' | 'seed' | 'workers' | 'format' | 'shard' | 'resume'
 
 /**
  * The pipeline's options with `trajforge generate`'s defaults: `episodes` 50, `seed` 0 (episode k
- * uses `episodeSeed(seed, k)`), `workers` 2 (0: this thread; the data never depends on it),
+ * uses `episodeSeed(seed, k)`), `workers` one per core up to 16 (0: this thread; the data never depends on it),
  * `format` 'lerobot' (or 'dreamer', 'minari', 'rlds', 'frames', or a list: 'lerobot,dreamer'),
  * `shard` {index: 0, count: 1}, `codec` 'h264', `gop` 2, `checkpoint` 32 (episodes per resume
  * point), `resume`/`overwrite` false. `env` is an id, a config file (relative to `cwd`) or a
@@ -46,7 +47,7 @@ export async function generateDataset(options: GenerateDatasetOptions): Promise<
     env,
     episodes: integer(options.episodes, 'episodes', 50, 1),
     seed: integer(options.seed, 'seed', 0, 0),
-    workers: integer(options.workers, 'workers', 2, 0),
+    workers: integer(options.workers, 'workers', defaultWorkerCount(), 0),
     format: options.format ?? 'lerobot',
     policy: chosen,
     shard: options.shard ?? { index: 0, count: 1 },

@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { loadEnv } from '../config/load.js';
+import { defaultWorkerCount } from '../episode/workers.js';
 import { TrajforgeError } from '../core/errors.js';
 import { generateDataset, type Progress } from '../pipeline/generate.js';
 import { formatNames } from '../export/registry.js';
@@ -61,7 +62,7 @@ export const generateCommand: Command = {
       out,
       episodes: intOption(values.episodes as string | undefined, 'episodes', 50, 1),
       seed: intOption(values.seed as string | undefined, 'seed', 0),
-      workers: intOption(values.workers as string | undefined, 'workers', defaultWorkers(), 0),
+      workers: intOption(values.workers as string | undefined, 'workers', defaultWorkerCount(), 0),
       format,
       policy: { ...choice, noise: numberOption(values.noise as string | undefined, 'noise', 0), epsilon: numberOption(values.epsilon as string | undefined, 'epsilon', 0) },
       shard,
@@ -99,10 +100,6 @@ export const generateCommand: Command = {
 function positive(x: number, name: string): number {
   if (!(x > 0)) throw new TrajforgeError('E_USAGE', `--${name} must be > 0, got ${x}`);
   return x;
-}
-
-function defaultWorkers(): number {
-  return 2;
 }
 
 function parseShard(s: string | undefined): { index: number; count: number } {
