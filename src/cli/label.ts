@@ -15,7 +15,7 @@ export const labelCommand: Command = {
   usage:
     'trajforge label VIDEOS (a file, folder, glob or LeRobot dataset) --model MODEL_DIR --out DIR [--env <env id or file> (default: the model\'s)] ' +
     '[--episode-length T (default: the env time limit)] [--min-length 1] [--fit crop|stretch|pad] [--camera KEY (LeRobot input)] [--strict] ' +
-    `[--batch 2048] [--format lerobot] [--codec ${Object.keys(CODECS).join('|')}] [--gop 2] [--overwrite]\n` +
+    `[--batch 2048] [--threads N (default: one per core)] [--format lerobot] [--codec ${Object.keys(CODECS).join('|')}] [--gop 2] [--overwrite]\n` +
     '       trajforge label DATASET --eval --model MODEL_DIR --out REPORT_DIR [--episodes N] [--seeds 100] [--no-shifts] [--bc-steps 2000] [--overwrite]' +
     ' (DATASET: a simulator dataset the model was not trained on; its actions are withheld and scored)',
   async run(args, io) {
@@ -31,6 +31,7 @@ export const labelCommand: Command = {
         camera: { type: 'string' },
         strict: { type: 'boolean' },
         batch: { type: 'string' },
+        threads: { type: 'string' },
         format: { type: 'string' },
         codec: { type: 'string' },
         gop: { type: 'string' },
@@ -63,6 +64,7 @@ export const labelCommand: Command = {
       ...(values.camera !== undefined ? { camera: values.camera } : {}),
       strict: (values.strict as unknown) === true,
       batch: intOption(values.batch, 'batch', 2048, 2),
+      ...(values.threads !== undefined ? { threads: intOption(values.threads, 'threads', 1, 1) } : {}),
       ...(values.format !== undefined ? { format: values.format } : {}),
       ...(values.codec !== undefined ? { codec: values.codec as VideoCodec } : {}),
       gop: intOption(values.gop, 'gop', 2, 1),
@@ -83,7 +85,7 @@ export const labelCommand: Command = {
 };
 
 async function runEval(dataset: string, values: ParsedArgs['values'], io: CliIO, usage: string): Promise<number> {
-  const labelOnly = ['env', 'episode-length', 'min-length', 'fit', 'camera', 'strict', 'batch', 'format', 'codec', 'gop'].filter((k) => values[k] !== undefined);
+  const labelOnly = ['env', 'episode-length', 'min-length', 'fit', 'camera', 'strict', 'batch', 'threads', 'format', 'codec', 'gop'].filter((k) => values[k] !== undefined);
   if (labelOnly.length > 0) throw new TrajforgeError('E_USAGE', `--${labelOnly[0]} does not apply to label --eval (it labels the dataset's own camera, one episode per source episode)\nusage: ${usage}`);
   const s = await evaluateLabelling({
     dataset,

@@ -151,6 +151,18 @@ describe('trajforge label', () => {
     expect((await validateDataset({ dir: join(out, 'lerobot') })).valid).toBe(true);
   });
 
+  it('keeps a long video whole under a long --episode-length (its buffer grows past the first 64 frames)', async () => {
+    const actions = path(7, 150);
+    const { frames, count } = squareFrames(96, 96, 12, [48, 48], actions, K_SOURCE);
+    const file = join(root, 'long.mp4');
+    writeClip(file, frames, count, { width: 96, height: 96, fps: 20, profile: 'lossless' });
+    const out = join(root, 'labelled-long');
+    const s = await labelVideos({ videos: file, model, out, episodeLength: 5000 });
+    expect([s.episodes, s.frames]).toEqual([1, 150]);
+    const [ep] = await all(out);
+    for (const r2 of actionAgreement(ep!.actions, actions, 2).r2) expect(r2).toBeGreaterThan(0.97);
+  });
+
   it('flags a jump the model cannot explain with low confidence', async () => {
     const actions = path(5, 20);
     const { frames, count } = squareFrames(96, 96, 12, [48, 48], actions, K_SOURCE);
