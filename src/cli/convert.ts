@@ -1,7 +1,7 @@
 import { TrajforgeError } from '../core/errors.js';
 import { convertDataset } from '../pipeline/convert.js';
 import { parse } from './args.js';
-import { printNotice, type Command } from './io.js';
+import { printNotice, printStageProgress, type Command } from './io.js';
 
 export const convertCommand: Command = {
   name: 'convert',
@@ -10,7 +10,7 @@ export const convertCommand: Command = {
   async run(args, io) {
     const { values, positionals } = parse(args, { to: { type: 'string' }, out: { type: 'string' }, overwrite: { type: 'boolean' } }, this.usage);
     if (!positionals[0] || !values.to || !values.out) throw new TrajforgeError('E_USAGE', `usage: ${this.usage}`);
-    const s = await convertDataset({ src: positionals[0], to: values.to as string, out: values.out as string, overwrite: (values.overwrite as unknown) === true, cwd: io.cwd, onNotice: printNotice(io) });
+    const s = await convertDataset({ src: positionals[0], to: values.to as string, out: values.out as string, overwrite: (values.overwrite as unknown) === true, cwd: io.cwd, onNotice: printNotice(io), onProgress: printStageProgress(io, () => 'episodes') });
     io.out(`converted ${s.episodes} episodes of ${positionals[0]} to ${s.format} in ${values.out} (${(s.bytes / 1e6).toFixed(2)} MB)\n`);
     return 0;
   },

@@ -4,7 +4,7 @@ import { dreamDataset } from '../pipeline/dream.js';
 import { CODECS, type VideoCodec } from '../video/ffmpeg.js';
 import type { Fit } from '../video/resample.js';
 import { intOption, numberOption, parse } from './args.js';
-import { printNotice, type Command } from './io.js';
+import { printNotice, printStageProgress, type Command } from './io.js';
 import { policyOption } from './policy-option.js';
 
 export const dreamCommand: Command = {
@@ -66,6 +66,7 @@ export const dreamCommand: Command = {
       ...(values.fit !== undefined ? { fit: values.fit as Fit } : {}),
       cwd: io.cwd,
       onNotice: printNotice(io),
+      onProgress: printStageProgress(io, () => 'episodes'),
     });
     io.out(`dreamed ${s.envId} with model ${s.modelId} -> ${values.out} (${s.format})\n`);
     io.out(`  episodes      ${s.episodes} (policy ${s.policy}, horizon ${s.horizon})\n`);

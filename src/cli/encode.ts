@@ -2,7 +2,7 @@ import { TrajforgeError } from '../core/errors.js';
 import { parseProviders, PROVIDERS_ENV } from '../model/onnx/runtime.js';
 import { encodeDataset } from '../pipeline/encode.js';
 import { intOption, parse } from './args.js';
-import { printNotice, type Command } from './io.js';
+import { printNotice, printStageProgress, type Command } from './io.js';
 
 export const encodeCommand: Command = {
   name: 'encode',
@@ -37,6 +37,7 @@ export const encodeCommand: Command = {
       providers: parseProviders(process.env[PROVIDERS_ENV]),
       cwd: io.cwd,
       onNotice: printNotice(io),
+      onProgress: printStageProgress(io, () => 'episodes'),
     });
     io.out(
       `encoded ${s.episodes} episodes, ${s.frames} frames of ${dataset} with model ${s.modelId} into ${values.out}: ${s.key} [${s.latent}], ` +

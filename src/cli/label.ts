@@ -6,7 +6,7 @@ import { evaluateLabelling } from '../pipeline/label-eval.js';
 import type { Fit } from '../video/resample.js';
 import { CODECS, type VideoCodec } from '../video/ffmpeg.js';
 import { intOption, parse } from './args.js';
-import { printNotice, type CliIO, type Command } from './io.js';
+import { printNotice, printStageProgress, type CliIO, type Command } from './io.js';
 import type { ParsedArgs } from './args.js';
 
 export const labelCommand: Command = {
@@ -71,6 +71,7 @@ export const labelCommand: Command = {
       providers: parseProviders(process.env[PROVIDERS_ENV]),
       cwd: io.cwd,
       onNotice: printNotice(io),
+      onProgress: printStageProgress(io, () => 'sources'),
     });
     io.out(`labelled ${s.sources} source(s) with model ${s.modelId} -> ${values.out} (${s.format})\n`);
     io.out(`  episodes      ${s.episodes} of up to ${s.episodeLength} steps, ${s.frames} steps (${s.sourceFrames} frames at ${s.fps} fps, ${s.width}x${s.height})\n`);
@@ -99,6 +100,7 @@ async function runEval(dataset: string, values: ParsedArgs['values'], io: CliIO,
     providers: parseProviders(process.env[PROVIDERS_ENV]),
     cwd: io.cwd,
     onNotice: printNotice(io),
+    onProgress: printStageProgress(io, (stage) => (stage === 'variant' ? 'video variants labelled' : 'policies trained and run')),
   });
   io.out(`label --eval of model ${s.modelId} on ${s.episodes} episodes of ${s.envId} -> ${values.out}/label-eval.md (${s.seconds.toFixed(0)} s)\n`);
   for (const v of s.variants) {
