@@ -9,6 +9,7 @@ import type { PhysicsEnv } from '../sim/env.js';
 import { defaultProviders } from './providers.js';
 
 export type { OnnxPolicy, OnnxPolicyIo } from '../policy/onnx.js';
+export { setOnnxBackend, onnxBackend, type OnnxBackendChoice } from '../model/onnx/runtime.js';
 export type { LoadPolicyOptions } from '../policy/load.js';
 
 export type { WorldModel, WorldModelOptions, WorldModelStep } from '../model/world-model.js';

@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import { isTrajforgeError } from '../core/errors.js';
+import { BACKEND_ENV, setOnnxBackend } from '../model/onnx/runtime.js';
 import { closest } from '../core/registry.js';
 import { bcCommand } from './bc.js';
 import { checkCommand } from './check.js';
@@ -110,6 +111,7 @@ export async function main(argv: string[], io: CliIO = processIO): Promise<numbe
     return 0;
   }
   try {
+    setOnnxBackend(process.env[BACKEND_ENV]);
     return await command.run(rest, io);
   } catch (e) {
     if (isTrajforgeError(e)) {

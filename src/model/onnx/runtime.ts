@@ -1,19 +1,99 @@
 /**
- * The one module that touches onnxruntime-node: loads ModelProto bytes into an inference
- * session and runs float32 feeds through it. Environment and CLI flags are read by the caller
- * (see parseProviders) so this stays testable with explicit options.
+ * The one module that touches onnxruntime: loads ModelProto bytes into an inference session and
+ * runs float32 feeds through it. Environment and CLI flags are read by the caller (see
+ * parseProviders) so this stays testable with explicit options.
+ *
+ * Two runtimes behind one API (onnxruntime-common's): onnxruntime-node, the native build (an
+ * optional dependency: its install script fetches CUDA libraries on Linux x64, which fails
+ * offline, and npm then leaves it out), and onnxruntime-web, the same engine compiled to
+ * WebAssembly (a plain dependency, nothing to install). `auto` takes the native one when it
+ * loads and WebAssembly otherwise; TRAJFORGE_ONNX_BACKEND (read by the caller) picks one.
+ * Measured on the 2-core machine, PushCube's conv encoder: native 1,100 frames/s on one thread,
+ * WebAssembly 560 on one and 990 on two.
  */
-import { InferenceSession, Tensor } from 'onnxruntime-node';
+import type { InferenceSession, Tensor } from 'onnxruntime-common';
 import { TrajforgeError } from '../../core/errors.js';
 
 /** The variable the CLI reads the execution-provider list from, e.g. `cuda,cpu`. */
 export const PROVIDERS_ENV = 'TRAJFORGE_ORT_PROVIDERS';
+/** The variable the CLI reads the runtime from: native, wasm or auto (the default). */
+export const BACKEND_ENV = 'TRAJFORGE_ONNX_BACKEND';
+
+export type OnnxBackendChoice = 'auto' | 'native' | 'wasm';
+export const ONNX_BACKENDS: readonly OnnxBackendChoice[] = ['auto', 'native', 'wasm'];
 
 export interface OnnxModelOptions {
   /** Execution providers in order of preference (onnxruntime names: 'cpu', 'cuda', ...). Default ['cpu']. */
   readonly providers?: readonly string[];
   /** Intra-op threads. Default 1: measured faster than 2 for these small dense graphs on the 2-core dev box. */
   readonly threads?: number;
+  /** Which onnxruntime runs the graph (default: the process's choice, see setOnnxBackend). */
+  readonly backend?: OnnxBackendChoice;
+}
+
+/** The onnxruntime module in use: the API both runtimes share. */
+interface OrtModule {
+  InferenceSession: typeof InferenceSession;
+  Tensor: typeof Tensor;
+  env: { logLevel?: string; wasm?: { numThreads?: number } };
+}
+
+interface LoadedBackend {
+  name: 'native' | 'wasm';
+  ort: OrtModule;
+}
+
+let processChoice: OnnxBackendChoice = 'auto';
+/** WebAssembly's thread pool size, fixed by the first session (it cannot change afterwards). */
+let wasmThreads: number | null = null;
+const loaded = new Map<'native' | 'wasm', Promise<LoadedBackend>>();
+
+/** The runtime OnnxModel.load uses when its options do not say (the CLI sets it from TRAJFORGE_ONNX_BACKEND). */
+export function setOnnxBackend(choice: string | undefined): void {
+  const c = (choice ?? '').trim().toLowerCase() || 'auto';
+  if (!ONNX_BACKENDS.includes(c as OnnxBackendChoice)) throw new TrajforgeError('E_USAGE', `${BACKEND_ENV}=${choice}: expected one of ${ONNX_BACKENDS.join(', ')}`);
+  processChoice = c as OnnxBackendChoice;
+}
+
+/** Which runtime a choice comes to on this machine ('auto': native when it loads). */
+export async function onnxBackend(choice: OnnxBackendChoice = processChoice): Promise<'native' | 'wasm'> {
+  return (await backend(choice)).name;
+}
+
+async function backend(choice: OnnxBackendChoice): Promise<LoadedBackend> {
+  if (choice === 'wasm') return load('wasm');
+  if (choice === 'native') return load('native');
+  try {
+    return await load('native');
+  } catch {
+    return load('wasm');
+  }
+}
+
+function load(name: 'native' | 'wasm'): Promise<LoadedBackend> {
+  let p = loaded.get(name);
+  if (!p) {
+    // Module names in variables: the native runtime may be absent, and bundlers should not inline either.
+    const specifier = name === 'native' ? 'onnxruntime-node' : 'onnxruntime-web';
+    p = (import(specifier) as Promise<OrtModule & { default?: OrtModule }>).then(
+      (m) => {
+        const ort = m.InferenceSession ? m : m.default!;
+        if (name === 'wasm') {
+          // Warnings (an initializer the optimiser found unused) are not the user's to act on.
+          ort.env.logLevel = 'error';
+        }
+        return { name, ort };
+      },
+      (e: unknown) => {
+        loaded.delete(name);
+        throw new TrajforgeError('E_INTERNAL', `onnxruntime: the ${name === 'native' ? 'native runtime (onnxruntime-node)' : 'WebAssembly runtime (onnxruntime-web)'} cannot be loaded: ${message(e)}`, {
+          hint: name === 'native' ? `install it (npm install onnxruntime-node; README: GPU inference) or use ${BACKEND_ENV}=wasm` : undefined,
+        });
+      },
+    );
+    loaded.set(name, p);
+  }
+  return p;
 }
 
 /** A float32 tensor: row-major data and its shape. */
@@ -49,6 +129,9 @@ export class OnnxModel {
 
   private constructor(
     private readonly session: InferenceSession,
+    private readonly ort: OrtModule,
+    /** The runtime running this graph. */
+    readonly backend: 'native' | 'wasm',
     readonly inputNames: readonly string[],
     readonly outputNames: readonly string[],
   ) {}
@@ -57,21 +140,34 @@ export class OnnxModel {
     const providers = options.providers && options.providers.length > 0 ? [...options.providers] : ['cpu'];
     const threads = options.threads ?? 1;
     if (!Number.isSafeInteger(threads) || threads < 0) throw new TrajforgeError('E_INTERNAL', `onnxruntime: threads must be a non-negative integer, got ${threads}`);
+    const { name, ort } = await backend(options.backend ?? processChoice);
+    if (name === 'wasm' && providers.some((p) => p !== 'cpu' && p !== 'wasm')) {
+      throw new TrajforgeError('E_USAGE', `onnxruntime: providers [${providers.join(', ')}] need the native runtime, and the WebAssembly one is in use (onnxruntime-node is not installed or ${BACKEND_ENV}=wasm)`, {
+        hint: `npm install onnxruntime-node (README: GPU inference), or ${PROVIDERS_ENV}=cpu`,
+      });
+    }
+    // WebAssembly's threads are one pool for the process, set before its first session.
+    if (name === 'wasm' && wasmThreads === null && ort.env.wasm) ort.env.wasm.numThreads = wasmThreads = Math.max(1, threads);
     let session: InferenceSession;
     try {
-      session = await InferenceSession.create(bytes, {
-        executionProviders: providers,
-        intraOpNumThreads: threads,
-        graphOptimizationLevel: 'all',
-        // Errors only: onnxruntime's warnings (an initializer its optimiser found unused) are not the user's to act on.
-        logSeverityLevel: 3,
-      });
+      session = await ort.InferenceSession.create(
+        bytes,
+        name === 'wasm'
+          ? { executionProviders: ['wasm'], graphOptimizationLevel: 'all', logSeverityLevel: 3 }
+          : {
+              executionProviders: providers,
+              intraOpNumThreads: threads,
+              graphOptimizationLevel: 'all',
+              // Errors only: onnxruntime's warnings (an initializer its optimiser found unused) are not the user's to act on.
+              logSeverityLevel: 3,
+            },
+      );
     } catch (e) {
       throw new TrajforgeError('E_INTERNAL', `onnxruntime could not load the model with providers [${providers.join(', ')}]: ${message(e)}`, {
         hint: providers.some((p) => p !== 'cpu') ? `non-CPU providers need their binaries installed (README: GPU inference); ${PROVIDERS_ENV}=cpu falls back to the CPU` : undefined,
       });
     }
-    return new OnnxModel(session, [...session.inputNames], [...session.outputNames]);
+    return new OnnxModel(session, ort, name, [...session.inputNames], [...session.outputNames]);
   }
 
   /** Runs the graph; every input must be fed; returns the `fetch` outputs (default: all), computing only what they need. */
@@ -82,7 +178,7 @@ export class OnnxModel {
       const feed = feeds[name];
       if (feed === undefined) throw new TrajforgeError('E_MODEL_SHAPE', `model input '${name}' is not fed (inputs: ${this.inputNames.join(', ')})`);
       checkFeed(name, feed, this.session.inputMetadata.find((m) => m.name === name));
-      tensors[name] = new Tensor('float32', feed.data, [...feed.dims]);
+      tensors[name] = new this.ort.Tensor('float32', feed.data, [...feed.dims]);
     }
     for (const name of Object.keys(feeds)) {
       if (!this.inputNames.includes(name)) throw new TrajforgeError('E_MODEL_SHAPE', `'${name}' is not a model input (inputs: ${this.inputNames.join(', ')})`);

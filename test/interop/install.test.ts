@@ -1,0 +1,69 @@
+/**
+ * trajforge installed the way users install it: `npm pack`, then `npm install <tarball>` into a
+ * fresh project with no project or user .npmrc and no network (`--offline`: npm's cache, which
+ * `npm ci` filled, is the only source). onnxruntime-node's install script cannot fetch its CUDA
+ * libraries then, so npm leaves that optional dependency out, and the models run on
+ * onnxruntime-web's WebAssembly build. Interop: it needs the npm cache and a few minutes.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { writeClip } from '../../src/video/clip.js';
+import { squareFrames, writeCentroidModel } from '../helpers/analytic-model.js';
+
+const ROOT = resolve(import.meta.dirname, '..', '..');
+let project: string;
+let install: { status: number | null; stdout: string; stderr: string };
+
+beforeAll(() => {
+  const work = mkdtempSync(join(tmpdir(), 'tf-install-'));
+  // prepack builds dist/ from these sources.
+  const packed = execFileSync('npm', ['pack', '--pack-destination', work], { cwd: ROOT, encoding: 'utf8' }).trim().split('\n').pop()!;
+  project = join(work, 'project');
+  execFileSync('mkdir', ['-p', project]);
+  writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'uses-trajforge', version: '1.0.0', type: 'module', private: true }));
+  // A home without .npmrc; the machine's npm cache stays the package source.
+  const home = join(work, 'home');
+  execFileSync('mkdir', ['-p', home]);
+  const r = spawnSync('npm', ['install', '--offline', '--no-audit', '--no-fund', '--cache', join(homedir(), '.npm'), join(work, packed)], {
+    cwd: project,
+    encoding: 'utf8',
+    // npm passes its config to scripts as npm_config_* variables (this repository's .npmrc skips
+    // onnxruntime-node's download): a user's install has none of them.
+    env: { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^npm_/i.test(k))), HOME: home, npm_config_userconfig: join(home, '.npmrc') },
+  });
+  install = { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}, 600_000);
+
+describe('npm install trajforge (offline, as a dependency)', () => {
+  it('installs without errors; the native onnxruntime is left out, nothing else fails', () => {
+    expect(install.status, install.stderr).toBe(0);
+    expect(install.stderr).not.toMatch(/npm error|ERR!/);
+    // npm 11 lists packages whose install scripts it has not been told to allow; nothing else is said.
+    const other = install.stderr.split('\n').filter((l) => l.trim() !== '' && !l.startsWith('npm warn install-scripts'));
+    expect(other, install.stderr).toEqual([]);
+    const modules = readdirSync(join(project, 'node_modules'));
+    expect(modules).toContain('onnxruntime-web');
+    expect(existsSync(join(project, 'node_modules', 'onnxruntime-node'))).toBe(false);
+  });
+
+  it('imports the library, runs `trajforge generate`, and labels a video on the WebAssembly runtime', () => {
+    const bin = join(project, 'node_modules', '.bin', 'trajforge');
+    const run = (args: string[]) => spawnSync(bin, args, { cwd: project, encoding: 'utf8' });
+    const imported = spawnSync(process.execPath, ['--input-type=module', '-e', "const t = await import('trajforge'); const m = await import('trajforge/model'); console.log(typeof t.generateDataset, await m.onnxBackend())"], { cwd: project, encoding: 'utf8' });
+    expect(imported.stdout.trim()).toBe('function wasm');
+    const gen = run(['generate', 'PushCube-v1', '--episodes', '2', '--out', 'ds']);
+    expect(gen.status, gen.stderr).toBe(0);
+    expect(run(['validate', 'ds']).status).toBe(0);
+
+    writeCentroidModel(join(project, 'model'), { env: 'PushCube-v1', camera: 'top', pixelsPerAction: 8, residualScale: 0.05 });
+    const actions = Float32Array.from({ length: 40 }, (_, i) => 0.4 * Math.sin(i));
+    const { frames, count } = squareFrames(96, 96, 12, [48, 48], actions, 12);
+    writeClip(join(project, 'clip.mp4'), frames, count, { width: 96, height: 96, fps: 20, profile: 'lossless' });
+    const label = run(['label', 'clip.mp4', '--model', 'model', '--out', 'labelled']);
+    expect(label.status, label.stderr).toBe(0);
+    expect(label.stdout).toContain('episodes      1 of up to 100 steps, 20 steps');
+  });
+});
