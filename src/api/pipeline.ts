@@ -20,7 +20,7 @@ import { defaultProviders } from './providers.js';
 export type { StageProgress, NoticeKind, NoticeCallback, PipelineCallbacks } from '../pipeline/progress.js';
 export type { MergeOptions, MergeProgress, MergeSummary } from '../pipeline/merge.js';
 export type { ConvertOptions, ConvertProgress, ConvertSummary } from '../pipeline/convert.js';
-export type { ValidateOptions, ValidateSummary } from '../pipeline/validate.js';
+export type { ValidateOptions, ValidateProgress, ValidateSummary } from '../pipeline/validate.js';
 export type { TrainOptions, TrainProgress, TrainSummary, WorldModelKind } from '../pipeline/train.js';
 export type { EncodeOptions, EncodeProgress, EncodeSummary } from '../pipeline/encode.js';
 export type { PredictOptions, PredictProgress, PredictSummary } from '../pipeline/predict.js';

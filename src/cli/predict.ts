@@ -1,7 +1,7 @@
 import { TrajforgeError } from '../core/errors.js';
 import { predictEpisode } from '../pipeline/predict.js';
 import { intOption, parse } from './args.js';
-import { printNotice, type Command } from './io.js';
+import { printNotice, printStageProgress, type Command } from './io.js';
 
 export const predictCommand: Command = {
   name: 'predict',
@@ -37,6 +37,7 @@ export const predictCommand: Command = {
       horizon: values.horizon === undefined ? undefined : intOption(values.horizon, 'horizon', 1, 1),
       cwd: io.cwd,
       onNotice: printNotice(io),
+      onProgress: printStageProgress(io, (stage) => (stage === 'write' ? 'frames' : 'rollouts')),
     });
     const fmt = (x: number) => x.toExponential(3);
     io.out(`${values.out}: episode ${s.episode} of ${dataset}, context frame ${s.contextFrame}, ${s.horizon} predicted step(s), ${s.width}x${s.height} (truth | prediction | error x${s.errorGain}), model ${s.modelId}\n`);

@@ -1,7 +1,7 @@
 import { TrajforgeError } from '../core/errors.js';
 import { validateDataset } from '../pipeline/validate.js';
 import { parse } from './args.js';
-import type { Command } from './io.js';
+import { printStageProgress, type Command } from './io.js';
 
 export const validateCommand: Command = {
   name: 'validate',
@@ -10,7 +10,7 @@ export const validateCommand: Command = {
   async run(args, io) {
     const { values, positionals } = parse(args, { quick: { type: 'boolean' } }, this.usage);
     if (!positionals[0]) throw new TrajforgeError('E_USAGE', `missing DIR\nusage: ${this.usage}`);
-    const { dir, valid, problems } = await validateDataset({ dir: positionals[0], quick: (values.quick as unknown) === true, cwd: io.cwd });
+    const { dir, valid, problems } = await validateDataset({ dir: positionals[0], quick: (values.quick as unknown) === true, cwd: io.cwd, onProgress: printStageProgress(io, () => 'episodes (video timestamps)') });
     if (valid) {
       io.out(`${positionals[0]}: valid LeRobot v3.0 dataset\n`);
       return 0;

@@ -1,5 +1,8 @@
 import { validateLeRobot } from '../export/lerobot/reader.js';
-import { resolveIn } from './progress.js';
+import { resolveIn, stopwatch, type StageProgress } from './progress.js';
+
+/** videos: one event per episode whose video timestamps were checked (the slow part; none with `quick`). */
+export type ValidateProgress = StageProgress<'videos'>;
 
 export interface ValidateOptions {
   /** The dataset folder. */
@@ -8,6 +11,7 @@ export interface ValidateOptions {
   quick?: boolean;
   /** The working directory `dir` resolves against (default: the process's). */
   cwd?: string;
+  onProgress?: (p: ValidateProgress) => void;
 }
 
 export interface ValidateSummary {
@@ -24,6 +28,8 @@ export interface ValidateSummary {
  */
 export async function validateDataset(opts: ValidateOptions): Promise<ValidateSummary> {
   const dir = resolveIn(opts.cwd, opts.dir);
-  const problems = await validateLeRobot(dir, { deep: opts.quick !== true });
+  const elapsed = stopwatch();
+  const onEpisode = opts.onProgress ? (done: number, total: number) => opts.onProgress!({ stage: 'videos', done, total, elapsed: elapsed() }) : undefined;
+  const problems = await validateLeRobot(dir, { deep: opts.quick !== true, ...(onEpisode ? { onEpisode } : {}) });
   return { dir, valid: problems.length === 0, problems };
 }

@@ -201,7 +201,7 @@ const n = (v: unknown) => Number(v);
  * Every invariant of the format we can check, each violation named. Returns [] for a valid dataset.
  * `deep` also reads every video's frame timestamps (ffmpeg) and checks each episode's frames.
  */
-export async function validateLeRobot(dir: string, opts: { deep?: boolean } = {}): Promise<string[]> {
+export async function validateLeRobot(dir: string, opts: { deep?: boolean; onEpisode?: (done: number, total: number) => void } = {}): Promise<string[]> {
   const problems: string[] = [];
   try {
     return await checkLeRobot(dir, problems, opts);
@@ -212,7 +212,7 @@ export async function validateLeRobot(dir: string, opts: { deep?: boolean } = {}
   }
 }
 
-async function checkLeRobot(dir: string, problems: string[], opts: { deep?: boolean }): Promise<string[]> {
+async function checkLeRobot(dir: string, problems: string[], opts: { deep?: boolean; onEpisode?: (done: number, total: number) => void }): Promise<string[]> {
   const bad = (msg: string) => problems.push(msg);
   const info = readInfo(dir);
   if (info.codebase_version !== 'v3.0') bad(`meta/info.json: codebase_version is ${JSON.stringify(info.codebase_version)}, expected "v3.0"`);
@@ -334,6 +334,7 @@ async function checkLeRobot(dir: string, problems: string[], opts: { deep?: bool
   // video timestamps: every episode's frames at from_timestamp + i/fps within 1e-4 s
   if (opts.deep) {
     const cache = new Map<string, number[]>();
+    opts.onEpisode?.(0, episodes.length);
     for (const [i, e] of episodes.entries()) {
       for (const k of videoKeys) {
         const vf = join(dir, videoPath(k, n(e[`videos/${k}/chunk_index`]), n(e[`videos/${k}/file_index`])));
@@ -350,6 +351,7 @@ async function checkLeRobot(dir: string, problems: string[], opts: { deep?: bool
           }
         }
       }
+      opts.onEpisode?.(i + 1, episodes.length);
     }
   }
   return problems;
