@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { TrajforgeError } from '../core/errors.js';
 import { parseProviders, PROVIDERS_ENV } from '../model/onnx/runtime.js';
 import { evaluateWorldModel } from '../pipeline/eval.js';
+import { formatTargetValue } from '../report/world-model-report.js';
 import { intOption, parse } from './args.js';
 import { printNotice, type Command } from './io.js';
 
@@ -27,7 +28,7 @@ export const evalCommand: Command = {
       },
     });
     io.out(`report -> ${join((values.out as string | undefined) ?? join(values.model as string, 'eval'), 'report.md')}\n`);
-    for (const tg of s.targets) io.out(`  ${tg.pass ? 'pass' : 'MISS'}  ${tg.name}: ${tg.value.toFixed(3)} (target ${tg.target})\n`);
+    for (const tg of s.targets) io.out(`  ${tg.pass ? 'pass' : 'MISS'}  ${tg.name}: ${formatTargetValue(tg)} (target ${tg.target})\n`);
     io.out(`  ${s.horizon}-step MSE: model ${s.mse.model.toExponential(3)}, PCA ${s.mse.baseline.toExponential(3)}, copy-last ${s.mse.copyLast.toExponential(3)}\n`);
     return 0;
   },

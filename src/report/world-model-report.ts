@@ -24,6 +24,16 @@ export interface Target {
   value: number;
   target: string;
   pass: boolean;
+  /** The unit value and target are read in: '%' (value is a fraction, shown times 100), 'dB', or '' (a plain number). */
+  unit: '%' | 'dB' | '';
+}
+
+/** A target's value in its target's unit: `45.0 %`, `0.93 dB`, `0.871`. */
+export function formatTargetValue(t: Pick<Target, 'value' | 'unit'>): string {
+  if (!Number.isFinite(t.value)) return 'n/a';
+  if (t.unit === '%') return `${(100 * t.value).toFixed(1)} %`;
+  if (t.unit === 'dB') return `${t.value.toFixed(2)} dB`;
+  return t.value.toFixed(3);
 }
 
 /**
@@ -38,16 +48,16 @@ export function targets(r: ReportInputs): Target[] {
   const pca = r.baseline.openLoop.trueActions.mse[H - 1]!;
   const dpsnr = r.model_eval.openLoop.trueActions.psnr[H - 1]! - r.model_eval.openLoop.shuffledActions.psnr[H - 1]!;
   const out: Target[] = [
-    { name: `${H}-step MSE below copy-last`, value: 1 - m / copy, target: '>= 30%', pass: 1 - m / copy >= 0.3 },
+    { name: `${H}-step MSE below copy-last`, value: 1 - m / copy, target: '>= 30 %', pass: 1 - m / copy >= 0.3, unit: '%' },
     // A margin, so that float32-vs-float64 noise between two equal models never reads as a win.
-    { name: `${H}-step MSE below the PCA baseline`, value: 1 - m / pca, target: '> 0.5%', pass: 1 - m / pca > 0.005 },
+    { name: `${H}-step MSE below the PCA baseline`, value: 1 - m / pca, target: '> 0.5 %', pass: 1 - m / pca > 0.005, unit: '%' },
   ];
   if (r.dataset.actionDims !== 0) {
-    out.push({ name: `ΔPSNR at ${H} steps (dB)`, value: dpsnr, target: '>= 1 dB', pass: dpsnr >= 1 });
-    out.push({ name: 'inverse-dynamics R²', value: r.model_eval.inverseR2, target: '>= 0.8', pass: r.model_eval.inverseR2 >= 0.8 });
+    out.push({ name: `ΔPSNR at ${H} steps`, value: dpsnr, target: '>= 1 dB', pass: dpsnr >= 1, unit: 'dB' });
+    out.push({ name: 'inverse-dynamics R²', value: r.model_eval.inverseR2, target: '>= 0.8', pass: r.model_eval.inverseR2 >= 0.8, unit: '' });
   }
   const probe = r.model_eval.representation.probeR2;
-  if (Number.isFinite(probe)) out.push({ name: 'linear probe R² to object positions', value: probe, target: '>= 0.8', pass: probe >= 0.8 });
+  if (Number.isFinite(probe)) out.push({ name: 'linear probe R² to object positions', value: probe, target: '>= 0.8', pass: probe >= 0.8, unit: '' });
   return out;
 }
 
@@ -174,7 +184,7 @@ export function reportMarkdown(r: ReportInputs, charts: readonly string[]): stri
     '',
     '| target | value | goal | |',
     '|---|---|---|---|',
-    ...targets(r).map((t) => `| ${t.name} | ${fmt(t.value, 3)} | ${t.target} | ${t.pass ? 'pass' : '**miss**'} |`),
+    ...targets(r).map((t) => `| ${t.name} | ${formatTargetValue(t)} | ${t.target} | ${t.pass ? 'pass' : '**miss**'} |`),
     '',
     '## Open-loop prediction',
     '',

@@ -62,7 +62,9 @@ describe('world-model commands: eval, predict and dream', () => {
   it('eval writes report.json, report.md and PNG charts; copy-last matches a direct computation on the held-out frames', async () => {
     const r = await run('eval', ['--model', 'model', 'data', '--horizon', '3', '--out', 'report'], dir);
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/3-step MSE below copy-last/);
+    // One unit per figure: a share is printed as a percentage against its percentage target.
+    expect(r.stdout).toMatch(/3-step MSE below copy-last: -?\d+\.\d % \(target >= 30 %\)/);
+    expect(r.stdout).toMatch(/ΔPSNR at 3 steps: -?\d+\.\d\d dB \(target >= 1 dB\)/);
     const report = JSON.parse(readFileSync(join(dir, 'report', 'report.json'), 'utf8'));
     expect(report.horizon).toBe(3);
     expect(report.open_loop.steps).toEqual([1, 2, 3]);
