@@ -274,6 +274,28 @@ function fitText(text: string, maxWidth: number, scale: number): string {
   return fits <= 1 ? chars.slice(0, Math.max(0, fits)).join('') : `${chars.slice(0, fits - 1).join('')}.`;
 }
 
+/**
+ * Breaks `text` at spaces into at most `maxLines` lines of `maxWidth` pixels (joined by '\n');
+ * a word longer than a line, or text left over after the last line, is cut as fitText cuts.
+ */
+export function wrapText(text: string, maxWidth: number, scale: number, maxLines: number): string {
+  const fits = Math.max(1, Math.floor(maxWidth / (GLYPH_ADVANCE * scale)));
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(' ')) {
+    const next = line === '' ? word : `${line} ${word}`;
+    if ([...next].length <= fits || line === '') line = next;
+    else {
+      lines.push(line);
+      line = word;
+    }
+  }
+  lines.push(line);
+  const kept = lines.slice(0, maxLines);
+  if (lines.length > maxLines) kept[maxLines - 1] = `${kept[maxLines - 1]} ${lines.slice(maxLines).join(' ')}`;
+  return kept.map((l) => fitText(l, maxWidth, scale)).join('\n');
+}
+
 interface Rect {
   left: number;
   top: number;
@@ -415,12 +437,14 @@ function drawFrame(
   const titleScale = scale + 1;
   const lineH = textHeight(scale);
   const yLabelWidth = Math.max(0, ...yAxis.labels.map((l) => textWidth(l, scale)));
-  const lastXLabel = xTicks.labels[xTicks.labels.length - 1] ?? '';
+  // Tick labels may hold several lines ('\n'): the frame leaves room for the tallest.
+  const xLines = Math.max(1, ...xTicks.labels.map((l) => l.split('\n').length));
+  const lastXLabel = (xTicks.labels[xTicks.labels.length - 1] ?? '').split('\n').reduce((a, b) => (b.length > a.length ? b : a), '');
   const plot: Rect = {
     left: PAD + (texts.yLabel ? lineH + PAD : 0) + yLabelWidth + TICK_LENGTH + 4,
     top: PAD + (texts.title ? textHeight(titleScale) + PAD : 4),
     right: width - 1 - Math.max(2 * PAD, Math.ceil(textWidth(lastXLabel, scale) / 2) + 2),
-    bottom: height - 1 - (TICK_LENGTH + 4 + lineH + (texts.xLabel ? PAD + lineH : 0) + PAD),
+    bottom: height - 1 - (TICK_LENGTH + 4 + xLines * lineH + (texts.xLabel ? PAD + lineH : 0) + PAD),
   };
   if (plot.right - plot.left < 20 || plot.bottom - plot.top < 20) {
     throw new TrajforgeError('E_USAGE', `chart ${width}×${height} is too small for its labels`);
@@ -452,8 +476,9 @@ function drawFrame(
     const px = Math.round(x);
     if (xTicks.grid) fillRect(img, px, plot.top + 1, 1, plot.bottom - plot.top - 1, GRID);
     fillRect(img, px, plot.bottom + 1, 1, TICK_LENGTH, AXIS);
-    const label = xTicks.labels[i]!;
-    drawText(img, label, px - Math.floor(textWidth(label, scale) / 2) + scale / 2, plot.bottom + TICK_LENGTH + 4, INK, scale);
+    xTicks.labels[i]!.split('\n').forEach((label, k) => {
+      drawText(img, label, px - Math.floor(textWidth(label, scale) / 2) + scale / 2, plot.bottom + TICK_LENGTH + 4 + k * lineH, INK, scale);
+    });
   });
   strokeRect(img, plot.left, plot.top, plot.right - plot.left + 1, plot.bottom - plot.top + 1, AXIS);
   return { img, plot, scale };
@@ -606,8 +631,8 @@ export function barChart(options: BarChartOptions): RgbImage {
   const scaleGuess = chartTextScale(width, height);
   const { img, plot, scale } = drawFrame(width, height, { title: options.title, xLabel: '', yLabel: options.yLabel }, yAxis, {
     positions: (p) => options.labels.map((_, i) => p.left + (i + 0.5) * slot(p)),
-    // Labels are cut to their slot; the slot is only known once the frame is laid out, so estimate it.
-    labels: options.labels.map((l) => fitText(l, (width * 0.8) / Math.max(1, n) - 4, scaleGuess)),
+    // Labels wrap onto two lines of their slot, then are cut; the slot is only known once the frame is laid out, so estimate it.
+    labels: options.labels.map((l) => wrapText(l, (width * 0.8) / Math.max(1, n) - 4, scaleGuess, 2)),
     grid: false,
   });
   const toY = (v: number): number => plot.bottom - axisFraction(yAxis, v) * (plot.bottom - plot.top);

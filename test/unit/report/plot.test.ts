@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { PNG } from 'pngjs';
 import { describe, expect, it } from 'vitest';
 import { GLYPH_ADVANCE, GLYPH_HEIGHT, GLYPH_WIDTH, glyph, hasGlyph, textWidth } from '../../../src/report/font.js';
-import { barChart, DEFAULT_PALETTE, formatTicks, formatValue, imageGrid, lineChart, logTicks, niceTicks, type Rgb, type RgbImage } from '../../../src/report/plot.js';
+import { barChart, DEFAULT_PALETTE, formatTicks, formatValue, imageGrid, lineChart, logTicks, niceTicks, wrapText, type Rgb, type RgbImage } from '../../../src/report/plot.js';
 import { encodePng } from '../../../src/render/png.js';
 import { goldenLineChartOptions, LINE_CHART_GOLDEN, REPORT_GOLDEN_DIR } from '../../helpers/report-golden.js';
 
@@ -360,5 +360,14 @@ describe('golden line chart', () => {
       }
     }
     expect(differing, `${differing} pixels differ from the golden; if intended, run npm run goldens`).toBe(0);
+  });
+});
+
+describe('bar labels wrap onto two lines before they are cut', () => {
+  // Scale 1: 6 pixels a glyph, so 60 pixels hold 10 characters.
+  it('breaks at spaces, keeps short labels whole and cuts only what two lines cannot hold', () => {
+    expect(wrapText('probe R2 model', 60, 1, 2)).toBe('probe R2\nmodel');
+    expect(wrapText('CKA PCA', 60, 1, 2)).toBe('CKA PCA');
+    expect(wrapText('inverse-dynamics R2 of the model', 60, 1, 2)).toBe('inverse-d.\nR2 of the.');
   });
 });
