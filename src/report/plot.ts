@@ -49,6 +49,8 @@ export interface ImageGridOptions {
   scale?: number;
   /** One caption per column, drawn above it. */
   captions?: readonly string[];
+  /** One label per row, drawn in a strip left of it (e.g. truth / model / baseline). */
+  rowLabels?: readonly string[];
 }
 
 export interface RgbImage {
@@ -686,19 +688,24 @@ export function imageGrid(rows: readonly (readonly RgbImage[])[], options: Image
   // Larger text once every column is wide enough to hold it.
   const captionScale = columns > 0 && Math.min(...colWidths) >= 160 ? 2 : 1;
   const captionHeight = captions.length > 0 ? textHeight(captionScale) + 2 * 3 : 0;
-  const width = colWidths.reduce((a, b) => a + b, 0) + gap * Math.max(0, columns - 1);
+  const rowLabels = options.rowLabels ?? [];
+  const labelScale = captionScale;
+  const labelWidth = rowLabels.length > 0 ? Math.max(...rowLabels.map((l) => textWidth(l, labelScale))) + 2 * 4 : 0;
+  const width = labelWidth + colWidths.reduce((a, b) => a + b, 0) + gap * Math.max(0, columns - 1);
   const height = captionHeight + rowHeights.reduce((a, b) => a + b, 0) + gap * Math.max(0, rows.length - 1);
   const out: RgbImage = { width, height, data: new Uint8Array(width * height * 3).fill(255) };
   if (width === 0 || height === 0) return out;
 
   const colX: number[] = [];
-  colWidths.reduce((x, w) => (colX.push(x), x + w + gap), 0);
+  colWidths.reduce((x, w) => (colX.push(x), x + w + gap), labelWidth);
   captions.forEach((caption, c) => {
     const text = fitText(caption, colWidths[c]!, captionScale);
     drawText(out, text, colX[c]! + (colWidths[c]! - textWidth(text, captionScale)) / 2, 3, INK, captionScale);
   });
   let y = captionHeight;
   rows.forEach((row, r) => {
+    const label = rowLabels[r];
+    if (label !== undefined) drawText(out, label, labelWidth - 4 - textWidth(label, labelScale), y + (rowHeights[r]! - textHeight(labelScale)) / 2, INK, labelScale);
     row.forEach((image, c) => {
       const x0 = colX[c]!;
       for (let sy = 0; sy < image.height * scale; sy++) {

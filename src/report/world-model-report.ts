@@ -164,7 +164,7 @@ function examplesPicture(r: ReportInputs): RgbImage {
   const ex = r.examples!;
   const { width, height } = r.dataset;
   const rows = [ex.truth, ex.model, ex.baseline, ex.copy].map((frames) => ex.steps.map((s) => toImage(frames, s - 1, width, height)));
-  return imageGrid(rows, { gap: 2, scale: 4, captions: ex.steps.map((s) => `t+${s}`) });
+  return imageGrid(rows, { gap: 2, scale: 4, captions: ex.steps.map((s) => `t+${s}`), rowLabels: ['truth', 'world model', 'PCA baseline', 'copy-last'] });
 }
 
 export function reportMarkdown(r: ReportInputs, charts: readonly string[]): string {

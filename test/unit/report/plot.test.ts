@@ -334,6 +334,20 @@ describe('imageGrid', () => {
     expect(dark).toBeGreaterThan(10);
   });
 
+  it('adds a strip of row labels left of the rows, the cells moved right by its width', () => {
+    const plain = imageGrid([[solid(20, 12, red)], [solid(20, 12, blue)]]);
+    const labelled = imageGrid([[solid(20, 12, red)], [solid(20, 12, blue)]], { rowLabels: ['truth', 'world model'] });
+    const strip = labelled.width - plain.width;
+    // The longer label (11 glyphs of 6 pixels) and 4 pixels each side.
+    expect(strip).toBe(11 * 6 + 8);
+    expect(labelled.height).toBe(plain.height);
+    expect(pixel(labelled, strip, 0)).toEqual(red);
+    expect(pixel(labelled, strip, 12 + 4)).toEqual(blue);
+    let dark = 0;
+    for (let y = 0; y < labelled.height; y++) for (let x = 0; x < strip; x++) if (pixel(labelled, x, y)[0] < 80) dark++;
+    expect(dark).toBeGreaterThan(20);
+  });
+
   it('rejects a non-integer scale and images whose data does not match their size', () => {
     expect(() => imageGrid([[solid(1, 1, red)]], { scale: 1.5 })).toThrow(/positive integer/);
     expect(() => imageGrid([[{ width: 2, height: 2, data: new Uint8Array(3) }]])).toThrow(/needs 12 bytes/);
