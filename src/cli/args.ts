@@ -49,3 +49,13 @@ export function numberOption(value: string | undefined, name: string, fallback: 
   if (!Number.isFinite(n)) throw new TrajforgeError('E_USAGE', `--${name} must be a number, got '${value}'`);
   return n;
 }
+
+/** The `--set PATH=VALUE` option every command that loads an environment takes (repeatable). */
+export const SET_OPTION = { set: { type: 'string', multiple: true } } as const;
+export const SET_USAGE = '[--set PATH=VALUE ... (override the environment file, e.g. world.timestep=0.005, cameras[top].resolution=[128,128])]';
+
+/** The `--set` values given, in order. */
+export function overridesOf(values: ParsedArgs['values']): string[] {
+  const v = (values as Record<string, unknown>).set;
+  return Array.isArray(v) ? (v as string[]) : typeof v === 'string' ? [v] : [];
+}

@@ -5,21 +5,21 @@ import { episodeSeed, summarizeEpisode } from '../episode/rollout.js';
 import { makePolicy } from '../policy/index.js';
 import { createEnv } from '../sim/env.js';
 import { hashSnapshot } from '../sim/hash.js';
-import { intOption, parse } from './args.js';
+import { intOption, parse, SET_OPTION, SET_USAGE, overridesOf } from './args.js';
 import type { Command } from './io.js';
 
 export const checkCommand: Command = {
   name: 'check',
   summary: 'validate an environment, roll out random steps, and report',
-  usage: 'trajforge check <env id or file> [--steps 100] [--seed 0] [--expert-episodes 10]',
+  usage: `trajforge check <env id or file> [--steps 100] [--seed 0] [--expert-episodes 10] ${SET_USAGE}`,
   async run(args, io) {
-    const { values, positionals } = parse(args, { steps: { type: 'string' }, seed: { type: 'string' }, 'expert-episodes': { type: 'string' } }, this.usage);
+    const { values, positionals } = parse(args, { steps: { type: 'string' }, seed: { type: 'string' }, 'expert-episodes': { type: 'string' }, ...SET_OPTION }, this.usage);
     const ref = positionals[0];
     if (!ref) throw new TrajforgeError('E_USAGE', `missing environment\nusage: ${this.usage}`);
     const steps = intOption(values.steps, 'steps', 100, 1);
     const seed = intOption(values.seed, 'seed', 0);
     const expertEpisodes = intOption(values['expert-episodes'], 'expert-episodes', 10);
-    const resolved = loadEnv(ref, { baseDir: io.cwd });
+    const resolved = loadEnv(ref, { baseDir: io.cwd, overrides: overridesOf(values) });
     const env = await createEnv(resolved);
     try {
       const c = resolved.config;

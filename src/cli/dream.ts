@@ -3,7 +3,7 @@ import { TrajforgeError } from '../core/errors.js';
 import { dreamDataset } from '../pipeline/dream.js';
 import { CODECS, type VideoCodec } from '../video/ffmpeg.js';
 import type { Fit } from '../video/resample.js';
-import { intOption, numberOption, parse } from './args.js';
+import { intOption, numberOption, parse, SET_OPTION, SET_USAGE, overridesOf } from './args.js';
 import { printNotice, printStageProgress, type Command } from './io.js';
 import { policyOption } from './policy-option.js';
 
@@ -13,7 +13,7 @@ export const dreamCommand: Command = {
   usage:
     'trajforge dream --model MODEL_DIR --env <env id or file> --out DIR [--episodes 50] [--policy expert|random|noise|onnx:PATH] [--noise 0] [--epsilon 0] ' +
     '[--seed 0] [--horizon T (default: the env time limit)] [--batch 256] [--format lerobot] ' +
-    `[--codec ${Object.keys(CODECS).join('|')}] [--gop 2] [--overwrite] [--compare] [--from-video FILE (start frames from a video, not resets)] [--fit crop|stretch|pad]`,
+    `[--codec ${Object.keys(CODECS).join('|')}] [--gop 2] [--overwrite] [--compare] [--from-video FILE (start frames from a video, not resets)] [--fit crop|stretch|pad] ${SET_USAGE}`,
   async run(args, io) {
     const { values } = parse(
       args,
@@ -32,6 +32,7 @@ export const dreamCommand: Command = {
         codec: { type: 'string' },
         gop: { type: 'string' },
         overwrite: { type: 'boolean' },
+        ...SET_OPTION,
         compare: { type: 'boolean' },
         'from-video': { type: 'string' },
         fit: { type: 'string' },
@@ -47,7 +48,7 @@ export const dreamCommand: Command = {
     const batch = intOption(values.batch, 'batch', 256, 1);
     const noise = numberOption(values.noise, 'noise', 0);
     const epsilon = numberOption(values.epsilon, 'epsilon', 0);
-    const env = loadEnv(values.env, { baseDir: io.cwd });
+    const env = loadEnv(values.env, { baseDir: io.cwd, overrides: overridesOf(values) });
     const s = await dreamDataset({
       model: values.model,
       env,

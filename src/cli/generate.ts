@@ -6,7 +6,7 @@ import { generateDataset, type Progress } from '../pipeline/generate.js';
 import { formatNames } from '../export/registry.js';
 import { CHANNELS, type Channel } from '../render/renderer.js';
 import { CODECS, type VideoCodec } from '../video/ffmpeg.js';
-import { intOption, numberOption, parse } from './args.js';
+import { intOption, numberOption, parse, SET_OPTION, SET_USAGE, overridesOf } from './args.js';
 import { printNotice, type CliIO, type Command } from './io.js';
 import { policyOption } from './policy-option.js';
 
@@ -16,7 +16,7 @@ export const generateCommand: Command = {
   usage:
     'trajforge generate <env id or file> --out DIR [--episodes 50] [--seed 0] [--workers W] [--format lerobot] ' +
     '[--policy expert|random|noise|onnx:PATH] [--noise 0] [--epsilon 0] [--shard i/N] [--resume] [--overwrite] ' +
-    `[--codec ${Object.keys(CODECS).join('|')}] [--gop 2] [--checkpoint 32] [--channels rgb,depth,...] [--data-file-mb 100] [--video-file-mb 200] [--chunk-size 1000]`,
+    `[--codec ${Object.keys(CODECS).join('|')}] [--gop 2] [--checkpoint 32] [--channels rgb,depth,...] [--data-file-mb 100] [--video-file-mb 200] [--chunk-size 1000] ${SET_USAGE}`,
   async run(args, io) {
     const { values, positionals } = parse(
       args,
@@ -32,6 +32,7 @@ export const generateCommand: Command = {
         shard: { type: 'string' },
         resume: { type: 'boolean' },
         overwrite: { type: 'boolean' },
+        ...SET_OPTION,
         codec: { type: 'string' },
         gop: { type: 'string' },
         checkpoint: { type: 'string' },
@@ -52,7 +53,7 @@ export const generateCommand: Command = {
     const channels = (values.channels as string | undefined)?.split(',').map((c) => c.trim()) as Channel[] | undefined;
     for (const c of channels ?? []) if (!CHANNELS.includes(c)) throw new TrajforgeError('E_USAGE', `unknown channel '${c}' (known: ${CHANNELS.join(', ')})`);
     const shard = parseShard(values.shard as string | undefined);
-    const env = loadEnv(ref, { baseDir: io.cwd });
+    const env = loadEnv(ref, { baseDir: io.cwd, overrides: overridesOf(values) });
     const choice = policyOption(values.policy as string | undefined, env.config.expert ? 'expert' : 'noise');
     if (values.overwrite && values.resume) throw new TrajforgeError('E_USAGE', '--overwrite and --resume exclude each other: --resume continues a run, --overwrite replaces it');
     const out = resolve(io.cwd, values.out as string);

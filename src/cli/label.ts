@@ -5,7 +5,7 @@ import { labelVideos } from '../pipeline/label.js';
 import { evaluateLabelling } from '../pipeline/label-eval.js';
 import type { Fit } from '../video/resample.js';
 import { CODECS, type VideoCodec } from '../video/ffmpeg.js';
-import { intOption, parse } from './args.js';
+import { intOption, parse, SET_OPTION, SET_USAGE, overridesOf } from './args.js';
 import { printNotice, printStageProgress, type CliIO, type Command } from './io.js';
 import type { ParsedArgs } from './args.js';
 
@@ -15,7 +15,7 @@ export const labelCommand: Command = {
   usage:
     'trajforge label VIDEOS (a file, folder, glob or LeRobot dataset) --model MODEL_DIR --out DIR [--env <env id or file> (default: the model\'s)] ' +
     '[--episode-length T (default: the env time limit)] [--min-length 1] [--fit crop|stretch|pad] [--camera KEY (LeRobot input)] [--strict] ' +
-    `[--batch 2048] [--threads N (default: one per core)] [--format lerobot] [--codec ${Object.keys(CODECS).join('|')}] [--gop 2] [--overwrite]\n` +
+    `[--batch 2048] [--threads N (default: one per core)] [--format lerobot] [--codec ${Object.keys(CODECS).join('|')}] [--gop 2] [--overwrite] ${SET_USAGE} (with --env)\n` +
     '       trajforge label DATASET --eval --model MODEL_DIR --out REPORT_DIR [--episodes N] [--seeds 100] [--no-shifts] [--bc-steps 2000] [--overwrite]' +
     ' (DATASET: a simulator dataset the model was not trained on; its actions are withheld and scored)',
   async run(args, io) {
@@ -36,6 +36,7 @@ export const labelCommand: Command = {
         codec: { type: 'string' },
         gop: { type: 'string' },
         overwrite: { type: 'boolean' },
+        ...SET_OPTION,
         eval: { type: 'boolean' },
         episodes: { type: 'string' },
         seeds: { type: 'string' },
@@ -51,13 +52,14 @@ export const labelCommand: Command = {
     if (!values.out) throw new TrajforgeError('E_USAGE', `missing --out DIR\nusage: ${this.usage}`);
     const evalOnly = ['episodes', 'seeds', 'no-shifts', 'bc-steps'].filter((k) => values[k] !== undefined);
     if (values.eval) return runEval(videos, values, io, this.usage);
+    if (overridesOf(values).length > 0 && !values.env) throw new TrajforgeError('E_USAGE', `--set overrides the environment of --env; pass --env too (the model's is ${'`'}--env <its id>${'`'})\nusage: ${this.usage}`);
     if (evalOnly.length > 0) throw new TrajforgeError('E_USAGE', `--${evalOnly[0]} applies to label --eval\nusage: ${this.usage}`);
     const s = await labelVideos({
       videos,
       model: values.model,
       out: values.out,
       overwrite: (values.overwrite as unknown) === true,
-      ...(values.env ? { env: loadEnv(values.env, { baseDir: io.cwd }) } : {}),
+      ...(values.env ? { env: loadEnv(values.env, { baseDir: io.cwd, overrides: overridesOf(values) }) } : {}),
       ...(values['episode-length'] !== undefined ? { episodeLength: intOption(values['episode-length'], 'episode-length', 1, 1) } : {}),
       minLength: intOption(values['min-length'], 'min-length', 1, 1),
       fit: (values.fit ?? 'crop') as Fit,
@@ -86,7 +88,7 @@ export const labelCommand: Command = {
 };
 
 async function runEval(dataset: string, values: ParsedArgs['values'], io: CliIO, usage: string): Promise<number> {
-  const labelOnly = ['env', 'episode-length', 'min-length', 'fit', 'camera', 'strict', 'batch', 'threads', 'format', 'codec', 'gop'].filter((k) => values[k] !== undefined);
+  const labelOnly = ['env', 'set', 'episode-length', 'min-length', 'fit', 'camera', 'strict', 'batch', 'threads', 'format', 'codec', 'gop'].filter((k) => values[k] !== undefined);
   if (labelOnly.length > 0) throw new TrajforgeError('E_USAGE', `--${labelOnly[0]} does not apply to label --eval (it labels the dataset's own camera, one episode per source episode)\nusage: ${usage}`);
   const s = await evaluateLabelling({
     dataset,

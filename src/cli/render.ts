@@ -6,13 +6,13 @@ import { checkFileOutput } from '../output/folder.js';
 import { POLICY_KINDS, type PolicyKind } from '../policy/index.js';
 import { CHANNELS, type Channel } from '../render/renderer.js';
 import { encodePng } from '../render/png.js';
-import { intOption, parse } from './args.js';
+import { intOption, parse, SET_OPTION, SET_USAGE, overridesOf } from './args.js';
 import type { Command } from './io.js';
 
 export const renderCommand: Command = {
   name: 'render',
   summary: 'render one frame of an environment: rgb plus false-colour depth / segmentation / flow / normals',
-  usage: 'trajforge render <env id or file> [--seed 0] [--step 0] [--camera NAME] [--channels rgb,depth,...] [--size WxH] [--supersample 1] [--policy expert|random|noise] --out frame.png [--overwrite]',
+  usage: 'trajforge render <env id or file> [--seed 0] [--step 0] [--camera NAME] [--channels rgb,depth,...] [--size WxH] [--supersample 1] [--policy expert|random|noise] --out frame.png [--overwrite] ' + SET_USAGE,
   async run(args, io) {
     const { values, positionals } = parse(
       args,
@@ -26,6 +26,7 @@ export const renderCommand: Command = {
         policy: { type: 'string' },
         out: { type: 'string' },
         overwrite: { type: 'boolean' },
+        ...SET_OPTION,
       },
       this.usage,
     );
@@ -36,7 +37,7 @@ export const renderCommand: Command = {
     for (const c of channels ?? []) if (!CHANNELS.includes(c)) throw new TrajforgeError('E_USAGE', `unknown channel '${c}' (known: ${CHANNELS.join(', ')})`);
     const policy = values.policy as PolicyKind | undefined;
     if (policy !== undefined && (!POLICY_KINDS.includes(policy) || policy === 'replay')) throw new TrajforgeError('E_USAGE', `--policy must be expert, random or noise`);
-    const resolved = loadEnv(ref, { baseDir: io.cwd });
+    const resolved = loadEnv(ref, { baseDir: io.cwd, overrides: overridesOf(values) });
     if (values.size) {
       const m = /^(\d+)x(\d+)$/.exec(values.size);
       if (!m) throw new TrajforgeError('E_USAGE', `--size must look like 128x128, got '${values.size}'`);

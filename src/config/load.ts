@@ -2,6 +2,7 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseDocument } from 'yaml';
+import { applyOverrides } from './overrides.js';
 import { TrajforgeError, isTrajforgeError } from '../core/errors.js';
 import { closest } from '../core/registry.js';
 import { describeValue, resolveExtends, validateEnvConfig, type RawDocument, type ResolvedEnv } from './parse.js';
@@ -128,8 +129,11 @@ export function findRawDocument(ref: string, baseDir = process.cwd(), dirs = env
   return readRawDocument(entry.file);
 }
 
-/** Load, merge `extends`, validate: the one call every command uses to get an environment. */
-export function loadEnv(ref: string, opts: { baseDir?: string; dirs?: string[] } = {}): ResolvedEnv {
+/**
+ * Load, merge `extends`, apply command-line `overrides` (`--set PATH=VALUE`, see overrides.ts),
+ * validate: the one call every command uses to get an environment.
+ */
+export function loadEnv(ref: string, opts: { baseDir?: string; dirs?: string[]; overrides?: readonly string[] } = {}): ResolvedEnv {
   const dirs = opts.dirs ?? envDirs();
   const doc = findRawDocument(ref, opts.baseDir, dirs);
   const { data, chain } = resolveExtends(doc, (r, from) => {
@@ -143,5 +147,8 @@ export function loadEnv(ref: string, opts: { baseDir?: string; dirs?: string[] }
       throw e;
     }
   });
-  return validateEnvConfig(data, doc.source, chain);
+  if (!opts.overrides?.length) return validateEnvConfig(data, doc.source, chain);
+  // Errors then name the document and the overrides, whose values may be what is wrong.
+  const source = `${doc.source} with --set ${opts.overrides.join(' --set ')}`;
+  return validateEnvConfig(applyOverrides(data, opts.overrides, doc.source), source, chain);
 }
