@@ -30,3 +30,22 @@ describe('CLI options', () => {
     expect(sw.err).toContain('error[E_USAGE]: --overwrite is a switch and takes no value');
   });
 });
+
+describe('trajforge envs --details', () => {
+  it("describes an environment's spaces, rates, cameras and expert; an unknown id is E_ENV_NOT_FOUND with did-you-mean", async () => {
+    const r = await cli(['envs', '--details', 'PushCube-v1']);
+    expect(r.code).toBe(0);
+    expect(r.out).toContain('PushCube-v1  (environments/push-cube.v1.yaml)');
+    expect(r.out).toContain('  control       20 Hz (timestep 0.01 s x 5 substeps)');
+    expect(r.out).toContain('  observation   Box(12): pusher.x, pusher.y, cube.x');
+    expect(r.out).toContain('  action        Box(2): vx [-1, 1], vy [-1, 1]');
+    expect(r.out).toContain('  camera        top 64x64: rgb, depth, segmentation');
+    expect(r.out).toMatch(/ {2}expert {8}yes \(\d+ rules\)/);
+    const all = await cli(['envs', '--details']);
+    expect(all.out.match(/^ {2}config hash {3}[0-9a-f]{16}$/gm)!.length).toBe((await cli(['envs'])).out.trim().split('\n').length);
+    const bad = await cli(['envs', '--details', 'PushCub-v1']);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toContain('error[E_ENV_NOT_FOUND]');
+    expect(bad.err).toContain('PushCube-v1');
+  });
+});
