@@ -11,6 +11,7 @@ import { envsCommand } from './envs.js';
 import { generateCommand } from './generate.js';
 import type { CliIO, Command } from './io.js';
 import { inspectCommand } from './inspect.js';
+import { infoCommand } from './info.js';
 import { labelCommand } from './label.js';
 import { mergeCommand } from './merge.js';
 import { predictCommand } from './predict.js';
@@ -28,6 +29,7 @@ export const COMMANDS: Record<string, Command> = {
   generate: generateCommand,
   render: renderCommand,
   inspect: inspectCommand,
+  info: infoCommand,
   validate: validateCommand,
   merge: mergeCommand,
   convert: convertCommand,
