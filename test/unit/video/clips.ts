@@ -1,6 +1,8 @@
 /** Source clips with known content for the probe / resample tests, written by the project's own ffmpeg. */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { expect } from 'vitest';
+import { TrajforgeError } from '../../../src/core/errors.js';
 import { runFfmpeg } from '../../../src/video/ffmpeg.js';
 
 /** Encoder arguments per container / codec (all from rgb24 frames on stdin). */
@@ -76,4 +78,14 @@ export function ffmpegChildren(): { pid: number; state: string }[] {
     if (m && m[2] === 'ffmpeg' && Number(m[4]) === process.pid) out.push({ pid: Number(m[1]), state: m[3]! });
   }
   return out;
+}
+
+/** The TrajforgeError a promise rejects with (the test fails if it resolves or rejects with anything else). */
+export async function failure(p: Promise<unknown>): Promise<TrajforgeError> {
+  const e = await p.then(
+    () => null,
+    (err: unknown) => err,
+  );
+  expect(e).toBeInstanceOf(TrajforgeError);
+  return e as TrajforgeError;
 }

@@ -5,16 +5,7 @@ import { TrajforgeError } from '../../../src/core/errors.js';
 import { runFfmpeg } from '../../../src/video/ffmpeg.js';
 import { parseProbe, parseRate, probeVideo } from '../../../src/video/probe.js';
 import { tmpDir } from '../../helpers/dataset.js';
-import { numberedFrames, writeVideo, type Encoding } from './clips.js';
-
-async function failure(p: Promise<unknown>): Promise<TrajforgeError> {
-  const e = await p.then(
-    () => null,
-    (err: unknown) => err,
-  );
-  expect(e).toBeInstanceOf(TrajforgeError);
-  return e as TrajforgeError;
-}
+import { failure, numberedFrames, writeVideo, type Encoding } from './clips.js';
 
 describe('parseProbe (ffmpeg -i stderr)', () => {
   const header = "Input #0, matroska,webm, from 'file:/x/a.mkv':\n  Duration: 00:01:02.50, start: 0.000000, bitrate: 72 kb/s\n";

@@ -1,24 +1,14 @@
 import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { TrajforgeError } from '../../../src/core/errors.js';
 import { ffmpegPath, runFfmpeg } from '../../../src/video/ffmpeg.js';
 import { openResampled, readResampled, resampleGeometry, type Fit } from '../../../src/video/resample.js';
 import { tmpDir } from '../../helpers/dataset.js';
-import { BLUE, GREY, RED, ffmpegChildren, frameNumbers, markerFrames, numberedFrames, pixel, writeVideo } from './clips.js';
+import { BLUE, GREY, RED, failure, ffmpegChildren, frameNumbers, markerFrames, numberedFrames, pixel, writeVideo } from './clips.js';
 
 /** The module's stated rule for a constant-rate source of S fps and N frames resampled to F fps. */
 function ruleIndices(S: number, F: number, N: number): number[] {
   return Array.from({ length: Math.round((N * F) / S) }, (_, k) => Math.ceil(((k + 0.5) * S) / F) - 1);
-}
-
-async function failure(p: Promise<unknown>): Promise<TrajforgeError> {
-  const e = await p.then(
-    () => null,
-    (err: unknown) => err,
-  );
-  expect(e).toBeInstanceOf(TrajforgeError);
-  return e as TrajforgeError;
 }
 
 function near(actual: number[], expected: number[], tolerance: number | number[]): void {
