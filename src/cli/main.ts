@@ -16,6 +16,7 @@ import { labelCommand } from './label.js';
 import { mergeCommand } from './merge.js';
 import { predictCommand } from './predict.js';
 import { renderCommand } from './render.js';
+import { replayCommand } from './replay.js';
 import { validateCommand } from './validate.js';
 import { schemaCommand } from './schema.js';
 import { trainCommand } from './train.js';
@@ -32,6 +33,7 @@ export const COMMANDS: Record<string, Command> = {
   info: infoCommand,
   validate: validateCommand,
   merge: mergeCommand,
+  replay: replayCommand,
   convert: convertCommand,
   train: trainCommand,
   predict: predictCommand,
