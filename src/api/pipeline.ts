@@ -14,6 +14,8 @@ import type { MergeOptions, MergeSummary } from '../pipeline/merge.js';
 import type { PredictOptions, PredictSummary } from '../pipeline/predict.js';
 import type { TrainOptions, TrainSummary } from '../pipeline/train.js';
 import type { ValidateOptions, ValidateSummary } from '../pipeline/validate.js';
+import type { ReplayOptions, ReplaySummary } from '../pipeline/replay.js';
+import type { InfoSummary } from '../pipeline/info.js';
 import { resolveEnvRef, type EnvRef } from './env-ref.js';
 import { defaultProviders } from './providers.js';
 
@@ -21,6 +23,8 @@ export type { StageProgress, NoticeKind, NoticeCallback, PipelineCallbacks } fro
 export type { MergeOptions, MergeProgress, MergeSummary } from '../pipeline/merge.js';
 export type { ConvertOptions, ConvertProgress, ConvertSummary } from '../pipeline/convert.js';
 export type { ValidateOptions, ValidateProgress, ValidateSummary } from '../pipeline/validate.js';
+export type { ReplayOptions, ReplayProgress, ReplaySummary } from '../pipeline/replay.js';
+export type { InfoSummary, FormatInfo, DatasetFormat } from '../pipeline/info.js';
 export type { TrainOptions, TrainProgress, TrainSummary, WorldModelKind } from '../pipeline/train.js';
 export type { EncodeOptions, EncodeProgress, EncodeSummary } from '../pipeline/encode.js';
 export type { PredictOptions, PredictProgress, PredictSummary } from '../pipeline/predict.js';
@@ -93,4 +97,14 @@ export async function labelVideos(options: LabelOptions): Promise<LabelSummary> 
 export async function evaluateLabelling(options: LabelEvalOptions): Promise<LabelEvalSummary> {
   const providers = options.providers ?? (await defaultProviders());
   return (await import('../pipeline/label-eval.js')).evaluateLabelling({ ...options, providers });
+}
+
+/** `trajforge replay`: a simulator dataset re-simulated from its seeds and actions with new cameras, channels or light (every state checked equal to the stored one). */
+export async function replayDataset(options: ReplayOptions): Promise<ReplaySummary> {
+  return (await import('../pipeline/replay.js')).replayDataset(options);
+}
+
+/** `trajforge info`: what a dataset folder holds, in any format trajforge writes, from its metadata. */
+export async function datasetInfo(options: { dir: string; cwd?: string }): Promise<InfoSummary> {
+  return (await import('../pipeline/info.js')).datasetInfo(options);
 }
