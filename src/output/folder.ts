@@ -403,7 +403,7 @@ export const REPORT_ENTRIES = REPORT_FILES.map(escapeRegExp);
 /** The top-level entries of a model folder: the card, one ONNX file per part, the training log (its eval report carries a marker of its own). */
 export const MODEL_ENTRIES = ['model.json', ...PART_NAMES.map((p) => `${p}.onnx`), 'training_log.jsonl'].map(escapeRegExp);
 /** The top-level entries of a LeRobot v3 dataset. */
-export const LEROBOT_ENTRIES = ['meta', 'data', 'videos'];
+export const LEROBOT_ENTRIES = ['meta', 'data', 'videos', 'README\\.md'];
 
 /**
  * Whether DIR is a dataset, model or report this tool wrote, and which of its top-level entries

@@ -10,6 +10,7 @@ import { dirBytes } from '../../dataset/sink.js';
 import type { DatasetMeta, DatasetSummary } from '../../dataset/meta.js';
 import { ImageHistogram, type FeatureStats } from '../../dataset/stats.js';
 import { STAT_NAMES, type NumericCollector } from './stats.js';
+import { datasetCard } from './card.js';
 
 export interface EpisodeRecord {
   episode_index: number;
@@ -155,6 +156,7 @@ export class MetadataWriter {
       features,
     };
     writeFileAtomic(join(dir, 'meta', 'info.json'), `${JSON.stringify(info, null, 4)}\n`);
+    writeFileAtomic(join(dir, 'README.md'), datasetCard(meta, features, { episodes: this.episodes, frames: this.frames, successes: this.successes }));
     return { dir, episodes: this.episodes, frames: this.frames, successes: this.successes, bytes: dirBytes(dir) };
   }
 }

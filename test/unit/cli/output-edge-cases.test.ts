@@ -98,7 +98,7 @@ describe('refused commands keep what was there', () => {
     const out = join(tmpDir(), 'encoded');
     const r = await cli(['encode', data, '--model', model, '--out', out]);
     expect(r.code, r.err).toBe(0);
-    expect(JSON.parse(readFileSync(join(out, MARKER_FILE), 'utf8'))).toMatchObject({ kind: 'dataset', command: 'encode', entries: ['meta', 'data', 'videos'] });
+    expect(JSON.parse(readFileSync(join(out, MARKER_FILE), 'utf8'))).toMatchObject({ kind: 'dataset', command: 'encode', entries: ['meta', 'data', 'videos', 'README\\.md'] });
     expect(readdirSync(out).some((e) => e.startsWith('.trajforge-encode'))).toBe(false);
   }, 60_000);
 

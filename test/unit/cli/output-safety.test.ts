@@ -67,7 +67,7 @@ describe('--overwrite replaces only what trajforge wrote', () => {
     const dir = join(tmpDir(), 'ds');
     expect((await cli(['generate', ENV, ...SMALL, '--out', dir])).code).toBe(0);
     const marker = JSON.parse(readFileSync(join(dir, MARKER_FILE), 'utf8'));
-    expect(marker).toEqual({ tool: 'trajforge', kind: 'dataset', command: 'generate', entries: ['meta', 'data', 'videos'] });
+    expect(marker).toEqual({ tool: 'trajforge', kind: 'dataset', command: 'generate', entries: ['meta', 'data', 'videos', 'README\\.md'] });
     const again = await cli(['generate', ENV, ...SMALL, '--seed', '1', '--out', dir, '--overwrite']);
     expect(again.code, again.err).toBe(0);
     expect(JSON.parse(readFileSync(join(dir, 'meta', 'trajforge.json'), 'utf8')).run.seed).toBe(1);

@@ -46,6 +46,17 @@ describe('generate -> LeRobot v3 (read back independently)', () => {
     expect(r.out).toMatch(/valid LeRobot v3.0 dataset/);
   });
 
+  it('has a dataset card: Hub front matter, what the episodes are, every feature, how to load them', () => {
+    const card = readFileSync(join(dir, 'README.md'), 'utf8');
+    const info = JSON.parse(readFileSync(join(dir, 'meta/info.json'), 'utf8')) as { total_episodes: number; total_frames: number; fps: number; features: Record<string, unknown> };
+    expect(card.startsWith('---\ntags:\n  - LeRobot\n')).toBe(true);
+    expect(card).toContain('    data_files: data/*/*.parquet\n---\n');
+    expect(card).toContain(`| episodes | ${info.total_episodes} (${info.total_frames} frames at ${info.fps} fps)`);
+    for (const key of Object.keys(info.features)) expect(card).toContain(`| \`${key}\` |`);
+    expect(card).toContain('LeRobotDataset(');
+    expect(card).toContain("FROM 'data/*/*.parquet'");
+  });
+
   it('has the exact layout LeRobot expects', () => {
     // meta/trajforge_episodes holds each episode's final observation and per-frame tracks.
     expect(files(dir).filter((f) => f.startsWith('meta/trajforge_episodes/'))).toHaveLength(5);
@@ -54,6 +65,7 @@ describe('generate -> LeRobot v3 (read back independently)', () => {
     expect(files(dir).filter((f) => !f.startsWith('meta/trajforge_episodes/'))).toEqual([
       '.trajforge-output.json',
       '.trajforge-run.json',
+      'README.md',
       'data/chunk-000/file-000.parquet',
       'meta/episodes/chunk-000/file-000.parquet',
       'meta/info.json',

@@ -1,0 +1,88 @@
+/**
+ * README.md at a LeRobot dataset's root: the dataset card the Hugging Face Hub shows and LeRobot
+ * users expect, generated from the metadata (nothing timed, so it is as reproducible as the data):
+ * what the episodes are, where they came from, their features, and how to load them with
+ * LeRobot, pandas and DuckDB. Paths in it are relative to the dataset folder.
+ */
+import type { DatasetMeta } from '../../dataset/meta.js';
+import type { Feature } from './format.js';
+
+export interface CardFigures {
+  episodes: number;
+  frames: number;
+  successes: number;
+}
+
+export function datasetCard(meta: DatasetMeta, features: Record<string, Feature>, figures: CardFigures): string {
+  const p = meta.run.policy as { kind: string; noise: number; epsilon: number; file?: string; sha256?: string };
+  const policy = p.kind === 'onnx' ? `ONNX policy ${p.file} (sha256 ${p.sha256?.slice(0, 12)})` : p.kind;
+  const perturbed = p.noise > 0 || p.epsilon > 0 ? `, action noise ${p.noise}, random actions with probability ${p.epsilon}` : '';
+  const src = meta.source;
+  const source =
+    !src || src.kind === 'simulator'
+      ? `simulated (trajforge, Rapier3D), policy: ${policy}${perturbed}; seed ${meta.run.seed}`
+      : src.kind === 'world-model'
+        ? `dreamed by a world model (model ${src.modelId ?? '?'}), policy: ${policy}${perturbed}`
+        : `video labelled by a world model's inverse dynamics (model ${src.modelId ?? '?'}); per-episode source files in meta/episodes (source_file, source_from_frame, source_to_frame)`;
+  const rate = figures.episodes > 0 ? `${((100 * figures.successes) / figures.episodes).toFixed(1)} %` : 'n/a';
+  const rows = Object.entries(features).map(([k, f]) => {
+    const shape = (f.shape ?? []).join(' x ') || 'scalar';
+    const names = Array.isArray(f.names) && f.names.length <= 16 && f.names.every((n) => typeof n === 'string') ? (f.names as string[]).join(', ') : '';
+    return `| \`${k}\` | ${f.dtype} | ${shape} | ${names} |`;
+  });
+  return [
+    '---',
+    'tags:',
+    '  - LeRobot',
+    '  - trajforge',
+    '  - robotics',
+    'task_categories:',
+    '  - robotics',
+    'configs:',
+    '  - config_name: default',
+    '    data_files: data/*/*.parquet',
+    '---',
+    '',
+    `# ${meta.envId}`,
+    '',
+    meta.instruction,
+    '',
+    '| | |',
+    '|---|---|',
+    `| environment | \`${meta.envId}\`, config hash \`${meta.configHash.slice(0, 16)}\` (the full config is in meta/trajforge.json) |`,
+    `| episodes | ${figures.episodes} (${figures.frames} frames at ${meta.fps} fps), success ${rate} |`,
+    `| source | ${source} |`,
+    `| cameras | ${meta.cameras.map((c) => `${c.name} ${c.width}x${c.height} (${c.channels.join(', ')})`).join('; ') || 'none'} |`,
+    `| video codec | ${meta.run.codec} |`,
+    `| format | LeRobot v3.0 (meta/info.json), written by trajforge |`,
+    '',
+    '## Features',
+    '',
+    '| key | dtype | shape | names |',
+    '|---|---|---|---|',
+    ...rows,
+    '',
+    '## Load it',
+    '',
+    'LeRobot (from this folder):',
+    '',
+    '```python',
+    'from lerobot.datasets.lerobot_dataset import LeRobotDataset',
+    `ds = LeRobotDataset("local/${meta.envId.toLowerCase()}", root=".")`,
+    '```',
+    '',
+    'pandas / DuckDB (the tables; videos under videos/):',
+    '',
+    '```python',
+    'import pandas as pd',
+    'df = pd.read_parquet("data")',
+    '```',
+    '',
+    '```sql',
+    "SELECT episode_index, frame_index, action FROM 'data/*/*.parquet';",
+    '```',
+    '',
+    'trajforge: `npx trajforge inspect .`, `npx trajforge info .`, `npx trajforge validate .`',
+    '',
+  ].join('\n');
+}
