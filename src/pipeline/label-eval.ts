@@ -21,7 +21,7 @@ import type { ResolvedEnv } from '../config/parse.js';
 import type { EnvConfig } from '../config/schema.js';
 import { TrajforgeError } from '../core/errors.js';
 import { episodeSeed, summarizeEpisodeAsync } from '../episode/rollout.js';
-import { simulateEpisode } from '../episode/simulate.js';
+import { replayEpisode } from '../episode/replay.js';
 import { datasetMeta, readLeRobotEpisodes } from '../export/lerobot/episodes.js';
 import { DEFAULT_BC_OPTIONS, bcNormalisation, trainBc, type BcData } from '../model/bc/train.js';
 import { readModelCard } from '../model/store.js';
@@ -32,7 +32,6 @@ import { escapeRegExp, writeOutput, type OutputOptions } from '../output/folder.
 import { removeOwn } from '../output/remove.js';
 import { makePolicy } from '../policy/index.js';
 import { OnnxPolicy } from '../policy/onnx.js';
-import { ReplayPolicy } from '../policy/replay.js';
 import type { AnyPolicy } from '../policy/policy.js';
 import { encodePng } from '../render/png.js';
 import { Renderer } from '../render/renderer.js';
@@ -311,13 +310,13 @@ async function renderShift(shift: Shift, resolved: ResolvedEnv, camera: string, 
   const renderer = new Renderer();
   const fps = Math.round(1 / (config.world.timestep * config.world.substeps));
   const A = env.actionSpace.type === 'box' ? env.actionSpace.shape[0] : 1;
+  const D = env.observationSpace.shape[0];
   let worst = 0;
   try {
     for (const [e, t] of truth.entries()) {
-      const actions = Array.from({ length: t.length }, (_, s) => t.actions.slice(s * A, (s + 1) * A));
-      const ep = await simulateEpisode(env, new ReplayPolicy(actions), renderer, e, t.seed, [{ name: camera, channels: ['rgb'] }]);
-      for (let i = 0; i < Math.min(ep.obs.length, t.obs.length); i++) worst = Math.max(worst, Math.abs(ep.obs[i]! - t.obs[i]!));
-      if (ep.length !== t.length) worst = Infinity;
+      const stored = { episode: e, seed: t.seed, length: t.length, obsDim: D, obs: t.obs, actions: t.actions, actionDim: A, discrete: false };
+      const { episode: ep, maxDeviation } = await replayEpisode(env, renderer, stored, [{ name: camera, channels: ['rgb'] }]);
+      worst = Math.max(worst, maxDeviation);
       const P = width * height * 3;
       const frames = new Uint8Array((ep.length + 1) * P);
       frames.set(ep.frames.find((f) => f.camera === camera)!.data as Uint8Array);

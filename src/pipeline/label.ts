@@ -17,6 +17,7 @@ import type { EpisodeData, EpisodeProvenance } from '../dataset/episode.js';
 import { datasetMeta, DEFAULT_LAYOUT, type DatasetMeta, type DatasetSummary } from '../dataset/meta.js';
 import { writeEpisodes } from '../dataset/sink.js';
 import { foreignLayout } from '../export/lerobot/foreign.js';
+import { videoPath } from '../export/lerobot/format.js';
 import { readEpisodesMeta, readInfo } from '../export/lerobot/reader.js';
 import { checkModelTarget, type ModelCard } from '../model/card.js';
 import { cardResidualScale, CONFIDENCE_KEY, labelClips, labelledEpisode, LATENT_KEY, stateEstimate, type FrameClip } from '../model/label.js';
@@ -162,6 +163,8 @@ export async function labelVideos(opts: LabelOptions): Promise<LabelSummary> {
   const input = resolveIn(opts.cwd, opts.videos);
   const skipped: SkippedSource[] = [];
   const { sources, single } = await findSources(opts, input, card, fps, skipped);
+  // Progress and the summary count segments: a LeRobot file's episodes one by one.
+  const total = sources.reduce((n, s) => n + (s.segments?.length ?? 1), 0);
   if (sources.length === 0) {
     throw new TrajforgeError('E_VIDEO_INVALID', `${opts.videos}: no readable video to label (${skipped.map((s) => `${s.file}: ${s.reason}`).join('; ')})`, { file: input });
   }
@@ -214,7 +217,6 @@ export async function labelVideos(opts: LabelOptions): Promise<LabelSummary> {
       pending = [];
       pendingFrames = 0;
     };
-    const total = sources.reduce((n, s) => n + (s.segments?.length ?? 1), 0);
     const events: SourceEvents = {
       done: (_, frames) => {
         sourceFrames += frames;
@@ -257,7 +259,7 @@ export async function labelVideos(opts: LabelOptions): Promise<LabelSummary> {
       envId: cfg.id,
       modelId: card.id,
       format,
-      sources: sources.reduce((n, s) => n + (s.segments?.length ?? 1), 0) - decodeSkipped,
+      sources: total - decodeSkipped,
       skipped,
       sourceFrames,
       fps,
@@ -318,8 +320,7 @@ async function lerobotSources(dir: string, camera: string | null, card: ModelCar
     throw new TrajforgeError('E_USAGE', camera !== null ? `${dir} has no video feature '${camera}' (it has ${have})` : `${dir} has several cameras (${have}) and none is the model's '${card.camera}'; pick one with --camera`);
   }
   const info = readInfo(dir);
-  const template = info.video_path;
-  if (!template) throw new TrajforgeError('E_DATASET_INVALID', `${dir}/meta/info.json has no video_path: the dataset stores no videos to label`, { file: join(dir, 'meta', 'info.json') });
+  if (!info.video_path) throw new TrajforgeError('E_DATASET_INVALID', `${dir}/meta/info.json has no video_path: the dataset stores no videos to label`, { file: join(dir, 'meta', 'info.json') });
   const rows = await readEpisodesMeta(dir);
   const sources: Source[] = [];
   for (const [i, row] of rows.entries()) {
@@ -328,7 +329,7 @@ async function lerobotSources(dir: string, camera: string | null, card: ModelCar
     const from = Number(row[`videos/${pick.key}/from_timestamp`] ?? 0);
     const length = Number(row.length);
     const episode = Number(row.episode_index ?? i);
-    const file = join(dir, template.replace('{video_key}', pick.key).replace(/\{chunk_index(:[^}]*)?\}/, pad(chunk)).replace(/\{file_index(:[^}]*)?\}/, pad(fileIndex)));
+    const file = join(dir, videoPath(pick.key, chunk, fileIndex));
     const name = `${dir}#${episode}`;
     const first = Math.round(from * info.fps);
     // At the environment's rate, a file's episodes are cut from one front-to-back decode (one
@@ -340,11 +341,6 @@ async function lerobotSources(dir: string, camera: string | null, card: ModelCar
     else sources.push({ name: file, file, fps: info.fps, width: pick.width, height: pick.height, segments: [{ name, first, count: length }] });
   }
   return sources;
-}
-
-/** LeRobot's {chunk_index:03d} / {file_index:03d} formatting. */
-function pad(n: number): string {
-  return String(n).padStart(3, '0');
 }
 
 /**

@@ -9,14 +9,12 @@ import type { ResolvedEnv } from '../config/parse.js';
 import { validateEnvConfig } from '../config/parse.js';
 import { applyOverrides } from '../config/overrides.js';
 import { TrajforgeError } from '../core/errors.js';
-import type { Action } from '../core/spaces.js';
 import type { EpisodeData } from '../dataset/episode.js';
 import { datasetMeta as envDatasetMeta, type DatasetSummary } from '../dataset/meta.js';
 import { writeEpisodes } from '../dataset/sink.js';
-import { simulateEpisode } from '../episode/simulate.js';
+import { replayEpisode } from '../episode/replay.js';
 import { datasetMeta, readLeRobotEpisodes } from '../export/lerobot/episodes.js';
 import { writeOutput, type OutputOptions } from '../output/folder.js';
-import { ReplayPolicy } from '../policy/replay.js';
 import { CHANNELS, Renderer, type Channel } from '../render/renderer.js';
 import { createEnv } from '../sim/env.js';
 import type { VideoCodec } from '../video/ffmpeg.js';
@@ -78,10 +76,16 @@ export async function replayDataset(opts: ReplayOptions): Promise<ReplaySummary>
   async function* replayed(): AsyncGenerator<EpisodeData> {
     for await (const ep of readLeRobotEpisodes(src, { channels: [] })) {
       if (done >= total) return;
-      const A = ep.actionDim;
-      const actions: Action[] = Array.from({ length: ep.length }, (_, t) => (ep.discrete ? ep.actions[t]! : ep.actions.slice(t * A, (t + 1) * A)));
-      const again = await simulateEpisode(env, new ReplayPolicy(actions), renderer, ep.episode, ep.seed, cameras);
-      checkSame(ep, again, opts.dataset);
+      const { episode: again, maxDeviation, firstDivergence: d } = await replayEpisode(env, renderer, ep, cameras);
+      if (d) {
+        throw new TrajforgeError(
+          'E_DATASET_INVALID',
+          `${opts.dataset}: episode ${ep.episode} (seed ${ep.seed}) does not replay: at step ${d.step} observation ${d.index} is ${d.replayed}, stored ${d.stored}; an override changed the physics, or the dataset comes from another version of the simulator`,
+        );
+      }
+      if (maxDeviation !== 0) {
+        throw new TrajforgeError('E_DATASET_INVALID', `${opts.dataset}: episode ${ep.episode} (seed ${ep.seed}) replays to ${again.length} steps, stored ${ep.length}; an override changed the physics or the time limit`);
+      }
       steps += again.length;
       opts.onProgress?.({ stage: 'replay', done: ++done, total, elapsed: elapsed() });
       yield again;
@@ -93,26 +97,5 @@ export async function replayDataset(opts: ReplayOptions): Promise<ReplaySummary>
     return { ...summary, envId: cfg.id, configHash: resolved.hash, format, steps, seconds: elapsed() };
   } finally {
     env.close();
-  }
-}
-
-/** The replayed episode must retrace the stored one: same length, the same observations bit for bit. */
-function checkSame(stored: EpisodeData, again: EpisodeData, dataset: string): void {
-  const D = stored.obsDim;
-  const T = Math.min(stored.length, again.length);
-  for (let t = 0; t < T; t++) {
-    for (let i = 0; i < D; i++) {
-      const a = stored.obs[t * D + i]!;
-      const b = again.obs[t * D + i]!;
-      if (a !== b && !(Number.isNaN(a) && Number.isNaN(b))) {
-        throw new TrajforgeError(
-          'E_DATASET_INVALID',
-          `${dataset}: episode ${stored.episode} (seed ${stored.seed}) does not replay: at step ${t} observation ${i} is ${b}, stored ${a}; an override changed the physics, or the dataset comes from another version of the simulator`,
-        );
-      }
-    }
-  }
-  if (stored.length !== again.length) {
-    throw new TrajforgeError('E_DATASET_INVALID', `${dataset}: episode ${stored.episode} (seed ${stored.seed}) replays to ${again.length} steps, stored ${stored.length}; an override changed the physics or the time limit`);
   }
 }
