@@ -167,7 +167,7 @@ export async function evaluateLabelling(opts: LabelEvalOptions): Promise<LabelEv
   return writeOutput(out, spec, async () => {
     const work = join(out, '.trajforge-label-eval');
     mkdirSync(work, { recursive: true });
-    const variants: (VariantResult & { inferred: Float32Array; confidence: Float32Array; rows: Int32Array })[] = [];
+    const variants: (VariantResult & { inferred: Float32Array; confidence: Float32Array })[] = [];
     const shifts = opts.shifts === false ? [] : SHIFTS;
     const total = 1 + shifts.length;
     opts.onProgress?.({ stage: 'variant', done: 0, total, elapsed: elapsed() });
@@ -251,7 +251,7 @@ export async function evaluateLabelling(opts: LabelEvalOptions): Promise<LabelEv
       steps: truth.reduce((s, t) => s + t.length, 0),
       labelledEpisodes: card.split.train.length,
       labelledFraction: card.split.train.length / Math.max(1, card.split.train.length + truth.length),
-      variants: variants.map(({ inferred: _i, confidence: _c, rows: _r, ...v }) => v),
+      variants: variants.map(({ inferred: _i, confidence: _c, ...v }) => v),
       calibration: cal,
       bc,
       seconds: elapsed(),
@@ -277,14 +277,13 @@ async function compare(labelled: string, truth: Truth[], A: number, s: LabelSumm
   if (flat.length !== t.actions.length) throw new TrajforgeError('E_INTERNAL', `label --eval: ${flat.length / A} labelled steps for ${t.actions.length / A} true ones`);
   let sum = 0;
   for (const c of conf) sum += c;
-  return { agreement: actionAgreement(flat, t.actions, A), meanConfidence: sum / Math.max(1, conf.length), framesPerSecond: s.framesPerSecond, inferred: flat, confidence: conf, rows: t.rows };
+  return { agreement: actionAgreement(flat, t.actions, A), meanConfidence: sum / Math.max(1, conf.length), framesPerSecond: s.framesPerSecond, inferred: flat, confidence: conf };
 }
 
 /** The true actions (and observations) of every episode's first length − dropLast steps, concatenated. */
 function alignedTruth(truth: Truth[], A: number, dropLast: number) {
   const actions = concat(truth.map((t) => t.actions.subarray(0, (t.length - dropLast) * A)));
-  const rows = Int32Array.from({ length: actions.length / A }, (_, i) => i);
-  return { actions, rows, obs: (D: number) => concat(truth.map((t) => t.obs.subarray(0, (t.length - dropLast) * D))) };
+  return { actions, obs: (D: number) => concat(truth.map((t) => t.obs.subarray(0, (t.length - dropLast) * D))) };
 }
 
 function concat(parts: Float32Array[]): Float32Array {
