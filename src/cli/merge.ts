@@ -5,7 +5,7 @@ import { printNotice, printStageProgress, type Command } from './io.js';
 
 export const mergeCommand: Command = {
   name: 'merge',
-  summary: 'combine shards (or any trajforge LeRobot datasets of one config) into one dataset',
+  summary: 'combine shards, or runs of one environment config with any seeds, policies, episode counts or codecs, into one dataset',
   usage: 'trajforge merge DIR1 DIR2 ... --out DIR [--overwrite (replace a dataset this tool wrote)]',
   async run(args, io) {
     const { values, positionals } = parse(args, { out: { type: 'string' }, overwrite: { type: 'boolean' } }, this.usage);

@@ -27,6 +27,12 @@ export interface DatasetMeta {
   extraFeatures?: ExtraFeature[];
   /** Where the episodes came from; absent means the simulator. */
   source?: DatasetSource;
+  /**
+   * A dataset merged from runs with different settings (seeds, policies, codecs, ...): each run's
+   * settings and input folders, in the merged order; every episode names its run (`origin`).
+   * `run` then describes the merged dataset's own files (the first run's codec and layout).
+   */
+  origins?: DatasetOrigin[];
   run: {
     seed: number;
     /** Episodes of the whole run (before sharding). */
@@ -43,6 +49,14 @@ export interface DatasetMeta {
   };
 }
 
+export interface DatasetOrigin {
+  /** The input folders (as given to merge) that held this run's episodes. */
+  datasets: string[];
+  run: DatasetMeta['run'];
+  /** How many of the merged episodes came from this run. */
+  episodes: number;
+}
+
 export interface ExtraFeature {
   key: string;
   dim: number;
@@ -52,10 +66,11 @@ export interface ExtraFeature {
 /**
  * Provenance: `world-model` marks episodes dreamed by a learned model rather than simulated;
  * `labelled` marks frames from video (or another dataset) whose actions a model's inverse
- * dynamics inferred (trajforge label).
+ * dynamics inferred (trajforge label); `teleop` marks simulated episodes a person drove in
+ * `trajforge play` (each re-simulated from its seed and actions before it was written).
  */
 export interface DatasetSource {
-  kind: 'simulator' | 'world-model' | 'labelled';
+  kind: 'simulator' | 'world-model' | 'labelled' | 'teleop';
   modelId?: string;
   model?: string;
 }

@@ -8,7 +8,10 @@ import { outputNotices, resolveIn, stopwatch, type PipelineCallbacks, type Stage
 export type MergeProgress = StageProgress<'merge'>;
 
 export interface MergeOptions extends PipelineCallbacks<MergeProgress> {
-  /** trajforge LeRobot datasets of one config and run (shards, or runs of other seeds), merged in this order. */
+  /**
+   * trajforge LeRobot datasets of one environment config: the shards of a run, and runs with other
+   * seeds, policies, episode counts or codecs (merged run after run, in this order).
+   */
   inputs: string[];
   /** The merged dataset's folder: absent or empty, or (with `overwrite`) a dataset trajforge wrote. */
   out: string;
@@ -37,6 +40,7 @@ export async function mergeDatasets(opts: MergeOptions): Promise<MergeSummary> {
       opts.inputs.map((p) => resolveIn(opts.cwd, p)),
       out,
       (done, total) => opts.onProgress?.({ stage: 'merge', done, total, elapsed: elapsed() }),
+      opts.inputs,
     ),
   );
   return { ...summary, inputs: opts.inputs.length, seconds: elapsed() };

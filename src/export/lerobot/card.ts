@@ -13,16 +13,28 @@ export interface CardFigures {
   successes: number;
 }
 
-export function datasetCard(meta: DatasetMeta, features: Record<string, Feature>, figures: CardFigures): string {
-  const p = meta.run.policy as { kind: string; noise: number; epsilon: number; file?: string; sha256?: string };
+/** A run's policy in words: kind (or ONNX file), then its perturbation. */
+function policyText(run: DatasetMeta['run']): string {
+  const p = run.policy as { kind: string; noise: number; epsilon: number; file?: string; sha256?: string };
   const policy = p.kind === 'onnx' ? `ONNX policy ${p.file} (sha256 ${p.sha256?.slice(0, 12)})` : p.kind;
-  const perturbed = p.noise > 0 || p.epsilon > 0 ? `, action noise ${p.noise}, random actions with probability ${p.epsilon}` : '';
+  return p.noise > 0 || p.epsilon > 0 ? `${policy}, action noise ${p.noise}, random actions with probability ${p.epsilon}` : policy;
+}
+
+export function datasetCard(meta: DatasetMeta, features: Record<string, Feature>, figures: CardFigures): string {
+  const policy = policyText(meta.run);
   const src = meta.source;
+  const runs = meta.origins
+    ? `merged from ${meta.origins.length} runs (each episode's run: \`origin\` in meta/episodes): ${meta.origins.map((o, i) => `${i}: ${o.episodes} episodes, policy ${policyText(o.run)}, seed ${o.run.seed}, ${o.run.codec}`).join('; ')}`
+    : '';
   const source =
-    !src || src.kind === 'simulator'
-      ? `simulated (trajforge, Rapier3D), policy: ${policy}${perturbed}; seed ${meta.run.seed}`
+    runs && (!src || src.kind === 'simulator' || src.kind === 'teleop')
+      ? `${src?.kind === 'teleop' ? 'driven by a person (trajforge play)' : 'simulated (trajforge, Rapier3D)'}, ${runs}`
+      : !src || src.kind === 'simulator'
+      ? `simulated (trajforge, Rapier3D), policy: ${policy}; seed ${meta.run.seed}`
+      : src.kind === 'teleop'
+        ? `driven by a person in trajforge play (keyboard or gamepad), each episode re-simulated from its seed and actions; seeds from ${meta.run.seed}`
       : src.kind === 'world-model'
-        ? `dreamed by a world model (model ${src.modelId ?? '?'}), policy: ${policy}${perturbed}`
+        ? `dreamed by a world model (model ${src.modelId ?? '?'}), policy: ${policy}`
         : `video labelled by a world model's inverse dynamics (model ${src.modelId ?? '?'}); per-episode source files in meta/episodes (source_file, source_from_frame, source_to_frame)`;
   const rate = figures.episodes > 0 ? `${((100 * figures.successes) / figures.episodes).toFixed(1)} %` : 'n/a';
   const rows = Object.entries(features).map(([k, f]) => {

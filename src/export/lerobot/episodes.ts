@@ -34,6 +34,8 @@ export interface TrajforgeSidecar {
   extra_features?: { key: string; dim: number; names?: string[] }[];
   /** Provenance (absent: simulated). */
   source?: ReturnType<typeof sourceJson>;
+  /** A merge of runs with different settings (DatasetMeta.origins). */
+  origins?: DatasetMeta['origins'];
 }
 
 export function metaFromSidecar(side: TrajforgeSidecar): DatasetMeta {
@@ -50,6 +52,7 @@ export function metaFromSidecar(side: TrajforgeSidecar): DatasetMeta {
     bodyNames: side.body_names,
     ...(side.extra_features?.length ? { extraFeatures: side.extra_features.map((x) => ({ key: x.key, dim: x.dim, ...(x.names ? { names: x.names } : {}) })) } : {}),
     ...(side.source ? { source: sourceFromJson(side.source)! } : {}),
+    ...(side.origins ? { origins: side.origins } : {}),
     run: side.run,
   };
 }

@@ -10,26 +10,45 @@ import { datasetMeta, metaFromSidecar, type TrajforgeSidecar } from './episodes.
 import { dataFiles, readEpisodesMeta, readInfo, readJson, readJsonLines, readNpzFile, readParquetFooter, readParquetRows, RowCursor, type LeRobotInfo, type Row } from './reader.js';
 import { frameTimestamps } from '../../video/ffmpeg.js';
 import { RolloverParquetFiles } from '../../dataset/parquet.js';
-import type { DatasetMeta, DatasetSummary } from '../../dataset/meta.js';
+import type { DatasetMeta, DatasetOrigin, DatasetSummary } from '../../dataset/meta.js';
+import { transcodeVideo } from '../../video/transcode.js';
 
-type SidecarEpisode = Omit<EpisodeRecord, 'from_index'> & { source_episode: number };
+type SidecarEpisode = Omit<EpisodeRecord, 'from_index'> & { source_episode: number; origin?: number };
 
 /**
- * Merges trajforge LeRobot datasets (typically the shards of one run) into one whose episodes are
- * ordered by their run episode number k, exactly as a single run would write them: data rows are
- * re-indexed and rewritten; video files are copied as they are (no re-encoding) and episodes keep
- * their offsets inside them; stats are recomputed exactly (numeric from the rows, images from the
- * per-episode histograms).
+ * Merges trajforge LeRobot datasets of one environment config into one. The shards of one run
+ * come out ordered by their run episode number k, exactly as a single run would write them; runs
+ * with other settings (seeds, policies, episode counts, codecs) follow, run after run, and the
+ * merged metadata records each run (DatasetMeta.origins) and each episode's run. Data rows are
+ * re-indexed and rewritten; video files are copied as they are, or re-encoded into the first
+ * input's codec when theirs differs, and episodes keep their offsets inside them; stats are
+ * recomputed exactly (numeric from the rows, images from the per-episode histograms).
  */
-/** `onEpisode(done, total)` follows each episode written into the merged dataset. */
-export async function mergeLeRobot(inputs: string[], out: string, onEpisode?: (done: number, total: number) => void): Promise<DatasetSummary> {
+/**
+ * `onEpisode(done, total)` follows each episode written into the merged dataset; `names` are the
+ * inputs as the user gave them (recorded in DatasetMeta.origins; default: the paths).
+ */
+export async function mergeLeRobot(inputs: string[], out: string, onEpisode?: (done: number, total: number) => void, names: string[] = inputs): Promise<DatasetSummary> {
   if (inputs.length === 0) throw new TrajforgeError('E_USAGE', 'merge needs at least one input dataset');
   // Every input is checked before anything is written: videos and sidecars are copied as they
   // are, so a damaged input would otherwise be propagated silently into the merged dataset.
   const shards: Shard[] = [];
   for (const dir of inputs) shards.push(await readShard(dir));
   const first = shards[0]!;
-  for (const s of shards.slice(1)) checkSameRun(first, s);
+  for (const s of shards.slice(1)) checkCompatible(first, s);
+  const runs = groupRuns(shards);
+  const runOf = new Map(runs.flatMap((r, ri) => r.shards.map((si) => [si, ri] as const)));
+  // Each run contributes its origins (one, or those of an input that is itself a merge of runs).
+  const origins: DatasetOrigin[] = [];
+  const originBase: number[] = [];
+  for (const r of runs) {
+    originBase.push(origins.length);
+    const s = shards[r.shards[0]!]!;
+    const episodes = r.shards.reduce((n, si) => n + shards[si]!.rows.length, 0);
+    if (s.side.origins) origins.push(...s.side.origins);
+    else origins.push({ datasets: r.shards.map((si) => names[si] ?? inputs[si]!), run: { ...s.side.run, shard: { index: 0, count: 1 } }, episodes });
+  }
+  const mixed = origins.length > 1;
   const features = first.info.features as Record<string, Feature>;
   const videoKeys = Object.entries(features).filter(([, f]) => f.dtype === 'video').map(([k]) => k);
 
@@ -42,15 +61,15 @@ export async function mergeLeRobot(inputs: string[], out: string, onEpisode?: (d
   }
   const sources: Source[] = [];
   for (const [si, s] of shards.entries()) s.rows.forEach((row, local) => sources.push({ shard: si, local, row, side: s.episodes[local]! }));
-  sources.sort((a, b) => a.side.source_episode - b.side.source_episode || a.shard - b.shard);
+  sources.sort((a, b) => runOf.get(a.shard)! - runOf.get(b.shard)! || a.side.source_episode - b.side.source_episode || a.shard - b.shard);
   for (let i = 1; i < sources.length; i++) {
     const [a, b] = [sources[i - 1]!, sources[i]!];
-    if (a.side.source_episode !== b.side.source_episode) continue;
+    if (a.side.source_episode !== b.side.source_episode || runOf.get(a.shard) !== runOf.get(b.shard)) continue;
     const [da, db] = [shards[a.shard]!.dir, shards[b.shard]!.dir];
     const why = a.shard === b.shard ? `appears twice in ${da}` : realpathSync(da) === realpathSync(db) ? `appears in both ${da} and ${db}, which are the same dataset given twice` : `appears in both ${da} and ${db}`;
     throw new TrajforgeError('E_DATASET_INVALID', `run episode ${a.side.source_episode} ${why}; merge the shards of one run, each once`);
   }
-  checkEveryShard(shards);
+  for (const r of runs) checkEveryShard(r.shards.map((i) => shards[i]!), shards);
   for (const s of shards) await checkVideos(s);
   if (existsSync(out) && readdirSync(out).some((e) => e !== LOCK_FILE && e !== MARKER_FILE)) throw new TrajforgeError('E_DATASET_EXISTS', `${out} exists and is not empty`);
   mkdirSync(out, { recursive: true });
@@ -67,7 +86,9 @@ export async function mergeLeRobot(inputs: string[], out: string, onEpisode?: (d
         const [nc, nf] = fileAddress(next, first.side.run.layout.chunksSize);
         const to = join(out, videoPath(k, nc, nf));
         mkdirSync(join(to, '..'), { recursive: true });
-        copyFileSync(join(s.dir, videoPath(k, chunk, file)), `${to}.tmp`);
+        const from = join(s.dir, videoPath(k, chunk, file));
+        if (sameEncoding(first, s, k)) copyFileSync(from, `${to}.tmp`);
+        else await transcodeVideo(from, `${to}.tmp`, { ...videoSize(first, k), fps: first.info.fps, codec: first.side.run.codec, gop: first.side.run.gop });
         renameSync(`${to}.tmp`, to);
         videoMap.set(`${k}|${si}|${f}`, next++);
       }
@@ -75,7 +96,9 @@ export async function mergeLeRobot(inputs: string[], out: string, onEpisode?: (d
   }
 
   const side = first.side;
-  const meta: DatasetMeta = { ...metaFromSidecar(side), run: { ...side.run, shard: { index: 0, count: 1 } } };
+  const base = metaFromSidecar(side);
+  delete base.origins;
+  const meta: DatasetMeta = { ...base, run: { ...side.run, shard: { index: 0, count: 1 }, ...(mixed ? { episodes: sources.length } : {}) }, ...(mixed ? { origins } : {}) };
   // Data: rows rewritten in merged episode order, with new episode and global indices.
   const writerMeta = new MetadataWriter(out, meta, features);
   mkdirSync(join(out, 'meta', 'trajforge_episodes'), { recursive: true });
@@ -97,6 +120,7 @@ export async function mergeLeRobot(inputs: string[], out: string, onEpisode?: (d
     const record: EpisodeRecord = {
       episode_index: ei,
       source_episode: src.side.source_episode,
+      ...(mixed ? { origin: originBase[runOf.get(src.shard)!]! + (src.side.origin ?? 0) } : {}),
       seed: src.side.seed,
       length,
       success: src.side.success,
@@ -220,30 +244,69 @@ function checkSidecarAgainstInfo(dir: string, side: TrajforgeSidecar, meta: Data
   if (side.fps !== info.fps) throw bad(`fps ${side.fps} vs ${info.fps}`);
 }
 
-/** The inputs are shards of one run: the same config, features, fps, settings and source; the first difference is named. */
-function checkSameRun(first: Shard, s: Shard): void {
+/** How a video feature is encoded (meta/info.json): what a merge re-encodes for rather than copies. */
+const ENCODING_KEYS = ['video.codec', 'video.pix_fmt', 'video.g', 'video.lossless'];
+
+/** A feature as merged: a video feature without its encoding, which a merge may change. */
+function mergedFeature(f: Feature | undefined): unknown {
+  if (!f || f.dtype !== 'video' || !f.info) return f ?? null;
+  return { ...f, info: Object.fromEntries(Object.entries(f.info).filter(([k]) => !ENCODING_KEYS.includes(k))) };
+}
+
+function sameEncoding(a: Shard, b: Shard, key: string): boolean {
+  const [ia, ib] = [a.info.features[key]?.info ?? {}, b.info.features[key]?.info ?? {}];
+  return ENCODING_KEYS.every((k) => JSON.stringify(ia[k]) === JSON.stringify(ib[k]));
+}
+
+function videoSize(s: Shard, key: string): { width: number; height: number } {
+  const [height, width] = (s.info.features[key]!.shape ?? []).map(Number) as [number, number];
+  return { width, height };
+}
+
+/**
+ * The inputs hold episodes of one environment config with the same features and provenance kind:
+ * the same config, fps, cameras, features (a video's encoding aside) and source; the first
+ * difference is named. Their run settings may differ (groupRuns).
+ */
+function checkCompatible(first: Shard, s: Shard): void {
   const differ = (what: string, a: unknown, b: unknown) =>
-    new TrajforgeError('E_DATASET_INVALID', `${s.dir}: ${what} is ${JSON.stringify(b)}, ${first.dir} has ${JSON.stringify(a)}; merge only datasets of one run (the same environment config and settings)`, { file: s.dir });
+    new TrajforgeError('E_DATASET_INVALID', `${s.dir}: ${what} is ${JSON.stringify(b)}, ${first.dir} has ${JSON.stringify(a)}; merge only datasets of one environment config (seeds, policies, episode counts and codecs may differ)`, { file: s.dir });
   if (s.side.config_hash !== first.side.config_hash) throw differ('the config hash (meta/trajforge.json config_hash)', first.side.config_hash, s.side.config_hash);
   if (s.info.fps !== first.info.fps) throw differ('fps (meta/info.json)', first.info.fps, s.info.fps);
   if (JSON.stringify(s.side.cameras) !== JSON.stringify(first.side.cameras)) throw differ('cameras (meta/trajforge.json)', first.side.cameras, s.side.cameras);
   const fa = first.info.features;
   const fb = s.info.features;
   for (const k of new Set([...Object.keys(fa), ...Object.keys(fb)])) {
-    if (JSON.stringify(fa[k]) !== JSON.stringify(fb[k])) throw differ(`feature ${k} (meta/info.json)`, fa[k] ?? null, fb[k] ?? null);
+    if (JSON.stringify(mergedFeature(fa[k])) !== JSON.stringify(mergedFeature(fb[k]))) throw differ(`feature ${k} (meta/info.json)`, fa[k] ?? null, fb[k] ?? null);
   }
   if (JSON.stringify(Object.keys(fa)) !== JSON.stringify(Object.keys(fb))) throw differ('the order of features (meta/info.json)', Object.keys(fa), Object.keys(fb));
-  const ra = first.side.run as unknown as Record<string, unknown>;
-  const rb = s.side.run as unknown as Record<string, unknown>;
-  for (const k of new Set([...Object.keys(ra), ...Object.keys(rb)])) {
-    if (k !== 'shard' && JSON.stringify(ra[k]) !== JSON.stringify(rb[k])) throw differ(`run setting ${k} (meta/trajforge.json run.${k})`, ra[k] ?? null, rb[k] ?? null);
-  }
   // Simulated and dreamed episodes (or two models' dreams) must not blend into one dataset.
-  if (JSON.stringify(s.side.source ?? null) !== JSON.stringify(first.side.source ?? null)) throw differ('the source (simulator / world model, meta/trajforge.json source)', first.side.source ?? null, s.side.source ?? null);
+  if (JSON.stringify(s.side.source ?? null) !== JSON.stringify(first.side.source ?? null)) throw differ('the source (simulator / world model / labelled / teleop, meta/trajforge.json source)', first.side.source ?? null, s.side.source ?? null);
 }
 
-/** The inputs are shards of one run (checkSameRun): all of them must be there, or the merge would silently lack episodes. */
-function checkEveryShard(shards: Shard[]): void {
+/** The first run setting two inputs differ in, with both values. */
+function runDifference(a: Shard, b: Shard): string {
+  const [ra, rb] = [a.side.run as unknown as Record<string, unknown>, b.side.run as unknown as Record<string, unknown>];
+  const k = [...new Set([...Object.keys(ra), ...Object.keys(rb)])].find((k) => k !== 'shard' && JSON.stringify(ra[k]) !== JSON.stringify(rb[k]));
+  return k === undefined ? 'it is itself a merge of runs' : `run setting ${k} (meta/trajforge.json run.${k}) is ${JSON.stringify(rb[k] ?? null)} there, ${JSON.stringify(ra[k] ?? null)} here`;
+}
+
+/**
+ * The inputs grouped by run, in order of first appearance: the shards of one run share every run
+ * setting but the shard; an input that is itself a merge of several runs is a group of its own.
+ */
+function groupRuns(shards: Shard[]): { shards: number[] }[] {
+  const groups = new Map<string, number[]>();
+  shards.forEach((s, i) => {
+    const { shard: _shard, ...settings } = s.side.run;
+    const key = s.side.origins ? `merged ${i}` : JSON.stringify(settings);
+    groups.set(key, [...(groups.get(key) ?? []), i]);
+  });
+  return [...groups.values()].map((shards) => ({ shards }));
+}
+
+/** The shards of one run (groupRuns): all of them must be there, or the merge would silently lack episodes. */
+function checkEveryShard(shards: Shard[], all: Shard[]): void {
   const counts = [...new Set(shards.map((s) => s.side.run.shard.count))];
   if (counts.length > 1) {
     const [a, b] = [shards.find((s) => s.side.run.shard.count === counts[0])!, shards.find((s) => s.side.run.shard.count === counts[1])!];
@@ -253,9 +316,13 @@ function checkEveryShard(shards: Shard[]): void {
   const present = new Set(shards.map((s) => s.side.run.shard.index));
   const missing = Array.from({ length: count }, (_, i) => i).filter((i) => !present.has(i));
   if (missing.length > 0) {
+    // A missing shard given with other settings is the likelier mistake: name the setting.
+    const lookalike = all.find((s) => !shards.includes(s) && s.side.run.shard.count === count && missing.includes(s.side.run.shard.index));
+    const why = lookalike ? `; ${lookalike.dir} is shard ${lookalike.side.run.shard.index} of ${count} but of another run: ${runDifference(shards[0]!, lookalike)}` : '';
     throw new TrajforgeError(
       'E_DATASET_INVALID',
-      `shard${missing.length > 1 ? 's' : ''} ${missing.join(', ')} of ${count} missing: the run was split into ${count} shards (--shard i/${count}) and the merged dataset would lack their episodes; pass every shard's folder (or finish the missing ones first)`,
+      `shard${missing.length > 1 ? 's' : ''} ${missing.join(', ')} of ${count} missing from the run of ${shards[0]!.dir}: the run was split into ${count} shards (--shard i/${count}) and the merged dataset would lack their episodes; pass every shard's folder (or finish the missing ones first)${why}`,
+      { file: shards[0]!.dir },
     );
   }
 }

@@ -36,6 +36,8 @@ export interface EpisodeRecord {
   final_obs?: number[];
   /** Labelled episodes: the source file and frame range (EpisodeData.provenance). */
   provenance?: EpisodeData['provenance'];
+  /** A merge of several runs: the episode's run in DatasetMeta.origins. */
+  origin?: number;
 }
 
 /**
@@ -65,7 +67,7 @@ export class MetadataWriter {
   ) {
     this.keys = videoCameras(meta).map((c) => videoKey(c.name));
     this.statFeatures = episodeStatFeatures(meta, features);
-    this.columns = episodesColumns(this.keys, this.statFeatures, meta.source?.kind === 'labelled');
+    this.columns = episodesColumns(this.keys, this.statFeatures, meta.source?.kind === 'labelled', meta.origins !== undefined);
     this.episodesFile = join(dir, episodesPath(0, 0));
     mkdirSync(join(this.episodesFile, '..'), { recursive: true });
     this.episodesWriter = new ParquetFileWriter(`${this.episodesFile}.tmp`, this.columns);
@@ -96,6 +98,7 @@ export class MetadataWriter {
     push('meta/episodes/file_index', 0n);
     push('seed', BigInt(e.seed));
     push('source_episode', BigInt(e.source_episode));
+    if (this.meta.origins) push('origin', BigInt(e.origin ?? 0));
     push('success', e.success);
     push('config_hash', this.meta.configHash);
     // 'simulation' is what plain runs have always written; dreamed and labelled episodes say so.
@@ -171,6 +174,7 @@ function sidecarOptional(meta: DatasetMeta) {
   return {
     ...(meta.extraFeatures?.length ? { extra_features: meta.extraFeatures.map((x) => ({ key: x.key, dim: x.dim, ...(x.names ? { names: x.names } : {}) })) } : {}),
     ...(meta.source ? { source: sourceJson(meta.source) } : {}),
+    ...(meta.origins ? { origins: meta.origins } : {}),
   };
 }
 
@@ -184,10 +188,10 @@ function sourceFields(meta: DatasetMeta) {
 function sidecarEpisode(e: EpisodeRecord) {
   const p = e.provenance;
   const provenance = p ? { provenance: { file: p.file, from_frame: p.fromFrame, to_frame: p.toFrame, source_fps: p.sourceFps, source_width: p.sourceWidth, source_height: p.sourceHeight } } : {};
-  return { episode_index: e.episode_index, source_episode: e.source_episode, seed: e.seed, length: e.length, success: e.success, return: e.return, bodies: e.bodies, collisions: e.collisions, histograms: e.histograms, ...provenance };
+  return { episode_index: e.episode_index, source_episode: e.source_episode, ...(e.origin !== undefined ? { origin: e.origin } : {}), seed: e.seed, length: e.length, success: e.success, return: e.return, bodies: e.bodies, collisions: e.collisions, histograms: e.histograms, ...provenance };
 }
 
-function episodesColumns(keys: string[], statFeatures: string[], labelled: boolean): ColumnDef[] {
+function episodesColumns(keys: string[], statFeatures: string[], labelled: boolean, origins: boolean): ColumnDef[] {
   const columns: ColumnDef[] = [
     { name: 'episode_index', dtype: 'int64', form: 'scalar' },
     { name: 'tasks', dtype: 'string', form: 'list' },
@@ -206,6 +210,7 @@ function episodesColumns(keys: string[], statFeatures: string[], labelled: boole
     { name: 'meta/episodes/file_index', dtype: 'int64', form: 'scalar' },
     { name: 'seed', dtype: 'int64', form: 'scalar' },
     { name: 'source_episode', dtype: 'int64', form: 'scalar' },
+    ...(origins ? ([{ name: 'origin', dtype: 'int64', form: 'scalar' }] satisfies ColumnDef[]) : []),
     { name: 'success', dtype: 'bool', form: 'scalar' },
     { name: 'config_hash', dtype: 'string', form: 'scalar' },
     { name: 'source', dtype: 'string', form: 'scalar' },

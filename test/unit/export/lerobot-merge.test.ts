@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TrajforgeError } from '../../../src/core/errors.js';
 import { addFeatureToLeRobot } from '../../../src/export/lerobot/extend.js';
 import { mergeLeRobot } from '../../../src/export/lerobot/merge.js';
-import { RowCursor } from '../../../src/export/lerobot/reader.js';
+import { readEpisodesMeta, RowCursor, validateLeRobot } from '../../../src/export/lerobot/reader.js';
 import { readArrowBatches } from '../../../src/dataset/parquet.js';
 import { cli, tmpDir } from '../../helpers/dataset.js';
 import { rejection as refusal } from '../../helpers/rejection.js';
@@ -40,7 +40,7 @@ describe('merge names the input at fault', () => {
     expect(existsSync(out)).toBe(false);
   });
 
-  it('a differing run setting is named with both values', async () => {
+  it('a shard given with another run setting is named with both values', async () => {
     const dir = copy('gop');
     const file = join(dir, 'meta', 'trajforge.json');
     const side = JSON.parse(readFileSync(file, 'utf8'));
@@ -48,8 +48,19 @@ describe('merge names the input at fault', () => {
     writeFileSync(file, JSON.stringify(side));
     const out = join(root, 'gop-out');
     const e = await refusal(mergeLeRobot([join(root, 's0'), dir], out));
-    expect(e.message).toMatch(new RegExp(`^${dir}: run setting gop \\(meta/trajforge.json run.gop\\) is ${side.run.gop}, ${join(root, 's0')} has ${side.run.gop - 1}`));
+    expect(e.message).toContain(`shard 1 of 2 missing from the run of ${join(root, 's0')}`);
+    expect(e.message).toContain(`${dir} is shard 1 of 2 but of another run: run setting gop (meta/trajforge.json run.gop) is ${side.run.gop} there, ${side.run.gop - 1} here`);
     expect(existsSync(out)).toBe(false);
+  });
+
+  it('a different environment config is named with both hashes', async () => {
+    const dir = copy('hash');
+    const file = join(dir, 'meta', 'trajforge.json');
+    const side = JSON.parse(readFileSync(file, 'utf8'));
+    side.config_hash = 'f'.repeat(64);
+    writeFileSync(file, JSON.stringify(side));
+    const e = await refusal(mergeLeRobot([join(root, 's0'), dir], join(root, 'hash-out')));
+    expect(e.message).toMatch(/the config hash \(meta\/trajforge.json config_hash\) is "f{64}", .* has "[0-9a-f]{64}"; merge only datasets of one environment config/);
   });
 
   it('rows that end early name the dataset and its last data file', async () => {
@@ -115,3 +126,44 @@ describe('merge completeness and stats', () => {
     expect(stats('dmerged')).toBe(stats('dsingle'));
   }, 120_000);
 });
+
+describe('merge of runs with different seeds, policies and codecs', () => {
+  it('concatenates the runs, re-encodes the other codec, validates and keeps each episode\'s provenance', async () => {
+    const runs = [
+      ['mix-a', ['--episodes', '3', '--seed', '5', '--policy', 'random', '--codec', 'h264']],
+      ['mix-b', ['--episodes', '2', '--seed', '11', '--policy', 'expert', '--codec', 'lossless']],
+    ] as const;
+    for (const [out, args] of runs) {
+      const g = await cli(['generate', 'PushCube-v1', ...args, '--out', out, '--workers', '0', '--channels', 'rgb'], root);
+      expect(g.code, g.err).toBe(0);
+    }
+    const m = await cli(['merge', 'mix-a', 'mix-b', '--out', 'mixed'], root);
+    expect(m.code, m.err).toBe(0);
+    const dir = join(root, 'mixed');
+    expect(await validateLeRobot(dir, { deep: true })).toEqual([]);
+    const side = JSON.parse(readFileSync(join(dir, 'meta', 'trajforge.json'), 'utf8'));
+    expect(side.origins.map((o: { datasets: string[]; episodes: number; run: { seed: number; policy: { kind: string }; codec: string } }) => [o.datasets, o.episodes, o.run.seed, o.run.policy.kind, o.run.codec])).toEqual([
+      [['mix-a'], 3, 5, 'random', 'h264'],
+      [['mix-b'], 2, 11, 'expert', 'lossless'],
+    ]);
+    expect(side.run.episodes).toBe(5);
+    const lines = readFileSync(join(dir, 'meta', 'trajforge_episodes.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const seeds = (name: string) => readFileSync(join(root, name, 'meta', 'trajforge_episodes.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).seed);
+    expect(lines.map((l) => [l.origin, l.source_episode, l.seed])).toEqual([
+      ...seeds('mix-a').map((seed: number, k: number) => [0, k, seed]),
+      ...seeds('mix-b').map((seed: number, k: number) => [1, k, seed]),
+    ]);
+    const rows = await readEpisodesMeta(dir);
+    expect(rows.map((r) => Number(r.origin))).toEqual([0, 0, 0, 1, 1]);
+    // The lossless run is re-encoded into the first run's codec, as info.json declares.
+    const info = JSON.parse(readFileSync(join(dir, 'meta', 'info.json'), 'utf8'));
+    expect(info.features['observation.images.top'].info['video.codec']).toBe('h264');
+    expect(info.features['observation.images.top'].info['video.pix_fmt']).toBe('yuv420p');
+    expect(readFileSync(join(dir, 'README.md'), 'utf8')).toContain('merged from 2 runs');
+    // Every episode still re-simulates from its own seed and actions to its stored states.
+    const r = await cli(['replay', 'mixed', '--out', 'mixed-replay', '--channels', 'rgb'], root);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toContain('replayed 5 episodes');
+  }, 180_000);
+});
+
