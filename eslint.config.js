@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'data/', 'node_modules/', 'schema/'] },
+  { ignores: ['dist/', 'data/', 'node_modules/', 'schema/', 'test-artifacts/', 'models/'] },
   js.configs.recommended,
   { files: ['bin/**/*.js', 'scripts/**/*.ts'], languageOptions: { globals: { process: 'readonly', console: 'readonly' } } },
   ...tseslint.configs.recommended,
@@ -42,7 +42,8 @@ export default tseslint.config(
   {
     // Config, simulation, policies, rendering, models and reports run in workers and browsers: no I/O.
     // (A model directory is read and written by src/model/store.ts only, a policy file read by src/policy/load.ts only.)
-    files: ['src/config/**/*.ts', 'src/sim/**/*.ts', 'src/policy/**/*.ts', 'src/render/**/*.ts', 'src/core/**/*.ts', 'src/model/**/*.ts', 'src/report/**/*.ts'],
+    // The pages' code (src/web/<app>/) runs only in browsers: the same rule.
+    files: ['src/config/**/*.ts', 'src/sim/**/*.ts', 'src/policy/**/*.ts', 'src/render/**/*.ts', 'src/core/**/*.ts', 'src/model/**/*.ts', 'src/report/**/*.ts', 'src/web/view/**/*.ts', 'src/web/play/**/*.ts'],
     ignores: ['src/config/load.ts', 'src/model/store.ts', 'src/policy/load.ts'],
     rules: {
       'no-restricted-imports': ['error', { patterns: [{ group: ['node:*', 'fs', 'path', 'child_process', 'os'], message: 'no I/O outside load.ts / cli / export / video' }] }],

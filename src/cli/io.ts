@@ -13,7 +13,34 @@ export interface Command {
   name: string;
   summary: string;
   usage: string;
+  /**
+   * A command that serves until stopped (view, play) ends on Ctrl-C / SIGTERM itself, through
+   * untilStopped, and returns 0; every other command is stopped by runProcess's handler.
+   */
+  handlesSignals?: boolean;
   run(args: string[], io: CliIO): Promise<number>;
+}
+
+/**
+ * The first SIGINT or SIGTERM (Ctrl-C, a scheduler's stop) by name. Its listeners go with the
+ * first signal or with `dispose`, so a second signal while the command finishes stops the process
+ * as usual.
+ */
+export function untilStopped(): { received: Promise<NodeJS.Signals>; dispose(): void } {
+  let stop: (signal: NodeJS.Signals) => void = () => {};
+  const dispose = () => {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+  };
+  const received = new Promise<NodeJS.Signals>((resolve) => {
+    stop = (signal) => {
+      dispose();
+      resolve(signal);
+    };
+  });
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  return { received, dispose };
 }
 
 /** A pipeline notice on stderr: the output folder's as `notice:` lines, the inputs' as `note:` lines. */

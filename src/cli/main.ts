@@ -18,9 +18,11 @@ import { predictCommand } from './predict.js';
 import { renderCommand } from './render.js';
 import { replayCommand } from './replay.js';
 import { validateCommand } from './validate.js';
+import { viewCommand } from './view.js';
 import { schemaCommand } from './schema.js';
 import { trainCommand } from './train.js';
 import { evalCommand } from './eval.js';
+import { playCommand } from './play.js';
 
 /** The command table: the CLI's help and its unknown-command error both come from it. */
 export const COMMANDS: Record<string, Command> = {
@@ -42,6 +44,8 @@ export const COMMANDS: Record<string, Command> = {
   encode: encodeCommand,
   label: labelCommand,
   bc: bcCommand,
+  view: viewCommand,
+  play: playCommand,
 };
 
 /** The installed package's version (package.json two folders up, from src/cli and from dist/cli alike). */
@@ -83,6 +87,7 @@ export async function runProcess(argv: string[]): Promise<number> {
   // children; generate's finished checkpoints stay for --resume.
   const afterStop = argv[0] === 'generate' ? '; finished checkpoints are kept, rerun with --resume to complete' : '';
   for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+    if (COMMANDS[argv[0] ?? '']?.handlesSignals) break;
     process.once(signal, () => {
       process.stderr.write(`\n${signal}: stopped${afterStop}\n`);
       process.exit(code);

@@ -53,7 +53,8 @@ export async function replayDataset(opts: ReplayOptions): Promise<ReplaySummary>
   const { format, sink, codec, gop } = await datasetOutput(opts);
   const src = resolveIn(opts.cwd, opts.dataset);
   const stored = datasetMeta(src);
-  if (stored.source && stored.source.kind !== 'simulator') {
+  // Teleoperated episodes were simulated from their seeds too (play re-simulates each before writing).
+  if (stored.source && stored.source.kind !== 'simulator' && stored.source.kind !== 'teleop') {
     throw new TrajforgeError('E_USAGE', `${opts.dataset} holds ${stored.source.kind} episodes, which have no simulator seed to replay from`);
   }
   for (const c of opts.channels ?? []) if (!CHANNELS.includes(c)) throw new TrajforgeError('E_USAGE', `unknown channel '${c}' (known: ${CHANNELS.join(', ')})`);

@@ -101,9 +101,9 @@ export class MetadataWriter {
     if (this.meta.origins) push('origin', BigInt(e.origin ?? 0));
     push('success', e.success);
     push('config_hash', this.meta.configHash);
-    // 'simulation' is what plain runs have always written; dreamed and labelled episodes say so.
+    // 'simulation' is what plain runs have always written; dreamed, labelled and teleoperated episodes say so.
     const kind = this.meta.source?.kind;
-    push('source', kind === 'world-model' || kind === 'labelled' ? kind : 'simulation');
+    push('source', kind === 'world-model' || kind === 'labelled' || kind === 'teleop' ? kind : 'simulation');
     if (kind === 'labelled') {
       push('source_file', e.provenance?.file ?? '');
       push('source_from_frame', BigInt(e.provenance?.fromFrame ?? 0));

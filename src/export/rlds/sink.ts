@@ -139,6 +139,7 @@ function provenance(meta: DatasetMeta): string {
   const src = meta.source;
   if (!src || src.kind === 'simulator') return '';
   const id = [src.modelId, src.model].filter(Boolean).join(', ');
+  if (src.kind === 'teleop') return ' Driven by a person in trajforge play; each episode re-simulated from its seed and actions.';
   if (src.kind === 'labelled') return ` Frames from video; actions inferred by a world model's inverse dynamics${id ? ` (${id})` : ''}, not recorded.`;
   return ` Dreamed by a world model${id ? ` (${id})` : ''}, not simulated.`;
 }

@@ -1,0 +1,246 @@
+/**
+ * trajforge view DIR: a local page to look through a LeRobot v3 dataset (trajforge's or another
+ * tool's): the episode table, each camera's frames with the stored aux channels as false-colour
+ * overlays, every state/action/reward dimension plotted against time, the stats and sizes, and
+ * with a world model its open-loop predictions. The dataset is checked before anything listens;
+ * a file found damaged later answers an API error the page shows.
+ */
+import { TrajforgeError } from '../core/errors.js';
+import { checkModelTarget, datasetTarget, type ModelCard } from '../model/card.js';
+import { predictWindow } from '../model/evaluate.js';
+import { WorldModelSession } from '../model/session.js';
+import { readModelCard, readModelParts } from '../model/store.js';
+import { frameRows, transitionsFromEpisodes, type TrainingEpisode } from '../model/transitions.js';
+import { binary, json, startWebServer, type Route, type WebResponse } from '../web/server.js';
+import { ERROR_GAIN, PANEL_GAP } from './predict.js';
+import { resolveIn, type NoticeCallback } from './progress.js';
+import { ViewData, type FrameBlock } from './view-data.js';
+
+export interface ViewOptions {
+  /** The dataset folder (a LeRobot v3 dataset, or a folder holding one as lerobot/). */
+  dir: string;
+  /** 0 or absent: a free port. */
+  port?: number;
+  /** 127.0.0.1 unless given; any other host is announced as a notice. */
+  host?: string;
+  /** A world model folder (trajforge train): the page shows its open-loop predictions. */
+  model?: string;
+  /** Bytes of decoded frames the server keeps (default 512 MiB). */
+  cacheBytes?: number;
+  cwd?: string;
+  onNotice?: NoticeCallback;
+}
+
+export interface ViewServer {
+  url: string;
+  port: number;
+  /** The LeRobot folder shown. */
+  dir: string;
+  episodes: number;
+  /** Seconds from the call to the server listening (the dataset opened, the bundle built). */
+  openSeconds: number;
+  close(): Promise<void>;
+}
+
+/** Frames one predict request may roll out (the page asks for shorter windows). */
+export const MAX_HORIZON = 500;
+
+export async function viewDataset(opts: ViewOptions): Promise<ViewServer> {
+  const t0 = performance.now();
+  if (typeof opts.dir !== 'string' || opts.dir === '') throw new TrajforgeError('E_USAGE', 'view needs a dataset folder');
+  if (opts.port !== undefined && !(Number.isInteger(opts.port) && opts.port >= 0 && opts.port <= 65535)) throw new TrajforgeError('E_USAGE', `--port must be an integer from 0 to 65535, got '${opts.port}'`);
+  const data = await ViewData.open(resolveIn(opts.cwd, opts.dir), opts.cacheBytes !== undefined ? { cacheBytes: opts.cacheBytes } : {});
+  const model = opts.model === undefined ? null : await loadModel(data, resolveIn(opts.cwd, opts.model), opts.onNotice);
+  if (model) data.setModel({ id: model.card.id, camera: model.card.camera, width: model.card.decoded.width, height: model.card.decoded.height });
+  let server;
+  try {
+    server = await startWebServer({
+      app: 'view',
+      title: `${data.info.envId} · trajforge view`,
+      ...(opts.host !== undefined ? { host: opts.host } : {}),
+      ...(opts.port !== undefined ? { port: opts.port } : {}),
+      routes: viewRoutes(data, model),
+      onNotice: (m) => opts.onNotice?.(m, 'input'),
+    });
+  } catch (e) {
+    await model?.session.release();
+    throw e;
+  }
+  const s = server;
+  return {
+    url: s.url,
+    port: s.port,
+    dir: data.dir,
+    episodes: data.episodeCount,
+    openSeconds: (performance.now() - t0) / 1000,
+    close: async () => {
+      await s.close();
+      await model?.session.release();
+    },
+  };
+}
+
+interface LoadedModel {
+  card: ModelCard;
+  session: WorldModelSession;
+}
+
+async function loadModel(data: ViewData, dir: string, onNotice: NoticeCallback | undefined): Promise<LoadedModel> {
+  const card = readModelCard(dir);
+  const actionDims = data.series.find((s) => s.feature === 'action')?.names.length ?? 0;
+  const target = datasetTarget(
+    {
+      envId: data.info.writtenBy === 'trajforge' ? data.info.envId : card.dataset.env_id,
+      configHash: data.info.writtenBy === 'trajforge' ? data.info.configHash : card.dataset.config_hash,
+      cameras: data.cameras.filter((c) => c.videoKey).map((c) => ({ name: c.name, width: c.width, height: c.height, channels: ['rgb'] })),
+      discrete: data.info.discrete,
+      actionNames: Array.from({ length: actionDims }, (_, i) => String(i)),
+    },
+    data.dir,
+  );
+  const { note } = checkModelTarget(card, target);
+  if (note) onNotice?.(note, 'input');
+  const session = await WorldModelSession.load(card, readModelParts(dir, card), {}, dir);
+  return { card, session };
+}
+
+/** An integer query parameter in [min, max] (default `fallback`); anything else is a 400 naming it. */
+function intParam(query: URLSearchParams, name: string, fallback: number, min: number, max: number): number {
+  const raw = query.get(name);
+  if (raw === null || raw === '') return fallback;
+  const v = Number(raw);
+  if (!/^-?\d+$/.test(raw) || !Number.isSafeInteger(v) || v < min || v > max) {
+    throw new TrajforgeError('E_USAGE', `${name} must be an integer from ${min} to ${max}, got '${raw.slice(0, 40)}'`);
+  }
+  return v;
+}
+
+function episodeParam(data: ViewData, raw: string | undefined): number {
+  const v = Number(raw);
+  if (!raw || !/^\d+$/.test(raw) || !Number.isSafeInteger(v)) throw new TrajforgeError('E_USAGE', `episode must be a non-negative integer, got '${String(raw).slice(0, 40)}'`);
+  data.episodeMeta(v);
+  return v;
+}
+
+/** Frames [from, from + count) of a block, with their size in headers (x-width, x-height, x-from, x-count, x-length). */
+function frameSlice(block: FrameBlock, query: URLSearchParams): WebResponse {
+  const from = intParam(query, 'from', 0, 0, Math.max(0, block.length - 1));
+  const count = intParam(query, 'count', block.length - from, 1, block.length - from);
+  const bytes = block.width * block.height * 3;
+  return binary(block.data.subarray(from * bytes, (from + count) * bytes), {
+    'x-width': String(block.width),
+    'x-height': String(block.height),
+    'x-from': String(from),
+    'x-count': String(count),
+    'x-length': String(block.length),
+  });
+}
+
+/** The viewer's API (see ViewSummary and EpisodeSeries for the JSON shapes). */
+export function viewRoutes(data: ViewData, model: LoadedModel | null): Route[] {
+  const routes: Route[] = [
+    { method: 'GET', pattern: '/api/dataset', handle: async () => json(await data.summary()) },
+    { method: 'GET', pattern: '/api/episodes/:index', handle: async (_req, p) => json(await data.episodeSeries(episodeParam(data, p.index))) },
+    {
+      method: 'GET',
+      pattern: '/api/episodes/:index/frames/:camera',
+      handle: async (req, p) => frameSlice(await data.frames(episodeParam(data, p.index), p.camera!), req.query),
+    },
+    {
+      method: 'GET',
+      pattern: '/api/episodes/:index/overlay/:camera/:channel',
+      handle: async (req, p) => frameSlice(await data.overlay(episodeParam(data, p.index), p.camera!, p.channel!), req.query),
+    },
+  ];
+  if (model) {
+    routes.push({
+      method: 'GET',
+      pattern: '/api/episodes/:index/predict',
+      handle: async (req, p) => {
+        const index = episodeParam(data, p.index);
+        const length = Number(data.episodeMeta(index).length);
+        if (length < 2) throw new TrajforgeError('E_USAGE', `episode ${index} has ${length} step(s): nothing to predict`);
+        const start = intParam(req.query, 'start', 0, 0, length - 2);
+        const horizon = intParam(req.query, 'horizon', Math.min(length - 1 - start, 50), 1, Math.min(length - 1 - start, MAX_HORIZON));
+        const r = await predictPanels(data, model, index, start, horizon);
+        return binary(r.frames, { 'x-width': String(r.width), 'x-height': String(r.height), 'x-count': String(horizon + 1), 'x-from': String(start), 'x-panel-width': String(model.card.decoded.width), 'x-mse': r.mse.map((m) => m.toPrecision(6)).join(',') });
+      },
+    });
+  }
+  return routes;
+}
+
+export interface PredictPanels {
+  /** horizon + 1 frames (the start frame, then one per predicted step) of truth | prediction | error, rgb24. */
+  frames: Uint8Array;
+  width: number;
+  height: number;
+  /** Per predicted step: per-pixel MSE against the truth (at the model's decoded size). */
+  mse: number[];
+}
+
+/** Open-loop prediction from `start` over `horizon` of the episode's actions, as `trajforge predict` computes it, drawn unscaled. */
+export async function predictPanels(data: ViewData, model: LoadedModel, index: number, start: number, horizon: number): Promise<PredictPanels> {
+  const card = model.card;
+  const block = await data.frames(index, card.camera);
+  const series = await data.episodeSeries(index);
+  const column = (feature: string) => series.columns.find((c) => c.feature === feature);
+  const state = column('observation.state');
+  const action = column('action');
+  if (!action) throw new TrajforgeError('E_MODEL_SHAPE', `${data.dir} has no action feature to roll the model out with`);
+  const T = block.length;
+  const flat = (c: typeof state, width: number) => {
+    const out = new Float32Array(T * width);
+    for (let t = 0; t < T; t++) for (let j = 0; j < width; j++) out[t * width + j] = c?.values[j]?.[t] ?? 0;
+    return out;
+  };
+  const D = state?.names.length ?? 0;
+  const A = action.names.length;
+  const frameBytes = block.width * block.height * 3;
+  const episode: TrainingEpisode = {
+    episode: index,
+    length: T,
+    obsDim: D,
+    actionDim: A,
+    discrete: false,
+    obs: flat(state, D),
+    actions: flat(action, A),
+    rewards: new Float32Array(T),
+    terminated: new Uint8Array(T),
+    frames: [{ camera: card.camera, channel: 'rgb', width: block.width, height: block.height, data: block.data }],
+    // The prediction stops before the final observation, so the last stored frame stands in for it.
+    finalObs: flat(state, D).subarray((T - 1) * D),
+    finalFrames: [{ camera: card.camera, channel: 'rgb', width: block.width, height: block.height, data: block.data.subarray((T - 1) * frameBytes) }],
+  };
+  const tr = transitionsFromEpisodes([episode], { camera: card.camera, downsample: card.input.downsample });
+  const W = card.decoded.width;
+  const H = card.decoded.height;
+  const P = W * H * 3;
+  const window = await predictWindow(model.session, tr, 0, start, horizon);
+  const width = 3 * W + 2 * PANEL_GAP;
+  const frames = new Uint8Array((horizon + 1) * width * H * 3).fill(255);
+  const mse: number[] = [];
+  const err = new Float32Array(P);
+  for (let h = 0; h <= horizon; h++) {
+    const truth = frameRows(tr, [start + h]);
+    const pred = h === 0 ? truth : window.subarray((h - 1) * P, h * P);
+    let s = 0;
+    for (let j = 0; j < P; j++) {
+      const d = truth[j]! - pred[j]!;
+      s += d * d;
+      err[j] = Math.min(1, ERROR_GAIN * Math.abs(d));
+    }
+    if (h > 0) mse.push(s / P);
+    const base = h * width * H * 3;
+    [truth, pred, err].forEach((panel, n) => {
+      for (let y = 0; y < H; y++) {
+        for (let x = 0; x < W; x++) {
+          const src = (y * W + x) * 3;
+          const dst = base + (y * width + n * (W + PANEL_GAP) + x) * 3;
+          for (let c = 0; c < 3; c++) frames[dst + c] = Math.round(255 * Math.min(1, Math.max(0, panel[src + c]!)));
+        }
+      }
+    });
+  }
+  return { frames, width, height: H, mse };
+}
