@@ -43,7 +43,7 @@ const SKIPPED: [RegExp, string][] = [
   [/^npm run bench$/, 'minutes of measurements; npm run bench is its own job'],
   [/\bsbatch\b/, 'needs a Slurm cluster: test/interop/slurm.test.ts starts one and runs these scripts'],
   [/^export \w+=/, 'sets environment variables for the commands after it'],
-  [/^ONNXRUNTIME_NODE_INSTALL=cuda\d* npm rebuild onnxruntime-node$/, 'the GPU opt-in downloads CUDA libraries; no network here (test/interop/install.test.ts installs without it)'],
+  [/^ONNXRUNTIME_NODE_INSTALL=cuda\d* node node_modules\/onnxruntime-node\/script\/install$/, 'the GPU opt-in downloads CUDA libraries; no network here (test/interop/install.test.ts installs without it)'],
   [/^(npx )?trajforge (view|play)\b/, 'serves a page until stopped: test/interop/view.test.ts and play.test.ts drive it in Chromium'],
 ];
 

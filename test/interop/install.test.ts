@@ -30,8 +30,8 @@ beforeAll(() => {
   const r = spawnSync('npm', ['install', '--offline', '--no-audit', '--no-fund', '--cache', join(homedir(), '.npm'), join(work, packed)], {
     cwd: project,
     encoding: 'utf8',
-    // npm passes its config to scripts as npm_config_* variables (this repository's .npmrc skips
-    // onnxruntime-node's download): a user's install has none of them.
+    // npm passes its config to scripts as npm_config_* variables (e.g. a developer's
+    // ONNXRUNTIME_NODE_INSTALL=skip): a user's install has none of them.
     env: { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^npm_/i.test(k))), HOME: home, npm_config_userconfig: join(home, '.npmrc') },
   });
   install = { status: r.status, stdout: r.stdout, stderr: r.stderr };
