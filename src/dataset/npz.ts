@@ -20,79 +20,116 @@ export function npyBytes(a: NpyArray): Uint8Array {
   return out;
 }
 
+/** One member of a zip archive, compressed as stored (copied between archives without re-deflating). */
+export interface ZipEntry {
+  name: string;
+  /** 8 = deflate, 0 = stored. */
+  method: number;
+  crc: number;
+  rawSize: number;
+  data: Uint8Array;
+}
+
 /** A zip archive (deflate) of `name.npy` entries. */
 export function npzBytes(arrays: Record<string, NpyArray>): Uint8Array {
-  const locals: Buffer[] = [];
-  const central: Buffer[] = [];
+  return zipBytes(
+    Object.entries(arrays).map(([name, arr]) => {
+      const raw = npyBytes(arr);
+      return { name: `${name}.npy`, method: 8, crc: crc32(raw), rawSize: raw.length, data: deflateRawSync(raw, { level: 6 }) };
+    }),
+  );
+}
+
+/**
+ * A zip archive of already-compressed entries (at most 65,535, each under 4 GiB: no zip64).
+ * Timestamps are fixed, so equal entries give byte-equal archives.
+ */
+export function zipBytes(entries: readonly ZipEntry[]): Uint8Array {
+  if (entries.length > 0xffff) throw new Error(`a zip archive without zip64 holds at most 65535 entries, not ${entries.length}`);
+  const locals: Uint8Array[] = [];
+  const central: Uint8Array[] = [];
   let offset = 0;
   const DOS_DATE = (0 << 9) | (1 << 5) | 1; // 1980-01-01
-  for (const [name, arr] of Object.entries(arrays)) {
-    const raw = npyBytes(arr);
-    const comp = deflateRawSync(raw, { level: 6 });
-    const crc = crc32(raw);
-    const fname = Buffer.from(`${name}.npy`, 'utf8');
+  for (const e of entries) {
+    const fname = Buffer.from(e.name, 'utf8');
     const local = Buffer.alloc(30);
     local.writeUInt32LE(0x04034b50, 0);
     local.writeUInt16LE(20, 4); // version needed
     local.writeUInt16LE(0, 6); // flags
-    local.writeUInt16LE(8, 8); // deflate
+    local.writeUInt16LE(e.method, 8);
     local.writeUInt16LE(0, 10); // time
     local.writeUInt16LE(DOS_DATE, 12);
-    local.writeUInt32LE(crc, 14);
-    local.writeUInt32LE(comp.length, 18);
-    local.writeUInt32LE(raw.length, 22);
+    local.writeUInt32LE(e.crc, 14);
+    local.writeUInt32LE(e.data.length, 18);
+    local.writeUInt32LE(e.rawSize, 22);
     local.writeUInt16LE(fname.length, 26);
     local.writeUInt16LE(0, 28);
-    locals.push(local, fname, comp);
+    locals.push(local, fname, e.data);
     const cd = Buffer.alloc(46);
     cd.writeUInt32LE(0x02014b50, 0);
     cd.writeUInt16LE(20, 4); // made by
     cd.writeUInt16LE(20, 6); // needed
     cd.writeUInt16LE(0, 8);
-    cd.writeUInt16LE(8, 10);
+    cd.writeUInt16LE(e.method, 10);
     cd.writeUInt16LE(0, 12);
     cd.writeUInt16LE(DOS_DATE, 14);
-    cd.writeUInt32LE(crc, 16);
-    cd.writeUInt32LE(comp.length, 20);
-    cd.writeUInt32LE(raw.length, 24);
+    cd.writeUInt32LE(e.crc, 16);
+    cd.writeUInt32LE(e.data.length, 20);
+    cd.writeUInt32LE(e.rawSize, 24);
     cd.writeUInt16LE(fname.length, 28);
     cd.writeUInt32LE(offset, 42);
     central.push(cd, fname);
-    offset += 30 + fname.length + comp.length;
+    offset += 30 + fname.length + e.data.length;
   }
+  if (offset > 0xffffffff) throw new Error(`a zip archive without zip64 holds at most 4 GiB, not ${offset} bytes`);
   const cdSize = central.reduce((n, b) => n + b.length, 0);
   const end = Buffer.alloc(22);
   end.writeUInt32LE(0x06054b50, 0);
-  end.writeUInt16LE(Object.keys(arrays).length, 8);
-  end.writeUInt16LE(Object.keys(arrays).length, 10);
+  end.writeUInt16LE(entries.length, 8);
+  end.writeUInt16LE(entries.length, 10);
   end.writeUInt32LE(cdSize, 12);
   end.writeUInt32LE(offset, 16);
   return new Uint8Array(Buffer.concat([...locals, ...central, end]));
 }
 
-/** Reads .npz archives written by npzBytes (deflate or stored entries, little-endian arrays). */
-export function readNpz(buf: Uint8Array): Record<string, NpyArray> {
+/** The members of a zip archive, still compressed (views into `buf`). */
+export function zipEntries(buf: Uint8Array): ZipEntry[] {
   const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   let end = buf.length - 22;
   while (end >= 0 && dv.getUint32(end, true) !== 0x06054b50) end--;
   if (end < 0) throw new Error('not a zip archive');
   const count = dv.getUint16(end + 10, true);
   let cd = dv.getUint32(end + 16, true);
-  const out: Record<string, NpyArray> = {};
+  const out: ZipEntry[] = [];
   for (let i = 0; i < count; i++) {
+    if (cd + 46 > buf.length || dv.getUint32(cd, true) !== 0x02014b50) throw new Error(`central directory entry ${i} is damaged`);
     const method = dv.getUint16(cd + 10, true);
+    const crc = dv.getUint32(cd + 16, true);
     const compSize = dv.getUint32(cd + 20, true);
+    const rawSize = dv.getUint32(cd + 24, true);
     const nameLen = dv.getUint16(cd + 28, true);
     const extraLen = dv.getUint16(cd + 30, true);
     const commentLen = dv.getUint16(cd + 32, true);
     const local = dv.getUint32(cd + 42, true);
     const name = Buffer.from(buf.subarray(cd + 46, cd + 46 + nameLen)).toString('utf8');
+    if (local + 30 > buf.length) throw new Error(`${name}: data past the end of the archive`);
     const dataStart = local + 30 + dv.getUint16(local + 26, true) + dv.getUint16(local + 28, true);
-    const comp = buf.subarray(dataStart, dataStart + compSize);
-    const raw = method === 8 ? new Uint8Array(inflateRawSync(comp)) : comp;
-    out[name.replace(/\.npy$/, '')] = parseNpy(raw);
+    if (dataStart + compSize > buf.length) throw new Error(`${name}: data past the end of the archive`);
+    out.push({ name, method, crc, rawSize, data: buf.subarray(dataStart, dataStart + compSize) });
     cd += 46 + nameLen + extraLen + commentLen;
   }
+  return out;
+}
+
+/** One member's array. */
+export function entryArray(e: ZipEntry): NpyArray {
+  return parseNpy(e.method === 8 ? new Uint8Array(inflateRawSync(e.data)) : e.data);
+}
+
+/** Reads .npz archives written by npzBytes (deflate or stored entries, little-endian arrays). */
+export function readNpz(buf: Uint8Array): Record<string, NpyArray> {
+  const out: Record<string, NpyArray> = {};
+  for (const e of zipEntries(buf)) out[e.name.replace(/\.npy$/, '')] = entryArray(e);
   return out;
 }
 

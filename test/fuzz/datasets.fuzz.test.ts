@@ -59,7 +59,7 @@ interface Damage {
 const DATA = 'data/chunk-000/file-000.parquet';
 const EPISODES = 'meta/episodes/chunk-000/file-000.parquet';
 const VIDEO = 'videos/observation.images.top/chunk-000/file-000.mp4';
-const NPZ = 'meta/trajforge_episodes/episode_000000.npz';
+const NPZ = 'meta/trajforge_episodes/chunk-000/file-000.npz';
 
 export const DAMAGES: Record<string, Damage> = {
   'truncate data parquet': { target: 'dataset', file: DATA, apply: truncate },

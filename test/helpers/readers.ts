@@ -42,6 +42,22 @@ export function readNpz(file: string): Record<string, NpyArray> {
   return out;
 }
 
+/**
+ * A trajforge LeRobot dataset's sidecar arrays of one episode, found as a reader of the documented
+ * layout would: its meta/trajforge_episodes.jsonl line names the file
+ * (meta/trajforge_episodes/chunk-CCC/file-FFF.npz, 1000 files a chunk), whose members are
+ * `episode_NNNNNN/<key>.npy`.
+ */
+export function readEpisodeNpz(dir: string, episode: number): Record<string, NpyArray> {
+  const line = JSON.parse(readFileSync(`${dir}/meta/trajforge_episodes.jsonl`, 'utf8').trim().split('\n')[episode]!) as { extras_file: number };
+  const n = line.extras_file;
+  const file = `${dir}/meta/trajforge_episodes/chunk-${String(Math.floor(n / 1000)).padStart(3, '0')}/file-${String(n % 1000).padStart(3, '0')}.npz`;
+  const prefix = `episode_${String(episode).padStart(6, '0')}/`;
+  const out: Record<string, NpyArray> = {};
+  for (const [name, bytes] of unzip(file)) if (name.startsWith(prefix)) out[name.slice(prefix.length).replace(/\.npy$/, '')] = parse(arrayBuffer(bytes));
+  return out;
+}
+
 /** Typed arrays, npyjs's bool arrays and jsfive's values alike. */
 type Values = ArrayBufferView | ArrayLike<number | boolean | bigint>;
 

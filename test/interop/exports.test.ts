@@ -10,6 +10,17 @@ import { cli, query, tmpDir } from '../helpers/dataset.js';
 import { EPISODES, extrasMeta, LATENT, simulate, write } from '../helpers/extras.js';
 import { py } from './python.js';
 
+/** Python: one episode's trajforge sidecar arrays, found by its meta/trajforge_episodes.jsonl line as the README documents. */
+const EPISODE_NPZ = `
+import json, sys, numpy as np
+def episode(dataset, e):
+    line = json.loads(open(f'{dataset}/meta/trajforge_episodes.jsonl').read().splitlines()[e])
+    n = line['extras_file']
+    d = np.load(f'{dataset}/meta/trajforge_episodes/chunk-{n // 1000:03d}/file-{n % 1000:03d}.npz')
+    p = f'episode_{e:06d}/'
+    return {k[len(p):]: d[k] for k in d.files if k.startswith(p)}
+`;
+
 /** The exporters' files read by the Python libraries users load them with: numpy and h5py. */
 describe('numpy and h5py read the LeRobot, Minari and DreamerV3 files of one run', () => {
   let root: string;
@@ -106,15 +117,14 @@ print(json.dumps([{'s': f['episode_%d/observations/state' % i][()].tolist(), 'a'
     }
   });
 
-  it('LeRobot (numpy): camera intrinsics and per-frame poses in meta/trajforge_episodes/*.npz', () => {
-    const script = `
-import json, sys, numpy as np
+  it('LeRobot (numpy): camera intrinsics and per-frame poses in meta/trajforge_episodes/chunk-*/file-*.npz', () => {
+    const script = `${EPISODE_NPZ}
 out = []
-for f in sys.argv[1:]:
-    d = np.load(f)
+for e in range(3):
+    d = episode(sys.argv[1], e)
     out.append({'K': d['camera/top/K'].tolist(), 'pos': d['camera/top/positions'].tolist(), 'q': d['camera/top/quaternions'].shape[1], 'w2c': list(d['camera/top/world_to_camera'].shape), 'final_obs': list(d['final_obs'].shape), 'rgb': list(d['final/top.rgb'].shape), 'cube': list(d['body/3/positions'].shape)})
 print(json.dumps(out))`;
-    const npz = [0, 1, 2].map((i) => join(root, `lerobot/meta/trajforge_episodes/episode_${String(i).padStart(6, '0')}.npz`));
+    const npz = [join(root, 'lerobot')];
     const tracks = py(script, ...npz) as { K: number[][]; pos: number[][]; q: number; w2c: number[]; final_obs: number[]; rgb: number[]; cube: number[] }[];
     const lengths = readdirSync(join(root, 'dreamer', 'replay')).sort().map((f) => Number(f.split('-').pop()!.replace('.npz', '')) - 1);
     tracks.forEach((t, i) => {
@@ -160,10 +170,8 @@ describe('numpy and h5py read the extra float features (world-model latents)', (
   }, 120_000);
 
   it('LeRobot final values in the episode npz (numpy)', () => {
-    const npz = Array.from({ length: EPISODES }, (_, e) => join(dir, `meta/trajforge_episodes/episode_${String(e).padStart(6, '0')}.npz`));
-    const out = py(`
-import json, sys, numpy as np
-print(json.dumps([{'final': np.load(f)['final_extra/observation.latent'].tolist(), 'keys': sorted(k for k in np.load(f).files if k.startswith('final_extra/'))} for f in sys.argv[1:]]))`, ...npz) as { final: number[]; keys: string[] }[];
+    const out = py(`${EPISODE_NPZ}
+print(json.dumps([{'final': d['final_extra/observation.latent'].tolist(), 'keys': sorted(k for k in d if k.startswith('final_extra/'))} for d in (episode(sys.argv[1], e) for e in range(int(sys.argv[2])))]))`, dir, String(EPISODES)) as { final: number[]; keys: string[] }[];
     out.forEach((o, e) => {
       expect(o.keys).toEqual(['final_extra/observation.latent']); // wm.score has no final value
       expect(o.final).toEqual(Array.from(eps[e]!.extras![0]!.final!));
@@ -204,6 +212,7 @@ print(json.dumps(out))`, ...files.map((f) => join(replay, f))) as { z: number[][
     await write(new MinariSink(), out, datasetMeta(dir), readLeRobotEpisodes(dir));
     const base = join(out, 'trajforge/pushcube-v1/data');
     const r = py(`
+
 import h5py, json, sys, numpy as np
 meta = json.load(open(sys.argv[1] + '/metadata.json'))
 obs = json.loads(meta['observation_space'])

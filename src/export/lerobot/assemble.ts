@@ -1,5 +1,7 @@
 /** Assembly of the final LeRobot layout from committed checkpoint parts. */
-import { copyFileSync, mkdirSync, renameSync, statSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, renameSync, statSync } from 'node:fs';
+import { zipEntries } from '../../dataset/npz.js';
+import { ExtrasFiles, partExtrasPath } from './extras-files.js';
 import { join } from 'node:path';
 import { concatVideos } from '../../video/ffmpeg.js';
 import { auxColumns, dataColumns, dataPath, episodeStatFeatures, fileAddress, videoCameras, videoKey, videoPath, type Feature } from './format.js';
@@ -22,6 +24,7 @@ export class Assembler {
   private readonly metaWriter: MetadataWriter;
   private readonly videos = new Map<string, { group: string[]; groupBytes: number; file: number; frameInFile: number }>();
   private readonly data: RolloverParquetFiles;
+  private readonly extras: ExtrasFiles;
 
   /** `scratch`: a temporary file name ffmpeg's concatenation may use. */
   constructor(
@@ -34,6 +37,7 @@ export class Assembler {
     this.numeric = new NumericCollector(features, extraKeys(meta));
     this.metaWriter = new MetadataWriter(dir, meta, features);
     this.data = new RolloverParquetFiles((n) => join(dir, dataPath(...fileAddress(n, meta.run.layout.chunksSize))), meta.run.layout.dataFileMb * 1024 * 1024);
+    this.extras = new ExtrasFiles(dir, meta.run.layout);
     for (const cam of videoCameras(meta)) this.videos.set(cam.name, { group: [], groupBytes: 0, file: 0, frameInFile: 0 });
   }
 
@@ -60,6 +64,7 @@ export class Assembler {
     eps.forEach((e, k) => {
       e.data_file = this.data.file;
       e.video = refs[k]!;
+      e.extras_file = this.extras.add(e.episode_index, zipEntries(new Uint8Array(readFileSync(partExtrasPath(part, e.episode_index)))));
       this.metaWriter.add(e);
     });
   }
@@ -67,6 +72,7 @@ export class Assembler {
   async finish(): Promise<DatasetSummary> {
     for (const cam of this.videos.keys()) await this.flushVideo(cam);
     await this.data.finish();
+    this.extras.finish();
     return this.metaWriter.finish(this.numeric);
   }
 

@@ -1,13 +1,13 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { TrajforgeError } from '../../core/errors.js';
 import type { Channel } from '../../render/renderer.js';
 import type { ChannelFrames, EpisodeData } from '../../dataset/episode.js';
 import { FrameStream } from '../../video/decode.js';
-import { auxKey, episodeExtrasPath, videoKey, videoPath } from './format.js';
+import { auxKey, DEFAULT_LAYOUT, videoKey, videoPath } from './format.js';
+import { ExtrasReader } from './extras-files.js';
 import { dataFiles, readEpisodesMeta, readInfo, readJson, readJsonLines, readParquetColumns, RowCursor, type Row } from './reader.js';
 import { sourceFromJson, type sourceJson } from '../../dataset/extras.js';
-import { readNpz, type NpyArray } from '../../dataset/npz.js';
 import { z } from 'zod';
 import type { DatasetMeta } from '../../dataset/meta.js';
 
@@ -82,25 +82,6 @@ export function datasetMeta(dir: string): DatasetMeta {
   return metaFromSidecar(side);
 }
 
-/** One episode's npz sidecar (final observation, tracks), every key a reader needs checked. */
-function readExtras(dir: string, episode: number): { get: (key: string) => NpyArray; has: (key: string) => boolean } {
-  const file = episodeExtrasPath(dir, episode);
-  let extras: Record<string, NpyArray>;
-  try {
-    extras = readNpz(new Uint8Array(readFileSync(file)));
-  } catch (e) {
-    throw new TrajforgeError('E_DATASET_INVALID', `${file}: cannot read episode ${episode}'s sidecar (${(e as Error).message}); it is missing or damaged`, { file });
-  }
-  return {
-    has: (key) => key in extras,
-    get: (key) => {
-      const v = extras[key];
-      if (!v) throw new TrajforgeError('E_DATASET_INVALID', `${file}: no array '${key}' in episode ${episode}'s sidecar`, { file });
-      return v;
-    },
-  };
-}
-
 /** A reader's unexpected failure on damaged data becomes an error naming the dataset, not a stack. */
 function datasetError(dir: string, e: unknown): unknown {
   if (e instanceof TrajforgeError) return e;
@@ -135,6 +116,7 @@ async function* readEpisodes(dir: string, options: { channels?: readonly Channel
   const skipped = new Set(keep ? all.cameras.flatMap((c) => (c.channels as Channel[]).filter((ch) => ch !== 'rgb' && !keep.includes(ch)).map((ch) => auxKey(c.name, ch))) : []);
   const sidecarFile = join(dir, 'meta', 'trajforge_episodes.jsonl');
   const sidecar = readJsonLines(sidecarFile);
+  const extrasReader = new ExtrasReader(dir, all.run?.layout?.chunksSize ?? DEFAULT_LAYOUT.chunksSize);
   const episodes = await readEpisodesMeta(dir);
   const cursor = new RowCursor(dataFiles(dir), dir, (file) => (skipped.size > 0 ? readParquetColumns(file).map((c) => c.name).filter((c) => !skipped.has(c)) : undefined));
   const videos = new VideoStreams(dir, info.fps);
@@ -156,7 +138,7 @@ async function* readEpisodes(dir: string, options: { channels?: readonly Channel
       });
       const frames: ChannelFrames[] = [];
       const finalFrames: ChannelFrames[] = [];
-      const extras = readExtras(dir, e);
+      const extras = extrasReader.episode(e, sidecar[e]);
       const nums = (k: string) => Array.from(extras.get(k).data as Float64Array);
       for (const cam of meta.cameras) {
         for (const ch of cam.channels as Channel[]) {
@@ -295,12 +277,15 @@ async function* readCameraFrames(dir: string, camera: string): AsyncGenerator<Ca
   const key = videoKey(camera);
   const frameBytes = cam.width * cam.height * 3;
   const videos = new VideoStreams(dir, info.fps);
+  const lines = readJsonLines(join(dir, 'meta', 'trajforge_episodes.jsonl'));
+  const extrasReader = new ExtrasReader(dir, datasetMeta(dir).run?.layout?.chunksSize ?? DEFAULT_LAYOUT.chunksSize);
   try {
     for (const [e, em] of (await readEpisodesMeta(dir)).entries()) {
       const T = Number(em.length);
       const frames = await videos.frames(key, em, frameBytes, T);
-      const final = readExtras(dir, e).get(`final/${camera}.rgb`);
-      if (final.data.byteLength !== frameBytes) throw new TrajforgeError('E_DATASET_INVALID', `${episodeExtrasPath(dir, e)}: episode ${e}'s final ${camera} rgb frame has ${final.data.byteLength} bytes, the camera needs ${frameBytes}`);
+      const extras = extrasReader.episode(e, lines[e]);
+      const final = extras.get(`final/${camera}.rgb`);
+      if (final.data.byteLength !== frameBytes) throw new TrajforgeError('E_DATASET_INVALID', `${extras.file}: episode ${e}'s final ${camera} rgb frame has ${final.data.byteLength} bytes, the camera needs ${frameBytes}`);
       const f = final.data;
       yield { episode: e, length: T, width: cam.width, height: cam.height, frames, final: new Uint8Array(f.buffer, f.byteOffset, f.byteLength) };
     }

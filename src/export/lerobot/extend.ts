@@ -1,15 +1,15 @@
 import { constants, copyFileSync, existsSync, linkSync, mkdirSync, readdirSync, renameSync, statSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { TrajforgeError } from '../../core/errors.js';
-import { writeFileAtomic } from '../../output/atomic.js';
 import { LOCK_FILE, MARKER_FILE } from '../../output/folder.js';
 import { MetadataWriter, type EpisodeRecord } from './metadata.js';
 import { NumericCollector, STAT_NAMES } from './stats.js';
-import { dataColumns, episodeExtrasPath, episodeStatFeatures, lerobotFeatures, type Feature } from './format.js';
+import { dataColumns, episodeStatFeatures, lerobotFeatures, type Feature } from './format.js';
 import { metaFromSidecar, type TrajforgeSidecar } from './episodes.js';
 import { normalize } from './merge.js';
-import { dataFiles, readEpisodesMeta, readInfo, readJson, readJsonLines, readNpzFile, type Row } from './reader.js';
-import { npzBytes, type NpyArray } from '../../dataset/npz.js';
+import { dataFiles, readEpisodesMeta, readInfo, readJson, readJsonLines, type Row } from './reader.js';
+import { npzBytes, zipEntries, type NpyArray } from '../../dataset/npz.js';
+import { ExtrasFiles, ExtrasReader, type EpisodeExtras } from './extras-files.js';
 import { ArrowParquetFile, arrowData, readArrowBatches } from '../../dataset/parquet.js';
 import { numericStats, type FeatureStats } from '../../dataset/stats.js';
 import type { DatasetMeta, DatasetSummary, ExtraFeature } from '../../dataset/meta.js';
@@ -84,6 +84,8 @@ export async function addFeatureToLeRobot(
 
     const writerMeta = new MetadataWriter(tmp, meta, features);
     mkdirSync(join(tmp, 'meta', 'trajforge_episodes'), { recursive: true });
+    const extrasIn = new ExtrasReader(src, chunksSize);
+    const extrasOut = new ExtrasFiles(tmp, { chunksSize, dataFileMb: side.run.layout.dataFileMb });
     const columns = dataColumns(features);
     const statFeatures = episodeStatFeatures(meta, features);
     const numeric = new NumericCollector({ [key]: features[key]! }, [key]);
@@ -121,7 +123,7 @@ export async function addFeatureToLeRobot(
         // The feature's per-episode stats computed, every other feature's kept from the source.
         stats: Object.fromEntries(statFeatures.map((f) => [f, f === key ? numericStats(values.data, length, D) : keptStats(row, f, src, e)])),
       };
-      writeEpisodeSidecar(src, tmp, e, key, D, values.final);
+      record.extras_file = copyEpisodeSidecar(extrasIn.episode(e, s), extrasOut, e, key, D, values.final);
       writerMeta.add(record);
       return { from, length, data: values.data };
     };
@@ -168,6 +170,7 @@ export async function addFeatureToLeRobot(
     for (const k of Object.keys(features)) if (k === key) stats[k] = computed;
     else if (k in srcStats) stats[k] = srcStats[k];
     for (const [k, v] of Object.entries(srcStats)) if (!(k in stats)) stats[k] = v;
+    extrasOut.finish();
     const summary = writerMeta.finish({ stats: () => stats as ReturnType<NumericCollector['stats']> });
 
     // `out` holds nothing else (checked above): the entries move up one by one, and a failure
@@ -204,19 +207,16 @@ function keptStats(row: Row, f: string, src: string, episode: number): FeatureSt
 }
 
 /**
- * The episode's npz sidecar with `final_extra/<key>` set to `final` (replaced in place, or placed
- * after the other final values as the LeRobot writer orders them), or removed when there is none;
- * linked unchanged when there is nothing to change.
+ * The episode's sidecar arrays with `final_extra/<key>` set to `final` (replaced in place, or
+ * placed after the other final values as the LeRobot writer orders them), or removed when there is
+ * none; copied as stored when there is nothing to change. Returns the file they went to.
  */
-function writeEpisodeSidecar(src: string, out: string, episode: number, key: string, dim: number, final: Float32Array | undefined): void {
-  const from = episodeExtrasPath(src, episode);
-  const to = episodeExtrasPath(out, episode);
+function copyEpisodeSidecar(from: EpisodeExtras, to: ExtrasFiles, episode: number, key: string, dim: number, final: Float32Array | undefined): number {
   const name = `final_extra/${key}`;
-  const arrays = readNpzFile(from);
-  if (!final && !(name in arrays)) {
-    linkOrCopy(from, to);
-    return;
-  }
+  const members = from.members();
+  const names = members.map((m) => m.name.replace(/\.npy$/, ''));
+  if (!final && !names.includes(name)) return to.add(episode, members);
+  const arrays = Object.fromEntries(names.map((n) => [n, from.get(n)]));
   let next: Record<string, NpyArray>;
   if (!final) next = Object.fromEntries(Object.entries(arrays).filter(([k]) => k !== name));
   else {
@@ -231,7 +231,7 @@ function writeEpisodeSidecar(src: string, out: string, episode: number, key: str
       next = Object.fromEntries([...entries.slice(0, at), [name, value], ...entries.slice(at)]);
     }
   }
-  writeFileAtomic(to, npzBytes(next));
+  return to.add(episode, zipEntries(npzBytes(next)));
 }
 
 /** Every file under `from` at the same relative path under `to`, hard-linked where possible, else copied. */

@@ -142,7 +142,9 @@ export function episodeStatFeatures(meta: DatasetMeta, features: Record<string, 
 }
 
 /**
- * meta/trajforge_episodes/episode_NNNNNN.npz: `final/<camera>.<channel>` frames and `final_obs` of
+ * An episode's sidecar arrays (in the current layout under `episode_NNNNNN/` in the few files of
+ * extras-files.ts; this path is the older layout's one file per episode, still read):
+ * `final/<camera>.<channel>` frames and `final_obs` of
  * the last observation (and `final_extra/<key>` of each extra feature that has a final value);
  * `body/<id>/{positions, quaternions, velocities, angular_velocities}` and
  * `camera/<name>/{positions, quaternions, K, world_to_camera}` per frame (float64, T + 1 rows).

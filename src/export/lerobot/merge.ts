@@ -5,13 +5,14 @@ import { TrajforgeError } from '../../core/errors.js';
 import { extraKeys, typedColumns } from './assemble.js';
 import { MetadataWriter, type EpisodeRecord } from './metadata.js';
 import { NumericCollector, addEpisodeStats } from './stats.js';
-import { dataColumns, dataPath, episodeExtrasPath, episodeStatFeatures, fileAddress, lerobotFeatures, videoPath, type Feature } from './format.js';
+import { dataColumns, dataPath, episodeStatFeatures, fileAddress, lerobotFeatures, videoPath, type Feature } from './format.js';
 import { datasetMeta, metaFromSidecar, type TrajforgeSidecar } from './episodes.js';
-import { dataFiles, readEpisodesMeta, readInfo, readJson, readJsonLines, readNpzFile, readParquetFooter, readParquetRows, RowCursor, type LeRobotInfo, type Row } from './reader.js';
+import { dataFiles, readEpisodesMeta, readInfo, readJson, readJsonLines, readParquetFooter, readParquetRows, RowCursor, type LeRobotInfo, type Row } from './reader.js';
 import { frameTimestamps } from '../../video/ffmpeg.js';
 import { RolloverParquetFiles } from '../../dataset/parquet.js';
 import type { DatasetMeta, DatasetOrigin, DatasetSummary } from '../../dataset/meta.js';
 import { transcodeVideo } from '../../video/transcode.js';
+import { ExtrasFiles, ExtrasReader } from './extras-files.js';
 
 type SidecarEpisode = Omit<EpisodeRecord, 'from_index'> & { source_episode: number; origin?: number };
 
@@ -108,6 +109,7 @@ export async function mergeLeRobot(inputs: string[], out: string, onEpisode?: (d
   let index = 0;
   const layout = first.side.run.layout;
   const data = new RolloverParquetFiles((n) => join(out, dataPath(...fileAddress(n, layout.chunksSize))), layout.dataFileMb * 1024 * 1024);
+  const extras = new ExtrasFiles(out, layout);
   for (const [ei, src] of sources.entries()) {
     const length = Number(src.row.length);
     const rows = await readers[src.shard]!.take(Number(src.row.dataset_from_index), length);
@@ -138,12 +140,13 @@ export async function mergeLeRobot(inputs: string[], out: string, onEpisode?: (d
       ),
     };
     addEpisodeStats(table, [record], features, episodeStatFeatures(meta, features));
-    copyFileSync(episodeExtrasPath(shards[src.shard]!.dir, src.local), episodeExtrasPath(out, ei));
+    record.extras_file = extras.add(ei, shards[src.shard]!.extras.episode(src.local, src.side).members());
     writerMeta.add(record);
     index += length;
     onEpisode?.(ei + 1, sources.length);
   }
   await data.finish();
+  extras.finish();
   return writerMeta.finish(numeric);
 
 }
@@ -167,6 +170,7 @@ interface Shard {
   episodes: SidecarEpisode[];
   /** meta/episodes rows, in dataset order. */
   rows: Row[];
+  extras: ExtrasReader;
 }
 
 const num = (v: unknown) => Number(v);
@@ -209,9 +213,13 @@ async function readShard(dir: string): Promise<Shard> {
   for (const file of dataFiles(dir)) held += Number(readParquetFooter(file).num_rows);
   if (held < need) throw new TrajforgeError('E_DATASET_INVALID', `${dir}: the data files hold ${held} rows, meta/episodes needs ${need}; a data file is truncated or missing: regenerate the dataset or restore it`, { file: join(dir, 'data') });
 
-  // npz sidecars are copied unread; reading each once here is what catches a damaged one.
-  for (let i = 0; i < rows.length; i++) readNpzFile(episodeExtrasPath(dir, i));
-  return { dir, info, side, episodes: lines as unknown as SidecarEpisode[], rows };
+  // Sidecar arrays are copied as stored; reading each once here is what catches a damaged one.
+  const extras = new ExtrasReader(dir, side.run.layout.chunksSize);
+  lines.forEach((line, i) => {
+    const x = extras.episode(i, line);
+    for (const m of x.members()) x.get(m.name.replace(/\.npy$/, ''));
+  });
+  return { dir, info, side, episodes: lines as unknown as SidecarEpisode[], rows, extras };
 }
 
 const BOOKKEEPING = new Set(['next.reward', 'next.done', 'next.terminated', 'next.truncated', 'next.success', 'timestamp', 'frame_index', 'episode_index', 'index', 'task_index']);

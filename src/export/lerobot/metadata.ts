@@ -38,6 +38,8 @@ export interface EpisodeRecord {
   provenance?: EpisodeData['provenance'];
   /** A merge of several runs: the episode's run in DatasetMeta.origins. */
   origin?: number;
+  /** The meta/trajforge_episodes/chunk-CCC/file-FFF.npz holding its sidecar arrays (extras-files.ts). */
+  extras_file?: number;
 }
 
 /**
@@ -188,7 +190,7 @@ function sourceFields(meta: DatasetMeta) {
 function sidecarEpisode(e: EpisodeRecord) {
   const p = e.provenance;
   const provenance = p ? { provenance: { file: p.file, from_frame: p.fromFrame, to_frame: p.toFrame, source_fps: p.sourceFps, source_width: p.sourceWidth, source_height: p.sourceHeight } } : {};
-  return { episode_index: e.episode_index, source_episode: e.source_episode, ...(e.origin !== undefined ? { origin: e.origin } : {}), seed: e.seed, length: e.length, success: e.success, return: e.return, bodies: e.bodies, collisions: e.collisions, histograms: e.histograms, ...provenance };
+  return { episode_index: e.episode_index, source_episode: e.source_episode, ...(e.origin !== undefined ? { origin: e.origin } : {}), ...(e.extras_file !== undefined ? { extras_file: e.extras_file } : {}), seed: e.seed, length: e.length, success: e.success, return: e.return, bodies: e.bodies, collisions: e.collisions, histograms: e.histograms, ...provenance };
 }
 
 function episodesColumns(keys: string[], statFeatures: string[], labelled: boolean, origins: boolean): ColumnDef[] {

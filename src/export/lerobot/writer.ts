@@ -8,13 +8,14 @@ import { VideoEncoder } from '../../video/ffmpeg.js';
 import { readArrays, writeArrays } from '../../dataset/arrays.js';
 import { writeFileAtomic } from '../../output/atomic.js';
 import { episodeExtras } from '../../dataset/extras.js';
-import { auxColumns, episodeExtrasPath, lerobotFeatures, videoCameras, type Feature } from './format.js';
+import { auxColumns, lerobotFeatures, videoCameras, type Feature } from './format.js';
 import { ATOMIC_TMP, discardNotice, fileBytes, removeMatching, sizeProblem } from '../../dataset/journal.js';
 import { LEROBOT_ENTRIES } from '../../output/folder.js';
 import { type EpisodeSink, type SinkOpened } from '../../dataset/sink.js';
 import type { DatasetMeta, DatasetSummary } from '../../dataset/meta.js';
 import { removeOwn } from '../../output/remove.js';
 import { Assembler } from './assemble.js';
+import { partExtrasPath } from './extras-files.js';
 import { optionalMeta, type EpisodeRecord } from './metadata.js';
 import { CODECS } from '../../video/ffmpeg.js';
 export { CODECS };
@@ -31,7 +32,9 @@ export { CODECS };
  */
 const STAGING = '.trajforge';
 const COMMITTED_PART = /^part-(\d{5})$/;
+/** The per-episode sidecar files of the older layout, and the chunk folders of the current one (extras-files.ts). */
 const EXTRAS_FILE = /^episode_(\d{6})\.npz$/;
+const EXTRAS_CHUNK = /^chunk-\d{3}$/;
 /** Written last into a part before its rename: the byte length of every file the part vouches for. */
 const MANIFEST = 'manifest.json';
 
@@ -39,7 +42,7 @@ interface PartManifest {
   episodes: number;
   /** Files of the part folder: rows.bin, episodes.json, <camera>.mp4. */
   files: Record<string, number>;
-  /** The part's meta/trajforge_episodes/episode_NNNNNN.npz files. */
+  /** The part's extras/episode_NNNNNN.npz files (each episode's sidecar arrays, assembled into meta/trajforge_episodes). */
   extras: Record<string, number>;
 }
 
@@ -86,7 +89,7 @@ export class LeRobotSink implements EpisodeSink<LeRobotEncoded> {
     }
     // A fresh run: parts of an earlier attempt (whose run.json never landed) would collide with ours.
     removeOwn(join(staging, 'parts'));
-    removeMatching(join(dir, 'meta', 'trajforge_episodes'), EXTRAS_FILE);
+    removeMatching(join(dir, 'meta', 'trajforge_episodes'), (name) => EXTRAS_FILE.test(name) || EXTRAS_CHUNK.test(name));
     mkdirSync(join(staging, 'parts'), { recursive: true });
     writeFileAtomic(runFile, run);
     this.assembler = new Assembler(dir, meta, this.features, join(dir, STAGING, 'concat.tmp'));
@@ -130,10 +133,10 @@ export class LeRobotSink implements EpisodeSink<LeRobotEncoded> {
     for (const d of readdirSync(partsDir)) if (!kept.has(d)) removeOwn(join(partsDir, d));
     removeOwn(join(this.dir, STAGING, 'concat.tmp'));
     const extrasDir = join(this.dir, 'meta', 'trajforge_episodes');
-    removeMatching(extrasDir, ATOMIC_TMP);
-    // Extras of episodes past the kept parts are written again with them.
+    // The assembled sidecar files are assembled again from the kept parts (as the data files are);
+    // per-episode files of the older layout past them go too.
     const committed = this.nextEpisode;
-    removeMatching(extrasDir, (name) => Number(EXTRAS_FILE.exec(name)?.[1] ?? -1) >= committed);
+    removeMatching(extrasDir, (name) => ATOMIC_TMP.test(name) || EXTRAS_CHUNK.test(name) || Number(EXTRAS_FILE.exec(name)?.[1] ?? -1) >= committed);
     return notices;
   }
 
@@ -161,10 +164,10 @@ export class LeRobotSink implements EpisodeSink<LeRobotEncoded> {
     for (const [k, e] of records.entries()) {
       if (e.episode_index !== this.nextEpisode + k || e.from_index !== index) return bad(`episodes.json does not continue the previous parts at episode ${this.nextEpisode + k}`);
       index += e.length;
-      const extras = episodeExtrasPath(this.dir, e.episode_index);
+      const extras = partExtrasPath(partDir, e.episode_index);
       const bytes = manifest.extras[basename(extras)];
       if (bytes === undefined) return bad(`${MANIFEST} does not list ${basename(extras)}`);
-      const problem = sizeProblem(extras, bytes, `meta/trajforge_episodes/${basename(extras)}`);
+      const problem = sizeProblem(extras, bytes, `extras/${basename(extras)}`);
       if (problem) return bad(problem);
     }
     return { records };
@@ -193,8 +196,9 @@ export class LeRobotSink implements EpisodeSink<LeRobotEncoded> {
       bodies: ep.bodies.map((b) => ({ ...b, positions: [], quaternions: [], velocities: [], angularVelocities: [] })),
     };
     // Per-frame tracks and the final observation (T + 1 formats need it; LeRobot's rows stop at
-    // T) go to a binary side file; the JSON sidecar keeps the small per-episode facts.
-    const extrasFile = episodeExtrasPath(this.dir, this.nextEpisode);
+    // T) go to a binary side file, staged with the part and assembled into few files
+    // (extras-files.ts); the JSON sidecar keeps the small per-episode facts.
+    const extrasFile = partExtrasPath(part.tmp, this.nextEpisode);
     writeFileAtomic(extrasFile, extras);
     part.extras[basename(extrasFile)] = extras.byteLength;
     for (const cam of videoCameras(this.meta)) {
@@ -258,7 +262,7 @@ export class LeRobotSink implements EpisodeSink<LeRobotEncoded> {
   private startPart(): OpenPart {
     const tmp = join(this.dir, STAGING, 'parts', `part-${pad5(this.nextPart)}.tmp`);
     removeOwn(tmp);
-    mkdirSync(tmp, { recursive: true });
+    mkdirSync(join(tmp, 'extras'), { recursive: true });
     const encoders = new Map<string, VideoEncoder>();
     for (const c of videoCameras(this.meta)) {
       encoders.set(c.name, new VideoEncoder(join(tmp, `${c.name}.mp4`), { width: c.width, height: c.height, fps: this.meta.fps, codec: this.meta.run.codec, gop: this.meta.run.gop }));

@@ -11,7 +11,7 @@ import { MinariSink } from '../../../src/export/minari/sink.js';
 import { RldsSink, rldsName } from '../../../src/export/rlds/sink.js';
 import { query, tmpDir } from '../../helpers/dataset.js';
 import { baseMeta, ENV, EPISODES, extrasMeta, LATENT, simulate, write } from '../../helpers/extras.js';
-import { H5, readNpz, rows, values } from '../../helpers/readers.js';
+import { H5, readEpisodeNpz, readNpz, rows, values } from '../../helpers/readers.js';
 
 describe('extra float features and world-model provenance', () => {
   let root: string;
@@ -94,7 +94,7 @@ describe('extra float features and world-model provenance', () => {
 
   it('LeRobot final values in the episode npz (npyjs)', () => {
     for (let e = 0; e < EPISODES; e++) {
-      const d = readNpz(join(dir, `meta/trajforge_episodes/episode_${String(e).padStart(6, '0')}.npz`));
+      const d = readEpisodeNpz(dir, e);
       expect(Object.keys(d).filter((k) => k.startsWith('final_extra/'))).toEqual(['final_extra/observation.latent']); // wm.score has no final value
       expect(d['final_extra/observation.latent']).toMatchObject({ dtype: 'f4', shape: [LATENT] });
       expect(values(d['final_extra/observation.latent']!.data)).toEqual(Array.from(eps[e]!.extras![0]!.final!));

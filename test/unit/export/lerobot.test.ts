@@ -8,7 +8,7 @@ import { createRunner } from '../../../src/episode/runner.js';
 import { validateLeRobot } from '../../../src/export/lerobot/reader.js';
 import { decodeVideo, frameTimestamps } from '../../../src/video/ffmpeg.js';
 import { cli, query, tmpDir } from '../../helpers/dataset.js';
-import { readNpz, rows } from '../../helpers/readers.js';
+import { readEpisodeNpz, rows } from '../../helpers/readers.js';
 
 const ENV = 'PushCube-v1';
 
@@ -58,8 +58,9 @@ describe('generate -> LeRobot v3 (read back independently)', () => {
   });
 
   it('has the exact layout LeRobot expects', () => {
-    // meta/trajforge_episodes holds each episode's final observation and per-frame tracks.
-    expect(files(dir).filter((f) => f.startsWith('meta/trajforge_episodes/'))).toHaveLength(5);
+    // meta/trajforge_episodes holds each episode's final observation and per-frame tracks: few
+    // files, as LeRobot v3 keeps its own metadata (one here for 5 episodes).
+    expect(files(dir).filter((f) => f.startsWith('meta/trajforge_episodes/'))).toEqual(['meta/trajforge_episodes/chunk-000/file-000.npz']);
     // .trajforge-output.json marks the folder as trajforge's (what --overwrite may replace) and
     // .trajforge-run.json keeps the run's settings (--resume of a finished run is a no-op); LeRobot ignores both.
     expect(files(dir).filter((f) => !f.startsWith('meta/trajforge_episodes/'))).toEqual([
@@ -140,9 +141,9 @@ describe('generate -> LeRobot v3 (read back independently)', () => {
 
   it('records camera intrinsics and per-frame poses per episode (jittered cameras differ)', () => {
     const eps = readFileSync(join(dir, 'meta/trajforge_episodes.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-    // The per-frame tracks live in meta/trajforge_episodes/*.npz: read them with npyjs.
+    // The per-frame tracks live in meta/trajforge_episodes/chunk-*/file-*.npz: read them with npyjs.
     const tracks = eps.map((_e: unknown, i: number) => {
-      const d = readNpz(join(dir, `meta/trajforge_episodes/episode_${String(i).padStart(6, '0')}.npz`));
+      const d = readEpisodeNpz(dir, i);
       return { K: rows(d['camera/top/K']!.data, 3), pos: rows(d['camera/top/positions']!.data, 3), q: d['camera/top/quaternions']!.shape[1], w2c: d['camera/top/world_to_camera']!.shape, final_obs: d.final_obs!.shape, rgb: d['final/top.rgb']!.shape, cube: d['body/3/positions']!.shape };
     });
     eps.forEach((e: { length: number }, i: number) => {

@@ -121,7 +121,7 @@ describe('lerobot: damaged checkpoint parts are discarded and redone', () => {
     ['a missing mp4', (d) => rmSync(join(parts(d), 'part-00001', 'top.mp4')), /^discarded part-00001 \(top\.mp4 missing\); redoing episodes 2-3$/],
     ['a truncated rows.bin', (d) => truncateHalf(join(parts(d), 'part-00000', 'rows.bin')), /^discarded part-00000 \(rows\.bin truncated: \d+ of \d+ bytes\); redoing episodes 0-1$/],
     ['a missing episodes.json', (d) => rmSync(join(parts(d), 'part-00001', 'episodes.json')), /^discarded part-00001 \(episodes\.json missing\)/],
-    ['a missing extras npz', (d) => rmSync(join(d, 'meta', 'trajforge_episodes', 'episode_000003.npz')), /^discarded part-00001 \(meta\/trajforge_episodes\/episode_000003\.npz missing\)/],
+    ['a missing extras npz', (d) => rmSync(join(parts(d), 'part-00001', 'extras', 'episode_000003.npz')), /^discarded part-00001 \(extras\/episode_000003\.npz missing\)/],
     ['a gap in the part numbers', (d) => rmSync(join(parts(d), 'part-00000'), { recursive: true }), /^discarded part-00001 \(part-00000 is missing\); redoing episodes 2-3$/],
     ['a part renamed while incomplete', (d) => cpSync(join(parts(d), 'part-00002.tmp'), join(parts(d), 'part-00002'), { recursive: true }), /^discarded part-00002 \(manifest\.json missing\); redoing episodes 4-5$/],
   ];

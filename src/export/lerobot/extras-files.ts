@@ -1,0 +1,139 @@
+/**
+ * The trajforge sidecar arrays of a LeRobot dataset (per-frame body and camera tracks, the final
+ * observation and frames; see format.ts) in few files, as LeRobot v3 keeps its own metadata:
+ * `meta/trajforge_episodes/chunk-CCC/file-FFF.npz`, one npz holding many episodes, each array
+ * under `episode_NNNNNN/<name>` (`np.load(file)['episode_000003/final_obs']`), a new file past the
+ * data-file size threshold. `meta/trajforge_episodes.jsonl` names each episode's file
+ * (`extras_file`); datasets written before this layout have one `episode_NNNNNN.npz` per episode,
+ * which the reader still reads.
+ */
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { TrajforgeError } from '../../core/errors.js';
+import { entryArray, zipBytes, zipEntries, type NpyArray, type ZipEntry } from '../../dataset/npz.js';
+import type { Layout } from '../../dataset/meta.js';
+import { writeFileAtomic } from '../../output/atomic.js';
+import { episodeExtrasPath, fileAddress } from './format.js';
+
+/** Zip without zip64 holds 65,535 members: the limit on one file's arrays. */
+const MAX_ENTRIES = 0xffff;
+
+export function extrasFilePath(dir: string, file: number, chunksSize: number): string {
+  const [chunk, n] = fileAddress(file, chunksSize);
+  return join(dir, 'meta', 'trajforge_episodes', `chunk-${String(chunk).padStart(3, '0')}`, `file-${String(n).padStart(3, '0')}.npz`);
+}
+
+/** A staged checkpoint part's copy of one episode's sidecar arrays (writer.ts), assembled from there. */
+export function partExtrasPath(partDir: string, episode: number): string {
+  return join(partDir, 'extras', `episode_${String(episode).padStart(6, '0')}.npz`);
+}
+
+const prefix = (episode: number) => `episode_${String(episode).padStart(6, '0')}/`;
+
+/** Episodes' sidecar arrays appended in order into rolling npz files (written whole, atomically). */
+export class ExtrasFiles {
+  private entries: ZipEntry[] = [];
+  private bytes = 0;
+  private next = 0;
+
+  constructor(
+    private readonly dir: string,
+    private readonly layout: Pick<Layout, 'chunksSize' | 'dataFileMb'>,
+  ) {}
+
+  /** Adds one episode's arrays (an npz archive's members, still compressed); returns the file they go to. */
+  add(episode: number, members: readonly ZipEntry[]): number {
+    const size = members.reduce((n, e) => n + e.data.length + e.name.length + 80, 0);
+    if (this.entries.length > 0 && (this.bytes + size > this.layout.dataFileMb * 1024 * 1024 || this.entries.length + members.length > MAX_ENTRIES)) this.flush();
+    if (members.length > MAX_ENTRIES) throw new TrajforgeError('E_INTERNAL', `episode ${episode} has ${members.length} sidecar arrays; one npz holds at most ${MAX_ENTRIES}`);
+    for (const e of members) this.entries.push({ ...e, name: `${prefix(episode)}${e.name}` });
+    this.bytes += size;
+    return this.next;
+  }
+
+  /** Writes the file being filled. */
+  finish(): void {
+    if (this.entries.length > 0) this.flush();
+  }
+
+  private flush(): void {
+    const file = extrasFilePath(this.dir, this.next, this.layout.chunksSize);
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileAtomic(file, zipBytes(this.entries));
+    this.entries = [];
+    this.bytes = 0;
+    this.next++;
+  }
+}
+
+export interface EpisodeExtras {
+  has(key: string): boolean;
+  get(key: string): NpyArray;
+  /** The arrays as stored (compressed), named without the episode prefix: what a copy into another dataset takes. */
+  members(): ZipEntry[];
+  /** The file they are read from (for messages). */
+  file: string;
+}
+
+/**
+ * Reads episodes' sidecar arrays, by the `extras_file` of their meta/trajforge_episodes.jsonl line
+ * (or the per-episode file of the older layout). The file last read stays loaded, so reading the
+ * episodes in order reads each file once.
+ */
+export class ExtrasReader {
+  private loaded: { file: string; members: Map<string, ZipEntry[]> } | null = null;
+
+  constructor(
+    private readonly dir: string,
+    private readonly chunksSize: number,
+  ) {}
+
+  /** Episode `episode`'s arrays; `line` is its meta/trajforge_episodes.jsonl line. */
+  episode(episode: number, line: { extras_file?: unknown } | undefined): EpisodeExtras {
+    const chunked = line?.extras_file !== undefined;
+    if (chunked && !(Number.isInteger(line.extras_file) && (line.extras_file as number) >= 0)) {
+      throw new TrajforgeError('E_DATASET_INVALID', `${join(this.dir, 'meta', 'trajforge_episodes.jsonl')}: episode ${episode}: extras_file: expected a file number, found ${JSON.stringify(line.extras_file)}; regenerate the dataset or restore the file`);
+    }
+    const file = chunked ? extrasFilePath(this.dir, line.extras_file as number, this.chunksSize) : episodeExtrasPath(this.dir, episode);
+    const members = chunked ? this.load(file).get(prefix(episode)) : [...this.readArchive(file)];
+    if (!members || members.length === 0) throw new TrajforgeError('E_DATASET_INVALID', `${file}: no arrays of episode ${episode} (episode_${String(episode).padStart(6, '0')}/...); the file is damaged or not this dataset's: regenerate the dataset or restore it`, { file });
+    const byKey = new Map(members.map((m) => [m.name.replace(/\.npy$/, ''), m]));
+    return {
+      file,
+      has: (key) => byKey.has(key),
+      get: (key) => {
+        const m = byKey.get(key);
+        if (!m) throw new TrajforgeError('E_DATASET_INVALID', `${file}: no array '${key}' for episode ${episode}`, { file });
+        try {
+          return entryArray(m);
+        } catch (e) {
+          throw new TrajforgeError('E_DATASET_INVALID', `${file}: episode ${episode}'s array '${key}' is damaged (${(e as Error).message}); regenerate the dataset or restore the file`, { file });
+        }
+      },
+      members: () => members,
+    };
+  }
+
+  private load(file: string): Map<string, ZipEntry[]> {
+    if (this.loaded?.file === file) return this.loaded.members;
+    const members = new Map<string, ZipEntry[]>();
+    for (const e of this.readArchive(file)) {
+      const slash = e.name.indexOf('/');
+      const key = e.name.slice(0, slash + 1);
+      const list = members.get(key) ?? [];
+      if (list.length === 0) members.set(key, list);
+      list.push({ ...e, name: e.name.slice(slash + 1) });
+    }
+    this.loaded = { file, members };
+    return members;
+  }
+
+  private readArchive(file: string): ZipEntry[] {
+    if (!existsSync(file)) throw new TrajforgeError('E_DATASET_INVALID', `${file} is missing (meta/trajforge_episodes.jsonl places episodes' arrays in it); restore it or regenerate the dataset`, { file });
+    try {
+      return zipEntries(new Uint8Array(readFileSync(file)));
+    } catch (e) {
+      throw new TrajforgeError('E_DATASET_INVALID', `${file}: not a readable npz archive (${(e as Error).message}); it is damaged or truncated: regenerate the dataset or restore the file`, { file });
+    }
+  }
+}
