@@ -141,6 +141,18 @@ export class TeleopRecorder {
   }
 
   /**
+   * The largest body a posted episode of this environment can need: every number of a full-length
+   * episode (T actions, T + 1 observations, T rewards) at 32 characters, with room for the keys.
+   * The server refuses more with 413 before parsing it, so a hostile post costs no memory.
+   */
+  get maxPostBytes(): number {
+    const T = this.env.config.task.timeLimit;
+    const D = this.env.observationSpace.shape[0];
+    const A = this.env.actionSpace.type === 'box' ? this.env.actionSpace.shape[0] : 1;
+    return 64 * 1024 + 32 * (T * A + (T + 1) * D + T);
+  }
+
+  /**
    * Re-simulates a posted episode and writes it when Node's states equal the page's; a mismatch
    * or a malformed episode is refused (E_DATASET_INVALID / E_USAGE) and nothing is written.
    * Episodes are taken one at a time, in the order they arrive.
@@ -231,14 +243,14 @@ function checkEpisode(posted: unknown, env: PhysicsEnv, index: number, nextSeed:
   const bad = (m: string) => new TrajforgeError('E_USAGE', `the posted episode is malformed: ${m}; nothing was recorded`);
   if (typeof posted !== 'object' || posted === null || Array.isArray(posted)) throw bad('expected a JSON object { seed, actions, obs, rewards, success }');
   const p = posted as Record<string, unknown>;
-  if (p.seed !== nextSeed) throw new TrajforgeError('E_USAGE', `the posted episode has seed ${JSON.stringify(p.seed)}; this recording's next episode has seed ${nextSeed} (episode k has seed --seed + k); reload the page`);
+  if (p.seed !== nextSeed) throw new TrajforgeError('E_USAGE', `the posted episode has seed ${shown(p.seed)}; this recording's next episode has seed ${nextSeed} (episode k has seed --seed + k); reload the page`);
   const numbers = (key: string, n: number, nullable = false): number[] => {
     const v = p[key];
     if (!Array.isArray(v)) throw bad(`${key}: expected an array of numbers`);
     if (v.length !== n) throw bad(`${key}: expected ${n} values, found ${v.length}`);
     return v.map((x, i) => {
       if (nullable && x === null) return NaN;
-      if (typeof x !== 'number' || !Number.isFinite(x)) throw bad(`${key}[${i}]: expected a finite number, found ${JSON.stringify(x)}`);
+      if (typeof x !== 'number' || !Number.isFinite(x)) throw bad(`${key}[${i}]: expected a finite number, found ${shown(x)}`);
       return x;
     });
   };
@@ -260,6 +272,12 @@ function checkEpisode(posted: unknown, env: PhysicsEnv, index: number, nextSeed:
   const obs = numbers('obs', (T + 1) * D, true);
   if (typeof p.success !== 'boolean') throw bad('success: expected true or false');
   return { episode: index, seed: nextSeed, length: T, obsDim: D, obs: Float32Array.from(obs.slice(0, T * D)), actions: Float32Array.from(actions), actionDim: A, discrete };
+}
+
+/** A posted value as an error message shows it: short (a nested array can be huge), Infinity as such (JSON would say null). */
+function shown(x: unknown): string {
+  const text = typeof x === 'number' ? String(x) : (JSON.stringify(x) ?? String(x));
+  return text.length > 60 ? `${text.slice(0, 60)}… (${text.length} characters)` : text;
 }
 
 function ownEntries(dir: string): string[] {

@@ -110,7 +110,8 @@ export async function playEnvironment(opts: PlayOptions): Promise<Playing> {
   ];
   let server;
   try {
-    server = await startWebServer({ app: 'play', title: `trajforge play ${env.config.id}`, routes, ...(opts.host !== undefined ? { host: opts.host } : {}), ...(opts.port !== undefined ? { port: opts.port } : {}), onNotice: (m) => opts.onNotice?.(m, 'input') });
+    // Only a recording accepts bodies, and none larger than its environment's longest episode.
+    server = await startWebServer({ app: 'play', title: `trajforge play ${env.config.id}`, routes, maxBody: recorder ? recorder.maxPostBytes : 4096, ...(opts.host !== undefined ? { host: opts.host } : {}), ...(opts.port !== undefined ? { port: opts.port } : {}), onNotice: (m) => opts.onNotice?.(m, 'input') });
   } catch (e) {
     await recorder?.close().catch(() => undefined);
     throw e;

@@ -94,19 +94,35 @@ export interface EpisodeSeries {
   columns: { feature: string; group: SeriesFeature['group']; names: string[]; values: (number | null)[][] }[];
 }
 
+/** A run of decoded frames as the cache holds them (one window of an episode). */
 export interface FrameBlock {
   width: number;
   height: number;
-  /** Frames in the episode. */
+  /** Frames in the block. */
   length: number;
-  /** Every frame of the episode, rgb24, row-major. */
+  /** The block's frames, rgb24, row-major. */
+  data: Uint8Array;
+}
+
+/** Frames [from, from + count) of an episode of `length` frames, rgb24, row-major. */
+export interface FrameRange {
+  width: number;
+  height: number;
+  /** Frames in the whole episode. */
+  length: number;
+  from: number;
+  count: number;
   data: Uint8Array;
 }
 
 export interface ViewDataOptions {
   /** Bytes of decoded frames kept (default 512 MiB). */
   cacheBytes?: number;
+  /** Bytes of frames one decode holds and one response carries at most (default 32 MiB, at most a quarter of cacheBytes). */
+  windowBytes?: number;
 }
+
+export const DEFAULT_WINDOW_BYTES = 32 * 2 ** 20;
 
 interface DataFile {
   file: string;
@@ -168,6 +184,28 @@ export class ByteLru<T> {
   }
 }
 
+/** Runs at most `limit` tasks at once; the rest wait in order. */
+export class Limiter {
+  private running = 0;
+  private readonly waiting: (() => void)[] = [];
+  constructor(private readonly limit: number) {}
+
+  async run<T>(task: () => Promise<T>): Promise<T> {
+    if (this.running >= this.limit) await new Promise<void>((go) => this.waiting.push(go));
+    else this.running++;
+    try {
+      return await task();
+    } finally {
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.running--;
+    }
+  }
+}
+
+/** Decodes (ffmpeg processes, each holding up to a window of frames) running at once, however many requests arrive. */
+export const MAX_DECODES = 2;
+
 function datasetError(file: string, e: unknown): TrajforgeError {
   if (e instanceof TrajforgeError) return e;
   return new TrajforgeError('E_DATASET_INVALID', `${file}: cannot be read (${(e as Error).message}); it is damaged or truncated: run \`trajforge validate\` on the dataset, then regenerate it or restore the file`, { file });
@@ -201,6 +239,8 @@ function groupOf(key: string): SeriesFeature['group'] {
 export class ViewData {
   private readonly frameCache: ByteLru<FrameBlock>;
   private model: ViewSummary['model'] = null;
+  private readonly windowBytes: number;
+  private readonly decodes = new Limiter(MAX_DECODES);
 
   private constructor(
     readonly dir: string,
@@ -213,7 +253,10 @@ export class ViewData {
     private readonly table: EpisodeRow[],
     options: ViewDataOptions,
   ) {
-    this.frameCache = new ByteLru(options.cacheBytes ?? 512 * 2 ** 20, (b) => b.data.byteLength);
+    const budget = options.cacheBytes ?? 512 * 2 ** 20;
+    this.frameCache = new ByteLru(budget, (b) => b.data.byteLength);
+    // Several windows fit in the cache, so scrubbing back and forth in one episode stays cached.
+    this.windowBytes = Math.min(options.windowBytes ?? DEFAULT_WINDOW_BYTES, Math.floor(budget / 4));
   }
 
   /** Opens a LeRobot v3 folder; anything else is E_DATASET_INVALID naming what is wrong. */
@@ -277,7 +320,7 @@ export class ViewData {
 
   camera(name: string): ViewCamera {
     const cam = this.cameras.find((c) => c.name === name);
-    if (!cam) throw new TrajforgeError('E_USAGE', `no camera '${name}' in the dataset (cameras: ${this.cameras.map((c) => c.name).join(', ') || 'none'})`);
+    if (!cam) throw new TrajforgeError('E_USAGE', `no camera '${name.slice(0, 60)}' in the dataset (cameras: ${this.cameras.map((c) => c.name).join(', ') || 'none'})`);
     return cam;
   }
 
@@ -452,55 +495,112 @@ export class ViewData {
     };
   }
 
-  /** Every rgb frame of one camera in one episode, decoded (exact for the lossless codec); cached, and the next episode prefetched. */
-  async frames(index: number, camera: string): Promise<FrameBlock> {
-    const block = await this.decode(index, camera);
-    if (index + 1 < this.episodesMeta.length) void this.decode(index + 1, camera).catch(() => undefined);
-    return block;
+  /** Frames one response (and one decode) holds at most for a camera: a window of at most windowBytes, never less than one frame. */
+  framesPerWindow(camera: string): number {
+    const cam = this.camera(camera);
+    return Math.max(1, Math.floor(this.windowBytes / (cam.width * cam.height * 3)));
   }
 
-  private decode(index: number, camera: string): Promise<FrameBlock> {
+  /**
+   * Rgb frames [from, from + count) of one camera in one episode, decoded (exact for the lossless
+   * codec), at most framesPerWindow of them (`count` in the answer says how many). Frames are
+   * decoded and cached a window at a time, so a long high-resolution episode never sits whole in
+   * memory; the window after the last one asked for (the next episode's first, at the end) is
+   * decoded ahead.
+   */
+  async frames(index: number, camera: string, from = 0, count = Number.MAX_SAFE_INTEGER): Promise<FrameRange> {
+    const range = await this.range(index, camera, from, count, (w) => this.decode(index, camera, w));
+    const W = this.framesPerWindow(camera);
+    const next = Math.floor((range.from + range.count) / W);
+    if (next * W < range.length) void this.decode(index, camera, next).catch(() => undefined);
+    else if (index + 1 < this.episodesMeta.length) void this.decode(index + 1, camera, 0).catch(() => undefined);
+    return range;
+  }
+
+  /** Frames [from, from + count) cut to one window's worth, assembled from the (at most two) windows they touch. */
+  private async range(index: number, camera: string, from: number, count: number, window: (w: number) => Promise<FrameBlock>): Promise<FrameRange> {
+    const em = this.episodeMeta(index);
+    const cam = this.camera(camera);
+    const length = num(em.length);
+    if (!Number.isSafeInteger(from) || from < 0 || from >= Math.max(1, length)) throw new TrajforgeError('E_USAGE', `from must be a frame of episode ${index} (0..${length - 1}), got ${from}`);
+    if (!Number.isSafeInteger(count) || count < 1) throw new TrajforgeError('E_USAGE', `count must be a positive integer, got ${count}`);
+    const W = this.framesPerWindow(camera);
+    const n = Math.max(0, Math.min(count, W, length - from));
+    const frameBytes = cam.width * cam.height * 3;
+    const data = new Uint8Array(n * frameBytes);
+    for (let w = Math.floor(from / W); w * W < from + n; w++) {
+      const block = await window(w);
+      const lo = Math.max(from, w * W);
+      const hi = Math.min(from + n, w * W + block.length);
+      data.set(block.data.subarray((lo - w * W) * frameBytes, (hi - w * W) * frameBytes), (lo - from) * frameBytes);
+    }
+    return { width: cam.width, height: cam.height, length, from, count: n, data };
+  }
+
+  /** Window w (frames [w·W, (w+1)·W) of the episode) of one camera's rgb video. */
+  private decode(index: number, camera: string, w: number): Promise<FrameBlock> {
     const em = this.episodeMeta(index);
     const cam = this.camera(camera);
     const key = cam.videoKey;
     if (!key) throw new TrajforgeError('E_USAGE', `camera '${camera}' stores no rgb video (stored: ${cam.overlays.join(', ')})`);
-    return this.frameCache.get(`rgb/${index}/${camera}`, async () => {
-      const length = num(em.length);
+    const W = this.framesPerWindow(camera);
+    return this.frameCache.get(`rgb/${index}/${camera}/${w}`, () => this.decodes.run(async () => {
+      const length = Math.max(0, Math.min(W, num(em.length) - w * W));
+      const fromKey = `videos/${key}/from_timestamp`;
+      const start = Number(em[fromKey]);
+      if (!Number.isFinite(start) || start < 0) {
+        throw new TrajforgeError('E_DATASET_INVALID', `${join(this.dir, 'meta', 'episodes')}: episode ${index} has ${fromKey} ${JSON.stringify(em[fromKey] ?? null)}; expected the episode's start time in its video, in seconds (>= 0): repair meta/episodes or restore it`, { file: join(this.dir, 'meta', 'episodes') });
+      }
+      // The window's first frame is w·W frames after the episode's: the decoder starts there.
+      const windowMeta = { ...em, [fromKey]: start + (w * W) / this.info.fps };
       const videos = new VideoStreams(this.dir, this.info.fps);
       try {
-        const data = await videos.frames(key, em, cam.width * cam.height * 3, length);
+        const data = length === 0 ? new Uint8Array(0) : await videos.frames(key, windowMeta, cam.width * cam.height * 3, length);
         return { width: cam.width, height: cam.height, length, data };
       } finally {
         videos.close();
       }
-    });
+    }));
   }
 
-  /** One aux channel of one camera in one episode, false-coloured frame by frame with the `trajforge render` colour maps. */
-  overlay(index: number, camera: string, channel: string): Promise<FrameBlock> {
-    const em = this.episodeMeta(index);
+  /** Aux-channel frames [from, from + count) of one camera, false-coloured with the `trajforge render` colour maps, a window at most (as frames()). */
+  overlay(index: number, camera: string, channel: string, from = 0, count = Number.MAX_SAFE_INTEGER): Promise<FrameRange> {
+    this.episodeMeta(index);
+    const ch = this.overlayChannel(camera, channel);
+    return this.range(index, camera, from, count, (w) => this.overlayWindow(index, camera, ch, w));
+  }
+
+  /** One of the aux channels the camera stores; E_USAGE naming those it stores otherwise. */
+  overlayChannel(camera: string, channel: string): AuxChannel {
     const cam = this.camera(camera);
     if (!cam.overlays.includes(channel as AuxChannel)) {
-      throw new TrajforgeError('E_USAGE', `camera '${camera}' stores no ${channel} channel (stored overlays: ${cam.overlays.join(', ') || 'none'})`);
+      throw new TrajforgeError('E_USAGE', `camera '${camera}' stores no ${JSON.stringify(channel.slice(0, 40)).slice(1, -1)} channel (stored overlays: ${cam.overlays.join(', ') || 'none'})`);
     }
-    const ch = channel as AuxChannel;
-    return this.frameCache.get(`${ch}/${index}/${camera}`, async () => {
-      const length = num(em.length);
+    return channel as AuxChannel;
+  }
+
+  private overlayWindow(index: number, camera: string, ch: AuxChannel, w: number): Promise<FrameBlock> {
+    const em = this.episodeMeta(index);
+    const cam = this.camera(camera);
+    const W = this.framesPerWindow(camera);
+    return this.frameCache.get(`${ch}/${index}/${camera}/${w}`, () => this.decodes.run(async () => {
+      const length = Math.max(0, Math.min(W, num(em.length) - w * W));
       const key = auxKey(camera, ch);
-      const rows = await this.rows(num(em.dataset_from_index), length, [key]);
+      const rows = length === 0 ? [] : await this.rows(num(em.dataset_from_index) + w * W, length, [key]);
       const pixels = cam.width * cam.height;
       const per = pixels * AUX_COMPONENTS[ch];
       const data = new Uint8Array(length * pixels * 3);
-      rows.forEach((r, t) => {
+      rows.forEach((r, i) => {
+        const t = w * W + i;
         const v = r[key];
         if (!(Array.isArray(v) || ArrayBuffer.isView(v)) || (v as ArrayLike<number>).length !== per) {
           throw new TrajforgeError('E_DATASET_INVALID', `${this.dir}: episode ${index} frame ${t}: column ${key} has ${Array.isArray(v) || ArrayBuffer.isView(v) ? (v as ArrayLike<number>).length : 'no list of'} values, the camera needs ${per}`, { file: this.dir });
         }
-        const out = data.subarray(t * pixels * 3, (t + 1) * pixels * 3);
+        const out = data.subarray(i * pixels * 3, (i + 1) * pixels * 3);
         colorize(ch, v as ArrayLike<number>, out);
       });
       return { width: cam.width, height: cam.height, length, data };
-    });
+    }));
   }
 
   /** Bytes of decoded frames held. */

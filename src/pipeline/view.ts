@@ -14,7 +14,7 @@ import { frameRows, transitionsFromEpisodes, type TrainingEpisode } from '../mod
 import { binary, json, startWebServer, type Route, type WebResponse } from '../web/server.js';
 import { ERROR_GAIN, PANEL_GAP } from './predict.js';
 import { resolveIn, type NoticeCallback } from './progress.js';
-import { ViewData, type FrameBlock } from './view-data.js';
+import { ViewData, type FrameRange } from './view-data.js';
 
 export interface ViewOptions {
   /** The dataset folder (a LeRobot v3 dataset, or a folder holding one as lerobot/). */
@@ -104,12 +104,15 @@ async function loadModel(data: ViewData, dir: string, onNotice: NoticeCallback |
   return { card, session };
 }
 
-/** An integer query parameter in [min, max] (default `fallback`); anything else is a 400 naming it. */
+/**
+ * An integer query parameter in [min, max] (default `fallback`), written in decimal digits; anything
+ * else (a sign, hex, exponent, spaces, a fraction, a value out of range) is a 400 naming it.
+ */
 function intParam(query: URLSearchParams, name: string, fallback: number, min: number, max: number): number {
   const raw = query.get(name);
   if (raw === null || raw === '') return fallback;
   const v = Number(raw);
-  if (!/^-?\d+$/.test(raw) || !Number.isSafeInteger(v) || v < min || v > max) {
+  if (!/^\d+$/.test(raw) || !Number.isSafeInteger(v) || v < min || v > max) {
     throw new TrajforgeError('E_USAGE', `${name} must be an integer from ${min} to ${max}, got '${raw.slice(0, 40)}'`);
   }
   return v;
@@ -122,19 +125,29 @@ function episodeParam(data: ViewData, raw: string | undefined): number {
   return v;
 }
 
-/** Frames [from, from + count) of a block, with their size in headers (x-width, x-height, x-from, x-count, x-length). */
-function frameSlice(block: FrameBlock, query: URLSearchParams): WebResponse {
-  const from = intParam(query, 'from', 0, 0, Math.max(0, block.length - 1));
-  const count = intParam(query, 'count', block.length - from, 1, block.length - from);
-  const bytes = block.width * block.height * 3;
-  return binary(block.data.subarray(from * bytes, (from + count) * bytes), {
-    'x-width': String(block.width),
-    'x-height': String(block.height),
-    'x-from': String(from),
-    'x-count': String(count),
-    'x-length': String(block.length),
+/**
+ * The frames route's answer: frames [from, from + count) of an episode, at most one window of them
+ * (x-count says how many came; the page asks again from there), with their size in headers
+ * (x-width, x-height, x-from, x-count, x-length, x-max-count).
+ */
+async function frameSlice(data: ViewData, index: number, camera: string, query: URLSearchParams, read: (from: number, count: number) => Promise<FrameRange>): Promise<WebResponse> {
+  const length = Number(data.episodeMeta(index).length);
+  const max = data.framesPerWindow(camera);
+  const from = intParam(query, 'from', 0, 0, Math.max(0, length - 1));
+  const count = intParam(query, 'count', Math.min(max, Math.max(1, length - from)), 1, Math.max(1, length - from));
+  const r = await read(from, count);
+  return binary(r.data, {
+    'x-width': String(r.width),
+    'x-height': String(r.height),
+    'x-from': String(r.from),
+    'x-count': String(r.count),
+    'x-length': String(r.length),
+    'x-max-count': String(max),
   });
 }
+
+/** Bytes of one episode's camera frames the model panel decodes at most (it rolls out over the whole episode). */
+export const MAX_PREDICT_FRAME_BYTES = 1024 * 2 ** 20;
 
 /** The viewer's API (see ViewSummary and EpisodeSeries for the JSON shapes). */
 export function viewRoutes(data: ViewData, model: LoadedModel | null): Route[] {
@@ -144,12 +157,21 @@ export function viewRoutes(data: ViewData, model: LoadedModel | null): Route[] {
     {
       method: 'GET',
       pattern: '/api/episodes/:index/frames/:camera',
-      handle: async (req, p) => frameSlice(await data.frames(episodeParam(data, p.index), p.camera!), req.query),
+      handle: async (req, p) => {
+        const index = episodeParam(data, p.index);
+        const camera = data.camera(p.camera!).name;
+        return frameSlice(data, index, camera, req.query, (from, count) => data.frames(index, camera, from, count));
+      },
     },
     {
       method: 'GET',
       pattern: '/api/episodes/:index/overlay/:camera/:channel',
-      handle: async (req, p) => frameSlice(await data.overlay(episodeParam(data, p.index), p.camera!, p.channel!), req.query),
+      handle: async (req, p) => {
+        const index = episodeParam(data, p.index);
+        const camera = data.camera(p.camera!).name;
+        data.overlayChannel(camera, p.channel!);
+        return frameSlice(data, index, camera, req.query, (from, count) => data.overlay(index, camera, p.channel!, from, count));
+      },
     },
   ];
   if (model) {
@@ -170,6 +192,23 @@ export function viewRoutes(data: ViewData, model: LoadedModel | null): Route[] {
   return routes;
 }
 
+/** Every rgb frame of one camera in one episode, window by window; refused past MAX_PREDICT_FRAME_BYTES. */
+async function episodeFrames(data: ViewData, index: number, camera: string): Promise<{ width: number; height: number; length: number; data: Uint8Array }> {
+  const cam = data.camera(camera);
+  const length = Number(data.episodeMeta(index).length);
+  const frameBytes = cam.width * cam.height * 3;
+  if (length * frameBytes > MAX_PREDICT_FRAME_BYTES) {
+    throw new TrajforgeError('E_USAGE', `episode ${index} holds ${length} frames of ${cam.width}x${cam.height} (${Math.round((length * frameBytes) / 2 ** 20)} MiB decoded), over the model panel's ${MAX_PREDICT_FRAME_BYTES / 2 ** 20} MiB; run \`trajforge predict\` on it instead`);
+  }
+  const out = new Uint8Array(length * frameBytes);
+  for (let from = 0; from < length; ) {
+    const r = await data.frames(index, camera, from);
+    out.set(r.data, from * frameBytes);
+    from += r.count;
+  }
+  return { width: cam.width, height: cam.height, length, data: out };
+}
+
 export interface PredictPanels {
   /** horizon + 1 frames (the start frame, then one per predicted step) of truth | prediction | error, rgb24. */
   frames: Uint8Array;
@@ -182,7 +221,7 @@ export interface PredictPanels {
 /** Open-loop prediction from `start` over `horizon` of the episode's actions, as `trajforge predict` computes it, drawn unscaled. */
 export async function predictPanels(data: ViewData, model: LoadedModel, index: number, start: number, horizon: number): Promise<PredictPanels> {
   const card = model.card;
-  const block = await data.frames(index, card.camera);
+  const block = await episodeFrames(data, index, card.camera);
   const series = await data.episodeSeries(index);
   const column = (feature: string) => series.columns.find((c) => c.feature === feature);
   const state = column('observation.state');

@@ -100,12 +100,15 @@ export async function startWebServer(opts: WebServerOptions): Promise<WebServer>
       return;
     }
     const url = new URL(req.url ?? '/', 'http://local');
-    let path: string;
+    // Each segment is decoded on its own, so an encoded slash stays inside its segment (a camera
+    // name) instead of changing which route matches.
+    let segments: string[];
     try {
-      path = decodeURIComponent(url.pathname);
+      segments = url.pathname.split('/').map((s) => decodeURIComponent(s));
     } catch {
-      throw new TrajforgeError('E_USAGE', `malformed URL path ${url.pathname}`);
+      throw new TrajforgeError('E_USAGE', `malformed URL path ${url.pathname.slice(0, 200)}: a %-escape is not UTF-8`);
     }
+    const path = segments.join('/');
     const method = req.method ?? 'GET';
     if (method === 'GET' && (path === '/' || path === '/index.html')) return send(res, { type: 'text/html; charset=utf-8', body: shell(opts.title) });
     if (method === 'GET' && path === '/app.js') return send(res, { type: 'text/javascript; charset=utf-8', body: (await webBundle(opts.app)).js });
@@ -113,14 +116,15 @@ export async function startWebServer(opts: WebServerOptions): Promise<WebServer>
     if (method === 'GET' && path === '/favicon.ico') return send(res, { status: 204, type: 'image/x-icon', body: '' });
     if (filesRoot !== undefined && (method === 'GET' || method === 'HEAD') && path.startsWith('/files/')) return sendFile(req, res, filesRoot, url.pathname.slice('/files/'.length));
     for (const r of routes) {
-      const params = r.match(path);
+      const params = r.match(segments);
       if (!params) continue;
       if (r.method !== method) continue;
       const request: WebRequest = { method, path, query: url.searchParams, headers: req.headers, body: () => readBody(req, maxBody), json: async () => parseJson(await readBody(req, maxBody)) };
       return send(res, await r.handle(request, params));
     }
-    const known = routes.some((r) => r.match(path));
-    send(res, json({ error: { code: known ? 'E_USAGE' : 'E_NOT_FOUND', message: known ? `${method} is not allowed on ${path}` : `no such page or API: ${path}` } }, known ? 405 : 404));
+    const known = routes.some((r) => r.match(segments));
+    const shown = path.length > 200 ? `${path.slice(0, 200)}…` : path;
+    send(res, json({ error: { code: known ? 'E_USAGE' : 'E_NOT_FOUND', message: known ? `${method} is not allowed on ${shown}` : `no such page or API: ${shown}` } }, known ? 405 : 404));
   }
 
   await new Promise<void>((done, fail) => {
@@ -205,11 +209,10 @@ class HttpError extends Error {
   }
 }
 
-/** `/api/episodes/:index` -> a matcher returning the named segments (decoded), or null. */
-function compilePattern(pattern: string): (path: string) => Record<string, string> | null {
+/** `/api/episodes/:index` -> a matcher of a path's decoded segments returning the named ones, or null. */
+function compilePattern(pattern: string): (segs: string[]) => Record<string, string> | null {
   const parts = pattern.split('/');
-  return (path) => {
-    const segs = path.split('/');
+  return (segs) => {
     if (segs.length !== parts.length) return null;
     const params: Record<string, string> = {};
     for (let i = 0; i < parts.length; i++) {

@@ -18,6 +18,7 @@ import { viewDataset, type ViewServer } from '../../src/pipeline/view.js';
 import { depthToRgb } from '../../src/render/colorize.js';
 import { tmpDir } from '../helpers/dataset.js';
 import { generateOptions } from '../helpers/generate.js';
+import { decodeAll, writeForeignDataset } from '../helpers/lerobot-foreign.js';
 import { artifactPath, launchBrowser } from './browser.js';
 
 const W = 32;
@@ -179,6 +180,62 @@ describe('trajforge view in Chromium', () => {
     await page.screenshot({ path: artifactPath('view-model.png'), fullPage: true });
     await page.close();
   }, 180_000);
+
+  it("another tool's dataset (AV1 and H.264, episodes sharing an mp4) served in windows: every frame on the canvas equals an independent decode", async () => {
+    const fx = writeForeignDataset(join(root, 'foreign'), { lengths: [11, 13] });
+    const FB = 48 * 32 * 3;
+    // Windows of 3 front frames: the page must put each episode together from several answers.
+    const s = await viewDataset({ dir: fx.dir, cacheBytes: 12 * FB });
+    servers.push(s);
+    const page = await openPage(s.url);
+    await page.evaluate(() => window.trajforgeView.ready);
+    for (const cam of fx.cameras) {
+      const all = decodeAll(join(fx.dir, 'videos', `observation.images.${cam.name}`, 'chunk-000', 'file-000.mp4'));
+      const bytes = cam.width * cam.height * 3;
+      for (const e of [1, 0]) {
+        await page.evaluate((i) => window.trajforgeView.select(i), e);
+        const start = e === 0 ? 0 : fx.lengths[0]!;
+        for (const k of [0, 4, fx.lengths[e]! - 1]) {
+          await page.evaluate((f) => window.trajforgeView.seek(f), k);
+          const want = all.subarray((start + k) * bytes, (start + k + 1) * bytes);
+          expect(Buffer.from(await canvasRgb(page, `canvas-${cam.name}`)).equals(want), `${cam.name} episode ${e} frame ${k}`).toBe(true);
+        }
+      }
+    }
+    // Play at the last frame starts over at once.
+    await page.evaluate((f) => window.trajforgeView.seek(f), fx.lengths[0]! - 1);
+    await page.getByTestId('play').click();
+    expect((await state(page)).frame).toBeLessThanOrEqual(1);
+    await page.getByTestId('play').click();
+    await page.close();
+  }, 120_000);
+
+  it('switching episodes while an older answer is still on its way draws only the episode chosen last', async () => {
+    const s = await serve(small);
+    const page = await openPage(s.url);
+    await page.evaluate(() => window.trajforgeView.ready);
+    // Episode 1's answers arrive late: by then episode 3 is chosen (via 1 and 3 again).
+    await page.route(/\/api\/episodes\/1(\/|$)/, async (route) => {
+      await new Promise((r) => setTimeout(r, 600));
+      await route.continue();
+    });
+    await page.evaluate(() => {
+      void window.trajforgeView.select(3);
+      void window.trajforgeView.select(1);
+      return window.trajforgeView.select(3);
+    });
+    await page.waitForTimeout(1200);
+    const ep = episodes[3]!;
+    const rgb = ep.frames.find((f) => f.channel === 'rgb')!.data as Uint8Array;
+    const bytes = W * H * 3;
+    expect(await state(page)).toMatchObject({ episode: 3, frame: 0 });
+    expect(Buffer.from(await canvasRgb(page, 'canvas-top')).equals(Buffer.from(rgb.subarray(0, bytes)))).toBe(true);
+    expect(await page.getByTestId('error').isHidden()).toBe(true);
+    await page.evaluate((f) => window.trajforgeView.seek(f), ep.length - 1);
+    expect(Buffer.from(await canvasRgb(page, 'canvas-top')).equals(Buffer.from(rgb.subarray((ep.length - 1) * bytes, ep.length * bytes)))).toBe(true);
+    expect((await state(page)).cursorFrame).toBe(ep.length - 1);
+    await page.close();
+  }, 120_000);
 
   it('opens a 300-episode dataset in under 2 s and seeks within 100 ms', async () => {
     const big = join(root, 'big');

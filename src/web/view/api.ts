@@ -61,6 +61,6 @@ export const api = {
   dataset: () => getJson<ViewSummary>('/api/dataset'),
   series: (episode: number) => getJson<EpisodeSeries>(`/api/episodes/${episode}`),
   frames: (episode: number, camera: string, from: number, count: number) => getFrames(`/api/episodes/${episode}/frames/${encodeURIComponent(camera)}?from=${from}&count=${count}`),
-  overlay: (episode: number, camera: string, channel: string) => getFrames(`/api/episodes/${episode}/overlay/${encodeURIComponent(camera)}/${encodeURIComponent(channel)}`),
+  overlay: (episode: number, camera: string, channel: string, from: number) => getFrames(`/api/episodes/${episode}/overlay/${encodeURIComponent(camera)}/${encodeURIComponent(channel)}?from=${from}`),
   predict: (episode: number, start: number, horizon: number) => getFrames(`/api/episodes/${episode}/predict?start=${start}&horizon=${horizon}`),
 };

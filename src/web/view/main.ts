@@ -50,6 +50,11 @@ const fmt = (v: number | null | undefined) => (v === null || v === undefined || 
 class Viewer {
   private summary!: ViewSummary;
   private episode = -1;
+  /**
+   * Bumped on every episode selection: a response is used only while the selection that asked for
+   * it is current, so switching quickly (A, B, back to A) never draws an older request's answer.
+   */
+  private generation = 0;
   private length = 0;
   private frame = 0;
   private playing = false;
@@ -278,26 +283,32 @@ class Viewer {
     this.pause();
     const row = this.summary.episodes[index];
     if (!row) throw new ApiError('E_USAGE', `no episode ${index}`);
+    const gen = ++this.generation;
+    const current = () => this.generation === gen;
     this.episode = index;
+    this.series = null;
     this.length = row.length;
     this.frame = 0;
     this.prediction = null;
     this.renderTable();
     this.el.title.textContent = `Episode ${index} · ${row.length} frames${row.seed !== null ? ` · seed ${row.seed}` : ''}${row.success === null ? '' : row.success ? ' · success' : ' · no success'}${row.return === null ? '' : ` · return ${fmt(row.return)}`}`;
     this.el.slider.max = String(Math.max(0, row.length - 1));
-    this.cameras = this.summary.cameras.map((c) => this.cameraView(c, index));
+    this.cameras = this.summary.cameras.map((c) => this.cameraView(c, index, current));
     this.el.players.replaceChildren(...this.cameras.map((c) => c.canvas.closest('figure')!));
-    this.renderModelPanel();
-    const series = api.series(index);
-    this.series = await series;
-    if (this.episode !== index) return;
-    this.plots.show(this.series);
+    this.plots.clear();
+    this.draw();
+    this.renderModelPanel(current);
+    const series = await api.series(index);
+    if (!current()) return;
+    this.series = series;
+    this.plots.show(series);
+    this.draw();
     await Promise.all(this.cameras.map((c) => c.loaded));
-    if (this.episode !== index) return;
+    if (!current()) return;
     this.draw();
   }
 
-  private cameraView(camera: Camera, episode: number): CameraView {
+  private cameraView(camera: Camera, episode: number, current: () => boolean): CameraView {
     const canvas = h('canvas', { width: camera.width, height: camera.height, testid: `canvas-${camera.name}` });
     const scale = Math.max(1, Math.floor(320 / Math.max(camera.width, camera.height)));
     canvas.style.width = `${camera.width * scale}px`;
@@ -307,7 +318,11 @@ class Viewer {
     for (const ch of camera.overlays) {
       const box = h('input', { type: 'checkbox', testid: `overlay-${camera.name}-${ch}` });
       view.overlays.set(ch, { enabled: false, frames: null, canvas: null });
-      box.addEventListener('change', () => void this.toggleOverlay(view, episode, ch, box.checked).catch((e: unknown) => this.fail(e)));
+      box.addEventListener('change', () =>
+        void this.toggleOverlay(view, episode, ch, box.checked, current).catch((e: unknown) => {
+          if (current()) this.fail(e);
+        }),
+      );
       toggles.append(h('label', {}, box, ` ${ch}`));
     }
     const side = h('div', { className: 'side' });
@@ -315,30 +330,57 @@ class Viewer {
     void figure;
     if (camera.videoKey) {
       view.frames = new Array<Uint8Array | null>(this.length).fill(null);
-      view.loaded = this.loadFrames(view, episode);
+      // A failure of a selection no longer current is nobody's concern (the page shows another episode).
+      view.loaded = this.loadFrames(view, episode, current).catch((e: unknown) => {
+        if (current()) throw e;
+      });
     }
     return view;
   }
 
-  /** Fetches the episode's frames in parts of at most CHUNK_BYTES, drawing as soon as the current frame is in. */
-  private async loadFrames(view: CameraView, episode: number): Promise<void> {
+  /**
+   * Fetches the episode's frames in parts of at most CHUNK_BYTES, drawing as soon as the current
+   * frame is in. The server may send fewer frames than asked (its window): the next part starts
+   * where this one ended.
+   */
+  private async loadFrames(view: CameraView, episode: number, current: () => boolean): Promise<void> {
     const { width, height, name } = view.camera;
     const frameBytes = width * height * 3;
+    const length = view.frames.length;
     const per = Math.max(1, Math.floor(CHUNK_BYTES / frameBytes));
-    for (let from = 0; from < this.length; from += per) {
-      const part = await api.frames(episode, name, from, Math.min(per, this.length - from));
-      if (this.episode !== episode) return;
+    for (let from = 0; from < length; ) {
+      const part = await api.frames(episode, name, from, Math.min(per, length - from));
+      if (!current()) return;
+      checkPart(part, view.camera, from, `episode ${episode} camera ${name}`);
       for (let i = 0; i < part.count; i++) view.frames[part.from + i] = part.data.subarray(i * frameBytes, (i + 1) * frameBytes);
       if (this.frame >= part.from && this.frame < part.from + part.count) this.draw();
+      from += part.count;
     }
   }
 
-  private async toggleOverlay(view: CameraView, episode: number, channel: string, on: boolean): Promise<void> {
+  /** Every frame of an overlay, part by part as the server sends them. */
+  private async loadOverlay(view: CameraView, episode: number, channel: string, current: () => boolean): Promise<Frames | null> {
+    const { width, height, name } = view.camera;
+    const frameBytes = width * height * 3;
+    const length = view.frames.length || (this.summary.episodes[episode]?.length ?? 0);
+    const data = new Uint8Array(length * frameBytes);
+    for (let from = 0; from < length; ) {
+      const part = await api.overlay(episode, name, channel, from);
+      if (!current()) return null;
+      checkPart(part, view.camera, from, `episode ${episode} camera ${name} ${channel}`);
+      data.set(part.data, from * frameBytes);
+      from += part.count;
+    }
+    return { width, height, from: 0, count: length, length, data };
+  }
+
+  private async toggleOverlay(view: CameraView, episode: number, channel: string, on: boolean, current: () => boolean): Promise<void> {
     const o = view.overlays.get(channel)!;
     o.enabled = on;
     if (on && !o.frames) {
-      o.frames = await api.overlay(episode, view.camera.name, channel);
-      if (this.episode !== episode) return;
+      const frames = await this.loadOverlay(view, episode, channel, current);
+      if (!frames || !current()) return;
+      o.frames = frames;
     }
     this.layoutOverlays(view);
     this.draw();
@@ -402,7 +444,8 @@ class Viewer {
   private toggle(): void {
     if (this.playing) this.pause();
     else {
-      if (this.frame >= this.length - 1) this.frame = 0;
+      // Play at the last frame starts over, shown at once rather than a tick later.
+      if (this.frame >= this.length - 1) this.seek(0);
       this.playing = true;
       this.el.play.textContent = '⏸';
       this.schedule();
@@ -427,7 +470,7 @@ class Viewer {
     }, 1000 / (this.summary.fps * this.speed));
   }
 
-  private renderModelPanel(): void {
+  private renderModelPanel(current: () => boolean): void {
     const m = this.summary.model;
     if (!m) {
       this.el.model.hidden = true;
@@ -444,12 +487,13 @@ class Viewer {
     const mse = h('div', { className: 'muted', testid: 'predict-mse' });
     const run = (seekToStart: boolean) => {
       const episode = this.episode;
+      const length = this.length;
       go.disabled = true;
       api
         // A horizon past the episode's end is cut to it rather than refused.
-        .predict(episode, Number(start.value), Math.max(1, Math.min(Number(horizon.value), this.length - 1 - Number(start.value))))
+        .predict(episode, Number(start.value), Math.max(1, Math.min(Number(horizon.value), length - 1 - Number(start.value))))
         .then((f) => {
-          if (this.episode !== episode) return;
+          if (!current()) return;
           const values = (f.headers.get('x-mse') ?? '').split(',').filter(Boolean).map(Number);
           this.prediction = { start: f.from, frames: f, mse: values, panelWidth: Number(f.headers.get('x-panel-width')) };
           canvas.width = f.width;
@@ -462,7 +506,9 @@ class Viewer {
           if (seekToStart) this.seek(f.from);
           else this.drawPrediction();
         })
-        .catch((e: unknown) => this.fail(e))
+        .catch((e: unknown) => {
+          if (current()) this.fail(e);
+        })
         .finally(() => (go.disabled = false));
     };
     go.addEventListener('click', () => run(true));
@@ -498,6 +544,14 @@ class Viewer {
       length: this.length,
       playing: this.playing,
     };
+  }
+}
+
+/** A part of frames must be the camera's size and start where it was asked, else the page would draw garbage. */
+function checkPart(part: Frames, camera: Camera, from: number, what: string): void {
+  const frameBytes = camera.width * camera.height * 3;
+  if (part.width !== camera.width || part.height !== camera.height || part.from !== from || !(part.count >= 1) || part.data.length !== part.count * frameBytes) {
+    throw new ApiError('E_PAGE', `${what}: the server sent ${part.count} frame(s) of ${part.width}x${part.height} from ${part.from} in ${part.data.length} bytes; expected frames of ${camera.width}x${camera.height} from ${from}; reload the page`);
   }
 }
 
