@@ -189,7 +189,10 @@ export class ArrowParquetFile {
     mkdirSync(dirname(file), { recursive: true });
     this.fd = openSync(`${file}.tmp`, 'w');
     const input = new ReadableStream<pw.RecordBatch>({ start: (c) => void (this.controller = c) });
-    const props = new pw.WriterPropertiesBuilder().setCompression(pw.Compression.SNAPPY).setCreatedBy(CREATED_BY).setMaxRowGroupSize(1 << 20).build();
+    // ZSTD without dictionaries: the depth / segmentation list columns made dictionary encoding
+    // most of the main thread's time (measured on the default job's data file: 865 ms with
+    // dictionaries + snappy, 288 ms plain + ZSTD) and ZSTD packs them smaller (1.2 vs 1.8 MB).
+    const props = new pw.WriterPropertiesBuilder().setDictionaryEnabled(false).setCompression(pw.Compression.ZSTD).setCreatedBy(CREATED_BY).setMaxRowGroupSize(1 << 20).build();
     this.done = pw.transformParquetStream(input, props).then(async (output: ReadableStream<Uint8Array>) => {
       const reader = output.getReader();
       for (;;) {

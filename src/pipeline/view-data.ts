@@ -8,6 +8,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects, parquetSchema, type FileMetaData } from 'hyparquet';
+import { compressors } from 'hyparquet-compressors';
 import { TrajforgeError } from '../core/errors.js';
 import { openDataset, type DatasetInfo } from '../dataset/open.js';
 import { numericStats, QUANTILE_KEYS } from '../dataset/stats.js';
@@ -334,7 +335,7 @@ export class ViewData {
       const present = columns.filter((c) => f.columns.includes(c));
       try {
         const file = await asyncBufferFromFile(f.file);
-        const rows = present.length === 0 ? Array.from({ length: hi - lo }, () => ({})) : ((await parquetReadObjects({ file, metadata: f.meta, columns: present, rowStart: lo - f.start, rowEnd: hi - f.start })) as Row[]);
+        const rows = present.length === 0 ? Array.from({ length: hi - lo }, () => ({})) : ((await parquetReadObjects({ file, compressors, metadata: f.meta, columns: present, rowStart: lo - f.start, rowEnd: hi - f.start })) as Row[]);
         if (rows.length !== hi - lo) throw new Error(`${rows.length} rows read where ${hi - lo} were expected`);
         out.push(...rows);
       } catch (e) {

@@ -1,6 +1,8 @@
 import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { parquetMetadata, parquetReadObjects, parquetSchema } from 'hyparquet';
+// Every codec parquet files use (ZSTD: ours and many tools'; GZIP, Brotli, LZ4), not only snappy.
+import { compressors } from 'hyparquet-compressors';
 import { readJson } from '../../dataset/json.js';
 import { TrajforgeError } from '../../core/errors.js';
 import { frameTimestamps } from '../../video/ffmpeg.js';
@@ -72,7 +74,7 @@ function unreadableParquet(file: string, e: unknown): TrajforgeError {
 
 /** Every row of a parquet file as an object; `columns` limits which are decoded (default: all). */
 export async function readParquetRows(file: string, columns?: readonly string[]): Promise<Row[]> {
-  return parquet(file, async (buffer) => (await parquetReadObjects({ file: buffer, ...(columns ? { columns: [...columns] } : {}) })) as Row[]);
+  return parquet(file, async (buffer) => (await parquetReadObjects({ file: buffer, compressors, ...(columns ? { columns: [...columns] } : {}) })) as Row[]);
 }
 
 /** The footer metadata of a parquet file. */

@@ -11,7 +11,7 @@ import { ROOT, readmeExamples } from './readme-examples.js';
  * package, node_modules linked), imported by name through package.json's "exports". Importing it
  * must load no native addon and no WASM, and take under 150 ms.
  */
-const HEAVY = ['onnxruntime-node', 'onnxruntime-common', 'parquet-wasm', 'h5wasm', '@dimforge/rapier3d-compat', 'hyparquet', 'hyparquet-writer', 'apache-arrow', '@ffmpeg-installer'];
+const HEAVY = ['onnxruntime-node', 'onnxruntime-common', 'parquet-wasm', 'h5wasm', '@dimforge/rapier3d-compat', 'hyparquet', 'hyparquet-compressors', 'hyparquet-writer', 'apache-arrow', '@ffmpeg-installer'];
 const IMPORT_BUDGET_MS = 150;
 
 let pkg: string;
