@@ -26,11 +26,18 @@ export function writeArrays(file: string, arrays: Record<string, Typed>): void {
   }
   const head = Buffer.from(JSON.stringify(header));
   const start = Math.ceil((4 + head.length) / 8) * 8;
-  const out = new Uint8Array(start + offset);
-  new DataView(out.buffer).setUint32(0, head.length, true);
-  out.set(head, 4);
-  for (const [name, a] of Object.entries(arrays)) out.set(new Uint8Array(a.buffer, a.byteOffset, a.byteLength), start + header[name]![1]);
-  writeFileAtomic(file, out);
+  // The arrays are written as they are, each padded to 8 bytes: a part's rows are hundreds of
+  // megabytes with image channels, and joining them first was a copy of all of it.
+  const first = new Uint8Array(start);
+  new DataView(first.buffer).setUint32(0, head.length, true);
+  first.set(head, 4);
+  const chunks: Uint8Array[] = [first];
+  for (const a of Object.values(arrays)) {
+    chunks.push(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
+    const pad = Math.ceil(a.byteLength / 8) * 8 - a.byteLength;
+    if (pad > 0) chunks.push(new Uint8Array(pad));
+  }
+  writeFileAtomic(file, chunks);
 }
 
 export function readArrays(file: string): Record<string, Typed> {

@@ -1,4 +1,4 @@
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, renameSync, writeFileSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { asIoError } from '../core/errors.js';
 import { removeOwn } from './remove.js';
@@ -7,14 +7,27 @@ import { removeOwn } from './remove.js';
  * Write to a temporary sibling then rename, so readers never see a half-written file. A failed
  * write removes its temporary file and names the file it was writing.
  */
-export function writeFileAtomic(file: string, data: string | Uint8Array): void {
+export function writeFileAtomic(file: string, data: string | Uint8Array | readonly Uint8Array[]): void {
   const tmp = `${file}.tmp-${process.pid}`;
   try {
     mkdirSync(dirname(file), { recursive: true });
-    writeFileSync(tmp, data);
+    if (typeof data === 'string' || data instanceof Uint8Array) writeFileSync(tmp, data);
+    else writeChunks(tmp, data);
     renameSync(tmp, file);
   } catch (e) {
     removeOwn(tmp);
     throw asIoError(e, file);
+  }
+}
+
+/** Chunks written one after another (no joined copy of a large file in memory). */
+function writeChunks(file: string, chunks: readonly Uint8Array[]): void {
+  const fd = openSync(file, 'w');
+  try {
+    for (const c of chunks) {
+      for (let at = 0; at < c.byteLength; ) at += writeSync(fd, c, at, c.byteLength - at);
+    }
+  } finally {
+    closeSync(fd);
   }
 }
