@@ -45,51 +45,71 @@ export function npzBytes(arrays: Record<string, NpyArray>): Uint8Array {
  * Timestamps are fixed, so equal entries give byte-equal archives.
  */
 export function zipBytes(entries: readonly ZipEntry[]): Uint8Array {
-  if (entries.length > 0xffff) throw new Error(`a zip archive without zip64 holds at most 65535 entries, not ${entries.length}`);
-  const locals: Uint8Array[] = [];
+  const parts: Uint8Array[] = [];
   const central: Uint8Array[] = [];
   let offset = 0;
-  const DOS_DATE = (0 << 9) | (1 << 5) | 1; // 1980-01-01
   for (const e of entries) {
-    const fname = Buffer.from(e.name, 'utf8');
-    const local = Buffer.alloc(30);
-    local.writeUInt32LE(0x04034b50, 0);
-    local.writeUInt16LE(20, 4); // version needed
-    local.writeUInt16LE(0, 6); // flags
-    local.writeUInt16LE(e.method, 8);
-    local.writeUInt16LE(0, 10); // time
-    local.writeUInt16LE(DOS_DATE, 12);
-    local.writeUInt32LE(e.crc, 14);
-    local.writeUInt32LE(e.data.length, 18);
-    local.writeUInt32LE(e.rawSize, 22);
-    local.writeUInt16LE(fname.length, 26);
-    local.writeUInt16LE(0, 28);
-    locals.push(local, fname, e.data);
-    const cd = Buffer.alloc(46);
-    cd.writeUInt32LE(0x02014b50, 0);
-    cd.writeUInt16LE(20, 4); // made by
-    cd.writeUInt16LE(20, 6); // needed
-    cd.writeUInt16LE(0, 8);
-    cd.writeUInt16LE(e.method, 10);
-    cd.writeUInt16LE(0, 12);
-    cd.writeUInt16LE(DOS_DATE, 14);
-    cd.writeUInt32LE(e.crc, 16);
-    cd.writeUInt32LE(e.data.length, 20);
-    cd.writeUInt32LE(e.rawSize, 24);
-    cd.writeUInt16LE(fname.length, 28);
-    cd.writeUInt32LE(offset, 42);
-    central.push(cd, fname);
-    offset += 30 + fname.length + e.data.length;
+    const local = zipLocal(e);
+    central.push(zipCentral(e, offset));
+    parts.push(local, e.data);
+    offset += local.length + e.data.length;
   }
-  if (offset > 0xffffffff) throw new Error(`a zip archive without zip64 holds at most 4 GiB, not ${offset} bytes`);
-  const cdSize = central.reduce((n, b) => n + b.length, 0);
+  return new Uint8Array(Buffer.concat([...parts, ...central, zipEnd(entries.length, central.reduce((n, c) => n + c.length, 0), offset)]));
+}
+
+const DOS_DATE = (0 << 9) | (1 << 5) | 1; // 1980-01-01
+
+/** An entry's local file header and name (its data follows). */
+export function zipLocal(e: ZipEntry): Uint8Array {
+  const fname = Buffer.from(e.name, 'utf8');
+  const local = Buffer.alloc(30 + fname.length);
+  local.writeUInt32LE(0x04034b50, 0);
+  local.writeUInt16LE(20, 4); // version needed
+  local.writeUInt16LE(0, 6); // flags
+  local.writeUInt16LE(e.method, 8);
+  local.writeUInt16LE(0, 10); // time
+  local.writeUInt16LE(DOS_DATE, 12);
+  local.writeUInt32LE(e.crc, 14);
+  local.writeUInt32LE(e.data.length, 18);
+  local.writeUInt32LE(e.rawSize, 22);
+  local.writeUInt16LE(fname.length, 26);
+  local.writeUInt16LE(0, 28);
+  fname.copy(local, 30);
+  return local;
+}
+
+/** An entry's central directory record, its local header at `offset`. */
+export function zipCentral(e: ZipEntry, offset: number): Uint8Array {
+  if (offset > 0xffffffff) throw new Error(`a zip archive without zip64 holds at most 4 GiB, an entry starts at byte ${offset}`);
+  const fname = Buffer.from(e.name, 'utf8');
+  const cd = Buffer.alloc(46 + fname.length);
+  cd.writeUInt32LE(0x02014b50, 0);
+  cd.writeUInt16LE(20, 4); // made by
+  cd.writeUInt16LE(20, 6); // needed
+  cd.writeUInt16LE(0, 8);
+  cd.writeUInt16LE(e.method, 10);
+  cd.writeUInt16LE(0, 12);
+  cd.writeUInt16LE(DOS_DATE, 14);
+  cd.writeUInt32LE(e.crc, 16);
+  cd.writeUInt32LE(e.data.length, 20);
+  cd.writeUInt32LE(e.rawSize, 24);
+  cd.writeUInt16LE(fname.length, 28);
+  cd.writeUInt32LE(offset, 42);
+  fname.copy(cd, 46);
+  return cd;
+}
+
+/** The end-of-central-directory record. */
+export function zipEnd(count: number, centralBytes: number, centralOffset: number): Uint8Array {
+  if (count > 0xffff) throw new Error(`a zip archive without zip64 holds at most 65535 entries, not ${count}`);
+  if (centralOffset > 0xffffffff) throw new Error(`a zip archive without zip64 holds at most 4 GiB, not ${centralOffset} bytes`);
   const end = Buffer.alloc(22);
   end.writeUInt32LE(0x06054b50, 0);
-  end.writeUInt16LE(entries.length, 8);
-  end.writeUInt16LE(entries.length, 10);
-  end.writeUInt32LE(cdSize, 12);
-  end.writeUInt32LE(offset, 16);
-  return new Uint8Array(Buffer.concat([...locals, ...central, end]));
+  end.writeUInt16LE(count, 8);
+  end.writeUInt16LE(count, 10);
+  end.writeUInt32LE(centralBytes, 12);
+  end.writeUInt32LE(centralOffset, 16);
+  return end;
 }
 
 /** The members of a zip archive, still compressed (views into `buf`). */

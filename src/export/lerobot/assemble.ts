@@ -80,6 +80,7 @@ export class Assembler {
   /** Stops without finishing: the data file being written stays a .tmp (the next run rewrites it). */
   abort(): void {
     this.data.abort();
+    this.extras.abort();
   }
 
   private async flushVideo(camera: string): Promise<void> {

@@ -7,12 +7,11 @@
  * (`extras_file`); datasets written before this layout have one `episode_NNNNNN.npz` per episode,
  * which the reader still reads.
  */
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { TrajforgeError } from '../../core/errors.js';
-import { entryArray, zipBytes, zipEntries, type NpyArray, type ZipEntry } from '../../dataset/npz.js';
+import { asIoError, TrajforgeError } from '../../core/errors.js';
+import { entryArray, zipCentral, zipEntries, zipEnd, zipLocal, type NpyArray, type ZipEntry } from '../../dataset/npz.js';
 import type { Layout } from '../../dataset/meta.js';
-import { writeFileAtomic } from '../../output/atomic.js';
 import { episodeExtrasPath, fileAddress } from './format.js';
 
 /** Zip without zip64 holds 65,535 members: the limit on one file's arrays. */
@@ -30,9 +29,15 @@ export function partExtrasPath(partDir: string, episode: number): string {
 
 const prefix = (episode: number) => `episode_${String(episode).padStart(6, '0')}/`;
 
-/** Episodes' sidecar arrays appended in order into rolling npz files (written whole, atomically). */
+/**
+ * Episodes' sidecar arrays appended in order into rolling npz files. Members stream into the
+ * file being filled (a `.tmp` until its central directory is written and it is renamed), so
+ * memory holds only the directory records, not the file.
+ */
 export class ExtrasFiles {
-  private entries: ZipEntry[] = [];
+  private fd: number | null = null;
+  private central: Uint8Array[] = [];
+  private count = 0;
   private bytes = 0;
   private next = 0;
 
@@ -43,27 +48,66 @@ export class ExtrasFiles {
 
   /** Adds one episode's arrays (an npz archive's members, still compressed); returns the file they go to. */
   add(episode: number, members: readonly ZipEntry[]): number {
-    const size = members.reduce((n, e) => n + e.data.length + e.name.length + 80, 0);
-    if (this.entries.length > 0 && (this.bytes + size > this.layout.dataFileMb * 1024 * 1024 || this.entries.length + members.length > MAX_ENTRIES)) this.flush();
     if (members.length > MAX_ENTRIES) throw new TrajforgeError('E_INTERNAL', `episode ${episode} has ${members.length} sidecar arrays; one npz holds at most ${MAX_ENTRIES}`);
-    for (const e of members) this.entries.push({ ...e, name: `${prefix(episode)}${e.name}` });
-    this.bytes += size;
+    const size = members.reduce((n, e) => n + e.data.length + e.name.length + 80, 0);
+    if (this.count > 0 && (this.bytes + size > this.layout.dataFileMb * 1024 * 1024 || this.count + members.length > MAX_ENTRIES)) this.finishFile();
+    const tmp = this.tmpPath();
+    try {
+      if (this.fd === null) {
+        mkdirSync(dirname(tmp), { recursive: true });
+        this.fd = openSync(tmp, 'w');
+      }
+      for (const m of members) {
+        const entry = { ...m, name: `${prefix(episode)}${m.name}` };
+        this.central.push(zipCentral(entry, this.bytes));
+        const local = zipLocal(entry);
+        writeAll(this.fd, local);
+        writeAll(this.fd, entry.data);
+        this.bytes += local.length + entry.data.length;
+        this.count++;
+      }
+    } catch (e) {
+      throw asIoError(e, tmp);
+    }
     return this.next;
   }
 
   /** Writes the file being filled. */
   finish(): void {
-    if (this.entries.length > 0) this.flush();
+    if (this.fd !== null) this.finishFile();
   }
 
-  private flush(): void {
-    const file = extrasFilePath(this.dir, this.next, this.layout.chunksSize);
-    mkdirSync(dirname(file), { recursive: true });
-    writeFileAtomic(file, zipBytes(this.entries));
-    this.entries = [];
+  /** Stops without finishing: the file being filled stays a .tmp (a rerun writes it again). */
+  abort(): void {
+    if (this.fd !== null) closeSync(this.fd);
+    this.fd = null;
+  }
+
+  private tmpPath(): string {
+    return `${extrasFilePath(this.dir, this.next, this.layout.chunksSize)}.tmp`;
+  }
+
+  private finishFile(): void {
+    const tmp = this.tmpPath();
+    try {
+      const centralBytes = this.central.reduce((n, c) => n + c.length, 0);
+      for (const c of this.central) writeAll(this.fd!, c);
+      writeAll(this.fd!, zipEnd(this.count, centralBytes, this.bytes));
+      closeSync(this.fd!);
+      this.fd = null;
+      renameSync(tmp, extrasFilePath(this.dir, this.next, this.layout.chunksSize));
+    } catch (e) {
+      throw asIoError(e, tmp);
+    }
+    this.central = [];
+    this.count = 0;
     this.bytes = 0;
     this.next++;
   }
+}
+
+function writeAll(fd: number, bytes: Uint8Array): void {
+  for (let at = 0; at < bytes.byteLength; ) at += writeSync(fd, bytes, at, bytes.byteLength - at);
 }
 
 export interface EpisodeExtras {
