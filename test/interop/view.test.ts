@@ -92,6 +92,10 @@ describe('trajforge view in Chromium', () => {
       expect(await state(page)).toMatchObject({ episode: 2, frame: k, cursorFrame: k });
       expect(await page.getByTestId('frame-counter').textContent()).toContain(`${k} / ${ep.length - 1}`);
     }
+    // The legends read the player's frame: the reward legend shows frame 7's reward.
+    await page.evaluate(() => window.trajforgeView.seek(7));
+    const legend = await page.locator('[data-testid="plot-reward"] .u-legend .u-series').nth(1).locator('.u-value').textContent();
+    expect(Number(legend)).toBeCloseTo(ep.rewards[7]!, 3);
     // The keyboard steps the player too.
     await page.evaluate(() => window.trajforgeView.seek(3));
     await page.keyboard.press('ArrowRight');

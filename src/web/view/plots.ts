@@ -70,6 +70,9 @@ export class Plots {
         this.onSeek(Math.max(0, Math.min(series.length - 1, frame)));
       });
       chart.over.dataset.testid = `plot-area-${g.group}`;
+      // Leaving a chart, its legend goes back to the player's frame.
+      chart.over.addEventListener('mouseleave', () => chart.setLegend({ idx: Math.min(this.frame, x.length - 1) }));
+      chart.setLegend({ idx: Math.min(this.frame, x.length - 1) });
       this.charts.push(chart);
     }
   }
@@ -77,7 +80,11 @@ export class Plots {
   /** Moves the cursor line to `frame` on every chart (redraws synchronously). */
   setFrame(frame: number): void {
     this.frame = frame;
-    for (const c of this.charts) c.redraw(false, false);
+    for (const c of this.charts) {
+      c.redraw(false, false);
+      // The legend reads the player's frame (uPlot shows '--' there unless the mouse is over a chart).
+      if (c.cursor.left === undefined || c.cursor.left < 0) c.setLegend({ idx: Math.min(frame, c.data[0].length - 1) });
+    }
   }
 
   /** The frame the cursor is drawn at on every chart, or -1 when the charts disagree or none is drawn. */
