@@ -3,6 +3,7 @@ import { loadEnv, scanEnvironments } from '../config/load.js';
 import { observationNames } from '../config/names.js';
 import type { ResolvedEnv } from '../config/parse.js';
 import { parse } from './args.js';
+import { helpLines, keyMapForConfig } from '../policy/teleop.js';
 import type { Command } from './io.js';
 
 export const envsCommand: Command = {
@@ -48,6 +49,8 @@ function describeEnv(env: ResolvedEnv, file: string): string {
     ...cfg.cameras.map((c) => `  camera        ${c.name} ${c.resolution[0]}x${c.resolution[1]}: ${c.channels.join(', ')}`),
     `  expert        ${cfg.expert ? `yes (${cfg.expert.rules.length} rule${cfg.expert.rules.length === 1 ? '' : 's'})` : 'none (policies: random, noise, onnx:PATH)'}`,
     `  config hash   ${env.hash.slice(0, 16)}`,
+    // The keys `trajforge play` maps to this action space (the same table the page shows).
+    ...helpLines(keyMapForConfig(cfg)).map((l, i) => `  ${i === 0 ? 'play keys' : ''.padEnd(9)}     ${l.keys.padEnd(18)} ${l.what}`),
     '',
   ];
   return `${lines.join('\n')}\n`;

@@ -41,6 +41,9 @@ describe('trajforge envs --details', () => {
     expect(r.out).toContain('  action        Box(2): vx [-1, 1], vy [-1, 1]');
     expect(r.out).toContain('  camera        top 64x64: rgb, depth, segmentation');
     expect(r.out).toMatch(/ {2}expert {8}yes \(\d+ rules\)/);
+    // The keys trajforge play maps to the action space, documented per environment.
+    expect(r.out).toMatch(/^ {2}play keys {5}← → +vx: -1 \/ 1 while held$/m);
+    expect(r.out).toMatch(/^ {16}↓ ↑ +vy: -1 \/ 1 while held$/m);
     const all = await cli(['envs', '--details']);
     expect(all.out.match(/^ {2}config hash {3}[0-9a-f]{16}$/gm)!.length).toBe((await cli(['envs'])).out.trim().split('\n').length);
     const bad = await cli(['envs', '--details', 'PushCub-v1']);
