@@ -3,14 +3,15 @@ import { join } from 'node:path';
 import type { ResolvedEnv } from '../config/parse.js';
 import { TrajforgeError } from '../core/errors.js';
 import { writeFileAtomic } from '../output/atomic.js';
-import { LOCK_FILE, MARKER_FILE, openOutput } from '../output/folder.js';
+import { LOCK_FILE, MARKER_FILE } from '../output/folder.js';
 import { readJson } from '../dataset/json.js';
 import { sinkFor } from '../export/registry.js';
 import { DEFAULT_LAYOUT, RUN_SETTINGS, datasetMeta, type DatasetMeta, type DatasetSummary, type Layout } from '../dataset/meta.js';
 import type { PolicyKind, PolicySpec } from '../policy/policy.js';
 import { CHANNELS, type Channel } from '../render/renderer.js';
 import type { VideoCodec } from '../video/ffmpeg.js';
-import { outputNotices, resolveIn, stopwatch, type PipelineCallbacks, type StageProgress } from './progress.js';
+import { openResumableDataset } from './dataset-output.js';
+import { resolveIn, stopwatch, type PipelineCallbacks, type StageProgress } from './progress.js';
 import { produceEpisodes, type EpisodeJob } from '../episode/pool.js';
 import { episodeSeed } from '../episode/rollout.js';
 import { createRunner, type RunnerInit } from '../episode/runner.js';
@@ -98,16 +99,7 @@ export async function generateDataset(opts: GenerateOptions): Promise<GenerateRe
   const settings = runSettings(opts, meta);
   const recorded = opts.resume ? recordedRun(out, settings, () => sink.finishedRun?.(out, meta) ?? null) : null;
   if (recorded?.complete) return { dir: out, ...recorded.complete, successes: 0, bytes: 0, steps: 0, seconds: 0, resumedFrom: recorded.complete.episodes };
-  const output = openOutput(out, {
-    kind: 'dataset',
-    command: 'generate',
-    mode: opts.overwrite ? 'overwrite' : opts.resume ? 'resume' : 'new',
-    entries: sink.entries(meta),
-    accepts: ['overwrite', 'resume'],
-    resumable: true,
-    cwd: opts.cwd,
-    onNotice: outputNotices(opts.onNotice),
-  });
+  const output = openResumableDataset(out, 'generate', sink.entries(meta), opts);
   const elapsed = stopwatch();
   let steps = 0;
   let successes = 0;

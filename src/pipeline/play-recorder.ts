@@ -15,10 +15,11 @@ import type { EpisodeSink } from '../dataset/sink.js';
 import { replayEpisode, type StoredEpisode } from '../episode/replay.js';
 import type { CameraRequest } from '../episode/simulate.js';
 import { sinkFor } from '../export/registry.js';
-import { LOCK_FILE, MARKER_FILE, openOutput, type OutputFolder } from '../output/folder.js';
+import { LOCK_FILE, MARKER_FILE, type OutputFolder } from '../output/folder.js';
 import { Renderer, type Channel } from '../render/renderer.js';
 import { createEnv, type PhysicsEnv } from '../sim/env.js';
-import { outputNotices, resolveIn, type NoticeCallback } from './progress.js';
+import { openResumableDataset } from './dataset-output.js';
+import { resolveIn, type NoticeCallback } from './progress.js';
 
 /** What the page posts when an episode ends. */
 export interface TeleopEpisode {
@@ -101,16 +102,7 @@ export class TeleopRecorder {
     const dir = resolveIn(opts.cwd, opts.dir);
     let output: OutputFolder;
     try {
-      output = openOutput(dir, {
-        kind: 'dataset',
-        command: 'play',
-        mode: opts.overwrite ? 'overwrite' : opts.resume ? 'resume' : 'new',
-        entries: sink.entries(meta),
-        accepts: ['overwrite', 'resume'],
-        resumable: true,
-        cwd: opts.cwd,
-        onNotice: outputNotices(opts.onNotice),
-      });
+      output = openResumableDataset(dir, 'play', sink.entries(meta), opts);
     } catch (e) {
       env.close();
       throw e;

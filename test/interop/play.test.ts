@@ -18,22 +18,11 @@ import { validateDataset } from '../../src/pipeline/validate.js';
 import { Renderer } from '../../src/render/renderer.js';
 import { createEnv } from '../../src/sim/env.js';
 import { tmpDir } from '../helpers/dataset.js';
+import type { PlayState } from '../../src/web/play/main.js';
 import { artifactPath, launchBrowser } from './browser.js';
 
-interface State {
-  seed: number;
-  step: number;
-  obs: number[];
-  done: boolean;
-  success: boolean;
-  episodesRecorded: number;
-  lastSave: { ok: boolean; message: string } | null;
-  fps: number;
-  renderFps: number;
-  stepsPerSecond: number;
-  width: number;
-  height: number;
-}
+// The page's own type (a type-only import: nothing of the page runs in Node).
+type State = PlayState;
 
 let root: string;
 let browser: Browser;

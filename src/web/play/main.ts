@@ -14,7 +14,8 @@ import { CONTROL_KEYS, TeleopController, helpLines, keyMapFor } from '../../poli
 import { Renderer } from '../../render/renderer.js';
 import { createEnv } from '../../sim/env.js';
 
-interface PlayState {
+/** What the page's test hook reports (window.trajforgePlay.state()). */
+export interface PlayState {
   seed: number;
   step: number;
   obs: number[];
