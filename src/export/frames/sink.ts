@@ -3,7 +3,7 @@ import { dirname, join } from 'node:path';
 import { rotate, type Quat, type Vec3 } from '../../core/math.js';
 import type { PrimitiveShape } from '../../core/scene.js';
 import type { ChannelFrames, EpisodeData } from '../../dataset/episode.js';
-import { pngBytes as encodePng } from './png.js';
+import { pngBytes as encodePng } from '../png.js';
 import { asIoError } from '../../core/errors.js';
 import { removeMatching } from '../../dataset/journal.js';
 import { JournaledSink, dirBytes, type Intact, type JournalEntry } from '../../dataset/sink.js';

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { asIoError } from '../../core/errors.js';
 import { Proto } from '../../core/proto.js';
 import type { EpisodeData } from '../../dataset/episode.js';
-import { encodePng } from '../../render/png.js';
+import { pngBytes as encodePng } from '../png.js';
 import { writeFileAtomic } from '../../output/atomic.js';
 import { fileBytes, sizeProblem } from '../../dataset/journal.js';
 import { escapeRegExp } from '../../output/folder.js';

@@ -1,7 +1,7 @@
-/** The frames format's PNG encoder, read back by pngjs (an independent decoder) for every kind it writes. */
+/** The exporters' PNG encoder (frames, RLDS), read back by pngjs (an independent decoder) for every kind it writes. */
 import { PNG } from 'pngjs';
 import { describe, expect, it } from 'vitest';
-import { pngBytes } from '../../../src/export/frames/png.js';
+import { pngBytes } from '../../../src/export/png.js';
 
 describe('pngBytes', () => {
   const W = 7;

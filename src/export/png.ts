@@ -1,11 +1,12 @@
 import { crc32, deflateSync } from 'node:zlib';
 
 /**
- * PNG bytes (8- or 16-bit gray, RGB or RGBA; filter 0 on every row) deflated by Node's zlib. The
- * frames format writes four PNGs per step, and fast-png's pure-JS deflate (fflate) was a quarter
- * of a worker's time with all five formats: 269 µs for a 64x64 RGBA frame against 24 µs here,
- * and the files come out smaller (756 vs 896 bytes). Node only: render/png.ts stays the pure
- * encoder for the library and browsers.
+ * PNG bytes (8- or 16-bit gray, RGB or RGBA; filter 0 on every row) deflated by Node's zlib, for
+ * the exporters that store images as PNG (frames: four a step; RLDS: TFDS image features).
+ * fast-png's pure-JS deflate (fflate) was half of a worker's time with all five formats: 269 µs
+ * for a 64x64 RGBA frame against 24 µs here, and the files come out smaller (756 vs 896 bytes).
+ * Node only (exporters run in Node workers): render/png.ts stays the pure encoder for the library
+ * and browsers.
  */
 export function pngBytes(width: number, height: number, data: Uint8Array | Uint16Array, channels: 1 | 3 | 4): Uint8Array {
   const wide = data instanceof Uint16Array;
