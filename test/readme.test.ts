@@ -140,6 +140,11 @@ describe('README commands', () => {
       } else {
         const g = await cli(['generate', 'PushCube-v1', '--episodes', '3', '--seed', '1000', '--workers', '0', '--out', f], root);
         expect(g.code, g.err).toBe(0);
+        // A dataset `label` reads as video (no --eval) stands for another tool's: LeRobot's files
+        // only, without trajforge's sidecars, so the foreign reader is what the command runs on.
+        if (runs.some((r) => r.argv[0] === 'label' && !r.argv.includes('--eval') && r.argv[1] === f)) {
+          for (const own of ['meta/trajforge.json', 'meta/trajforge_episodes.jsonl', 'meta/trajforge_episodes', '.trajforge-output.json', '.trajforge-run.json']) rmSync(join(at, own), { recursive: true, force: true });
+        }
       }
     }
 

@@ -141,9 +141,12 @@ export function zipEntries(buf: Uint8Array): ZipEntry[] {
   return out;
 }
 
-/** One member's array. */
+/** One member's array, checked against the archive's CRC-32 and size (raw deflate carries neither). */
 export function entryArray(e: ZipEntry): NpyArray {
-  return parseNpy(e.method === 8 ? new Uint8Array(inflateRawSync(e.data)) : e.data);
+  if (e.method !== 8 && e.method !== 0) throw new Error(`${e.name}: compression method ${e.method} (only stored and deflate)`);
+  const raw = e.method === 8 ? new Uint8Array(inflateRawSync(e.data)) : e.data;
+  if (raw.length !== e.rawSize || crc32(raw) !== e.crc) throw new Error(`${e.name}: its bytes do not match the archive's size and CRC-32 (damaged)`);
+  return parseNpy(raw);
 }
 
 /** Reads .npz archives written by npzBytes (deflate or stored entries, little-endian arrays). */
@@ -154,12 +157,17 @@ export function readNpz(buf: Uint8Array): Record<string, NpyArray> {
 }
 
 function parseNpy(raw: Uint8Array): NpyArray {
+  if (raw.length < 10 || raw[0] !== 0x93 || String.fromCharCode(...raw.subarray(1, 6)) !== 'NUMPY') throw new Error('not an npy array (no \\x93NUMPY magic)');
   const headerLen = new DataView(raw.buffer, raw.byteOffset).getUint16(8, true);
   const header = Buffer.from(raw.subarray(10, 10 + headerLen)).toString('latin1');
-  const descr = /'descr': '([^']+)'/.exec(header)![1] as NpyArray['dtype'];
-  const shape = /'shape': \(([^)]*)\)/.exec(header)![1]!.split(',').map((s) => s.trim()).filter(Boolean).map(Number);
+  const descr = /'descr': '([^']+)'/.exec(header)?.[1] as NpyArray['dtype'] | undefined;
+  const shapeText = /'shape': \(([^)]*)\)/.exec(header)?.[1];
+  if (!descr || shapeText === undefined) throw new Error(`npy header without descr or shape: ${header.slice(0, 80)}`);
+  const shape = shapeText.split(',').map((s) => s.trim()).filter(Boolean).map(Number);
   const body = raw.slice(10 + headerLen);
   const ctor = { '<f4': Float32Array, '<f8': Float64Array, '<i4': Int32Array, '<i8': BigInt64Array, '|u1': Uint8Array, '|b1': Uint8Array, '<u2': Uint16Array }[descr];
   if (!ctor) throw new Error(`unsupported npy dtype ${descr}`);
-  return { dtype: descr, shape, data: new ctor(body.buffer, body.byteOffset, body.byteLength / ctor.BYTES_PER_ELEMENT) };
+  const count = shape.reduce((n, d) => n * d, 1);
+  if (body.byteLength !== count * ctor.BYTES_PER_ELEMENT) throw new Error(`npy body holds ${body.byteLength} bytes, shape (${shape.join(', ')}) of ${descr} needs ${count * ctor.BYTES_PER_ELEMENT}`);
+  return { dtype: descr, shape, data: new ctor(body.buffer, body.byteOffset, count) };
 }

@@ -9,6 +9,7 @@ import { crc32, deflateSync } from 'node:zlib';
  * and browsers.
  */
 export function pngBytes(width: number, height: number, data: Uint8Array | Uint16Array, channels: 1 | 3 | 4): Uint8Array {
+  if (!(Number.isInteger(width) && width > 0 && Number.isInteger(height) && height > 0)) throw new Error(`pngBytes: a PNG is at least 1x1, not ${width}x${height}`);
   const wide = data instanceof Uint16Array;
   const samples = width * channels;
   if (data.length !== samples * height) throw new Error(`pngBytes: ${data.length} samples for a ${width}x${height}x${channels} image`);

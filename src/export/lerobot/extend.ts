@@ -77,6 +77,7 @@ export async function addFeatureToLeRobot(
   const tmp = join(out, `.trajforge-encode-${process.pid}`);
   removeOwn(tmp);
   mkdirSync(tmp, { recursive: true });
+  let extrasOut: ExtrasFiles | null = null;
   let writer: ArrowParquetFile | null = null;
   try {
     // Videos: the same files at the same paths.
@@ -85,7 +86,8 @@ export async function addFeatureToLeRobot(
     const writerMeta = new MetadataWriter(tmp, meta, features);
     mkdirSync(join(tmp, 'meta', 'trajforge_episodes'), { recursive: true });
     const extrasIn = new ExtrasReader(src, chunksSize);
-    const extrasOut = new ExtrasFiles(tmp, { chunksSize, dataFileMb: side.run.layout.dataFileMb });
+    extrasOut = new ExtrasFiles(tmp, { chunksSize, dataFileMb: side.run.layout.dataFileMb });
+    const extrasTo = extrasOut;
     const columns = dataColumns(features);
     const statFeatures = episodeStatFeatures(meta, features);
     const numeric = new NumericCollector({ [key]: features[key]! }, [key]);
@@ -108,6 +110,7 @@ export async function addFeatureToLeRobot(
       const record: EpisodeRecord = {
         episode_index: e,
         source_episode: s.source_episode,
+        ...(s.origin !== undefined ? { origin: s.origin } : {}),
         seed: s.seed,
         length,
         success: s.success,
@@ -123,7 +126,7 @@ export async function addFeatureToLeRobot(
         // The feature's per-episode stats computed, every other feature's kept from the source.
         stats: Object.fromEntries(statFeatures.map((f) => [f, f === key ? numericStats(values.data, length, D) : keptStats(row, f, src, e)])),
       };
-      record.extras_file = copyEpisodeSidecar(extrasIn.episode(e, s), extrasOut, e, key, D, values.final);
+      record.extras_file = copyEpisodeSidecar(extrasIn.episode(e, s), extrasTo, e, key, D, values.final);
       writerMeta.add(record);
       return { from, length, data: values.data };
     };
@@ -170,7 +173,7 @@ export async function addFeatureToLeRobot(
     for (const k of Object.keys(features)) if (k === key) stats[k] = computed;
     else if (k in srcStats) stats[k] = srcStats[k];
     for (const [k, v] of Object.entries(srcStats)) if (!(k in stats)) stats[k] = v;
-    extrasOut.finish();
+    extrasTo.finish();
     const summary = writerMeta.finish({ stats: () => stats as ReturnType<NumericCollector['stats']> });
 
     // `out` holds nothing else (checked above): the entries move up one by one, and a failure
@@ -188,6 +191,7 @@ export async function addFeatureToLeRobot(
     removeOwn(tmp);
     return { ...summary, dir: out };
   } catch (err) {
+    (extrasOut as ExtrasFiles | null)?.abort();
     if (writer) await (writer as ArrowParquetFile).finish().catch(() => undefined);
     removeOwn(tmp);
     if (createdOut) removeEmptyFolder(out);

@@ -14,8 +14,9 @@ import { entryArray, zipCentral, zipEntries, zipEnd, zipLocal, type NpyArray, ty
 import type { Layout } from '../../dataset/meta.js';
 import { episodeExtrasPath, fileAddress } from './format.js';
 
-/** Zip without zip64 holds 65,535 members: the limit on one file's arrays. */
+/** Zip without zip64 holds 65,535 members and ends below 4 GiB: the limits on one file. */
 const MAX_ENTRIES = 0xffff;
+const MAX_ZIP_BYTES = 0xffffffff - 2 ** 26;
 
 export function extrasFilePath(dir: string, file: number, chunksSize: number): string {
   const [chunk, n] = fileAddress(file, chunksSize);
@@ -37,6 +38,7 @@ const prefix = (episode: number) => `episode_${String(episode).padStart(6, '0')}
 export class ExtrasFiles {
   private fd: number | null = null;
   private central: Uint8Array[] = [];
+  private centralBytes = 0;
   private count = 0;
   private bytes = 0;
   private next = 0;
@@ -50,7 +52,9 @@ export class ExtrasFiles {
   add(episode: number, members: readonly ZipEntry[]): number {
     if (members.length > MAX_ENTRIES) throw new TrajforgeError('E_INTERNAL', `episode ${episode} has ${members.length} sidecar arrays; one npz holds at most ${MAX_ENTRIES}`);
     const size = members.reduce((n, e) => n + e.data.length + e.name.length + 80, 0);
-    if (this.count > 0 && (this.bytes + size > this.layout.dataFileMb * 1024 * 1024 || this.count + members.length > MAX_ENTRIES)) this.finishFile();
+    // A zip without zip64 ends below 4 GiB, central directory included, whatever --data-file-mb says.
+    const limit = Math.min(this.layout.dataFileMb * 1024 * 1024, MAX_ZIP_BYTES);
+    if (this.count > 0 && (this.bytes + this.centralBytes + size > limit || this.count + members.length > MAX_ENTRIES)) this.finishFile();
     const tmp = this.tmpPath();
     try {
       if (this.fd === null) {
@@ -59,7 +63,9 @@ export class ExtrasFiles {
       }
       for (const m of members) {
         const entry = { ...m, name: `${prefix(episode)}${m.name}` };
-        this.central.push(zipCentral(entry, this.bytes));
+        const record = zipCentral(entry, this.bytes);
+        this.central.push(record);
+        this.centralBytes += record.length;
         const local = zipLocal(entry);
         writeAll(this.fd, local);
         writeAll(this.fd, entry.data);
@@ -67,6 +73,7 @@ export class ExtrasFiles {
         this.count++;
       }
     } catch (e) {
+      this.abort();
       throw asIoError(e, tmp);
     }
     return this.next;
@@ -97,9 +104,11 @@ export class ExtrasFiles {
       this.fd = null;
       renameSync(tmp, extrasFilePath(this.dir, this.next, this.layout.chunksSize));
     } catch (e) {
+      this.abort();
       throw asIoError(e, tmp);
     }
     this.central = [];
+    this.centralBytes = 0;
     this.count = 0;
     this.bytes = 0;
     this.next++;

@@ -50,6 +50,7 @@ export async function mergeLeRobot(inputs: string[], out: string, onEpisode?: (d
     else origins.push({ datasets: r.shards.map((si) => names[si] ?? inputs[si]!), run: { ...s.side.run, shard: { index: 0, count: 1 } }, episodes });
   }
   const mixed = origins.length > 1;
+  checkRunsOnce(runs, shards);
   const features = first.info.features as Record<string, Feature>;
   const videoKeys = Object.entries(features).filter(([, f]) => f.dtype === 'video').map(([k]) => k);
 
@@ -62,10 +63,11 @@ export async function mergeLeRobot(inputs: string[], out: string, onEpisode?: (d
   }
   const sources: Source[] = [];
   for (const [si, s] of shards.entries()) s.rows.forEach((row, local) => sources.push({ shard: si, local, row, side: s.episodes[local]! }));
-  sources.sort((a, b) => runOf.get(a.shard)! - runOf.get(b.shard)! || a.side.source_episode - b.side.source_episode || a.shard - b.shard);
+  // By run, then (inside an input that is itself a merge) by its runs, then by run episode number.
+  sources.sort((a, b) => runOf.get(a.shard)! - runOf.get(b.shard)! || (a.side.origin ?? 0) - (b.side.origin ?? 0) || a.side.source_episode - b.side.source_episode || a.shard - b.shard);
   for (let i = 1; i < sources.length; i++) {
     const [a, b] = [sources[i - 1]!, sources[i]!];
-    if (a.side.source_episode !== b.side.source_episode || runOf.get(a.shard) !== runOf.get(b.shard)) continue;
+    if (a.side.source_episode !== b.side.source_episode || runOf.get(a.shard) !== runOf.get(b.shard) || (a.side.origin ?? 0) !== (b.side.origin ?? 0)) continue;
     const [da, db] = [shards[a.shard]!.dir, shards[b.shard]!.dir];
     const why = a.shard === b.shard ? `appears twice in ${da}` : realpathSync(da) === realpathSync(db) ? `appears in both ${da} and ${db}, which are the same dataset given twice` : `appears in both ${da} and ${db}`;
     throw new TrajforgeError('E_DATASET_INVALID', `run episode ${a.side.source_episode} ${why}; merge the shards of one run, each once`);
@@ -110,40 +112,47 @@ export async function mergeLeRobot(inputs: string[], out: string, onEpisode?: (d
   const layout = first.side.run.layout;
   const data = new RolloverParquetFiles((n) => join(out, dataPath(...fileAddress(n, layout.chunksSize))), layout.dataFileMb * 1024 * 1024);
   const extras = new ExtrasFiles(out, layout);
-  for (const [ei, src] of sources.entries()) {
-    const length = Number(src.row.length);
-    const rows = await readers[src.shard]!.take(Number(src.row.dataset_from_index), length);
-    const table: Record<string, unknown[]> = {};
-    for (const c of columns) table[c.name] = rows.map((r) => normalize(r[c.name]));
-    table.episode_index = rows.map(() => BigInt(ei));
-    table.index = rows.map((_, t) => BigInt(index + t));
-    await data.write(typedColumns(columns, features, table, length), length, rows.length * columns.length * 16);
-    numeric.add(table, length);
-    const record: EpisodeRecord = {
-      episode_index: ei,
-      source_episode: src.side.source_episode,
-      ...(mixed ? { origin: originBase[runOf.get(src.shard)!]! + (src.side.origin ?? 0) } : {}),
-      seed: src.side.seed,
-      length,
-      success: src.side.success,
-      return: src.side.return,
-      from_index: index,
-      histograms: src.side.histograms,
-      bodies: src.side.bodies,
-      collisions: src.side.collisions,
-      data_file: data.file,
-      video: Object.fromEntries(
-        videoKeys.map((k) => {
-          const addr = `${Number(src.row[`videos/${k}/chunk_index`])}/${Number(src.row[`videos/${k}/file_index`])}`;
-          return [k, { file: videoMap.get(`${k}|${src.shard}|${addr}`)!, from_frame: Math.round(Number(src.row[`videos/${k}/from_timestamp`]) * first.info.fps) }];
-        }),
-      ),
-    };
-    addEpisodeStats(table, [record], features, episodeStatFeatures(meta, features));
-    record.extras_file = extras.add(ei, shards[src.shard]!.extras.episode(src.local, src.side).members());
-    writerMeta.add(record);
-    index += length;
-    onEpisode?.(ei + 1, sources.length);
+  try {
+    for (const [ei, src] of sources.entries()) {
+      const length = Number(src.row.length);
+      const rows = await readers[src.shard]!.take(Number(src.row.dataset_from_index), length);
+      const table: Record<string, unknown[]> = {};
+      for (const c of columns) table[c.name] = rows.map((r) => normalize(r[c.name]));
+      table.episode_index = rows.map(() => BigInt(ei));
+      table.index = rows.map((_, t) => BigInt(index + t));
+      await data.write(typedColumns(columns, features, table, length), length, rows.length * columns.length * 16);
+      numeric.add(table, length);
+      const record: EpisodeRecord = {
+        episode_index: ei,
+        source_episode: src.side.source_episode,
+        ...(mixed ? { origin: originBase[runOf.get(src.shard)!]! + (src.side.origin ?? 0) } : {}),
+        seed: src.side.seed,
+        length,
+        success: src.side.success,
+        return: src.side.return,
+        from_index: index,
+        histograms: src.side.histograms,
+        bodies: src.side.bodies,
+        collisions: src.side.collisions,
+        data_file: data.file,
+        video: Object.fromEntries(
+          videoKeys.map((k) => {
+            const addr = `${Number(src.row[`videos/${k}/chunk_index`])}/${Number(src.row[`videos/${k}/file_index`])}`;
+            return [k, { file: videoMap.get(`${k}|${src.shard}|${addr}`)!, from_frame: Math.round(Number(src.row[`videos/${k}/from_timestamp`]) * first.info.fps) }];
+          }),
+        ),
+      };
+      addEpisodeStats(table, [record], features, episodeStatFeatures(meta, features));
+      record.extras_file = extras.add(ei, shards[src.shard]!.extras.episode(src.local, src.side).members());
+      writerMeta.add(record);
+      index += length;
+      onEpisode?.(ei + 1, sources.length);
+    }
+  } catch (e) {
+    // Nothing of a failed merge stays open (the output folder goes with the failure).
+    data.abort();
+    extras.abort();
+    throw e;
   }
   await data.finish();
   extras.finish();
@@ -292,6 +301,29 @@ function checkCompatible(first: Shard, s: Shard): void {
   if (JSON.stringify(s.side.source ?? null) !== JSON.stringify(first.side.source ?? null)) throw differ('the source (simulator / world model / labelled / teleop, meta/trajforge.json source)', first.side.source ?? null, s.side.source ?? null);
 }
 
+/** A run's settings as merge compares them (the shard aside). */
+function runKey(run: DatasetMeta['run']): string {
+  const { shard: _shard, ...settings } = run;
+  return JSON.stringify(settings);
+}
+
+/**
+ * Each run goes in once: a run given on its own and again inside an input that is itself a merge
+ * (or inside two such inputs) would be copied twice without a word; it is named instead.
+ */
+function checkRunsOnce(runs: { shards: number[] }[], shards: Shard[]): void {
+  const seen = new Map<string, string>();
+  for (const r of runs) {
+    const s = shards[r.shards[0]!]!;
+    const keys = s.side.origins ? s.side.origins.map((o) => runKey(o.run)) : [runKey(s.side.run)];
+    for (const key of keys) {
+      const other = seen.get(key);
+      if (other !== undefined) throw new TrajforgeError('E_DATASET_INVALID', `${s.dir} holds a run that ${other} holds too (the same settings: ${key}); merge each run once`, { file: s.dir });
+      seen.set(key, s.dir);
+    }
+  }
+}
+
 /** The first run setting two inputs differ in, with both values. */
 function runDifference(a: Shard, b: Shard): string {
   const [ra, rb] = [a.side.run as unknown as Record<string, unknown>, b.side.run as unknown as Record<string, unknown>];
@@ -306,8 +338,7 @@ function runDifference(a: Shard, b: Shard): string {
 function groupRuns(shards: Shard[]): { shards: number[] }[] {
   const groups = new Map<string, number[]>();
   shards.forEach((s, i) => {
-    const { shard: _shard, ...settings } = s.side.run;
-    const key = s.side.origins ? `merged ${i}` : JSON.stringify(settings);
+    const key = s.side.origins ? `merged ${i}` : runKey(s.side.run);
     groups.set(key, [...(groups.get(key) ?? []), i]);
   });
   return [...groups.values()].map((shards) => ({ shards }));

@@ -164,6 +164,21 @@ describe('merge of runs with different seeds, policies and codecs', () => {
     const r = await cli(['replay', 'mixed', '--out', 'mixed-replay', '--channels', 'rgb'], root);
     expect(r.code, r.err).toBe(0);
     expect(r.out).toContain('replayed 5 episodes');
+
+    // A merged dataset merges again: with a third run its runs stay apart (3 origins, in order),
+    // and a run it already holds is refused rather than copied twice.
+    const c = await cli(['generate', 'PushCube-v1', '--episodes', '2', '--seed', '17', '--out', 'mix-c', '--workers', '0', '--channels', 'rgb'], root);
+    expect(c.code, c.err).toBe(0);
+    const again = await cli(['merge', 'mixed', 'mix-c', '--out', 'mixed-again'], root);
+    expect(again.code, again.err).toBe(0);
+    const side2 = JSON.parse(readFileSync(join(root, 'mixed-again', 'meta', 'trajforge.json'), 'utf8'));
+    expect(side2.origins.map((o: { run: { seed: number }; episodes: number }) => [o.run.seed, o.episodes])).toEqual([[5, 3], [11, 2], [17, 2]]);
+    const lines2 = readFileSync(join(root, 'mixed-again', 'meta', 'trajforge_episodes.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines2.map((l) => [l.origin, l.source_episode])).toEqual([[0, 0], [0, 1], [0, 2], [1, 0], [1, 1], [2, 0], [2, 1]]);
+    expect(await validateLeRobot(join(root, 'mixed-again'), { deep: true })).toEqual([]);
+    const twice = await cli(['merge', 'mixed', 'mix-a', '--out', 'mixed-twice'], root);
+    expect(twice.code).toBe(2);
+    expect(twice.err).toContain(`${join(root, 'mix-a')} holds a run that ${join(root, 'mixed')} holds too`);
   }, 180_000);
 });
 

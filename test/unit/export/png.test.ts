@@ -24,5 +24,6 @@ describe('pngBytes', () => {
 
   it('refuses a buffer whose size does not match the image', () => {
     expect(() => pngBytes(4, 4, new Uint8Array(10), 3)).toThrow(/10 samples for a 4x4x3 image/);
+    expect(() => pngBytes(0, 0, new Uint8Array(0), 3)).toThrow(/at least 1x1/);
   });
 });
