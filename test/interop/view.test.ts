@@ -269,4 +269,30 @@ describe('trajforge view in Chromium', () => {
     expect(seekMs).toBeLessThan(100);
     await page.close();
   }, 300_000);
+
+  it('pages a table of more episodes than it shows at once: 500 rows, following the selection, filters over all', async () => {
+    const many = join(root, 'many');
+    const env = loadEnv('PushCube-v1', { overrides: ['task.timeLimit=2', 'cameras[top].resolution=[8,8]'] });
+    await generateDataset(generateOptions(many, { env, episodes: 1100, codec: 'lossless', checkpoint: 200, channels: ['rgb'], policy: { kind: 'random', noise: 0, epsilon: 0 } }));
+    const s = await serve(many);
+    const page = await openPage(s.url);
+    await page.evaluate(() => window.trajforgeView.ready);
+    const rows = () => page.locator('[data-testid^="episode-row-"]');
+    const count = () => page.getByTestId('episode-count').textContent();
+    expect(await rows().count()).toBe(500);
+    expect(await count()).toBe('1–500 of 1100');
+    await page.getByTestId('rows-forward').click();
+    expect(await count()).toBe('501–1000 of 1100');
+    expect(await rows().first().getAttribute('data-index')).toBe('500');
+    // Selecting an episode on another page brings its page.
+    await page.evaluate(() => window.trajforgeView.select(1050));
+    expect(await count()).toBe('1001–1100 of 1100');
+    expect(await page.getByTestId('episode-row-1050').getAttribute('class')).toContain('selected');
+    expect(await page.getByTestId('rows-forward').isDisabled()).toBe(true);
+    // The filter searches every episode, not only the page shown.
+    await page.getByTestId('filter').fill('107');
+    expect(await count()).toMatch(/^\d+ of 1100$/);
+    expect(await rows().evaluateAll((trs) => trs.map((tr) => (tr as HTMLElement).dataset.index))).toEqual(expect.arrayContaining(['107', '1070', '1075']));
+    await page.close();
+  }, 300_000);
 });

@@ -47,6 +47,9 @@ function bytes(n: number): string {
 
 const fmt = (v: number | null | undefined) => (v === null || v === undefined || !Number.isFinite(v) ? '–' : Math.abs(v) >= 1e4 || (Math.abs(v) < 1e-3 && v !== 0) ? v.toExponential(2) : String(Number(v.toFixed(4))));
 
+/** Rows the episode table shows at once. */
+const TABLE_PAGE = 500;
+
 class Viewer {
   private summary!: ViewSummary;
   private episode = -1;
@@ -68,6 +71,8 @@ class Viewer {
   private opacity = 0.6;
   private sideBySide = false;
   private prediction: { start: number; frames: Frames; mse: number[]; panelWidth: number } | null = null;
+  /** The first row of the filtered, sorted episodes the table shows. */
+  private tableOffset = 0;
   private readonly el = {
     error: h('div', { className: 'error', hidden: true, role: 'alert', testid: 'error' }),
     header: h('header'),
@@ -75,6 +80,8 @@ class Viewer {
     filter: h('input', { type: 'search', placeholder: 'filter: task, index, seed…', testid: 'filter' }),
     success: h('select', { testid: 'filter-success' }, h('option', { value: 'all', textContent: 'all outcomes' }), h('option', { value: 'yes', textContent: 'successes' }), h('option', { value: 'no', textContent: 'failures' })),
     count: h('span', { className: 'muted', testid: 'episode-count' }),
+    pageBack: h('button', { textContent: '‹ rows', title: `the previous ${TABLE_PAGE} rows`, testid: 'rows-back', hidden: true }),
+    pageFwd: h('button', { textContent: 'rows ›', title: `the next ${TABLE_PAGE} rows`, testid: 'rows-forward', hidden: true }),
     title: h('h2', { testid: 'episode-title' }),
     play: h('button', { textContent: '▶', title: 'play / pause (space)', testid: 'play' }),
     slider: h('input', { type: 'range', min: '0', max: '0', value: '0', testid: 'slider' }),
@@ -133,8 +140,14 @@ class Viewer {
       return th;
     };
     const table = h('table', { className: 'episodes', testid: 'episodes' }, h('thead', {}, h('tr', {}, sortHead('index', '#'), sortHead('length', 'length'), sortHead('seed', 'seed'), sortHead('success', 'success'), sortHead('return', 'return'), sortHead('task', 'task'))), this.el.table);
-    this.el.filter.addEventListener('input', () => this.renderTable());
-    this.el.success.addEventListener('change', () => this.renderTable());
+    const refilter = () => {
+      this.tableOffset = 0;
+      this.renderTable();
+    };
+    this.el.filter.addEventListener('input', refilter);
+    this.el.success.addEventListener('change', refilter);
+    this.el.pageBack.addEventListener('click', () => this.pageTable(-1));
+    this.el.pageFwd.addEventListener('click', () => this.pageTable(1));
     const back = h('button', { textContent: '‹', title: 'previous frame (←; shift: 10)', testid: 'step-back' });
     const fwd = h('button', { textContent: '›', title: 'next frame (→; shift: 10)', testid: 'step-forward' });
     back.addEventListener('click', () => this.seek(this.frame - 1));
@@ -163,7 +176,7 @@ class Viewer {
       h(
         'main',
         {},
-        h('aside', {}, h('div', { className: 'filters' }, this.el.filter, this.el.success, this.el.count), h('div', { className: 'table-wrap' }, table)),
+        h('aside', {}, h('div', { className: 'filters' }, this.el.filter, this.el.success, this.el.count, this.el.pageBack, this.el.pageFwd), h('div', { className: 'table-wrap' }, table)),
         h(
           'section',
           { className: 'episode' },
@@ -229,8 +242,23 @@ class Viewer {
     });
   }
 
-  private renderTable(): void {
-    const rows = this.visibleRows();
+  /** Moves the table by a page of rows (the page is kept when the selection moves elsewhere by paging). */
+  private pageTable(direction: number): void {
+    this.tableOffset = Math.max(0, this.tableOffset + direction * TABLE_PAGE);
+    this.renderTable(false);
+  }
+
+  /**
+   * The table shows at most TABLE_PAGE rows of the filtered, sorted episodes (a dataset of tens of
+   * thousands stays quick to open, sort and filter): the page holding the selected episode unless
+   * the person pages away.
+   */
+  private renderTable(followSelection = true): void {
+    const all = this.visibleRows();
+    const at = all.findIndex((r) => r.index === this.episode);
+    if (followSelection && at >= 0 && (at < this.tableOffset || at >= this.tableOffset + TABLE_PAGE)) this.tableOffset = Math.floor(at / TABLE_PAGE) * TABLE_PAGE;
+    this.tableOffset = Math.min(this.tableOffset, Math.max(0, Math.floor((all.length - 1) / TABLE_PAGE) * TABLE_PAGE));
+    const rows = all.slice(this.tableOffset, this.tableOffset + TABLE_PAGE);
     this.el.table.replaceChildren(
       ...rows.map((r) => {
         const tr = h(
@@ -252,7 +280,13 @@ class Viewer {
       }),
     );
     for (const th of this.root.querySelectorAll('thead th')) th.classList.toggle('sorted', (th as HTMLElement).dataset.testid === `sort-${this.sortKey}`);
-    this.el.count.textContent = `${rows.length} of ${this.summary.episodes.length}`;
+    const total = this.summary.episodes.length;
+    const paged = all.length > TABLE_PAGE;
+    this.el.count.textContent = paged ? `${this.tableOffset + 1}–${this.tableOffset + rows.length} of ${all.length}${all.length < total ? ` (of ${total})` : ''}` : `${all.length} of ${total}`;
+    this.el.pageBack.hidden = !paged;
+    this.el.pageFwd.hidden = !paged;
+    this.el.pageBack.disabled = this.tableOffset === 0;
+    this.el.pageFwd.disabled = this.tableOffset + TABLE_PAGE >= all.length;
   }
 
   private renderStats(): void {
