@@ -5,7 +5,7 @@
  * libraries then, so npm leaves that optional dependency out, and the models run on
  * onnxruntime-web's WebAssembly build. Interop: it needs the npm cache and a few minutes.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -65,5 +65,27 @@ describe('npm install trajforge (offline, as a dependency)', () => {
     const label = run(['label', 'clip.mp4', '--model', 'model', '--out', 'labelled']);
     expect(label.status, label.stderr).toBe(0);
     expect(label.stdout).toContain('episodes      1 of up to 100 steps, 20 steps');
+  });
+
+  it('serves `trajforge view` from the shipped browser bundle and stops on Ctrl-C with exit 0', async () => {
+    const bin = join(project, 'node_modules', '.bin', 'trajforge');
+    if (!existsSync(join(project, 'ds'))) expect(spawnSync(bin, ['generate', 'PushCube-v1', '--episodes', '2', '--out', 'ds'], { cwd: project }).status).toBe(0);
+    const view = spawn(bin, ['view', 'ds'], { cwd: project, stdio: ['ignore', 'pipe', 'pipe'] });
+    const exited = new Promise<number | null>((done) => view.on('close', (code) => done(code)));
+    let out = '';
+    const url = await new Promise<string>((done, fail) => {
+      view.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+        const m = /at (http:\/\/127\.0\.0\.1:\d+\/)/.exec(out);
+        if (m) done(m[1]!);
+      });
+      void exited.then(() => fail(new Error(`view exited before serving: ${out}`)));
+    });
+    const app = await fetch(`${url}app.js`);
+    expect(app.status).toBe(200);
+    expect((await app.text()).length).toBeGreaterThan(10_000);
+    expect(((await (await fetch(`${url}api/dataset`)).json()) as { episodes: unknown[] }).episodes).toHaveLength(2);
+    view.kill('SIGINT');
+    expect(await exited).toBe(0);
   });
 });
