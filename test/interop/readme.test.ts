@@ -4,11 +4,13 @@
  * run through the CLI in a scratch folder in the order their inputs and outputs need, with episode
  * counts and training steps scaled down. Commands that cannot run here are skipped only for a
  * listed reason (CI runs them itself, or a suite of their own covers them); an unknown one fails.
+ * In the interop suite: it runs the README's whole pipeline (train, label --eval, dream) and
+ * stands beside the suites its skips point to.
  */
 import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { cli, tmpDir } from './helpers/dataset.js';
+import { cli, tmpDir } from '../helpers/dataset.js';
 
 interface ReadmeCommand {
   /** 1-based line in README.md. */
