@@ -24,10 +24,13 @@ export function writeFileAtomic(file: string, data: string | Uint8Array | readon
 function writeChunks(file: string, chunks: readonly Uint8Array[]): void {
   const fd = openSync(file, 'w');
   try {
-    for (const c of chunks) {
-      for (let at = 0; at < c.byteLength; ) at += writeSync(fd, c, at, c.byteLength - at);
-    }
+    for (const c of chunks) writeFully(fd, c);
   } finally {
     closeSync(fd);
   }
+}
+
+/** All of `bytes` at the descriptor's position (writeSync may write less than asked). */
+export function writeFully(fd: number, bytes: Uint8Array): void {
+  for (let at = 0; at < bytes.byteLength; ) at += writeSync(fd, bytes, at, bytes.byteLength - at);
 }

@@ -16,6 +16,7 @@ import { VideoStreams } from '../export/lerobot/episodes.js';
 import { auxKey, videoKey, type Feature } from '../export/lerobot/format.js';
 import { dataFiles, readEpisodesMeta, readInfo, type LeRobotInfo, type Row } from '../export/lerobot/reader.js';
 import { depthToRgb, flowToRgb, normalsToRgb, segmentationToRgb } from '../render/colorize.js';
+import { declaredNames } from '../export/lerobot/foreign.js';
 import type { Channel } from '../render/renderer.js';
 
 export type AuxChannel = Exclude<Channel, 'rgb'>;
@@ -217,10 +218,7 @@ const num = (v: unknown): number => (typeof v === 'bigint' ? Number(v) : Number(
 /** Names of a vector feature: its declared list (or LeRobot's {axes: [...]} form), else <key>_<i>. */
 function featureNames(key: string, f: Feature): string[] {
   const size = dims(f);
-  const names = f.names as unknown;
-  const list = Array.isArray(names) ? names : names && typeof names === 'object' ? Object.values(names as Record<string, unknown>).find(Array.isArray) : undefined;
-  if (Array.isArray(list) && list.length === size && list.every((n) => typeof n === 'string')) return list as string[];
-  return size === 1 ? [key] : Array.from({ length: size }, (_, i) => `${key}[${i}]`);
+  return declaredNames(f, size) ?? (size === 1 ? [key] : Array.from({ length: size }, (_, i) => `${key}[${i}]`));
 }
 
 function dims(f: Feature): number {
@@ -612,14 +610,16 @@ export class ViewData {
 
 /** One stored aux frame as the `trajforge render` strip draws it. */
 export function colorize(channel: AuxChannel, values: ArrayLike<number>, out: Uint8Array<ArrayBuffer>): Uint8Array {
+  // Parquet columns usually come as typed arrays already: copied only when they are not.
+  const floats = () => (values instanceof Float32Array ? values : Float32Array.from(values));
   switch (channel) {
     case 'depth':
-      return depthToRgb(Float32Array.from(values), out);
+      return depthToRgb(floats(), out);
     case 'segmentation':
-      return segmentationToRgb(Uint16Array.from(values), out);
+      return segmentationToRgb(values instanceof Uint16Array ? values : Uint16Array.from(values), out);
     case 'flow':
-      return flowToRgb(Float32Array.from(values), out);
+      return flowToRgb(floats(), out);
     case 'normals':
-      return normalsToRgb(Float32Array.from(values), out);
+      return normalsToRgb(floats(), out);
   }
 }

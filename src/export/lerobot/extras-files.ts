@@ -7,12 +7,13 @@
  * (`extras_file`); datasets written before this layout have one `episode_NNNNNN.npz` per episode,
  * which the reader still reads.
  */
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { asIoError, TrajforgeError } from '../../core/errors.js';
 import { entryArray, zipCentral, zipEntries, zipEnd, zipLocal, type NpyArray, type ZipEntry } from '../../dataset/npz.js';
 import type { Layout } from '../../dataset/meta.js';
-import { episodeExtrasPath, fileAddress } from './format.js';
+import { writeFully } from '../../output/atomic.js';
+import { episodeExtrasPath, episodeKey, fileAddress } from './format.js';
 
 /** Zip without zip64 holds 65,535 members and ends below 4 GiB: the limits on one file. */
 const MAX_ENTRIES = 0xffff;
@@ -25,10 +26,10 @@ export function extrasFilePath(dir: string, file: number, chunksSize: number): s
 
 /** A staged checkpoint part's copy of one episode's sidecar arrays (writer.ts), assembled from there. */
 export function partExtrasPath(partDir: string, episode: number): string {
-  return join(partDir, 'extras', `episode_${String(episode).padStart(6, '0')}.npz`);
+  return join(partDir, 'extras', `${episodeKey(episode)}.npz`);
 }
 
-const prefix = (episode: number) => `episode_${String(episode).padStart(6, '0')}/`;
+const prefix = (episode: number) => `${episodeKey(episode)}/`;
 
 /**
  * Episodes' sidecar arrays appended in order into rolling npz files. Members stream into the
@@ -67,8 +68,8 @@ export class ExtrasFiles {
         this.central.push(record);
         this.centralBytes += record.length;
         const local = zipLocal(entry);
-        writeAll(this.fd, local);
-        writeAll(this.fd, entry.data);
+        writeFully(this.fd, local);
+        writeFully(this.fd, entry.data);
         this.bytes += local.length + entry.data.length;
         this.count++;
       }
@@ -98,8 +99,8 @@ export class ExtrasFiles {
     const tmp = this.tmpPath();
     try {
       const centralBytes = this.central.reduce((n, c) => n + c.length, 0);
-      for (const c of this.central) writeAll(this.fd!, c);
-      writeAll(this.fd!, zipEnd(this.count, centralBytes, this.bytes));
+      for (const c of this.central) writeFully(this.fd!, c);
+      writeFully(this.fd!, zipEnd(this.count, centralBytes, this.bytes));
       closeSync(this.fd!);
       this.fd = null;
       renameSync(tmp, extrasFilePath(this.dir, this.next, this.layout.chunksSize));
@@ -113,10 +114,6 @@ export class ExtrasFiles {
     this.bytes = 0;
     this.next++;
   }
-}
-
-function writeAll(fd: number, bytes: Uint8Array): void {
-  for (let at = 0; at < bytes.byteLength; ) at += writeSync(fd, bytes, at, bytes.byteLength - at);
 }
 
 export interface EpisodeExtras {
@@ -149,7 +146,7 @@ export class ExtrasReader {
     }
     const file = chunked ? extrasFilePath(this.dir, line.extras_file as number, this.chunksSize) : episodeExtrasPath(this.dir, episode);
     const members = chunked ? this.load(file).get(prefix(episode)) : [...this.readArchive(file)];
-    if (!members || members.length === 0) throw new TrajforgeError('E_DATASET_INVALID', `${file}: no arrays of episode ${episode} (episode_${String(episode).padStart(6, '0')}/...); the file is damaged or not this dataset's: regenerate the dataset or restore it`, { file });
+    if (!members || members.length === 0) throw new TrajforgeError('E_DATASET_INVALID', `${file}: no arrays of episode ${episode} (${prefix(episode)}...); the file is damaged or not this dataset's: regenerate the dataset or restore it`, { file });
     const byKey = new Map(members.map((m) => [m.name.replace(/\.npy$/, ''), m]));
     return {
       file,

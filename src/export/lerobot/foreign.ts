@@ -35,10 +35,14 @@ export interface ForeignLayout {
 function featureNames(f: Feature | undefined, fallback: string): string[] {
   if (!f) return [];
   const size = Number(f.shape?.[0] ?? 1);
+  return declaredNames(f, size) ?? Array.from({ length: size }, (_, i) => `${fallback}_${i}`);
+}
+
+/** The `size` names a feature declares, as a list or in LeRobot's {axes: [...]} form; null when it declares none that fit. */
+export function declaredNames(f: Feature, size: number): string[] | null {
   const names = f.names as unknown;
   const list = Array.isArray(names) ? names : names && typeof names === 'object' ? Object.values(names as Record<string, unknown>).find(Array.isArray) : undefined;
-  if (Array.isArray(list) && list.length === size && list.every((n) => typeof n === 'string')) return list as string[];
-  return Array.from({ length: size }, (_, i) => `${fallback}_${i}`);
+  return Array.isArray(list) && list.length === size && list.every((n) => typeof n === 'string') ? (list as string[]) : null;
 }
 
 /** Height and width of a video feature: shape in the order its names give (LeRobot writes [height, width, channels]). */

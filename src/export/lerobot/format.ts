@@ -150,5 +150,10 @@ export function episodeStatFeatures(meta: DatasetMeta, features: Record<string, 
  * `camera/<name>/{positions, quaternions, K, world_to_camera}` per frame (float64, T + 1 rows).
  */
 export function episodeExtrasPath(dir: string, episode: number): string {
-  return join(dir, 'meta', 'trajforge_episodes', `episode_${String(episode).padStart(6, '0')}.npz`);
+  return join(dir, 'meta', 'trajforge_episodes', `${episodeKey(episode)}.npz`);
+}
+
+/** `episode_NNNNNN`: how an episode's sidecar arrays are named (a file, or a prefix in a shared one). */
+export function episodeKey(episode: number): string {
+  return `episode_${String(episode).padStart(6, '0')}`;
 }
