@@ -18,7 +18,11 @@ const { values, positionals } = parseArgs({
     episodes: { type: 'string', default: '300' },
     work: { type: 'string', default: '.bench-models' },
     arch: { type: 'string', default: 'conv' },
+    /** Model folder suffix, so a variant does not replace the defaults' model. */
+    tag: { type: 'string', default: '' },
     reuse: { type: 'boolean', default: false },
+    /** Extra trainWorldModel options as JSON, e.g. '{"keypointMaps":true}': how a variant is measured against the defaults. */
+    'train-options': { type: 'string', default: '{}' },
   },
 });
 const root = resolve(import.meta.dirname, '..');
@@ -37,14 +41,14 @@ const pct = (v: number | undefined) => (v === undefined || !Number.isFinite(v) ?
 const num = (v: number | undefined, d = 2, unit = '') => (v === undefined || !Number.isFinite(v) ? 'n/a' : `${v.toFixed(d)}${unit}`);
 for (const env of envIds) {
   const data = join(work, 'data', env);
-  const model = join(work, 'models', `${env}-${values.arch}`);
+  const model = join(work, 'models', `${env}-${values.arch}${values.tag ? `-${values.tag}` : ''}`);
   const t0 = performance.now();
   if (!(values.reuse && existsSync(join(data, 'meta', 'info.json')))) {
     await generateDataset({ env, out: data, episodes: Number(values.episodes), policy: { noise: 0.3, epsilon: 0.1 }, codec: 'lossless', overwrite: true });
   }
   const t1 = performance.now();
   if (!(values.reuse && existsSync(join(model, 'model.json')))) {
-    await trainWorldModel({ dataset: data, out: model, overwrite: true, kind: values.arch as 'conv' });
+    await trainWorldModel({ ...(JSON.parse(values['train-options']!) as object), dataset: data, out: model, overwrite: true, kind: values.arch as 'conv' });
   }
   const t2 = performance.now();
   const ev = await evaluateWorldModel({ model, dataset: data });

@@ -291,13 +291,13 @@ async function trainingEngineBench(): Promise<void> {
   const { initialParams, paramSpecs } = await import('../src/model/conv/network.js');
   const { DEFAULT_CONV_OPTIONS: o } = await import('../src/model/conv/train.js');
   const { OnnxModel } = await import('../src/model/onnx/runtime.js');
-  const shape = { width: 64, height: 64, depth: o.depth, latent: o.latent, hidden: o.hidden, actions: 2, states: 12, coords: o.coords > 0, keypoints: o.keypoints };
+  const shape = { width: 64, height: 64, depth: o.depth, latent: o.latent, hidden: o.hidden, actions: 2, states: 12, coords: o.coords > 0, keypoints: o.keypoints, context: o.context, decoderMaps: o.decoderMaps > 0 };
   const B = o.batch;
   const K = o.rollout;
   const rng = new Rng(2);
   const params = initialParams(shape, 0);
   const feeds: Record<string, { data: Float32Array; dims: number[] }> = {
-    frames: { data: Float32Array.from({ length: B * (K + 1) * 3 * 64 * 64 }, () => rng.next()), dims: [B * (K + 1), 3, 64, 64] },
+    frames: { data: Float32Array.from({ length: B * (K + shape.context) * 3 * 64 * 64 }, () => rng.next()), dims: [B * (K + shape.context), 3, 64, 64] },
     actions: { data: new Float32Array(B * K * 2), dims: [B * K, 2] },
     rewards: { data: new Float32Array(B * K), dims: [B * K, 1] },
     dones: { data: new Float32Array(B * K), dims: [B * K, 1] },

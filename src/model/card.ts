@@ -37,6 +37,12 @@ export const modelCardSchema = z.strictObject({
     range: z.tuple([z.literal(0), z.literal(1)]),
     /** Integer box-filter factor the encoder applies (inside its graph) before its pixel stem; decoded frames are input / downsample. */
     downsample: z.number().int().positive(),
+    /**
+     * Frames per encoder input (absent: 1). With 2 the encoder takes each frame and, as its
+     * `previous` input, the frame before it (the frame itself at a sequence's start): z then
+     * holds velocities.
+     */
+    context: z.number().int().min(1).max(2).optional(),
   }),
   /** What the decoder returns (and what eval compares): input frames box-filtered by input.downsample. */
   decoded: z.strictObject({
@@ -108,6 +114,7 @@ function cardInconsistency(card: ModelCard): string {
   if (s.latent_dims.some((d) => d >= card.latent)) return `state.latent_dims reach past latent ${card.latent}`;
   const want: Record<string, (number | null)[]> = {
     frames: [null, card.input.height, card.input.width, 3],
+    previous: [null, card.input.height, card.input.width, 3],
     z: [null, card.latent],
     z_next: [null, card.latent],
     action: [null, A],

@@ -23,7 +23,8 @@ import { downsampleInto, unitInto } from './transitions.js';
 /** What dreaming needs from a model: WorldModelSession satisfies it. */
 export interface DreamModel {
   readonly card: ModelCard;
-  encode(frames: Float32Array, n: number): Promise<Float32Array>;
+  /** See WorldModelSession.encode: `previous` holds each frame's predecessor for a model with context 2. */
+  encode(frames: Float32Array, n: number, previous?: Float32Array): Promise<Float32Array>;
   decode(z: Float32Array, n: number): Promise<Float32Array>;
   /** rgb bytes of round(255 · (decode(z) + offset)) saturated, as WorldModelSession.decodeRgb. */
   decodeRgb(z: Float32Array, offset: Float32Array, n: number): Promise<Uint8Array>;
@@ -57,6 +58,8 @@ export interface DreamOptions {
 /** Frames of a video at the encoder's input size (count × H × W × 3 rgb), and where each came from. */
 export interface StartFrames {
   frames: Uint8Array;
+  /** The frame before each (the frame itself where it is the video's first): what gives a start its motion. */
+  previous: Uint8Array;
   count: number;
   /** Per frame: its source and index there (recorded as the episode's provenance). */
   provenance: readonly EpisodeProvenance[];
@@ -330,6 +333,8 @@ export async function* dreamEpisodes(opts: DreamOptions, stats?: DreamStats): As
     const first = rows.length;
     const context = new Float32Array(count * P);
     const encoderFrames = new Float32Array(count * Q);
+    // Resets start at rest (each frame is its own predecessor); video starts move as the video did.
+    const previousFrames = opts.starts ? new Float32Array(count * Q) : undefined;
     for (let k = 0; k < count; k++) {
       const order = nextJob++;
       const job = opts.jobs[order]!;
@@ -341,6 +346,7 @@ export async function* dreamEpisodes(opts: DreamOptions, stats?: DreamStats): As
       const frame = opts.starts ? opts.starts.frames.subarray(from * Q, (from + 1) * Q) : renderer.render(scene, card.camera, ['rgb']).rgb!;
       downsampleInto(frame, full.width, full.height, card.input.downsample, context, k * P);
       unitInto(frame, encoderFrames, k * Q);
+      if (previousFrames) unitInto(opts.starts!.previous.subarray(from * Q, (from + 1) * Q), previousFrames, k * Q);
       const snap = scene.cameras.find((c) => c.name === card.camera)!;
       const cal = calibration(snap);
       const e: Live = {
@@ -367,7 +373,7 @@ export async function* dreamEpisodes(opts: DreamOptions, stats?: DreamStats): As
     }
     const t1 = performance.now();
     s.startSeconds += (t1 - t0) / 1000;
-    const z0 = await model.encode(encoderFrames, count);
+    const z0 = await model.encode(encoderFrames, count, previousFrames);
     const d0 = await model.decode(z0, count);
     for (let k = 0; k < count; k++) rows[first + k]!.z.set(z0.subarray(k * L, (k + 1) * L));
     for (let i = 0; i < count * P; i++) offsets[first * P + i] = context[i]! - d0[i]!;

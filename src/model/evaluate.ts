@@ -14,13 +14,15 @@ import { TrajforgeError } from '../core/errors.js';
 import { Rng } from '../core/rng.js';
 import { columnStats, matrix, type Matrix } from './linalg.js';
 import { linearCka, linearCkaUnbiased, linearProbeR2, mutualKnnAlignment, psnr, r2Score, ssim } from './metrics.js';
-import { encoderInput, frameRows, gatherRows, type Transitions } from './transitions.js';
+import { encoderInput, frameRows, gatherRows, predecessorRows, type Transitions } from './transitions.js';
 
 /** The four parts of a latent world model, batch-wise on flat row-major arrays. */
 export interface LatentWorldModel {
   readonly latent: number;
-  /** frames: camera-resolution encoder inputs (Transitions.source); decode returns Transitions.frames' size. */
-  encode(frames: Float32Array, n: number): Promise<Float32Array>;
+  /** Frames per encoder input (absent: 1): 2 when the encoder also takes each frame's predecessor. */
+  readonly context?: number;
+  /** frames: camera-resolution encoder inputs (Transitions.source), with their predecessors when context is 2; decode returns Transitions.frames' size. */
+  encode(frames: Float32Array, n: number, previous?: Float32Array): Promise<Float32Array>;
   decode(z: Float32Array, n: number): Promise<Float32Array>;
   step(z: Float32Array, actions: Float32Array, n: number): Promise<{ next: Float32Array; reward?: Float32Array; done?: Float32Array }>;
   inverse(z: Float32Array, zNext: Float32Array, n: number): Promise<Float32Array>;
@@ -65,6 +67,12 @@ export interface EvaluationInputs {
   ssimStride?: number;
   /** Frames used for the representation metrics (k-NN is quadratic). */
   maxRepresentationFrames?: number;
+  /**
+   * Open-loop windows evaluated: at most this many, evenly spread over the held-out windows
+   * (default 4,096). Long episodes give tens of thousands of heavily overlapping windows whose
+   * decoding dominated eval (CartPole: 11,163 windows, 372 s) without changing the means.
+   */
+  maxWindows?: number;
 }
 
 const f32 = (m: Matrix, rows: readonly number[]) => gatherRows(m.data, m.cols, rows);
@@ -72,10 +80,11 @@ const f32 = (m: Matrix, rows: readonly number[]) => gatherRows(m.data, m.cols, r
 /** PSNR of one frame, capped at 100 dB so an exact match does not make the mean infinite. */
 const framePsnr = (mse: number) => Math.min(psnr(mse), 100);
 
-/** Every (episode, start) window with `horizon` real steps ahead. */
-function windowsOf(t: Transitions, episodes: readonly number[], horizon: number): { episode: number; start: number }[] {
+/** The (episode, start) windows with `horizon` real steps ahead: every one, or maxWindows evenly spread. */
+function windowsOf(t: Transitions, episodes: readonly number[], horizon: number, maxWindows = 4096): { episode: number; start: number }[] {
   const out: { episode: number; start: number }[] = [];
   for (const e of episodes) for (let s = 0; s + horizon <= t.lengths[e]!; s++) out.push({ episode: e, start: s });
+  if (out.length > maxWindows) return spread(out, maxWindows);
   return out;
 }
 
@@ -83,11 +92,16 @@ function emptySteps(h: number): PerStep {
   return { mse: new Array<number>(h).fill(0), psnr: new Array<number>(h).fill(0), ssim: new Array<number>(h).fill(0) };
 }
 
+/** Latents of the given frame rows, each with its predecessor when the model's encoder takes one. */
+export function encodeRows(model: LatentWorldModel, t: Transitions, rows: readonly number[]): Promise<Float32Array> {
+  return model.encode(encoderInput(t, rows), rows.length, (model.context ?? 1) > 1 ? encoderInput(t, predecessorRows(t, rows)) : undefined);
+}
+
 /** Copy-last-frame: the prediction for every step is the context frame. */
 export function copyLastBaseline(inputs: EvaluationInputs): PerStep & { windows: number } {
   const { t, horizon: H } = inputs;
   const D = t.width * t.height * 3;
-  const windows = windowsOf(t, inputs.heldoutEpisodes, H);
+  const windows = windowsOf(t, inputs.heldoutEpisodes, H, inputs.maxWindows);
   if (windows.length === 0) throw new TrajforgeError('E_MODEL_SHAPE', `no held-out episode has ${H} steps`);
   const out = emptySteps(H);
   const ssimCount = new Array<number>(H).fill(0);
@@ -126,14 +140,14 @@ export async function evaluateWorldModel(model: LatentWorldModel, inputs: Evalua
   const L = model.latent;
   const A = t.actions.cols;
   const rng = new Rng(inputs.seed ?? 0);
-  const windows = windowsOf(t, inputs.heldoutEpisodes, H);
+  const windows = windowsOf(t, inputs.heldoutEpisodes, H, inputs.maxWindows);
   if (windows.length === 0) throw new TrajforgeError('E_MODEL_SHAPE', `no held-out episode has ${H} steps`);
   const n = windows.length;
 
   // Latents of every held-out frame, once.
   const heldFrames: number[] = [];
   for (const e of inputs.heldoutEpisodes) for (let i = 0; i <= t.lengths[e]!; i++) heldFrames.push(t.frameStarts[e]! + i);
-  const zHeld = await model.encode(encoderInput(t, heldFrames), heldFrames.length);
+  const zHeld = await encodeRows(model, t, heldFrames);
   const zIndex = new Map(heldFrames.map((r, i) => [r, i]));
   const zOf = (row: number) => zHeld.subarray(zIndex.get(row)! * L, (zIndex.get(row)! + 1) * L);
   const zStd = columnStats(zHeld, L, heldFrames.map((_, i) => i)).std;
@@ -256,7 +270,7 @@ async function representation(model: LatentWorldModel, inputs: EvaluationInputs,
   const trainFrames: number[] = [];
   for (const e of inputs.trainEpisodes) for (let i = 0; i <= t.lengths[e]!; i++) trainFrames.push(t.frameStarts[e]! + i);
   const fitRows = spread(trainFrames, 4 * max);
-  const zTrain = await model.encode(encoderInput(t, fitRows), fitRows.length);
+  const zTrain = await encodeRows(model, t, fitRows);
   const testIdx = spread(
     heldFrames.map((_, i) => i),
     4 * max,
@@ -300,7 +314,7 @@ export async function predictWindow(model: LatentWorldModel, t: Transitions, epi
   const A = t.actions.cols;
   const ctxRow = t.frameStarts[episode]! + start;
   const ctx = frameRows(t, [ctxRow]);
-  let z: Float32Array = await model.encode(encoderInput(t, [ctxRow]), 1);
+  let z: Float32Array = await encodeRows(model, t, [ctxRow]);
   const base = await model.decode(z, 1);
   const out = new Float32Array(horizon * D);
   for (let h = 0; h < horizon; h++) {

@@ -2,6 +2,7 @@
  * The contract every world-model family's export meets: four ONNX graphs with named inputs and
  * outputs, so PyTorch/JAX pipelines (and onnxruntime-node here) run exactly what was trained:
  *   encoder   frames [batch, H, W, 3] (rgb in [0,1])      -> z [batch, L]
+ *             (+ previous [batch, H, W, 3]: each frame's predecessor, when the card's input.context is 2)
  *   decoder   z [batch, L]                                -> frames [batch, H/f, W/f, 3] (unclipped)
  * The encoder takes the camera's frames and the decoder predicts at a size reduced by f.
  *   dynamics  z [batch, L], action [batch, A] (env units) -> z_next [batch, L], reward [batch, 1], done [batch, 1] (probability)
@@ -27,6 +28,8 @@ export interface PartShape {
   readonly height: number;
   readonly latent: number;
   readonly actionDim: number;
+  /** Frames per encoder input (default 1): with 2 the encoder also takes each frame's predecessor. */
+  readonly context?: number;
 }
 
 /** The card's `parts` entry: one file per part with its declared signature. */
@@ -39,7 +42,10 @@ export function partSignatures(m: PartShape): Record<PartName, PartSignature> {
   const z = ['batch', m.latent];
   const a = ['batch', m.actionDim];
   return {
-    encoder: { inputs: [{ name: 'frames', shape: ['batch', m.inputHeight, m.inputWidth, 3] }], outputs: [{ name: 'z', shape: z }] },
+    encoder: {
+      inputs: [{ name: 'frames', shape: ['batch', m.inputHeight, m.inputWidth, 3] }, ...((m.context ?? 1) > 1 ? [{ name: 'previous', shape: ['batch', m.inputHeight, m.inputWidth, 3] }] : [])],
+      outputs: [{ name: 'z', shape: z }],
+    },
     decoder: { inputs: [{ name: 'z', shape: z }], outputs: [{ name: 'frames', shape: ['batch', m.height, m.width, 3] }] },
     dynamics: {
       inputs: [

@@ -15,7 +15,8 @@ import { unitInto } from './transitions.js';
 /** What labelling needs from a model: WorldModelSession satisfies it. */
 export interface LabelModel {
   readonly card: ModelCard;
-  encode(frames: Float32Array, n: number): Promise<Float32Array>;
+  /** Consecutive frames of sequences of the given lengths, back to back (see WorldModelSession.encodeSequences). */
+  encodeSequences(frames: Float32Array, lengths: readonly number[]): Promise<Float32Array>;
   step(z: Float32Array, action: Float32Array, n: number): Promise<{ next: Float32Array; reward: Float32Array; done: Float32Array }>;
   inverse(z: Float32Array, zNext: Float32Array, n: number): Promise<Float32Array>;
 }
@@ -87,7 +88,7 @@ export async function labelClips(model: LabelModel, clips: readonly FrameClip[],
     unitInto(c.frames.subarray(0, c.count * P), input, row * P);
     row += c.count;
   }
-  const z = await model.encode(input, frames);
+  const z = await model.encodeSequences(input, clips.map((c) => c.count));
 
   // Pairs (z_t, z_t+1) within each clip, never across a clip boundary.
   const z0 = new Float32Array(pairs * L);

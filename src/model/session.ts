@@ -101,9 +101,27 @@ export class WorldModelSession {
     return this.chunked(this.parts[part], n, inputs, outputs, floats, (length) => new Float32Array(length), CHUNK[part]);
   }
 
-  async encode(frames: Float32Array, n: number): Promise<Float32Array> {
+  /** Frames per encoder input (model.json input.context): 2 when z holds velocities. */
+  get context(): number {
+    return encoderContext(this.card);
+  }
+
+  /**
+   * Frames [n, H, W, 3] -> z. A model with context 2 also takes each frame's predecessor
+   * (`previous`, same layout); without it every frame counts as its own predecessor (at rest).
+   */
+  async encode(frames: Float32Array, n: number, previous?: Float32Array): Promise<Float32Array> {
     const { height, width } = this.card.input;
-    return (await this.batched('encoder', n, [['frames', frames, [height, width, 3]]], [['z', this.latent]]))[0]!;
+    const inputs: [string, Float32Array, number[]][] = [['frames', frames, [height, width, 3]]];
+    if (this.context > 1) inputs.push(['previous', previous ?? frames, [height, width, 3]]);
+    return (await this.batched('encoder', n, inputs, [['z', this.latent]]))[0]!;
+  }
+
+  /** Consecutive frames of sequences of the given lengths (back to back): each frame's predecessor is the one before it in its sequence. */
+  async encodeSequences(frames: Float32Array, lengths: readonly number[]): Promise<Float32Array> {
+    const n = lengths.reduce((a, b) => a + b, 0);
+    const per = this.card.input.width * this.card.input.height * 3;
+    return this.encode(frames, n, this.context > 1 ? predecessorFrames(frames, per, lengths) : undefined);
   }
 
   async decode(z: Float32Array, n: number): Promise<Float32Array> {
@@ -172,6 +190,27 @@ function floats(data: Float32Array | Uint8Array, name: string): Float32Array {
 }
 
 /** Throws unless a loaded graph has exactly the card's tensors, with the card's fixed dims. */
+/** Frames per encoder input a card declares (1 when absent). */
+export function encoderContext(card: ModelCard): number {
+  return card.input.context ?? 1;
+}
+
+/**
+ * Each frame's predecessor (the frame itself at the start of a sequence) for frames of sequences
+ * of the given lengths stored back to back, `per` values a frame: the encoder's `previous` input.
+ */
+export function predecessorFrames(frames: Float32Array, per: number, lengths: readonly number[]): Float32Array {
+  const out = new Float32Array(frames.length);
+  let row = 0;
+  for (const n of lengths) {
+    if (n <= 0) continue;
+    out.set(frames.subarray(row * per, (row + 1) * per), row * per);
+    if (n > 1) out.set(frames.subarray(row * per, (row + n - 1) * per), (row + 1) * per);
+    row += n;
+  }
+  return out;
+}
+
 function checkSignature(model: OnnxModel, declared: ModelCard['parts'][PartName], file: string): void {
   const actual = model.signature();
   for (const side of ['inputs', 'outputs'] as const) {

@@ -163,6 +163,12 @@ export function encoderInput(t: Transitions, rows: readonly number[]): Float32Ar
   return out;
 }
 
+/** Each row's predecessor frame row: the row before it, or itself at an episode's first frame (the encoder's `previous` input). */
+export function predecessorRows(t: Transitions, rows: readonly number[]): number[] {
+  const starts = new Set(t.frameStarts);
+  return rows.map((r) => (starts.has(r) ? r : r - 1));
+}
+
 /** Box-filters n float frames (H·W·3 rows) by an integer factor: the encoders' first step (the ONNX graphs pool the same way). */
 export function poolFrames(frames: Float32Array, n: number, width: number, height: number, factor: number): Float32Array {
   if (factor === 1) return frames;

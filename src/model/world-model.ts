@@ -42,13 +42,22 @@ export interface WorldModel {
   readonly camera: string;
   /** Encoder input frames: the camera's resolution. */
   readonly input: { readonly width: number; readonly height: number };
+  /**
+   * Frames the encoder sees per latent: 1, or 2 when it also takes each frame's predecessor (z
+   * then holds velocities; model.json input.context).
+   */
+  readonly context: number;
   /** Decoded frames: the input box-filtered by card.input.downsample. */
   readonly decoded: { readonly width: number; readonly height: number };
   /**
    * Frames N × H × W × 3 (rgb, row-major, input size) -> latents N × Z. Uint8 frames are rgb
-   * bytes (divided by 255 here); Float32 frames are already in [0, 1].
+   * bytes (divided by 255 here); Float32 frames are already in [0, 1]. With context 2, `previous`
+   * holds each frame's predecessor (same layout and type); without it each frame counts as its own
+   * (at rest). For consecutive frames of one clip, encodeSequence builds it.
    */
-  encode(frames: Uint8Array | Uint8ClampedArray | Float32Array): Promise<Float32Array>;
+  encode(frames: Uint8Array | Uint8ClampedArray | Float32Array, previous?: Uint8Array | Uint8ClampedArray | Float32Array): Promise<Float32Array>;
+  /** Consecutive frames of one clip (N × H × W × 3) -> N latents, each frame's predecessor the one before it. */
+  encodeSequence(frames: Uint8Array | Uint8ClampedArray | Float32Array): Promise<Float32Array>;
   /** Latents N × Z and actions N × A -> next latents, rewards and termination probabilities. */
   step(z: Float32Array, actions: Float32Array): Promise<WorldModelStep>;
   /** Latents N × Z -> frames N × h × w × 3 in [0, 1] (decoded size; unclipped). */
@@ -75,6 +84,7 @@ class LoadedWorldModel implements WorldModel {
   readonly camera: string;
   readonly input: { readonly width: number; readonly height: number };
   readonly decoded: { readonly width: number; readonly height: number };
+  readonly context: number;
   private session: WorldModelSession | null;
 
   constructor(
@@ -89,14 +99,26 @@ class LoadedWorldModel implements WorldModel {
     this.camera = card.camera;
     this.input = { width: card.input.width, height: card.input.height };
     this.decoded = { width: card.decoded.width, height: card.decoded.height };
+    this.context = session.context;
   }
 
-  async encode(frames: Uint8Array | Uint8ClampedArray | Float32Array): Promise<Float32Array> {
+  async encode(frames: Uint8Array | Uint8ClampedArray | Float32Array, previous?: Uint8Array | Uint8ClampedArray | Float32Array): Promise<Float32Array> {
     const { width, height } = this.input;
     const per = width * height * 3;
-    const n = this.rows('encode', 'frames', frames, per, `${width}x${height}x3 frames (the encoder's input, camera '${this.camera}')`, true);
-    const input = frames instanceof Float32Array ? frames : unit(frames);
-    return this.live('encode').encode(input, n);
+    const what = `${width}x${height}x3 frames (the encoder's input, camera '${this.camera}')`;
+    const n = this.rows('encode', 'frames', frames, per, what, true);
+    if (previous !== undefined) {
+      const m = this.rows('encode', 'previous', previous, per, what, true);
+      if (m !== n) throw new TrajforgeError('E_MODEL_SHAPE', `encode: frames holds ${n} frame(s) but previous holds ${m}; pass one predecessor per frame`);
+    }
+    const asFloats = (x: Uint8Array | Uint8ClampedArray | Float32Array) => (x instanceof Float32Array ? x : unit(x));
+    return this.live('encode').encode(asFloats(frames), n, previous === undefined ? undefined : asFloats(previous));
+  }
+
+  async encodeSequence(frames: Uint8Array | Uint8ClampedArray | Float32Array): Promise<Float32Array> {
+    const { width, height } = this.input;
+    const n = this.rows('encodeSequence', 'frames', frames, width * height * 3, `${width}x${height}x3 frames (the encoder's input, camera '${this.camera}')`, true);
+    return this.live('encodeSequence').encodeSequences(frames instanceof Float32Array ? frames : unit(frames), [n]);
   }
 
   async step(z: Float32Array, actions: Float32Array): Promise<WorldModelStep> {

@@ -114,7 +114,7 @@ export async function encodeDataset(opts: EncodeOptions): Promise<EncodeSummary>
       row += ep.length + 1;
     }
     const t0 = performance.now();
-    const z = pendingFrames > 0 ? await session.encode(input, pendingFrames) : new Float32Array(0);
+    const z = pendingFrames > 0 ? await session.encodeSequences(input, pending.map((ep) => ep.length + 1)) : new Float32Array(0);
     encodeMs += performance.now() - t0;
     row = 0;
     for (const ep of pending) {

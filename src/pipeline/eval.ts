@@ -8,7 +8,7 @@ import { copyLastBaseline, evaluateWorldModel as evaluateModel, predictWindow, t
 import { cardParts } from '../model/export.js';
 import { exportLinearModel } from '../model/linear/export.js';
 import { fitLinearOnnx, type LinearWorldModel } from '../model/linear/model.js';
-import { WorldModelSession } from '../model/session.js';
+import { encoderContext, WorldModelSession } from '../model/session.js';
 import { readModelCard, readModelParts } from '../model/store.js';
 import { episodeRows, frameRows, varyingColumns } from '../model/transitions.js';
 import { encodePng } from '../render/png.js';
@@ -70,14 +70,16 @@ export async function evaluateWorldModel(opts: EvalOptions): Promise<EvalSummary
   const elapsed = stopwatch();
   const dataset = opts.dataset;
   const horizon = checkInt(opts.horizon ?? 10, 'horizon', 1);
-  const context = checkInt(opts.context ?? 1, 'context', 1);
-  if (context !== 1) throw new TrajforgeError('E_USAGE', '--context: this model is Markov in its latent and conditions on the last context frame; use --context 1');
+  const asked = opts.context === undefined ? undefined : checkInt(opts.context, 'context', 1);
   const out = resolveIn(opts.cwd, opts.out ?? join(opts.model, 'eval'));
   const reportOutput: OutputOptions = { kind: 'report', command: 'eval', mode: 'overwrite', entries: REPORT_ENTRIES, inputs: [dataset], hosts: [opts.model], cwd: opts.cwd, onNotice: outputNotices(opts.onNotice) };
   preflightOutput(out, reportOutput);
   const started = performance.now();
   const modelDir = resolveIn(opts.cwd, opts.model);
   const card = readModelCard(modelDir);
+  // The model is Markov in its latent: it conditions on as many frames as its encoder sees.
+  const context = encoderContext(card);
+  if (asked !== undefined && asked !== context) throw new TrajforgeError('E_USAGE', `--context ${asked}: the model's encoder sees ${context} frame(s) per latent (model.json input.context), so predictions start from ${context} context frame(s); use --context ${context} or leave it out`);
   // Refused before anything is loaded or written: a report of a model on another
   // environment's data is meaningless and would replace the model's own report.
   const { note } = checkModelTarget(card, datasetTarget(datasetMeta(resolveIn(opts.cwd, dataset)), dataset));
@@ -167,5 +169,6 @@ export async function evaluateWorldModel(opts: EvalOptions): Promise<EvalSummary
 function linearCard(card: ModelCard, m: LinearWorldModel): ModelCard {
   const latent = m.pca.components.rows;
   const shape = { inputWidth: m.inputWidth, inputHeight: m.inputHeight, width: m.width, height: m.height, latent, actionDim: card.action.names.length };
-  return { ...card, kind: 'linear', latent, state: { names: [], latent_dims: [], mean: [], std: [] }, parts: cardParts(shape) };
+  const { context: _encoderContext, ...input } = card.input; // the baseline sees one frame
+  return { ...card, kind: 'linear', input, latent, state: { names: [], latent_dims: [], mean: [], std: [] }, parts: cardParts(shape) };
 }

@@ -15,6 +15,8 @@ export interface ModelShape {
   height: number;
   latent: number;
   actionDim: number;
+  /** Frames per encoder input (default 1; see ModelCard input.context). */
+  context?: number;
   state: ModelCard['state'];
 }
 
@@ -57,7 +59,7 @@ export function buildModelCard(x: ModelCardInputs): ModelCard {
       frames: data.transitions.states.rows,
     },
     camera: data.camera,
-    input: { width: model.inputWidth, height: model.inputHeight, channels: 3, layout: 'NHWC', range: [0, 1], downsample: data.downsample },
+    input: { width: model.inputWidth, height: model.inputHeight, channels: 3, layout: 'NHWC', range: [0, 1], downsample: data.downsample, ...((model.context ?? 1) > 1 ? { context: model.context } : {}) },
     decoded: { width: model.width, height: model.height },
     latent: model.latent,
     action: { names: data.meta.actionNames, low: actuators.map((a) => finite(a.low)), high: actuators.map((a) => finite(a.high)) },

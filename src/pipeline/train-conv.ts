@@ -127,6 +127,7 @@ export async function fitConv(x: ConvFitInputs): Promise<ConvFit> {
     height: d.frame.input.height,
     latent: o.latent,
     actionDim: t.actions.cols,
+    context: o.context,
     state: convStateReadout(d.frame.state, result.state.params, data.meta.observationNames, o.latent, (c) => t.states.data[split.train.length > 0 ? t.frameStarts[split.train[0]!]! * t.states.cols + c : c]!),
   };
   return { parts: exportConvModel(model), shape, log, steps: result.state.step, stopped: result.stopped };

@@ -61,7 +61,7 @@ export interface TrainOptions extends PipelineCallbacks<TrainProgress> {
   downsample?: number;
   /** keypoints: state-phase epochs (the dynamics phase runs half as many, at least 1). Default 12. */
   epochs?: number;
-  /** Latent size (>= 2). Default 64 (conv), 128 (keypoints). */
+  /** Latent size (>= 2). Default 96 (conv), 128 (keypoints). */
   latent?: number;
   /** Hidden width of the MLPs (>= 4). Default 256 (conv), 128 (keypoints). */
   hidden?: number;
@@ -77,6 +77,10 @@ export interface TrainOptions extends PipelineCallbacks<TrainProgress> {
   budgetSeconds?: number;
   /** conv: continue the run whose checkpoint is in `out` (after a kill or a budget stop). */
   resume?: boolean;
+  /** conv: frames the encoder sees: 1 (each frame alone) or 2 (each frame and the one before it, so z holds velocities). Default 2. */
+  context?: number;
+  /** conv: the decoder draws z's keypoints as Gaussian maps into its last two layers. Default true. */
+  keypointMaps?: boolean;
   /** conv: learned keypoints (spatial soft-argmax) at the end of z. Default 16. */
   learnedKeypoints?: number;
   /** conv: onnxruntime threads for training. Default 2. */
@@ -156,11 +160,11 @@ export async function trainWorldModel(opts: TrainOptions): Promise<TrainSummary>
 
 /** Options of one family given to another are a mistake worth naming, not something to ignore. */
 const FAMILY_OPTIONS: Record<WorldModelKind, (keyof TrainOptions)[]> = {
-  conv: ['steps', 'batch', 'depth', 'learningRate', 'budgetSeconds', 'resume', 'threads', 'learnedKeypoints'],
+  conv: ['steps', 'batch', 'depth', 'learningRate', 'budgetSeconds', 'resume', 'threads', 'learnedKeypoints', 'context', 'keypointMaps'],
   keypoints: ['epochs', 'keypoints', 'dynamicsNoise', 'sprites', 'spriteCount', 'downsample'],
   linear: ['downsample'],
 };
-const FLAGS: Partial<Record<keyof TrainOptions, string>> = { learningRate: 'lr', budgetSeconds: 'budget', dynamicsNoise: 'dynamics-noise', spriteCount: 'sprite-count', learnedKeypoints: 'learned-keypoints' };
+const FLAGS: Partial<Record<keyof TrainOptions, string>> = { learningRate: 'lr', budgetSeconds: 'budget', dynamicsNoise: 'dynamics-noise', spriteCount: 'sprite-count', learnedKeypoints: 'learned-keypoints', keypointMaps: 'keypoint-maps' };
 
 function refuseOtherFamilysOptions(opts: TrainOptions, kind: WorldModelKind): void {
   for (const [family, keys] of Object.entries(FAMILY_OPTIONS) as [WorldModelKind, (keyof TrainOptions)[]][]) {
@@ -188,9 +192,13 @@ async function trainConv(opts: TrainOptions): Promise<TrainSummary> {
     stateWeight: checkNumber(opts.stateWeight ?? D.stateWeight, 'state-weight'),
     coords: D.coords,
     keypoints: checkInt(opts.learnedKeypoints ?? D.keypoints, 'learned-keypoints', 0),
+    context: checkInt(opts.context ?? D.context, 'context', 1),
+    decoderMaps: opts.keypointMaps === undefined ? D.decoderMaps : opts.keypointMaps ? 1 : 0,
     seed: checkInt(opts.seed ?? 0, 'seed', 0),
-  };;
-  if (options.latent <= 2 * options.keypoints) throw new TrajforgeError('E_USAGE', `--latent ${options.latent} must exceed twice --learned-keypoints (${options.keypoints} keypoints take ${2 * options.keypoints} latent dims)`);
+  };
+  if (options.context > 2) throw new TrajforgeError('E_USAGE', `--context must be 1 (the frame alone) or 2 (the frame and the one before it), got ${options.context}`);
+  const keypointDims = 2 * options.keypoints * options.context;
+  if (options.latent <= keypointDims) throw new TrajforgeError('E_USAGE', `--latent ${options.latent} must exceed ${keypointDims}: ${options.keypoints} learned keypoints take ${keypointDims} latent dims${options.context > 1 ? ' (position and motion)' : ''}; raise --latent or lower --learned-keypoints`);
   if (!(options.learningRate > 0)) throw new TrajforgeError('E_USAGE', `--lr must be > 0, got ${options.learningRate}`);
   if (!(options.stateWeight >= 0)) throw new TrajforgeError('E_USAGE', `--state-weight must be >= 0, got ${options.stateWeight}`);
   if (opts.budgetSeconds !== undefined && !(opts.budgetSeconds > 0)) throw new TrajforgeError('E_USAGE', `--budget must be a positive duration, got ${opts.budgetSeconds} s`);

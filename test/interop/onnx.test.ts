@@ -84,7 +84,7 @@ describe('python3-onnx checks every exported world-model graph', () => {
 });
 
 describe('python3-onnx checks the convolutional model: its training step and its four parts', () => {
-  const shape = { width: 16, height: 16, depth: 4, latent: 8, hidden: 16, actions: 2, states: 2, coords: true, keypoints: 2 };
+  const shape = { width: 16, height: 16, depth: 4, latent: 12, hidden: 16, actions: 2, states: 2, coords: true, keypoints: 2, context: 2, decoderMaps: true };
 
   it('the training-step graph (forward, backward, Adam) passes the full check; updated weights keep their shapes', () => {
     const { bytes } = trainGraph(shape, 2, 3, undefined, new Float32Array(16 * 16).fill(1));
@@ -101,7 +101,7 @@ describe('python3-onnx checks the convolutional model: its training step and its
     ]) {
       const params = initialParams(shape, 0);
       const parts = exportConvModel({ shape, input, params, action: { center: new Float32Array(2), scale: Float32Array.of(1, 1) }, reward: { mean: 0, std: 1 }, state: { columns: [0, 1], mean: new Float32Array(2), std: Float32Array.of(1, 1) } });
-      const sig = partSignatures({ inputWidth: input.width, inputHeight: input.height, width: input.width, height: input.height, latent: 8, actionDim: 2 });
+      const sig = partSignatures({ inputWidth: input.width, inputHeight: input.height, width: input.width, height: input.height, latent: 12, actionDim: 2, context: 2 });
       for (const p of PART_NAMES) {
         const { versions, shapes } = pythonOnnx(parts[p], `conv-${input.width}x${input.height}-${p}.onnx`);
         expect(versions, p).toBe('8 17');

@@ -13,7 +13,7 @@ import type { ConvModel } from './train.js';
 export function exportConvModel(m: ConvModel): Record<PartName, Uint8Array> {
   const { shape, input } = m;
   const work = { width: shape.width, height: shape.height };
-  const sig = partSignatures({ inputWidth: input.width, inputHeight: input.height, width: input.width, height: input.height, latent: shape.latent, actionDim: shape.actions });
+  const sig = partSignatures({ inputWidth: input.width, inputHeight: input.height, width: input.width, height: input.height, latent: shape.latent, actionDim: shape.actions, context: shape.context });
   const A = shape.actions;
   const dims = new Map(paramSpecs(shape).map((p) => [p.name, p.dims]));
   /** The trained weights as constants of t's graph, each added on first use. */
@@ -30,10 +30,14 @@ export function exportConvModel(m: ConvModel): Record<PartName, Uint8Array> {
   };
 
   const enc = new Tape('trajforge_conv_encoder');
-  const frames = enc.input('frames', sig.encoder.inputs[0]!.shape);
-  const nchw = enc.graph.node('Transpose', [frames], { perm: { ints: [0, 3, 1, 2] } });
-  const resized = enc.declare(resizeNode(enc.graph, enc.declare(nchw, ['batch', 3, input.height, input.width]), work, input), ['batch', 3, work.height, work.width]);
-  enc.graph.output(encoder(enc, resized, shape, weightsOf(enc)), 'z', sig.encoder.outputs[0]!.shape);
+  /** An NHWC camera-size input as the NCHW working-size frames the networks take. */
+  const working = (name: string, index: number) => {
+    const nchw = enc.graph.node('Transpose', [enc.input(name, sig.encoder.inputs[index]!.shape)], { perm: { ints: [0, 3, 1, 2] } });
+    return enc.declare(resizeNode(enc.graph, enc.declare(nchw, ['batch', 3, input.height, input.width]), work, input), ['batch', 3, work.height, work.width]);
+  };
+  const encWeights = weightsOf(enc);
+  const frames = working('frames', 0);
+  enc.graph.output(encoder(enc, frames, shape.context > 1 ? working('previous', 1) : null, shape, encWeights), 'z', sig.encoder.outputs[0]!.shape);
 
   const dec = new Tape('trajforge_conv_decoder');
   const zd = dec.input('z', sig.decoder.inputs[0]!.shape);

@@ -3,8 +3,8 @@
  * declares the weights as trainable inputs, the exported inference graphs as constants, and both
  * run exactly these ops.
  *
- *   encoder   frames [N, h, w, 3] in [0,1] -> 4 stride-2 convs (d, 2d, 4d, 8d channels, ELU)
- *             -> dense -> z [N, L]
+ *   encoder   frames [N, h, w, 3] in [0,1] (and, with context 2, the frames before them)
+ *             -> 4 stride-2 convs (d, 2d, 4d, 8d channels, ELU) -> dense -> z [N, L]
  *   decoder   z -> dense -> [8d, h/16, w/16] -> 4 stride-2 transposed convs -> frames [N, h, w, 3]
  *   dynamics  [z, a] -> 2 ELU layers -> [Δz, reward, done logit]; z' = z + Δz
  *   inverse   [z, z'] -> 2 ELU layers -> a            (actions normalised to [-1, 1])
@@ -40,6 +40,22 @@ export interface ConvShape {
    * fractions of a pixel, which inverse dynamics and the state probe need when objects are small.
    */
   keypoints: number;
+  /**
+   * Frames the encoder sees: 1 (the frame alone) or 2 (the frame and the one before it). One frame
+   * holds positions but not velocities, so anything with momentum (a cart and pole, a falling
+   * object, a pushed cube sliding on) is unpredictable from it and its actions cannot be inferred
+   * from two latents (an action changes the velocity, so (z, z') must carry two velocities).
+   * With 2, the convolutions also see the frame difference and z ends with each keypoint's motion.
+   */
+  context: number;
+  /**
+   * The decoder also draws each keypoint of z as a Gaussian map (σ one cell) into the inputs of
+   * its last two transposed convolutions (at h/4 and h/2), as in keypoint-conditioned image
+   * generation (Jakab et al. 2018): a dense layer has to learn where every position in z puts an
+   * object, a map moves with its keypoint by construction, so a predicted keypoint draws the
+   * object where it will be.
+   */
+  decoderMaps: boolean;
 }
 
 /** A weight's name and shape, and how it is initialised. */
@@ -62,10 +78,16 @@ export function convChannels(shape: ConvShape): number[] {
   return [3, ...Array.from({ length: CONVS }, (_, i) => shape.depth * 2 ** i)];
 }
 
-/** Latent dims from the dense bottleneck: the rest of z is the keypoints' coordinates. */
+/** Latent dims from the dense bottleneck: the rest of z is the keypoints' coordinates (and, with context 2, their motion). */
 export function globalLatent(shape: ConvShape): number {
-  return shape.latent - 2 * shape.keypoints;
+  return shape.latent - 2 * shape.keypoints * shape.context;
 }
+
+/**
+ * Keypoint motion over one step is a few hundredths of the [-1, 1] frame; scaled so that it is of
+ * the size of the other latent dims the dynamics and inverse MLPs read.
+ */
+const MOTION_SCALE = 10;
 
 /** [h·w, 2]: x and y in [-1, 1] of each cell of an h × w map, row-major. */
 function cellGrid(width: number, height: number): Float32Array {
@@ -80,7 +102,7 @@ function cellGrid(width: number, height: number): Float32Array {
 
 /** Input channels of the encoder's first convolution. */
 function inputChannels(shape: ConvShape): number {
-  return shape.coords ? 5 : 3;
+  return 3 * shape.context + (shape.coords ? 2 : 0);
 }
 
 /** [1, 2, h, w]: x and y of each pixel centre in [-1, 1]. */
@@ -98,6 +120,11 @@ export function coordinateChannels(width: number, height: number): Float32Array 
 function bottleneck(shape: ConvShape): { c: number; h: number; w: number } {
   const ch = convChannels(shape);
   return { c: ch[CONVS]!, h: shape.height / 2 ** CONVS, w: shape.width / 2 ** CONVS };
+}
+
+/** Whether transposed convolution i (3 first, 0 last) takes the keypoint maps beside its input. */
+function mapsAt(shape: ConvShape, i: number): boolean {
+  return shape.decoderMaps && shape.keypoints > 0 && i <= 1;
 }
 
 /** Every weight of the model, in a fixed order (the order of checkpoints and initialisation). */
@@ -119,7 +146,8 @@ export function paramSpecs(shape: ConvShape): ParamSpec[] {
   dense('dec.in', shape.latent, flat);
   for (let i = CONVS - 1; i >= 0; i--) {
     const out = ch[i]!;
-    specs.push({ name: `dec.deconv${i}.w`, dims: [ch[i + 1]!, out, KERNEL, KERNEL], fanIn: (ch[i + 1]! * KERNEL * KERNEL) / 4, gain: i === 0 ? 0.5 : 1 }, { name: `dec.deconv${i}.b`, dims: [out], fanIn: 0, gain: 1 });
+    const cin = ch[i + 1]! + (mapsAt(shape, i) ? shape.keypoints : 0);
+    specs.push({ name: `dec.deconv${i}.w`, dims: [cin, out, KERNEL, KERNEL], fanIn: (cin * KERNEL * KERNEL) / 4, gain: i === 0 ? 0.5 : 1 }, { name: `dec.deconv${i}.b`, dims: [out], fanIn: 0, gain: 1 });
   }
   const A = shape.actions;
   dense('dyn.0', shape.latent + A, shape.hidden);
@@ -150,35 +178,57 @@ export function initialParams(shape: ConvShape, seed: number): Map<string, Float
 /** A weight by name as a tensor of the graph being built (trainable input or constant). */
 export type Weights = (name: string) => string;
 
-/** frames NCHW [N, 3, h, w] in [0,1] -> z [N, L]. (Training feeds NCHW; the exported encoder transposes its NHWC input first.) */
-export function encoder(t: Tape, frames: string, shape: ConvShape, w: Weights): string {
-  let x = frames;
+/** frames NCHW [N, 3, h, w] -> keypoint coordinates [N, 2K] (x, y of each, in [-1, 1]). */
+export function keypointsOf(t: Tape, frames: string, shape: ConvShape, w: Weights): string {
+  // At full resolution, on the colours alone (coordinate channels would pull every map to a
+  // corner): a 3x3 conv then 1x1 score maps, so a keypoint can follow a few-pixel object to a
+  // fraction of a pixel.
   const n = t.shape(frames)[0]!;
-  let keypoints: string | null = null;
-  if (shape.keypoints > 0) {
-    // At full resolution, on the colours alone (coordinate channels would pull every map to a
-    // corner): a 3x3 conv then 1x1 score maps, so a keypoint can follow a few-pixel object to a
-    // fraction of a pixel.
-    const K = shape.keypoints;
-    const P = shape.height * shape.width;
-    const features = t.elu(t.conv(frames, w('enc.kpconv.w'), w('enc.kpconv.b'), { stride: 1, pad: 1 }));
-    // Sharpened scores: at initialisation they differ by about 1 between pixels, which over
-    // thousands of pixels is a near-uniform softmax whose expected position barely moves or learns.
-    const maps = t.scale(t.reshape(t.conv(features, w('enc.kp.w'), w('enc.kp.b'), { stride: 1, pad: 0 }), [-1, K, P], [n, K, P]), KEYPOINT_SHARPNESS);
-    keypoints = t.reshape(t.matmulConstant(t.softmax(maps), cellGrid(shape.width, shape.height), P, 2), [-1, 2 * K], [n, 2 * K]);
-  }
+  const K = shape.keypoints;
+  const P = shape.height * shape.width;
+  const features = t.elu(t.conv(frames, w('enc.kpconv.w'), w('enc.kpconv.b'), { stride: 1, pad: 1 }));
+  // Sharpened scores: at initialisation they differ by about 1 between pixels, which over
+  // thousands of pixels is a near-uniform softmax whose expected position barely moves or learns.
+  const maps = t.scale(t.reshape(t.conv(features, w('enc.kp.w'), w('enc.kp.b'), { stride: 1, pad: 0 }), [-1, K, P], [n, K, P]), KEYPOINT_SHARPNESS);
+  return t.reshape(t.matmulConstant(t.softmax(maps), cellGrid(shape.width, shape.height), P, 2), [-1, 2 * K], [n, 2 * K]);
+}
+
+/**
+ * The encoder given its pieces: frames [N, 3, h, w], the frames before them (context 2, else
+ * null) and the keypoints of both (null without keypoints). Training computes the keypoints of a
+ * whole sequence at once and hands each frame its predecessor's; the exported encoder computes
+ * both here (see encoder).
+ */
+export function encoderFromParts(t: Tape, frames: string, previous: string | null, kp: { current: string; previous: string | null } | null, shape: ConvShape, w: Weights): string {
+  const s = t.shape(frames);
+  const n = s[0]!;
+  const channels = [frames];
+  if (previous !== null) channels.push(t.sub(frames, previous));
   if (shape.coords) {
-    const s = t.shape(frames);
     const grid = t.constant(coordinateChannels(shape.width, shape.height), [1, 2, shape.height, shape.width]);
     // Broadcast over the batch: Expand to [N, 2, h, w] with N read from the frames at run time.
     const target = t.graph.concat([t.graph.slice(t.graph.node('Shape', [frames]), [0], [1], [0]), t.graph.int64Initializer(`coords.dims_${t.graph.name}`, [2, shape.height, shape.width], [3])], 0);
-    x = t.concat([frames, t.declare(t.graph.node('Expand', [grid, target]), [s[0]!, 2, shape.height, shape.width])], 1);
+    channels.push(t.declare(t.graph.node('Expand', [grid, target]), [n, 2, shape.height, shape.width]));
   }
+  let x = channels.length === 1 ? frames : t.concat(channels, 1);
   for (let i = 0; i < CONVS; i++) x = t.elu(t.conv(x, w(`enc.conv${i}.w`), w(`enc.conv${i}.b`), CONV));
   const b = bottleneck(shape);
   const flat = t.reshape(x, [-1, b.c * b.h * b.w], [n, b.c * b.h * b.w]);
-  const global = t.dense(flat, w('enc.out.w'), w('enc.out.b'));
-  return keypoints ? t.concat([global, keypoints], 1) : global;
+  const parts = [t.dense(flat, w('enc.out.w'), w('enc.out.b'))];
+  if (kp) {
+    parts.push(kp.current);
+    if (kp.previous !== null) parts.push(t.scale(t.sub(kp.current, kp.previous), MOTION_SCALE));
+  }
+  return parts.length === 1 ? parts[0]! : t.concat(parts, 1);
+}
+
+/**
+ * frames NCHW [N, 3, h, w] in [0,1] (and the frames before them, [N, 3, h, w], with context 2)
+ * -> z [N, L]. (Training feeds NCHW; the exported encoder transposes its NHWC inputs first.)
+ */
+export function encoder(t: Tape, frames: string, previous: string | null, shape: ConvShape, w: Weights): string {
+  const kp = shape.keypoints > 0 ? { current: keypointsOf(t, frames, shape, w), previous: previous === null ? null : keypointsOf(t, previous, shape, w) } : null;
+  return encoderFromParts(t, frames, previous, kp, shape, w);
 }
 
 /** z [N, L] -> frames NCHW [N, 3, h, w] in about [0, 1] (unclipped). */
@@ -186,7 +236,14 @@ export function decoder(t: Tape, z: string, shape: ConvShape, w: Weights): strin
   const b = bottleneck(shape);
   const n = t.shape(z)[0]!;
   let x = t.reshape(t.elu(t.dense(z, w('dec.in.w'), w('dec.in.b'))), [-1, b.c, b.h, b.w], [n, b.c, b.h, b.w]);
+  const G = globalLatent(shape);
+  const kp = shape.decoderMaps && shape.keypoints > 0 ? t.slice(z, G, G + 2 * shape.keypoints, 1) : null;
   for (let i = CONVS - 1; i >= 0; i--) {
+    if (kp !== null && mapsAt(shape, i)) {
+      const h = shape.height / 2 ** (i + 1);
+      const wd = shape.width / 2 ** (i + 1);
+      x = t.concat([x, t.gaussianMaps(kp, shape.keypoints, h, wd, 2 / Math.max(h, wd))], 1);
+    }
     x = t.convTranspose(x, w(`dec.deconv${i}.w`), w(`dec.deconv${i}.b`), CONV);
     if (i > 0) x = t.elu(x);
   }

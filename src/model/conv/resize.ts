@@ -26,7 +26,7 @@ export function workingSize(width: number, height: number): Size {
 /** NCHW x -> NCHW at `to` (bilinear, half-pixel centres); x unchanged when the sizes agree. */
 export function resizeNode(g: OnnxGraph, x: string, to: Size, from: Size): string {
   if (to.width === from.width && to.height === from.height) return x;
-  const sizes = g.int64Initializer(`resize_${to.width}x${to.height}.sizes`, [0, 0, to.height, to.width], [4]);
+  const sizes = g.int64Initializer(`${x}.resize_${to.width}x${to.height}.sizes`, [0, 0, to.height, to.width], [4]);
   // Batch and channels are taken from the input at run time: Shape[0:2] ++ [h, w].
   const head = g.slice(g.node('Shape', [x]), [0], [2], [0]);
   const target = g.concat([head, g.slice(sizes, [2], [4], [0])], 0);

@@ -14,7 +14,7 @@
  * moving objects on a static background would otherwise be a rounding error of the loss.
  */
 import { Tape } from '../onnx/autodiff.js';
-import { decoder, dynamics, encoder, inverse, paramSpecs, stateHead, type ConvShape } from './network.js';
+import { decoder, dynamics, encoder, encoderFromParts, inverse, keypointsOf, paramSpecs, stateHead, type ConvShape } from './network.js';
 
 export interface LossWeights {
   recon: number;
@@ -46,7 +46,9 @@ export interface TrainGraph {
 }
 
 /**
- * Shapes are static (B sequences of K steps): one graph per training run. Graph inputs: `frames` [B·(K+1), 3, h, w] (NCHW), `actions` [B·K, A] (normalised; absent when A = 0),
+ * Shapes are static (B sequences of K steps): one graph per training run. Graph inputs: `frames`
+ * [B·(K+1), 3, h, w] (NCHW; with context 2, [B·(K+2), ...]: each sequence starts with the frame
+ * before x₀, x₀ itself at an episode's start), `actions` [B·K, A] (normalised; absent when A = 0),
  * `rewards` and `dones` [B·K, 1], `states` [B·(K+1), S] (absent when S = 0), `lr`, and every
  * weight with its Adam moments. Outputs: updated weights and moments, `grad_norm`, the losses.
  */
@@ -56,7 +58,8 @@ export function trainGraph(shape: ConvShape, batch: number, rollout: number, wei
   const B = batch;
   const { width: W, height: H, latent: L, actions: A, states: S } = shape;
   const pixels = W * H * 3;
-  const frames = t.input('frames', [B * (K + 1), 3, H, W]);
+  const C = shape.context;
+  const input = t.input('frames', [B * (K + C), 3, H, W]);
   const actions = A > 0 ? t.input('actions', [B * K, A]) : null;
   const rewards = t.input('rewards', [B * K, 1]);
   const dones = t.input('dones', [B * K, 1]);
@@ -65,7 +68,25 @@ export function trainGraph(shape: ConvShape, batch: number, rollout: number, wei
   const w = (name: string) => params.get(name)!;
   for (const p of paramSpecs(shape)) params.set(p.name, t.param(p.name, p.dims));
 
-  const z = encoder(t, frames, shape, w); // [B(K+1), L]
+  let frames = input;
+  let z: string; // [B(K+1), L]
+  if (C === 1) z = encoder(t, frames, null, shape, w);
+  else {
+    // Each frame's predecessor is the row before it in its sequence: the keypoints of all K + 2
+    // rows once, then every row but the first paired with the one before.
+    const seq = (x: string, width: number[]) => t.reshape(x, [B, K + 2, ...width], [B, K + 2, ...width]);
+    const rows = (x: string, from: number, width: number[]) => t.reshape(t.slice(x, from, from + K + 1, 1), [B * (K + 1), ...width], [B * (K + 1), ...width]);
+    const image = [3, H, W];
+    const all = seq(input, image);
+    frames = rows(all, 1, image);
+    const previous = rows(all, 0, image);
+    let kp: { current: string; previous: string } | null = null;
+    if (shape.keypoints > 0) {
+      const kpAll = seq(keypointsOf(t, input, shape, w), [2 * shape.keypoints]);
+      kp = { current: rows(kpAll, 1, [2 * shape.keypoints]), previous: rows(kpAll, 0, [2 * shape.keypoints]) };
+    }
+    z = encoderFromParts(t, frames, previous, kp, shape, w);
+  }
   const zSeq = t.reshape(z, [-1, K + 1, L], [B, K + 1, L]);
   const zAt = (k: number) => t.reshape(t.slice(zSeq, k, k + 1, 1), [-1, L], [B, L]);
   const aSeq = actions ? t.reshape(actions, [-1, K, A], [B, K, A]) : null;

@@ -33,10 +33,14 @@ export interface ConvOptions {
   coords: number;
   /** Learned keypoints (spatial soft-argmax) at the end of z; 2 dims each. */
   keypoints: number;
+  /** Frames the encoder sees (1: the frame; 2: the frame and the one before it). */
+  context: number;
+  /** Keypoint maps into the decoder (1) or not (0): see ConvShape.decoderMaps. */
+  decoderMaps: number;
   seed: number;
 }
 
-export const DEFAULT_CONV_OPTIONS: ConvOptions = { latent: 64, hidden: 256, depth: 16, batch: 16, rollout: 4, steps: 2000, learningRate: 6e-4, stateWeight: 10, coords: 1, keypoints: 16, seed: 0 };
+export const DEFAULT_CONV_OPTIONS: ConvOptions = { latent: 96, hidden: 256, depth: 16, batch: 16, rollout: 4, steps: 2000, learningRate: 6e-4, stateWeight: 10, coords: 1, keypoints: 16, context: 2, decoderMaps: 1, seed: 0 };
 
 export interface ActionNormalisation {
   center: Float32Array;
@@ -68,7 +72,7 @@ export interface ConvData {
   frame: ConvTrainingFrame;
   /** Frames at the working size, uint8 HWC, one row per transitions frame row. */
   frames: Uint8Array;
-  /** Sequence windows: [first frame row, first action row] of every K-step window of the training episodes. */
+  /** Sequence windows: [first frame row, first action row, the frame row before the first] of every K-step window of the training episodes (the first frame itself at an episode's start). */
   windows: Int32Array;
   rollout: number;
   t: Transitions;
@@ -81,7 +85,7 @@ export async function prepareConvData(t: Transitions, trainEpisodes: readonly nu
   if (!(longest >= 1)) throw new TrajforgeError('E_MODEL_SHAPE', 'the training episodes have no steps');
   const K = Math.min(o.rollout, longest);
   const windows: number[] = [];
-  for (const e of trainEpisodes) for (let s = 0; s + K <= t.lengths[e]!; s++) windows.push(t.frameStarts[e]! + s, t.actionStarts[e]! + s);
+  for (const e of trainEpisodes) for (let s = 0; s + K <= t.lengths[e]!; s++) windows.push(t.frameStarts[e]! + s, t.actionStarts[e]! + s, t.frameStarts[e]! + Math.max(0, s - 1));
 
   const action = actionNormalisation(t, trainEpisodes, bounds);
   const actionRows = trainEpisodes.flatMap((e) => Array.from({ length: t.lengths[e]! }, (_, i) => t.actionStarts[e]! + i));
@@ -108,7 +112,7 @@ export async function prepareConvData(t: Transitions, trainEpisodes: readonly nu
   const input = { width: t.source.width, height: t.source.height };
   const work = workingSize(input.width, input.height);
   const frames = work.width === input.width && work.height === input.height ? t.source.data : await resizeFrames(t.source.data, input, work, onnx);
-  const shape: ConvShape = { width: work.width, height: work.height, depth: o.depth, latent: o.latent, hidden: o.hidden, actions: A, states: columns.length, coords: o.coords > 0, keypoints: o.keypoints };
+  const shape: ConvShape = { width: work.width, height: work.height, depth: o.depth, latent: o.latent, hidden: o.hidden, actions: A, states: columns.length, coords: o.coords > 0, keypoints: o.keypoints, context: o.context, decoderMaps: o.decoderMaps > 0 };
   return {
     frame: { shape, input, action, reward: { mean, std: std > 1e-6 ? std : 1 }, state: { columns, mean: sMean, std: sStd }, pixelWeights: pixelImportance(frames, work, frameRows) },
     frames,
@@ -194,9 +198,10 @@ export function sampleBatch(d: ConvData, seed: number, step: number, batch: numb
   const A = shape.actions;
   const S = state.columns.length;
   const rng = new Rng(deriveSeed(seed, 'batch', step));
-  const count = d.windows.length / 2;
+  const count = d.windows.length / 3;
+  const C = shape.context;
   const out: Batch = {
-    frames: new Float32Array(batch * (K + 1) * 3 * P),
+    frames: new Float32Array(batch * (K + C) * 3 * P),
     actions: new Float32Array(batch * K * A),
     rewards: new Float32Array(batch * K),
     dones: new Float32Array(batch * K),
@@ -204,19 +209,24 @@ export function sampleBatch(d: ConvData, seed: number, step: number, batch: numb
   };
   const inv = 1 / 255;
   const t = d.t;
+  /** HWC bytes of frame row `src` into NCHW floats at frame slot `slot`. */
+  const put = (src: number, slot: number) => {
+    const from = src * P * 3;
+    const dst = slot * 3 * P;
+    for (let p = 0; p < P; p++) {
+      out.frames[dst + p] = d.frames[from + 3 * p]! * inv;
+      out.frames[dst + P + p] = d.frames[from + 3 * p + 1]! * inv;
+      out.frames[dst + 2 * P + p] = d.frames[from + 3 * p + 2]! * inv;
+    }
+  };
   for (let b = 0; b < batch; b++) {
     const w = rng.int(count);
-    const frame0 = d.windows[2 * w]!;
-    const action0 = d.windows[2 * w + 1]!;
+    const frame0 = d.windows[3 * w]!;
+    const action0 = d.windows[3 * w + 1]!;
+    if (C === 2) put(d.windows[3 * w + 2]!, b * (K + 2));
     for (let k = 0; k <= K; k++) {
       const row = b * (K + 1) + k;
-      const src = (frame0 + k) * P * 3;
-      const dst = row * 3 * P;
-      for (let p = 0; p < P; p++) {
-        out.frames[dst + p] = d.frames[src + 3 * p]! * inv;
-        out.frames[dst + P + p] = d.frames[src + 3 * p + 1]! * inv;
-        out.frames[dst + 2 * P + p] = d.frames[src + 3 * p + 2]! * inv;
-      }
+      put(frame0 + k, b * (K + C) + C - 1 + k);
       for (let i = 0; i < S; i++) out.states[row * S + i] = (t.states.data[(frame0 + k) * t.states.cols + state.columns[i]!]! - state.mean[i]!) / state.std[i]!;
     }
     for (let k = 0; k < K; k++) {
@@ -282,7 +292,7 @@ export async function runTraining(d: ConvData, o: ConvOptions, state: TrainState
       const s = state.step + 1;
       const b = sampleBatch(d, o.seed, s, o.batch);
       const feeds: Record<string, { data: Float32Array; dims: number[] }> = {
-        frames: { data: b.frames, dims: [o.batch * (K + 1), 3, shape.height, shape.width] },
+        frames: { data: b.frames, dims: [o.batch * (K + shape.context), 3, shape.height, shape.width] },
         rewards: { data: b.rewards, dims: [o.batch * K, 1] },
         dones: { data: b.dones, dims: [o.batch * K, 1] },
         lr: { data: Float32Array.of((learningRate(o, s) * Math.sqrt(1 - ADAM.beta2 ** s)) / (1 - ADAM.beta1 ** s)), dims: [] },

@@ -148,6 +148,7 @@ export function linearAsLatentModel(model: LinearWorldModel): LatentWorldModel {
   const toF32 = (m: Matrix) => Float32Array.from(m.data);
   return {
     latent: k,
+    context: 1,
     encode: async (frames, n) => toF32(pcaProject(model.pca, toMatrix(poolFrames(frames, n, model.inputWidth, model.inputHeight, model.inputWidth / model.width), n))),
     decode: async (z, n) => toF32(pcaReconstruct(model.pca, toMatrix(z, n))),
     step: async (z, a, n) => ({ next: toF32(predictNext(model.dynamics, toMatrix(z, n), toMatrix(a, n))) }),

@@ -6,8 +6,8 @@
  *
  * Only what the convolutional world model trains through is here, each op with its gradient:
  *   Conv / ConvTranspose (square kernels, equal strides and pads), Gemm with bias, Relu, Elu,
- *   Sigmoid, Tanh, Add, Sub, Mul, scalar scaling, Concat, Slice, Reshape, Transpose, mean squared
- *   error and binary cross-entropy on logits.
+ *   Sigmoid, Tanh, Add, Sub, Mul, scalar scaling, Concat, Slice, Reshape, Transpose, Softmax,
+ *   Gaussian keypoint maps, mean squared error and binary cross-entropy on logits.
  * Convolution gradients are convolutions themselves: for y = Conv(x, W, stride s, pad p),
  * dx = ConvTranspose(dy, W) and dW = Conv(xᵀ, dyᵀ, dilation s) with batch and channels swapped;
  * ConvTranspose swaps the roles. Shapes are tracked statically except the batch, which stays
@@ -246,6 +246,40 @@ export class Tape {
     const Bt = this.constant(bt, [q, p]);
     const y = this.graph.node('MatMul', [x, B]);
     return this.record(y, [...s.slice(0, -1), q], [x], (dy) => [this.graph.node('MatMul', [dy, Bt])]);
+  }
+
+  /**
+   * Gaussian maps of keypoints: kp [N, 2K] (x, y of each keypoint, in [-1, 1], interleaved) ->
+   * [N, K, h, w], map k = exp(-((u - x_k)² + (v - y_k)²) / (2σ²)) over the pixel centres (u, v)
+   * of an h × w grid in [-1, 1]. The maps are separable, ey ⊗ ex, so the forward pass and the
+   * gradient are broadcasts and sums over one axis.
+   */
+  gaussianMaps(kp: string, keypoints: number, height: number, width: number, sigma: number): string {
+    const g = this.graph;
+    const n = this.shape(kp)[0]!;
+    const K = keypoints;
+    const centres = (m: number) => Float32Array.from({ length: m }, (_, i) => ((i + 0.5) / m) * 2 - 1);
+    const gx = this.constant(centres(width), [1, 1, 1, width]);
+    const gy = this.constant(centres(height), [1, 1, height, 1]);
+    const pairs = g.reshape(kp, [-1, K, 2, 1]);
+    const x = g.reshape(g.slice(pairs, [0], [1], [2]), [-1, K, 1, 1]);
+    const y = g.reshape(g.slice(pairs, [1], [2], [2]), [-1, K, 1, 1]);
+    const k = this.scalar(-1 / (2 * sigma * sigma));
+    const dxg = g.sub(gx, x); // [N, K, 1, w]
+    const dyg = g.sub(gy, y); // [N, K, h, 1]
+    const ex = g.node('Exp', [g.mul(g.mul(dxg, dxg), k)]);
+    const ey = g.node('Exp', [g.mul(g.mul(dyg, dyg), k)]);
+    const maps = g.mul(ey, ex);
+    return this.record(maps, [n, K, height, width], [kp], (dm) => {
+      // d/dx_k = Σ_u,v dm · ey(v) · ex(u) · (u - x_k) / σ², likewise for y_k.
+      const inv = this.scalar(1 / (sigma * sigma));
+      const axes = (a: number[]) => g.int64Initializer(this.fresh('axes'), a, [a.length]);
+      const sum = (t: string, a: number[]) => g.node('ReduceSum', [t, axes(a)], { keepdims: { int: 1 } });
+      const weighted = g.mul(dm, maps);
+      const dx = g.mul(sum(g.mul(sum(weighted, [2]), dxg), [3]), inv); // [N, K, 1, 1]
+      const dy = g.mul(sum(g.mul(sum(weighted, [3]), dyg), [2]), inv);
+      return [g.reshape(g.concat([g.reshape(dx, [-1, K, 1]), g.reshape(dy, [-1, K, 1])], 2), [-1, 2 * K])];
+    });
   }
 
   /** mean((a - b)²) over every element, or mean(w · (a - b)²) with constant weights w that broadcast to a's shape: a scalar. */

@@ -118,6 +118,38 @@ describe('autodiff: gradients agree with finite differences', () => {
     );
   });
 
+  it('Gaussian keypoint maps (separable, 6x8 grid), gradient into the keypoint coordinates', async () => {
+    await check(
+      (t, p) => {
+        // tanh keeps the keypoints inside the frame, where the maps have something to move.
+        const kp = t.tanh(t.dense(t.constant(Float32Array.of(0.3, -0.7, 0.5, 0.2), [2, 2]), p('w', [2, 6]), p('b', [6])));
+        const maps = t.gaussianMaps(kp, 3, 6, 8, 0.3);
+        const target = t.constant(Float32Array.from({ length: 2 * 3 * 6 * 8 }, (_, i) => ((i * 7) % 11) / 11), [2, 3, 6, 8]);
+        return t.mse(maps, target);
+      },
+      {},
+    );
+  });
+
+  it('Gaussian keypoint maps are exp(-(distance²) / 2σ²) around each keypoint', async () => {
+    const t = new Tape('maps');
+    const kp = t.input('kp', [1, 4]);
+    t.graph.output(t.gaussianMaps(kp, 2, 4, 4, 0.5), 'maps', [1, 2, 4, 4]);
+    const model = await OnnxModel.load(t.graph.toBytes());
+    try {
+      const maps = (await model.run({ kp: { data: Float32Array.of(-0.25, 0.75, 1, -1), dims: [1, 4] } })).maps!.data as Float32Array;
+      const centre = (i: number) => ((i + 0.5) / 4) * 2 - 1;
+      for (const [k, x, y] of [
+        [0, -0.25, 0.75],
+        [1, 1, -1],
+      ] as const) {
+        for (let v = 0; v < 4; v++) for (let u = 0; u < 4; u++) expect(maps[k * 16 + v * 4 + u]!).toBeCloseTo(Math.exp(-((centre(u) - x) ** 2 + (centre(v) - y) ** 2) / (2 * 0.25)), 5);
+      }
+    } finally {
+      await model.release();
+    }
+  });
+
   it('binary cross-entropy on logits and a weighted sum of losses', async () => {
     await check(
       (t, p) => {

@@ -14,15 +14,15 @@ const t = transitionsFromEpisodes(episodes, { camera: 'main' });
 const train = episodes.map((_, i) => i).filter((i) => i % 5 !== 4);
 const heldout = episodes.map((_, i) => i).filter((i) => i % 5 === 4);
 const bounds = { low: Float32Array.of(-1, -1), high: Float32Array.of(1, 1) };
-const options: ConvOptions = { latent: 16, hidden: 64, depth: 8, batch: 16, rollout: 4, steps: 800, learningRate: 2e-3, stateWeight: 1, coords: 1, keypoints: 4, seed: 3 };
+const options: ConvOptions = { latent: 24, hidden: 64, depth: 8, batch: 16, rollout: 4, steps: 800, learningRate: 2e-3, stateWeight: 1, coords: 1, keypoints: 4, context: 2, decoderMaps: 1, seed: 3 };
 
-function cardFor(latent: number, width: number, height: number): ModelCard {
+function cardFor(latent: number, width: number, height: number, context = options.context): ModelCard {
   return {
-    input: { width, height },
+    input: { width, height, context },
     decoded: { width, height },
     latent,
     action: { names: ['ax', 'ay'] },
-    parts: cardParts({ inputWidth: width, inputHeight: height, width, height, latent, actionDim: 2 }),
+    parts: cardParts({ inputWidth: width, inputHeight: height, width, height, latent, actionDim: 2, context }),
   } as unknown as ModelCard;
 }
 
@@ -38,7 +38,7 @@ describe('convolutional world model on the toy task', () => {
     const session = await WorldModelSession.load(cardFor(options.latent, SIZE, SIZE), exportConvModel({ ...d.frame, params: state.params }));
     try {
       const inputs: EvaluationInputs = { t, trainEpisodes: train, heldoutEpisodes: heldout, horizon: 10, positionColumns: [0, 1], stateColumns: [0, 1] };
-      const ev = await evaluateWorldModel({ latent: options.latent, encode: (f, n) => session.encode(f, n), decode: (z, n) => session.decode(z, n), step: (z, a, n) => session.step(z, a, n), inverse: (z, zn, n) => session.inverse(z, zn, n) }, inputs);
+      const ev = await evaluateWorldModel({ latent: options.latent, context: session.context, encode: (f, n, previous) => session.encode(f, n, previous), decode: (z, n) => session.decode(z, n), step: (z, a, n) => session.step(z, a, n), inverse: (z, zn, n) => session.inverse(z, zn, n) }, inputs);
       const copy = copyLastBaseline(inputs);
       // Measured: 0.64 and 0.40 of copy-last, ΔPSNR 4.6 dB, probe 0.99, inverse 0.87.
       expect(ev.openLoop.trueActions.mse[0]!).toBeLessThan(0.8 * copy.mse[0]!);
@@ -74,7 +74,13 @@ describe('convolutional world model on the toy task', () => {
     const a = sampleBatch(d, 1, 7, 4);
     expect(sampleBatch(d, 1, 7, 4)).toEqual(a);
     expect(sampleBatch(d, 1, 8, 4).frames).not.toEqual(a.frames);
-    expect(a.frames.length).toBe(4 * 5 * 3 * SIZE * SIZE);
+    // Context 2: each sequence is the frame before x₀ (x₀ itself at an episode's start), then x₀..x₄.
+    const per = 3 * SIZE * SIZE;
+    expect(a.frames.length).toBe(4 * 6 * per);
+    for (let w = 0; w < d.windows.length / 3; w++) {
+      const [frame, previous] = [d.windows[3 * w]!, d.windows[3 * w + 2]!];
+      expect(previous === frame ? t.frameStarts.includes(frame) : previous === frame - 1 && !t.frameStarts.includes(frame)).toBe(true);
+    }
     expect(Math.min(...a.frames)).toBeGreaterThanOrEqual(0);
     expect(Math.max(...a.frames)).toBeLessThanOrEqual(1);
     expect(Math.max(...a.actions.map(Math.abs))).toBeLessThanOrEqual(1);

@@ -4,6 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { loadEnv } from '../../../src/config/load.js';
 import { readLeRobotEpisodes } from '../../../src/export/lerobot/episodes.js';
 import { dreamDataset } from '../../../src/pipeline/dream.js';
+import { readStartFrames } from '../../../src/pipeline/start-frames.js';
+import { readModelCard } from '../../../src/model/store.js';
 import { readResampled } from '../../../src/video/resample.js';
 import { writeClip } from '../../../src/video/clip.js';
 import { squareFrames, writeCentroidModel } from '../../helpers/analytic-model.js';
@@ -39,6 +41,14 @@ describe('dream --from-video', () => {
     expect(starts).toEqual([0, 6, 12, 18]);
     const lines = readFileSync(join(out, 'meta', 'trajforge_episodes.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     expect(lines.map((l) => l.provenance.from_frame)).toEqual([0, 6, 12, 18]);
+    // Each start comes with the frame before it (the first is its own): a context-2 encoder sees the video's motion there.
+    const picked = await readStartFrames(video, readModelCard(model), 20, 4);
+    expect(picked.count).toBe(4);
+    [0, 6, 12, 18].forEach((index, j) => {
+      const before = Math.max(0, index - 1);
+      expect(Buffer.from(picked.frames.subarray(j * P, (j + 1) * P)).equals(Buffer.from(expected.data.subarray(index * P, (index + 1) * P)))).toBe(true);
+      expect(Buffer.from(picked.previous.subarray(j * P, (j + 1) * P)).equals(Buffer.from(expected.data.subarray(before * P, (before + 1) * P))), `start ${index}`).toBe(true);
+    });
   }, 120_000);
 
   it('refuses an unreadable video with nothing written', async () => {

@@ -101,7 +101,9 @@ describe('pipeline functions, called without the CLI', () => {
       [{ kind: 'cubic' }, /^--arch must be conv, keypoints or linear, got 'cubic'$/],
       [{ epochs: 2 }, /^--epochs applies to --arch keypoints, not to --arch conv \(the default\)/],
       [{ kind: 'keypoints', steps: 5 }, /^--steps applies to --arch conv, not to --arch keypoints/],
-      [{ latent: 8, learnedKeypoints: 4 }, /^--latent 8 must exceed twice --learned-keypoints/],
+      [{ latent: 8, learnedKeypoints: 4 }, /^--latent 8 must exceed 16: 4 learned keypoints take 16 latent dims \(position and motion\)/],
+      [{ latent: 8, learnedKeypoints: 4, context: 1 }, /^--latent 8 must exceed 8: 4 learned keypoints take 8 latent dims;/],
+      [{ context: 3 }, /^--context must be 1 \(the frame alone\) or 2/],
     ];
     for (const [opts, message] of bad) {
       const progress = recorder<TrainProgress>();
@@ -216,6 +218,6 @@ describe('pipeline functions, called without the CLI', () => {
     expect(s.mse.model).toBeCloseTo(report.open_loop.model.mse[2], 10);
     expect(steps(progress.events)).toEqual(['read 0/1', 'read 1/1', 'evaluate 0/3', 'evaluate 1/3', 'evaluate 2/3', 'evaluate 3/3', 'write 0/1', 'write 1/1']);
     expect(progress.events[2]).toMatchObject({ modelId: trained.card.id, heldoutEpisodes: 1 });
-    await expect(evaluateWorldModel({ model: 'model', dataset: 'data', context: 2, cwd: root })).rejects.toMatchObject({ code: 'E_USAGE', message: expect.stringMatching(/^--context: this model is Markov/) });
+    await expect(evaluateWorldModel({ model: 'model', dataset: 'data', context: 2, cwd: root })).rejects.toMatchObject({ code: 'E_USAGE', message: expect.stringMatching(/^--context 2: the model's encoder sees 1 frame\(s\) per latent/) });
   });
 });

@@ -5,6 +5,7 @@ import { generateDataset } from '../../../src/pipeline/generate.js';
 import { evaluateWorldModel } from '../../../src/pipeline/eval.js';
 import { trainWorldModel, type TrainProgress } from '../../../src/pipeline/train.js';
 import { readModelCard } from '../../../src/model/store.js';
+import { loadWorldModel } from '../../../src/model/world-model.js';
 import { loadEnv } from '../../../src/config/load.js';
 import { observationNames } from '../../../src/config/names.js';
 import { stateEstimate } from '../../../src/model/label.js';
@@ -30,8 +31,9 @@ describe('trainWorldModel --arch conv (the default)', () => {
     const last = events.at(-1)!;
     expect('losses' in last && Object.keys(last.losses).sort()).toEqual(['done', 'inverse', 'latent', 'predict', 'recon', 'reward', 'state', 'total']);
     const card = readModelCard(join(root, 'model'));
-    expect(card).toMatchObject({ kind: 'conv', latent: 12, input: { width: 64, height: 64, downsample: 1 }, decoded: { width: 64, height: 64 } });
-    expect(card.training.options).toMatchObject({ steps: 12, steps_done: 12, depth: 4, keypoints: 2 });
+    expect(card).toMatchObject({ kind: 'conv', latent: 12, input: { width: 64, height: 64, downsample: 1, context: 2 }, decoded: { width: 64, height: 64 } });
+    expect(card.training.options).toMatchObject({ steps: 12, steps_done: 12, depth: 4, keypoints: 2, context: 2, decoderMaps: 1 });
+    expect(card.parts.encoder.inputs.map((i) => i.name)).toEqual(['frames', 'previous']);
     expect(Object.values(card.training.final).every(Number.isFinite)).toBe(true);
     // The state head as a read-out over the whole observation: trained columns read z, constant ones their value.
     const names = loadEnv('PushCube-v1').config;
@@ -50,6 +52,31 @@ describe('trainWorldModel --arch conv (the default)', () => {
     // eval reads it like any model: the report has its figures.
     const ev = await evaluateWorldModel({ model: 'model', dataset: 'data', cwd: root, horizon: 3 });
     expect(ev.mse.model).toBeGreaterThan(0);
+  }, 120_000);
+
+  it("context 2: each latent sees its frame and the one before (encodeSequence pairs them), eval conditions on both and refuses --context 1", async () => {
+    const model = await loadWorldModel(join(root, 'model'));
+    try {
+      expect(model.context).toBe(2);
+      const per = 64 * 64 * 3;
+      const frames = Uint8Array.from({ length: 3 * per }, (_, i) => (i * 2654435761) >>> 24);
+      const frame = (k: number) => frames.subarray(k * per, (k + 1) * per);
+      const seq = await model.encodeSequence(frames);
+      const L = model.latent;
+      // Row k is encode(frame k, previous frame k-1); the first frame is its own predecessor.
+      expect(Array.from(seq.subarray(0, L))).toEqual(Array.from(await model.encode(frame(0), frame(0))));
+      expect(Array.from(seq.subarray(0, L))).toEqual(Array.from(await model.encode(frame(0))));
+      expect(Array.from(seq.subarray(2 * L))).toEqual(Array.from(await model.encode(frame(2), frame(1))));
+      // The predecessor matters: the same frame at rest is another latent.
+      expect(Array.from(seq.subarray(2 * L))).not.toEqual(Array.from(await model.encode(frame(2))));
+      await expect(model.encode(frames, frame(0))).rejects.toMatchObject({ code: 'E_MODEL_SHAPE', message: expect.stringMatching(/frames holds 3 frame\(s\) but previous holds 1/) });
+    } finally {
+      await model.dispose();
+    }
+    const ev = await evaluateWorldModel({ model: 'model', dataset: 'data', cwd: root, horizon: 2, out: 'ev2' });
+    expect(ev.mse.model).toBeGreaterThan(0);
+    await expect(evaluateWorldModel({ model: 'model', dataset: 'data', cwd: root, horizon: 2, context: 1, out: 'ev1' })).rejects.toMatchObject({ code: 'E_USAGE', message: expect.stringMatching(/^--context 1: the model's encoder sees 2 frame\(s\)/) });
+    expect(existsSync(join(root, 'ev1'))).toBe(false);
   }, 120_000);
 
   it('a run killed mid-way resumes to the same model (id, card figures and log) as an uninterrupted one', async () => {
