@@ -326,3 +326,5 @@ async function trainingEngineBench(): Promise<void> {
 }
 
 if (SECTION === 'model') await modelBench();
+// The conv model's training step alone (seconds, not a whole training run): `bench.ts train-step`.
+if (SECTION === 'train-step') await trainingEngineBench();
