@@ -189,7 +189,6 @@ function floats(data: Float32Array | Uint8Array, name: string): Float32Array {
   return data;
 }
 
-/** Throws unless a loaded graph has exactly the card's tensors, with the card's fixed dims. */
 /** Frames per encoder input a card declares (1 when absent). */
 export function encoderContext(card: ModelCard): number {
   return card.input.context ?? 1;
@@ -211,6 +210,7 @@ export function predecessorFrames(frames: Float32Array, per: number, lengths: re
   return out;
 }
 
+/** Throws unless a loaded graph has exactly the card's tensors, with the card's fixed dims. */
 function checkSignature(model: OnnxModel, declared: ModelCard['parts'][PartName], file: string): void {
   const actual = model.signature();
   for (const side of ['inputs', 'outputs'] as const) {

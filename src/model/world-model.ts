@@ -11,6 +11,9 @@ import { WorldModelSession } from './session.js';
 import { readModelCard, readModelParts } from './store.js';
 import { unitInto } from './transitions.js';
 
+/** rgb frames as bytes or as [0, 1] floats, row-major N × H × W × 3. */
+export type Frames = Uint8Array | Uint8ClampedArray | Float32Array;
+
 export interface WorldModelOptions {
   /** onnxruntime execution providers in order of preference, e.g. ['cuda', 'cpu']. Default ['cpu']. */
   providers?: readonly string[];
@@ -55,9 +58,9 @@ export interface WorldModel {
    * holds each frame's predecessor (same layout and type); without it each frame counts as its own
    * (at rest). For consecutive frames of one clip, encodeSequence builds it.
    */
-  encode(frames: Uint8Array | Uint8ClampedArray | Float32Array, previous?: Uint8Array | Uint8ClampedArray | Float32Array): Promise<Float32Array>;
+  encode(frames: Frames, previous?: Frames): Promise<Float32Array>;
   /** Consecutive frames of one clip (N × H × W × 3) -> N latents, each frame's predecessor the one before it. */
-  encodeSequence(frames: Uint8Array | Uint8ClampedArray | Float32Array): Promise<Float32Array>;
+  encodeSequence(frames: Frames): Promise<Float32Array>;
   /** Latents N × Z and actions N × A -> next latents, rewards and termination probabilities. */
   step(z: Float32Array, actions: Float32Array): Promise<WorldModelStep>;
   /** Latents N × Z -> frames N × h × w × 3 in [0, 1] (decoded size; unclipped). */
@@ -102,23 +105,23 @@ class LoadedWorldModel implements WorldModel {
     this.context = session.context;
   }
 
-  async encode(frames: Uint8Array | Uint8ClampedArray | Float32Array, previous?: Uint8Array | Uint8ClampedArray | Float32Array): Promise<Float32Array> {
-    const { width, height } = this.input;
-    const per = width * height * 3;
-    const what = `${width}x${height}x3 frames (the encoder's input, camera '${this.camera}')`;
-    const n = this.rows('encode', 'frames', frames, per, what, true);
-    if (previous !== undefined) {
-      const m = this.rows('encode', 'previous', previous, per, what, true);
-      if (m !== n) throw new TrajforgeError('E_MODEL_SHAPE', `encode: frames holds ${n} frame(s) but previous holds ${m}; pass one predecessor per frame`);
-    }
-    const asFloats = (x: Uint8Array | Uint8ClampedArray | Float32Array) => (x instanceof Float32Array ? x : unit(x));
-    return this.live('encode').encode(asFloats(frames), n, previous === undefined ? undefined : asFloats(previous));
+  async encode(frames: Frames, previous?: Frames): Promise<Float32Array> {
+    const current = this.frames('encode', 'frames', frames);
+    const before = previous === undefined ? undefined : this.frames('encode', 'previous', previous);
+    if (before && before.n !== current.n) throw new TrajforgeError('E_MODEL_SHAPE', `encode: frames holds ${current.n} frame(s) but previous holds ${before.n}; pass one predecessor per frame`);
+    return this.live('encode').encode(current.data, current.n, before?.data);
   }
 
-  async encodeSequence(frames: Uint8Array | Uint8ClampedArray | Float32Array): Promise<Float32Array> {
+  async encodeSequence(frames: Frames): Promise<Float32Array> {
+    const { data, n } = this.frames('encodeSequence', 'frames', frames);
+    return this.live('encodeSequence').encodeSequences(data, [n]);
+  }
+
+  /** Encoder-input frames as [0, 1] floats and their count, or E_MODEL_SHAPE naming the argument. */
+  private frames(method: string, name: string, x: Frames): { data: Float32Array; n: number } {
     const { width, height } = this.input;
-    const n = this.rows('encodeSequence', 'frames', frames, width * height * 3, `${width}x${height}x3 frames (the encoder's input, camera '${this.camera}')`, true);
-    return this.live('encodeSequence').encodeSequences(frames instanceof Float32Array ? frames : unit(frames), [n]);
+    const n = this.rows(method, name, x, width * height * 3, `${width}x${height}x3 frames (the encoder's input, camera '${this.camera}')`, true);
+    return { data: x instanceof Float32Array ? x : unit(x), n };
   }
 
   async step(z: Float32Array, actions: Float32Array): Promise<WorldModelStep> {

@@ -3,6 +3,7 @@ import { TrajforgeError } from '../core/errors.js';
 import { writeFileAtomic } from '../output/atomic.js';
 import { MODEL_ENTRIES, openOutput, preflightOutput, writeOutput, type OutputOptions } from '../output/folder.js';
 import { DEFAULT_CONV_OPTIONS, type ConvOptions } from '../model/conv/train.js';
+import { keypointLatentDims } from '../model/conv/network.js';
 import { fitConv } from './train-conv.js';
 import type { ModelCard } from '../model/card.js';
 import { exportLatentModel } from '../model/keypoints/export.js';
@@ -197,7 +198,7 @@ async function trainConv(opts: TrainOptions): Promise<TrainSummary> {
     seed: checkInt(opts.seed ?? 0, 'seed', 0),
   };
   if (options.context > 2) throw new TrajforgeError('E_USAGE', `--context must be 1 (the frame alone) or 2 (the frame and the one before it), got ${options.context}`);
-  const keypointDims = 2 * options.keypoints * options.context;
+  const keypointDims = keypointLatentDims(options.keypoints, options.context);
   if (options.latent <= keypointDims) throw new TrajforgeError('E_USAGE', `--latent ${options.latent} must exceed ${keypointDims}: ${options.keypoints} learned keypoints take ${keypointDims} latent dims${options.context > 1 ? ' (position and motion)' : ''}; raise --latent or lower --learned-keypoints`);
   if (!(options.learningRate > 0)) throw new TrajforgeError('E_USAGE', `--lr must be > 0, got ${options.learningRate}`);
   if (!(options.stateWeight >= 0)) throw new TrajforgeError('E_USAGE', `--state-weight must be >= 0, got ${options.stateWeight}`);

@@ -35,9 +35,8 @@ export function exportConvModel(m: ConvModel): Record<PartName, Uint8Array> {
     const nchw = enc.graph.node('Transpose', [enc.input(name, sig.encoder.inputs[index]!.shape)], { perm: { ints: [0, 3, 1, 2] } });
     return enc.declare(resizeNode(enc.graph, enc.declare(nchw, ['batch', 3, input.height, input.width]), work, input), ['batch', 3, work.height, work.width]);
   };
-  const encWeights = weightsOf(enc);
   const frames = working('frames', 0);
-  enc.graph.output(encoder(enc, frames, shape.context > 1 ? working('previous', 1) : null, shape, encWeights), 'z', sig.encoder.outputs[0]!.shape);
+  enc.graph.output(encoder(enc, frames, shape.context > 1 ? working('previous', 1) : null, shape, weightsOf(enc)), 'z', sig.encoder.outputs[0]!.shape);
 
   const dec = new Tape('trajforge_conv_decoder');
   const zd = dec.input('z', sig.decoder.inputs[0]!.shape);

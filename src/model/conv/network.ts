@@ -80,7 +80,12 @@ export function convChannels(shape: ConvShape): number[] {
 
 /** Latent dims from the dense bottleneck: the rest of z is the keypoints' coordinates (and, with context 2, their motion). */
 export function globalLatent(shape: ConvShape): number {
-  return shape.latent - 2 * shape.keypoints * shape.context;
+  return shape.latent - keypointLatentDims(shape.keypoints, shape.context);
+}
+
+/** Latent dims the learned keypoints take: x and y of each, and with context 2 their motion too. */
+export function keypointLatentDims(keypoints: number, context: number): number {
+  return 2 * keypoints * context;
 }
 
 /**
