@@ -320,7 +320,7 @@ async function trainingEngineBench(): Promise<void> {
       steps++;
     }
     const ms = (performance.now() - t0) / steps;
-    console.log(`train step     ${ms.toFixed(0)} ms (${threads} thread${threads > 1 ? 's' : ''}; batch ${B} x ${K + 1} frames: ${Math.round((1000 * B * (K + 1)) / ms)} encoded + ${Math.round((1000 * B * (K + 1)) / ms)} decoded frames/s, forward + backward + Adam)`);
+    console.log(`train step     ${ms.toFixed(0)} ms (${threads} thread${threads > 1 ? 's' : ''}; batch ${B} x ${K + shape.context} frames: ${Math.round((1000 * B * (K + shape.context)) / ms)} encoded + ${Math.round((1000 * B * (K + 1)) / ms)} decoded frames/s, forward + backward + Adam)`);
     await model.release();
   }
 }
