@@ -23,6 +23,8 @@ export interface LatentWorldModel {
   readonly context?: number;
   /** frames: camera-resolution encoder inputs (Transitions.source), with their predecessors when context is 2; decode returns Transitions.frames' size. */
   encode(frames: Float32Array, n: number, previous?: Float32Array): Promise<Float32Array>;
+  /** Consecutive frames of sequences of the given lengths, back to back (optional: encode with each frame's predecessor does the same, at more cost). */
+  encodeSequences?(frames: Float32Array, lengths: readonly number[]): Promise<Float32Array>;
   decode(z: Float32Array, n: number): Promise<Float32Array>;
   step(z: Float32Array, actions: Float32Array, n: number): Promise<{ next: Float32Array; reward?: Float32Array; done?: Float32Array }>;
   inverse(z: Float32Array, zNext: Float32Array, n: number): Promise<Float32Array>;
@@ -92,9 +94,28 @@ function emptySteps(h: number): PerStep {
   return { mse: new Array<number>(h).fill(0), psnr: new Array<number>(h).fill(0), ssim: new Array<number>(h).fill(0) };
 }
 
-/** Latents of the given frame rows, each with its predecessor when the model's encoder takes one. */
+/**
+ * Latents of the given frame rows, each with its predecessor when the model's encoder takes one.
+ * Rows that run through whole episodes go in as sequences (each frame encoded once, and the
+ * predecessor of the next); others go in as (frame, predecessor) pairs.
+ */
 export function encodeRows(model: LatentWorldModel, t: Transitions, rows: readonly number[]): Promise<Float32Array> {
-  return model.encode(encoderInput(t, rows), rows.length, (model.context ?? 1) > 1 ? encoderInput(t, predecessorRows(t, rows)) : undefined);
+  if ((model.context ?? 1) === 1) return model.encode(encoderInput(t, rows), rows.length);
+  const previous = predecessorRows(t, rows);
+  const lengths = model.encodeSequences ? sequenceLengths(rows, previous) : null;
+  if (lengths !== null) return model.encodeSequences!(encoderInput(t, rows), lengths);
+  return model.encode(encoderInput(t, rows), rows.length, encoderInput(t, previous));
+}
+
+/** Lengths of `rows` as back-to-back sequences (each row's predecessor the row before it, each sequence opening on its own predecessor), or null when they are not. */
+function sequenceLengths(rows: readonly number[], previous: readonly number[]): number[] | null {
+  const lengths: number[] = [];
+  for (let i = 0; i < rows.length; i++) {
+    if (previous[i] === rows[i]) lengths.push(1);
+    else if (i > 0 && previous[i] === rows[i - 1]) lengths[lengths.length - 1]!++;
+    else return null;
+  }
+  return lengths;
 }
 
 /** Copy-last-frame: the prediction for every step is the context frame. */

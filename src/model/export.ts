@@ -2,7 +2,11 @@
  * The contract every world-model family's export meets: four ONNX graphs with named inputs and
  * outputs, so PyTorch/JAX pipelines (and onnxruntime-node here) run exactly what was trained:
  *   encoder   frames [batch, H, W, 3] (rgb in [0,1])      -> z [batch, L]
- *             (+ previous [batch, H, W, 3]: each frame's predecessor, when the card's input.context is 2)
+ *             (+ previous_index [batch] int64, when the card's input.context is 2: the row of the
+ *             batch holding each frame's predecessor, its own row at an episode's start. A sequence
+ *             is fed once, each frame the predecessor of the next, so per-frame work runs once a
+ *             frame; a lone pair is fed as two rows. Models of an earlier release take the
+ *             predecessors' pixels instead, as previous [batch, H, W, 3].)
  *   decoder   z [batch, L]                                -> frames [batch, H/f, W/f, 3] (unclipped)
  * The encoder takes the camera's frames and the decoder predicts at a size reduced by f.
  *   dynamics  z [batch, L], action [batch, A] (env units) -> z_next [batch, L], reward [batch, 1], done [batch, 1] (probability)
@@ -11,6 +15,9 @@
  * Each family writes its graphs in its own folder (keypoints/export.ts, linear/export.ts, conv/export.ts).
  */
 import { OnnxGraph } from './onnx/graph.js';
+
+/** The encoder input naming each frame's predecessor by its row in the batch (context 2). */
+export const PREVIOUS_INDEX = 'previous_index';
 
 export type PartName = 'encoder' | 'decoder' | 'dynamics' | 'inverse';
 export const PART_NAMES: readonly PartName[] = ['encoder', 'decoder', 'dynamics', 'inverse'];
@@ -43,7 +50,7 @@ export function partSignatures(m: PartShape): Record<PartName, PartSignature> {
   const a = ['batch', m.actionDim];
   return {
     encoder: {
-      inputs: [{ name: 'frames', shape: ['batch', m.inputHeight, m.inputWidth, 3] }, ...((m.context ?? 1) > 1 ? [{ name: 'previous', shape: ['batch', m.inputHeight, m.inputWidth, 3] }] : [])],
+      inputs: [{ name: 'frames', shape: ['batch', m.inputHeight, m.inputWidth, 3] }, ...((m.context ?? 1) > 1 ? [{ name: PREVIOUS_INDEX, shape: ['batch'] }] : [])],
       outputs: [{ name: 'z', shape: z }],
     },
     decoder: { inputs: [{ name: 'z', shape: z }], outputs: [{ name: 'frames', shape: ['batch', m.height, m.width, 3] }] },

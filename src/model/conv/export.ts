@@ -5,8 +5,8 @@
  * actions, rewards and done probabilities in environment units.
  */
 import { Tape } from '../onnx/autodiff.js';
-import { partSignatures, type PartName } from '../export.js';
-import { decoder, dynamics, encoder, inverse, paramSpecs, type Weights } from './network.js';
+import { partSignatures, PREVIOUS_INDEX, type PartName } from '../export.js';
+import { decoder, dynamics, encoderFromParts, inverse, keypointsOf, paramSpecs, type Weights } from './network.js';
 import { resizeNode } from './resize.js';
 import type { ConvModel } from './train.js';
 
@@ -36,7 +36,18 @@ export function exportConvModel(m: ConvModel): Record<PartName, Uint8Array> {
     return enc.declare(resizeNode(enc.graph, enc.declare(nchw, ['batch', 3, input.height, input.width]), work, input), ['batch', 3, work.height, work.width]);
   };
   const frames = working('frames', 0);
-  enc.graph.output(encoder(enc, frames, shape.context > 1 ? working('previous', 1) : null, shape, weightsOf(enc)), 'z', sig.encoder.outputs[0]!.shape);
+  const we = weightsOf(enc);
+  const current = shape.keypoints > 0 ? keypointsOf(enc, frames, shape, we) : null;
+  let latent: string;
+  if (shape.context > 1) {
+    // Each frame's keypoints are computed once and gathered for the frame that follows it.
+    const index = enc.graph.input(PREVIOUS_INDEX, sig.encoder.inputs[1]!.shape, 'int64');
+    const gather = (x: string) => enc.declare(enc.graph.node('Gather', [x, index], { axis: { int: 0 } }), enc.shape(x));
+    latent = encoderFromParts(enc, frames, gather(frames), current === null ? null : { current, previous: gather(current) }, shape, we);
+  } else {
+    latent = encoderFromParts(enc, frames, null, current === null ? null : { current, previous: null }, shape, we);
+  }
+  enc.graph.output(latent, 'z', sig.encoder.outputs[0]!.shape);
 
   const dec = new Tape('trajforge_conv_decoder');
   const zd = dec.input('z', sig.decoder.inputs[0]!.shape);

@@ -3,7 +3,8 @@
  * to export the dense world-model networks of ../nn.ts for onnxruntime, without a protobuf
  * dependency. Pure: produces ModelProto bytes, the caller decides where they go.
  *
- * Every tensor is float32 except the int64 constants that Reshape and Slice take as inputs.
+ * Every tensor is float32 except the int64 constants that Reshape and Slice take as inputs and
+ * int64 index inputs (Gather's).
  * Nodes are appended in call order, which is a topological order because a node can only name
  * tensors that already exist.
  */
@@ -43,7 +44,7 @@ interface NodeSpec {
 export interface TensorInfo {
   readonly name: string;
   readonly dims: readonly Dim[];
-  readonly type?: 'float32' | 'uint8';
+  readonly type?: 'float32' | 'uint8' | 'int64';
 }
 
 const ACTIVATION_OPS = { relu: 'Relu', tanh: 'Tanh', sigmoid: 'Sigmoid', linear: undefined } as const;
@@ -63,11 +64,11 @@ export class OnnxGraph {
     private readonly namespace = '',
   ) {}
 
-  /** A float32 graph input; returns its name. */
-  input(name: string, dims: readonly Dim[]): string {
+  /** A graph input (float32 unless said); returns its name. */
+  input(name: string, dims: readonly Dim[], type: TensorInfo['type'] = 'float32'): string {
     this.claim(name);
     checkDims(dims, `input ${name}`);
-    this.inputs.push({ name, dims: [...dims] });
+    this.inputs.push({ name, dims: [...dims], type });
     return name;
   }
 
@@ -277,7 +278,7 @@ function attributeProto(name: string, a: Attribute): Proto {
 function valueInfoProto(v: TensorInfo): Proto {
   const shape = new Proto();
   for (const d of v.dims) shape.message(1, typeof d === 'number' ? new Proto().int(1, d) : new Proto().string(2, d));
-  const tensorType = new Proto().int(1, v.type === 'uint8' ? UINT8 : FLOAT).message(2, shape);
+  const tensorType = new Proto().int(1, v.type === 'uint8' ? UINT8 : v.type === 'int64' ? INT64 : FLOAT).message(2, shape);
   return new Proto().string(1, v.name).message(2, new Proto().message(1, tensorType));
 }
 

@@ -1,6 +1,6 @@
 /**
  * The one module that touches onnxruntime: loads ModelProto bytes into an inference session and
- * runs float32 feeds through it. Environment and CLI flags are read by the caller (see
+ * runs float32 (and int64 index) feeds through it. Environment and CLI flags are read by the caller (see
  * parseProviders) so this stays testable with explicit options.
  *
  * Two runtimes behind one API (onnxruntime-common's): onnxruntime-node, the native build (an
@@ -96,15 +96,15 @@ function load(name: 'native' | 'wasm'): Promise<LoadedBackend> {
   return p;
 }
 
-/** A float32 tensor: row-major data and its shape. */
 /** An output tensor: float32, or uint8 (image bytes). */
 export interface OnnxOutput {
   readonly data: Float32Array | Uint8Array;
   readonly dims: number[];
 }
 
-export interface FloatTensor {
-  readonly data: Float32Array;
+/** An input tensor: row-major float32 data (or int64 indices) and its shape. */
+export interface InputTensor {
+  readonly data: Float32Array | BigInt64Array;
   readonly dims: readonly number[];
 }
 
@@ -171,14 +171,14 @@ export class OnnxModel {
   }
 
   /** Runs the graph; every input must be fed; returns the `fetch` outputs (default: all), computing only what they need. */
-  async run(feeds: Readonly<Record<string, FloatTensor>>, fetch: readonly string[] = this.outputNames): Promise<Record<string, OnnxOutput>> {
+  async run(feeds: Readonly<Record<string, InputTensor>>, fetch: readonly string[] = this.outputNames): Promise<Record<string, OnnxOutput>> {
     if (this.released) throw new TrajforgeError('E_INTERNAL', 'onnxruntime: run() after release()');
     const tensors: Record<string, Tensor> = {};
     for (const name of this.inputNames) {
       const feed = feeds[name];
       if (feed === undefined) throw new TrajforgeError('E_MODEL_SHAPE', `model input '${name}' is not fed (inputs: ${this.inputNames.join(', ')})`);
       checkFeed(name, feed, this.session.inputMetadata.find((m) => m.name === name));
-      tensors[name] = new this.ort.Tensor('float32', feed.data, [...feed.dims]);
+      tensors[name] = feed.data instanceof BigInt64Array ? new this.ort.Tensor('int64', feed.data, [...feed.dims]) : new this.ort.Tensor('float32', feed.data, [...feed.dims]);
     }
     for (const name of Object.keys(feeds)) {
       if (!this.inputNames.includes(name)) throw new TrajforgeError('E_MODEL_SHAPE', `'${name}' is not a model input (inputs: ${this.inputNames.join(', ')})`);
@@ -218,7 +218,7 @@ export class OnnxModel {
 }
 
 /** Fails early with the offending input's name where onnxruntime's message would be cryptic. */
-function checkFeed(name: string, feed: FloatTensor, meta: InferenceSession.ValueMetadata | undefined): void {
+function checkFeed(name: string, feed: InputTensor, meta: InferenceSession.ValueMetadata | undefined): void {
   const size = feed.dims.reduce((a, b) => a * b, 1);
   if (!feed.dims.every((d) => Number.isSafeInteger(d) && d >= 0) || size !== feed.data.length) {
     throw new TrajforgeError('E_MODEL_SHAPE', `input '${name}': dims [${feed.dims.join(', ')}] do not match ${feed.data.length} values`);

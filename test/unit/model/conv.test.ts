@@ -2,6 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { cardParts } from '../../../src/model/export.js';
 import type { ModelCard } from '../../../src/model/card.js';
 import { exportConvModel } from '../../../src/model/conv/export.js';
+import { encoder, initialParams, paramSpecs, type ConvShape } from '../../../src/model/conv/network.js';
+import { Tape } from '../../../src/model/onnx/autodiff.js';
+import { OnnxModel } from '../../../src/model/onnx/runtime.js';
+import { Rng } from '../../../src/core/rng.js';
 import { workingSize } from '../../../src/model/conv/resize.js';
 import { initialState, learningRate, prepareConvData, runTraining, sampleBatch, type ConvOptions, type TrainState } from '../../../src/model/conv/train.js';
 import { copyLastBaseline, evaluateWorldModel, type EvaluationInputs } from '../../../src/model/evaluate.js';
@@ -50,6 +54,57 @@ describe('convolutional world model on the toy task', () => {
       await session.release();
     }
   }, 120_000);
+
+  it('the exported encoder gathers each frame its predecessor by row: sequences, lone pairs and chunk boundaries agree with the two-frame network fed explicit pairs', async () => {
+    const shape: ConvShape = { width: SIZE, height: SIZE, depth: 4, latent: 24, hidden: 16, actions: 2, states: 0, coords: true, keypoints: 4, context: 2, decoderMaps: true };
+    const params = initialParams(shape, 11);
+    const session = await WorldModelSession.load(cardFor(shape.latent, SIZE, SIZE), exportConvModel({ shape, input: { width: SIZE, height: SIZE }, params, action: { center: new Float32Array(2), scale: Float32Array.of(1, 1) }, reward: { mean: 0, std: 1 }, state: { columns: [], mean: new Float32Array(0), std: new Float32Array(0) } }));
+    // Sequences of 1, 17 and 22 frames: 40 rows cross the encoder's 16-row chunks mid-sequence.
+    const lengths = [1, 17, 22];
+    const n = 40;
+    const per = SIZE * SIZE * 3;
+    const rng = new Rng(5);
+    const frames = Float32Array.from({ length: n * per }, () => rng.next());
+    const previous = new Float32Array(n * per);
+    let row = 0;
+    for (const len of lengths) {
+      for (let k = 0; k < len; k++) previous.set(frames.subarray((row + Math.max(0, k - 1)) * per, (row + Math.max(0, k - 1) + 1) * per), (row + k) * per);
+      row += len;
+    }
+    // The reference: network.ts's encoder over explicit (frame, predecessor) pairs, NCHW, no Gather.
+    const t = new Tape('reference');
+    const nchw = (x: Float32Array) => {
+      const out = new Float32Array(x.length);
+      for (let i = 0; i < n; i++) for (let p = 0; p < SIZE * SIZE; p++) for (let c = 0; c < 3; c++) out[i * per + c * SIZE * SIZE + p] = x[i * per + p * 3 + c]!;
+      return out;
+    };
+    const dims = new Map(paramSpecs(shape).map((p) => [p.name, p.dims]));
+    const added = new Set<string>();
+    const weights = (name: string) => {
+      if (!added.has(name)) t.declare(t.graph.initializer(name, params.get(name)!, dims.get(name)!), dims.get(name)!);
+      added.add(name);
+      return name;
+    };
+    t.graph.output(encoder(t, t.input('f', [n, 3, SIZE, SIZE]), t.input('p', [n, 3, SIZE, SIZE]), shape, weights), 'z', [n, shape.latent]);
+    const reference = await OnnxModel.load(t.graph.toBytes());
+    try {
+      const want = (await reference.run({ f: { data: nchw(frames), dims: [n, 3, SIZE, SIZE] }, p: { data: nchw(previous), dims: [n, 3, SIZE, SIZE] } })).z!.data;
+      const close = (got: Float32Array) => {
+        expect(got.length).toBe(want.length);
+        let worst = 0;
+        for (let i = 0; i < got.length; i++) worst = Math.max(worst, Math.abs(got[i]! - want[i]!));
+        expect(worst).toBeLessThan(1e-4);
+      };
+      close(await session.encodeSequences(frames, lengths));
+      close(await session.encode(frames, n, previous));
+      // Without predecessors every frame is its own: the first frame of each sequence agrees.
+      const alone = await session.encode(frames, n);
+      expect(Array.from(alone.subarray(18 * shape.latent, 19 * shape.latent))).toEqual(Array.from((await session.encodeSequences(frames, lengths)).subarray(18 * shape.latent, 19 * shape.latent)));
+    } finally {
+      await reference.release();
+      await session.release();
+    }
+  });
 
   it('is seeded: two runs give the same weights; a run resumed from a mid-run state equals an uninterrupted one', async () => {
     const o = { ...options, steps: 24 };

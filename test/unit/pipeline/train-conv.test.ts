@@ -33,7 +33,7 @@ describe('trainWorldModel --arch conv (the default)', () => {
     const card = readModelCard(join(root, 'model'));
     expect(card).toMatchObject({ kind: 'conv', latent: 12, input: { width: 64, height: 64, downsample: 1, context: 2 }, decoded: { width: 64, height: 64 } });
     expect(card.training.options).toMatchObject({ steps: 12, steps_done: 12, depth: 4, keypoints: 2, context: 2, decoderMaps: 1 });
-    expect(card.parts.encoder.inputs.map((i) => i.name)).toEqual(['frames', 'previous']);
+    expect(card.parts.encoder.inputs.map((i) => i.name)).toEqual(['frames', 'previous_index']);
     expect(Object.values(card.training.final).every(Number.isFinite)).toBe(true);
     // The state head as a read-out over the whole observation: trained columns read z, constant ones their value.
     const names = loadEnv('PushCube-v1').config;
