@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import type { ResolvedEnv } from '../config/parse.js';
 import { loadEnv } from '../config/load.js';
 import { TrajforgeError } from '../core/errors.js';
+import { readAhead } from '../core/read-ahead.js';
 import type { EpisodeData, EpisodeProvenance } from '../dataset/episode.js';
 import { datasetMeta, DEFAULT_LAYOUT, type DatasetMeta, type DatasetSummary } from '../dataset/meta.js';
 import { writeEpisodes } from '../dataset/sink.js';
@@ -231,13 +232,19 @@ export async function labelVideos(opts: LabelOptions): Promise<LabelSummary> {
         opts.onProgress?.({ stage: 'label', done: ++done, total, elapsed: elapsed() });
       },
     };
-    for (const src of sources) {
-      for await (const clip of clipsOf(src, { width, height, fps, fit }, episodeLength, minLength, timing, events)) {
-        pending.push(clip);
-        pendingFrames += clip.count;
-        if (pendingFrames >= batch) yield* flush();
-      }
+    const decoded = async function* (): AsyncGenerator<FrameClip> {
+      for (const src of sources) yield* clipsOf(src, { width, height, fps, fit }, episodeLength, minLength, events);
+    };
+    // Up to a batch of frames is decoded ahead: ffmpeg keeps decoding while the model runs.
+    let t0 = performance.now();
+    for await (const clip of readAhead(decoded(), batch, (c) => c.count)) {
+      timing.decode += (performance.now() - t0) / 1000;
+      pending.push(clip);
+      pendingFrames += clip.count;
+      if (pendingFrames >= batch) yield* flush();
+      t0 = performance.now();
     }
+    timing.decode += (performance.now() - t0) / 1000;
     yield* flush();
   }
 
@@ -412,7 +419,7 @@ class EpisodeSplitter {
  * segments is decoded once at its own rate and cut at the segments' frames, each segment split
  * on its own; `events` hears of each segment read whole or skipped.
  */
-async function* clipsOf(src: Source, target: { width: number; height: number; fps: number; fit: Fit }, episodeLength: number, minLength: number, timing: { decode: number }, events: SourceEvents): AsyncGenerator<FrameClip> {
+async function* clipsOf(src: Source, target: { width: number; height: number; fps: number; fit: Fit }, episodeLength: number, minLength: number, events: SourceEvents): AsyncGenerator<FrameClip> {
   const P = target.width * target.height * 3;
   const segments = src.segments ?? [{ name: src.name, first: 0, count: Infinity }];
   const video = openResampled(src.file, {
@@ -438,10 +445,8 @@ async function* clipsOf(src: Source, target: { width: number; height: number; fp
     k++;
     if (k < segments.length) splitter = new EpisodeSplitter({ ...src, name: segments[k]!.name }, P, episodeLength + 1, minLength);
   };
-  let t0 = performance.now();
   try {
     for await (const chunk of video) {
-      timing.decode += (performance.now() - t0) / 1000;
       let at = 0;
       while (at < chunk.count && k < segments.length) {
         const frame = chunk.first + at;
@@ -456,7 +461,6 @@ async function* clipsOf(src: Source, target: { width: number; height: number; fp
         if (frame + take >= seg.first + seg.count) yield* finish();
       }
       if (k >= segments.length) break;
-      t0 = performance.now();
     }
   } catch (e) {
     // A file that probed well but cannot be decoded: every segment still open is skipped.
@@ -467,7 +471,6 @@ async function* clipsOf(src: Source, target: { width: number; height: number; fp
     }
     return;
   }
-  timing.decode += (performance.now() - t0) / 1000;
   // Segments the file ended before (a stream shorter than its episodes table says) end here.
   while (k < segments.length) yield* finish();
 }
