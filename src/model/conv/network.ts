@@ -192,10 +192,10 @@ export function keypointsOf(t: Tape, frames: string, shape: ConvShape, w: Weight
   const n = t.shape(frames)[0]!;
   const K = shape.keypoints;
   const P = shape.height * shape.width;
-  // ReLU, not ELU as elsewhere: onnxruntime fuses it into the convolution, where a separate ELU
-  // over these full-resolution features was a third of the encoder's time (encoder 1,440 ->
-  // 2,260 frames/s; PushCube's eval figures unchanged within 0.02).
-  const features = t.relu(t.conv(frames, w('enc.kpconv.w'), w('enc.kpconv.b'), { stride: 1, pad: 1 }));
+  // ELU, although onnxruntime cannot fuse it into the convolution as it fuses ReLU (a third of
+  // the encoder's time): with ReLU here StackCube's model fell from 21.9 % to -10.4 % below
+  // copy-last (PushCube's was unchanged).
+  const features = t.elu(t.conv(frames, w('enc.kpconv.w'), w('enc.kpconv.b'), { stride: 1, pad: 1 }));
   // Sharpened scores: at initialisation they differ by about 1 between pixels, which over
   // thousands of pixels is a near-uniform softmax whose expected position barely moves or learns.
   // Scaled before the reshape, so onnxruntime folds the scale into the 1x1 conv's weights.
