@@ -10,9 +10,10 @@ import { OnnxModel, type OnnxModelOptions } from './onnx/runtime.js';
 /**
  * Rows per onnxruntime call: large enough to amortise call overhead, small enough for cache. The
  * sprite decoder's intermediates stay in cache at 64 rows (58k frames/s there, 45k at 256); the
- * conv encoder's full-resolution ones at 16 (1,470 frames/s against 1,080 at 256 and 910 at 2,048).
+ * conv encoder's full-resolution ones at 16 to 64 on one thread (1,470 frames/s against 1,080 at
+ * 256 and 910 at 2,048); 64 keeps two threads busy (label's model time 5.6 s against 6.5 at 16).
  */
-const CHUNK: Record<PartName, number> = { encoder: 16, decoder: 64, dynamics: 256, inverse: 256 };
+const CHUNK: Record<PartName, number> = { encoder: 64, decoder: 64, dynamics: 256, inverse: 256 };
 
 export class WorldModelSession {
   /** The decoder with a bytes output appended (decoderBytesFragment), loaded on first use. */
