@@ -10,13 +10,12 @@
 import { TrajforgeError } from '../core/errors.js';
 import type { EpisodeData, EpisodeProvenance } from '../dataset/episode.js';
 import { stateReader, type ModelCard } from './card.js';
-import { unitInto } from './transitions.js';
 
 /** What labelling needs from a model: WorldModelSession satisfies it. */
 export interface LabelModel {
   readonly card: ModelCard;
   /** Consecutive frames of sequences of the given lengths, back to back (see WorldModelSession.encodeSequences). */
-  encodeSequences(frames: Float32Array, lengths: readonly number[]): Promise<Float32Array>;
+  encodeSequences(frames: Float32Array | Uint8Array, lengths: readonly number[]): Promise<Float32Array>;
   step(z: Float32Array, action: Float32Array, n: number): Promise<{ next: Float32Array; reward: Float32Array; done: Float32Array }>;
   inverse(z: Float32Array, zNext: Float32Array, n: number): Promise<Float32Array>;
 }
@@ -82,10 +81,11 @@ export async function labelClips(model: LabelModel, clips: readonly FrameClip[],
     frames += c.count;
     pairs += c.count - 1;
   }
-  const input = new Float32Array(frames * P);
+  // Bytes: the model scales them to [0, 1] a chunk at a time (a batch of floats is 4x the memory).
+  const input = new Uint8Array(frames * P);
   let row = 0;
   for (const c of clips) {
-    unitInto(c.frames.subarray(0, c.count * P), input, row * P);
+    input.set(c.frames.subarray(0, c.count * P), row * P);
     row += c.count;
   }
   const z = await model.encodeSequences(input, clips.map((c) => c.count));

@@ -6,6 +6,7 @@ import { TrajforgeError } from '../core/errors.js';
 import type { ModelCard } from './card.js';
 import { decoderBytesFragment, PART_NAMES, PREVIOUS_INDEX, type PartName } from './export.js';
 import { OnnxModel, type OnnxModelOptions } from './onnx/runtime.js';
+import { unitInto } from './transitions.js';
 
 /**
  * Rows per onnxruntime call: large enough to amortise call overhead, small enough for cache. The
@@ -131,8 +132,12 @@ export class WorldModelSession {
     return (await this.batched('encoder', n, inputs, [['z', this.latent]]))[0]!;
   }
 
-  /** Consecutive frames of sequences of the given lengths (back to back): each frame's predecessor is the one before it in its sequence. */
-  async encodeSequences(frames: Float32Array, lengths: readonly number[]): Promise<Float32Array> {
+  /**
+   * Consecutive frames of sequences of the given lengths (back to back): each frame's predecessor
+   * is the one before it in its sequence. Frames are floats in [0, 1] or rgb bytes; bytes are
+   * converted a chunk at a time, so a large batch never exists as floats (4 bytes a value).
+   */
+  async encodeSequences(frames: Float32Array | Uint8Array, lengths: readonly number[]): Promise<Float32Array> {
     const n = lengths.reduce((a, b) => a + b, 0);
     const per = this.framePixels;
     if (this.predecessors === 'index') {
@@ -144,7 +149,8 @@ export class WorldModelSession {
       }
       return this.encodeIndexed((i) => frames.subarray(i * per, (i + 1) * per), n, (i) => (starts[i] ? i : i - 1));
     }
-    return this.encode(frames, n, this.predecessors === 'frames' ? predecessorFrames(frames, per, lengths) : undefined);
+    const floats = frames instanceof Uint8Array ? unitFrames(frames) : frames;
+    return this.encode(floats, n, this.predecessors === 'frames' ? predecessorFrames(floats, per, lengths) : undefined);
   }
 
   private get framePixels(): number {
@@ -156,7 +162,7 @@ export class WorldModelSession {
    * (any row, including rows >= n that are only predecessors). Each chunk of the encoder carries
    * its rows plus the predecessors it lacks, so consecutive frames cost one extra row a chunk.
    */
-  private async encodeIndexed(row: (i: number) => Float32Array, n: number, predecessor: (i: number) => number): Promise<Float32Array> {
+  private async encodeIndexed(row: (i: number) => Float32Array | Uint8Array, n: number, predecessor: (i: number) => number): Promise<Float32Array> {
     const { height, width } = this.card.input;
     const per = this.framePixels;
     const L = this.latent;
@@ -172,11 +178,11 @@ export class WorldModelSession {
         const local = p >= from && p < from + m ? p - from : (extra.get(p) ?? m + extra.size);
         if (local >= m && !extra.has(p)) extra.set(p, local);
         index[i - from] = BigInt(local);
-        batch.set(row(i), (i - from) * per);
+        copyFrame(row(i), batch, (i - from) * per);
       }
       for (const [p, local] of extra) {
         index[local] = BigInt(local);
-        batch.set(row(p), local * per);
+        copyFrame(row(p), batch, local * per);
       }
       const rows = m + extra.size;
       const out = await this.parts.encoder.run({ frames: { data: batch.subarray(0, rows * per), dims: [rows, height, width, 3] }, [PREVIOUS_INDEX]: { data: index.subarray(0, rows), dims: [rows] } }, ['z']);
@@ -243,6 +249,18 @@ export class WorldModelSession {
 function bytes(data: Float32Array | Uint8Array, name: string): Uint8Array {
   if (!(data instanceof Uint8Array)) throw new TrajforgeError('E_MODEL_SHAPE', `model output '${name}' is not uint8`);
   return data;
+}
+
+/** A frame into the encoder's batch: floats as they are, rgb bytes scaled to [0, 1]. */
+function copyFrame(frame: Float32Array | Uint8Array, batch: Float32Array, offset: number): void {
+  if (frame instanceof Float32Array) batch.set(frame, offset);
+  else unitInto(frame, batch, offset);
+}
+
+function unitFrames(bytes: Uint8Array): Float32Array {
+  const out = new Float32Array(bytes.length);
+  unitInto(bytes, out, 0);
+  return out;
 }
 
 function floats(data: Float32Array | Uint8Array, name: string): Float32Array {

@@ -8,7 +8,6 @@ import { LEROBOT_ENTRIES, preflightOutput, writeOutput, type OutputOptions } fro
 import { checkModelTarget, datasetTarget } from '../model/card.js';
 import { WorldModelSession } from '../model/session.js';
 import { readModelCard, readModelParts } from '../model/store.js';
-import { unitInto } from '../model/transitions.js';
 import { checkInt, outputNotices, resolveIn, stopwatch, type PipelineCallbacks, type StageProgress } from './progress.js';
 
 export const DEFAULT_LATENT_KEY = 'observation.latent';
@@ -106,11 +105,11 @@ export async function encodeDataset(opts: EncodeOptions): Promise<EncodeSummary>
       pending.push(next.value);
       pendingFrames += next.value.length + 1;
     }
-    const input = new Float32Array(pendingFrames * pixels);
+    const input = new Uint8Array(pendingFrames * pixels);
     let row = 0;
     for (const ep of pending) {
-      unitInto(ep.frames.subarray(0, ep.length * pixels), input, row * pixels);
-      unitInto(ep.final, input, (row + ep.length) * pixels);
+      input.set(ep.frames.subarray(0, ep.length * pixels), row * pixels);
+      input.set(ep.final, (row + ep.length) * pixels);
       row += ep.length + 1;
     }
     const t0 = performance.now();
