@@ -55,7 +55,7 @@ describe('convolutional world model on the toy task', () => {
     }
   }, 120_000);
 
-  it('the exported encoder gathers each frame its predecessor by row: sequences (floats or bytes), lone pairs and chunk boundaries agree with the two-frame network fed explicit pairs', async () => {
+  it('the exported encoder gathers each frame its predecessor by row: sequences (floats or bytes), lone pairs and chunk boundaries agree with the two-frame network fed explicit pairs, as does a model of the earlier release fed pixels', async () => {
     const shape: ConvShape = { width: SIZE, height: SIZE, depth: 4, latent: 24, hidden: 16, actions: 2, states: 0, coords: true, keypoints: 4, context: 2, decoderMaps: true };
     const params = initialParams(shape, 11);
     const session = await WorldModelSession.load(cardFor(shape.latent, SIZE, SIZE), exportConvModel({ shape, input: { width: SIZE, height: SIZE }, params, action: { center: new Float32Array(2), scale: Float32Array.of(1, 1) }, reward: { mean: 0, std: 1 }, state: { columns: [], mean: new Float32Array(0), std: new Float32Array(0) } }));
@@ -103,6 +103,28 @@ describe('convolutional world model on the toy task', () => {
       // Without predecessors every frame is its own: the first frame of each sequence agrees.
       const alone = await session.encode(frames, n);
       expect(Array.from(alone.subarray(71 * shape.latent, 72 * shape.latent))).toEqual(Array.from((await session.encodeSequences(frames, lengths)).subarray(71 * shape.latent, 72 * shape.latent)));
+
+      // A model of the earlier release: its encoder takes the predecessors' pixels (`previous`,
+      // NHWC) and its card says so; the session feeds it pixels and gets the same latents.
+      const old = new Tape('earlier_release_encoder');
+      const oldAdded = new Set<string>();
+      const oldWeights = (name: string) => {
+        if (!oldAdded.has(name)) old.declare(old.graph.initializer(name, params.get(name)!, dims.get(name)!), dims.get(name)!);
+        oldAdded.add(name);
+        return name;
+      };
+      const nhwcInput = (name: string) => old.declare(old.graph.node('Transpose', [old.input(name, ['batch', SIZE, SIZE, 3])], { perm: { ints: [0, 3, 1, 2] } }), ['batch', 3, SIZE, SIZE]);
+      old.graph.output(encoder(old, nhwcInput('frames'), nhwcInput('previous'), shape, oldWeights), 'z', ['batch', shape.latent]);
+      const card = cardFor(shape.latent, SIZE, SIZE);
+      const oldCard = { ...card, parts: { ...card.parts, encoder: { ...card.parts.encoder, inputs: [card.parts.encoder.inputs[0]!, { name: 'previous', shape: ['batch', SIZE, SIZE, 3] }] } } } as ModelCard;
+      const parts = exportConvModel({ shape, input: { width: SIZE, height: SIZE }, params, action: { center: new Float32Array(2), scale: Float32Array.of(1, 1) }, reward: { mean: 0, std: 1 }, state: { columns: [], mean: new Float32Array(0), std: new Float32Array(0) } });
+      const oldSession = await WorldModelSession.load(oldCard, { ...parts, encoder: old.graph.toBytes() });
+      try {
+        close(await oldSession.encodeSequences(bytes, lengths));
+        close(await oldSession.encode(frames, n, previous));
+      } finally {
+        await oldSession.release();
+      }
     } finally {
       await reference.release();
       await session.release();
