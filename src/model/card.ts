@@ -38,9 +38,10 @@ export const modelCardSchema = z.strictObject({
     /** Integer box-filter factor the encoder applies (inside its graph) before its pixel stem; decoded frames are input / downsample. */
     downsample: z.number().int().positive(),
     /**
-     * Frames per encoder input (absent: 1). With 2 the encoder takes each frame and, as its
-     * `previous` input, the frame before it (the frame itself at a sequence's start): z then
-     * holds velocities.
+     * Frames per encoder input (absent: 1). With 2 the encoder also takes each frame's
+     * predecessor (the frame itself at a sequence's start), by its row in the batch
+     * (`previous_index`; models of an earlier release: its pixels, `previous`): z then holds
+     * velocities.
      */
     context: z.number().int().min(1).max(2).optional(),
   }),

@@ -102,8 +102,8 @@ function emptySteps(h: number): PerStep {
 export function encodeRows(model: LatentWorldModel, t: Transitions, rows: readonly number[]): Promise<Float32Array> {
   if ((model.context ?? 1) === 1) return model.encode(encoderInput(t, rows), rows.length);
   const previous = predecessorRows(t, rows);
-  const lengths = model.encodeSequences ? sequenceLengths(rows, previous) : null;
-  if (lengths !== null) return model.encodeSequences!(encoderInput(t, rows), lengths);
+  const lengths = sequenceLengths(rows, previous);
+  if (lengths !== null && model.encodeSequences) return model.encodeSequences(encoderInput(t, rows), lengths);
   return model.encode(encoderInput(t, rows), rows.length, encoderInput(t, previous));
 }
 

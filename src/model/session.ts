@@ -6,7 +6,7 @@ import { TrajforgeError } from '../core/errors.js';
 import type { ModelCard } from './card.js';
 import { decoderBytesFragment, PART_NAMES, PREVIOUS_INDEX, type PartName } from './export.js';
 import { OnnxModel, type OnnxModelOptions } from './onnx/runtime.js';
-import { unitInto } from './transitions.js';
+import { unitFrames, unitInto } from './transitions.js';
 
 /**
  * Rows per onnxruntime call: large enough to amortise call overhead, small enough for cache. The
@@ -117,8 +117,9 @@ export class WorldModelSession {
   /**
    * Frames [n, H, W, 3] -> z. A model with context 2 also takes each frame's predecessor
    * (`previous`, same layout); without it every frame counts as its own predecessor (at rest).
+   * Frames are floats in [0, 1] or rgb bytes (see encodeSequences).
    */
-  async encode(frames: Float32Array, n: number, previous?: Float32Array): Promise<Float32Array> {
+  async encode(frames: EncoderFrames, n: number, previous?: EncoderFrames): Promise<Float32Array> {
     if (this.predecessors === 'index') {
       const per = this.framePixels;
       // A lone pair is two rows: the frame's predecessor is row n + i, itself its own predecessor.
@@ -127,8 +128,8 @@ export class WorldModelSession {
         : this.encodeIndexed((i) => (i < n ? frames.subarray(i * per, (i + 1) * per) : previous.subarray((i - n) * per, (i - n + 1) * per)), n, (i) => n + i);
     }
     const { height, width } = this.card.input;
-    const inputs: [string, Float32Array, number[]][] = [['frames', frames, [height, width, 3]]];
-    if (this.predecessors === 'frames') inputs.push(['previous', previous ?? frames, [height, width, 3]]);
+    const inputs: [string, Float32Array, number[]][] = [['frames', asFloats(frames), [height, width, 3]]];
+    if (this.predecessors === 'frames') inputs.push(['previous', asFloats(previous ?? frames), [height, width, 3]]);
     return (await this.batched('encoder', n, inputs, [['z', this.latent]]))[0]!;
   }
 
@@ -137,7 +138,7 @@ export class WorldModelSession {
    * is the one before it in its sequence. Frames are floats in [0, 1] or rgb bytes; bytes are
    * converted a chunk at a time, so a large batch never exists as floats (4 bytes a value).
    */
-  async encodeSequences(frames: Float32Array | Uint8Array, lengths: readonly number[]): Promise<Float32Array> {
+  async encodeSequences(frames: EncoderFrames, lengths: readonly number[]): Promise<Float32Array> {
     const n = lengths.reduce((a, b) => a + b, 0);
     const per = this.framePixels;
     if (this.predecessors === 'index') {
@@ -149,7 +150,7 @@ export class WorldModelSession {
       }
       return this.encodeIndexed((i) => frames.subarray(i * per, (i + 1) * per), n, (i) => (starts[i] ? i : i - 1));
     }
-    const floats = frames instanceof Uint8Array ? unitFrames(frames) : frames;
+    const floats = asFloats(frames);
     return this.encode(floats, n, this.predecessors === 'frames' ? predecessorFrames(floats, per, lengths) : undefined);
   }
 
@@ -162,7 +163,7 @@ export class WorldModelSession {
    * (any row, including rows >= n that are only predecessors). Each chunk of the encoder carries
    * its rows plus the predecessors it lacks, so consecutive frames cost one extra row a chunk.
    */
-  private async encodeIndexed(row: (i: number) => Float32Array | Uint8Array, n: number, predecessor: (i: number) => number): Promise<Float32Array> {
+  private async encodeIndexed(row: (i: number) => EncoderFrames, n: number, predecessor: (i: number) => number): Promise<Float32Array> {
     const { height, width } = this.card.input;
     const per = this.framePixels;
     const L = this.latent;
@@ -172,12 +173,15 @@ export class WorldModelSession {
     const index = new BigInt64Array(2 * chunk);
     for (let from = 0; from < n; from += chunk) {
       const m = Math.min(chunk, n - from);
+      /** Predecessors outside the chunk -> their row in the batch, after the chunk's own. */
       const extra = new Map<number, number>();
+      const localRow = (p: number) => {
+        if (p >= from && p < from + m) return p - from;
+        if (!extra.has(p)) extra.set(p, m + extra.size);
+        return extra.get(p)!;
+      };
       for (let i = from; i < from + m; i++) {
-        const p = predecessor(i);
-        const local = p >= from && p < from + m ? p - from : (extra.get(p) ?? m + extra.size);
-        if (local >= m && !extra.has(p)) extra.set(p, local);
-        index[i - from] = BigInt(local);
+        index[i - from] = BigInt(localRow(predecessor(i)));
         copyFrame(row(i), batch, (i - from) * per);
       }
       for (const [p, local] of extra) {
@@ -251,16 +255,17 @@ function bytes(data: Float32Array | Uint8Array, name: string): Uint8Array {
   return data;
 }
 
+/** Encoder input frames: floats in [0, 1], or rgb bytes scaled on the way in. */
+export type EncoderFrames = Float32Array | Uint8Array;
+
 /** A frame into the encoder's batch: floats as they are, rgb bytes scaled to [0, 1]. */
-function copyFrame(frame: Float32Array | Uint8Array, batch: Float32Array, offset: number): void {
+function copyFrame(frame: EncoderFrames, batch: Float32Array, offset: number): void {
   if (frame instanceof Float32Array) batch.set(frame, offset);
   else unitInto(frame, batch, offset);
 }
 
-function unitFrames(bytes: Uint8Array): Float32Array {
-  const out = new Float32Array(bytes.length);
-  unitInto(bytes, out, 0);
-  return out;
+function asFloats(frames: EncoderFrames): Float32Array {
+  return frames instanceof Float32Array ? frames : unitFrames(frames);
 }
 
 function floats(data: Float32Array | Uint8Array, name: string): Float32Array {

@@ -155,6 +155,13 @@ export function unitInto(src: Uint8Array, dst: Float32Array, offset: number): vo
   for (let p = 0; p < src.length; p++) dst[offset + p] = src[p]! * inv;
 }
 
+/** rgb bytes as the encoder's [0, 1] input, exactly as training and the CLI convert them. */
+export function unitFrames(bytes: Uint8Array): Float32Array {
+  const out = new Float32Array(bytes.length);
+  unitInto(bytes, out, 0);
+  return out;
+}
+
 /** Encoder input for the given frame rows: camera-resolution rgb in [0,1] (H·W·3 per row). */
 export function encoderInput(t: Transitions, rows: readonly number[]): Float32Array {
   const P = t.source.width * t.source.height * 3;

@@ -9,7 +9,6 @@ import type { ModelCard } from './card.js';
 import type { OnnxModelOptions } from './onnx/runtime.js';
 import { WorldModelSession } from './session.js';
 import { readModelCard, readModelParts } from './store.js';
-import { unitInto } from './transitions.js';
 
 /** rgb frames as bytes or as [0, 1] floats, row-major N × H × W × 3. */
 export type Frames = Uint8Array | Uint8ClampedArray | Float32Array;
@@ -117,11 +116,11 @@ class LoadedWorldModel implements WorldModel {
     return this.live('encodeSequence').encodeSequences(data, [n]);
   }
 
-  /** Encoder-input frames as [0, 1] floats and their count, or E_MODEL_SHAPE naming the argument. */
-  private frames(method: string, name: string, x: Frames): { data: Float32Array; n: number } {
+  /** Encoder-input frames (floats, or bytes the session scales a chunk at a time) and their count, or E_MODEL_SHAPE naming the argument. */
+  private frames(method: string, name: string, x: Frames): { data: Float32Array | Uint8Array; n: number } {
     const { width, height } = this.input;
     const n = this.rows(method, name, x, width * height * 3, `${width}x${height}x3 frames (the encoder's input, camera '${this.camera}')`, true);
-    return { data: x instanceof Float32Array ? x : unit(x), n };
+    return { data: x instanceof Uint8ClampedArray ? new Uint8Array(x.buffer, x.byteOffset, x.byteLength) : x, n };
   }
 
   async step(z: Float32Array, actions: Float32Array): Promise<WorldModelStep> {
@@ -170,9 +169,3 @@ class LoadedWorldModel implements WorldModel {
   }
 }
 
-/** rgb bytes as the encoder's [0, 1] input, exactly as training and the CLI convert them. */
-function unit(bytes: Uint8Array | Uint8ClampedArray): Float32Array {
-  const out = new Float32Array(bytes.length);
-  unitInto(bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), out, 0);
-  return out;
-}
