@@ -94,15 +94,9 @@ export function keypointLatentDims(keypoints: number, context: number): number {
  */
 const MOTION_SCALE = 10;
 
-/** [h·w, 2]: x and y in [-1, 1] of each cell of an h × w map, row-major. */
-function cellGrid(width: number, height: number): Float32Array {
-  const g = coordinateChannels(width, height);
-  const out = new Float32Array(width * height * 2);
-  for (let i = 0; i < width * height; i++) {
-    out[2 * i] = g[i]!;
-    out[2 * i + 1] = g[width * height + i]!;
-  }
-  return out;
+/** The x of each column's and the y of each row's pixel centre, in [-1, 1]. */
+function axisCoordinates(width: number, height: number): { x: Float32Array; y: Float32Array } {
+  return { x: Float32Array.from({ length: width }, (_, i) => ((i + 0.5) / width) * 2 - 1), y: Float32Array.from({ length: height }, (_, i) => ((i + 0.5) / height) * 2 - 1) };
 }
 
 /** Input channels of the encoder's first convolution. */
@@ -112,11 +106,12 @@ function inputChannels(shape: ConvShape): number {
 
 /** [1, 2, h, w]: x and y of each pixel centre in [-1, 1]. */
 export function coordinateChannels(width: number, height: number): Float32Array {
+  const { x: xs, y: ys } = axisCoordinates(width, height);
   const out = new Float32Array(2 * width * height);
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {
-      out[y * width + x] = ((x + 0.5) / width) * 2 - 1;
-      out[width * height + y * width + x] = ((y + 0.5) / height) * 2 - 1;
+      out[y * width + x] = xs[x]!;
+      out[width * height + y * width + x] = ys[y]!;
     }
   }
   return out;
@@ -191,16 +186,25 @@ export function keypointsOf(t: Tape, frames: string, shape: ConvShape, w: Weight
   // precision: PushCube's inverse-dynamics R² fell from 0.93 to 0.75.
   const n = t.shape(frames)[0]!;
   const K = shape.keypoints;
-  const P = shape.height * shape.width;
-  // ELU, although onnxruntime cannot fuse it into the convolution as it fuses ReLU (a third of
-  // the encoder's time): with ReLU here StackCube's model fell from 21.9 % to -10.4 % below
-  // copy-last (PushCube's was unchanged).
+  const H = shape.height;
+  const W = shape.width;
+  const P = H * W;
+  // ELU, although onnxruntime cannot fuse it into the convolution as it fuses ReLU (it and the
+  // layout changes around it take a fifth of the encoder's time): with ReLU here StackCube's
+  // model fell from 21.9 % to -10.4 % below copy-last (PushCube's was unchanged).
   const features = t.elu(t.conv(frames, w('enc.kpconv.w'), w('enc.kpconv.b'), { stride: 1, pad: 1 }));
   // Sharpened scores: at initialisation they differ by about 1 between pixels, which over
   // thousands of pixels is a near-uniform softmax whose expected position barely moves or learns.
   // Scaled before the reshape, so onnxruntime folds the scale into the 1x1 conv's weights.
   const maps = t.reshape(t.scale(t.conv(features, w('enc.kp.w'), w('enc.kp.b'), { stride: 1, pad: 0 }), KEYPOINT_SHARPNESS), [-1, K, P], [n, K, P]);
-  return t.reshape(t.matmulConstant(t.softmax(maps), cellGrid(shape.width, shape.height), P, 2), [-1, 2 * K], [n, 2 * K]);
+  const probabilities = t.reshape(t.softmax(maps), [-1, K, H, W], [n, K, H, W]);
+  // The expected x from the column marginals, y from the row marginals: two sums and two
+  // [w, 1] products instead of one [h·w, 2] matrix product, which onnxruntime's GEMM computes
+  // as if the 2 were 16 columns (the soft-argmax took 26 µs a frame, the marginals take 11).
+  const { x, y } = axisCoordinates(W, H);
+  const xs = t.matmulConstant(t.sum(probabilities, 2), x, W, 1);
+  const ys = t.matmulConstant(t.sum(probabilities, 3), y, H, 1);
+  return t.reshape(t.concat([xs, ys], 2), [-1, 2 * K], [n, 2 * K]);
 }
 
 /**

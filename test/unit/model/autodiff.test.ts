@@ -118,6 +118,20 @@ describe('autodiff: gradients agree with finite differences', () => {
     );
   });
 
+  it('spatial soft-argmax by marginals: softmax over the pixels, a sum over rows or columns, a [w, 1] product', async () => {
+    await check(
+      (t, p) => {
+        const maps = t.conv('x', p('w', [3, 2, 1, 1]), p('b', [3]), { stride: 1, pad: 0 });
+        const probabilities = t.reshape(t.softmax(t.reshape(maps, [-1, 3, 20], [2, 3, 20])), [-1, 3, 4, 5], [2, 3, 4, 5]);
+        const xs = t.matmulConstant(t.sum(probabilities, 2), Float32Array.of(-1, -0.5, 0, 0.5, 1), 5, 1);
+        const ys = t.matmulConstant(t.sum(probabilities, 3), Float32Array.of(-0.75, -0.25, 0.25, 0.75), 4, 1);
+        const xy = t.reshape(t.concat([xs, ys], 2), [-1, 6], [2, 6]);
+        return t.mse(xy, t.constant(Float32Array.from({ length: 12 }, (_, i) => (i % 5) / 4 - 0.5), [2, 6]));
+      },
+      { x: { dims: [2, 2, 4, 5] } },
+    );
+  });
+
   it('Gaussian keypoint maps (separable, 6x8 grid), gradient into the keypoint coordinates', async () => {
     await check(
       (t, p) => {
