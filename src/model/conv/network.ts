@@ -13,7 +13,7 @@
  * otherwise the frames are resized to one (see workingSize).
  */
 import { Rng } from '../../core/rng.js';
-import type { Tape } from '../onnx/autodiff.js';
+import { pixelCentres, type Tape } from '../onnx/autodiff.js';
 
 export interface ConvShape {
   /** Working frame size, multiples of 16. */
@@ -94,11 +94,6 @@ export function keypointLatentDims(keypoints: number, context: number): number {
  */
 const MOTION_SCALE = 10;
 
-/** The x of each column's and the y of each row's pixel centre, in [-1, 1]. */
-function axisCoordinates(width: number, height: number): { x: Float32Array; y: Float32Array } {
-  return { x: Float32Array.from({ length: width }, (_, i) => ((i + 0.5) / width) * 2 - 1), y: Float32Array.from({ length: height }, (_, i) => ((i + 0.5) / height) * 2 - 1) };
-}
-
 /** Input channels of the encoder's first convolution. */
 function inputChannels(shape: ConvShape): number {
   return 3 * shape.context + (shape.coords ? 2 : 0);
@@ -106,7 +101,8 @@ function inputChannels(shape: ConvShape): number {
 
 /** [1, 2, h, w]: x and y of each pixel centre in [-1, 1]. */
 export function coordinateChannels(width: number, height: number): Float32Array {
-  const { x: xs, y: ys } = axisCoordinates(width, height);
+  const xs = pixelCentres(width);
+  const ys = pixelCentres(height);
   const out = new Float32Array(2 * width * height);
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {
@@ -201,9 +197,8 @@ export function keypointsOf(t: Tape, frames: string, shape: ConvShape, w: Weight
   // The expected x from the column marginals, y from the row marginals: two sums and two
   // [w, 1] products instead of one [h·w, 2] matrix product, which onnxruntime's GEMM computes
   // as if the 2 were 16 columns (the soft-argmax took 26 µs a frame, the marginals take 11).
-  const { x, y } = axisCoordinates(W, H);
-  const xs = t.matmulConstant(t.sum(probabilities, 2), x, W, 1);
-  const ys = t.matmulConstant(t.sum(probabilities, 3), y, H, 1);
+  const xs = t.matmulConstant(t.sum(probabilities, 2), pixelCentres(W), W, 1);
+  const ys = t.matmulConstant(t.sum(probabilities, 3), pixelCentres(H), H, 1);
   return t.reshape(t.concat([xs, ys], 2), [-1, 2 * K], [n, 2 * K]);
 }
 

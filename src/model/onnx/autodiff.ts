@@ -141,7 +141,6 @@ export class Tape {
     const g = this.graph;
     const y = g.node('Max', [x, g.sub(g.node('Exp', [g.node('Min', [x, this.zero()])]), this.one())]);
     return this.record(y, this.shape(x), [x], (dy) => {
-      const g = this.graph;
       // 1 where y > 0, else e^x = y + 1: min(y, 0) + 1 in two cheap ops.
       return [g.mul(dy, g.add(g.node('Min', [y, this.zero()]), this.one()))];
     });
@@ -280,9 +279,8 @@ export class Tape {
     const g = this.graph;
     const n = this.shape(kp)[0]!;
     const K = keypoints;
-    const centres = (m: number) => Float32Array.from({ length: m }, (_, i) => ((i + 0.5) / m) * 2 - 1);
-    const gx = this.constant(centres(width), [1, 1, 1, width]);
-    const gy = this.constant(centres(height), [1, 1, height, 1]);
+    const gx = this.constant(pixelCentres(width), [1, 1, 1, width]);
+    const gy = this.constant(pixelCentres(height), [1, 1, height, 1]);
     const pairs = g.reshape(kp, [-1, K, 2, 1]);
     const x = g.reshape(g.slice(pairs, [0], [1], [2]), [-1, K, 1, 1]);
     const y = g.reshape(g.slice(pairs, [1], [2], [2]), [-1, K, 1, 1]);
@@ -467,6 +465,11 @@ export class Tape {
   private fresh(base: string): string {
     return `tape_${base}_${this.counter++}`;
   }
+}
+
+/** The centre of each of `count` cells along an axis, in [-1, 1]: the frame coordinates keypoints use. */
+export function pixelCentres(count: number): Float32Array {
+  return Float32Array.from({ length: count }, (_, i) => ((i + 0.5) / count) * 2 - 1);
 }
 
 function convAttrs(k: number, o: ConvOptions) {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { cardParts } from '../../../src/model/export.js';
 import type { ModelCard } from '../../../src/model/card.js';
 import { exportConvModel } from '../../../src/model/conv/export.js';
-import { encoder, initialParams, paramSpecs, type ConvShape } from '../../../src/model/conv/network.js';
+import { encoder, initialParams, keypointsOf, paramSpecs, type ConvShape } from '../../../src/model/conv/network.js';
 import { Tape } from '../../../src/model/onnx/autodiff.js';
 import { OnnxModel } from '../../../src/model/onnx/runtime.js';
 import { Rng } from '../../../src/core/rng.js';
@@ -166,6 +166,37 @@ describe('convolutional world model on the toy task', () => {
     expect(Math.max(...a.actions.map(Math.abs))).toBeLessThanOrEqual(1);
     expect(learningRate(options, 1)).toBeCloseTo(options.learningRate / 100, 8);
     expect(learningRate(options, options.steps)).toBeCloseTo(options.learningRate * 0.1, 8);
+  });
+});
+
+describe('learned keypoints', () => {
+  it('are the (x, y) of the pixel their score map peaks on, x along the width and y along the height', async () => {
+    // Two keypoints on a 16-wide, 12-high frame: keypoint 0 scores the red channel, keypoint 1
+    // the green one (centre taps only), so each peaks on the one pixel of its colour.
+    const W = 16;
+    const H = 12;
+    const shape: ConvShape = { width: W, height: H, depth: 2, latent: 8, hidden: 8, actions: 0, states: 0, coords: false, keypoints: 2, context: 1, decoderMaps: false };
+    const kpconv = new Float32Array(2 * 3 * 3 * 3);
+    kpconv[0 * 27 + 0 * 9 + 4] = 1;
+    kpconv[1 * 27 + 1 * 9 + 4] = 1;
+    const weights: Record<string, [Float32Array, number[]]> = {
+      'enc.kpconv.w': [kpconv, [2, 3, 3, 3]],
+      'enc.kpconv.b': [new Float32Array(2), [2]],
+      'enc.kp.w': [Float32Array.of(5, 0, 0, 5), [2, 2, 1, 1]],
+      'enc.kp.b': [new Float32Array(2), [2]],
+    };
+    const tape = new Tape('keypoints');
+    const frames = tape.input('frames', [1, 3, H, W]);
+    tape.graph.output(keypointsOf(tape, frames, shape, (name) => tape.constant(...weights[name]!)), 'kp', [1, 4]);
+    const image = new Float32Array(3 * H * W);
+    image[0 * H * W + 3 * W + 11] = 1; // red at row 3, column 11
+    image[1 * H * W + 9 * W + 2] = 1; // green at row 9, column 2
+    const model = await OnnxModel.load(tape.graph.toBytes());
+    const kp = (await model.run({ frames: { data: image, dims: [1, 3, H, W] } })).kp!.data as Float32Array;
+    await model.release();
+    const centre = (i: number, n: number) => ((i + 0.5) / n) * 2 - 1;
+    const expected = [centre(11, W), centre(3, H), centre(2, W), centre(9, H)];
+    for (let i = 0; i < 4; i++) expect(kp[i]).toBeCloseTo(expected[i]!, 4);
   });
 });
 
