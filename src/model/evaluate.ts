@@ -13,7 +13,7 @@
 import { TrajforgeError } from '../core/errors.js';
 import { Rng } from '../core/rng.js';
 import { columnStats, matrix, type Matrix } from './linalg.js';
-import { linearCka, linearCkaUnbiased, linearProbeR2, mutualKnnAlignment, psnr, r2Score, ssim } from './metrics.js';
+import { linearCka, linearCkaUnbiased, linearProbeR2, mutualKnnAlignment, psnr, r2Average, r2Columns, r2Score, ssim } from './metrics.js';
 import { encoderInput, frameRows, gatherRows, predecessorRows, type Transitions } from './transitions.js';
 
 /** The four parts of a latent world model, batch-wise on flat row-major arrays. */
@@ -47,7 +47,10 @@ export interface OpenLoopResult {
 
 export interface ModelEvaluation {
   openLoop: OpenLoopResult;
+  /** The mean of inverseR2PerAction's defined entries. */
   inverseR2: number;
+  /** Per action dimension, in the action space's order; NaN where the held-out actions are constant. */
+  inverseR2PerAction: number[];
   reward?: { r2: number; mse: number };
   done?: { accuracy: number; positives: number; recall: number; precision: number };
   /** samples: frames compared by mutual k-NN / CKA (chance level of mutual k-NN is about 10 / samples). */
@@ -246,11 +249,13 @@ export async function evaluateWorldModel(model: LatentWorldModel, inputs: Evalua
   });
   const trueActions = f32(t.actions, acts);
   const inferred = await model.inverse(zc, zn, m);
-  const inverseR2 = r2Score(matrix(m, A, inferred), matrix(m, A, trueActions));
+  const inverseR2PerAction = r2Columns(matrix(m, A, inferred), matrix(m, A, trueActions));
+  const inverseR2 = r2Average(inverseR2PerAction);
   const heads = await model.step(zc, trueActions, m);
   const evaluation: ModelEvaluation = {
     openLoop: { windows: n, trueActions: real.steps, shuffledActions: shuffled.steps, latentNmse: real.latentNmse },
     inverseR2,
+    inverseR2PerAction,
     representation: await representation(model, inputs, zHeld, heldFrames),
   };
   if (heads.reward) {

@@ -120,13 +120,22 @@ export function ssim(a: Pixels, b: Pixels, width: number, height: number, channe
  * since R² is undefined for them; if every column is constant the result is NaN.
  */
 export function r2Score(predicted: Matrix, truth: Matrix): number {
+  return r2Average(r2Columns(predicted, truth));
+}
+
+/** The mean of the defined (finite) per-column R²s; NaN when none is. */
+export function r2Average(columns: readonly number[]): number {
+  const defined = columns.filter((v) => Number.isFinite(v));
+  return defined.length === 0 ? NaN : defined.reduce((a, b) => a + b, 0) / defined.length;
+}
+
+/** R² of each column; NaN for a column the truth holds constant (nothing to explain). */
+export function r2Columns(predicted: Matrix, truth: Matrix): number[] {
   if (predicted.rows !== truth.rows || predicted.cols !== truth.cols) {
     throw new TrajforgeError('E_MODEL_SHAPE', `r2Score: ${predicted.rows}x${predicted.cols} vs ${truth.rows}x${truth.cols}`);
   }
   const { rows, cols } = truth;
-  let total = 0;
-  let used = 0;
-  for (let c = 0; c < cols; c++) {
+  return Array.from({ length: cols }, (_, c) => {
     let mean = 0;
     for (let r = 0; r < rows; r++) mean += truth.data[r * cols + c]!;
     mean /= rows;
@@ -138,11 +147,8 @@ export function r2Score(predicted: Matrix, truth: Matrix): number {
       ssTot += (t - mean) ** 2;
       ssRes += d * d;
     }
-    if (ssTot <= 1e-12 * rows * Math.max(1, mean * mean)) continue;
-    total += 1 - ssRes / ssTot;
-    used++;
-  }
-  return used === 0 ? NaN : total / used;
+    return ssTot <= 1e-12 * rows * Math.max(1, mean * mean) ? NaN : 1 - ssRes / ssTot;
+  });
 }
 
 export interface LinearProbeOptions {

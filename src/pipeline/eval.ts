@@ -129,7 +129,7 @@ export async function evaluateWorldModel(opts: EvalOptions): Promise<EvalSummary
     const steps = [1, Math.ceil(exH / 2), exH].filter((v, i, a) => a.indexOf(v) === i);
     const report = {
       model: { id: card.id, dir: opts.model, kind: card.kind, latent: card.latent, trainingSeconds: card.training.seconds },
-      dataset: { dir: dataset, envId: data.meta.envId, heldoutEpisodes: split.heldout.length, windows: modelEval.openLoop.windows, width: t.width, height: t.height, actionDims: t.actions.cols },
+      dataset: { dir: dataset, envId: data.meta.envId, heldoutEpisodes: split.heldout.length, windows: modelEval.openLoop.windows, width: t.width, height: t.height, actionDims: t.actions.cols, actionNames: card.action.names },
       horizon,
       context,
       model_eval: modelEval,

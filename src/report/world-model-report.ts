@@ -7,7 +7,7 @@ import { barChart, imageGrid, lineChart, type RgbImage } from './plot.js';
 export interface ReportInputs {
   model: { id: string; dir: string; kind: string; latent: number; trainingSeconds: number };
   /** actionDims 0: an environment without actions (no controllability or inverse-dynamics targets). */
-  dataset: { dir: string; envId: string; heldoutEpisodes: number; windows: number; width: number; height: number; actionDims?: number };
+  dataset: { dir: string; envId: string; heldoutEpisodes: number; windows: number; width: number; height: number; actionDims?: number; actionNames?: readonly string[] };
   horizon: number;
   context: number;
   model_eval: ModelEvaluation;
@@ -61,6 +61,19 @@ export function targets(r: ReportInputs): Target[] {
   return out;
 }
 
+/** The action dimensions' names: the dataset's, else a0, a1, ... */
+function actionNames(r: ReportInputs): string[] {
+  const n = r.model_eval.inverseR2PerAction.length;
+  return Array.from({ length: n }, (_, i) => r.dataset.actionNames?.[i] ?? `a${i}`);
+}
+
+/** ` (vx 0.912, vy 0.850)`: each action dimension's R², where there is more than one. */
+function perAction(r: ReportInputs, values: readonly number[]): string {
+  if (values.length < 2) return '';
+  const names = actionNames(r);
+  return ` (${values.map((v, i) => `${names[i]} ${fmt(v, 3)}`).join(', ')})`;
+}
+
 const fmt = (v: number | undefined, digits = 4) => (v === undefined || !Number.isFinite(v) ? 'n/a' : Math.abs(v) < 0.01 && v !== 0 ? v.toExponential(2) : v.toFixed(digits));
 
 export function reportJson(r: ReportInputs): unknown {
@@ -84,7 +97,7 @@ export function reportJson(r: ReportInputs): unknown {
     latent_nmse: { model: m.openLoop.latentNmse, pca_baseline: r.baseline.openLoop.latentNmse },
     reward_head: m.reward ?? null,
     done_head: m.done ?? null,
-    inverse_r2: { model: m.inverseR2, pca_baseline: r.baseline.inverseR2 },
+    inverse_r2: { model: m.inverseR2, pca_baseline: r.baseline.inverseR2, per_action: { names: actionNames(r), model: m.inverseR2PerAction, pca_baseline: r.baseline.inverseR2PerAction } },
     representation: { model: m.representation, pca_baseline: r.baseline.representation, mutual_knn_chance: 10 / Math.max(1, m.representation.samples) },
     targets: targets(r),
     baseline_fit_seconds: r.baselineFitSeconds,
@@ -204,7 +217,7 @@ export function reportMarkdown(r: ReportInputs, charts: readonly string[]): stri
     `- latent NMSE (predicted vs encode(true frame), per-dimension variance = 1): step 1 ${fmt(m.openLoop.latentNmse[0])}, step ${H} ${fmt(m.openLoop.latentNmse[H - 1])}`,
     `- reward head: R² ${fmt(m.reward?.r2, 3)}, MSE ${fmt(m.reward?.mse)}`,
     `- done head: accuracy ${fmt(m.done?.accuracy, 3)}, recall ${fmt(m.done?.recall, 3)}, precision ${fmt(m.done?.precision, 3)} (${m.done?.positives ?? 0} terminal steps)`,
-    `- inverse dynamics R²: model ${fmt(m.inverseR2, 3)}, PCA baseline ${fmt(b.inverseR2, 3)}`,
+    `- inverse dynamics R²: model ${fmt(m.inverseR2, 3)}${perAction(r, m.inverseR2PerAction)}, PCA baseline ${fmt(b.inverseR2, 3)}${perAction(r, b.inverseR2PerAction)}`,
     '',
     '## Representation (vs the true simulator state)',
     '',

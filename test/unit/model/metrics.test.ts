@@ -8,6 +8,8 @@ import {
   mutualKnnAlignment,
   pixelMse,
   psnr,
+  r2Average,
+  r2Columns,
   r2Score,
   ssim,
 } from '../../../src/model/metrics.js';
@@ -151,6 +153,19 @@ describe('ridge regression and R²', () => {
     // sklearn.metrics.r2_score([[1,10],[2,20],[3,30],[4,40]], [[1,12],[2,18],[4,30],[4,40]]) = 0.892
     const pred = matrix(4, 2, [1, 12, 2, 18, 4, 30, 4, 40]);
     expect(r2Score(pred, truth)).toBeCloseTo(0.892, 12);
+    // sklearn's multioutput='raw_values' on the same case: [0.8, 0.984].
+    const columns = r2Columns(pred, truth);
+    expect(columns[0]).toBeCloseTo(0.8, 12);
+    expect(columns[1]).toBeCloseTo(0.984, 12);
+  });
+
+  it('a column the truth holds constant has no R² and is left out of the average', () => {
+    const truth = matrix(3, 2, [1, 5, 2, 5, 3, 5]);
+    const columns = r2Columns(matrix(3, 2, [1, 4, 2, 6, 4, 5]), truth);
+    expect(columns[0]).toBeCloseTo(0.5, 12);
+    expect(columns[1]).toBeNaN();
+    expect(r2Average(columns)).toBeCloseTo(0.5, 12);
+    expect(r2Average([NaN, NaN])).toBeNaN();
   });
 
   it('a linear probe decodes a rotated, scaled copy of the state and not independent noise', () => {

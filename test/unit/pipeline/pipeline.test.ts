@@ -216,6 +216,13 @@ describe('pipeline functions, called without the CLI', () => {
     expect(s.targets.map((t) => t.name)).toEqual(report.targets.map((t: { name: string }) => t.name));
     expect(s.mse.copyLast).toBeCloseTo(report.open_loop.copy_last.mse[2], 10);
     expect(s.mse.model).toBeCloseTo(report.open_loop.model.mse[2], 10);
+    // PushCube's two action dimensions, each with its R²; their mean is the target's value.
+    const perAction = report.inverse_r2.per_action;
+    expect(perAction.names).toEqual(trained.card.action.names);
+    expect(perAction.model).toHaveLength(2);
+    expect((perAction.model[0] + perAction.model[1]) / 2).toBeCloseTo(report.inverse_r2.model, 12);
+    const markdown = readFileSync(join(root, 'report', 'report.md'), 'utf8');
+    expect(markdown).toMatch(new RegExp(`- inverse dynamics R²: model \\S+ \\(${perAction.names[0]} \\S+, ${perAction.names[1]} \\S+\\), PCA baseline \\S+ \\(${perAction.names[0]} `));
     expect(steps(progress.events)).toEqual(['read 0/1', 'read 1/1', 'evaluate 0/3', 'evaluate 1/3', 'evaluate 2/3', 'evaluate 3/3', 'write 0/1', 'write 1/1']);
     expect(progress.events[2]).toMatchObject({ modelId: trained.card.id, heldoutEpisodes: 1 });
     await expect(evaluateWorldModel({ model: 'model', dataset: 'data', context: 2, cwd: root })).rejects.toMatchObject({ code: 'E_USAGE', message: expect.stringMatching(/^--context 2: the model's encoder sees 1 frame\(s\) per latent/) });
