@@ -29,6 +29,12 @@ export interface OnnxModelOptions {
   readonly threads?: number;
   /** Which onnxruntime runs the graph (default: the process's choice, see setOnnxBackend). */
   readonly backend?: OnnxBackendChoice;
+  /**
+   * Whether idle intra-op threads spin waiting for the next op (native runtime; default true).
+   * Spinning saves a wake-up when the session has the cores to itself; beside other work (label's
+   * ffmpeg processes and writing) the spinning threads take the cores that work needs.
+   */
+  readonly spinning?: boolean;
 }
 
 /** The onnxruntime module in use: the API both runtimes share. */
@@ -160,6 +166,7 @@ export class OnnxModel {
               graphOptimizationLevel: 'all',
               // Errors only: onnxruntime's warnings (an initializer its optimiser found unused) are not the user's to act on.
               logSeverityLevel: 3,
+              ...(options.spinning === false ? { extra: { session: { intra_op: { allow_spinning: '0' } } } } : {}),
             },
       );
     } catch (e) {

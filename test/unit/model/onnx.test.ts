@@ -41,6 +41,16 @@ describe('ONNX export of an MLP', () => {
     expect(maxAbsDiff(out.y!.data, apply(mlp, x, 7))).toBeLessThan(1e-5);
   });
 
+  it('runs the same with two threads that sleep between runs (spinning: false, as label loads it)', async () => {
+    const x = randomRows(rng, 64, 6);
+    const model = await OnnxModel.load(bytes, { threads: 2, spinning: false });
+    try {
+      for (let run = 0; run < 3; run++) expect(maxAbsDiff((await model.run({ x: { data: x, dims: [64, 6] } })).y!.data, apply(mlp, x, 64))).toBeLessThan(1e-5);
+    } finally {
+      await model.release();
+    }
+  });
+
   it('onnxruntime declares the symbolic batch dim and runs at batch 1 and 3 with the declared shapes', async () => {
     for (const n of [1, 3]) {
       const run = await runDeclared(bytes, n);
