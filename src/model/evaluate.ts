@@ -13,7 +13,7 @@
 import { TrajforgeError } from '../core/errors.js';
 import { Rng } from '../core/rng.js';
 import { columnStats, matrix, type Matrix } from './linalg.js';
-import { linearCka, linearCkaUnbiased, linearProbeR2, mutualKnnAlignment, psnr, r2Average, r2Columns, r2Score, ssim } from './metrics.js';
+import { linearCka, linearCkaUnbiased, linearProbeR2Columns, mutualKnnAlignment, psnr, r2Average, r2Columns, r2Score, ssim } from './metrics.js';
 import { encoderInput, frameRows, gatherRows, predecessorRows, type Transitions } from './transitions.js';
 
 /** The four parts of a latent world model, batch-wise on flat row-major arrays. */
@@ -54,7 +54,8 @@ export interface ModelEvaluation {
   reward?: { r2: number; mse: number };
   done?: { accuracy: number; positives: number; recall: number; precision: number };
   /** samples: frames compared by mutual k-NN / CKA (chance level of mutual k-NN is about 10 / samples). */
-  representation: { probeR2: number; mutualKnn: number; cka: number; ckaUnbiased: number; samples: number };
+  /** probeR2PerColumn: per probed position column, in EvaluationInputs.positionColumns' order (empty when there are none). */
+  representation: { probeR2: number; probeR2PerColumn: number[]; mutualKnn: number; cka: number; ckaUnbiased: number; samples: number };
 }
 
 export interface EvaluationInputs {
@@ -312,7 +313,8 @@ async function representation(model: LatentWorldModel, inputs: EvaluationInputs,
     rows.forEach((r, i) => cols.forEach((c, j) => (out.data[i * cols.length + j] = t.states.data[r * S + c]!)));
     return out;
   };
-  const probeR2 = inputs.positionColumns.length > 0 ? linearProbeR2(features, pick(inputs.positionColumns, stateRows), { trainFraction: fitRows.length / stateRows.length, lambda: 1e-4 }) : NaN;
+  const probeR2PerColumn = inputs.positionColumns.length > 0 ? linearProbeR2Columns(features, pick(inputs.positionColumns, stateRows), { trainFraction: fitRows.length / stateRows.length, lambda: 1e-4 }) : [];
+  const probeR2 = r2Average(probeR2PerColumn);
 
   // Alignment with the (standardised) state on held-out frames.
   const idx = spread(
@@ -324,7 +326,7 @@ async function representation(model: LatentWorldModel, inputs: EvaluationInputs,
     for (let j = 0; j < L; j++) zm.data[k * L + j] = zHeld[i * L + j]!;
   });
   const sm = standardise(pick(inputs.stateColumns, idx.map((i) => heldFrames[i]!)));
-  return { probeR2, mutualKnn: mutualKnnAlignment(zm, sm, 10), cka: linearCka(zm, sm), ckaUnbiased: linearCkaUnbiased(zm, sm), samples: idx.length };
+  return { probeR2, probeR2PerColumn, mutualKnn: mutualKnnAlignment(zm, sm, 10), cka: linearCka(zm, sm), ckaUnbiased: linearCkaUnbiased(zm, sm), samples: idx.length };
 }
 
 function standardise(x: Matrix): Matrix {

@@ -160,13 +160,18 @@ export interface LinearProbeOptions {
 
 /** Held-out R² of a ridge regression from features to targets: "how linearly decodable is y from z". */
 export function linearProbeR2(features: Matrix, targets: Matrix, options: LinearProbeOptions = {}): number {
+  return r2Average(linearProbeR2Columns(features, targets, options));
+}
+
+/** linearProbeR2 of each target column (one ridge fit for all of them). */
+export function linearProbeR2Columns(features: Matrix, targets: Matrix, options: LinearProbeOptions = {}): number[] {
   const trainFraction = options.trainFraction ?? 0.8;
   const split = Math.round(features.rows * trainFraction);
   if (split < 2 || features.rows - split < 2) {
     throw new TrajforgeError('E_MODEL_SHAPE', `linearProbeR2: ${features.rows} rows are too few to split into train and test`);
   }
   const map = fitRidge(sliceRows(features, 0, split), sliceRows(targets, 0, split), options.lambda ?? 1e-6);
-  return r2Score(applyAffine(map, sliceRows(features, split, features.rows)), sliceRows(targets, split, targets.rows));
+  return r2Columns(applyAffine(map, sliceRows(features, split, features.rows)), sliceRows(targets, split, targets.rows));
 }
 
 /** Clamp at the q-quantile of |value| over the whole matrix, then L2-normalise rows (PRH's preprocessing). */

@@ -103,6 +103,7 @@ export async function evaluateWorldModel(opts: EvalOptions): Promise<EvalSummary
       positionColumns: positionColumns(data.meta.observationNames).filter((c) => stateColumns.includes(c)),
       stateColumns,
     };
+    const positionNames = inputs.positionColumns.map((c) => data.meta.observationNames[c]!);
     const evaluated = (done: number) => opts.onProgress?.({ stage: 'evaluate', done, total: 3, elapsed: elapsed(), modelId: card.id, heldoutEpisodes: split.heldout.length });
     evaluated(0);
     const fitStart = performance.now();
@@ -129,7 +130,7 @@ export async function evaluateWorldModel(opts: EvalOptions): Promise<EvalSummary
     const steps = [1, Math.ceil(exH / 2), exH].filter((v, i, a) => a.indexOf(v) === i);
     const report = {
       model: { id: card.id, dir: opts.model, kind: card.kind, latent: card.latent, trainingSeconds: card.training.seconds },
-      dataset: { dir: dataset, envId: data.meta.envId, heldoutEpisodes: split.heldout.length, windows: modelEval.openLoop.windows, width: t.width, height: t.height, actionDims: t.actions.cols, actionNames: card.action.names },
+      dataset: { dir: dataset, envId: data.meta.envId, heldoutEpisodes: split.heldout.length, windows: modelEval.openLoop.windows, width: t.width, height: t.height, actionDims: t.actions.cols, actionNames: card.action.names, positionNames },
       horizon,
       context,
       model_eval: modelEval,

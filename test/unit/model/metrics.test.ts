@@ -5,6 +5,7 @@ import {
   linearCka,
   linearCkaUnbiased,
   linearProbeR2,
+  linearProbeR2Columns,
   mutualKnnAlignment,
   pixelMse,
   psnr,
@@ -174,6 +175,12 @@ describe('ridge regression and R²', () => {
     for (let i = 0; i < z.data.length; i++) z.data[i] = 3 * z.data[i]! + 0.01 * rng.normal();
     expect(linearProbeR2(z, state)).toBeGreaterThan(0.999);
     expect(linearProbeR2(randomMatrix(rng, 600, 4), state)).toBeLessThan(0.05);
+    // Per column: the state's columns are decoded, a column of noise beside them is not.
+    const noise = randomMatrix(rng, 600, 1);
+    const targets = matrix(600, 5, Array.from({ length: 600 * 5 }, (_, i) => (i % 5 < 4 ? state.data[Math.floor(i / 5) * 4 + (i % 5)]! : noise.data[Math.floor(i / 5)]!)));
+    const columns = linearProbeR2Columns(z, targets);
+    expect(columns.slice(0, 4).every((v) => v > 0.999)).toBe(true);
+    expect(columns[4]).toBeLessThan(0.05);
   });
 });
 
