@@ -68,7 +68,7 @@ export interface TrainOptions extends PipelineCallbacks<TrainProgress> {
   hidden?: number;
   /** conv: gradient steps. Default 2000. */
   steps?: number;
-  /** conv: sequences per step. Default 16. */
+  /** conv: sequences per step. Default 8. */
   batch?: number;
   /** conv: channels of the first convolution (later ones double it). Default 16. */
   depth?: number;
@@ -88,7 +88,7 @@ export interface TrainOptions extends PipelineCallbacks<TrainProgress> {
   threads?: number;
   /** Colour keypoints (0: none). Default 12. */
   keypoints?: number;
-  /** Open-loop rollout steps of the dynamics loss (>= 1). Default 4 (conv), 8 (keypoints). */
+  /** Open-loop rollout steps of the dynamics loss (>= 1). Default 8. */
   rollout?: number;
   /** Weight of the state supervision (0: none). Default 10 (conv), 1 (keypoints). */
   stateWeight?: number;

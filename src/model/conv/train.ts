@@ -40,7 +40,12 @@ export interface ConvOptions {
   seed: number;
 }
 
-export const DEFAULT_CONV_OPTIONS: ConvOptions = { latent: 96, hidden: 256, depth: 16, batch: 16, rollout: 4, steps: 2000, learningRate: 6e-4, stateWeight: 10, coords: 1, keypoints: 16, context: 2, decoderMaps: 1, seed: 0 };
+/**
+ * Batch 8 of 8-step rollouts rather than 16 of 4: about the same frames a step, and the dynamics
+ * learn twice the horizon that eval and dream roll out (PushCube 38.6 -> 42.4 % below copy-last at
+ * 10 steps, Reach 35.2 -> 38.7 %, StackCube 21.9 -> 23.6 %; README, world-model table).
+ */
+export const DEFAULT_CONV_OPTIONS: ConvOptions = { latent: 96, hidden: 256, depth: 16, batch: 8, rollout: 8, steps: 2000, learningRate: 6e-4, stateWeight: 10, coords: 1, keypoints: 16, context: 2, decoderMaps: 1, seed: 0 };
 
 export interface ActionNormalisation {
   center: Float32Array;
