@@ -29,7 +29,8 @@ beforeAll(() => {
   // A home without .npmrc; the machine's npm cache is the first package source.
   const home = join(work, 'home');
   execFileSync('mkdir', ['-p', home]);
-  const r = spawnSync('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--cache', join(homedir(), '.npm'), join(work, packed)], {
+  // --no-update-notifier: with the registry reachable, npm would also print its own upgrade notice.
+  const r = spawnSync('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--no-update-notifier', '--cache', join(homedir(), '.npm'), join(work, packed)], {
     cwd: project,
     encoding: 'utf8',
     // npm passes its config to scripts as npm_config_* variables (e.g. a developer's
