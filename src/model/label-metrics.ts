@@ -3,6 +3,8 @@
  * dimension, and whether the labels' confidence says which labels are wrong. Pure functions over
  * flat arrays (row-major steps × A).
  */
+import { matrix } from './linalg.js';
+import { r2Average, r2Columns } from './metrics.js';
 
 /** Per action dimension: R² (null where the truth is constant over the rows) and mean absolute error. */
 export interface ActionMetrics {
@@ -13,27 +15,19 @@ export interface ActionMetrics {
 
 /** R² and MAE per action dimension of predicted against true actions over `rows`. */
 export function actionMetrics(predicted: Float32Array, truth: Float32Array, rows: ArrayLike<number>, actions: number): ActionMetrics {
-  const r2: (number | null)[] = [];
-  const mae: number[] = [];
   const n = rows.length;
-  for (let k = 0; k < actions; k++) {
-    let mean = 0;
-    for (let i = 0; i < n; i++) mean += truth[rows[i]! * actions + k]!;
-    mean /= Math.max(1, n);
-    let ssTot = 0;
-    let ssRes = 0;
-    let abs = 0;
-    for (let i = 0; i < n; i++) {
+  const picked = { predicted: matrix(n, actions), truth: matrix(n, actions) };
+  const abs = new Float64Array(actions);
+  for (let i = 0; i < n; i++) {
+    for (let k = 0; k < actions; k++) {
       const at = rows[i]! * actions + k;
-      const d = truth[at]! - predicted[at]!;
-      ssTot += (truth[at]! - mean) ** 2;
-      ssRes += d * d;
-      abs += Math.abs(d);
+      picked.predicted.data[i * actions + k] = predicted[at]!;
+      picked.truth.data[i * actions + k] = truth[at]!;
+      abs[k]! += Math.abs(truth[at]! - predicted[at]!);
     }
-    r2.push(n > 0 && ssTot > 1e-12 * n * Math.max(1, mean * mean) ? 1 - ssRes / ssTot : null);
-    mae.push(n > 0 ? abs / n : NaN);
   }
-  return { r2, mae, rows: n };
+  const r2 = r2Columns(picked.predicted, picked.truth).map((v) => (Number.isFinite(v) ? v : null));
+  return { r2, mae: Array.from(abs, (a) => (n > 0 ? a / n : NaN)), rows: n };
 }
 
 export interface ActionAgreement extends ActionMetrics {
@@ -44,8 +38,7 @@ export interface ActionAgreement extends ActionMetrics {
 /** actionMetrics over every step, with the mean R². */
 export function actionAgreement(inferred: Float32Array, truth: Float32Array, A: number): ActionAgreement {
   const m = actionMetrics(inferred, truth, Int32Array.from({ length: truth.length / A }, (_, i) => i), A);
-  const defined = m.r2.filter((r): r is number => r !== null);
-  return { ...m, meanR2: defined.length > 0 ? defined.reduce((a, b) => a + b, 0) / defined.length : NaN };
+  return { ...m, meanR2: r2Average(m.r2.map((r) => r ?? NaN)) };
 }
 
 /**

@@ -132,7 +132,7 @@ export function r2Average(columns: readonly number[]): number {
 /** R² of each column; NaN for a column the truth holds constant (nothing to explain). */
 export function r2Columns(predicted: Matrix, truth: Matrix): number[] {
   if (predicted.rows !== truth.rows || predicted.cols !== truth.cols) {
-    throw new TrajforgeError('E_MODEL_SHAPE', `r2Score: ${predicted.rows}x${predicted.cols} vs ${truth.rows}x${truth.cols}`);
+    throw new TrajforgeError('E_MODEL_SHAPE', `R²: predicted ${predicted.rows}x${predicted.cols} vs truth ${truth.rows}x${truth.cols}`);
   }
   const { rows, cols } = truth;
   return Array.from({ length: cols }, (_, c) => {

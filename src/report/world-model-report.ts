@@ -6,8 +6,12 @@ import { barChart, imageGrid, lineChart, type RgbImage } from './plot.js';
 
 export interface ReportInputs {
   model: { id: string; dir: string; kind: string; latent: number; trainingSeconds: number };
-  /** actionDims 0: an environment without actions (no controllability or inverse-dynamics targets). */
-  dataset: { dir: string; envId: string; heldoutEpisodes: number; windows: number; width: number; height: number; actionDims?: number; actionNames?: readonly string[]; positionNames?: readonly string[] };
+  /**
+   * actionDims 0: an environment without actions (no controllability or inverse-dynamics targets).
+   * actionNames: the action dimensions in order; positionNames: the probed state columns, in the
+   * order of representation.probeR2PerColumn.
+   */
+  dataset: { dir: string; envId: string; heldoutEpisodes: number; windows: number; width: number; height: number; actionDims?: number; actionNames: readonly string[]; positionNames: readonly string[] };
   horizon: number;
   context: number;
   model_eval: ModelEvaluation;
@@ -61,20 +65,6 @@ export function targets(r: ReportInputs): Target[] {
   return out;
 }
 
-/** The action dimensions' names: the dataset's, else a0, a1, ... */
-function actionNames(r: ReportInputs): string[] {
-  return namesOr(r.dataset.actionNames, r.model_eval.inverseR2PerAction.length, 'a');
-}
-
-/** The probed position columns' names: the dataset's, else p0, p1, ... */
-function positionNames(r: ReportInputs): string[] {
-  return namesOr(r.dataset.positionNames, r.model_eval.representation.probeR2PerColumn.length, 'p');
-}
-
-function namesOr(names: readonly string[] | undefined, count: number, prefix: string): string[] {
-  return Array.from({ length: count }, (_, i) => names?.[i] ?? `${prefix}${i}`);
-}
-
 /** ` (vx 0.912, vy 0.850)`: each named R², where there is more than one. */
 function perName(names: readonly string[], values: readonly number[]): string {
   if (values.length < 2) return '';
@@ -104,8 +94,8 @@ export function reportJson(r: ReportInputs): unknown {
     latent_nmse: { model: m.openLoop.latentNmse, pca_baseline: r.baseline.openLoop.latentNmse },
     reward_head: m.reward ?? null,
     done_head: m.done ?? null,
-    inverse_r2: { model: m.inverseR2, pca_baseline: r.baseline.inverseR2, per_action: { names: actionNames(r), model: m.inverseR2PerAction, pca_baseline: r.baseline.inverseR2PerAction } },
-    representation: { model: m.representation, pca_baseline: r.baseline.representation, position_names: positionNames(r), mutual_knn_chance: 10 / Math.max(1, m.representation.samples) },
+    inverse_r2: { model: m.inverseR2, pca_baseline: r.baseline.inverseR2, per_action: { names: r.dataset.actionNames, model: m.inverseR2PerAction, pca_baseline: r.baseline.inverseR2PerAction } },
+    representation: { model: m.representation, pca_baseline: r.baseline.representation, position_names: r.dataset.positionNames, mutual_knn_chance: 10 / Math.max(1, m.representation.samples) },
     targets: targets(r),
     baseline_fit_seconds: r.baselineFitSeconds,
     timing: r.timing,
@@ -224,7 +214,7 @@ export function reportMarkdown(r: ReportInputs, charts: readonly string[]): stri
     `- latent NMSE (predicted vs encode(true frame), per-dimension variance = 1): step 1 ${fmt(m.openLoop.latentNmse[0])}, step ${H} ${fmt(m.openLoop.latentNmse[H - 1])}`,
     `- reward head: R² ${fmt(m.reward?.r2, 3)}, MSE ${fmt(m.reward?.mse)}`,
     `- done head: accuracy ${fmt(m.done?.accuracy, 3)}, recall ${fmt(m.done?.recall, 3)}, precision ${fmt(m.done?.precision, 3)} (${m.done?.positives ?? 0} terminal steps)`,
-    `- inverse dynamics R²: model ${fmt(m.inverseR2, 3)}${perName(actionNames(r), m.inverseR2PerAction)}, PCA baseline ${fmt(b.inverseR2, 3)}${perName(actionNames(r), b.inverseR2PerAction)}`,
+    `- inverse dynamics R²: model ${fmt(m.inverseR2, 3)}${perName(r.dataset.actionNames, m.inverseR2PerAction)}, PCA baseline ${fmt(b.inverseR2, 3)}${perName(r.dataset.actionNames, b.inverseR2PerAction)}`,
     '',
     '## Representation (vs the true simulator state)',
     '',
@@ -234,7 +224,7 @@ export function reportMarkdown(r: ReportInputs, charts: readonly string[]): stri
     `| PCA baseline | ${fmt(b.representation.probeR2, 3)} | ${fmt(b.representation.mutualKnn, 3)} | ${fmt(b.representation.cka, 3)} | ${fmt(b.representation.ckaUnbiased, 3)} |`,
     '',
     ...(m.representation.probeR2PerColumn.length > 1
-      ? [`Linear probe R² per position: model${perName(positionNames(r), m.representation.probeR2PerColumn)}; PCA baseline${perName(positionNames(r), b.representation.probeR2PerColumn)}.`, '']
+      ? [`Linear probe R² per position: model${perName(r.dataset.positionNames, m.representation.probeR2PerColumn)}; PCA baseline${perName(r.dataset.positionNames, b.representation.probeR2PerColumn)}.`, '']
       : []),
     `Mutual k-NN chance level is about k/N = ${fmt(10 / Math.max(1, m.representation.samples), 4)} (${m.representation.samples} held-out frames). ![representation.png](representation.png)`,
     '',

@@ -177,7 +177,11 @@ describe('ridge regression and R²', () => {
     expect(linearProbeR2(randomMatrix(rng, 600, 4), state)).toBeLessThan(0.05);
     // Per column: the state's columns are decoded, a column of noise beside them is not.
     const noise = randomMatrix(rng, 600, 1);
-    const targets = matrix(600, 5, Array.from({ length: 600 * 5 }, (_, i) => (i % 5 < 4 ? state.data[Math.floor(i / 5) * 4 + (i % 5)]! : noise.data[Math.floor(i / 5)]!)));
+    const targets = matrix(600, 5);
+    for (let r = 0; r < 600; r++) {
+      for (let c = 0; c < 4; c++) targets.data[r * 5 + c] = state.data[r * 4 + c]!;
+      targets.data[r * 5 + 4] = noise.data[r]!;
+    }
     const columns = linearProbeR2Columns(z, targets);
     expect(columns.slice(0, 4).every((v) => v > 0.999)).toBe(true);
     expect(columns[4]).toBeLessThan(0.05);
