@@ -11,7 +11,7 @@ import { Rng } from '../../../src/core/rng.js';
 
 type Build = (t: Tape, param: (name: string, dims: number[]) => string) => string;
 
-async function check(build: Build, inputs: Record<string, { dims: number[] }> = {}, tolerance = 0.03): Promise<void> {
+async function check(build: Build, inputs: Record<string, { dims: number[] }> = {}, tolerance = 0.03, every = false): Promise<void> {
   const rng = new Rng(7);
   const tape = new Tape('gradcheck');
   const feeds: Record<string, { data: Float32Array; dims: number[] }> = {};
@@ -34,8 +34,8 @@ async function check(build: Build, inputs: Record<string, { dims: number[] }> = 
     for (const p of tape.params.keys()) {
       const analytic = out[`grad.${p}`]!.data as Float32Array;
       const values = feeds[p]!.data;
-      // A few entries per parameter: finite differences cost two runs each.
-      const picks = [...new Set([0, values.length - 1, Math.floor(values.length / 2), Math.floor(values.length / 3)])];
+      // A few entries per parameter (finite differences cost two runs each), or all of them.
+      const picks = every ? values.map((_, i) => i) : [...new Set([0, values.length - 1, Math.floor(values.length / 2), Math.floor(values.length / 3)])];
       let scale = 0;
       for (const v of analytic) scale = Math.max(scale, Math.abs(v));
       for (const i of picks) {
@@ -87,6 +87,39 @@ describe('autodiff: gradients agree with finite differences', () => {
       },
       { x: { dims: [2, 2, 4, 4] } },
     );
+  });
+
+  // Every kernel entry: a tap or channel order mixed up in the weight gradient shows in some entry, not necessarily in four.
+  it('Conv on a non-square input (k3 s2 p1 on 5x8), every kernel entry', async () => {
+    await check(
+      (t, p) => {
+        const y = t.conv('x', p('w', [3, 2, 3, 3]), p('b', [3]), { stride: 2, pad: 1 });
+        return t.mse(y, t.constant(Float32Array.from({ length: 2 * 3 * 3 * 4 }, (_, i) => Math.sin(i)), [2, 3, 3, 4]));
+      },
+      { x: { dims: [2, 2, 5, 8] } },
+      0.03,
+      true,
+    );
+  });
+
+  it('ConvTranspose on a non-square input (k4 s2 p1 on 3x5), every kernel entry', async () => {
+    await check(
+      (t, p) => {
+        const y = t.convTranspose('x', p('w', [2, 3, 4, 4]), p('b', [3]), { stride: 2, pad: 1 });
+        return t.mse(y, t.constant(Float32Array.from({ length: 2 * 3 * 6 * 10 }, (_, i) => Math.cos(i)), [2, 3, 6, 10]));
+      },
+      { x: { dims: [2, 2, 3, 5] } },
+      0.03,
+      true,
+    );
+  });
+
+  it('Conv with stride 1 on a non-square input (k3 s1 p1 on 5x7), every kernel entry', async () => {
+    await check((t, p) => t.mse(t.conv('x', p('w', [2, 3, 3, 3]), p('b', [2]), { stride: 1, pad: 1 }), t.constant(Float32Array.from({ length: 2 * 2 * 5 * 7 }, (_, i) => Math.sin(3 * i)), [2, 2, 5, 7])), { x: { dims: [2, 3, 5, 7] } }, 0.03, true);
+  });
+
+  it('a 1x1 Conv, every kernel entry', async () => {
+    await check((t, p) => t.mse(t.conv('x', p('w', [3, 4, 1, 1]), p('b', [3]), { stride: 1, pad: 0 }), t.constant(new Float32Array(2 * 3 * 4 * 6).fill(0.2), [2, 3, 4, 6])), { x: { dims: [2, 4, 4, 6] } }, 0.03, true);
   });
 
   it('dense layers, tanh, concat, slice, reshape, transpose, add / sub / mul / scale', async () => {
