@@ -287,48 +287,43 @@ async function modelBench(): Promise<void> {
   rmSync(tmp, { recursive: true, force: true });
 }
 /**
- * The conv model's training step (one ONNX graph: forward, backward, Adam) at the default size,
- * on random data: milliseconds a step and frames through the encoder a second, on 1 and 2 threads.
+ * The conv model's training step (forward, backward, Adam) at the default size, on random data:
+ * milliseconds a step and frames through the encoder a second. The engine `train` uses on 1 and 2
+ * threads (on 2, the batch's two halves in two worker threads: see src/model/conv/shards.ts), and
+ * for comparison the one-graph step on 2 threads.
  */
 async function trainingEngineBench(): Promise<void> {
-  const { trainGraph } = await import('../src/model/conv/train-graph.js');
-  const { initialParams, paramSpecs } = await import('../src/model/conv/network.js');
-  const { DEFAULT_CONV_OPTIONS: o } = await import('../src/model/conv/train.js');
-  const { OnnxModel } = await import('../src/model/onnx/runtime.js');
+  const { DEFAULT_LOSS_WEIGHTS } = await import('../src/model/conv/train-graph.js');
+  const { DEFAULT_CONV_OPTIONS: o, initialState, stepEngine } = await import('../src/model/conv/train.js');
   const shape = { width: 64, height: 64, depth: o.depth, latent: o.latent, hidden: o.hidden, actions: 2, states: 12, coords: o.coords > 0, keypoints: o.keypoints, context: o.context, decoderMaps: o.decoderMaps > 0 };
   const B = o.batch;
   const K = o.rollout;
   const rng = new Rng(2);
-  const params = initialParams(shape, 0);
-  const feeds: Record<string, { data: Float32Array; dims: number[] }> = {
-    frames: { data: Float32Array.from({ length: B * (K + shape.context) * 3 * 64 * 64 }, () => rng.next()), dims: [B * (K + shape.context), 3, 64, 64] },
-    actions: { data: new Float32Array(B * K * 2), dims: [B * K, 2] },
-    rewards: { data: new Float32Array(B * K), dims: [B * K, 1] },
-    dones: { data: new Float32Array(B * K), dims: [B * K, 1] },
-    states: { data: new Float32Array(B * (K + 1) * 12), dims: [B * (K + 1), 12] },
-    lr: { data: Float32Array.of(1e-4), dims: [] },
+  const batch = {
+    frames: Float32Array.from({ length: B * (K + shape.context) * 3 * 64 * 64 }, () => rng.next()),
+    actions: new Float32Array(B * K * 2),
+    rewards: new Float32Array(B * K),
+    dones: new Float32Array(B * K),
+    states: new Float32Array(B * (K + 1) * 12),
   };
-  for (const p of paramSpecs(shape)) {
-    feeds[p.name] = { data: params.get(p.name)!, dims: p.dims };
-    feeds[`${p.name}.m`] = { data: new Float32Array(params.get(p.name)!.length), dims: p.dims };
-    feeds[`${p.name}.v`] = { data: new Float32Array(params.get(p.name)!.length), dims: p.dims };
-  }
-  const graph = trainGraph(shape, B, K);
-  for (const threads of [1, 2]) {
-    const model = await OnnxModel.load(graph.bytes, { threads });
-    await model.run(feeds, ['loss.total']);
+  const engines: [string, number, number | undefined][] = [
+    ['1 thread', 1, undefined],
+    ['2 threads, 2 shards: the default', 2, undefined],
+    ['2 threads, one graph', 2, 1],
+  ];
+  for (const [label, threads, shards] of engines) {
+    const engine = await stepEngine({ shape, rollout: K }, B, DEFAULT_LOSS_WEIGHTS, { threads }, shards);
+    const state = initialState(shape, 0);
+    await engine.run(batch, state, 1e-4);
     let steps = 0;
     const t0 = performance.now();
     while (performance.now() - t0 < SECONDS * 1000) {
-      await model.run(feeds);
+      await engine.run(batch, state, 1e-4);
       steps++;
     }
     const ms = (performance.now() - t0) / steps;
-    console.log(`train step     ${ms.toFixed(0)} ms (${threads} thread${threads > 1 ? 's' : ''}; batch ${B} x ${K + shape.context} frames: ${Math.round((1000 * B * (K + shape.context)) / ms)} encoded + ${Math.round((1000 * B * (K + 1)) / ms)} decoded frames/s, forward + backward + Adam)`);
-    await model.release();
+    console.log(`train step     ${ms.toFixed(0)} ms (${label}; batch ${B} x ${K + shape.context} frames: ${Math.round((1000 * B * (K + shape.context)) / ms)} encoded + ${Math.round((1000 * B * (K + 1)) / ms)} decoded frames/s, forward + backward + Adam)`);
+    await engine.close();
   }
 }
-
-if (SECTION === 'model') await modelBench();
-// The conv model's training step alone (seconds, not a whole training run): `bench.ts train-step`.
 if (SECTION === 'train-step') await trainingEngineBench();

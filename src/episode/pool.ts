@@ -1,5 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import { TrajforgeError, type ErrorCode } from '../core/errors.js';
+import { moduleWorker } from '../core/worker-thread.js';
 import { createRunner, type EpisodeRunner, type RunnerInit } from './runner.js';
 import type { EpisodeData } from '../dataset/episode.js';
 
@@ -103,12 +104,7 @@ interface PoolWorker {
 }
 
 function startWorker(data: WorkerData): Promise<PoolWorker> {
-  // Under the TypeScript sources (tests, tsx) the worker registers tsx's loader before importing
-  // the worker module; compiled code (dist/) loads worker.js directly.
-  const ts = import.meta.url.endsWith('.ts');
-  const worker = ts
-    ? new Worker(`import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(new URL('./worker.ts', import.meta.url).href)}); });`, { eval: true, workerData: data })
-    : new Worker(new URL('./worker.js', import.meta.url), { workerData: data });
+  const worker = moduleWorker(import.meta.url, 'worker', data);
   return new Promise((resolve, reject) => {
     const onError = (e: Error) => reject(new TrajforgeError('E_WORKER_FAILED', `worker failed to start: ${e.message}`));
     worker.once('error', onError);

@@ -1,6 +1,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { isTrajforgeError } from '../core/errors.js';
 import { transferables } from '../dataset/episode.js';
+import { ownedBuffers } from '../core/transfer.js';
 import type { EpisodeJob, WorkerData } from './pool.js';
 import { createRunner } from './runner.js';
 
@@ -35,15 +36,3 @@ async function close(): Promise<void> {
   port.close();
 }
 port.postMessage({ ready: true });
-
-/**
- * The buffers of the typed arrays in an encoding that own their whole buffer: those move without a
- * copy. Views into a shared buffer (Node's small-Buffer pool) are copied by the message instead.
- */
-function ownedBuffers(value: unknown, out: ArrayBuffer[] = []): ArrayBuffer[] {
-  if (ArrayBuffer.isView(value)) {
-    if (value.byteOffset === 0 && value.byteLength === value.buffer.byteLength && value.buffer instanceof ArrayBuffer) out.push(value.buffer);
-  } else if (Array.isArray(value)) for (const v of value) ownedBuffers(v, out);
-  else if (value !== null && typeof value === 'object') for (const v of Object.values(value)) ownedBuffers(v, out);
-  return out;
-}

@@ -84,7 +84,11 @@ export interface TrainOptions extends PipelineCallbacks<TrainProgress> {
   keypointMaps?: boolean;
   /** conv: learned keypoints (spatial soft-argmax) at the end of z. Default 16. */
   learnedKeypoints?: number;
-  /** conv: onnxruntime threads for training. Default 2. */
+  /**
+   * conv: CPU threads for training. Default 2. With 2 or more (native runtime, CPU), the batch is
+   * split into that many shards trained in parallel worker threads (see model/conv/shards.ts).
+   * A run is reproducible for a given thread count; another count sums in another order.
+   */
   threads?: number;
   /** Colour keypoints (0: none). Default 12. */
   keypoints?: number;

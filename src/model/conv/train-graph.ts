@@ -51,8 +51,10 @@ export interface TrainGraph {
  * before x₀, x₀ itself at an episode's start), `actions` [B·K, A] (normalised; absent when A = 0),
  * `rewards` and `dones` [B·K, 1], `states` [B·(K+1), S] (absent when S = 0), `lr`, and every
  * weight with its Adam moments. Outputs: updated weights and moments, `grad_norm`, the losses.
+ * With `step` 'gradients' the graph stops at the gradients (outputs `grad.<weight>` and the
+ * losses; no moments, no `lr`): a shard of a batch, whose gradients `adamGraph` averages.
  */
-export function trainGraph(shape: ConvShape, batch: number, rollout: number, weights: LossWeights = DEFAULT_LOSS_WEIGHTS, pixelWeights?: Float32Array): TrainGraph {
+export function trainGraph(shape: ConvShape, batch: number, rollout: number, weights: LossWeights = DEFAULT_LOSS_WEIGHTS, pixelWeights?: Float32Array, step: 'adam' | 'gradients' = 'adam'): TrainGraph {
   const t = new Tape('trajforge_conv_train_step');
   const K = rollout;
   const B = batch;
@@ -141,8 +143,35 @@ export function trainGraph(shape: ConvShape, batch: number, rollout: number, wei
   if (states) losses.push(['state', t.mse(stateHead(t, z, w), states), weights.state * S]);
 
   const total = t.weightedSum(losses.map(([, l, k]) => [l, k] as const));
-  t.adam(t.gradients(total), ADAM);
+  const grads = t.gradients(total);
+  if (step === 'adam') t.adam(grads, ADAM);
+  else for (const [p, g] of grads) t.graph.output(g, `grad.${p}`, t.params.get(p)!);
   t.graph.output(total, 'loss.total', []);
   for (const [name, l] of losses) t.graph.output(l, `loss.${name}`, []);
   return { bytes: t.graph.toBytes(), losses: ['total', ...losses.map(([n]) => n)] };
+}
+
+/** The losses trainGraph reports for a shape: no inverse loss without actions, no state loss without states. */
+export function trainGraphLosses(shape: Pick<ConvShape, 'actions' | 'states'>): LossName[] {
+  return LOSS_NAMES.filter((l) => (l !== 'inverse' || shape.actions > 0) && (l !== 'state' || shape.states > 0));
+}
+
+/**
+ * The Adam step over the gradients of `shards` equal shards of a batch: inputs every weight,
+ * `<weight>.m`, `<weight>.v`, `lr` and `grad.<weight>.<i>` for i < shards; the same outputs as
+ * the one-graph step. Each shard's losses are means over its sequences, so the mean of the
+ * shards' gradients (summed in shard order: the same numbers on every run) is the batch's.
+ */
+export function adamGraph(shape: ConvShape, shards: number): Uint8Array {
+  const t = new Tape('trajforge_conv_adam_step');
+  const grads = new Map<string, string>();
+  const mean = t.constant(Float32Array.of(1 / shards), []);
+  for (const p of paramSpecs(shape)) {
+    t.param(p.name, p.dims);
+    let sum = t.input(`grad.${p.name}.0`, p.dims);
+    for (let i = 1; i < shards; i++) sum = t.graph.add(sum, t.input(`grad.${p.name}.${i}`, p.dims));
+    grads.set(p.name, t.graph.mul(sum, mean));
+  }
+  t.adam(grads, ADAM);
+  return t.graph.toBytes();
 }

@@ -10,10 +10,11 @@
  */
 import { TrajforgeError } from '../../core/errors.js';
 import { deriveSeed, Rng } from '../../core/rng.js';
-import { OnnxModel, type OnnxModelOptions } from '../onnx/runtime.js';
+import { OnnxModel, onnxBackend, type InputTensor, type OnnxModelOptions, type OnnxOutput } from '../onnx/runtime.js';
+import { GradientShards } from './shards.js';
 import { varyingColumns, type Transitions } from '../transitions.js';
-import { initialParams, paramSpecs, type ConvShape } from './network.js';
-import { ADAM, DEFAULT_LOSS_WEIGHTS, trainGraph, type LossName, type LossWeights } from './train-graph.js';
+import { initialParams, paramSpecs, type ConvShape, type ParamSpec } from './network.js';
+import { ADAM, adamGraph, DEFAULT_LOSS_WEIGHTS, trainGraph, trainGraphLosses, type LossName, type LossWeights } from './train-graph.js';
 import { resizeFrames, workingSize } from './resize.js';
 
 export interface ConvOptions {
@@ -283,37 +284,132 @@ export function learningRate(o: Pick<ConvOptions, 'learningRate' | 'steps'>, s: 
   return o.learningRate * warm * (0.1 + 0.9 * 0.5 * (1 + Math.cos(Math.PI * progress)));
 }
 
+/**
+ * Shards of a batch trained in parallel: on the CPU of the native runtime with `threads` >= 2,
+ * the largest count up to `threads` that divides the batch (each shard a one-thread session;
+ * shards.ts says why). One session runs the whole step otherwise (one thread, WebAssembly, a GPU
+ * provider). Like the thread count, the shard count changes the order of sums: a run is
+ * reproducible for a given `--threads`.
+ */
+export async function shardCount(batch: number, onnx: OnnxModelOptions): Promise<number> {
+  const threads = onnx.threads ?? 1;
+  const cpuOnly = (onnx.providers ?? ['cpu']).every((p) => p === 'cpu');
+  if (threads < 2 || !cpuOnly || (await onnxBackend(onnx.backend)) !== 'native') return 1;
+  for (let n = Math.min(threads, batch); n >= 2; n--) if (batch % n === 0) return n;
+  return 1;
+}
+
+/** One training step's engine: feeds a batch and the state, returns the step's outputs (see trainGraph). */
+export interface StepEngine {
+  run(b: Batch, state: TrainState, lr: number): Promise<Record<string, OnnxOutput>>;
+  close(): Promise<void>;
+}
+
+/** What a training graph is built from besides the options. */
+export interface StepFrame {
+  shape: ConvShape;
+  rollout: number;
+  pixelWeights?: Float32Array;
+}
+
+/** The batch's inputs to a training graph, sequences [from, to) of it. */
+function batchFeeds(f: StepFrame, b: Batch, batch: number, from: number, to: number): Record<string, InputTensor> {
+  const { shape } = f;
+  const K = f.rollout;
+  const n = to - from;
+  const rows = (data: Float32Array, perSequence: number, width: number) => data.slice(from * perSequence * width, to * perSequence * width);
+  const P = 3 * shape.height * shape.width;
+  const feeds: Record<string, InputTensor> = {
+    frames: { data: n === batch ? b.frames : rows(b.frames, K + shape.context, P), dims: [n * (K + shape.context), 3, shape.height, shape.width] },
+    rewards: { data: n === batch ? b.rewards : rows(b.rewards, K, 1), dims: [n * K, 1] },
+    dones: { data: n === batch ? b.dones : rows(b.dones, K, 1), dims: [n * K, 1] },
+  };
+  if (shape.actions > 0) feeds.actions = { data: n === batch ? b.actions : rows(b.actions, K, shape.actions), dims: [n * K, shape.actions] };
+  if (shape.states > 0) feeds.states = { data: n === batch ? b.states : rows(b.states, K + 1, shape.states), dims: [n * (K + 1), shape.states] };
+  return feeds;
+}
+
+function stateFeeds(specs: readonly ParamSpec[], state: TrainState, feeds: Record<string, InputTensor>, moments: boolean): Record<string, InputTensor> {
+  for (const p of specs) {
+    feeds[p.name] = { data: state.params.get(p.name)!, dims: p.dims };
+    if (!moments) continue;
+    feeds[`${p.name}.m`] = { data: state.m.get(p.name)!, dims: p.dims };
+    feeds[`${p.name}.v`] = { data: state.v.get(p.name)!, dims: p.dims };
+  }
+  return feeds;
+}
+
+/** The whole step (forward, backward, Adam) as one graph in one session. */
+async function wholeStep(f: StepFrame, o: Pick<ConvOptions, 'batch'>, weights: LossWeights, onnx: OnnxModelOptions): Promise<StepEngine> {
+  const graph = trainGraph(f.shape, o.batch, f.rollout, weights, f.pixelWeights);
+  const session = await OnnxModel.load(graph.bytes, onnx);
+  const specs = paramSpecs(f.shape);
+  const fetch = [...specs.flatMap((p) => [`${p.name}.next`, `${p.name}.m.next`, `${p.name}.v.next`]), 'grad_norm', ...graph.losses.map((l) => `loss.${l}`)];
+  return {
+    run: (b, state, lr) => session.run(stateFeeds(specs, state, { ...batchFeeds(f, b, o.batch, 0, o.batch), lr: { data: Float32Array.of(lr), dims: [] } }, true), fetch),
+    close: () => session.release(),
+  };
+}
+
+/** The step over `count` shards (shards.ts): their gradients in worker threads, then one Adam graph. */
+async function shardedStep(f: StepFrame, o: Pick<ConvOptions, 'batch'>, weights: LossWeights, onnx: OnnxModelOptions, count: number): Promise<StepEngine> {
+  const { shape } = f;
+  const per = o.batch / count;
+  const graph = trainGraph(shape, per, f.rollout, weights, f.pixelWeights, 'gradients');
+  const specs = paramSpecs(shape);
+  const shards = await GradientShards.start(graph.bytes, count, onnx);
+  let adam: OnnxModel;
+  try {
+    adam = await OnnxModel.load(adamGraph(shape, count), onnx);
+  } catch (e) {
+    await shards.close();
+    throw e;
+  }
+  const gradFetch = [...specs.map((p) => `grad.${p.name}`), ...graph.losses.map((l) => `loss.${l}`)];
+  const adamFetch = [...specs.flatMap((p) => [`${p.name}.next`, `${p.name}.m.next`, `${p.name}.v.next`]), 'grad_norm'];
+  return {
+    async run(b, state, lr) {
+      const parts = await shards.run(
+        Array.from({ length: count }, (_, i) => stateFeeds(specs, state, batchFeeds(f, b, o.batch, i * per, (i + 1) * per), false)),
+        gradFetch,
+      );
+      const feeds = stateFeeds(specs, state, { lr: { data: Float32Array.of(lr), dims: [] } }, true);
+      parts.forEach((part, i) => {
+        for (const p of specs) feeds[`grad.${p.name}.${i}`] = { data: part[`grad.${p.name}`]!.data as Float32Array, dims: p.dims };
+      });
+      const out = await adam.run(feeds, adamFetch);
+      // Each shard's losses are means over its sequences: their mean is the batch's.
+      for (const l of graph.losses) out[`loss.${l}`] = { data: Float32Array.of(parts.reduce((sum, part) => sum + part[`loss.${l}`]!.data[0]!, 0) / count), dims: [] };
+      return out;
+    },
+    async close() {
+      await Promise.all([shards.close(), adam.release()]);
+    },
+  };
+}
+
+/** The training step for batches of `batch` sequences: sharded over worker threads where shardCount says so (or `shards` asks), one graph otherwise. */
+export async function stepEngine(f: StepFrame, batch: number, weights: LossWeights, onnx: OnnxModelOptions, shards?: number): Promise<StepEngine> {
+  const count = shards ?? (await shardCount(batch, onnx));
+  if (!(Number.isSafeInteger(count) && count >= 1 && batch % count === 0)) throw new TrajforgeError('E_INTERNAL', `training: ${count} shards do not divide a batch of ${batch}`);
+  return count > 1 ? shardedStep(f, { batch }, weights, onnx, count) : wholeStep(f, { batch }, weights, onnx);
+}
+
 /** Runs steps from `state.step` to `o.steps` (or until stopped); returns the state reached and the per-step log. */
 export async function runTraining(d: ConvData, o: ConvOptions, state: TrainState, hooks: TrainHooks = {}, onnx: OnnxModelOptions = {}, lossWeights: Partial<LossWeights> = {}): Promise<{ state: TrainState; stopped: boolean }> {
-  const { shape } = d.frame;
-  const K = d.rollout;
-  const graph = trainGraph(shape, o.batch, K, { ...DEFAULT_LOSS_WEIGHTS, state: o.stateWeight, ...lossWeights }, d.frame.pixelWeights);
-  const session = await OnnxModel.load(graph.bytes, onnx);
-  const specs = paramSpecs(shape);
-  const fetch = [...specs.flatMap((p) => [`${p.name}.next`, `${p.name}.m.next`, `${p.name}.v.next`]), 'grad_norm', ...graph.losses.map((l) => `loss.${l}`)];
+  const engine = await stepEngine({ shape: d.frame.shape, rollout: d.rollout, pixelWeights: d.frame.pixelWeights }, o.batch, { ...DEFAULT_LOSS_WEIGHTS, state: o.stateWeight, ...lossWeights }, onnx);
+  const specs = paramSpecs(d.frame.shape);
+  const losses = trainGraphLosses(d.frame.shape);
   let stopped = false;
   try {
     while (state.step < o.steps) {
       const s = state.step + 1;
       const b = sampleBatch(d, o.seed, s, o.batch);
-      const feeds: Record<string, { data: Float32Array; dims: number[] }> = {
-        frames: { data: b.frames, dims: [o.batch * (K + shape.context), 3, shape.height, shape.width] },
-        rewards: { data: b.rewards, dims: [o.batch * K, 1] },
-        dones: { data: b.dones, dims: [o.batch * K, 1] },
-        lr: { data: Float32Array.of((learningRate(o, s) * Math.sqrt(1 - ADAM.beta2 ** s)) / (1 - ADAM.beta1 ** s)), dims: [] },
-      };
-      if (shape.actions > 0) feeds.actions = { data: b.actions, dims: [o.batch * K, shape.actions] };
-      if (shape.states > 0) feeds.states = { data: b.states, dims: [o.batch * (K + 1), shape.states] };
-      for (const p of specs) {
-        feeds[p.name] = { data: state.params.get(p.name)!, dims: p.dims };
-        feeds[`${p.name}.m`] = { data: state.m.get(p.name)!, dims: p.dims };
-        feeds[`${p.name}.v`] = { data: state.v.get(p.name)!, dims: p.dims };
-      }
-      const out = await session.run(feeds, fetch);
-      const losses: Partial<Record<LossName, number>> = {};
-      for (const l of graph.losses) losses[l] = out[`loss.${l}`]!.data[0]!;
-      if (!Number.isFinite(losses.total!)) {
-        throw new TrajforgeError('E_MODEL_SHAPE', `training diverged at step ${s} (loss ${losses.total}); lower --lr or change --seed`);
+      const out = await engine.run(b, state, (learningRate(o, s) * Math.sqrt(1 - ADAM.beta2 ** s)) / (1 - ADAM.beta1 ** s));
+      const reported: Partial<Record<LossName, number>> = {};
+      for (const l of losses) reported[l] = out[`loss.${l}`]!.data[0]!;
+      if (!Number.isFinite(reported.total!)) {
+        throw new TrajforgeError('E_MODEL_SHAPE', `training diverged at step ${s} (loss ${reported.total}); lower --lr or change --seed`);
       }
       for (const p of specs) {
         state.params.set(p.name, out[`${p.name}.next`]!.data as Float32Array);
@@ -321,7 +417,7 @@ export async function runTraining(d: ConvData, o: ConvOptions, state: TrainState
         state.v.set(p.name, out[`${p.name}.v.next`]!.data as Float32Array);
       }
       state.step = s;
-      hooks.onStep?.({ step: s, steps: o.steps, losses, gradNorm: out.grad_norm!.data[0]! });
+      hooks.onStep?.({ step: s, steps: o.steps, losses: reported, gradNorm: out.grad_norm!.data[0]! });
       const every = hooks.checkpointEvery ?? 0;
       if (every > 0 && s % every === 0 && s < o.steps) hooks.onCheckpoint?.(state);
       if (s < o.steps && hooks.shouldStop?.()) {
@@ -330,8 +426,7 @@ export async function runTraining(d: ConvData, o: ConvOptions, state: TrainState
       }
     }
   } finally {
-    await session.release();
+    await engine.close();
   }
   return { state, stopped };
 }
-

@@ -7,7 +7,7 @@ import { Tape } from '../../../src/model/onnx/autodiff.js';
 import { OnnxModel } from '../../../src/model/onnx/runtime.js';
 import { Rng } from '../../../src/core/rng.js';
 import { workingSize } from '../../../src/model/conv/resize.js';
-import { initialState, learningRate, prepareConvData, runTraining, sampleBatch, type ConvOptions, type TrainState } from '../../../src/model/conv/train.js';
+import { initialState, learningRate, prepareConvData, runTraining, sampleBatch, shardCount, type ConvOptions, type TrainState } from '../../../src/model/conv/train.js';
 import { copyLastBaseline, evaluateWorldModel, type EvaluationInputs } from '../../../src/model/evaluate.js';
 import { WorldModelSession } from '../../../src/model/session.js';
 import { transitionsFromEpisodes } from '../../../src/model/transitions.js';
@@ -148,6 +148,45 @@ describe('convolutional world model on the toy task', () => {
     const other = await runTraining(d, { ...o, seed: 4 }, initialState(d.frame.shape, 4));
     expect(other.state.params.get('enc.conv0.w')).not.toEqual(a.state.params.get('enc.conv0.w'));
   }, 60_000);
+
+  it('shards a batch over worker threads on two threads: the same step as one graph up to the order of sums, reproducible, resumable', async () => {
+    const o = { ...options, steps: 12 };
+    const d = await prepareConvData(t, train, bounds, o);
+    expect(await shardCount(o.batch, { threads: 2 })).toBe(2);
+    expect(await shardCount(o.batch, { threads: 3 })).toBe(2); // 16 sequences: 3 does not divide them
+    expect(await shardCount(6, { threads: 3 })).toBe(3);
+    expect(await shardCount(o.batch, { threads: 1 })).toBe(1);
+    expect(await shardCount(o.batch, { threads: 2, providers: ['cuda'] })).toBe(1);
+    expect(await shardCount(o.batch, { threads: 2, backend: 'wasm' })).toBe(1);
+    const steps = (n: number, threads: number, from = initialState(d.frame.shape, o.seed), hooks = {}) => {
+      const losses: number[] = [];
+      return runTraining(d, { ...o, steps: n }, from, { onStep: (r) => losses.push(r.losses.total!), ...hooks }, { threads }).then((r) => ({ ...r, losses }));
+    };
+    // One step from the same weights: the shards' mean gradient is the batch's gradient.
+    const whole = await steps(1, 1);
+    const sharded = await steps(1, 2);
+    expect(Math.abs(sharded.losses[0]! - whole.losses[0]!) / whole.losses[0]!).toBeLessThan(1e-5);
+    for (const [k, v] of whole.state.params) {
+      const w = sharded.state.params.get(k)!;
+      let diff = 0;
+      let scale = 0;
+      for (let i = 0; i < v.length; i++) {
+        diff = Math.max(diff, Math.abs(w[i]! - v[i]!));
+        scale = Math.max(scale, Math.abs(v[i]!));
+      }
+      expect(diff, k).toBeLessThan(1e-4 * Math.max(scale, 1e-3));
+    }
+    // Reproducible on the same thread count, and a resumed run equals an uninterrupted one.
+    const a = await steps(o.steps, 2);
+    const b = await steps(o.steps, 2);
+    for (const [k, v] of a.state.params) expect(b.state.params.get(k), k).toEqual(v);
+    let checkpoint: TrainState | null = null;
+    await steps(o.steps, 2, initialState(d.frame.shape, o.seed), { onCheckpoint: (s: TrainState) => (checkpoint = clone(s)), checkpointEvery: 5, shouldStop: () => checkpoint !== null });
+    const resumed = await steps(o.steps, 2, checkpoint!);
+    expect(resumed.state.step).toBe(o.steps);
+    for (const [k, v] of a.state.params) expect(resumed.state.params.get(k), k).toEqual(v);
+    expect(resumed.losses).toEqual(a.losses.slice(5));
+  }, 120_000);
 
   it('batches are a pure function of seed and step, NCHW in [0, 1], actions normalised', async () => {
     const d = await prepareConvData(t, train, bounds, options);

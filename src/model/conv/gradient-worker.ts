@@ -1,0 +1,30 @@
+import { parentPort, workerData } from 'node:worker_threads';
+import { isTrajforgeError } from '../../core/errors.js';
+import { ownedBuffers } from '../../core/transfer.js';
+import { OnnxModel } from '../onnx/runtime.js';
+import type { ShardJob, ShardWorkerData } from './shards.js';
+
+/**
+ * Worker thread of GradientShards: one onnxruntime session of a shard's gradient graph, run on
+ * the feeds each message brings; the outputs move back without a copy.
+ */
+const port = parentPort!;
+const { bytes, onnx } = workerData as ShardWorkerData;
+const fail = (e: unknown) => ({ ok: false, code: isTrajforgeError(e) ? e.code : 'E_WORKER_FAILED', message: (e as Error).message });
+let model: OnnxModel | null = null;
+try {
+  model = await OnnxModel.load(bytes, onnx);
+  port.postMessage({ ready: true });
+} catch (e) {
+  port.postMessage(fail(e));
+}
+port.on('message', (msg: ShardJob | { close: true }) => {
+  if ('close' in msg) {
+    void model?.release().finally(() => port.close());
+    return;
+  }
+  model!.run(msg.feeds, msg.fetch).then(
+    (out) => port.postMessage({ ok: true, out }, ownedBuffers(out)),
+    (e: unknown) => port.postMessage(fail(e)),
+  );
+});
