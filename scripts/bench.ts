@@ -295,6 +295,7 @@ async function modelBench(): Promise<void> {
 async function trainingEngineBench(): Promise<void> {
   const { DEFAULT_LOSS_WEIGHTS } = await import('../src/model/conv/train-graph.js');
   const { DEFAULT_CONV_OPTIONS: o, initialState, stepEngine } = await import('../src/model/conv/train.js');
+  const { startGradientShards } = await import('../src/parallel/gradient-shards.js');
   const shape = { width: 64, height: 64, depth: o.depth, latent: o.latent, hidden: o.hidden, actions: 2, states: 12, coords: o.coords > 0, keypoints: o.keypoints, context: o.context, decoderMaps: o.decoderMaps > 0 };
   const B = o.batch;
   const K = o.rollout;
@@ -312,7 +313,7 @@ async function trainingEngineBench(): Promise<void> {
     ['2 threads, one graph', 2, 1],
   ];
   for (const [label, threads, shards] of engines) {
-    const engine = await stepEngine({ shape, rollout: K }, B, DEFAULT_LOSS_WEIGHTS, { threads }, shards);
+    const engine = await stepEngine({ shape, rollout: K }, B, DEFAULT_LOSS_WEIGHTS, { threads }, { start: startGradientShards, count: shards });
     const state = initialState(shape, 0);
     await engine.run(batch, state, 1e-4);
     let steps = 0;
@@ -326,4 +327,6 @@ async function trainingEngineBench(): Promise<void> {
     await engine.close();
   }
 }
+if (SECTION === 'model') await modelBench();
+// The conv model's training step alone (seconds, not a whole training run): `bench.ts train-step`.
 if (SECTION === 'train-step') await trainingEngineBench();

@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import { TrajforgeError, type ErrorCode } from '../core/errors.js';
-import { moduleWorker } from '../core/worker-thread.js';
+import { moduleWorker } from '../parallel/module-worker.js';
 import { createRunner, type EpisodeRunner, type RunnerInit } from './runner.js';
 import type { EpisodeData } from '../dataset/episode.js';
 

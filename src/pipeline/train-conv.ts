@@ -11,6 +11,7 @@ import { readArrays, writeArrays } from '../dataset/arrays.js';
 import { writeFileAtomic } from '../output/atomic.js';
 import { removeOwn } from '../output/remove.js';
 import { exportConvModel } from '../model/conv/export.js';
+import { startGradientShards } from '../parallel/gradient-shards.js';
 import { paramSpecs } from '../model/conv/network.js';
 import { initialState, prepareConvData, runTraining, type ConvOptions, type TrainState } from '../model/conv/train.js';
 import type { TrainingLogEntry } from '../model/training-log.js';
@@ -112,6 +113,8 @@ export async function fitConv(x: ConvFitInputs): Promise<ConvFit> {
       shouldStop: x.budgetSeconds === undefined ? undefined : () => (performance.now() - started) / 1000 >= x.budgetSeconds!,
     },
     x.onnx,
+    {},
+    { start: startGradientShards, onNotice: x.onNotice },
   );
   if (result.stopped) {
     // A budget stop keeps its checkpoint: `--resume` continues the schedule from here.

@@ -11,7 +11,6 @@
 import { TrajforgeError } from '../../core/errors.js';
 import { deriveSeed, Rng } from '../../core/rng.js';
 import { OnnxModel, onnxBackend, type InputTensor, type OnnxModelOptions, type OnnxOutput } from '../onnx/runtime.js';
-import { GradientShards } from './shards.js';
 import { varyingColumns, type Transitions } from '../transitions.js';
 import { initialParams, paramSpecs, type ConvShape, type ParamSpec } from './network.js';
 import { ADAM, adamGraph, DEFAULT_LOSS_WEIGHTS, trainGraph, trainGraphLosses, type LossName, type LossWeights } from './train-graph.js';
@@ -287,7 +286,7 @@ export function learningRate(o: Pick<ConvOptions, 'learningRate' | 'steps'>, s: 
 /**
  * Shards of a batch trained in parallel: on the CPU of the native runtime with `threads` >= 2,
  * the largest count up to `threads` that divides the batch (each shard a one-thread session;
- * shards.ts says why). One session runs the whole step otherwise (one thread, WebAssembly, a GPU
+ * parallel/gradient-shards.ts says why). One session runs the whole step otherwise (one thread, WebAssembly, a GPU
  * provider). Like the thread count, the shard count changes the order of sums: a run is
  * reproducible for a given `--threads`.
  */
@@ -298,6 +297,17 @@ export async function shardCount(batch: number, onnx: OnnxModelOptions): Promise
   for (let n = Math.min(threads, batch); n >= 2; n--) if (batch % n === 0) return n;
   return 1;
 }
+
+/**
+ * Runs a gradient graph on `count` shards at once (shard i on feeds[i]), outputs in shard order;
+ * a lost worker rejects with E_WORKER_FAILED. parallel/gradient-shards.ts implements it with
+ * worker threads; the model code does no I/O and takes it from its caller.
+ */
+export interface GradientShardRunner {
+  run(feeds: readonly Record<string, InputTensor>[], fetch: string[]): Promise<Record<string, OnnxOutput>[]>;
+  close(): Promise<void>;
+}
+export type ShardStarter = (bytes: Uint8Array, count: number, onnx: OnnxModelOptions) => Promise<GradientShardRunner>;
 
 /** One training step's engine: feeds a batch and the state, returns the step's outputs (see trainGraph). */
 export interface StepEngine {
@@ -352,12 +362,12 @@ async function wholeStep(f: StepFrame, o: Pick<ConvOptions, 'batch'>, weights: L
 }
 
 /** The step over `count` shards (shards.ts): their gradients in worker threads, then one Adam graph. */
-async function shardedStep(f: StepFrame, o: Pick<ConvOptions, 'batch'>, weights: LossWeights, onnx: OnnxModelOptions, count: number): Promise<StepEngine> {
+async function shardedStep(f: StepFrame, o: Pick<ConvOptions, 'batch'>, weights: LossWeights, onnx: OnnxModelOptions, count: number, start: ShardStarter, onNotice?: (line: string) => void): Promise<StepEngine> {
   const { shape } = f;
   const per = o.batch / count;
   const graph = trainGraph(shape, per, f.rollout, weights, f.pixelWeights, 'gradients');
   const specs = paramSpecs(shape);
-  const shards = await GradientShards.start(graph.bytes, count, onnx);
+  let shards = await start(graph.bytes, count, onnx);
   let adam: OnnxModel;
   try {
     adam = await OnnxModel.load(adamGraph(shape, count), onnx);
@@ -369,10 +379,19 @@ async function shardedStep(f: StepFrame, o: Pick<ConvOptions, 'batch'>, weights:
   const adamFetch = [...specs.flatMap((p) => [`${p.name}.next`, `${p.name}.m.next`, `${p.name}.v.next`]), 'grad_norm'];
   return {
     async run(b, state, lr) {
-      const parts = await shards.run(
-        Array.from({ length: count }, (_, i) => stateFeeds(specs, state, batchFeeds(f, b, o.batch, i * per, (i + 1) * per), false)),
-        gradFetch,
-      );
+      const jobs = Array.from({ length: count }, (_, i) => stateFeeds(specs, state, batchFeeds(f, b, o.batch, i * per, (i + 1) * per), false));
+      let parts: Record<string, OnnxOutput>[];
+      try {
+        parts = await shards.run(jobs, gradFetch);
+      } catch (e) {
+        if (!(e instanceof TrajforgeError && e.code === 'E_WORKER_FAILED')) throw e;
+        // A lost worker: the same step again on fresh workers (a shard's gradients are a pure
+        // function of its feeds, so the run's result does not change); a second loss ends training.
+        onNotice?.(`${(e as Error).message}; running the step again on new workers`);
+        await shards.close();
+        shards = await start(graph.bytes, count, onnx);
+        parts = await shards.run(jobs, gradFetch);
+      }
       const feeds = stateFeeds(specs, state, { lr: { data: Float32Array.of(lr), dims: [] } }, true);
       parts.forEach((part, i) => {
         for (const p of specs) feeds[`grad.${p.name}.${i}`] = { data: part[`grad.${p.name}`]!.data as Float32Array, dims: p.dims };
@@ -388,16 +407,24 @@ async function shardedStep(f: StepFrame, o: Pick<ConvOptions, 'batch'>, weights:
   };
 }
 
-/** The training step for batches of `batch` sequences: sharded over worker threads where shardCount says so (or `shards` asks), one graph otherwise. */
-export async function stepEngine(f: StepFrame, batch: number, weights: LossWeights, onnx: OnnxModelOptions, shards?: number): Promise<StepEngine> {
-  const count = shards ?? (await shardCount(batch, onnx));
+/** How runTraining may run shards: the starter, and a fixed count (default: shardCount's). */
+export interface Sharding {
+  start: ShardStarter;
+  count?: number;
+  /** A user notice (a lost training worker replaced). */
+  onNotice?: (line: string) => void;
+}
+
+/** The training step for batches of `batch` sequences: sharded where `sharding` is given and shardCount (or its count) says so, one graph otherwise. */
+export async function stepEngine(f: StepFrame, batch: number, weights: LossWeights, onnx: OnnxModelOptions, sharding?: Sharding): Promise<StepEngine> {
+  const count = sharding === undefined ? 1 : (sharding.count ?? (await shardCount(batch, onnx)));
   if (!(Number.isSafeInteger(count) && count >= 1 && batch % count === 0)) throw new TrajforgeError('E_INTERNAL', `training: ${count} shards do not divide a batch of ${batch}`);
-  return count > 1 ? shardedStep(f, { batch }, weights, onnx, count) : wholeStep(f, { batch }, weights, onnx);
+  return count > 1 ? shardedStep(f, { batch }, weights, onnx, count, sharding!.start, sharding!.onNotice) : wholeStep(f, { batch }, weights, onnx);
 }
 
 /** Runs steps from `state.step` to `o.steps` (or until stopped); returns the state reached and the per-step log. */
-export async function runTraining(d: ConvData, o: ConvOptions, state: TrainState, hooks: TrainHooks = {}, onnx: OnnxModelOptions = {}, lossWeights: Partial<LossWeights> = {}): Promise<{ state: TrainState; stopped: boolean }> {
-  const engine = await stepEngine({ shape: d.frame.shape, rollout: d.rollout, pixelWeights: d.frame.pixelWeights }, o.batch, { ...DEFAULT_LOSS_WEIGHTS, state: o.stateWeight, ...lossWeights }, onnx);
+export async function runTraining(d: ConvData, o: ConvOptions, state: TrainState, hooks: TrainHooks = {}, onnx: OnnxModelOptions = {}, lossWeights: Partial<LossWeights> = {}, sharding?: Sharding): Promise<{ state: TrainState; stopped: boolean }> {
+  const engine = await stepEngine({ shape: d.frame.shape, rollout: d.rollout, pixelWeights: d.frame.pixelWeights }, o.batch, { ...DEFAULT_LOSS_WEIGHTS, state: o.stateWeight, ...lossWeights }, onnx, sharding);
   const specs = paramSpecs(d.frame.shape);
   const losses = trainGraphLosses(d.frame.shape);
   let stopped = false;

@@ -12,6 +12,7 @@ import { copyLastBaseline, evaluateWorldModel, type EvaluationInputs } from '../
 import { WorldModelSession } from '../../../src/model/session.js';
 import { transitionsFromEpisodes } from '../../../src/model/transitions.js';
 import { SIZE, toyEpisode } from './toy.js';
+import { startGradientShards } from '../../../src/parallel/gradient-shards.js';
 
 const episodes = Array.from({ length: 50 }, (_, k) => toyEpisode(k));
 const t = transitionsFromEpisodes(episodes, { camera: 'main' });
@@ -160,7 +161,7 @@ describe('convolutional world model on the toy task', () => {
     expect(await shardCount(o.batch, { threads: 2, backend: 'wasm' })).toBe(1);
     const steps = (n: number, threads: number, from = initialState(d.frame.shape, o.seed), hooks = {}) => {
       const losses: number[] = [];
-      return runTraining(d, { ...o, steps: n }, from, { onStep: (r) => losses.push(r.losses.total!), ...hooks }, { threads }).then((r) => ({ ...r, losses }));
+      return runTraining(d, { ...o, steps: n }, from, { onStep: (r) => losses.push(r.losses.total!), ...hooks }, { threads }, {}, { start: startGradientShards }).then((r) => ({ ...r, losses }));
     };
     // One step from the same weights: the shards' mean gradient is the batch's gradient.
     const whole = await steps(1, 1);

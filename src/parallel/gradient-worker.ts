@@ -1,8 +1,8 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import { isTrajforgeError } from '../../core/errors.js';
-import { ownedBuffers } from '../../core/transfer.js';
-import { OnnxModel } from '../onnx/runtime.js';
-import type { ShardJob, ShardWorkerData } from './shards.js';
+import { isTrajforgeError } from '../core/errors.js';
+import { ownedBuffers } from '../core/transfer.js';
+import { OnnxModel } from '../model/onnx/runtime.js';
+import type { ShardJob, ShardWorkerData } from './gradient-shards.js';
 
 /**
  * Worker thread of GradientShards: one onnxruntime session of a shard's gradient graph, run on
@@ -18,11 +18,9 @@ try {
 } catch (e) {
   port.postMessage(fail(e));
 }
-port.on('message', (msg: ShardJob | { close: true }) => {
-  if ('close' in msg) {
-    void model?.release().finally(() => port.close());
-    return;
-  }
+// A job this thread cannot read is answered as a failure, not left waiting.
+port.on('messageerror', (e: Error) => port.postMessage(fail(e)));
+port.on('message', (msg: ShardJob) => {
   model!.run(msg.feeds, msg.fetch).then(
     (out) => port.postMessage({ ok: true, out }, ownedBuffers(out)),
     (e: unknown) => port.postMessage(fail(e)),
