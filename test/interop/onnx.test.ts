@@ -9,7 +9,7 @@ import { fitLinearHeads, fitLinearWorldModel } from '../../src/model/linear/mode
 import { attrsGraph, mlpGraph, twoHeadsGraph } from '../helpers/onnx-graphs.js';
 import { py } from './python.js';
 import { toyTraining } from '../helpers/world-model.js';
-import { trainGraph } from '../../src/model/conv/train-graph.js';
+import { adamGraph, trainGraph } from '../../src/model/conv/train-graph.js';
 import { initialParams, paramSpecs } from '../../src/model/conv/network.js';
 import { exportConvModel } from '../../src/model/conv/export.js';
 
@@ -92,6 +92,18 @@ describe('python3-onnx checks the convolutional model: its training step and its
     expect(versions).toBe('8 17');
     for (const p of paramSpecs(shape)) expect(shapes[`${p.name}.next`], p.name).toEqual(p.dims);
     expect(shapes['loss.total']).toEqual([]);
+  });
+
+  it('the sharded step passes too: the gradient graph of a shard, and the Adam graph over two shards', () => {
+    const gradients = pythonOnnx(trainGraph(shape, 1, 3, undefined, new Float32Array(16 * 16).fill(1), 'gradients').bytes, 'conv-train-gradients.onnx');
+    expect(gradients.versions).toBe('8 17');
+    const adam = pythonOnnx(adamGraph(shape, 2), 'conv-train-adam.onnx');
+    expect(adam.versions).toBe('8 17');
+    for (const p of paramSpecs(shape)) {
+      expect(gradients.shapes[`grad.${p.name}`], p.name).toEqual(p.dims);
+      expect(adam.shapes[`${p.name}.next`], p.name).toEqual(p.dims);
+    }
+    expect(gradients.shapes['loss.total']).toEqual([]);
   });
 
   it('the exported parts pass the full check at the camera size, also through the Resize of a 24x20 camera', () => {
