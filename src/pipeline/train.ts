@@ -86,7 +86,7 @@ export interface TrainOptions extends PipelineCallbacks<TrainProgress> {
   learnedKeypoints?: number;
   /**
    * conv: CPU threads for training. Default 2. With 2 or more (native runtime, CPU), the batch is
-   * split into that many shards trained in parallel worker threads (see model/conv/shards.ts).
+   * split into that many shards trained in parallel worker threads (see parallel/gradient-shards.ts).
    * A run is reproducible for a given thread count; another count sums in another order.
    */
   threads?: number;

@@ -361,7 +361,7 @@ async function wholeStep(f: StepFrame, o: Pick<ConvOptions, 'batch'>, weights: L
   };
 }
 
-/** The step over `count` shards (shards.ts): their gradients in worker threads, then one Adam graph. */
+/** The step over `count` shards (parallel/gradient-shards.ts): their gradients in worker threads, then one Adam graph. */
 async function shardedStep(f: StepFrame, o: Pick<ConvOptions, 'batch'>, weights: LossWeights, onnx: OnnxModelOptions, count: number, start: ShardStarter, onNotice?: (line: string) => void): Promise<StepEngine> {
   const { shape } = f;
   const per = o.batch / count;
