@@ -7,7 +7,8 @@ import { Tape } from '../../../src/model/onnx/autodiff.js';
 import { OnnxModel } from '../../../src/model/onnx/runtime.js';
 import { Rng } from '../../../src/core/rng.js';
 import { workingSize } from '../../../src/model/conv/resize.js';
-import { initialState, learningRate, prepareConvData, runTraining, sampleBatch, shardCount, type ConvOptions, type TrainState } from '../../../src/model/conv/train.js';
+import { initialState, learningRate, prepareConvData, runTraining, sampleBatch, shardCount, type ConvOptions, type ShardStarter, type TrainState } from '../../../src/model/conv/train.js';
+import { TrajforgeError } from '../../../src/core/errors.js';
 import { copyLastBaseline, evaluateWorldModel, type EvaluationInputs } from '../../../src/model/evaluate.js';
 import { WorldModelSession } from '../../../src/model/session.js';
 import { transitionsFromEpisodes } from '../../../src/model/transitions.js';
@@ -187,6 +188,24 @@ describe('convolutional world model on the toy task', () => {
     expect(resumed.state.step).toBe(o.steps);
     for (const [k, v] of a.state.params) expect(resumed.state.params.get(k), k).toEqual(v);
     expect(resumed.losses).toEqual(a.losses.slice(5));
+
+    // A worker lost during step 4: the step runs again on new workers, with a notice, and the run
+    // ends with the same weights as one that lost nothing.
+    const notices: string[] = [];
+    let runs = 0;
+    let starts = 0;
+    const flaky: ShardStarter = async (bytes, count, onnx) => {
+      starts++;
+      const inner = await startGradientShards(bytes, count, onnx);
+      return {
+        run: (feeds, fetch) => (++runs === 4 ? Promise.reject(new TrajforgeError('E_WORKER_FAILED', 'training worker 1 exited (code 1) during a step')) : inner.run(feeds, fetch)),
+        close: () => inner.close(),
+      };
+    };
+    const recovered = await runTraining(d, o, initialState(d.frame.shape, o.seed), {}, { threads: 2 }, {}, { start: flaky, onNotice: (line) => notices.push(line) });
+    expect(starts).toBe(2);
+    expect(notices).toEqual(['training worker 1 exited (code 1) during a step; running the step again on new workers']);
+    for (const [k, v] of a.state.params) expect(recovered.state.params.get(k), k).toEqual(v);
   }, 120_000);
 
   it('batches are a pure function of seed and step, NCHW in [0, 1], actions normalised', async () => {
