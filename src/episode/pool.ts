@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import { TrajforgeError, type ErrorCode } from '../core/errors.js';
-import { moduleWorker } from '../parallel/module-worker.js';
+import { startModuleWorker } from '../parallel/module-worker.js';
 import { createRunner, type EpisodeRunner, type RunnerInit } from './runner.js';
 import type { EpisodeData } from '../dataset/episode.js';
 
@@ -103,15 +103,6 @@ interface PoolWorker {
   worker: Worker;
 }
 
-function startWorker(data: WorkerData): Promise<PoolWorker> {
-  const worker = moduleWorker(import.meta.url, 'worker', data);
-  return new Promise((resolve, reject) => {
-    const onError = (e: Error) => reject(new TrajforgeError('E_WORKER_FAILED', `worker failed to start: ${e.message}`));
-    worker.once('error', onError);
-    worker.once('message', (msg: { ready?: boolean }) => {
-      worker.off('error', onError);
-      if (msg.ready) resolve({ worker });
-      else reject(new TrajforgeError('E_WORKER_FAILED', 'worker sent an unexpected first message'));
-    });
-  });
+async function startWorker(data: WorkerData): Promise<PoolWorker> {
+  return { worker: await startModuleWorker(import.meta.url, 'worker', data, 'worker') };
 }

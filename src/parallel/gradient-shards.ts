@@ -11,7 +11,7 @@
  */
 import type { Worker } from 'node:worker_threads';
 import { TrajforgeError, type ErrorCode } from '../core/errors.js';
-import { moduleWorker } from './module-worker.js';
+import { startModuleWorker } from './module-worker.js';
 import type { InputTensor, OnnxModelOptions, OnnxOutput } from '../model/onnx/runtime.js';
 import type { GradientShardRunner } from '../model/conv/train.js';
 
@@ -89,17 +89,7 @@ export class GradientShards implements GradientShardRunner {
 
 function startShard(bytes: Uint8Array, onnx: OnnxModelOptions): Promise<Worker> {
   const data: ShardWorkerData = { bytes, onnx };
-  const worker = moduleWorker(import.meta.url, 'gradient-worker', data);
-  return new Promise((resolve, reject) => {
-    const onError = (e: Error) => reject(new TrajforgeError('E_WORKER_FAILED', `training worker failed to start: ${e.message}`));
-    worker.once('error', onError);
-    worker.once('message', (msg: { ready?: boolean } | Reply) => {
-      worker.off('error', onError);
-      if ('ready' in msg) return resolve(worker);
-      void worker.terminate();
-      reject(new TrajforgeError('ok' in msg && !msg.ok ? msg.code : 'E_WORKER_FAILED', 'ok' in msg && !msg.ok ? msg.message : 'training worker sent an unexpected first message'));
-    });
-  });
+  return startModuleWorker(import.meta.url, 'gradient-worker', data, 'training worker');
 }
 
 /**

@@ -151,11 +151,6 @@ export function trainGraph(shape: ConvShape, batch: number, rollout: number, wei
   return { bytes: t.graph.toBytes(), losses: ['total', ...losses.map(([n]) => n)] };
 }
 
-/** The losses trainGraph reports for a shape: no inverse loss without actions, no state loss without states. */
-export function trainGraphLosses(shape: Pick<ConvShape, 'actions' | 'states'>): LossName[] {
-  return LOSS_NAMES.filter((l) => (l !== 'inverse' || shape.actions > 0) && (l !== 'state' || shape.states > 0));
-}
-
 /**
  * The Adam step over the gradients of `shards` equal shards of a batch: inputs every weight,
  * `<weight>.m`, `<weight>.v`, `lr` and `grad.<weight>.<i>` for i < shards; the same outputs as

@@ -13,7 +13,7 @@ import { deriveSeed, Rng } from '../../core/rng.js';
 import { OnnxModel, onnxBackend, type InputTensor, type OnnxModelOptions, type OnnxOutput } from '../onnx/runtime.js';
 import { varyingColumns, type Transitions } from '../transitions.js';
 import { initialParams, paramSpecs, type ConvShape, type ParamSpec } from './network.js';
-import { ADAM, adamGraph, DEFAULT_LOSS_WEIGHTS, trainGraph, trainGraphLosses, type LossName, type LossWeights } from './train-graph.js';
+import { ADAM, adamGraph, DEFAULT_LOSS_WEIGHTS, trainGraph, type LossName, type LossWeights } from './train-graph.js';
 import { resizeFrames, workingSize } from './resize.js';
 
 export interface ConvOptions {
@@ -311,6 +311,8 @@ export type ShardStarter = (bytes: Uint8Array, count: number, onnx: OnnxModelOpt
 
 /** One training step's engine: feeds a batch and the state, returns the step's outputs (see trainGraph). */
 export interface StepEngine {
+  /** The losses each step reports (`loss.<name>` outputs). */
+  losses: LossName[];
   run(b: Batch, state: TrainState, lr: number): Promise<Record<string, OnnxOutput>>;
   close(): Promise<void>;
 }
@@ -327,15 +329,18 @@ function batchFeeds(f: StepFrame, b: Batch, batch: number, from: number, to: num
   const { shape } = f;
   const K = f.rollout;
   const n = to - from;
-  const rows = (data: Float32Array, perSequence: number, width: number) => data.slice(from * perSequence * width, to * perSequence * width);
-  const P = 3 * shape.height * shape.width;
+  /** The rows of sequences [from, to): `perSequence` rows of `width` values each (the array itself for the whole batch). */
+  const rows = (data: Float32Array, perSequence: number, width: number, dims: number[]): InputTensor => ({
+    data: n === batch ? data : data.slice(from * perSequence * width, to * perSequence * width),
+    dims: [n * perSequence, ...dims],
+  });
   const feeds: Record<string, InputTensor> = {
-    frames: { data: n === batch ? b.frames : rows(b.frames, K + shape.context, P), dims: [n * (K + shape.context), 3, shape.height, shape.width] },
-    rewards: { data: n === batch ? b.rewards : rows(b.rewards, K, 1), dims: [n * K, 1] },
-    dones: { data: n === batch ? b.dones : rows(b.dones, K, 1), dims: [n * K, 1] },
+    frames: rows(b.frames, K + shape.context, 3 * shape.height * shape.width, [3, shape.height, shape.width]),
+    rewards: rows(b.rewards, K, 1, [1]),
+    dones: rows(b.dones, K, 1, [1]),
   };
-  if (shape.actions > 0) feeds.actions = { data: n === batch ? b.actions : rows(b.actions, K, shape.actions), dims: [n * K, shape.actions] };
-  if (shape.states > 0) feeds.states = { data: n === batch ? b.states : rows(b.states, K + 1, shape.states), dims: [n * (K + 1), shape.states] };
+  if (shape.actions > 0) feeds.actions = rows(b.actions, K, shape.actions, [shape.actions]);
+  if (shape.states > 0) feeds.states = rows(b.states, K + 1, shape.states, [shape.states]);
   return feeds;
 }
 
@@ -349,13 +354,19 @@ function stateFeeds(specs: readonly ParamSpec[], state: TrainState, feeds: Recor
   return feeds;
 }
 
+/** The outputs of an Adam step (the one-graph step's and adamGraph's alike). */
+function adamOutputs(specs: readonly ParamSpec[]): string[] {
+  return [...specs.flatMap((p) => [`${p.name}.next`, `${p.name}.m.next`, `${p.name}.v.next`]), 'grad_norm'];
+}
+
 /** The whole step (forward, backward, Adam) as one graph in one session. */
 async function wholeStep(f: StepFrame, o: Pick<ConvOptions, 'batch'>, weights: LossWeights, onnx: OnnxModelOptions): Promise<StepEngine> {
   const graph = trainGraph(f.shape, o.batch, f.rollout, weights, f.pixelWeights);
   const session = await OnnxModel.load(graph.bytes, onnx);
   const specs = paramSpecs(f.shape);
-  const fetch = [...specs.flatMap((p) => [`${p.name}.next`, `${p.name}.m.next`, `${p.name}.v.next`]), 'grad_norm', ...graph.losses.map((l) => `loss.${l}`)];
+  const fetch = [...adamOutputs(specs), ...graph.losses.map((l) => `loss.${l}`)];
   return {
+    losses: graph.losses,
     run: (b, state, lr) => session.run(stateFeeds(specs, state, { ...batchFeeds(f, b, o.batch, 0, o.batch), lr: { data: Float32Array.of(lr), dims: [] } }, true), fetch),
     close: () => session.release(),
   };
@@ -376,8 +387,9 @@ async function shardedStep(f: StepFrame, o: Pick<ConvOptions, 'batch'>, weights:
     throw e;
   }
   const gradFetch = [...specs.map((p) => `grad.${p.name}`), ...graph.losses.map((l) => `loss.${l}`)];
-  const adamFetch = [...specs.flatMap((p) => [`${p.name}.next`, `${p.name}.m.next`, `${p.name}.v.next`]), 'grad_norm'];
+  const adamFetch = adamOutputs(specs);
   return {
+    losses: graph.losses,
     async run(b, state, lr) {
       const jobs = Array.from({ length: count }, (_, i) => stateFeeds(specs, state, batchFeeds(f, b, o.batch, i * per, (i + 1) * per), false));
       let parts: Record<string, OnnxOutput>[];
@@ -426,7 +438,6 @@ export async function stepEngine(f: StepFrame, batch: number, weights: LossWeigh
 export async function runTraining(d: ConvData, o: ConvOptions, state: TrainState, hooks: TrainHooks = {}, onnx: OnnxModelOptions = {}, lossWeights: Partial<LossWeights> = {}, sharding?: Sharding): Promise<{ state: TrainState; stopped: boolean }> {
   const engine = await stepEngine({ shape: d.frame.shape, rollout: d.rollout, pixelWeights: d.frame.pixelWeights }, o.batch, { ...DEFAULT_LOSS_WEIGHTS, state: o.stateWeight, ...lossWeights }, onnx, sharding);
   const specs = paramSpecs(d.frame.shape);
-  const losses = trainGraphLosses(d.frame.shape);
   let stopped = false;
   try {
     while (state.step < o.steps) {
@@ -434,7 +445,7 @@ export async function runTraining(d: ConvData, o: ConvOptions, state: TrainState
       const b = sampleBatch(d, o.seed, s, o.batch);
       const out = await engine.run(b, state, (learningRate(o, s) * Math.sqrt(1 - ADAM.beta2 ** s)) / (1 - ADAM.beta1 ** s));
       const reported: Partial<Record<LossName, number>> = {};
-      for (const l of losses) reported[l] = out[`loss.${l}`]!.data[0]!;
+      for (const l of engine.losses) reported[l] = out[`loss.${l}`]!.data[0]!;
       if (!Number.isFinite(reported.total!)) {
         throw new TrajforgeError('E_MODEL_SHAPE', `training diverged at step ${s} (loss ${reported.total}); lower --lr or change --seed`);
       }

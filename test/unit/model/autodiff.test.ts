@@ -90,37 +90,27 @@ describe('autodiff: gradients agree with finite differences', () => {
   });
 
   // Every kernel entry: a tap or channel order mixed up in the weight gradient shows in some entry, not necessarily in four.
-  it('Conv on a non-square input (k3 s2 p1 on 5x8), every kernel entry', async () => {
-    await check(
-      (t, p) => {
-        const y = t.conv('x', p('w', [3, 2, 3, 3]), p('b', [3]), { stride: 2, pad: 1 });
-        return t.mse(y, t.constant(Float32Array.from({ length: 2 * 3 * 3 * 4 }, (_, i) => Math.sin(i)), [2, 3, 3, 4]));
-      },
-      { x: { dims: [2, 2, 5, 8] } },
-      0.03,
-      true,
-    );
-  });
-
-  it('ConvTranspose on a non-square input (k4 s2 p1 on 3x5), every kernel entry', async () => {
-    await check(
-      (t, p) => {
-        const y = t.convTranspose('x', p('w', [2, 3, 4, 4]), p('b', [3]), { stride: 2, pad: 1 });
-        return t.mse(y, t.constant(Float32Array.from({ length: 2 * 3 * 6 * 10 }, (_, i) => Math.cos(i)), [2, 3, 6, 10]));
-      },
-      { x: { dims: [2, 2, 3, 5] } },
-      0.03,
-      true,
-    );
-  });
-
-  it('Conv with stride 1 on a non-square input (k3 s1 p1 on 5x7), every kernel entry', async () => {
-    await check((t, p) => t.mse(t.conv('x', p('w', [2, 3, 3, 3]), p('b', [2]), { stride: 1, pad: 1 }), t.constant(Float32Array.from({ length: 2 * 2 * 5 * 7 }, (_, i) => Math.sin(3 * i)), [2, 2, 5, 7])), { x: { dims: [2, 3, 5, 7] } }, 0.03, true);
-  });
-
-  it('a 1x1 Conv, every kernel entry', async () => {
-    await check((t, p) => t.mse(t.conv('x', p('w', [3, 4, 1, 1]), p('b', [3]), { stride: 1, pad: 0 }), t.constant(new Float32Array(2 * 3 * 4 * 6).fill(0.2), [2, 3, 4, 6])), { x: { dims: [2, 4, 4, 6] } }, 0.03, true);
-  });
+  // Both ways of computing it: strided (a dilated Conv) and stride 1 (im2col), on non-square inputs.
+  const layers = [
+    { name: 'Conv k3 s2 p1 on 5x8', op: 'conv', w: [3, 2, 3, 3], stride: 2, pad: 1, x: [2, 2, 5, 8], y: [2, 3, 3, 4] },
+    { name: 'ConvTranspose k4 s2 p1 on 3x5', op: 'convTranspose', w: [2, 3, 4, 4], stride: 2, pad: 1, x: [2, 2, 3, 5], y: [2, 3, 6, 10] },
+    { name: 'Conv k3 s1 p1 on 5x7', op: 'conv', w: [2, 3, 3, 3], stride: 1, pad: 1, x: [2, 3, 5, 7], y: [2, 2, 5, 7] },
+    { name: 'Conv k1 on 4x6', op: 'conv', w: [3, 4, 1, 1], stride: 1, pad: 0, x: [2, 4, 4, 6], y: [2, 3, 4, 6] },
+  ] as const;
+  for (const l of layers) {
+    it(`${l.name}, every kernel entry`, async () => {
+      await check(
+        (t, p) => {
+          const out = l.op === 'conv' ? l.w[0] : l.w[1];
+          const y = t[l.op]('x', p('w', [...l.w]), p('b', [out]), { stride: l.stride, pad: l.pad });
+          return t.mse(y, t.constant(Float32Array.from({ length: l.y.reduce((a, b) => a * b, 1) }, (_, i) => Math.sin(3 * i)), [...l.y]));
+        },
+        { x: { dims: [...l.x] } },
+        0.03,
+        true,
+      );
+    });
+  }
 
   it('dense layers, tanh, concat, slice, reshape, transpose, add / sub / mul / scale', async () => {
     await check(

@@ -50,7 +50,7 @@ describe('GradientShards', () => {
     }
   });
 
-  it('a graph no session can load fails the start with a coded error, leaving no worker behind', async () => {
+  it('a graph no session can load fails the start with the session\'s coded error', async () => {
     await expect(GradientShards.start(Uint8Array.of(1, 2, 3), 2, { threads: 1 })).rejects.toMatchObject({ code: 'E_INTERNAL' });
   });
 });
