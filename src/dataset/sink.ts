@@ -48,6 +48,14 @@ export interface EpisodeSink<E = unknown> {
    * them from a user's files even after a crash.
    */
   entries(meta: DatasetMeta): string[];
+  /** Refuses settings the format cannot write (a camera size its video codec cannot encode), before any output is opened. */
+  check?(meta: DatasetMeta): void;
+}
+
+/** The sink's entries (EpisodeSink.entries) once its check passed: what commands declare before opening their output. */
+export function sinkEntries(sink: EpisodeSink, meta: DatasetMeta): string[] {
+  sink.check?.(meta);
+  return sink.entries(meta);
 }
 
 /**

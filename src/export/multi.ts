@@ -47,6 +47,10 @@ export class MultiSink implements EpisodeSink<Record<string, unknown>> {
     return this.sinks.map((s) => escapeRegExp(s.name));
   }
 
+  check(meta: DatasetMeta): void {
+    for (const s of this.sinks) s.sink.check?.(meta);
+  }
+
   async abort(): Promise<void> {
     for (const s of this.sinks) await s.sink.abort();
   }

@@ -56,6 +56,12 @@ export const modelCardSchema = z.strictObject({
     /** null: unbounded in the environment (then not rescaled). */
     low: z.array(z.number().nullable()),
     high: z.array(z.number().nullable()),
+    /**
+     * true: the environment's actions are a discrete set; `names` are its choices and the model
+     * takes (and its inverse model gives) one value per choice: choice k is the one-hot vector e_k,
+     * and an inferred action is the choice of the largest value.
+     */
+    discrete: z.boolean().optional(),
   }),
   state: z.strictObject({
     /**
@@ -146,7 +152,57 @@ export interface ModelTarget {
   configHash: string;
   cameras: readonly { name: string; width: number; height: number; channels?: readonly string[] }[];
   discrete: boolean;
+  /** Action dims (1, the choice index, for a discrete set). */
   actionDims: number;
+  /** A discrete set's choice names. */
+  choices?: readonly string[];
+}
+
+/** An environment's actions as a world model takes them (see the card's `action`). */
+export interface ModelActions {
+  names: string[];
+  low: number[];
+  high: number[];
+  discrete: boolean;
+}
+
+/**
+ * The model's action space for an environment's actions: its actuators (units and bounds as
+ * configured), or for a discrete set one dimension per choice, the choice taken as its one-hot
+ * vector (as DreamerV3 feeds discrete actions): the choices' effects need not be ordered or
+ * close to their actuator values' average.
+ */
+export function modelActions(actions: { actuators: readonly { name: string; low: number; high: number }[]; discrete?: readonly { name: string }[] }): ModelActions {
+  if (actions.discrete) return { names: actions.discrete.map((c) => c.name), low: actions.discrete.map(() => 0), high: actions.discrete.map(() => 1), discrete: true };
+  return { names: actions.actuators.map((a) => a.name), low: actions.actuators.map((a) => a.low), high: actions.actuators.map((a) => a.high), discrete: false };
+}
+
+/** Choice indices (n of them) as one-hot rows of `choices` values; an index outside the set is an error naming `where`. */
+export function oneHotActions(indices: ArrayLike<number>, choices: number, where: string): Float32Array {
+  const out = new Float32Array(indices.length * choices);
+  for (let i = 0; i < indices.length; i++) {
+    const k = indices[i]!;
+    if (!Number.isInteger(k) || k < 0 || k >= choices) throw new TrajforgeError('E_DATASET_INVALID', `${where}: action ${k} at step ${i} is not one of the ${choices} choices (0-${choices - 1})`);
+    out[i * choices + k] = 1;
+  }
+  return out;
+}
+
+/** How a model reads a dataset's episodes into transitions: its camera and downsampling, a discrete set's choices as one-hot rows. */
+export function cardTransitionOptions(card: ModelCard): { camera: string; downsample: number; choices?: number } {
+  return { camera: card.camera, downsample: card.input.downsample, ...(card.action.discrete ? { choices: card.action.names.length } : {}) };
+}
+
+/** The choice of each row of n one-hot-like values: the index of its largest value. */
+export function choicesOf(values: Float32Array, choices: number): Float32Array {
+  const n = values.length / choices;
+  const out = new Float32Array(n);
+  for (let r = 0; r < n; r++) {
+    let best = 0;
+    for (let k = 1; k < choices; k++) if (values[r * choices + k]! > values[r * choices + best]!) best = k;
+    out[r] = best;
+  }
+  return out;
 }
 
 /**
@@ -170,8 +226,14 @@ export function checkModelTarget(card: ModelCard, target: ModelTarget): { note?:
     throw new TrajforgeError('E_MODEL_SHAPE', `${where} has no rgb camera '${card.camera}' (the model's camera; it has ${have.length ? have.join(', ') : 'no rgb cameras'})`);
   }
   checkCameraSize(card, cam.width, cam.height, where);
-  if (target.discrete) throw new TrajforgeError('E_MODEL_SHAPE', `${where} has a discrete action set; world models need continuous actions`);
-  if (target.actionDims !== card.action.names.length) {
+  if (target.discrete !== (card.action.discrete ?? false)) {
+    throw new TrajforgeError('E_MODEL_SHAPE', target.discrete ? `${where} has a discrete action set; the model takes continuous actions (${card.action.names.join(', ')})` : `${where} has continuous actions; the model takes a choice among ${card.action.names.join(', ')}`);
+  }
+  if (target.discrete) {
+    if (target.choices && target.choices.join('\u0000') !== card.action.names.join('\u0000')) {
+      throw new TrajforgeError('E_MODEL_SHAPE', `${where}'s choices are ${target.choices.join(', ')}; the model's are ${card.action.names.join(', ')}`);
+    }
+  } else if (target.actionDims !== card.action.names.length) {
     throw new TrajforgeError('E_MODEL_SHAPE', `${where} has ${target.actionDims} action dims; the model takes ${card.action.names.length} (${card.action.names.join(', ')})`);
   }
   return target.configHash === card.dataset.config_hash
@@ -181,10 +243,11 @@ export function checkModelTarget(card: ModelCard, target: ModelTarget): { note?:
 
 /** A dataset's metadata (meta/trajforge.json) as a ModelTarget. */
 export function datasetTarget(
-  meta: { envId: string; configHash: string; cameras: ModelTarget['cameras']; discrete: boolean; actionNames: readonly string[] },
+  meta: { envId: string; configHash: string; cameras: ModelTarget['cameras']; discrete: boolean; actionNames: readonly string[]; config?: { actions: { discrete?: readonly { name: string }[] } } },
   where: string,
 ): ModelTarget {
-  return { where, envId: meta.envId, configHash: meta.configHash, cameras: meta.cameras, discrete: meta.discrete, actionDims: meta.discrete ? 1 : meta.actionNames.length };
+  const choices = meta.config?.actions.discrete?.map((c) => c.name);
+  return { where, envId: meta.envId, configHash: meta.configHash, cameras: meta.cameras, discrete: meta.discrete, actionDims: meta.discrete ? 1 : meta.actionNames.length, ...(choices ? { choices } : {}) };
 }
 
 /** The card's state read-out as a function of one latent, writing S values into `out` (arrays hoisted for loops). */

@@ -244,6 +244,7 @@ export function checkModelForEnv(card: ModelCard, env: PhysicsEnv): { width: num
     cameras: env.config.cameras.map((c) => ({ name: c.name, width: c.resolution[0], height: c.resolution[1] })),
     discrete: env.actionSpace.type !== 'box',
     actionDims: env.actionSpace.type === 'box' ? env.actionSpace.shape[0]! : 1,
+    ...(env.config.actions.discrete ? { choices: env.config.actions.discrete.map((c) => c.name) } : {}),
   });
   return { width: card.input.width, height: card.input.height };
 }
@@ -294,6 +295,9 @@ export async function* dreamEpisodes(opts: DreamOptions, stats?: DreamStats): As
     throw new TrajforgeError('E_INTERNAL', `dream: ${opts.starts.count} start frame(s) of ${full.width}x${full.height} need ${opts.starts.count * Q} bytes and as many provenance entries; got ${opts.starts.frames.length} and ${opts.starts.provenance.length}`);
   }
   const A = card.action.names.length;
+  // A discrete set: policies pick a choice, the episode stores its index, the model takes it one-hot.
+  const choices = env.config.actions.discrete;
+  const stored = choices ? 1 : A;
   const names = env.observationSpace.names;
   const obsDim = env.observationSpace.shape[0];
   // Observation index of each estimated state feature (-1: not an observation of this env).
@@ -317,7 +321,8 @@ export async function* dreamEpisodes(opts: DreamOptions, stats?: DreamStats): As
     }
     return o;
   };
-  const lastAction = new Float32Array(A);
+  // What the policy's view sees as the last action: the actuator values (a choice's vector).
+  const lastAction = new Float32Array(env.config.actions.actuators.length);
 
   // Row r of every batch buffer belongs to episode rows[r]; ended episodes leave by swap-remove.
   const rows: Live[] = [];
@@ -358,7 +363,7 @@ export async function* dreamEpisodes(opts: DreamOptions, stats?: DreamStats): As
         z: new Float32Array(L),
         t: 0,
         obs: new Float32Array(opts.horizon * obsDim),
-        actions: new Float32Array(opts.horizon * A),
+        actions: new Float32Array(opts.horizon * stored),
         rewards: new Float32Array(opts.horizon),
         terminated: new Uint8Array(opts.horizon),
         truncated: new Uint8Array(opts.horizon),
@@ -392,7 +397,7 @@ export async function* dreamEpisodes(opts: DreamOptions, stats?: DreamStats): As
       const o = e.current;
       if (t === 0) o.set(e.realObs);
       else observe(e, o);
-      if (t > 0) lastAction.set(e.actions.subarray((t - 1) * A, t * A));
+      if (t > 0) lastAction.set(choices ? choices[e.actions[t - 1]!]!.value : e.actions.subarray((t - 1) * A, t * A));
       e.view.apply(o, setters, t === 0 ? [] : known, t === 0 ? null : lastAction, t);
       acted.push(e.policy.act(e.policy.input === 'latent' ? e.z : o, e.view));
       e.obs.set(o, t * obsDim);
@@ -403,6 +408,13 @@ export async function* dreamEpisodes(opts: DreamOptions, stats?: DreamStats): As
       const t = e.t;
       const pending = acted[r]!;
       const a = isPending(pending) ? await pending : pending;
+      if (choices) {
+        const k = Math.min(choices.length - 1, Math.max(0, Math.round(typeof a === 'number' ? a : (a[0] ?? 0))));
+        aBuf.fill(0, r * A, (r + 1) * A);
+        aBuf[r * A + k] = 1;
+        e.actions[t] = k;
+        continue;
+      }
       for (let i = 0; i < A; i++) {
         const v = typeof a === 'number' ? a : (a[i] ?? 0);
         const lo = box.low[i]!;
@@ -474,10 +486,10 @@ export async function* dreamEpisodes(opts: DreamOptions, stats?: DreamStats): As
       seed: e.job.seed,
       length: T,
       obsDim,
-      actionDim: A,
-      discrete: false,
+      actionDim: stored,
+      discrete: choices !== undefined,
       obs: e.obs.slice(0, T * obsDim),
-      actions: e.actions.slice(0, T * A),
+      actions: e.actions.slice(0, T * stored),
       rewards: e.rewards.slice(0, T),
       terminated: e.terminated.slice(0, T),
       truncated: e.truncated.slice(0, T),

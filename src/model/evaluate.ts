@@ -10,6 +10,7 @@
  * Predictions are decoded in residual form: x_ctx + D(ẑ_{t+h}) - D(z_ctx), clipped to [0, 1]:
  * the decoder supplies what moves, the context frame the static detail it cannot afford to carry.
  */
+import { choicesOf } from './card.js';
 import { TrajforgeError } from '../core/errors.js';
 import { Rng } from '../core/rng.js';
 import { columnStats, matrix, type Matrix } from './linalg.js';
@@ -51,6 +52,8 @@ export interface ModelEvaluation {
   inverseR2: number;
   /** Per action dimension, in the action space's order; NaN where the held-out actions are constant. */
   inverseR2PerAction: number[];
+  /** A discrete set: the fraction of held-out steps whose inferred choice (largest value) is the one taken, and that of always answering the most frequent choice. */
+  inverseChoice?: { accuracy: number; majority: number };
   reward?: { r2: number; mse: number };
   done?: { accuracy: number; positives: number; recall: number; precision: number };
   /** samples: frames compared by mutual k-NN / CKA (chance level of mutual k-NN is about 10 / samples). */
@@ -79,9 +82,25 @@ export interface EvaluationInputs {
    * decoding dominated eval (CartPole: 11,163 windows, 372 s) without changing the means.
    */
   maxWindows?: number;
+  /** The actions are a discrete set's one-hot rows (card.ts modelActions): inverse dynamics is also scored as the choice it picks. */
+  discrete?: boolean;
 }
 
 const f32 = (m: Matrix, rows: readonly number[]) => gatherRows(m.data, m.cols, rows);
+
+/** How often the largest inferred value is the choice taken (one-hot truth), and the most frequent choice's share. */
+export function choiceAccuracy(inferred: Float32Array, truth: Float32Array, choices: number): { accuracy: number; majority: number } {
+  const picked = choicesOf(inferred, choices);
+  const taken = choicesOf(truth, choices);
+  const counts = new Array<number>(choices).fill(0);
+  let hits = 0;
+  taken.forEach((k, i) => {
+    counts[k]!++;
+    if (picked[i] === k) hits++;
+  });
+  const n = Math.max(1, taken.length);
+  return { accuracy: hits / n, majority: Math.max(...counts) / n };
+}
 
 /** PSNR of one frame, capped at 100 dB so an exact match does not make the mean infinite. */
 const framePsnr = (mse: number) => Math.min(psnr(mse), 100);
@@ -257,6 +276,7 @@ export async function evaluateWorldModel(model: LatentWorldModel, inputs: Evalua
     openLoop: { windows: n, trueActions: real.steps, shuffledActions: shuffled.steps, latentNmse: real.latentNmse },
     inverseR2,
     inverseR2PerAction,
+    ...(inputs.discrete && A > 0 ? { inverseChoice: choiceAccuracy(inferred, trueActions, A) } : {}),
     representation: await representation(model, inputs, zHeld, heldFrames),
   };
   if (heads.reward) {

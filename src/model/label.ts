@@ -9,7 +9,7 @@
  */
 import { TrajforgeError } from '../core/errors.js';
 import type { EpisodeData, EpisodeProvenance } from '../dataset/episode.js';
-import { stateReader, type ModelCard } from './card.js';
+import { choicesOf, oneHotActions, stateReader, type ModelCard } from './card.js';
 
 /** What labelling needs from a model: WorldModelSession satisfies it. */
 export interface LabelModel {
@@ -31,7 +31,7 @@ export interface FrameClip {
 export interface ClipLabels {
   /** count × L */
   latents: Float32Array;
-  /** (count − 1) × A, in environment units, clipped to the action box. */
+  /** (count − 1) × A, in environment units, clipped to the action box; for a discrete set, count − 1 choice indices (the largest inferred value). */
   actions: Float32Array;
   /** count − 1: the dynamics' reward under the inferred action. */
   rewards: Float32Array;
@@ -102,16 +102,21 @@ export async function labelClips(model: LabelModel, clips: readonly FrameClip[],
     }
     row += c.count;
   }
-  const actions = await model.inverse(z0, z1, pairs);
-  const { low, high } = actionBox(card);
-  for (let p = 0; p < pairs; p++) {
-    for (let i = 0; i < A; i++) {
-      const k = p * A + i;
-      const v = actions[k]!;
-      actions[k] = Number.isFinite(v) ? Math.min(high[i]!, Math.max(low[i]!, v)) : 0;
+  const inferred = await model.inverse(z0, z1, pairs);
+  // A discrete set: the choice of the largest value, fed to the dynamics as its one-hot vector.
+  const discrete = card.action.discrete ?? false;
+  const actions = discrete ? choicesOf(inferred, A) : inferred;
+  if (!discrete) {
+    const { low, high } = actionBox(card);
+    for (let p = 0; p < pairs; p++) {
+      for (let i = 0; i < A; i++) {
+        const k = p * A + i;
+        const v = actions[k]!;
+        actions[k] = Number.isFinite(v) ? Math.min(high[i]!, Math.max(low[i]!, v)) : 0;
+      }
     }
   }
-  const { next, reward, done } = await model.step(z0, actions, pairs);
+  const { next, reward, done } = await model.step(z0, discrete ? oneHotActions(actions, A, 'label') : actions, pairs);
   const residual = new Float32Array(pairs);
   for (let p = 0; p < pairs; p++) {
     let s = 0;
@@ -120,6 +125,7 @@ export async function labelClips(model: LabelModel, clips: readonly FrameClip[],
   }
 
   const out: ClipLabels[] = [];
+  const stored = discrete ? 1 : A;
   row = 0;
   pair = 0;
   for (const c of clips) {
@@ -127,7 +133,7 @@ export async function labelClips(model: LabelModel, clips: readonly FrameClip[],
     const res = residual.slice(pair, pair + n);
     out.push({
       latents: z.slice(row * L, (row + c.count) * L),
-      actions: actions.slice(pair * A, (pair + n) * A),
+      actions: actions.slice(pair * stored, (pair + n) * stored),
       rewards: reward.slice(pair, pair + n),
       done: done.slice(pair, pair + n),
       residual: res,
@@ -152,7 +158,8 @@ export const CONFIDENCE_KEY = 'action.confidence';
 export function labelledEpisode(episode: number, clip: FrameClip, labels: ClipLabels, card: ModelCard, state: Float32Array | null): EpisodeData {
   const T = clip.count - 1;
   const L = card.latent;
-  const A = card.action.names.length;
+  const discrete = card.action.discrete ?? false;
+  const A = discrete ? 1 : card.action.names.length;
   const { width, height } = card.input;
   const P = width * height * 3;
   const S = state ? state.length / clip.count : 0;
@@ -165,7 +172,7 @@ export function labelledEpisode(episode: number, clip: FrameClip, labels: ClipLa
     length: T,
     obsDim: S,
     actionDim: A,
-    discrete: false,
+    discrete,
     obs: state ? state.slice(0, T * S) : new Float32Array(0),
     actions: labels.actions,
     rewards: labels.rewards,

@@ -5,6 +5,7 @@
  */
 import { TrajforgeError } from '../core/errors.js';
 import type { EpisodeData } from '../dataset/episode.js';
+import { oneHotActions } from './card.js';
 import { matrix, type Matrix } from './linalg.js';
 
 export interface Transitions {
@@ -36,6 +37,8 @@ export interface TransitionOptions {
   camera: string;
   /** Integer box-filter factor applied to frames (2: 64x64 -> 32x32). */
   downsample?: number;
+  /** A discrete action set's size: each step's choice index becomes a one-hot row of this many values. */
+  choices?: number;
 }
 
 /** Box-filters an HxWx3 uint8 frame by an integer factor into dst (floats in [0,1]); training, eval and dreaming share it. */
@@ -68,9 +71,10 @@ export function transitionsFromEpisodes(episodes: readonly TrainingEpisode[], op
   const factor = options.downsample ?? 1;
   if (episodes.length === 0) throw new TrajforgeError('E_MODEL_SHAPE', 'no episodes to train on');
   const first = episodes[0]!;
-  if (first.discrete) {
-    throw new TrajforgeError('E_MODEL_SHAPE', 'world models for discrete action spaces are not supported yet; use an environment with continuous actions');
-  }
+  // A discrete set's choice indices become one-hot rows (card.ts modelActions).
+  const choices = first.discrete ? options.choices : undefined;
+  if (first.discrete && !(choices && choices >= 2)) throw new TrajforgeError('E_INTERNAL', 'transitions of a discrete action set need the number of choices');
+  const actionCols = choices ?? first.actionDim;
   const rgbOf = (ep: TrainingEpisode, final: boolean) => {
     const found = (final ? ep.finalFrames : ep.frames).find((f) => f.camera === options.camera && f.channel === 'rgb');
     if (!found) throw new TrajforgeError('E_MODEL_SHAPE', `episode ${ep.episode} has no rgb frames for camera "${options.camera}"`);
@@ -88,7 +92,7 @@ export function transitionsFromEpisodes(episodes: readonly TrainingEpisode[], op
   const framePixels = fullW * fullH * 3;
   const source = new Uint8Array(totalFrames * framePixels);
   const states = matrix(totalFrames, first.obsDim);
-  const actions = matrix(totalSteps, first.actionDim);
+  const actions = matrix(totalSteps, actionCols);
   const rewards = new Float64Array(totalSteps);
   const terminated = new Float64Array(totalSteps);
   const frameStarts: number[] = [];
@@ -109,7 +113,7 @@ export function transitionsFromEpisodes(episodes: readonly TrainingEpisode[], op
     }
     states.data.set(ep.obs, row * first.obsDim);
     states.data.set(ep.finalObs, (row + ep.length) * first.obsDim);
-    actions.data.set(ep.actions, step * first.actionDim);
+    actions.data.set(choices ? oneHotActions(ep.actions, choices, `episode ${ep.episode}`) : ep.actions, step * actionCols);
     rewards.set(ep.rewards, step);
     terminated.set(ep.terminated, step);
     row += ep.length + 1;

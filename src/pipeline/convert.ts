@@ -1,4 +1,4 @@
-import { writeEpisodes } from '../dataset/sink.js';
+import { writeEpisodes, sinkEntries } from '../dataset/sink.js';
 import type { DatasetSummary } from '../dataset/meta.js';
 import { datasetMeta, readLeRobotEpisodes } from '../export/lerobot/episodes.js';
 import { readInfo } from '../export/lerobot/reader.js';
@@ -36,7 +36,7 @@ export async function convertDataset(opts: ConvertOptions): Promise<ConvertSumma
   let done = 0;
   const s = await writeOutput(
     out,
-    { kind: 'dataset', command: 'convert', mode: opts.overwrite ? 'overwrite' : 'new', entries: sink.entries(meta), accepts: ['overwrite'], inputs: [src], cwd: opts.cwd, onNotice: outputNotices(opts.onNotice) },
+    { kind: 'dataset', command: 'convert', mode: opts.overwrite ? 'overwrite' : 'new', entries: sinkEntries(sink, meta), accepts: ['overwrite'], inputs: [src], cwd: opts.cwd, onNotice: outputNotices(opts.onNotice) },
     (folder) =>
       writeEpisodes(sink, folder, meta, readLeRobotEpisodes(src), () => {
         // Read once the first episode arrived: the reader has checked info.json by then, and names it if damaged.

@@ -1,7 +1,7 @@
 import type { ResolvedEnv } from '../config/parse.js';
 import { TrajforgeError } from '../core/errors.js';
 import { datasetMeta, type DatasetSummary } from '../dataset/meta.js';
-import { writeEpisodes } from '../dataset/sink.js';
+import { writeEpisodes, sinkEntries } from '../dataset/sink.js';
 import { episodeSeed } from '../episode/rollout.js';
 import { simulateEpisode } from '../episode/simulate.js';
 import { DEFAULT_LAYOUT } from '../export/lerobot/format.js';
@@ -164,7 +164,7 @@ export async function dreamDataset(opts: DreamOptions): Promise<DreamSummary> {
     const dream = (stats: DreamStats) => dreamEpisodes({ model: session, env, renderer: new Renderer(), makePolicy: freshPolicy, jobs, horizon, batch, ...(starts ? { starts } : {}) }, stats);
     const rate = (n: number, s: number) => (s > 0 ? n / s : 0);
     try {
-      const spec: OutputOptions = { kind: 'dataset', command: 'dream', mode: opts.overwrite ? 'overwrite' : 'new', entries: sink.entries(meta), accepts: ['overwrite'], inputs: [modelDir], cwd: opts.cwd, onNotice: outputNotices(opts.onNotice) };
+      const spec: OutputOptions = { kind: 'dataset', command: 'dream', mode: opts.overwrite ? 'overwrite' : 'new', entries: sinkEntries(sink, meta), accepts: ['overwrite'], inputs: [modelDir], cwd: opts.cwd, onNotice: outputNotices(opts.onNotice) };
       const stats: DreamStats = { steps: 0, episodes: 0, modelSeconds: 0, startSeconds: 0 };
       let successes = 0;
       let frames = 0;

@@ -102,6 +102,7 @@ export async function evaluateWorldModel(opts: EvalOptions): Promise<EvalSummary
       horizon,
       positionColumns: positionColumns(data.meta.observationNames).filter((c) => stateColumns.includes(c)),
       stateColumns,
+      discrete: card.action.discrete ?? false,
     };
     const positionNames = inputs.positionColumns.map((c) => data.meta.observationNames[c]!);
     const evaluated = (done: number) => opts.onProgress?.({ stage: 'evaluate', done, total: 3, elapsed: elapsed(), modelId: card.id, heldoutEpisodes: split.heldout.length });

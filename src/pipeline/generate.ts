@@ -1,3 +1,4 @@
+import { sinkEntries } from '../dataset/sink.js';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ResolvedEnv } from '../config/parse.js';
@@ -99,7 +100,7 @@ export async function generateDataset(opts: GenerateOptions): Promise<GenerateRe
   const settings = runSettings(opts, meta);
   const recorded = opts.resume ? recordedRun(out, settings, () => sink.finishedRun?.(out, meta) ?? null) : null;
   if (recorded?.complete) return { dir: out, ...recorded.complete, successes: 0, bytes: 0, steps: 0, seconds: 0, resumedFrom: recorded.complete.episodes };
-  const output = openResumableDataset(out, 'generate', sink.entries(meta), opts);
+  const output = openResumableDataset(out, 'generate', sinkEntries(sink, meta), opts);
   const elapsed = stopwatch();
   let steps = 0;
   let successes = 0;

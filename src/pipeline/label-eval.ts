@@ -144,6 +144,9 @@ export async function evaluateLabelling(opts: LabelEvalOptions): Promise<LabelEv
   const out = resolveIn(opts.cwd, opts.out);
   const seeds = checkInt(opts.seeds ?? 100, 'seeds', 0);
   const card = readModelCard(modelDir);
+  if (card.action.discrete) {
+    throw new TrajforgeError('E_USAGE', `${opts.model}: the model's actions are a discrete set (${card.action.names.join(', ')}); label --eval scores continuous actions only (R², behaviour cloning by regression). \`trajforge label\` labels with it, and \`trajforge eval\` reports how often its inverse model picks the choice taken`);
+  }
   const meta = datasetMeta(dataset);
   if (meta.source && meta.source.kind !== 'simulator') {
     throw new TrajforgeError('E_USAGE', `${opts.dataset} holds ${meta.source.kind} episodes; label --eval needs simulated episodes whose true actions it can withhold (trajforge generate)`);

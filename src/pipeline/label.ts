@@ -16,7 +16,7 @@ import { TrajforgeError } from '../core/errors.js';
 import { readAhead } from '../core/read-ahead.js';
 import type { EpisodeData, EpisodeProvenance } from '../dataset/episode.js';
 import { datasetMeta, DEFAULT_LAYOUT, type DatasetMeta, type DatasetSummary } from '../dataset/meta.js';
-import { writeEpisodes } from '../dataset/sink.js';
+import { writeEpisodes, sinkEntries } from '../dataset/sink.js';
 import { foreignLayout } from '../export/lerobot/foreign.js';
 import { videoPath } from '../export/lerobot/format.js';
 import { readEpisodesMeta, readInfo } from '../export/lerobot/reader.js';
@@ -148,7 +148,8 @@ export async function labelVideos(opts: LabelOptions): Promise<LabelSummary> {
     configHash: env.hash,
     cameras: cfg.cameras.map((c) => ({ name: c.name, width: c.resolution[0], height: c.resolution[1] })),
     discrete: cfg.actions.discrete !== undefined,
-    actionDims: cfg.actions.actuators.length,
+    actionDims: cfg.actions.discrete ? 1 : cfg.actions.actuators.length,
+    ...(cfg.actions.discrete ? { choices: cfg.actions.discrete.map((c) => c.name) } : {}),
   });
   if (note) opts.onNotice?.(note, 'input');
   const episodeLength = checkInt(opts.episodeLength ?? cfg.task.timeLimit, 'episode-length', 1);
@@ -181,7 +182,7 @@ export async function labelVideos(opts: LabelOptions): Promise<LabelSummary> {
     source: { kind: 'labelled', modelId: card.id, model: modelDir },
   };
   const out = resolveIn(opts.cwd, opts.out);
-  const spec: OutputOptions = { kind: 'dataset', command: 'label', mode: opts.overwrite ? 'overwrite' : 'new', entries: sink.entries(meta), accepts: ['overwrite'], inputs: [modelDir, input], cwd: opts.cwd, onNotice: outputNotices(opts.onNotice) };
+  const spec: OutputOptions = { kind: 'dataset', command: 'label', mode: opts.overwrite ? 'overwrite' : 'new', entries: sinkEntries(sink, meta), accepts: ['overwrite'], inputs: [modelDir, input], cwd: opts.cwd, onNotice: outputNotices(opts.onNotice) };
 
   const threads = checkInt(opts.threads ?? Math.min(8, availableParallelism()), 'threads', 1);
   // onnxruntime's threads sleep between runs: ffmpeg's decoders and the writing need the cores

@@ -1,6 +1,6 @@
 /** model.json of a freshly trained model: what its graphs expect, where it came from, how training ended. */
 import { sha256Hex } from '../core/hash.js';
-import type { ModelCard } from '../model/card.js';
+import { modelActions, type ModelCard } from '../model/card.js';
 import { cardParts, PART_NAMES, type PartName } from '../model/export.js';
 import type { TrainingLogEntry } from '../model/training-log.js';
 import type { ModelData } from './model-data.js';
@@ -41,7 +41,7 @@ export function buildModelCard(x: ModelCardInputs): ModelCard {
     off += x.parts[p].length;
   }
   const finite = (v: number) => (Number.isFinite(v) ? v : null);
-  const actuators = data.meta.config.actions.actuators;
+  const actions = modelActions(data.meta.config.actions);
   const final: Record<string, number> = {};
   // Only finite figures: a loss the model has no term for (no actions: no inverse) is left out, not null.
   for (const e of x.log) for (const [k, v] of Object.entries(e.parts)) if (Number.isFinite(v)) final[`${e.phase}.${k}`] = v;
@@ -62,7 +62,7 @@ export function buildModelCard(x: ModelCardInputs): ModelCard {
     input: { width: model.inputWidth, height: model.inputHeight, channels: 3, layout: 'NHWC', range: [0, 1], downsample: data.downsample, ...((model.context ?? 1) > 1 ? { context: model.context } : {}) },
     decoded: { width: model.width, height: model.height },
     latent: model.latent,
-    action: { names: data.meta.actionNames, low: actuators.map((a) => finite(a.low)), high: actuators.map((a) => finite(a.high)) },
+    action: { names: actions.names, low: actions.low.map(finite), high: actions.high.map(finite), ...(actions.discrete ? { discrete: true } : {}) },
     state: model.state,
     split: x.split,
     training: { seed: x.options.seed ?? 0, seconds: x.seconds, options: { ...x.options }, final },

@@ -11,7 +11,7 @@ import { readdirSync } from 'node:fs';
 import type { ResolvedEnv } from '../config/parse.js';
 import { TrajforgeError } from '../core/errors.js';
 import { DEFAULT_LAYOUT, datasetMeta, type DatasetMeta, type DatasetSummary } from '../dataset/meta.js';
-import type { EpisodeSink } from '../dataset/sink.js';
+import { sinkEntries, type EpisodeSink } from '../dataset/sink.js';
 import { replayEpisode, type StoredEpisode } from '../episode/replay.js';
 import type { CameraRequest } from '../episode/simulate.js';
 import { sinkFor } from '../export/registry.js';
@@ -102,7 +102,7 @@ export class TeleopRecorder {
     const dir = resolveIn(opts.cwd, opts.dir);
     let output: OutputFolder;
     try {
-      output = openResumableDataset(dir, 'play', sink.entries(meta), opts);
+      output = openResumableDataset(dir, 'play', sinkEntries(sink, meta), opts);
     } catch (e) {
       env.close();
       throw e;

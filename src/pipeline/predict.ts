@@ -6,7 +6,7 @@ import { datasetMeta, readLeRobotEpisodes } from '../export/lerobot/episodes.js'
 import { readInfo } from '../export/lerobot/reader.js';
 import { checkFileOutput } from '../output/folder.js';
 import { removeOwn } from '../output/remove.js';
-import { checkModelTarget, datasetTarget } from '../model/card.js';
+import { cardTransitionOptions, checkModelTarget, datasetTarget } from '../model/card.js';
 import { predictWindow } from '../model/evaluate.js';
 import { WorldModelSession } from '../model/session.js';
 import { readModelCard, readModelParts } from '../model/store.js';
@@ -106,7 +106,7 @@ export async function predictEpisode(opts: PredictOptions): Promise<PredictSumma
   const horizon = requestedHorizon ?? T - t0;
   if (t0 + horizon > T) throw new TrajforgeError('E_USAGE', `--horizon ${horizon} runs past the end of episode ${k} (${T} steps, context frame ${t0}: at most ${T - t0})`);
 
-  const tr = transitionsFromEpisodes([episode], { camera: card.camera, downsample: card.input.downsample });
+  const tr = transitionsFromEpisodes([episode], cardTransitionOptions(card));
   const W = card.decoded.width;
   const H = card.decoded.height;
   const P = W * H * 3;

@@ -11,7 +11,7 @@ import { applyOverrides } from '../config/overrides.js';
 import { TrajforgeError } from '../core/errors.js';
 import type { EpisodeData } from '../dataset/episode.js';
 import { datasetMeta as envDatasetMeta, type DatasetSummary } from '../dataset/meta.js';
-import { writeEpisodes } from '../dataset/sink.js';
+import { writeEpisodes, sinkEntries } from '../dataset/sink.js';
 import { replayEpisode } from '../episode/replay.js';
 import { datasetMeta, readLeRobotEpisodes } from '../export/lerobot/episodes.js';
 import { writeOutput, type OutputOptions } from '../output/folder.js';
@@ -68,7 +68,7 @@ export async function replayDataset(opts: ReplayOptions): Promise<ReplaySummary>
   const total = Math.min(limit, stored.run.episodes);
   const meta = envDatasetMeta(resolved, { cameras, run: { ...stored.run, episodes: total, codec, gop, policy: { kind: 'replay', noise: 0, epsilon: 0 } } });
   const out = resolveIn(opts.cwd, opts.out);
-  const spec: OutputOptions = { kind: 'dataset', command: 'replay', mode: opts.overwrite ? 'overwrite' : 'new', entries: sink.entries(meta), accepts: ['overwrite'], inputs: [src], cwd: opts.cwd, onNotice: outputNotices(opts.onNotice) };
+  const spec: OutputOptions = { kind: 'dataset', command: 'replay', mode: opts.overwrite ? 'overwrite' : 'new', entries: sinkEntries(sink, meta), accepts: ['overwrite'], inputs: [src], cwd: opts.cwd, onNotice: outputNotices(opts.onNotice) };
 
   const env = await createEnv(resolved);
   const renderer = new Renderer();

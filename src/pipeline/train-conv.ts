@@ -18,6 +18,7 @@ import type { TrainingLogEntry } from '../model/training-log.js';
 import type { OnnxModelOptions } from '../model/onnx/runtime.js';
 import type { ModelData } from './model-data.js';
 import type { ModelShape } from './model-card.js';
+import { modelActions } from '../model/card.js';
 import type { PartName } from '../model/export.js';
 
 const STAGING = '.trajforge-train';
@@ -63,8 +64,8 @@ export interface ConvFit {
 export async function fitConv(x: ConvFitInputs): Promise<ConvFit> {
   const { data, split, options: o } = x;
   const t = data.transitions;
-  const actuators = data.meta.config.actions.actuators;
-  const bounds = { low: Float32Array.from(actuators.map((a) => a.low)), high: Float32Array.from(actuators.map((a) => a.high)) };
+  const actions = modelActions(data.meta.config.actions);
+  const bounds = { low: Float32Array.from(actions.low), high: Float32Array.from(actions.high) };
   const d = await prepareConvData(t, split.train, bounds, o, x.onnx);
   const staging = join(x.dir, STAGING);
   // What a checkpoint must agree with to be continued: the options and the data it was made from.

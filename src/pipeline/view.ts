@@ -6,7 +6,7 @@
  * a file found damaged later answers an API error the page shows.
  */
 import { TrajforgeError } from '../core/errors.js';
-import { checkModelTarget, datasetTarget, type ModelCard } from '../model/card.js';
+import { cardTransitionOptions, checkModelTarget, datasetTarget, type ModelCard } from '../model/card.js';
 import { predictWindow } from '../model/evaluate.js';
 import { WorldModelSession } from '../model/session.js';
 import { readModelCard, readModelParts } from '../model/store.js';
@@ -241,7 +241,7 @@ export async function predictPanels(data: ViewData, model: LoadedModel, index: n
     length: T,
     obsDim: D,
     actionDim: A,
-    discrete: false,
+    discrete: card.action.discrete ?? false,
     obs: flat(state, D),
     actions: flat(action, A),
     rewards: new Float32Array(T),
@@ -251,7 +251,7 @@ export async function predictPanels(data: ViewData, model: LoadedModel, index: n
     finalObs: flat(state, D).subarray((T - 1) * D),
     finalFrames: [{ camera: card.camera, channel: 'rgb', width: block.width, height: block.height, data: block.data.subarray((T - 1) * frameBytes) }],
   };
-  const tr = transitionsFromEpisodes([episode], { camera: card.camera, downsample: card.input.downsample });
+  const tr = transitionsFromEpisodes([episode], cardTransitionOptions(card));
   const W = card.decoded.width;
   const H = card.decoded.height;
   const P = W * H * 3;

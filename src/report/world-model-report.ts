@@ -58,7 +58,10 @@ export function targets(r: ReportInputs): Target[] {
   ];
   if (r.dataset.actionDims !== 0) {
     out.push({ name: `ΔPSNR at ${H} steps`, value: dpsnr, target: '>= 1 dB', pass: dpsnr >= 1, unit: 'dB' });
-    out.push({ name: 'inverse-dynamics R²', value: r.model_eval.inverseR2, target: '>= 0.8', pass: r.model_eval.inverseR2 >= 0.8, unit: '' });
+    const choice = r.model_eval.inverseChoice;
+    // A discrete set's inverse model is judged by the choice it picks (R² of one-hot rows is reported below).
+    if (choice) out.push({ name: 'inverse-dynamics choice accuracy', value: choice.accuracy, target: '>= 0.8', pass: choice.accuracy >= 0.8, unit: '' });
+    else out.push({ name: 'inverse-dynamics R²', value: r.model_eval.inverseR2, target: '>= 0.8', pass: r.model_eval.inverseR2 >= 0.8, unit: '' });
   }
   const probe = r.model_eval.representation.probeR2;
   if (Number.isFinite(probe)) out.push({ name: 'linear probe R² to object positions', value: probe, target: '>= 0.8', pass: probe >= 0.8, unit: '' });
@@ -95,6 +98,7 @@ export function reportJson(r: ReportInputs): unknown {
     reward_head: m.reward ?? null,
     done_head: m.done ?? null,
     inverse_r2: { model: m.inverseR2, pca_baseline: r.baseline.inverseR2, per_action: { names: r.dataset.actionNames, model: m.inverseR2PerAction, pca_baseline: r.baseline.inverseR2PerAction } },
+    ...(m.inverseChoice ? { inverse_choice: { model: m.inverseChoice.accuracy, pca_baseline: r.baseline.inverseChoice?.accuracy ?? null, majority: m.inverseChoice.majority } } : {}),
     representation: { model: m.representation, pca_baseline: r.baseline.representation, position_names: r.dataset.positionNames, mutual_knn_chance: 10 / Math.max(1, m.representation.samples) },
     targets: targets(r),
     baseline_fit_seconds: r.baselineFitSeconds,
@@ -215,6 +219,7 @@ export function reportMarkdown(r: ReportInputs, charts: readonly string[]): stri
     `- reward head: R² ${fmt(m.reward?.r2, 3)}, MSE ${fmt(m.reward?.mse)}`,
     `- done head: accuracy ${fmt(m.done?.accuracy, 3)}, recall ${fmt(m.done?.recall, 3)}, precision ${fmt(m.done?.precision, 3)} (${m.done?.positives ?? 0} terminal steps)`,
     `- inverse dynamics R²: model ${fmt(m.inverseR2, 3)}${perName(r.dataset.actionNames, m.inverseR2PerAction)}, PCA baseline ${fmt(b.inverseR2, 3)}${perName(r.dataset.actionNames, b.inverseR2PerAction)}`,
+    ...(m.inverseChoice ? [`- inverse dynamics, choice picked (the largest of the one-hot values): model ${fmt(m.inverseChoice.accuracy, 3)}, PCA baseline ${fmt(b.inverseChoice?.accuracy, 3)}, always the most frequent choice ${fmt(m.inverseChoice.majority, 3)}`] : []),
     '',
     '## Representation (vs the true simulator state)',
     '',

@@ -226,6 +226,16 @@ export class LeRobotSink implements EpisodeSink<LeRobotEncoded> {
     return LEROBOT_ENTRIES;
   }
 
+  /** 4:2:0 video (h264, av1) halves the chroma planes: x264 and libaom refuse odd frame sides, so such a camera is refused here, before anything is written, not by ffmpeg mid-run. */
+  check(meta: DatasetMeta): void {
+    const codec = meta.run.codec;
+    if (CODECS[codec].pixFmt !== 'yuv420p') return;
+    const odd = videoCameras(meta).find((c) => c.width % 2 !== 0 || c.height % 2 !== 0);
+    if (odd) {
+      throw new TrajforgeError('E_USAGE', `camera '${odd.name}' is ${odd.width}x${odd.height}; ${codec} video is 4:2:0, which needs even sides: give the camera an even resolution, or write its video with --codec lossless (RGB, any size)`);
+    }
+  }
+
   /** A finished dataset from before generate kept its run record: the same run when config, seed, episodes and shard agree. */
   finishedRun(dir: string, meta: DatasetMeta): { episodes: number; frames: number } | null {
     const sidecar = join(dir, 'meta', 'trajforge.json');
