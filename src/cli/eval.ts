@@ -9,7 +9,7 @@ import { printNotice, type Command } from './io.js';
 export const evalCommand: Command = {
   name: 'eval',
   summary: 'evaluate a world model on held-out episodes against the PCA baseline and copy-last (report.json, report.md, PNG plots)',
-  usage: 'trajforge eval --model MODEL_DIR DATASET [--out DIR (default MODEL_DIR/eval)] [--horizon 10] [--context N (default: what the model sees)]',
+  usage: 'trajforge eval --model MODEL_DIR DATASET [--out DIR (default MODEL_DIR/eval)] [--horizon 10 (at most the longest held-out episode)] [--context N (default: what the model sees)]',
   async run(args, io) {
     const { values, positionals } = parse(args, { model: { type: 'string' }, out: { type: 'string' }, horizon: { type: 'string' }, context: { type: 'string' } }, this.usage);
     const dataset = positionals[0];
@@ -18,7 +18,7 @@ export const evalCommand: Command = {
       model: values.model as string,
       dataset,
       out: values.out as string | undefined,
-      horizon: intOption(values.horizon as string | undefined, 'horizon', 10, 1),
+      ...(values.horizon === undefined ? {} : { horizon: intOption(values.horizon as string, 'horizon', 10, 1) }),
       context: values.context === undefined ? undefined : intOption(values.context as string, 'context', 1, 1),
       providers: parseProviders(process.env[PROVIDERS_ENV]),
       cwd: io.cwd,

@@ -56,9 +56,9 @@ export interface ModelEvaluation {
   inverseChoice?: { accuracy: number; majority: number };
   reward?: { r2: number; mse: number };
   done?: { accuracy: number; positives: number; recall: number; precision: number };
-  /** samples: frames compared by mutual k-NN / CKA (chance level of mutual k-NN is about 10 / samples). */
+  /** samples: frames compared by mutual k-NN / CKA; knn: the k (10, fewer when there are not more frames than that); chance level of mutual k-NN is about knn / samples. */
   /** probeR2PerColumn: per probed position column, in EvaluationInputs.positionColumns' order (empty when there are none). */
-  representation: { probeR2: number; probeR2PerColumn: number[]; mutualKnn: number; cka: number; ckaUnbiased: number; samples: number };
+  representation: { probeR2: number; probeR2PerColumn: number[]; mutualKnn: number; knn: number; cka: number; ckaUnbiased: number; samples: number };
 }
 
 export interface EvaluationInputs {
@@ -346,7 +346,8 @@ async function representation(model: LatentWorldModel, inputs: EvaluationInputs,
     for (let j = 0; j < L; j++) zm.data[k * L + j] = zHeld[i * L + j]!;
   });
   const sm = standardise(pick(inputs.stateColumns, idx.map((i) => heldFrames[i]!)));
-  return { probeR2, probeR2PerColumn, mutualKnn: mutualKnnAlignment(zm, sm, 10), cka: linearCka(zm, sm), ckaUnbiased: linearCkaUnbiased(zm, sm), samples: idx.length };
+  const knn = Math.min(10, idx.length - 1);
+  return { probeR2, probeR2PerColumn, mutualKnn: knn >= 1 ? mutualKnnAlignment(zm, sm, knn) : Number.NaN, knn, cka: linearCka(zm, sm), ckaUnbiased: linearCkaUnbiased(zm, sm), samples: idx.length };
 }
 
 function standardise(x: Matrix): Matrix {

@@ -69,7 +69,7 @@ export interface EvalSummary {
 export async function evaluateWorldModel(opts: EvalOptions): Promise<EvalSummary> {
   const elapsed = stopwatch();
   const dataset = opts.dataset;
-  const horizon = checkInt(opts.horizon ?? 10, 'horizon', 1);
+  let horizon = checkInt(opts.horizon ?? 10, 'horizon', 1);
   const asked = opts.context === undefined ? undefined : checkInt(opts.context, 'context', 1);
   const out = resolveIn(opts.cwd, opts.out ?? join(opts.model, 'eval'));
   const reportOutput: OutputOptions = { kind: 'report', command: 'eval', mode: 'overwrite', entries: REPORT_ENTRIES, inputs: [dataset], hosts: [opts.model], cwd: opts.cwd, onNotice: outputNotices(opts.onNotice) };
@@ -94,6 +94,14 @@ export async function evaluateWorldModel(opts: EvalOptions): Promise<EvalSummary
     // The model's own held-out episodes when this is its training dataset; otherwise the same rule.
     const sameData = data.meta.configHash === card.dataset.config_hash && data.episodes.length === card.dataset.episodes;
     const split = sameData ? card.split : splitEpisodes(data.episodes.length);
+    // Windows of `horizon` steps fit in held-out episodes at least that long: with short episodes
+    // the default horizon shrinks to the longest (an explicit --horizon does not).
+    const longest = Math.max(...split.heldout.map((e) => t.lengths[e]!));
+    if (horizon > longest) {
+      if (opts.horizon !== undefined) throw new TrajforgeError('E_USAGE', `--horizon ${horizon}: the longest held-out episode of ${dataset} has ${longest} steps; use --horizon ${longest} or less`);
+      opts.onNotice?.(`horizon ${longest} steps, not 10: the longest held-out episode of ${dataset} has ${longest}`, 'input');
+      horizon = longest;
+    }
     const stateColumns = varyingColumns(t.states, episodeRows(t, split.heldout).frames);
     const inputs: EvaluationInputs = {
       t,
@@ -108,7 +116,12 @@ export async function evaluateWorldModel(opts: EvalOptions): Promise<EvalSummary
     const evaluated = (done: number) => opts.onProgress?.({ stage: 'evaluate', done, total: 3, elapsed: elapsed(), modelId: card.id, heldoutEpisodes: split.heldout.length });
     evaluated(0);
     const fitStart = performance.now();
-    const linear = await fitLinearOnnx(t, split.train, { latent: card.latent, seed: 0, maxFitFrames: 2000 });
+    // The model's latent size, unless the training split holds too few frames for that many
+    // principal components (a PCA of n frames has at most n − 1).
+    const fitFrames = Math.min(BASELINE_FIT_FRAMES, split.train.reduce((n, e) => n + t.lengths[e]! + 1, 0));
+    const baselineLatent = Math.max(1, Math.min(card.latent, fitFrames - 1));
+    if (baselineLatent < card.latent) opts.onNotice?.(`the PCA baseline has ${baselineLatent} components, not the model's ${card.latent}: the training episodes hold ${fitFrames} frames`, 'input');
+    const linear = await fitLinearOnnx(t, split.train, { latent: baselineLatent, seed: 0, maxFitFrames: BASELINE_FIT_FRAMES });
     const baselineFitSeconds = (performance.now() - fitStart) / 1000;
     // The baseline runs as the graphs `train --arch linear` exports: its encode and decode are
     // Gemms over every pixel, which onnxruntime does two orders of magnitude faster than JS loops.
@@ -137,6 +150,7 @@ export async function evaluateWorldModel(opts: EvalOptions): Promise<EvalSummary
       model_eval: modelEval,
       baseline: baselineEval,
       baselineFitSeconds,
+      baselineLatent,
       copyLast,
       examples: { truth, model: await predictWindow(session, t, exEpisode, 0, exH), baseline: await predictWindow(baseline, t, exEpisode, 0, exH), copy, steps },
       timing: { evalSeconds: (performance.now() - started) / 1000 },
@@ -166,6 +180,9 @@ export async function evaluateWorldModel(opts: EvalOptions): Promise<EvalSummary
     await session.release();
   }
 }
+
+/** Frames the PCA baseline is fitted on at most (spread over the training episodes). */
+const BASELINE_FIT_FRAMES = 2000;
 
 /** The card of the baseline fitted for `card`'s model: the same data and sizes, the linear graphs' kind, latent and tensors. */
 function linearCard(card: ModelCard, m: LinearWorldModel): ModelCard {

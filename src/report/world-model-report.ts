@@ -17,6 +17,8 @@ export interface ReportInputs {
   model_eval: ModelEvaluation;
   baseline: ModelEvaluation;
   baselineFitSeconds: number;
+  /** The baseline's latent size: the model's, unless the training split has too few frames. */
+  baselineLatent: number;
   copyLast: PerStep;
   /** Rows of frames for the example picture: truth, model, baseline, copy-last; each H frames. */
   examples?: { truth: Float32Array; model: Float32Array; baseline: Float32Array; copy: Float32Array; steps: number[] };
@@ -99,9 +101,10 @@ export function reportJson(r: ReportInputs): unknown {
     done_head: m.done ?? null,
     inverse_r2: { model: m.inverseR2, pca_baseline: r.baseline.inverseR2, per_action: { names: r.dataset.actionNames, model: m.inverseR2PerAction, pca_baseline: r.baseline.inverseR2PerAction } },
     ...(m.inverseChoice ? { inverse_choice: { model: m.inverseChoice.accuracy, pca_baseline: r.baseline.inverseChoice?.accuracy ?? null, majority: m.inverseChoice.majority } } : {}),
-    representation: { model: m.representation, pca_baseline: r.baseline.representation, position_names: r.dataset.positionNames, mutual_knn_chance: 10 / Math.max(1, m.representation.samples) },
+    representation: { model: m.representation, pca_baseline: r.baseline.representation, position_names: r.dataset.positionNames, mutual_knn_chance: m.representation.knn / Math.max(1, m.representation.samples) },
     targets: targets(r),
     baseline_fit_seconds: r.baselineFitSeconds,
+    baseline_latent: r.baselineLatent,
     timing: r.timing,
   };
 }
@@ -192,7 +195,7 @@ export function reportMarkdown(r: ReportInputs, charts: readonly string[]): stri
     `Model \`${r.model.dir}\` (${r.model.kind}, latent ${r.model.latent}, trained in ${r.model.trainingSeconds.toFixed(0)} s) on ${r.dataset.envId}, ` +
       `${r.dataset.heldoutEpisodes} held-out episodes (${r.dataset.windows} windows of ${H} steps), ${r.dataset.width}x${r.dataset.height} frames, ` +
       `${r.context} context frame. Predictions are decoded as context frame + D(predicted z) − D(context z). ` +
-      `The PCA + bilinear-ridge baseline (same latent size) was fitted on the training episodes in ${r.baselineFitSeconds.toFixed(1)} s.`,
+      `The PCA + bilinear-ridge baseline (${r.baselineLatent === r.model.latent ? 'same latent size' : `latent ${r.baselineLatent}: the training episodes hold too few frames for ${r.model.latent}`}) was fitted on the training episodes in ${r.baselineFitSeconds.toFixed(1)} s.`,
     '',
     '## Targets',
     '',
@@ -223,7 +226,7 @@ export function reportMarkdown(r: ReportInputs, charts: readonly string[]): stri
     '',
     '## Representation (vs the true simulator state)',
     '',
-    '| | linear probe R² (object positions) | mutual k-NN (k=10) | linear CKA | unbiased CKA |',
+    `| | linear probe R² (object positions) | mutual k-NN (k=${m.representation.knn}) | linear CKA | unbiased CKA |`,
     '|---|---|---|---|---|',
     `| world model | ${fmt(m.representation.probeR2, 3)} | ${fmt(m.representation.mutualKnn, 3)} | ${fmt(m.representation.cka, 3)} | ${fmt(m.representation.ckaUnbiased, 3)} |`,
     `| PCA baseline | ${fmt(b.representation.probeR2, 3)} | ${fmt(b.representation.mutualKnn, 3)} | ${fmt(b.representation.cka, 3)} | ${fmt(b.representation.ckaUnbiased, 3)} |`,
@@ -231,7 +234,7 @@ export function reportMarkdown(r: ReportInputs, charts: readonly string[]): stri
     ...(m.representation.probeR2PerColumn.length > 1
       ? [`Linear probe R² per position: model${perName(r.dataset.positionNames, m.representation.probeR2PerColumn)}; PCA baseline${perName(r.dataset.positionNames, b.representation.probeR2PerColumn)}.`, '']
       : []),
-    `Mutual k-NN chance level is about k/N = ${fmt(10 / Math.max(1, m.representation.samples), 4)} (${m.representation.samples} held-out frames). ![representation.png](representation.png)`,
+    `Mutual k-NN chance level is about k/N = ${fmt(m.representation.knn / Math.max(1, m.representation.samples), 4)} (${m.representation.samples} held-out frames). ![representation.png](representation.png)`,
     '',
     `Evaluation took ${r.timing.evalSeconds.toFixed(1)} s.`,
     '',

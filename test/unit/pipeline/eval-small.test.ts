@@ -1,0 +1,46 @@
+/**
+ * eval on datasets smaller than its defaults assume: episodes shorter than the 10-step horizon,
+ * and fewer training frames than the model has latent dims (the PCA baseline's components).
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { loadEnv } from '../../../src/config/load.js';
+import { validateEnvConfig } from '../../../src/config/parse.js';
+import { evaluateWorldModel, generateDataset, trainWorldModel } from '../../../src/pipeline/index.js';
+import { tmpDir } from '../../helpers/dataset.js';
+import { generateOptions } from '../../helpers/generate.js';
+import { rejection } from '../../helpers/rejection.js';
+
+let root: string;
+
+beforeAll(async () => {
+  root = tmpDir('tf-eval-small-');
+  const cfg = loadEnv('PushCube-v1').config;
+  // Four-step episodes: 5 episodes of 5 frames, 4 of them (20 frames) for training.
+  const env = validateEnvConfig(JSON.parse(JSON.stringify({ ...cfg, id: 'PushCubeShort-v1', task: { ...cfg.task, timeLimit: 4 } })), 'push-short.json');
+  await generateDataset(generateOptions('data', { env, episodes: 5, seed: 1, channels: ['rgb'], cwd: root }));
+  await trainWorldModel({ dataset: 'data', out: 'model', kind: 'conv', steps: 2, batch: 2, rollout: 2, depth: 4, latent: 24, hidden: 16, learnedKeypoints: 2, threads: 1, cwd: root });
+}, 120_000);
+
+describe('eval of a small dataset', () => {
+  it('shrinks the default horizon to the longest held-out episode, the PCA baseline to the frames it has (saying both) and mutual k-NN to the held-out frames', async () => {
+    const notices: string[] = [];
+    const s = await evaluateWorldModel({ model: 'model', dataset: 'data', cwd: root, onNotice: (line) => notices.push(line) });
+    expect(s.horizon).toBe(4);
+    expect(notices).toContain('horizon 4 steps, not 10: the longest held-out episode of data has 4');
+    expect(notices).toContain("the PCA baseline has 19 components, not the model's 24: the training episodes hold 20 frames");
+    const report = JSON.parse(readFileSync(join(s.dir, 'report.json'), 'utf8')) as { baseline_latent: number; representation: { model: { knn: number; samples: number; mutualKnn: number }; mutual_knn_chance: number } };
+    expect(report.baseline_latent).toBe(19);
+    // One held-out episode of 5 frames: mutual k-NN over 4 neighbours, not 10.
+    expect(report.representation.model).toMatchObject({ knn: 4, samples: 5 });
+    expect(report.representation.mutual_knn_chance).toBeCloseTo(4 / 5, 12);
+    expect(Number.isFinite(report.representation.model.mutualKnn)).toBe(true);
+    expect(readFileSync(join(s.dir, 'report.md'), 'utf8')).toMatch(/baseline \(latent 19: the training episodes hold too few frames for 24\)/);
+  }, 120_000);
+
+  it('refuses an explicit horizon longer than every held-out episode, naming the longest', async () => {
+    const e = await rejection(evaluateWorldModel({ model: 'model', dataset: 'data', horizon: 6, cwd: root }));
+    expect(e).toMatchObject({ code: 'E_USAGE', message: '--horizon 6: the longest held-out episode of data has 4 steps; use --horizon 4 or less' });
+  }, 120_000);
+});
