@@ -72,7 +72,12 @@ const sidecarSchema = z.looseObject({
 /** meta/trajforge.json, checked: readers index arrays by these fields, so a damaged sidecar is named here. */
 export function datasetMeta(dir: string): DatasetMeta {
   const file = join(dir, 'meta', 'trajforge.json');
-  if (!existsSync(file)) throw new TrajforgeError('E_DATASET_INVALID', `${dir}: not written by trajforge (no meta/trajforge.json)`, { file });
+  if (!existsSync(file)) {
+    throw new TrajforgeError('E_DATASET_INVALID', `${dir}: not written by trajforge (no meta/trajforge.json)`, {
+      file,
+      hint: "this command needs the environment trajforge records beside its datasets; another tool's LeRobot dataset is read by view, validate, inspect and label (its videos, actions ignored)",
+    });
+  }
   const side = readJson<TrajforgeSidecar>(file);
   const parsed = sidecarSchema.safeParse(side);
   if (!parsed.success) {

@@ -10,6 +10,7 @@ import { validateEnvConfig } from '../../../src/config/parse.js';
 import { evaluateWorldModel, generateDataset, trainWorldModel } from '../../../src/pipeline/index.js';
 import { tmpDir } from '../../helpers/dataset.js';
 import { generateOptions } from '../../helpers/generate.js';
+import { writeForeignDataset } from '../../helpers/lerobot-foreign.js';
 import { rejection } from '../../helpers/rejection.js';
 
 let root: string;
@@ -43,4 +44,13 @@ describe('eval of a small dataset', () => {
     const e = await rejection(evaluateWorldModel({ model: 'model', dataset: 'data', horizon: 6, cwd: root }));
     expect(e).toMatchObject({ code: 'E_USAGE', message: '--horizon 6: the longest held-out episode of data has 4 steps; use --horizon 4 or less' });
   }, 120_000);
+});
+
+describe("another tool's dataset", () => {
+  it('is refused by train naming its folder, with a hint to the commands that read it', async () => {
+    const fx = writeForeignDataset(join(root, 'so100_pick'));
+    const e = await rejection(trainWorldModel({ dataset: fx.dir, out: 'foreign-model', cwd: root }));
+    expect(e).toMatchObject({ code: 'E_DATASET_INVALID', message: `${fx.dir}: not written by trajforge (no meta/trajforge.json)` });
+    expect(e.details.hint).toMatch(/read by view, validate, inspect and label/);
+  }, 60_000);
 });
