@@ -63,6 +63,8 @@ export const bcCommand: Command = {
     c.output.names.forEach((n, k) => {
       io.out(`  ${n.padEnd(width)} ${r2(c.metrics.train.r2[k]!)} ${r2(c.metrics.heldout.r2[k]!).padStart(12)} ${mae(c.metrics.train.mae[k]!)} ${mae(c.metrics.heldout.mae[k]!).padStart(13)}\n`);
     });
+    const accuracy = (m: { choiceAccuracy?: number }) => (m.choiceAccuracy ?? NaN).toFixed(3);
+    if (c.output.discrete) io.out(`  choice picked ${accuracy(c.metrics.train)} of train steps, ${accuracy(c.metrics.heldout)} held out (the largest of the ${c.output.size} values)\n`);
     io.out(`  wrote         ${s.policy} (sha256 ${c.sha256.slice(0, 12)}) and ${s.cardFile}\n`);
     return 0;
   },

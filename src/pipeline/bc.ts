@@ -14,6 +14,8 @@ import { writeFileAtomic } from '../output/atomic.js';
 import { checkFileOutput, escapeRegExp, preflightOutput, writeOutput, type OutputOptions } from '../output/folder.js';
 import { bcNormalisation, DEFAULT_BC_OPTIONS, runPolicyGraph, trainBc, type BcData, type BcOptions } from '../model/bc/train.js';
 import { actionMetrics, type ActionMetrics } from '../model/label-metrics.js';
+import { modelActions, oneHotActions } from '../model/card.js';
+import { choiceAccuracy } from '../model/evaluate.js';
 import { splitEpisodes } from './model-data.js';
 import { checkInt, checkNumber, resolveIn, stopwatch, type PipelineCallbacks, type StageProgress } from './progress.js';
 
@@ -66,12 +68,13 @@ export interface PolicyCard {
   /** The environment config's hash (the dataset's). */
   config_hash: string;
   input: { key: string; name: 'observation' | 'latent'; size: number; names: string[] };
-  output: { name: 'action'; size: number; names: string[]; low: number[]; high: number[] };
+  /** For a discrete set, one value per choice (`names` are the choices, `discrete` true): the policy picks the largest. */
+  output: { name: 'action'; size: number; names: string[]; low: number[]; high: number[]; discrete?: true };
   dataset: { path: string; episodes: number; train_episodes: number; heldout_episodes: number; train_rows: number; heldout_rows: number; source?: DatasetMeta['source'] };
   network: { hidden: number; layers: number; activation: 'relu' | 'tanh' };
   training: { steps: number; batch: number; learning_rate: number; seed: number; final_loss: number };
-  /** Per action dimension, in the environment's units, from the exported graph. */
-  metrics: { train: ActionMetrics; heldout: ActionMetrics };
+  /** Per action dimension, in the environment's units, from the exported graph; for a discrete set also how often the largest value is the choice taken. */
+  metrics: { train: ActionMetrics & { choiceAccuracy?: number }; heldout: ActionMetrics & { choiceAccuracy?: number } };
 }
 
 export interface BehaviourCloningSummary {
@@ -110,9 +113,11 @@ export async function trainBehaviourCloning(opts: BehaviourCloningOptions): Prom
 
   opts.onProgress?.({ stage: 'read', done: 0, total: 1, elapsed: elapsed() });
   const meta = datasetMeta(src);
-  if (meta.discrete) throw new TrajforgeError('E_USAGE', `${opts.dataset}: ${meta.envId} has a discrete action set; bc fits continuous actions (a regression); discrete policies are not supported yet`);
+  // A discrete set is fitted as one value per choice, the choice taken as its one-hot row (as the
+  // world model takes it); the exported policy's largest value is its choice (policy/onnx.ts).
+  const space = modelActions(meta.config.actions);
   const input = inputFeature(meta, key, opts.dataset);
-  const read = await readRows(src, key, input.size, limit);
+  const read = await readRows(src, key, input.size, limit, space.discrete ? space.names.length : undefined);
   if (read.lengths.length < 2) throw new TrajforgeError('E_DATASET_INVALID', `${opts.dataset}: ${read.lengths.length} episode(s); bc needs at least 2 (one is held out)`, { file: src });
   opts.onProgress?.({ stage: 'read', done: 1, total: 1, elapsed: elapsed() });
 
@@ -120,8 +125,7 @@ export async function trainBehaviourCloning(opts: BehaviourCloningOptions): Prom
   const rowsOf = (episodes: number[]) => Int32Array.from(episodes.flatMap((e) => Array.from({ length: read.lengths[e]! }, (_, t) => read.starts[e]! + t)));
   const trainRows = rowsOf(split.train);
   const heldoutRows = rowsOf(split.heldout);
-  const actuators = meta.config.actions.actuators;
-  const box = { low: actuators.map((a) => a.low), high: actuators.map((a) => a.high) };
+  const box = { low: space.low, high: space.high };
   const norm = bcNormalisation(read.data, trainRows, box);
   const training = stopwatch();
   const inputName = key === DEFAULT_BC_INPUT ? 'observation' : 'latent';
@@ -131,7 +135,18 @@ export async function trainBehaviourCloning(opts: BehaviourCloningOptions): Prom
   // Scored by the exported graph itself, in onnxruntime: the card's figures are the file's.
   opts.onProgress?.({ stage: 'evaluate', done: 0, total: 1, elapsed: elapsed() });
   const predicted = await runPolicyGraph(trained.bytes, inputName, read.data.x, read.data.inputs, read.data.actions);
-  const metrics = { train: actionMetrics(predicted, read.data.y, trainRows, read.data.actions), heldout: actionMetrics(predicted, read.data.y, heldoutRows, read.data.actions) };
+  const scored = (rows: Int32Array) => {
+    const m = actionMetrics(predicted, read.data.y, rows, read.data.actions);
+    if (!space.discrete) return m;
+    const A = read.data.actions;
+    const pick = (values: Float32Array) => {
+      const out = new Float32Array(rows.length * A);
+      rows.forEach((r, i) => out.set(values.subarray(r * A, (r + 1) * A), i * A));
+      return out;
+    };
+    return { ...m, choiceAccuracy: choiceAccuracy(pick(predicted), pick(read.data.y), A).accuracy };
+  };
+  const metrics = { train: scored(trainRows), heldout: scored(heldoutRows) };
   opts.onProgress?.({ stage: 'evaluate', done: 1, total: 1, elapsed: elapsed() });
 
   const card: PolicyCard = {
@@ -143,7 +158,7 @@ export async function trainBehaviourCloning(opts: BehaviourCloningOptions): Prom
     env_id: meta.envId,
     config_hash: meta.configHash,
     input: { key, name: inputName, size: read.data.inputs, names: input.names },
-    output: { name: 'action', size: read.data.actions, names: meta.actionNames, low: box.low, high: box.high },
+    output: { name: 'action', size: read.data.actions, names: space.names, low: box.low, high: box.high, ...(space.discrete ? { discrete: true as const } : {}) },
     dataset: {
       path: opts.dataset,
       episodes: read.lengths.length,
@@ -222,7 +237,7 @@ function inputFeature(meta: DatasetMeta, key: string, shown: string): { size: nu
 }
 
 /** Every step's (input, action) row of the first `limit` episodes, episode by episode; no frames are decoded. */
-async function readRows(dir: string, key: string, inputs: number, limit: number | undefined): Promise<{ data: BcData; starts: number[]; lengths: number[] }> {
+async function readRows(dir: string, key: string, inputs: number, limit: number | undefined, choices?: number): Promise<{ data: BcData; starts: number[]; lengths: number[] }> {
   const xs: Float32Array[] = [];
   const ys: Float32Array[] = [];
   const lengths: number[] = [];
@@ -231,9 +246,9 @@ async function readRows(dir: string, key: string, inputs: number, limit: number 
     if (limit !== undefined && lengths.length >= limit) break;
     const x = key === DEFAULT_BC_INPUT ? ep.obs : ep.extras?.find((e) => e.key === key)?.data;
     if (!x || x.length !== ep.length * inputs) throw new TrajforgeError('E_DATASET_INVALID', `${dir}: episode ${ep.episode} has ${x ? x.length / ep.length : 'no'} '${key}' values a step, meta/trajforge.json declares ${inputs}`, { file: dir });
-    actions = ep.actionDim;
+    actions = choices ?? ep.actionDim;
     xs.push(x);
-    ys.push(ep.actions);
+    ys.push(choices ? oneHotActions(ep.actions, choices, `${dir}: episode ${ep.episode}`) : ep.actions);
     lengths.push(ep.length);
   }
   const concat = (parts: Float32Array[]) => {

@@ -16,6 +16,9 @@ import { transitionsFromEpisodes } from '../../../src/model/transitions.js';
 import { readModelCard } from '../../../src/model/store.js';
 import { defaultDownsample } from '../../../src/pipeline/model-data.js';
 import { dreamDataset, evaluateWorldModel, generateDataset, trainWorldModel, validateDataset } from '../../../src/pipeline/index.js';
+import { trainBehaviourCloning } from '../../../src/pipeline/bc.js';
+import { loadOnnxPolicyFile } from '../../../src/policy/load.js';
+import { createEnv } from '../../../src/sim/env.js';
 import { labelVideos } from '../../../src/pipeline/label.js';
 import { tmpDir } from '../../helpers/dataset.js';
 import { generateOptions } from '../../helpers/generate.js';
@@ -130,6 +133,27 @@ describe('a world model of a discrete action set, end to end', () => {
     expect(labelled.length).toBeGreaterThan(0);
     expect(indicesOnly(labelled)).toBe(true);
     expect((await validateDataset({ dir: 'labelled', cwd: root })).problems).toEqual([]);
+  }, 120_000);
+
+  it('behaviour-clones choices: one value per choice, the card\'s choice accuracy is what the policy loader\'s argmax picks, and the policy drives generate', async () => {
+    const s = await trainBehaviourCloning({ dataset: 'data', out: 'bc', steps: 300, cwd: root });
+    expect(s.card.output).toMatchObject({ size: 3, names: CHOICES, low: [0, 0, 0], high: [1, 1, 1], discrete: true });
+    // The held-out steps, chosen again by the exported policy through the loader generate uses.
+    const eps = await episodesOf(join(root, 'data'));
+    const sim = await createEnv(env);
+    const { policy } = await loadOnnxPolicyFile(s.policy, sim);
+    let hits = 0;
+    let steps = 0;
+    for (const [i, e] of eps.entries()) {
+      if (i % 5 !== 4) continue;
+      for (let t = 0; t < e.length; t++, steps++) if ((await policy.act(e.obs.subarray(t * e.obsDim, (t + 1) * e.obsDim))) === e.actions[t]) hits++;
+    }
+    await policy.dispose();
+    sim.close();
+    expect(steps).toBe(s.card.dataset.heldout_rows);
+    expect(s.card.metrics.heldout.choiceAccuracy).toBeCloseTo(hits / steps, 12);
+    await generateDataset(generateOptions('bc-rollouts', { env, episodes: 2, seed: 9, channels: [], policy: { kind: 'onnx', file: s.policy, noise: 0, epsilon: 0 }, cwd: root }));
+    expect(indicesOnly(await episodesOf(join(root, 'bc-rollouts')))).toBe(true);
   }, 120_000);
 });
 
