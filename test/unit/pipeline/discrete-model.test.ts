@@ -17,6 +17,8 @@ import { readModelCard } from '../../../src/model/store.js';
 import { defaultDownsample } from '../../../src/pipeline/model-data.js';
 import { dreamDataset, evaluateWorldModel, generateDataset, trainWorldModel, validateDataset } from '../../../src/pipeline/index.js';
 import { trainBehaviourCloning } from '../../../src/pipeline/bc.js';
+import { predictEpisode } from '../../../src/pipeline/predict.js';
+import { viewDataset } from '../../../src/pipeline/view.js';
 import { loadOnnxPolicyFile } from '../../../src/policy/load.js';
 import { createEnv } from '../../../src/sim/env.js';
 import { labelVideos } from '../../../src/pipeline/label.js';
@@ -119,6 +121,20 @@ describe('a world model of a discrete action set, end to end', () => {
     expect(report.inverse_choice.model).toBeGreaterThanOrEqual(0);
     expect(report.inverse_choice.model).toBeLessThanOrEqual(1);
     expect(report.targets.map((t) => t.name)).toContain('inverse-dynamics choice accuracy');
+  }, 120_000);
+
+  it('predicts an episode from its stored choices, in predict and in view alike', async () => {
+    const p = await predictEpisode({ dataset: 'data', model: 'model', episode: 1, context: 3, horizon: 4, scale: 1, out: 'pred.mp4', cwd: root });
+    expect(p.mse).toHaveLength(4);
+    const server = await viewDataset({ dir: 'data', model: 'model', cwd: root });
+    try {
+      const r = await fetch(new URL('/api/episodes/1/predict?start=2&horizon=4', server.url));
+      expect(r.status).toBe(200);
+      const mse = r.headers.get('x-mse')!.split(',').map(Number);
+      mse.forEach((m, i) => expect(m).toBeCloseTo(p.mse[i]!, 5));
+    } finally {
+      await server.close();
+    }
   }, 120_000);
 
   it('dreams with a policy of choices and labels video with choices: both datasets store indices and validate', async () => {
