@@ -177,6 +177,11 @@ export function modelActions(actions: { actuators: readonly { name: string; low:
   return { names: actions.actuators.map((a) => a.name), low: actions.actuators.map((a) => a.low), high: actions.actuators.map((a) => a.high), discrete: false };
 }
 
+/** What a ModelTarget says of an environment config's actions: a box's width, or a discrete set's choices (stored as one index). */
+export function actionTarget(actions: { actuators: readonly unknown[]; discrete?: readonly { name: string }[] }): Pick<ModelTarget, 'discrete' | 'actionDims' | 'choices'> {
+  return actions.discrete ? { discrete: true, actionDims: 1, choices: actions.discrete.map((c) => c.name) } : { discrete: false, actionDims: actions.actuators.length };
+}
+
 /** Choice indices (n of them) as one-hot rows of `choices` values; an index outside the set is an error naming `where`. */
 export function oneHotActions(indices: ArrayLike<number>, choices: number, where: string): Float32Array {
   const out = new Float32Array(indices.length * choices);
@@ -243,11 +248,11 @@ export function checkModelTarget(card: ModelCard, target: ModelTarget): { note?:
 
 /** A dataset's metadata (meta/trajforge.json) as a ModelTarget. */
 export function datasetTarget(
-  meta: { envId: string; configHash: string; cameras: ModelTarget['cameras']; discrete: boolean; actionNames: readonly string[]; config?: { actions: { discrete?: readonly { name: string }[] } } },
+  meta: { envId: string; configHash: string; cameras: ModelTarget['cameras']; discrete: boolean; actionNames: readonly string[]; config?: { actions: Parameters<typeof actionTarget>[0] } },
   where: string,
 ): ModelTarget {
-  const choices = meta.config?.actions.discrete?.map((c) => c.name);
-  return { where, envId: meta.envId, configHash: meta.configHash, cameras: meta.cameras, discrete: meta.discrete, actionDims: meta.discrete ? 1 : meta.actionNames.length, ...(choices ? { choices } : {}) };
+  const actions = meta.config ? actionTarget(meta.config.actions) : { discrete: meta.discrete, actionDims: meta.discrete ? 1 : meta.actionNames.length };
+  return { where, envId: meta.envId, configHash: meta.configHash, cameras: meta.cameras, ...actions };
 }
 
 /** The card's state read-out as a function of one latent, writing S values into `out` (arrays hoisted for loops). */

@@ -17,7 +17,7 @@ import { calibration } from '../render/camera.js';
 import type { Renderer } from '../render/renderer.js';
 import type { PhysicsEnv } from '../sim/env.js';
 import type { WorldView } from '../sim/view.js';
-import { checkModelTarget, stateReader, type ModelCard } from './card.js';
+import { actionTarget, checkModelTarget, stateReader, type ModelCard } from './card.js';
 import { downsampleInto, unitInto } from './transitions.js';
 
 /** What dreaming needs from a model: WorldModelSession satisfies it. */
@@ -242,9 +242,7 @@ export function checkModelForEnv(card: ModelCard, env: PhysicsEnv): { width: num
     envId: env.spec.id,
     configHash: env.spec.configHash,
     cameras: env.config.cameras.map((c) => ({ name: c.name, width: c.resolution[0], height: c.resolution[1] })),
-    discrete: env.actionSpace.type !== 'box',
-    actionDims: env.actionSpace.type === 'box' ? env.actionSpace.shape[0]! : 1,
-    ...(env.config.actions.discrete ? { choices: env.config.actions.discrete.map((c) => c.name) } : {}),
+    ...actionTarget(env.config.actions),
   });
   return { width: card.input.width, height: card.input.height };
 }

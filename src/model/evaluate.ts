@@ -10,10 +10,10 @@
  * Predictions are decoded in residual form: x_ctx + D(ẑ_{t+h}) - D(z_ctx), clipped to [0, 1]:
  * the decoder supplies what moves, the context frame the static detail it cannot afford to carry.
  */
-import { choicesOf } from './card.js';
 import { TrajforgeError } from '../core/errors.js';
 import { Rng } from '../core/rng.js';
 import { columnStats, matrix, type Matrix } from './linalg.js';
+import { choiceAccuracy } from './label-metrics.js';
 import { linearCka, linearCkaUnbiased, linearProbeR2Columns, mutualKnnAlignment, psnr, r2Average, r2Columns, r2Score, ssim } from './metrics.js';
 import { encoderInput, frameRows, gatherRows, predecessorRows, type Transitions } from './transitions.js';
 
@@ -87,20 +87,6 @@ export interface EvaluationInputs {
 }
 
 const f32 = (m: Matrix, rows: readonly number[]) => gatherRows(m.data, m.cols, rows);
-
-/** How often the largest inferred value is the choice taken (one-hot truth), and the most frequent choice's share. */
-export function choiceAccuracy(inferred: Float32Array, truth: Float32Array, choices: number): { accuracy: number; majority: number } {
-  const picked = choicesOf(inferred, choices);
-  const taken = choicesOf(truth, choices);
-  const counts = new Array<number>(choices).fill(0);
-  let hits = 0;
-  taken.forEach((k, i) => {
-    counts[k]!++;
-    if (picked[i] === k) hits++;
-  });
-  const n = Math.max(1, taken.length);
-  return { accuracy: hits / n, majority: Math.max(...counts) / n };
-}
 
 /** PSNR of one frame, capped at 100 dB so an exact match does not make the mean infinite. */
 const framePsnr = (mse: number) => Math.min(psnr(mse), 100);

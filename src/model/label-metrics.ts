@@ -3,6 +3,7 @@
  * dimension, and whether the labels' confidence says which labels are wrong. Pure functions over
  * flat arrays (row-major steps × A).
  */
+import { choicesOf } from './card.js';
 import { matrix } from './linalg.js';
 import { r2Average, r2Columns } from './metrics.js';
 
@@ -178,4 +179,18 @@ function pearson(a: Float64Array, b: Float64Array): number {
     sbb += (b[i]! - mb) ** 2;
   }
   return saa > 0 && sbb > 0 ? sab / Math.sqrt(saa * sbb) : NaN;
+}
+
+/** How often the largest inferred value is the choice taken (one-hot truth), and the most frequent choice's share. */
+export function choiceAccuracy(inferred: Float32Array, truth: Float32Array, choices: number): { accuracy: number; majority: number } {
+  const picked = choicesOf(inferred, choices);
+  const taken = choicesOf(truth, choices);
+  const counts = new Array<number>(choices).fill(0);
+  let hits = 0;
+  taken.forEach((k, i) => {
+    counts[k]!++;
+    if (picked[i] === k) hits++;
+  });
+  const n = Math.max(1, taken.length);
+  return { accuracy: hits / n, majority: Math.max(...counts) / n };
 }

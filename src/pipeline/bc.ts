@@ -13,9 +13,9 @@ import { datasetMeta, readLeRobotEpisodes } from '../export/lerobot/episodes.js'
 import { writeFileAtomic } from '../output/atomic.js';
 import { checkFileOutput, escapeRegExp, preflightOutput, writeOutput, type OutputOptions } from '../output/folder.js';
 import { bcNormalisation, DEFAULT_BC_OPTIONS, runPolicyGraph, trainBc, type BcData, type BcOptions } from '../model/bc/train.js';
-import { actionMetrics, type ActionMetrics } from '../model/label-metrics.js';
+import { actionMetrics, choiceAccuracy, type ActionMetrics } from '../model/label-metrics.js';
 import { modelActions, oneHotActions } from '../model/card.js';
-import { choiceAccuracy } from '../model/evaluate.js';
+import { gatherRows } from '../model/transitions.js';
 import { splitEpisodes } from './model-data.js';
 import { checkInt, checkNumber, resolveIn, stopwatch, type PipelineCallbacks, type StageProgress } from './progress.js';
 
@@ -139,12 +139,7 @@ export async function trainBehaviourCloning(opts: BehaviourCloningOptions): Prom
     const m = actionMetrics(predicted, read.data.y, rows, read.data.actions);
     if (!space.discrete) return m;
     const A = read.data.actions;
-    const pick = (values: Float32Array) => {
-      const out = new Float32Array(rows.length * A);
-      rows.forEach((r, i) => out.set(values.subarray(r * A, (r + 1) * A), i * A));
-      return out;
-    };
-    return { ...m, choiceAccuracy: choiceAccuracy(pick(predicted), pick(read.data.y), A).accuracy };
+    return { ...m, choiceAccuracy: choiceAccuracy(gatherRows(predicted, A, rows), gatherRows(read.data.y, A, rows), A).accuracy };
   };
   const metrics = { train: scored(trainRows), heldout: scored(heldoutRows) };
   opts.onProgress?.({ stage: 'evaluate', done: 1, total: 1, elapsed: elapsed() });

@@ -69,7 +69,7 @@ export interface EvalSummary {
 export async function evaluateWorldModel(opts: EvalOptions): Promise<EvalSummary> {
   const elapsed = stopwatch();
   const dataset = opts.dataset;
-  let horizon = checkInt(opts.horizon ?? 10, 'horizon', 1);
+  let horizon = checkInt(opts.horizon ?? DEFAULT_HORIZON, 'horizon', 1);
   const asked = opts.context === undefined ? undefined : checkInt(opts.context, 'context', 1);
   const out = resolveIn(opts.cwd, opts.out ?? join(opts.model, 'eval'));
   const reportOutput: OutputOptions = { kind: 'report', command: 'eval', mode: 'overwrite', entries: REPORT_ENTRIES, inputs: [dataset], hosts: [opts.model], cwd: opts.cwd, onNotice: outputNotices(opts.onNotice) };
@@ -99,7 +99,7 @@ export async function evaluateWorldModel(opts: EvalOptions): Promise<EvalSummary
     const longest = Math.max(...split.heldout.map((e) => t.lengths[e]!));
     if (horizon > longest) {
       if (opts.horizon !== undefined) throw new TrajforgeError('E_USAGE', `--horizon ${horizon}: the longest held-out episode of ${dataset} has ${longest} steps; use --horizon ${longest} or less`);
-      opts.onNotice?.(`horizon ${longest} steps, not 10: the longest held-out episode of ${dataset} has ${longest}`, 'input');
+      opts.onNotice?.(`horizon ${longest} steps, not ${DEFAULT_HORIZON}: the longest held-out episode of ${dataset} has ${longest}`, 'input');
       horizon = longest;
     }
     const stateColumns = varyingColumns(t.states, episodeRows(t, split.heldout).frames);
@@ -180,6 +180,9 @@ export async function evaluateWorldModel(opts: EvalOptions): Promise<EvalSummary
     await session.release();
   }
 }
+
+/** Open-loop steps eval scores unless told otherwise (fewer when every held-out episode is shorter). */
+const DEFAULT_HORIZON = 10;
 
 /** Frames the PCA baseline is fitted on at most (spread over the training episodes). */
 const BASELINE_FIT_FRAMES = 2000;

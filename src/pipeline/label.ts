@@ -20,7 +20,7 @@ import { writeEpisodes, sinkEntries } from '../dataset/sink.js';
 import { foreignLayout } from '../export/lerobot/foreign.js';
 import { videoPath } from '../export/lerobot/format.js';
 import { readEpisodesMeta, readInfo } from '../export/lerobot/reader.js';
-import { checkModelTarget, type ModelCard } from '../model/card.js';
+import { actionTarget, checkModelTarget, type ModelCard } from '../model/card.js';
 import { cardResidualScale, CONFIDENCE_KEY, labelClips, labelledEpisode, LATENT_KEY, stateEstimate, type FrameClip } from '../model/label.js';
 import { WorldModelSession } from '../model/session.js';
 import { readModelCard, readModelParts } from '../model/store.js';
@@ -147,9 +147,7 @@ export async function labelVideos(opts: LabelOptions): Promise<LabelSummary> {
     envId: cfg.id,
     configHash: env.hash,
     cameras: cfg.cameras.map((c) => ({ name: c.name, width: c.resolution[0], height: c.resolution[1] })),
-    discrete: cfg.actions.discrete !== undefined,
-    actionDims: cfg.actions.discrete ? 1 : cfg.actions.actuators.length,
-    ...(cfg.actions.discrete ? { choices: cfg.actions.discrete.map((c) => c.name) } : {}),
+    ...actionTarget(cfg.actions),
   });
   if (note) opts.onNotice?.(note, 'input');
   const episodeLength = checkInt(opts.episodeLength ?? cfg.task.timeLimit, 'episode-length', 1);
