@@ -248,11 +248,13 @@ export function checkModelTarget(card: ModelCard, target: ModelTarget): { note?:
 
 /** A dataset's metadata (meta/trajforge.json) as a ModelTarget. */
 export function datasetTarget(
-  meta: { envId: string; configHash: string; cameras: ModelTarget['cameras']; discrete: boolean; actionNames: readonly string[]; config?: { actions: Parameters<typeof actionTarget>[0] } },
+  meta: { envId: string; configHash: string; cameras: ModelTarget['cameras']; discrete: boolean; actionNames: readonly string[]; config?: { actions: { discrete?: readonly { name: string }[] } } },
   where: string,
 ): ModelTarget {
-  const actions = meta.config ? actionTarget(meta.config.actions) : { discrete: meta.discrete, actionDims: meta.discrete ? 1 : meta.actionNames.length };
-  return { where, envId: meta.envId, configHash: meta.configHash, cameras: meta.cameras, ...actions };
+  // The widths the dataset's own record declares (its action names), which its rows are read by;
+  // the choices' names come from its config.
+  const choices = meta.config?.actions.discrete?.map((c) => c.name);
+  return { where, envId: meta.envId, configHash: meta.configHash, cameras: meta.cameras, discrete: meta.discrete, actionDims: meta.discrete ? 1 : meta.actionNames.length, ...(choices ? { choices } : {}) };
 }
 
 /** The card's state read-out as a function of one latent, writing S values into `out` (arrays hoisted for loops). */
