@@ -5,7 +5,7 @@ import type { EpisodeData } from '../../dataset/episode.js';
 import { readJson } from '../../dataset/json.js';
 import { encodeEpisode, type LeRobotEncoded } from './encode.js';
 import { VideoEncoder } from '../../video/ffmpeg.js';
-import { readArrays, writeArrays } from '../../dataset/arrays.js';
+import { readArrays, writeArraysGzipped } from '../../dataset/arrays.js';
 import { writeFileAtomic } from '../../output/atomic.js';
 import { episodeExtras } from '../../dataset/extras.js';
 import { auxColumns, lerobotFeatures, videoCameras, type Feature } from './format.js';
@@ -37,10 +37,13 @@ const EXTRAS_FILE = /^episode_(\d{6})\.npz$/;
 const EXTRAS_CHUNK = /^chunk-\d{3}$/;
 /** Written last into a part before its rename: the byte length of every file the part vouches for. */
 const MANIFEST = 'manifest.json';
+/** A part's rows, gzipped; parts committed by earlier versions hold them raw as `rows.bin`, and resume reads either. */
+const ROWS = 'rows.bin.gz';
+const RAW_ROWS = 'rows.bin';
 
 interface PartManifest {
   episodes: number;
-  /** Files of the part folder: rows.bin, episodes.json, <camera>.mp4. */
+  /** Files of the part folder: rows.bin.gz (rows.bin before), episodes.json, <camera>.mp4. */
   files: Record<string, number>;
   /** The part's extras/episode_NNNNNN.npz files (each episode's sidecar arrays, assembled into meta/trajforge_episodes). */
   extras: Record<string, number>;
@@ -83,7 +86,7 @@ export class LeRobotSink implements EpisodeSink<LeRobotEncoded> {
       this.assembler = new Assembler(dir, meta, this.features, join(dir, STAGING, 'concat.tmp'));
       for (const part of listParts(staging)) {
         const partDir = join(staging, 'parts', part);
-        await this.assembler.add(partDir, readArrays(join(partDir, 'rows.bin')), readEpisodes(partDir));
+        await this.assembler.add(partDir, readArrays(join(partDir, rowsFile(readManifest(partDir)!))), readEpisodes(partDir));
       }
       return { committed: this.nextEpisode, ...(notices.length ? { notices } : {}) };
     }
@@ -145,13 +148,20 @@ export class LeRobotSink implements EpisodeSink<LeRobotEncoded> {
     const manifest = readManifest(partDir);
     if (!manifest) return { problem: existsSync(join(partDir, MANIFEST)) ? `${MANIFEST} unreadable` : `${MANIFEST} missing`, episodes: null };
     const bad = (problem: string) => ({ problem, episodes: manifest.episodes });
-    const needed = ['rows.bin', 'episodes.json', ...videoCameras(this.meta).map((c) => `${c.name}.mp4`)];
+    const needed = [rowsFile(manifest), 'episodes.json', ...videoCameras(this.meta).map((c) => `${c.name}.mp4`)];
     for (const file of needed) {
       const bytes = manifest.files[file];
       if (bytes === undefined) return bad(`${MANIFEST} does not list ${file}`);
       const problem = sizeProblem(join(partDir, file), bytes);
       if (problem) return bad(problem);
       if (bytes === 0) return bad(`${file} is empty`);
+    }
+    // A gzipped file of the right length can still be damaged inside: its checksum says so here,
+    // where the part can be redone, rather than when resume assembles it.
+    try {
+      readArrays(join(partDir, rowsFile(manifest)));
+    } catch {
+      return bad(`${rowsFile(manifest)} unreadable`);
     }
     let records: EpisodeRecord[];
     try {
@@ -286,10 +296,10 @@ export class LeRobotSink implements EpisodeSink<LeRobotEncoded> {
     this.part = null;
     await Promise.all([...part.encoders.values()].map((e) => e.finish()));
     const rows = packRows(part.rows, this.meta);
-    writeArrays(join(part.tmp, 'rows.bin'), rows);
+    await writeArraysGzipped(join(part.tmp, ROWS), rows);
     writeFileAtomic(join(part.tmp, 'episodes.json'), JSON.stringify(part.episodes));
     const files: Record<string, number> = {};
-    for (const file of ['rows.bin', 'episodes.json', ...[...part.encoders.keys()].map((c) => `${c}.mp4`)]) files[file] = fileBytes(join(part.tmp, file));
+    for (const file of [ROWS, 'episodes.json', ...[...part.encoders.keys()].map((c) => `${c}.mp4`)]) files[file] = fileBytes(join(part.tmp, file));
     const manifest: PartManifest = { episodes: part.episodes.length, files, extras: part.extras };
     writeFileAtomic(join(part.tmp, MANIFEST), JSON.stringify(manifest));
     const committed = join(this.dir, STAGING, 'parts', `part-${pad5(part.index)}`);
@@ -329,6 +339,11 @@ function readManifest(partDir: string): PartManifest | null {
   } catch {
     return null;
   }
+}
+
+/** The rows file a part's manifest vouches for. */
+function rowsFile(manifest: PartManifest): string {
+  return RAW_ROWS in manifest.files && !(ROWS in manifest.files) ? RAW_ROWS : ROWS;
 }
 
 function readEpisodes(partDir: string): EpisodeRecord[] {

@@ -1,5 +1,6 @@
 import { appendFileSync, cpSync, existsSync, readFileSync, readdirSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadEnv } from '../../../src/config/load.js';
 import { validateEnvConfig, type ResolvedEnv } from '../../../src/config/parse.js';
@@ -97,6 +98,12 @@ async function resumeAfter(partial: string, format: string, damage: (dir: string
 }
 
 const truncateHalf = (file: string) => truncateSync(file, Math.floor(statSync(file).size / 2));
+/** Flips one byte in the middle: same length, damaged content. */
+function flipByte(file: string): void {
+  const bytes = readFileSync(file);
+  bytes[bytes.length >> 1] ^= 0xff;
+  writeFileSync(file, bytes);
+}
 /** Cuts the journal's last line in half: a run killed mid-append. */
 function tearLastLine(journal: string): void {
   const text = readFileSync(journal, 'utf8');
@@ -119,7 +126,8 @@ describe('lerobot: damaged checkpoint parts are discarded and redone', () => {
   const cases: [string, (dir: string) => void, RegExp][] = [
     ['a truncated mp4', (d) => truncateHalf(join(parts(d), 'part-00001', 'top.mp4')), /^discarded part-00001 \(top\.mp4 truncated: \d+ of \d+ bytes\); redoing episodes 2-3$/],
     ['a missing mp4', (d) => rmSync(join(parts(d), 'part-00001', 'top.mp4')), /^discarded part-00001 \(top\.mp4 missing\); redoing episodes 2-3$/],
-    ['a truncated rows.bin', (d) => truncateHalf(join(parts(d), 'part-00000', 'rows.bin')), /^discarded part-00000 \(rows\.bin truncated: \d+ of \d+ bytes\); redoing episodes 0-1$/],
+    ['a truncated rows.bin.gz', (d) => truncateHalf(join(parts(d), 'part-00000', 'rows.bin.gz')), /^discarded part-00000 \(rows\.bin\.gz truncated: \d+ of \d+ bytes\); redoing episodes 0-1$/],
+    ['a damaged rows.bin.gz of the right length', (d) => flipByte(join(parts(d), 'part-00001', 'rows.bin.gz')), /^discarded part-00001 \(rows\.bin\.gz unreadable\); redoing episodes 2-3$/],
     ['a missing episodes.json', (d) => rmSync(join(parts(d), 'part-00001', 'episodes.json')), /^discarded part-00001 \(episodes\.json missing\)/],
     ['a missing extras npz', (d) => rmSync(join(parts(d), 'part-00001', 'extras', 'episode_000003.npz')), /^discarded part-00001 \(extras\/episode_000003\.npz missing\)/],
     ['a gap in the part numbers', (d) => rmSync(join(parts(d), 'part-00000'), { recursive: true }), /^discarded part-00001 \(part-00000 is missing\); redoing episodes 2-3$/],
@@ -132,6 +140,23 @@ describe('lerobot: damaged checkpoint parts are discarded and redone', () => {
       expectSameFiles(dir, reference);
     });
   }
+
+  it('resumes parts that an earlier version staged with raw rows (rows.bin), notice-free', async () => {
+    const { dir, notices } = await resumeAfter(partial, 'lerobot', (d) => {
+      for (const part of ['part-00000', 'part-00001']) {
+        const gz = join(parts(d), part, 'rows.bin.gz');
+        const raw = gunzipSync(readFileSync(gz));
+        writeFileSync(join(parts(d), part, 'rows.bin'), raw);
+        rmSync(gz);
+        const manifest = JSON.parse(readFileSync(join(parts(d), part, 'manifest.json'), 'utf8')) as { files: Record<string, number> };
+        delete manifest.files['rows.bin.gz'];
+        manifest.files['rows.bin'] = raw.length;
+        writeFileSync(join(parts(d), part, 'manifest.json'), JSON.stringify(manifest));
+      }
+    });
+    expect(notices).toEqual([]);
+    expectSameFiles(dir, reference);
+  });
 
   it('repairs what a second writer left: a finished part beside its .tmp, and a committed part without its mp4', async () => {
     const { dir, notices } = await resumeAfter(partial, 'lerobot', (d) => {
