@@ -101,7 +101,8 @@ const truncateHalf = (file: string) => truncateSync(file, Math.floor(statSync(fi
 /** Flips one byte in the middle: same length, damaged content. */
 function flipByte(file: string): void {
   const bytes = readFileSync(file);
-  bytes[bytes.length >> 1] ^= 0xff;
+  const at = bytes.length >> 1;
+  bytes[at] = bytes[at]! ^ 0xff;
   writeFileSync(file, bytes);
 }
 /** Cuts the journal's last line in half: a run killed mid-append. */
