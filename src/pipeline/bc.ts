@@ -8,15 +8,14 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join, relative, isAbsolute } from 'node:path';
 import { TrajforgeError } from '../core/errors.js';
 import { sha256Hex } from '../core/hash.js';
-import type { DatasetMeta } from '../dataset/meta.js';
-import { datasetMeta, readLeRobotEpisodes } from '../export/lerobot/episodes.js';
+import type { Dataset } from '../dataset/open.js';
 import { writeFileAtomic } from '../output/atomic.js';
 import { checkFileOutput, escapeRegExp, preflightOutput, writeOutput, type OutputOptions } from '../output/folder.js';
 import { bcNormalisation, DEFAULT_BC_OPTIONS, runPolicyGraph, trainBc, type BcData, type BcOptions } from '../model/bc/train.js';
 import { actionMetrics, choiceAccuracy, type ActionMetrics } from '../model/label-metrics.js';
-import { modelActions, oneHotActions } from '../model/card.js';
+import { oneHotActions } from '../model/card.js';
 import { gatherRows } from '../model/transitions.js';
-import { splitEpisodes } from './model-data.js';
+import { openModelDataset, splitEpisodes, type ModelDatasetMeta } from './model-data.js';
 import { checkInt, checkNumber, resolveIn, stopwatch, type PipelineCallbacks, type StageProgress } from './progress.js';
 
 export const DEFAULT_BC_INPUT = 'observation.state';
@@ -70,7 +69,7 @@ export interface PolicyCard {
   input: { key: string; name: 'observation' | 'latent'; size: number; names: string[] };
   /** For a discrete set, one value per choice (`names` are the choices, `discrete` true): the policy picks the largest. */
   output: { name: 'action'; size: number; names: string[]; low: number[]; high: number[]; discrete?: true };
-  dataset: { path: string; episodes: number; train_episodes: number; heldout_episodes: number; train_rows: number; heldout_rows: number; source?: DatasetMeta['source'] };
+  dataset: { path: string; episodes: number; train_episodes: number; heldout_episodes: number; train_rows: number; heldout_rows: number; source?: ModelDatasetMeta['source'] };
   network: { hidden: number; layers: number; activation: 'relu' | 'tanh' };
   training: { steps: number; batch: number; learning_rate: number; seed: number; final_loss: number };
   /** Per action dimension, in the environment's units, from the exported graph; for a discrete set also how often the largest value is the choice taken. */
@@ -112,12 +111,19 @@ export async function trainBehaviourCloning(opts: BehaviourCloningOptions): Prom
   const target = outputTarget(opts, src);
 
   opts.onProgress?.({ stage: 'read', done: 0, total: 1, elapsed: elapsed() });
-  const meta = datasetMeta(src);
-  // A discrete set is fitted as one value per choice, the choice taken as its one-hot row (as the
-  // world model takes it); the exported policy's largest value is its choice (policy/onnx.ts).
-  const space = modelActions(meta.config.actions);
-  const input = inputFeature(meta, key, opts.dataset);
-  const read = await readRows(src, key, input.size, limit, space.discrete ? space.names.length : undefined);
+  // trajforge's datasets and other tools' LeRobot v3 datasets alike (their actions unbounded).
+  const opened = await openModelDataset(src);
+  const { meta, actions: space } = opened;
+  let input: { size: number; names: string[] };
+  let read: Awaited<ReturnType<typeof readRows>>;
+  try {
+    // A discrete set is fitted as one value per choice, the choice taken as its one-hot row (as the
+    // world model takes it); the exported policy's largest value is its choice (policy/onnx.ts).
+    input = inputFeature(meta, key, opts.dataset);
+    read = await readRows(opened.dataset, key, input.size, limit, space.discrete ? space.names.length : undefined);
+  } finally {
+    await opened.dataset.close();
+  }
   if (read.lengths.length < 2) throw new TrajforgeError('E_DATASET_INVALID', `${opts.dataset}: ${read.lengths.length} episode(s); bc needs at least 2 (one is held out)`, { file: src });
   opts.onProgress?.({ stage: 'read', done: 1, total: 1, elapsed: elapsed() });
 
@@ -125,8 +131,7 @@ export async function trainBehaviourCloning(opts: BehaviourCloningOptions): Prom
   const rowsOf = (episodes: number[]) => Int32Array.from(episodes.flatMap((e) => Array.from({ length: read.lengths[e]! }, (_, t) => read.starts[e]! + t)));
   const trainRows = rowsOf(split.train);
   const heldoutRows = rowsOf(split.heldout);
-  const box = { low: space.low, high: space.high };
-  const norm = bcNormalisation(read.data, trainRows, box);
+  const norm = bcNormalisation(read.data, trainRows, { low: space.low, high: space.high });
   const training = stopwatch();
   const inputName = key === DEFAULT_BC_INPUT ? 'observation' : 'latent';
   const trained = await trainBc(read.data, trainRows, norm, o, inputName, (r) => opts.onProgress?.({ stage: 'train', done: r.step, total: r.steps, elapsed: elapsed(), loss: r.loss }));
@@ -153,7 +158,7 @@ export async function trainBehaviourCloning(opts: BehaviourCloningOptions): Prom
     env_id: meta.envId,
     config_hash: meta.configHash,
     input: { key, name: inputName, size: read.data.inputs, names: input.names },
-    output: { name: 'action', size: read.data.actions, names: space.names, low: box.low, high: box.high, ...(space.discrete ? { discrete: true as const } : {}) },
+    output: { name: 'action', size: read.data.actions, names: space.names, low: space.low.map((v, k) => (Number.isFinite(v) ? v : norm.low[k]!)), high: space.high.map((v, k) => (Number.isFinite(v) ? v : norm.high[k]!)), ...(space.discrete ? { discrete: true as const } : {}) },
     dataset: {
       path: opts.dataset,
       episodes: read.lengths.length,
@@ -221,7 +226,7 @@ function isPolicyCard(file: string): boolean {
 }
 
 /** The input feature's width and names, or E_USAGE naming the features the dataset has. */
-function inputFeature(meta: DatasetMeta, key: string, shown: string): { size: number; names: string[] } {
+function inputFeature(meta: ModelDatasetMeta, key: string, shown: string): { size: number; names: string[] } {
   if (key === DEFAULT_BC_INPUT) return { size: meta.observationNames.length, names: meta.observationNames };
   const extra = (meta.extraFeatures ?? []).find((x) => x.key === key);
   if (!extra) {
@@ -232,12 +237,13 @@ function inputFeature(meta: DatasetMeta, key: string, shown: string): { size: nu
 }
 
 /** Every step's (input, action) row of the first `limit` episodes, episode by episode; no frames are decoded. */
-async function readRows(dir: string, key: string, inputs: number, limit: number | undefined, choices?: number): Promise<{ data: BcData; starts: number[]; lengths: number[] }> {
+async function readRows(dataset: Dataset, key: string, inputs: number, limit: number | undefined, choices?: number): Promise<{ data: BcData; starts: number[]; lengths: number[] }> {
+  const dir = dataset.dir;
   const xs: Float32Array[] = [];
   const ys: Float32Array[] = [];
   const lengths: number[] = [];
   let actions = 0;
-  for await (const ep of readLeRobotEpisodes(dir, { channels: [] })) {
+  for await (const ep of dataset.episodes({ channels: [] })) {
     if (limit !== undefined && lengths.length >= limit) break;
     const x = key === DEFAULT_BC_INPUT ? ep.obs : ep.extras?.find((e) => e.key === key)?.data;
     if (!x || x.length !== ep.length * inputs) throw new TrajforgeError('E_DATASET_INVALID', `${dir}: episode ${ep.episode} has ${x ? x.length / ep.length : 'no'} '${key}' values a step, meta/trajforge.json declares ${inputs}`, { file: dir });

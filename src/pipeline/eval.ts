@@ -1,6 +1,5 @@
 import { join } from 'node:path';
 import { TrajforgeError } from '../core/errors.js';
-import { datasetMeta } from '../export/lerobot/episodes.js';
 import { writeFileAtomic } from '../output/atomic.js';
 import { REPORT_ENTRIES, preflightOutput, writeOutput, type OutputOptions } from '../output/folder.js';
 import { checkModelTarget, datasetTarget, type ModelCard } from '../model/card.js';
@@ -13,7 +12,7 @@ import { readModelCard, readModelParts } from '../model/store.js';
 import { episodeRows, frameRows, varyingColumns } from '../model/transitions.js';
 import { encodePng } from '../render/png.js';
 import { reportCharts, reportJson, reportMarkdown, targets, type Target } from '../report/world-model-report.js';
-import { loadModelData, splitEpisodes } from './model-data.js';
+import { loadModelData, readModelDatasetMeta, splitEpisodes } from './model-data.js';
 import { checkInt, outputNotices, resolveIn, stopwatch, type PipelineCallbacks, type StageProgress } from './progress.js';
 
 /** State features that are object positions: names ending in .x / .y / .z. */
@@ -82,7 +81,7 @@ export async function evaluateWorldModel(opts: EvalOptions): Promise<EvalSummary
   if (asked !== undefined && asked !== context) throw new TrajforgeError('E_USAGE', `--context ${asked}: the model's encoder sees ${context} frame(s) per latent (model.json input.context), so predictions start from ${context} context frame(s); use --context ${context} or leave it out`);
   // Refused before anything is loaded or written: a report of a model on another
   // environment's data is meaningless and would replace the model's own report.
-  const { note } = checkModelTarget(card, datasetTarget(datasetMeta(resolveIn(opts.cwd, dataset)), dataset));
+  const { note } = checkModelTarget(card, datasetTarget(await readModelDatasetMeta(resolveIn(opts.cwd, dataset)), dataset));
   if (note) opts.onNotice?.(note, 'input');
   const session = await WorldModelSession.load(card, readModelParts(modelDir, card), { providers: opts.providers }, modelDir);
   let baseline: WorldModelSession | undefined;

@@ -1,6 +1,6 @@
 /** model.json of a freshly trained model: what its graphs expect, where it came from, how training ended. */
 import { sha256Hex } from '../core/hash.js';
-import { modelActions, type ModelCard } from '../model/card.js';
+import type { ModelCard } from '../model/card.js';
 import { cardParts, PART_NAMES, type PartName } from '../model/export.js';
 import type { TrainingLogEntry } from '../model/training-log.js';
 import type { ModelData } from './model-data.js';
@@ -41,7 +41,7 @@ export function buildModelCard(x: ModelCardInputs): ModelCard {
     off += x.parts[p].length;
   }
   const finite = (v: number) => (Number.isFinite(v) ? v : null);
-  const actions = modelActions(data.meta.config.actions);
+  const actions = data.actions;
   const final: Record<string, number> = {};
   // Only finite figures: a loss the model has no term for (no actions: no inverse) is left out, not null.
   for (const e of x.log) for (const [k, v] of Object.entries(e.parts)) if (Number.isFinite(v)) final[`${e.phase}.${k}`] = v;

@@ -2,7 +2,7 @@ import { mkdirSync, renameSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { TrajforgeError } from '../core/errors.js';
 import type { EpisodeData } from '../dataset/episode.js';
-import { datasetMeta, readLeRobotEpisodes } from '../export/lerobot/episodes.js';
+import { openModelDataset } from './model-data.js';
 import { readInfo } from '../export/lerobot/reader.js';
 import { checkFileOutput } from '../output/folder.js';
 import { removeOwn } from '../output/remove.js';
@@ -87,17 +87,20 @@ export async function predictEpisode(opts: PredictOptions): Promise<PredictSumma
   const dir = resolveIn(opts.cwd, dataset);
   const count = readInfo(dir).total_episodes;
   if (k >= count) throw new TrajforgeError('E_USAGE', `--episode ${k} is out of range: ${dataset} has ${count} episode(s) (0..${count - 1})`);
-  const meta = datasetMeta(dir);
-  const { note } = checkModelTarget(card, datasetTarget(meta, dataset));
-  if (note) opts.onNotice?.(note, 'input');
-
+  const { dataset: ds, meta, episodes } = await openModelDataset(dir);
   let episode: EpisodeData | undefined;
-  let i = 0;
-  for await (const ep of readLeRobotEpisodes(dir)) {
-    if (i++ === k) {
-      episode = ep;
-      break;
+  try {
+    const { note } = checkModelTarget(card, datasetTarget(meta, dataset));
+    if (note) opts.onNotice?.(note, 'input');
+    let i = 0;
+    for await (const ep of episodes()) {
+      if (i++ === k) {
+        episode = ep;
+        break;
+      }
     }
+  } finally {
+    await ds.close();
   }
   if (!episode) throw new TrajforgeError('E_DATASET_INVALID', `${dataset}: episode ${k} could not be read`);
   const T = episode.length;

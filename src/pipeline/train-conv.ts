@@ -18,7 +18,6 @@ import type { TrainingLogEntry } from '../model/training-log.js';
 import type { OnnxModelOptions } from '../model/onnx/runtime.js';
 import type { ModelData } from './model-data.js';
 import type { ModelShape } from './model-card.js';
-import { modelActions } from '../model/card.js';
 import type { PartName } from '../model/export.js';
 
 const STAGING = '.trajforge-train';
@@ -64,7 +63,7 @@ export interface ConvFit {
 export async function fitConv(x: ConvFitInputs): Promise<ConvFit> {
   const { data, split, options: o } = x;
   const t = data.transitions;
-  const actions = modelActions(data.meta.config.actions);
+  const actions = data.actions;
   const bounds = { low: Float32Array.from(actions.low), high: Float32Array.from(actions.high) };
   const d = await prepareConvData(t, split.train, bounds, o, x.onnx);
   const staging = join(x.dir, STAGING);

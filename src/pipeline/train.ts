@@ -5,7 +5,7 @@ import { MODEL_ENTRIES, openOutput, preflightOutput, writeOutput, type OutputOpt
 import { DEFAULT_CONV_OPTIONS, type ConvOptions } from '../model/conv/train.js';
 import { keypointLatentDims } from '../model/conv/network.js';
 import { fitConv } from './train-conv.js';
-import { modelActions, type ModelCard } from '../model/card.js';
+import type { ModelCard } from '../model/card.js';
 import { exportLatentModel } from '../model/keypoints/export.js';
 import { DEFAULT_LATENT_OPTIONS, trainLatentModel, type LatentModelOptions } from '../model/keypoints/train.js';
 import { exportLinearModel } from '../model/linear/export.js';
@@ -299,7 +299,7 @@ async function fitLinear(data: ModelData, split: Split, options: LatentModelOpti
 /** The learned model; `heartbeat` keeps the output's lock fresh between epochs (training is synchronous). */
 function fitLatent(data: ModelData, split: Split, options: LatentModelOptions, opts: TrainOptions, elapsed: () => number, heartbeat: () => void): Trained {
   const t = data.transitions;
-  const actions = modelActions(data.meta.config.actions);
+  const actions = data.actions;
   const bounds = { low: Float32Array.from(actions.low), high: Float32Array.from(actions.high) };
   const { model, log } = trainLatentModel(t, split.train, bounds, options, (e) => {
     heartbeat();

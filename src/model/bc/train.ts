@@ -62,6 +62,21 @@ export function bcNormalisation(d: BcData, rows: ArrayLike<number>, box: { low: 
   });
   const low = Float32Array.from({ length: A }, (_, k) => box.low[k]!);
   const high = Float32Array.from({ length: A }, (_, k) => box.high[k]!);
+  // An action without finite bounds (another tool's dataset declares none) is scaled and
+  // clipped by the range the training rows span, as the world model's actions are.
+  for (let k = 0; k < A; k++) {
+    if (Number.isFinite(low[k]!) && Number.isFinite(high[k]!)) continue;
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (let i = 0; i < rows.length; i++) {
+      const a = d.y[rows[i]! * A + k]!;
+      lo = Math.min(lo, a);
+      hi = Math.max(hi, a);
+    }
+    if (!(hi > lo)) [lo, hi] = Number.isFinite(lo) ? [lo - 1, lo + 1] : [-1, 1];
+    low[k] = lo;
+    high[k] = hi;
+  }
   return {
     mean: Float32Array.from(mean),
     std,

@@ -23,6 +23,7 @@ import { Renderer } from '../../../src/render/renderer.js';
 import { createEnv } from '../../../src/sim/env.js';
 import { cli, tmpDir } from '../../helpers/dataset.js';
 import { generateOptions } from '../../helpers/generate.js';
+import { FOREIGN_MOTORS, writeForeignDataset } from '../../helpers/lerobot-foreign.js';
 import { rejection } from '../../helpers/rejection.js';
 
 let root: string;
@@ -153,6 +154,25 @@ describe('trajforge bc', () => {
     expect((await rejection(trainBehaviourCloning({ dataset: 'reach', out: 'none', episodes: 1, cwd: root }))).message).toContain('--episodes must be an integer >= 2');
     expect(existsSync(join(root, 'none'))).toBe(false);
   });
+
+  it("fits another tool's LeRobot dataset: its state to its actions, which declare no bounds, so the training rows' range scales and clips them", async () => {
+    const fx = writeForeignDataset(join(root, 'so100_pick'), { lengths: [7, 9, 8, 6, 7], cameras: [{ name: 'front', width: 16, height: 16, codec: 'h264' }] });
+    const r = await trainBehaviourCloning({ dataset: fx.dir, out: 'so100-policy', steps: 300, hidden: 32, cwd: root });
+    expect(r.card).toMatchObject({ env_id: 'so100_follower', input: { key: 'observation.state', size: 6, names: FOREIGN_MOTORS }, dataset: { episodes: 5, train_episodes: 4, heldout_episodes: 1, train_rows: 7 + 9 + 8 + 6, heldout_rows: 7 } });
+    expect(r.card.output.names).toEqual(FOREIGN_MOTORS);
+    // The range of each action over the four training episodes, from the fixture's own values.
+    const train = fx.action.filter((_, e) => e % 5 !== 4).flat();
+    const column = (k: number) => train.filter((_, i) => i % 6 === k);
+    expect(r.card.output.low).toEqual(FOREIGN_MOTORS.map((_, k) => Math.min(...column(k))));
+    expect(r.card.output.high).toEqual(FOREIGN_MOTORS.map((_, k) => Math.max(...column(k))));
+    const all = Float32Array.from(fx.state.flat());
+    const acted = await runGraph(r.policy, 'observation', all, 6);
+    for (let i = 0; i < acted.length; i++) {
+      expect(acted[i]!).toBeGreaterThanOrEqual(r.card.output.low[i % 6]!);
+      expect(acted[i]!).toBeLessThanOrEqual(r.card.output.high[i % 6]!);
+    }
+    expect(r.card.metrics.heldout.mae.every((v) => Number.isFinite(v))).toBe(true);
+  }, 60_000);
 
   it('generate --policy onnx:<bc output> runs the learned policy and records its file and hash', async () => {
     const card = JSON.parse(readFileSync(join(root, 'policy', 'policy.json'), 'utf8')) as PolicyCard;

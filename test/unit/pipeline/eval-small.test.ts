@@ -7,10 +7,10 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadEnv } from '../../../src/config/load.js';
 import { validateEnvConfig } from '../../../src/config/parse.js';
-import { evaluateWorldModel, generateDataset, trainWorldModel } from '../../../src/pipeline/index.js';
+import { evaluateWorldModel, generateDataset, predictEpisode, trainWorldModel } from '../../../src/pipeline/index.js';
 import { tmpDir } from '../../helpers/dataset.js';
 import { generateOptions } from '../../helpers/generate.js';
-import { writeForeignDataset } from '../../helpers/lerobot-foreign.js';
+import { FOREIGN_MOTORS, writeForeignDataset } from '../../helpers/lerobot-foreign.js';
 import { rejection } from '../../helpers/rejection.js';
 
 let root: string;
@@ -47,10 +47,37 @@ describe('eval of a small dataset', () => {
 });
 
 describe("another tool's dataset", () => {
-  it('is refused by train naming its folder, with a hint to the commands that read it', async () => {
-    const fx = writeForeignDataset(join(root, 'so100_pick'));
-    const e = await rejection(trainWorldModel({ dataset: fx.dir, out: 'foreign-model', cwd: root }));
-    expect(e).toMatchObject({ code: 'E_DATASET_INVALID', message: `${fx.dir}: not written by trajforge (no meta/trajforge.json)` });
-    expect(e.details.hint).toMatch(/read by view, validate, inspect and label/);
+  it('trains, evaluates and predicts: actions by the names its info.json declares, unbounded (normalised by their range), its state as the state target', async () => {
+    const fx = writeForeignDataset(join(root, 'so100_pick'), { lengths: [7, 9, 8, 6, 7] });
+    const s = await trainWorldModel({ dataset: fx.dir, out: 'foreign-model', kind: 'conv', steps: 2, batch: 2, rollout: 2, depth: 4, latent: 24, hidden: 16, learnedKeypoints: 2, threads: 1, cwd: root });
+    const card = JSON.parse(readFileSync(join(root, 'foreign-model', 'model.json'), 'utf8')) as {
+      camera: string;
+      dataset: { env_id: string; config_hash: string; episodes: number; frames: number };
+      action: { names: string[]; low: (number | null)[]; high: (number | null)[] };
+      state: { names: string[] };
+    };
+    expect(s.card.id).toMatch(/^[0-9a-f]{16}$/);
+    expect(card.camera).toBe('front');
+    expect(card.dataset).toMatchObject({ env_id: 'so100_follower', episodes: 5, frames: 7 + 9 + 8 + 6 + 7 });
+    expect(card.dataset.config_hash).toMatch(/^[0-9a-f]{64}$/);
+    expect(card.action.names).toEqual(FOREIGN_MOTORS);
+    expect(card.action.low).toEqual(FOREIGN_MOTORS.map(() => null));
+    expect(card.action.high).toEqual(FOREIGN_MOTORS.map(() => null));
+    // Every state column varies in the fixture: all six are the state head's targets.
+    expect(card.state.names).toEqual(FOREIGN_MOTORS);
+
+    const notices: string[] = [];
+    const e = await evaluateWorldModel({ model: 'foreign-model', dataset: fx.dir, horizon: 3, cwd: root, onNotice: (line) => notices.push(line) });
+    expect(notices.filter((n) => /config differs/.test(n))).toEqual([]);
+    const report = JSON.parse(readFileSync(join(e.dir, 'report.json'), 'utf8')) as { inverse_r2: { per_dim: Record<string, number> } | Record<string, unknown>; open_loop: unknown };
+    expect(JSON.stringify(report.inverse_r2)).toContain('shoulder_pan');
+    const p = await predictEpisode({ model: 'foreign-model', dataset: fx.dir, episode: 1, cwd: root, out: 'foreign-predict.mp4' });
+    expect(p).toMatchObject({ episode: 1, contextFrame: 0, horizon: 8 });
+  }, 120_000);
+
+  it('is refused by a model of another environment, naming both', async () => {
+    const fx = writeForeignDataset(join(root, 'so100_other'), { lengths: [7, 9, 8, 6, 7] });
+    const e = await rejection(evaluateWorldModel({ model: 'model', dataset: fx.dir, cwd: root }));
+    expect(e).toMatchObject({ code: 'E_USAGE', message: `${fx.dir} is so100_follower, but the model was trained on PushCubeShort-v1; use a model trained on so100_follower (trajforge train) or data of PushCubeShort-v1` });
   }, 60_000);
 });
