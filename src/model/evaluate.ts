@@ -294,6 +294,9 @@ function spread<T>(items: readonly T[], max: number): T[] {
   return Array.from({ length: max }, (_, i) => items[Math.floor((i * items.length) / max)]!);
 }
 
+/** The unbiased HSIC estimator divides by (n − 1)(n − 2)(n − 3): fewer held-out frames leave it undefined (reported as n/a). */
+const CKA_UNBIASED_MIN_SAMPLES = 4;
+
 async function representation(model: LatentWorldModel, inputs: EvaluationInputs, zHeld: Float32Array, heldFrames: readonly number[]): Promise<ModelEvaluation['representation']> {
   const { t } = inputs;
   const L = model.latent;
@@ -333,7 +336,7 @@ async function representation(model: LatentWorldModel, inputs: EvaluationInputs,
   });
   const sm = standardise(pick(inputs.stateColumns, idx.map((i) => heldFrames[i]!)));
   const knn = Math.min(10, idx.length - 1);
-  return { probeR2, probeR2PerColumn, mutualKnn: knn >= 1 ? mutualKnnAlignment(zm, sm, knn) : Number.NaN, knn, cka: linearCka(zm, sm), ckaUnbiased: linearCkaUnbiased(zm, sm), samples: idx.length };
+  return { probeR2, probeR2PerColumn, mutualKnn: knn >= 1 ? mutualKnnAlignment(zm, sm, knn) : Number.NaN, knn, cka: linearCka(zm, sm), ckaUnbiased: idx.length >= CKA_UNBIASED_MIN_SAMPLES ? linearCkaUnbiased(zm, sm) : Number.NaN, samples: idx.length };
 }
 
 function standardise(x: Matrix): Matrix {

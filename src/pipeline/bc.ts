@@ -114,6 +114,10 @@ export async function trainBehaviourCloning(opts: BehaviourCloningOptions): Prom
   // trajforge's datasets and other tools' LeRobot v3 datasets alike (their actions unbounded).
   const opened = await openModelDataset(src);
   const { meta, actions: space } = opened;
+  if (space.names.length === 0) {
+    await opened.dataset.close();
+    throw new TrajforgeError('E_USAGE', `${opts.dataset} records no actions (no action feature, or an empty one), so there is nothing to clone`, { file: src });
+  }
   let input: { size: number; names: string[] };
   let read: Awaited<ReturnType<typeof readRows>>;
   try {

@@ -6,7 +6,7 @@ import { checkModelTarget, datasetTarget, type ModelCard } from '../model/card.j
 import { copyLastBaseline, evaluateWorldModel as evaluateModel, predictWindow, type EvaluationInputs } from '../model/evaluate.js';
 import { cardParts } from '../model/export.js';
 import { exportLinearModel } from '../model/linear/export.js';
-import { fitLinearOnnx, type LinearWorldModel } from '../model/linear/model.js';
+import { fitLinearOnnx, pcaComponentsFor, type LinearWorldModel } from '../model/linear/model.js';
 import { encoderContext, WorldModelSession } from '../model/session.js';
 import { readModelCard, readModelParts } from '../model/store.js';
 import { episodeRows, frameRows, varyingColumns } from '../model/transitions.js';
@@ -117,8 +117,7 @@ export async function evaluateWorldModel(opts: EvalOptions): Promise<EvalSummary
     const fitStart = performance.now();
     // The model's latent size, unless the training split holds too few frames for that many
     // principal components (a PCA of n frames has at most n − 1).
-    const fitFrames = Math.min(BASELINE_FIT_FRAMES, split.train.reduce((n, e) => n + t.lengths[e]! + 1, 0));
-    const baselineLatent = Math.max(1, Math.min(card.latent, fitFrames - 1));
+    const { components: baselineLatent, fitFrames } = pcaComponentsFor(t, split.train, card.latent, BASELINE_FIT_FRAMES);
     if (baselineLatent < card.latent) opts.onNotice?.(`the PCA baseline has ${baselineLatent} components, not the model's ${card.latent}: the training episodes hold ${fitFrames} frames`, 'input');
     const linear = await fitLinearOnnx(t, split.train, { latent: baselineLatent, seed: 0, maxFitFrames: BASELINE_FIT_FRAMES });
     const baselineFitSeconds = (performance.now() - fitStart) / 1000;

@@ -109,6 +109,10 @@ export async function loadModelData(dataset: string, cwd: string | undefined, op
     const episodes: EpisodeData[] = [];
     for await (const ep of read()) episodes.push(ep);
     if (episodes.length < 2) throw new TrajforgeError('E_MODEL_SHAPE', `${dataset}: ${episodes.length} episode(s); a world model needs at least 2 (one held out)`);
+    if (episodes.every((ep) => ep.length === 0)) {
+      const why = meta.writtenBy === 'trajforge' ? '' : " (another tool's LeRobot episode of T rows gives T - 1 steps: no frame follows its last action)";
+      throw new TrajforgeError('E_MODEL_SHAPE', `${dataset}: no episode has a step, a frame and the next${why}; a world model learns from steps`);
+    }
     const transitions = transitionsFromEpisodes(episodes, { camera: cam.name, downsample, ...(actions.discrete ? { choices: actions.names.length } : {}) });
     return { dir: ds.dir, meta, actions, episodes, transitions, camera: cam.name, downsample };
   } finally {

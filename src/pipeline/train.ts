@@ -9,7 +9,7 @@ import type { ModelCard } from '../model/card.js';
 import { exportLatentModel } from '../model/keypoints/export.js';
 import { DEFAULT_LATENT_OPTIONS, trainLatentModel, type LatentModelOptions } from '../model/keypoints/train.js';
 import { exportLinearModel } from '../model/linear/export.js';
-import { fitLinearOnnx } from '../model/linear/model.js';
+import { fitLinearOnnx, pcaComponentsFor } from '../model/linear/model.js';
 import type { TrainingLogEntry } from '../model/training-log.js';
 import { saveModel } from '../model/store.js';
 import { buildModelCard } from './model-card.js';
@@ -286,10 +286,15 @@ type Split = { train: number[]; heldout: number[] };
 type Trained = Pick<Parameters<typeof buildModelCard>[0], 'parts' | 'shape' | 'log'>;
 
 /** The PCA + bilinear-ridge baseline as a model directory: closed form, seconds. */
+/** Frames the linear model's PCA is fitted on at most (evenly spaced over the training episodes). */
+const LINEAR_FIT_FRAMES = 2000;
+
 async function fitLinear(data: ModelData, split: Split, options: LatentModelOptions, opts: TrainOptions, elapsed: () => number): Promise<Trained> {
   const t = data.transitions;
   opts.onProgress?.({ stage: 'fit', done: 0, total: 1, elapsed: elapsed() });
-  const linear = await fitLinearOnnx(t, split.train, { latent: options.latent, seed: options.seed, maxFitFrames: 2000 });
+  const { components, fitFrames } = pcaComponentsFor(t, split.train, options.latent, LINEAR_FIT_FRAMES);
+  if (components < options.latent) opts.onNotice?.(`latent ${components}, not ${options.latent}: the training episodes hold ${fitFrames} frames, and a PCA of n frames has at most n - 1 components`, 'input');
+  const linear = await fitLinearOnnx(t, split.train, { latent: components, seed: options.seed, maxFitFrames: LINEAR_FIT_FRAMES });
   const parts = exportLinearModel(linear.model, linear.heads, t.actions.cols);
   opts.onProgress?.({ stage: 'fit', done: 1, total: 1, elapsed: elapsed() });
   const shape = { kind: 'linear' as const, inputWidth: t.source.width, inputHeight: t.source.height, width: t.width, height: t.height, latent: linear.model.pca.components.rows, actionDim: t.actions.cols, state: { names: [], latent_dims: [], mean: [], std: [] } };

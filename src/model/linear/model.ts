@@ -51,6 +51,15 @@ function fitSample(frames: readonly number[], max = Infinity): number[] {
   return frames.filter((_, i) => i % stride === 0);
 }
 
+/**
+ * Components a PCA of the training episodes' frames can have: `wanted`, unless the frames it is
+ * fitted on (at most `maxFitFrames`, evenly spaced) are too few: n frames give at most n − 1.
+ */
+export function pcaComponentsFor(t: Transitions, trainEpisodes: readonly number[], wanted: number, maxFitFrames?: number): { components: number; fitFrames: number } {
+  const fitFrames = fitSample(episodeRows(t, trainEpisodes).frames, maxFitFrames).length;
+  return { components: Math.max(1, Math.min(wanted, fitFrames - 1, framePixels(t))), fitFrames };
+}
+
 function framePixels(t: Transitions): number {
   return t.width * t.height * 3;
 }

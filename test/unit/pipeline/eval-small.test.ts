@@ -2,18 +2,21 @@
  * eval on datasets smaller than its defaults assume: episodes shorter than the 10-step horizon,
  * and fewer training frames than the model has latent dims (the PCA baseline's components).
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadEnv } from '../../../src/config/load.js';
 import { validateEnvConfig } from '../../../src/config/parse.js';
 import { evaluateWorldModel, generateDataset, predictEpisode, trainWorldModel } from '../../../src/pipeline/index.js';
+import { trainBehaviourCloning } from '../../../src/pipeline/bc.js';
 import { tmpDir } from '../../helpers/dataset.js';
 import { generateOptions } from '../../helpers/generate.js';
 import { FOREIGN_MOTORS, writeForeignDataset } from '../../helpers/lerobot-foreign.js';
 import { rejection } from '../../helpers/rejection.js';
 
 let root: string;
+/** A conv model small enough to train in a second: these tests are about the data, not the fit. */
+const TINY = { kind: 'conv' as const, steps: 2, batch: 2, rollout: 2, depth: 4, latent: 24, hidden: 16, learnedKeypoints: 2, threads: 1 };
 
 beforeAll(async () => {
   root = tmpDir('tf-eval-small-');
@@ -79,5 +82,50 @@ describe("another tool's dataset", () => {
     const fx = writeForeignDataset(join(root, 'so100_other'), { lengths: [7, 9, 8, 6, 7] });
     const e = await rejection(evaluateWorldModel({ model: 'model', dataset: fx.dir, cwd: root }));
     expect(e).toMatchObject({ code: 'E_USAGE', message: `${fx.dir} is so100_follower, but the model was trained on PushCubeShort-v1; use a model trained on so100_follower (trajforge train) or data of PushCubeShort-v1` });
+  }, 60_000);
+
+  it('without an action or a state feature: trains and evaluates (no inverse, no state head); bc refuses, having nothing to clone', async () => {
+    const fx = writeForeignDataset(join(root, 'camera_only'), { lengths: [7, 9, 8, 6, 7], cameras: [{ name: 'front', width: 16, height: 16, codec: 'h264' }] });
+    const info = join(fx.dir, 'meta', 'info.json');
+    const declared = JSON.parse(readFileSync(info, 'utf8')) as { features: Record<string, unknown> };
+    delete declared.features.action;
+    delete declared.features['observation.state'];
+    writeFileSync(info, JSON.stringify(declared));
+    const s = await trainWorldModel({ dataset: fx.dir, out: 'camera-only-model', ...TINY, cwd: root });
+    expect(s.card.action.names).toEqual([]);
+    expect(s.card.state.names).toEqual([]);
+    const e = await evaluateWorldModel({ model: 'camera-only-model', dataset: fx.dir, horizon: 3, cwd: root });
+    const report = JSON.parse(readFileSync(join(e.dir, 'report.json'), 'utf8')) as { inverse_r2: { model: unknown } };
+    expect(report.inverse_r2.model).toBeNull();
+    const b = await rejection(trainBehaviourCloning({ dataset: fx.dir, out: 'camera-only-policy', cwd: root }));
+    expect(b).toMatchObject({ code: 'E_USAGE', message: `${fx.dir} records no actions (no action feature, or an empty one), so there is nothing to clone` });
+    expect(existsSync(join(root, 'camera-only-policy'))).toBe(false);
+  }, 120_000);
+
+  it('of one-row episodes is refused by train: no frame follows any action', async () => {
+    const fx = writeForeignDataset(join(root, 'one_row'), { lengths: [1, 1, 1], cameras: [{ name: 'front', width: 16, height: 16, codec: 'h264' }] });
+    const e = await rejection(trainWorldModel({ dataset: fx.dir, out: 'one-row-model', ...TINY, cwd: root }));
+    expect(e).toMatchObject({ code: 'E_MODEL_SHAPE', message: `${fx.dir}: no episode has a step, a frame and the next (another tool's LeRobot episode of T rows gives T - 1 steps: no frame follows its last action); a world model learns from steps` });
+    expect(existsSync(join(root, 'one-row-model'))).toBe(false);
+  }, 60_000);
+});
+
+describe('the smallest datasets', () => {
+  it('eval of one-step held-out episodes reports the unbiased CKA as n/a (it needs 4 frames) instead of failing', async () => {
+    const fx = writeForeignDataset(join(root, 'two_rows'), { lengths: [2, 3, 2, 3, 2], cameras: [{ name: 'front', width: 16, height: 16, codec: 'h264' }] });
+    await trainWorldModel({ dataset: fx.dir, out: 'two-row-model', ...TINY, cwd: root });
+    const e = await evaluateWorldModel({ model: 'two-row-model', dataset: fx.dir, cwd: root });
+    const report = JSON.parse(readFileSync(join(e.dir, 'report.json'), 'utf8')) as { representation: { model: { samples: number; ckaUnbiased: number | null; cka: number } } };
+    expect(report.representation.model.samples).toBe(2);
+    expect(report.representation.model.ckaUnbiased).toBeNull();
+    expect(Number.isFinite(report.representation.model.cka)).toBe(true);
+    expect(readFileSync(join(e.dir, 'report.md'), 'utf8')).toMatch(/\| world model \| [^|]+ \| [^|]+ \| [^|]+ \| n\/a \|/);
+  }, 120_000);
+
+  it('train --arch linear keeps one component fewer than the frames it fits, saying so', async () => {
+    const notices: string[] = [];
+    const s = await trainWorldModel({ dataset: 'data', out: 'linear-small', kind: 'linear', cwd: root, onNotice: (line) => notices.push(line) });
+    expect(s.card.latent).toBe(19);
+    expect(notices).toContain('latent 19, not 128: the training episodes hold 20 frames, and a PCA of n frames has at most n - 1 components');
   }, 60_000);
 });
