@@ -113,7 +113,8 @@ async function lerobot(dir: string): Promise<FormatInfo> {
   const successes = episodes.filter((e) => e.success === true).length;
   const feature = (k: string) => info.features[k] as { shape?: number[]; names?: unknown } | undefined;
   const width = (k: string) => Number(feature(k)?.shape?.[0] ?? 0);
-  const videoKeys = Object.entries(info.features).filter(([, f]) => (f as { dtype?: string }).dtype === 'video');
+  // Frames of other tools' datasets: video features, and image features (a PNG per row).
+  const frameKeys = Object.entries(info.features).filter(([, f]) => ['video', 'image'].includes((f as { dtype?: string }).dtype ?? ''));
   return {
     format: 'lerobot',
     dir,
@@ -126,7 +127,7 @@ async function lerobot(dir: string): Promise<FormatInfo> {
     fps: info.fps,
     observation: side ? box(side.observation_names) : feature('observation.state') ? `Box(${width('observation.state')})` : null,
     action: side ? (side.discrete ? `Discrete (${side.action_names?.join(', ')})` : box(side.action_names)) : feature('action') ? `Box(${width('action')})` : null,
-    cameras: side ? cams(side) : videoKeys.map(([k, f]) => `${k} ${(f as { shape?: number[] }).shape?.join('x') ?? ''}`.trim()),
+    cameras: side ? cams(side) : frameKeys.map(([k, f]) => `${k} ${(f as { shape?: number[] }).shape?.join('x') ?? ''}${(f as { dtype?: string }).dtype === 'image' ? ' (images)' : ''}`.trim()),
     source: side ? sourceOf(side) : null,
     bytes: dirBytes(dir),
   };

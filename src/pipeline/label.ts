@@ -321,7 +321,11 @@ async function findSources(opts: LabelOptions, input: string, card: ModelCard, f
 /** One source per episode of a LeRobot dataset's camera: its video file and time range. */
 async function lerobotSources(dir: string, camera: string | null, card: ModelCard, fps: number): Promise<Source[]> {
   const layout = await foreignLayout(dir);
-  const cams = layout.cameras;
+  const cams = layout.cameras.filter((c) => c.stored === 'video');
+  const images = layout.cameras.filter((c) => c.stored === 'image');
+  if (cams.length === 0 && images.length > 0) {
+    throw new TrajforgeError('E_USAGE', `${dir} stores its frames as images in its data files (${images.map((c) => c.key).join(', ')}), not as video; label reads video: write those frames to an mp4 (ffmpeg) and label the file`);
+  }
   const pick = camera !== null ? cams.find((c) => c.key === camera || c.name === camera) : (cams.find((c) => c.name === card.camera) ?? (cams.length === 1 ? cams[0] : undefined));
   if (!pick) {
     const have = cams.map((c) => c.key).join(', ') || 'none';

@@ -16,7 +16,7 @@ import { VideoStreams } from '../export/lerobot/episodes.js';
 import { auxKey, videoKey, type Feature } from '../export/lerobot/format.js';
 import { dataFiles, readEpisodesMeta, readInfo, type LeRobotInfo, type Row } from '../export/lerobot/reader.js';
 import { depthToRgb, flowToRgb, normalsToRgb, segmentationToRgb } from '../render/colorize.js';
-import { declaredNames } from '../export/lerobot/foreign.js';
+import { declaredNames, imageCellRgb } from '../export/lerobot/foreign.js';
 import type { Channel } from '../render/renderer.js';
 
 export type AuxChannel = Exclude<Channel, 'rgb'>;
@@ -30,8 +30,10 @@ export const MAX_SERIES_DIMS = 64;
 
 export interface ViewCamera {
   name: string;
-  /** The video feature's key (observation.images.<name>), or null when only aux channels are stored. */
+  /** The rgb feature's key (observation.images.<name>), or null when only aux channels are stored. */
   videoKey: string | null;
+  /** Where the rgb frames are: the dataset's videos, or (another tool's `image` feature) a PNG per row of the data files. */
+  stored: 'video' | 'image';
   width: number;
   height: number;
   /** The aux channels the dataset stores for this camera (drawn as false-colour overlays). */
@@ -288,8 +290,9 @@ export class ViewData {
     }
     const features = lerobot.features;
     const cameras: ViewCamera[] = info.cameras.map((c) => {
-      const video = info.writtenBy === 'trajforge' ? (c.channels.includes('rgb') ? videoKey(c.name) : null) : (Object.keys(features).find((k) => features[k]!.dtype === 'video' && k.replace(/^observation\.images\./, '') === c.name) ?? null);
-      return { name: c.name, videoKey: video, width: c.width, height: c.height, overlays: AUX_CHANNELS.filter((ch) => auxKey(c.name, ch) in features) };
+      const video = info.writtenBy === 'trajforge' ? (c.channels.includes('rgb') ? videoKey(c.name) : null) : (Object.keys(features).find((k) => (features[k]!.dtype === 'video' || features[k]!.dtype === 'image') && k.replace(/^observation\.images\./, '') === c.name) ?? null);
+      const stored = video !== null && features[video]?.dtype === 'image' ? ('image' as const) : ('video' as const);
+      return { name: c.name, videoKey: video, stored, width: c.width, height: c.height, overlays: AUX_CHANNELS.filter((ch) => auxKey(c.name, ch) in features) };
     });
     const auxKeys = new Set(cameras.flatMap((c) => c.overlays.map((ch) => auxKey(c.name, ch))));
     const series: SeriesFeature[] = Object.entries(features)
@@ -324,7 +327,7 @@ export class ViewData {
   }
 
   /** Rows [from, from + count) of the data files (global row indices), only `columns`. */
-  async rows(from: number, count: number, columns: string[]): Promise<Row[]> {
+  async rows(from: number, count: number, columns: string[], options: { binary?: boolean } = {}): Promise<Row[]> {
     const out: Row[] = [];
     for (const f of this.files) {
       const lo = Math.max(from, f.start);
@@ -333,7 +336,7 @@ export class ViewData {
       const present = columns.filter((c) => f.columns.includes(c));
       try {
         const file = await asyncBufferFromFile(f.file);
-        const rows = present.length === 0 ? Array.from({ length: hi - lo }, () => ({})) : ((await parquetReadObjects({ file, compressors, metadata: f.meta, columns: present, rowStart: lo - f.start, rowEnd: hi - f.start })) as Row[]);
+        const rows = present.length === 0 ? Array.from({ length: hi - lo }, () => ({})) : ((await parquetReadObjects({ file, compressors, metadata: f.meta, columns: present, rowStart: lo - f.start, rowEnd: hi - f.start, ...(options.binary ? { utf8: false } : {}) })) as Row[]);
         if (rows.length !== hi - lo) throw new Error(`${rows.length} rows read where ${hi - lo} were expected`);
         out.push(...rows);
       } catch (e) {
@@ -545,6 +548,13 @@ export class ViewData {
     const W = this.framesPerWindow(camera);
     return this.frameCache.get(`rgb/${index}/${camera}/${w}`, () => this.decodes.run(async () => {
       const length = Math.max(0, Math.min(W, num(em.length) - w * W));
+      if (cam.stored === 'image') {
+        const rows = length === 0 ? [] : await this.rows(num(em.dataset_from_index) + w * W, length, [key], { binary: true });
+        const frameBytes = cam.width * cam.height * 3;
+        const data = new Uint8Array(length * frameBytes);
+        rows.forEach((r, i) => data.set(imageCellRgb(this.dir, r[key], { where: `${this.dir}: episode ${index} frame ${w * W + i}: column ${key}`, file: this.dir }, cam), i * frameBytes));
+        return { width: cam.width, height: cam.height, length, data };
+      }
       const fromKey = `videos/${key}/from_timestamp`;
       const start = Number(em[fromKey]);
       if (!Number.isFinite(start) || start < 0) {

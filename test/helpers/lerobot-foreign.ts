@@ -11,6 +11,9 @@
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import * as arrow from 'apache-arrow';
+import * as pw from 'parquet-wasm';
+import { PNG } from 'pngjs';
 import { parquetBytes, type ColumnDef } from '../../src/dataset/parquet.js';
 import { ffmpegPath } from '../../src/video/ffmpeg.js';
 
@@ -68,7 +71,13 @@ export function decodeAll(file: string): Buffer {
 
 const opt = (name: string, dtype: ColumnDef['dtype'], form: ColumnDef['form'] = 'scalar'): ColumnDef => ({ name, dtype, form, nullable: true });
 
-export function writeForeignDataset(dir: string, options: { lengths?: number[]; fps?: number; cameras?: ForeignCameraSpec[]; omitEpisodeColumns?: string[] } = {}): ForeignFixture {
+/**
+ * `imageCameras`: cameras stored as LeRobot's `image` features (HF's Image struct {bytes: PNG,
+ * path} in the data parquet, as `datasets` writes it); the data file is then written by Arrow and
+ * parquet-wasm (the Rust writer) and the PNGs by pngjs, neither of which trajforge reads with.
+ */
+export function writeForeignDataset(dir: string, options: { lengths?: number[]; fps?: number; cameras?: ForeignCameraSpec[]; imageCameras?: { name: string; width: number; height: number }[]; omitEpisodeColumns?: string[] } = {}): ForeignFixture {
+  const imageCameras = options.imageCameras ?? [];
   const fps = options.fps ?? 10;
   const lengths = options.lengths ?? [7, 9];
   const cameras = options.cameras ?? [
@@ -97,6 +106,7 @@ export function writeForeignDataset(dir: string, options: { lengths?: number[]; 
       action: { dtype: 'float32', shape: [6], names: { motors: FOREIGN_MOTORS } },
       'observation.state': { dtype: 'float32', shape: [6], names: { motors: FOREIGN_MOTORS } },
       ...Object.fromEntries(cameras.map((c) => [`observation.images.${c.name}`, { dtype: 'video', shape: [c.height, c.width, 3], names: ['height', 'width', 'channels'], info: infoBlock(c) }])),
+      ...Object.fromEntries(imageCameras.map((c) => [`observation.images.${c.name}`, { dtype: 'image', shape: [c.height, c.width, 3], names: ['height', 'width', 'channel'] }])),
       timestamp: { dtype: 'float32', shape: [1], names: null },
       frame_index: { dtype: 'int64', shape: [1], names: null },
       episode_index: { dtype: 'int64', shape: [1], names: null },
@@ -131,7 +141,9 @@ export function writeForeignDataset(dir: string, options: { lengths?: number[]; 
     action.push(a);
   });
   const dataColumns: ColumnDef[] = [opt('observation.state', 'float32', 'list'), opt('action', 'float32', 'list'), opt('timestamp', 'float32'), opt('frame_index', 'int64'), opt('episode_index', 'int64'), opt('index', 'int64'), opt('task_index', 'int64')];
-  writeFileSync(join(dir, 'data', 'chunk-000', 'file-000.parquet'), parquetBytes({ columns: dataColumns, data: cols }, total, [{ key: 'huggingface', value: JSON.stringify({ info: { features: {} } }) }]));
+  const dataFile = join(dir, 'data', 'chunk-000', 'file-000.parquet');
+  if (imageCameras.length === 0) writeFileSync(dataFile, parquetBytes({ columns: dataColumns, data: cols }, total, [{ key: 'huggingface', value: JSON.stringify({ info: { features: {} } }) }]));
+  else writeFileSync(dataFile, arrowDataFile(cols, imageCameras, total));
 
   // One mp4 per camera holding every episode, back to back.
   for (const c of cameras) encode(join(dir, 'videos', `observation.images.${c.name}`, 'chunk-000', 'file-000.mp4'), c, fps, total);
@@ -207,4 +219,24 @@ export function writeForeignDataset(dir: string, options: { lengths?: number[]; 
   };
   writeFileSync(join(dir, 'meta', 'stats.json'), JSON.stringify(stats, null, 4));
   return { dir, fps, lengths, cameras, motors: FOREIGN_MOTORS, state, action, tasks };
+}
+
+/** The data parquet with image columns, written by Arrow + parquet-wasm, the PNGs by pngjs. */
+function arrowDataFile(cols: Record<string, unknown[]>, imageCameras: { name: string; width: number; height: number }[], total: number): Uint8Array {
+  const floats = (rows: unknown[]) => arrow.vectorFromArray(rows as number[][], new arrow.List(new arrow.Field('item', new arrow.Float32(), true)));
+  const image = new arrow.Struct([new arrow.Field('bytes', new arrow.Binary(), true), new arrow.Field('path', new arrow.Utf8(), true)]);
+  const png = (width: number, height: number, k: number): Uint8Array => {
+    const rgb = foreignFrame(width, height, k);
+    const p = new PNG({ width, height });
+    for (let i = 0; i < width * height; i++) p.data.set([rgb[i * 3]!, rgb[i * 3 + 1]!, rgb[i * 3 + 2]!, 255], i * 4);
+    return new Uint8Array(PNG.sync.write(p, { colorType: 2 }));
+  };
+  const table = new arrow.Table({
+    'observation.state': floats(cols['observation.state']!),
+    action: floats(cols.action!),
+    timestamp: arrow.vectorFromArray(cols.timestamp as number[], new arrow.Float32()),
+    ...Object.fromEntries(['frame_index', 'episode_index', 'index', 'task_index'].map((k) => [k, arrow.vectorFromArray(cols[k] as bigint[], new arrow.Int64())])),
+    ...Object.fromEntries(imageCameras.map((c) => [`observation.images.${c.name}`, arrow.vectorFromArray(Array.from({ length: total }, (_, k) => ({ bytes: png(c.width, c.height, k), path: null })), image)])),
+  });
+  return pw.writeParquet(pw.Table.fromIPCStream(arrow.tableToIPC(table, 'stream')));
 }

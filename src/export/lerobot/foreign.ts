@@ -5,16 +5,19 @@
  * observation, body and camera tracks) is left empty.
  */
 import { basename, join } from 'node:path';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { TrajforgeError } from '../../core/errors.js';
 import type { ChannelFrames, EpisodeData } from '../../dataset/episode.js';
 import { VideoStreams } from './episodes.js';
 import type { Feature } from './format.js';
-import { dataFiles, readEpisodesMeta, readInfo, readParquetRows, RowCursor, type LeRobotInfo, type Row } from './reader.js';
+import { dataFiles, readEpisodesMeta, readInfo, readParquetColumns, readParquetRows, RowCursor, type LeRobotInfo, type Row } from './reader.js';
+import { decodePngRgb } from '../../render/png.js';
 
 export interface ForeignCamera {
-  /** The video feature's key, e.g. observation.images.top. */
+  /** The feature's key, e.g. observation.images.top. */
   key: string;
+  /** `video`: frames in the dataset's mp4 files; `image`: one PNG per row in the data parquet (HF's Image struct {bytes, path}). */
+  stored: 'video' | 'image';
   /** The key without its `observation.images.` prefix. */
   name: string;
   width: number;
@@ -45,13 +48,13 @@ export function declaredNames(f: Feature, size: number): string[] | null {
   return Array.isArray(list) && list.length === size && list.every((n) => typeof n === 'string') ? (list as string[]) : null;
 }
 
-/** Height and width of a video feature: shape in the order its names give (LeRobot writes [height, width, channels]). */
+/** Height and width of a video or image feature: shape in the order its names give (LeRobot writes [height, width, channels]). */
 function videoSize(key: string, f: Feature): { width: number; height: number } {
   const shape = (f.shape ?? []).map(Number);
   const names = Array.isArray(f.names) ? (f.names as unknown[]).map(String) : ['height', 'width', 'channels'];
   const h = shape[names.indexOf('height')];
   const w = shape[names.indexOf('width')];
-  if (!(h! > 0 && w! > 0)) throw new TrajforgeError('E_DATASET_INVALID', `meta/info.json: video feature ${key} has shape ${JSON.stringify(f.shape)} and names ${JSON.stringify(f.names)}; expected [height, width, channels]`);
+  if (!(h! > 0 && w! > 0)) throw new TrajforgeError('E_DATASET_INVALID', `meta/info.json: ${f.dtype} feature ${key} has shape ${JSON.stringify(f.shape)} and names ${JSON.stringify(f.names)}; expected [height, width, channels]`);
   return { width: w!, height: h! };
 }
 
@@ -59,8 +62,8 @@ export async function foreignLayout(dir: string): Promise<ForeignLayout> {
   const info = readInfo(dir);
   const features = info.features;
   const cameras = Object.entries(features)
-    .filter(([, f]) => f.dtype === 'video')
-    .map(([key, f]) => ({ key, name: key.replace(/^observation\.images\./, ''), ...videoSize(key, f) }));
+    .filter(([, f]) => f.dtype === 'video' || f.dtype === 'image')
+    .map(([key, f]) => ({ key, stored: f.dtype as ForeignCamera['stored'], name: key.replace(/^observation\.images\./, ''), ...videoSize(key, f) }));
   let instruction = '';
   const tasks = join(dir, 'meta', 'tasks.parquet');
   if (existsSync(tasks)) {
@@ -75,7 +78,10 @@ export async function foreignLayout(dir: string): Promise<ForeignLayout> {
 export async function* readForeignEpisodes(dir: string, layout: ForeignLayout, withFrames: boolean): AsyncGenerator<EpisodeData> {
   const D = layout.observationNames.length;
   const A = layout.actionNames.length;
-  const rows = new RowCursor(dataFiles(dir), dir);
+  // Image columns are read only when their frames are wanted: they are most of a data file.
+  const images = new Set(layout.cameras.filter((c) => c.stored === 'image').map((c) => c.key));
+  const skipped = withFrames ? new Set<string>() : images;
+  const rows = new RowCursor(dataFiles(dir), dir, (file) => (skipped.size > 0 ? readParquetColumns(file).map((c) => c.name).filter((c) => !skipped.has(c)) : undefined), { binary: images.size > 0 });
   const videos = new VideoStreams(dir, layout.info.fps);
   const vector = (row: Row, key: string, width: number, e: number): ArrayLike<number> => {
     const v = row[key];
@@ -96,7 +102,8 @@ export async function* readForeignEpisodes(dir: string, layout: ForeignLayout, w
       });
       const frames: ChannelFrames[] = [];
       for (const cam of withFrames ? layout.cameras : []) {
-        frames.push({ camera: cam.name, channel: 'rgb', width: cam.width, height: cam.height, data: await videos.frames(cam.key, em, cam.width * cam.height * 3, T) });
+        const data = cam.stored === 'video' ? await videos.frames(cam.key, em, cam.width * cam.height * 3, T) : imageFrames(dir, rows.currentFile, cam, r, e);
+        frames.push({ camera: cam.name, channel: 'rgb', width: cam.width, height: cam.height, data });
       }
       const flag = (key: string) => Uint8Array.from(r, (row) => (row[key] ? 1 : 0));
       yield {
@@ -125,4 +132,37 @@ export async function* readForeignEpisodes(dir: string, layout: ForeignLayout, w
   } finally {
     videos.close();
   }
+}
+
+/**
+ * An image feature's frames of one episode: each row's PNG decoded to rgb at the size info.json
+ * declares (see imageCellRgb).
+ */
+function imageFrames(dir: string, file: string, cam: ForeignCamera, rows: readonly Row[], episode: number): Uint8Array {
+  const size = cam.width * cam.height * 3;
+  const out = new Uint8Array(rows.length * size);
+  rows.forEach((row, t) => out.set(imageCellRgb(dir, row[cam.key], { where: `${file} (episode ${episode}, frame ${t}): column ${cam.key}`, file }, cam), t * size));
+  return out;
+}
+
+/**
+ * One cell of an image feature (HF's Image struct: its PNG `bytes`, or the file its `path` names,
+ * relative to the dataset) as rgb of the declared size; a coded error naming `at.where` otherwise.
+ * The cell must have been read with binary columns as bytes (readParquetRows' `binary`).
+ */
+export function imageCellRgb(dir: string, cell: unknown, at: { where: string; file: string }, size: { width: number; height: number }): Uint8Array {
+  const v = cell as { bytes?: unknown; path?: unknown } | null | undefined;
+  let bytes: Uint8Array | null = v?.bytes instanceof Uint8Array ? v.bytes : null;
+  if (!bytes && typeof v?.path === 'string' && v.path !== '' && existsSync(join(dir, v.path))) bytes = new Uint8Array(readFileSync(join(dir, v.path)));
+  if (!bytes) throw new TrajforgeError('E_DATASET_INVALID', `${at.where} holds no image bytes (nor a path to an image file in the dataset)`, { file: at.file });
+  let image: ReturnType<typeof decodePngRgb>;
+  try {
+    image = decodePngRgb(bytes);
+  } catch (e) {
+    throw new TrajforgeError('E_DATASET_INVALID', `${at.where} is not a PNG image trajforge can read (${(e as Error).message}); LeRobot writes PNG`, { file: at.file });
+  }
+  if (image.width !== size.width || image.height !== size.height) {
+    throw new TrajforgeError('E_DATASET_INVALID', `${at.where} is ${image.width}x${image.height}; meta/info.json declares ${size.width}x${size.height}`, { file: at.file });
+  }
+  return image.data;
 }

@@ -73,8 +73,10 @@ function unreadableParquet(file: string, e: unknown): TrajforgeError {
 }
 
 /** Every row of a parquet file as an object; `columns` limits which are decoded (default: all). */
-export async function readParquetRows(file: string, columns?: readonly string[]): Promise<Row[]> {
-  return parquet(file, async (buffer) => (await parquetReadObjects({ file: buffer, compressors, ...(columns ? { columns: [...columns] } : {}) })) as Row[]);
+export async function readParquetRows(file: string, columns?: readonly string[], options: { binary?: boolean } = {}): Promise<Row[]> {
+  // `binary`: byte-array columns without a string annotation (an image's PNG bytes) stay bytes
+  // instead of being decoded as UTF-8 text, which would corrupt them.
+  return parquet(file, async (buffer) => (await parquetReadObjects({ file: buffer, compressors, ...(columns ? { columns: [...columns] } : {}), ...(options.binary ? { utf8: false } : {}) })) as Row[]);
 }
 
 /** The footer metadata of a parquet file. */
@@ -373,6 +375,7 @@ export class RowCursor {
     private readonly files: string[],
     private readonly dir: string,
     private readonly columns: (file: string) => readonly string[] | undefined = () => undefined,
+    private readonly options: { binary?: boolean } = {},
   ) {}
   /** The data file the last row taken came from (the dataset folder before the first take). */
   get currentFile(): string {
@@ -391,7 +394,7 @@ export class RowCursor {
           throw new TrajforgeError('E_DATASET_INVALID', `${this.dir}: ${last} ends at row ${this.start}, but meta/episodes needs row ${want}; a data file is missing or truncated: regenerate the dataset or restore it`, { file: this.dir });
         }
         const file = this.files[this.file]!;
-        this.rows = await readParquetRows(file, this.columns(file));
+        this.rows = await readParquetRows(file, this.columns(file), this.options);
       }
       out.push(this.rows[want - this.start]!);
     }

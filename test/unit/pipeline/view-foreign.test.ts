@@ -33,8 +33,8 @@ describe('trajforge view on a LeRobot v3 dataset another tool wrote', () => {
       { index: 1, length: 9, seed: null, success: null, return: null, task: fx.tasks[1] },
     ]);
     expect(sum.cameras).toEqual([
-      { name: 'front', videoKey: 'observation.images.front', width: 48, height: 32, overlays: [] },
-      { name: 'wrist', videoKey: 'observation.images.wrist', width: 32, height: 24, overlays: [] },
+      { name: 'front', videoKey: 'observation.images.front', stored: 'video', width: 48, height: 32, overlays: [] },
+      { name: 'wrist', videoKey: 'observation.images.wrist', stored: 'video', width: 32, height: 24, overlays: [] },
     ]);
     expect(sum.series).toEqual([
       { feature: 'observation.state', group: 'state', names: fx.motors },

@@ -55,7 +55,7 @@ describe('trajforge view: the API', () => {
     expect(sum.episodes.map((e) => [e.index, e.length, e.seed, e.success])).toEqual(episodes.map((e, i) => [i, e.length, e.seed, e.success[e.length - 1] === 1]));
     sum.episodes.forEach((row, i) => expect(row.return).toBeCloseTo(episodes[i]!.rewards.reduce((a, b) => a + b, 0), 3));
     expect(sum.episodes[0]!.task).toBe('Push the red cube onto the green goal.');
-    expect(sum.cameras).toEqual([{ name: 'top', videoKey: 'observation.images.top', width: 24, height: 20, overlays: ['depth', 'segmentation'] }]);
+    expect(sum.cameras).toEqual([{ name: 'top', videoKey: 'observation.images.top', stored: 'video', width: 24, height: 20, overlays: ['depth', 'segmentation'] }]);
     expect(sum.series.map((x) => [x.feature, x.group])).toEqual([
       ['observation.state', 'state'],
       ['action', 'action'],
