@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { Rng } from '../../../src/core/rng.js';
-import { matrix, times, transposeTimes } from '../../../src/model/linalg.js';
+import { gram, matrix, times, transposeTimes } from '../../../src/model/linalg.js';
 import { fitPca, fitPcaOnnx, OnnxProducts, pcaProject, pcaProjectOnnx, pcaReconstruct, symmetricEigen, type Pca } from '../../../src/model/pca.js';
 import { lowRankData, randomMatrix } from '../../helpers/matrices.js';
 
@@ -132,5 +132,26 @@ describe('PCA with the wide products in onnxruntime (float32)', () => {
   it('rejects k outside [1, min(n-1, D)] and data of the wrong size', async () => {
     await expect(fitOnnx(120, 0)).rejects.toThrow(/min\(n-1, D\) = 119/);
     await expect(fitPcaOnnx(new Float32Array(10), 3, 4, 1, products)).rejects.toThrow(/3x4 needs 12 values, got 10/);
+  });
+});
+
+describe('gram', () => {
+  it('is aᵀa entry by entry, straight from the definition: tiles and four-row groups with remainders, zeros, symmetry', () => {
+    const rng = new Rng(5);
+    // 131 columns: two full 64-column tiles and a partial one; 1,031 rows: four 256-row blocks, a partial one, and a remainder of 3 below a group of four.
+    const a = randomMatrix(rng, 1031, 131);
+    for (let i = 0; i < a.data.length; i += 11) a.data[i] = 0;
+    const g = gram(a);
+    let worst = 0;
+    for (let i = 0; i < 131; i++) {
+      for (let j = 0; j < 131; j++) {
+        let s = 0;
+        for (let r = 0; r < 1031; r++) s += a.data[r * 131 + i]! * a.data[r * 131 + j]!;
+        worst = Math.max(worst, Math.abs(g.data[i * 131 + j]! - s) / Math.max(1, Math.abs(s)));
+      }
+    }
+    expect(worst).toBeLessThan(1e-12);
+    for (let i = 0; i < 131; i++) for (let j = 0; j < i; j++) expect(g.data[i * 131 + j]).toBe(g.data[j * 131 + i]);
+    expect(gram(matrix(0, 3)).data).toEqual(new Float64Array(9));
   });
 });
