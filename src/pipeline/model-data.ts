@@ -23,6 +23,7 @@ export interface ModelData {
   meta: ModelDatasetMeta;
   /** The model's action space: the config's bounds or choices; another tool's actions are unbounded (the data's range normalises them). */
   actions: ModelActions;
+  /** The episodes read, without their frames (the transitions hold the camera's, at the model's input size). */
   episodes: EpisodeData[];
   transitions: Transitions;
   camera: string;
@@ -106,15 +107,19 @@ export async function loadModelData(dataset: string, cwd: string | undefined, op
       throw new TrajforgeError('E_USAGE', `${dataset}: no rgb camera${opts.camera ? ` named '${opts.camera}'` : ''} (cameras: ${meta.cameras.map((c) => c.name).join(', ') || 'none'})`);
     }
     const downsample = opts.downsample ?? defaultDownsample(cam.width, cam.height);
+    // Only the model's camera's frames are kept while reading (another camera's would double
+    // the memory of a two-camera dataset), and none once the transitions hold their copy.
     const episodes: EpisodeData[] = [];
-    for await (const ep of read()) episodes.push(ep);
+    const own = (frames: EpisodeData['frames']) => frames.filter((f) => f.camera === cam.name && f.channel === 'rgb');
+    for await (const ep of read()) episodes.push({ ...ep, frames: own(ep.frames), finalFrames: own(ep.finalFrames) });
     if (episodes.length < 2) throw new TrajforgeError('E_MODEL_SHAPE', `${dataset}: ${episodes.length} episode(s); a world model needs at least 2 (one held out)`);
     if (episodes.every((ep) => ep.length === 0)) {
       const why = meta.writtenBy === 'trajforge' ? '' : " (another tool's LeRobot episode of T rows gives T - 1 steps: no frame follows its last action)";
       throw new TrajforgeError('E_MODEL_SHAPE', `${dataset}: no episode has a step, a frame and the next${why}; a world model learns from steps`);
     }
     const transitions = transitionsFromEpisodes(episodes, { camera: cam.name, downsample, ...(actions.discrete ? { choices: actions.names.length } : {}) });
-    return { dir: ds.dir, meta, actions, episodes, transitions, camera: cam.name, downsample };
+    const withoutFrames = episodes.map((ep) => ({ ...ep, frames: [], finalFrames: [] }));
+    return { dir: ds.dir, meta, actions, episodes: withoutFrames, transitions, camera: cam.name, downsample };
   } finally {
     await ds.close();
   }
