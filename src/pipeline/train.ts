@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { TrajforgeError } from '../core/errors.js';
 import { writeFileAtomic } from '../output/atomic.js';
 import { MODEL_ENTRIES, openOutput, preflightOutput, writeOutput, type OutputOptions } from '../output/folder.js';
-import { DEFAULT_CONV_OPTIONS, type ConvOptions } from '../model/conv/train.js';
+import { DEFAULT_CONV_OPTIONS, DEFAULT_GLOBAL_LATENT, type ConvOptions } from '../model/conv/train.js';
 import { keypointLatentDims } from '../model/conv/network.js';
 import { fitConv } from './train-conv.js';
 import type { ModelCard } from '../model/card.js';
@@ -186,8 +186,11 @@ function refuseOtherFamilysOptions(opts: TrainOptions, kind: WorldModelKind): vo
 async function trainConv(opts: TrainOptions): Promise<TrainSummary> {
   const elapsed = stopwatch();
   const D = DEFAULT_CONV_OPTIONS;
+  const keypoints = checkInt(opts.learnedKeypoints ?? D.keypoints, 'learned-keypoints', 0);
+  const context = checkInt(opts.context ?? D.context, 'context', 1);
   const options: ConvOptions = {
-    latent: checkInt(opts.latent ?? D.latent, 'latent', 2),
+    // By default the keypoints' dims plus the bottleneck's: --learned-keypoints alone keeps the rest of z.
+    latent: checkInt(opts.latent ?? DEFAULT_GLOBAL_LATENT + keypointLatentDims(keypoints, context), 'latent', 2),
     hidden: checkInt(opts.hidden ?? D.hidden, 'hidden', 4),
     depth: checkInt(opts.depth ?? D.depth, 'depth', 1),
     batch: checkInt(opts.batch ?? D.batch, 'batch', 1),
@@ -196,8 +199,8 @@ async function trainConv(opts: TrainOptions): Promise<TrainSummary> {
     learningRate: checkNumber(opts.learningRate ?? D.learningRate, 'lr'),
     stateWeight: checkNumber(opts.stateWeight ?? D.stateWeight, 'state-weight'),
     coords: D.coords,
-    keypoints: checkInt(opts.learnedKeypoints ?? D.keypoints, 'learned-keypoints', 0),
-    context: checkInt(opts.context ?? D.context, 'context', 1),
+    keypoints,
+    context,
     decoderMaps: opts.keypointMaps === undefined ? D.decoderMaps : opts.keypointMaps ? 1 : 0,
     seed: checkInt(opts.seed ?? 0, 'seed', 0),
   };

@@ -12,7 +12,7 @@ import { TrajforgeError } from '../../core/errors.js';
 import { deriveSeed, Rng } from '../../core/rng.js';
 import { OnnxModel, onnxBackend, type InputTensor, type OnnxModelOptions, type OnnxOutput } from '../onnx/runtime.js';
 import { varyingColumns, type Transitions } from '../transitions.js';
-import { initialParams, paramSpecs, type ConvShape, type ParamSpec } from './network.js';
+import { initialParams, keypointLatentDims, paramSpecs, type ConvShape, type ParamSpec } from './network.js';
 import { ADAM, adamGraph, DEFAULT_LOSS_WEIGHTS, trainGraph, type LossName, type LossWeights } from './train-graph.js';
 import { resizeFrames, workingSize } from './resize.js';
 
@@ -45,7 +45,9 @@ export interface ConvOptions {
  * learn twice the horizon that eval and dream roll out (PushCube 38.6 -> 42.4 % below copy-last at
  * 10 steps, Reach 35.2 -> 38.7 %, StackCube 21.9 -> 23.6 %; README, world-model table).
  */
-export const DEFAULT_CONV_OPTIONS: ConvOptions = { latent: 96, hidden: 256, depth: 16, batch: 8, rollout: 8, steps: 2000, learningRate: 6e-4, stateWeight: 10, coords: 1, keypoints: 16, context: 2, decoderMaps: 1, seed: 0 };
+/** Latent dims the dense bottleneck gives beside the keypoints' (globalLatent): the default latent is these plus the keypoints'. */
+export const DEFAULT_GLOBAL_LATENT = 32;
+export const DEFAULT_CONV_OPTIONS: ConvOptions = { latent: DEFAULT_GLOBAL_LATENT + keypointLatentDims(32, 2), hidden: 256, depth: 16, batch: 8, rollout: 8, steps: 2000, learningRate: 6e-4, stateWeight: 10, coords: 1, keypoints: 32, context: 2, decoderMaps: 1, seed: 0 };
 
 export interface ActionNormalisation {
   center: Float32Array;
