@@ -198,6 +198,23 @@ export function gatherRows(src: ArrayLike<number>, cols: number, rows: ArrayLike
   return out;
 }
 
+/**
+ * The range column `column` spans over `rows` of a row-major array with `cols` columns; a single
+ * value v gives [v − 1, v + 1] and no rows [−1, 1], so the range always scales (actions without
+ * finite bounds are normalised by it).
+ */
+export function columnRange(values: ArrayLike<number>, cols: number, rows: ArrayLike<number>, column: number): [number, number] {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (let i = 0; i < rows.length; i++) {
+    const v = values[rows[i]! * cols + column]!;
+    lo = Math.min(lo, v);
+    hi = Math.max(hi, v);
+  }
+  if (hi > lo) return [lo, hi];
+  return Number.isFinite(lo) ? [lo - 1, lo + 1] : [-1, 1];
+}
+
 /** State columns whose value changes over the given frame rows (range above 1e-6). */
 export function varyingColumns(states: Matrix, rows: readonly number[]): number[] {
   const out: number[] = [];

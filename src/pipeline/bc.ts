@@ -114,13 +114,10 @@ export async function trainBehaviourCloning(opts: BehaviourCloningOptions): Prom
   // trajforge's datasets and other tools' LeRobot v3 datasets alike (their actions unbounded).
   const opened = await openModelDataset(src);
   const { meta, actions: space } = opened;
-  if (space.names.length === 0) {
-    await opened.dataset.close();
-    throw new TrajforgeError('E_USAGE', `${opts.dataset} records no actions (no action feature, or an empty one), so there is nothing to clone`, { file: src });
-  }
   let input: { size: number; names: string[] };
   let read: Awaited<ReturnType<typeof readRows>>;
   try {
+    if (space.names.length === 0) throw new TrajforgeError('E_USAGE', `${opts.dataset} records no actions (no action feature, or an empty one), so there is nothing to clone`, { file: src });
     // A discrete set is fitted as one value per choice, the choice taken as its one-hot row (as the
     // world model takes it); the exported policy's largest value is its choice (policy/onnx.ts).
     input = inputFeature(meta, key, opts.dataset);

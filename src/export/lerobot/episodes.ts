@@ -6,7 +6,7 @@ import type { ChannelFrames, EpisodeData } from '../../dataset/episode.js';
 import { FrameStream } from '../../video/decode.js';
 import { auxKey, DEFAULT_LAYOUT, videoKey, videoPath } from './format.js';
 import { ExtrasReader } from './extras-files.js';
-import { dataFiles, readEpisodesMeta, readInfo, readJson, readJsonLines, readParquetColumns, RowCursor, type Row } from './reader.js';
+import { dataFiles, readEpisodesMeta, readInfo, readJson, readJsonLines, columnsWithout, RowCursor, type Row } from './reader.js';
 import { sourceFromJson, type sourceJson } from '../../dataset/extras.js';
 import { z } from 'zod';
 import type { DatasetMeta } from '../../dataset/meta.js';
@@ -123,7 +123,7 @@ async function* readEpisodes(dir: string, options: { channels?: readonly Channel
   const sidecar = readJsonLines(sidecarFile);
   const extrasReader = new ExtrasReader(dir, all.run?.layout?.chunksSize ?? DEFAULT_LAYOUT.chunksSize);
   const episodes = await readEpisodesMeta(dir);
-  const cursor = new RowCursor(dataFiles(dir), dir, (file) => (skipped.size > 0 ? readParquetColumns(file).map((c) => c.name).filter((c) => !skipped.has(c)) : undefined));
+  const cursor = new RowCursor(dataFiles(dir), dir, columnsWithout(skipped));
   const videos = new VideoStreams(dir, info.fps);
   try {
     for (const [e, em] of episodes.entries()) {

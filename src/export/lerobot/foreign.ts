@@ -10,7 +10,7 @@ import { TrajforgeError } from '../../core/errors.js';
 import type { ChannelFrames, EpisodeData } from '../../dataset/episode.js';
 import { VideoStreams } from './episodes.js';
 import type { Feature } from './format.js';
-import { dataFiles, readEpisodesMeta, readInfo, readParquetColumns, readParquetRows, RowCursor, type LeRobotInfo, type Row } from './reader.js';
+import { columnsWithout, dataFiles, readEpisodesMeta, readInfo, readParquetRows, RowCursor, type LeRobotInfo, type Row } from './reader.js';
 import { decodePngRgb } from '../../render/png.js';
 
 export interface ForeignCamera {
@@ -80,8 +80,7 @@ export async function* readForeignEpisodes(dir: string, layout: ForeignLayout, w
   const A = layout.actionNames.length;
   // Image columns are read only when their frames are wanted: they are most of a data file.
   const images = new Set(layout.cameras.filter((c) => c.stored === 'image').map((c) => c.key));
-  const skipped = withFrames ? new Set<string>() : images;
-  const rows = new RowCursor(dataFiles(dir), dir, (file) => (skipped.size > 0 ? readParquetColumns(file).map((c) => c.name).filter((c) => !skipped.has(c)) : undefined), { binary: images.size > 0 });
+  const rows = new RowCursor(dataFiles(dir), dir, columnsWithout(withFrames ? new Set() : images), { binary: images.size > 0 });
   const videos = new VideoStreams(dir, layout.info.fps);
   const vector = (row: Row, key: string, width: number, e: number): ArrayLike<number> => {
     const v = row[key];

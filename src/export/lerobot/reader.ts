@@ -365,6 +365,11 @@ function isList(v: unknown): boolean {
   return Array.isArray(v) || ArrayBuffer.isView(v);
 }
 
+/** RowCursor's `columns`: every column of a data file but `skipped` (all, read as they come, when none is skipped). */
+export function columnsWithout(skipped: ReadonlySet<string>): (file: string) => string[] | undefined {
+  return (file) => (skipped.size > 0 ? readParquetColumns(file).map((c) => c.name).filter((c) => !skipped.has(c)) : undefined);
+}
+
 /** Sequential access to the rows of a dataset's data files, one file in memory at a time. */
 export class RowCursor {
   private file = -1;

@@ -9,6 +9,7 @@ import { deriveSeed, Rng } from '../../core/rng.js';
 import { createMlp } from '../nn.js';
 import { OnnxModel } from '../onnx/runtime.js';
 import { bcParams, bcPolicyGraph, bcTrainGraph, type BcNormalisation, type BcShape } from './graph.js';
+import { columnRange } from '../transitions.js';
 
 export interface BcOptions {
   /** Width of each hidden layer. */
@@ -65,17 +66,7 @@ export function bcNormalisation(d: BcData, rows: ArrayLike<number>, box: { low: 
   // An action without finite bounds (another tool's dataset declares none) is scaled and
   // clipped by the range the training rows span, as the world model's actions are.
   for (let k = 0; k < A; k++) {
-    if (Number.isFinite(low[k]!) && Number.isFinite(high[k]!)) continue;
-    let lo = Infinity;
-    let hi = -Infinity;
-    for (let i = 0; i < rows.length; i++) {
-      const a = d.y[rows[i]! * A + k]!;
-      lo = Math.min(lo, a);
-      hi = Math.max(hi, a);
-    }
-    if (!(hi > lo)) [lo, hi] = Number.isFinite(lo) ? [lo - 1, lo + 1] : [-1, 1];
-    low[k] = lo;
-    high[k] = hi;
+    if (!Number.isFinite(low[k]!) || !Number.isFinite(high[k]!)) [low[k], high[k]] = columnRange(d.y, A, rows, k);
   }
   return {
     mean: Float32Array.from(mean),

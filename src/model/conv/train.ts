@@ -11,7 +11,7 @@
 import { TrajforgeError } from '../../core/errors.js';
 import { deriveSeed, Rng } from '../../core/rng.js';
 import { OnnxModel, onnxBackend, type InputTensor, type OnnxModelOptions, type OnnxOutput } from '../onnx/runtime.js';
-import { varyingColumns, type Transitions } from '../transitions.js';
+import { columnRange, varyingColumns, type Transitions } from '../transitions.js';
 import { initialParams, keypointLatentDims, paramSpecs, type ConvShape, type ParamSpec } from './network.js';
 import { ADAM, adamGraph, DEFAULT_LOSS_WEIGHTS, trainGraph, type LossName, type LossWeights } from './train-graph.js';
 import { resizeFrames, workingSize } from './resize.js';
@@ -47,7 +47,9 @@ export interface ConvOptions {
  */
 /** Latent dims the dense bottleneck gives beside the keypoints' (globalLatent): the default latent is these plus the keypoints'. */
 export const DEFAULT_GLOBAL_LATENT = 32;
-export const DEFAULT_CONV_OPTIONS: ConvOptions = { latent: DEFAULT_GLOBAL_LATENT + keypointLatentDims(32, 2), hidden: 256, depth: 16, batch: 8, rollout: 8, steps: 2000, learningRate: 6e-4, stateWeight: 10, coords: 1, keypoints: 32, context: 2, decoderMaps: 1, seed: 0 };
+const DEFAULT_KEYPOINTS = 32;
+const DEFAULT_CONTEXT = 2;
+export const DEFAULT_CONV_OPTIONS: ConvOptions = { latent: DEFAULT_GLOBAL_LATENT + keypointLatentDims(DEFAULT_KEYPOINTS, DEFAULT_CONTEXT), hidden: 256, depth: 16, batch: 8, rollout: 8, steps: 2000, learningRate: 6e-4, stateWeight: 10, coords: 1, keypoints: DEFAULT_KEYPOINTS, context: DEFAULT_CONTEXT, decoderMaps: 1, seed: 0 };
 
 export interface ActionNormalisation {
   center: Float32Array;
@@ -94,8 +96,8 @@ export async function prepareConvData(t: Transitions, trainEpisodes: readonly nu
   const windows: number[] = [];
   for (const e of trainEpisodes) for (let s = 0; s + K <= t.lengths[e]!; s++) windows.push(t.frameStarts[e]! + s, t.actionStarts[e]! + s, t.frameStarts[e]! + Math.max(0, s - 1));
 
-  const action = actionNormalisation(t, trainEpisodes, bounds);
   const actionRows = trainEpisodes.flatMap((e) => Array.from({ length: t.lengths[e]! }, (_, i) => t.actionStarts[e]! + i));
+  const action = actionNormalisation(t, actionRows, bounds);
   let mean = 0;
   for (const r of actionRows) mean += t.rewards[r]!;
   mean /= Math.max(1, actionRows.length);
@@ -163,25 +165,14 @@ export function pixelImportance(frames: Uint8Array, size: { width: number; heigh
 }
 
 /** Actions to [-1, 1]: by the actuators' bounds where finite, else by the data's range. */
-function actionNormalisation(t: Transitions, episodes: readonly number[], bounds: { low: Float32Array; high: Float32Array }): ActionNormalisation {
+function actionNormalisation(t: Transitions, actionRows: readonly number[], bounds: { low: Float32Array; high: Float32Array }): ActionNormalisation {
   const A = t.actions.cols;
   const center = new Float32Array(A);
   const scale = new Float32Array(A);
   for (let j = 0; j < A; j++) {
     let lo = bounds.low[j]!;
     let hi = bounds.high[j]!;
-    if (!Number.isFinite(lo) || !Number.isFinite(hi) || hi <= lo) {
-      lo = Infinity;
-      hi = -Infinity;
-      for (const e of episodes) {
-        for (let i = 0; i < t.lengths[e]!; i++) {
-          const a = t.actions.data[(t.actionStarts[e]! + i) * A + j]!;
-          lo = Math.min(lo, a);
-          hi = Math.max(hi, a);
-        }
-      }
-      if (!(hi > lo)) [lo, hi] = [lo - 1, lo + 1];
-    }
+    if (!Number.isFinite(lo) || !Number.isFinite(hi) || hi <= lo) [lo, hi] = columnRange(t.actions.data, A, actionRows, j);
     center[j] = (lo + hi) / 2;
     scale[j] = (hi - lo) / 2;
   }
