@@ -3,6 +3,7 @@
  * Physics: environment steps/s and physics substeps/s per shipped environment, single thread,
  * random actions, resets excluded from the timing.
  */
+import { availableParallelism } from 'node:os';
 import { listEnvironments, loadEnv } from '../src/config/load.js';
 import { mergeConfig, validateEnvConfig, type ResolvedEnv } from '../src/config/parse.js';
 import { Rng } from '../src/core/rng.js';
@@ -271,6 +272,13 @@ async function modelBench(): Promise<void> {
   const lengths = Array.from({ length: n / 64 }, () => 64);
   await time('encoder', 'frames', 'target >= 3,000; sequences of 64', () => session.encodeSequences(frames, lengths));
   await time('encoder pairs', 'frames', 'each with its own predecessor frame', () => session.encode(frames, n, frames));
+  // What label runs: the encoder in one-thread worker sessions, one per core, fed rgb bytes.
+  const { SessionPool } = await import('../src/parallel/session-pool.js');
+  const workers = Math.min(8, availableParallelism());
+  const pooled = await WorldModelSession.load(card as never, readModelParts(modelDir, card as never), { encoderWorkers: { count: workers, start: (b, c, o) => SessionPool.start(b, c, o, 'encoder worker') } });
+  const rgb = Uint8Array.from(frames, (v) => Math.round(v * 255));
+  await time('encoder pool', 'frames', `sequences of 64 as rgb bytes, ${workers} one-thread workers`, () => pooled.encodeSequences(rgb, lengths));
+  await pooled.release();
   await time('decoder', 'frames', 'residual decoding needs one per step', () => session.decode(z, n));
   await time('dynamics', 'states', 'target >= 200,000', () => session.step(z, actions, n));
   await time('inverse', 'pairs', '', () => session.inverse(z, z, n));

@@ -78,7 +78,7 @@ export const labelCommand: Command = {
     io.out(`labelled ${s.sources} source(s) with model ${s.modelId} -> ${values.out} (${s.format})\n`);
     io.out(`  episodes      ${s.episodes} of up to ${s.episodeLength} steps, ${s.frames} steps (${s.sourceFrames} frames at ${s.fps} fps, ${s.width}x${s.height})\n`);
     io.out(`  confidence    mean ${s.meanConfidence.toFixed(3)} (0.5 = a one-step latent residual of ${s.confidenceScale.value.toExponential(2)}, from the ${s.confidenceScale.from === 'card' ? "model's training loss" : "median of the first batch: the card has no training residual"})\n`);
-    io.out(`  throughput    ${Math.round(s.framesPerSecond)} frames/s including decoding (${s.seconds.toFixed(1)} s: decoding waits ${s.decodeSeconds.toFixed(1)} s, model ${s.modelSeconds.toFixed(1)} s)\n`);
+    io.out(`  throughput    ${Math.round(s.framesPerSecond)} frames/s including decoding (${s.seconds.toFixed(1)} s: waiting ${s.decodeSeconds.toFixed(1)} s for decoding, ${s.modelSeconds.toFixed(1)} s for the model)\n`);
     if (s.skipped.length > 0) {
       io.out(`  skipped       ${s.skipped.length} source(s):\n`);
       for (const k of s.skipped) io.out(`    ${k.file}: ${k.reason}\n`);

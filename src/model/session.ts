@@ -5,32 +5,61 @@
 import { TrajforgeError } from '../core/errors.js';
 import type { ModelCard } from './card.js';
 import { decoderBytesFragment, PART_NAMES, PREVIOUS_INDEX, type PartName } from './export.js';
-import { OnnxModel, type OnnxModelOptions } from './onnx/runtime.js';
+import { OnnxModel, type GraphRunner, type OnnxModelOptions } from './onnx/runtime.js';
 import { unitFrames, unitInto } from './transitions.js';
 
 /**
  * Rows per onnxruntime call: large enough to amortise call overhead, small enough for cache. The
- * sprite decoder's intermediates stay in cache at 64 rows (58k frames/s there, 45k at 256); the
- * conv encoder's full-resolution ones at 16 to 64 on one thread (1,470 frames/s against 1,080 at
- * 256 and 910 at 2,048); 64 keeps two threads busy (label's model time 5.6 s against 6.5 at 16).
+ * sprite decoder's intermediates stay in cache at 64 rows (58k frames/s there, 45k at 256).
  */
 const CHUNK: Record<PartName, number> = { encoder: 64, decoder: 64, dynamics: 256, inverse: 256 };
+
+/**
+ * Rows per call of the conv model's encoder and decoder on one thread. Its full-resolution
+ * keypoint maps (512 KB a frame at 32 keypoints) stay in the cores' caches at a few frames a
+ * call: the encoder runs 2,370 frames/s at 8 against 2,030 at 16 and 1,590 at 64 (PushCube's
+ * model, one thread; each call also encodes its first frame's predecessor, one row in 9 at 8),
+ * the decoder 2,650 at 8 against 2,380 at 64. One session on several threads needs larger calls
+ * to keep its threads busy (label's model time 5.6 s at 64 against 6.5 at 16 on two).
+ */
+const CONV_CHUNK_ONE_THREAD = 8;
+
+/** Rows per call of `part` for a session on `threads` onnxruntime threads. */
+function chunkRows(card: ModelCard, part: PartName, threads: number): number {
+  return card.kind === 'conv' && threads <= 1 && (part === 'encoder' || part === 'decoder') ? CONV_CHUNK_ONE_THREAD : CHUNK[part];
+}
+
+/** What loading a world model takes besides onnxruntime's options. */
+export interface WorldModelSessionOptions extends OnnxModelOptions {
+  /**
+   * Runs the encoder in `count` worker threads (one onnxruntime thread each; see
+   * parallel/session-pool.ts, whose SessionPool.start is the usual `start`): its chunks then run
+   * side by side. Absent: the encoder runs on the calling thread.
+   */
+  readonly encoderWorkers?: { count: number; start: (bytes: Uint8Array, count: number, onnx: OnnxModelOptions) => Promise<GraphRunner> };
+}
 
 export class WorldModelSession {
   /** The decoder with a bytes output appended (decoderBytesFragment), loaded on first use. */
   private decoderBytes?: OnnxModel;
   /** How the encoder takes each frame's predecessor: not at all (context 1), by row (previous_index), or as pixels (previous: models of an earlier release). */
   private readonly predecessors: 'none' | 'index' | 'frames';
+  /** Rows per call of each part (see chunkRows). */
+  private readonly chunks: Record<PartName, number>;
 
   private constructor(
     readonly card: ModelCard,
     private readonly parts: Record<PartName, OnnxModel>,
+    /** Runs the encoder: parts.encoder, or a pool of workers (WorldModelSessionOptions.encoderWorkers). */
+    private readonly encoderRunner: GraphRunner,
     /** decoder.onnx as loaded, extended into decoderBytes on first use. */
     private readonly decoderGraph: Uint8Array,
     private readonly options: OnnxModelOptions,
   ) {
     const names = card.parts.encoder.inputs.map((i) => i.name);
     this.predecessors = names.includes(PREVIOUS_INDEX) ? 'index' : names.includes('previous') ? 'frames' : 'none';
+    const threads = options.threads ?? 1;
+    this.chunks = { encoder: chunkRows(card, 'encoder', encoderRunner === parts.encoder ? threads : 1), decoder: chunkRows(card, 'decoder', threads), dynamics: CHUNK.dynamics, inverse: CHUNK.inverse };
   }
 
   /**
@@ -38,8 +67,10 @@ export class WorldModelSession {
    * the inputs and outputs its card declares: a damaged file or a card edited by hand is refused
    * here, naming the file, rather than failing later inside onnxruntime.
    */
-  static async load(card: ModelCard, bytes: Record<PartName, Uint8Array>, options: OnnxModelOptions = {}, dir?: string): Promise<WorldModelSession> {
+  static async load(card: ModelCard, bytes: Record<PartName, Uint8Array>, sessionOptions: WorldModelSessionOptions = {}, dir?: string): Promise<WorldModelSession> {
+    const { encoderWorkers, ...options } = sessionOptions;
     const parts = {} as Record<PartName, OnnxModel>;
+    let encoderRunner: GraphRunner | undefined;
     try {
       for (const p of PART_NAMES) {
         const file = dir ? `${dir}/${card.parts[p].file}` : card.parts[p].file;
@@ -53,11 +84,12 @@ export class WorldModelSession {
         }
         checkSignature(parts[p], card.parts[p], file);
       }
+      encoderRunner = encoderWorkers && encoderWorkers.count > 0 ? await encoderWorkers.start(bytes.encoder, encoderWorkers.count, options) : parts.encoder;
     } catch (e) {
       for (const m of Object.values(parts)) await m.release();
       throw e;
     }
-    return new WorldModelSession(card, parts, bytes.decoder, options);
+    return new WorldModelSession(card, parts, encoderRunner, bytes.decoder, options);
   }
 
   get latent(): number {
@@ -106,7 +138,7 @@ export class WorldModelSession {
   }
 
   private batched(part: PartName, n: number, inputs: [string, Float32Array, number[]][], outputs: [string, number][]): Promise<Float32Array[]> {
-    return this.chunked(this.parts[part], n, inputs, outputs, floats, (length) => new Float32Array(length), CHUNK[part]);
+    return this.chunked(this.parts[part], n, inputs, outputs, floats, (length) => new Float32Array(length), this.chunks[part]);
   }
 
   /** Frames per encoder input (model.json input.context): 2 when z holds velocities. */
@@ -120,6 +152,11 @@ export class WorldModelSession {
    * Frames are floats in [0, 1] or rgb bytes (see encodeSequences).
    */
   async encode(frames: EncoderFrames, n: number, previous?: EncoderFrames): Promise<Float32Array> {
+    // One batch holds one kind of value: bytes beside floats are scaled first.
+    if (previous !== undefined && frames instanceof Uint8Array !== previous instanceof Uint8Array) {
+      frames = asFloats(frames);
+      previous = asFloats(previous);
+    }
     if (this.predecessors === 'index') {
       const per = this.framePixels;
       // A lone pair is two rows: the frame's predecessor is row n + i, itself its own predecessor.
@@ -167,10 +204,15 @@ export class WorldModelSession {
     const { height, width } = this.card.input;
     const per = this.framePixels;
     const L = this.latent;
-    const chunk = CHUNK.encoder;
+    const chunk = this.chunks.encoder;
+    const runner = this.encoderRunner;
     const z = new Float32Array(n * L);
-    const batch = new Float32Array(2 * chunk * per);
-    const index = new BigInt64Array(2 * chunk);
+    // Rgb bytes go in as bytes: the runner scales them, in its own thread when it is a worker.
+    const bytes = n > 0 && row(0) instanceof Uint8Array;
+    const alloc = (length: number) => (bytes ? new Uint8Array(length) : new Float32Array(length));
+    // Side by side, every call in flight needs its own input (a worker takes its buffers).
+    const shared = runner.concurrency === 1 ? { batch: alloc(2 * chunk * per), index: new BigInt64Array(2 * chunk) } : null;
+    const inFlight: Promise<void>[] = [];
     for (let from = 0; from < n; from += chunk) {
       const m = Math.min(chunk, n - from);
       /** Predecessors outside the chunk -> their row in the batch, after the chunk's own. */
@@ -180,18 +222,29 @@ export class WorldModelSession {
         if (!extra.has(p)) extra.set(p, m + extra.size);
         return extra.get(p)!;
       };
-      for (let i = from; i < from + m; i++) {
-        index[i - from] = BigInt(localRow(predecessor(i)));
-        copyFrame(row(i), batch, (i - from) * per);
+      const indices = Array.from({ length: m }, (_, k) => localRow(predecessor(from + k)));
+      const rows = m + extra.size;
+      const batch = shared ? shared.batch.subarray(0, rows * per) : alloc(rows * per);
+      const index = shared ? shared.index.subarray(0, rows) : new BigInt64Array(rows);
+      for (let k = 0; k < m; k++) {
+        index[k] = BigInt(indices[k]!);
+        copyFrame(row(from + k), batch, k * per);
       }
       for (const [p, local] of extra) {
         index[local] = BigInt(local);
         copyFrame(row(p), batch, local * per);
       }
-      const rows = m + extra.size;
-      const out = await this.parts.encoder.run({ frames: { data: batch.subarray(0, rows * per), dims: [rows, height, width, 3] }, [PREVIOUS_INDEX]: { data: index.subarray(0, rows), dims: [rows] } }, ['z']);
-      z.set(floats(out.z!.data, 'z').subarray(0, m * L), from * L);
+      const done = runner.run({ frames: { data: batch, dims: [rows, height, width, 3] }, [PREVIOUS_INDEX]: { data: index, dims: [rows] } }, ['z']).then((out) => {
+        z.set(floats(out.z!.data, 'z').subarray(0, m * L), from * L);
+      });
+      if (!shared) {
+        // Twice the workers in flight: each has its next call queued when it finishes one.
+        done.catch(() => undefined);
+        inFlight.push(done);
+        if (inFlight.length >= 2 * runner.concurrency) await inFlight.shift();
+      } else await done;
     }
+    await Promise.all(inFlight);
     return z;
   }
 
@@ -210,7 +263,7 @@ export class WorldModelSession {
       ['z', z, [this.latent]],
       ['offset', offset, [height, width, 3]],
     ];
-    return (await this.chunked(this.decoderBytes, n, inputs, [['rgb', this.pixels]], bytes, (length) => new Uint8Array(length), CHUNK.decoder))[0]!;
+    return (await this.chunked(this.decoderBytes, n, inputs, [['rgb', this.pixels]], bytes, (length) => new Uint8Array(length), this.chunks.decoder))[0]!;
   }
 
   async step(z: Float32Array, action: Float32Array, n: number): Promise<{ next: Float32Array; reward: Float32Array; done: Float32Array }> {
@@ -246,6 +299,7 @@ export class WorldModelSession {
 
   async release(): Promise<void> {
     for (const p of PART_NAMES) await this.parts[p].release();
+    if (this.encoderRunner !== this.parts.encoder) await this.encoderRunner.release();
     await this.decoderBytes?.release();
   }
 }
@@ -258,10 +312,11 @@ function bytes(data: Float32Array | Uint8Array, name: string): Uint8Array {
 /** Encoder input frames: floats in [0, 1], or rgb bytes scaled on the way in. */
 export type EncoderFrames = Float32Array | Uint8Array;
 
-/** A frame into the encoder's batch: floats as they are, rgb bytes scaled to [0, 1]. */
-function copyFrame(frame: EncoderFrames, batch: Float32Array, offset: number): void {
-  if (frame instanceof Float32Array) batch.set(frame, offset);
-  else unitInto(frame, batch, offset);
+/** A frame into the encoder's batch: as it is, or rgb bytes scaled to [0, 1] into a float batch. */
+function copyFrame(frame: EncoderFrames, batch: EncoderFrames, offset: number): void {
+  if (frame instanceof Uint8Array && batch instanceof Float32Array) unitInto(frame, batch, offset);
+  else if (frame instanceof Float32Array && batch instanceof Uint8Array) throw new TrajforgeError('E_INTERNAL', 'encoder: float frames among rgb bytes');
+  else batch.set(frame, offset);
 }
 
 function asFloats(frames: EncoderFrames): Float32Array {

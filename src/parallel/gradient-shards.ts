@@ -10,25 +10,11 @@
  * calling JavaScript thread, so concurrency needs worker threads.
  */
 import type { Worker } from 'node:worker_threads';
-import { TrajforgeError, type ErrorCode } from '../core/errors.js';
-import { startModuleWorker } from './module-worker.js';
+import { TrajforgeError } from '../core/errors.js';
+import { MIN_REPLY_WAIT_MS, request, startSessionWorkers } from './session-pool.js';
 import type { InputTensor, OnnxModelOptions, OnnxOutput } from '../model/onnx/runtime.js';
 import type { GradientShardRunner } from '../model/conv/train.js';
 
-export interface ShardWorkerData {
-  bytes: Uint8Array;
-  onnx: OnnxModelOptions;
-}
-
-export interface ShardJob {
-  feeds: Record<string, InputTensor>;
-  fetch: string[];
-}
-
-type Reply = { ok: true; out: Record<string, OnnxOutput> } | { ok: false; code: ErrorCode; message: string };
-
-/** No step waits less than this for a shard's reply before calling the worker lost. */
-const MIN_REPLY_WAIT_MS = 120_000;
 /** A reply slower than this many times the slowest step so far calls the worker lost. */
 const REPLY_WAIT_FACTOR = 30;
 
@@ -50,14 +36,7 @@ export class GradientShards implements GradientShardRunner {
 
   /** `count` workers, each with a one-thread session of the gradient graph `bytes`. */
   static async start(bytes: Uint8Array, count: number, onnx: OnnxModelOptions): Promise<GradientShards> {
-    const started = await Promise.allSettled(Array.from({ length: count }, () => startShard(bytes, { ...onnx, threads: 1 })));
-    const workers = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
-    const failed = started.find((s) => s.status === 'rejected');
-    if (failed) {
-      await Promise.all(workers.map((w) => w.terminate()));
-      throw (failed as PromiseRejectedResult).reason;
-    }
-    return new GradientShards(workers);
+    return new GradientShards(await startSessionWorkers(bytes, count, onnx, 'training worker'));
   }
 
   get count(): number {
@@ -72,7 +51,7 @@ export class GradientShards implements GradientShardRunner {
     const started = performance.now();
     const wait = Math.max(MIN_REPLY_WAIT_MS, REPLY_WAIT_FACTOR * this.slowest);
     const settled = await Promise.allSettled(
-      this.workers.map((w, i) => (this.gone[i] !== null ? Promise.reject(new TrajforgeError('E_WORKER_FAILED', `training worker ${i} ${this.gone[i]}`)) : request(w, i, { feeds: feeds[i]!, fetch }, wait))),
+      this.workers.map((w, i) => (this.gone[i] !== null ? Promise.reject(new TrajforgeError('E_WORKER_FAILED', `training worker ${i} ${this.gone[i]}`)) : request(w, `training worker ${i}`, { feeds: feeds[i]!, fetch }, wait))),
     );
     const failed = settled.find((s) => s.status === 'rejected');
     if (failed) throw (failed as PromiseRejectedResult).reason;
@@ -85,41 +64,6 @@ export class GradientShards implements GradientShardRunner {
     this.gone.fill('closed');
     await Promise.all(this.workers.map((w) => w.terminate()));
   }
-}
-
-function startShard(bytes: Uint8Array, onnx: OnnxModelOptions): Promise<Worker> {
-  const data: ShardWorkerData = { bytes, onnx };
-  return startModuleWorker(import.meta.url, 'gradient-worker', data, 'training worker');
-}
-
-/**
- * One job's reply. A worker that fails, exits, cannot read the job or its reply ('messageerror'),
- * or does not answer within `waitMs` rejects with E_WORKER_FAILED instead: a step never hangs.
- */
-function request(worker: Worker, index: number, job: ShardJob, waitMs: number): Promise<Record<string, OnnxOutput>> {
-  return new Promise((resolve, reject) => {
-    const settle = (error: TrajforgeError | null, msg?: Reply) => {
-      clearTimeout(timer);
-      worker.off('message', onMessage);
-      worker.off('messageerror', onMessageError);
-      worker.off('error', onError);
-      worker.off('exit', onExit);
-      if (error) reject(error);
-      else if (msg!.ok) resolve(msg!.out);
-      else reject(new TrajforgeError(msg!.code, msg!.message));
-    };
-    const lost = (why: string) => new TrajforgeError('E_WORKER_FAILED', `training worker ${index} ${why}`);
-    const onMessage = (msg: Reply) => settle(null, msg);
-    const onMessageError = (e: Error) => settle(lost(`sent a reply that could not be read: ${e.message}`));
-    const onError = (e: Error) => settle(lost(`failed: ${e.message}`));
-    const onExit = (code: number) => settle(lost(`exited (code ${code}) during a step`));
-    const timer = setTimeout(() => settle(lost(`did not answer within ${Math.round(waitMs / 1000)} s`)), waitMs);
-    worker.once('message', onMessage);
-    worker.once('messageerror', onMessageError);
-    worker.once('error', onError);
-    worker.once('exit', onExit);
-    worker.postMessage(job);
-  });
 }
 
 /** The starter `runTraining` takes to shard its batches (it does no I/O of its own). */

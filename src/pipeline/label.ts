@@ -21,8 +21,9 @@ import { foreignLayout } from '../export/lerobot/foreign.js';
 import { videoPath } from '../export/lerobot/format.js';
 import { readEpisodesMeta, readInfo } from '../export/lerobot/reader.js';
 import { actionTarget, checkModelTarget, type ModelCard } from '../model/card.js';
-import { cardResidualScale, CONFIDENCE_KEY, labelClips, labelledEpisode, LATENT_KEY, stateEstimate, type FrameClip } from '../model/label.js';
+import { cardResidualScale, CONFIDENCE_KEY, labelClips, labelledEpisode, LATENT_KEY, stateEstimate, type ClipLabels, type FrameClip } from '../model/label.js';
 import { WorldModelSession } from '../model/session.js';
+import { SessionPool } from '../parallel/session-pool.js';
 import { readModelCard, readModelParts } from '../model/store.js';
 import { writeOutput, type OutputOptions } from '../output/folder.js';
 import { listVideoInputs } from '../video/inputs.js';
@@ -89,7 +90,7 @@ export interface LabelSummary extends DatasetSummary {
   /** The residual mapped to confidence 0.5, and where it came from. */
   confidenceScale: { value: number; from: 'card' | 'data' };
   meanConfidence: number;
-  /** Seconds from the first decoded frame to the written dataset, of which decoding waits and model calls. */
+  /** Seconds from the first decoded frame to the written dataset, of which the time spent waiting for decoded frames and for labels (the model labels one batch while the previous one is written). */
   seconds: number;
   decodeSeconds: number;
   modelSeconds: number;
@@ -183,9 +184,15 @@ export async function labelVideos(opts: LabelOptions): Promise<LabelSummary> {
   const spec: OutputOptions = { kind: 'dataset', command: 'label', mode: opts.overwrite ? 'overwrite' : 'new', entries: sinkEntries(sink, meta), accepts: ['overwrite'], inputs: [modelDir, input], cwd: opts.cwd, onNotice: outputNotices(opts.onNotice) };
 
   const threads = checkInt(opts.threads ?? Math.min(8, availableParallelism()), 'threads', 1);
-  // onnxruntime's threads sleep between runs: ffmpeg's decoders and the writing need the cores
-  // then (PushCube's 300 episodes, 2 cores: 15.2 against 17.5 CPU-seconds, 1,400 against 1,350 frames/s).
-  const session = await WorldModelSession.load(card, readModelParts(modelDir, card), { providers: opts.providers, threads, spinning: false }, modelDir);
+  // The encoder, most of the work, runs in `threads` one-thread worker sessions, so this thread
+  // stays free to decode and write meanwhile (onnxruntime-node blocks the thread that runs a
+  // session); the small dynamics and inverse graphs run here.
+  const session = await WorldModelSession.load(
+    card,
+    readModelParts(modelDir, card),
+    { providers: opts.providers, threads: 1, ...(threads > 1 ? { encoderWorkers: { count: threads, start: (bytes, count, onnx) => SessionPool.start(bytes, count, onnx, 'encoder worker') } } : {}) },
+    modelDir,
+  );
   const timing = { decode: 0, model: 0 };
   let sourceFrames = 0;
   let confidenceSum = 0;
@@ -200,24 +207,32 @@ export async function labelVideos(opts: LabelOptions): Promise<LabelSummary> {
     let pending: FrameClip[] = [];
     let pendingFrames = 0;
     let index = 0;
-    const flush = async function* (): AsyncGenerator<EpisodeData> {
-      if (pending.length === 0) return;
+    /** The batch being labelled while the one before it is written. */
+    let inFlight: { clips: FrameClip[]; labels: Promise<ClipLabels[]> } | null = null;
+    const emit = async function* (batch: { clips: FrameClip[]; labels: Promise<ClipLabels[]> }): AsyncGenerator<EpisodeData> {
       const t0 = performance.now();
-      // Without the card's scale, the first batch's median residual stands in (see LabelSummary.confidenceScale).
-      const labels = await labelClips(session, pending, scale ?? 1);
-      if (scale === null) {
-        scale = median(labels.flatMap((l) => Array.from(l.residual))) || 1e-12;
-        for (const l of labels) l.confidence = Float32Array.from(l.residual, (e) => scale! / (scale! + e));
-      }
+      const labels = await batch.labels;
       timing.model += (performance.now() - t0) / 1000;
-      for (const [k, clip] of pending.entries()) {
+      // Without the card's scale, the first batch's median residual stands in (see LabelSummary.confidenceScale).
+      if (scale === null) scale = median(labels.flatMap((l) => Array.from(l.residual))) || 1e-12;
+      for (const [k, clip] of batch.clips.entries()) {
         const l = labels[k]!;
+        l.confidence = Float32Array.from(l.residual, (e) => scale! / (scale! + e));
         for (const c of l.confidence) confidenceSum += c;
         steps += l.confidence.length;
         yield labelledEpisode(index++, clip, l, card, stateEstimate(card, l.latents, clip.count));
       }
+    };
+    const flush = async function* (): AsyncGenerator<EpisodeData> {
+      if (pending.length === 0) return;
+      const next = { clips: pending, labels: labelClips(session, pending, scale ?? 1) };
+      // Awaited in emit; until then a failure must not count as unhandled.
+      next.labels.catch(() => undefined);
       pending = [];
       pendingFrames = 0;
+      const previous = inFlight;
+      inFlight = next;
+      if (previous) yield* emit(previous);
     };
     const events: SourceEvents = {
       done: (_, frames) => {
@@ -247,6 +262,7 @@ export async function labelVideos(opts: LabelOptions): Promise<LabelSummary> {
     }
     timing.decode += (performance.now() - t0) / 1000;
     yield* flush();
+    if (inFlight) yield* emit(inFlight);
   }
 
   const started = stopwatch();

@@ -13,6 +13,7 @@
  */
 import type { InferenceSession, Tensor } from 'onnxruntime-common';
 import { TrajforgeError } from '../../core/errors.js';
+import { unitFrames } from '../transitions.js';
 
 /** The variable the CLI reads the execution-provider list from, e.g. `cuda,cpu`. */
 export const PROVIDERS_ENV = 'TRAJFORGE_ORT_PROVIDERS';
@@ -108,9 +109,13 @@ export interface OnnxOutput {
   readonly dims: number[];
 }
 
-/** An input tensor: row-major float32 data (or int64 indices) and its shape. */
+/**
+ * An input tensor: row-major float32 data (or int64 indices) and its shape. Bytes (rgb frames)
+ * feed a float32 input as byte / 255, converted by the runner, so a worker thread running the
+ * graph converts them there, and the message carries a quarter of the floats' bytes.
+ */
 export interface InputTensor {
-  readonly data: Float32Array | BigInt64Array;
+  readonly data: Float32Array | BigInt64Array | Uint8Array;
   readonly dims: readonly number[];
 }
 
@@ -130,8 +135,17 @@ export interface SignatureEntry {
   type?: string;
 }
 
-export class OnnxModel {
+/** What runs one graph: an OnnxModel on the calling thread, or a pool of them in worker threads (parallel/session-pool.ts). */
+export interface GraphRunner {
+  run(feeds: Readonly<Record<string, InputTensor>>, fetch: readonly string[]): Promise<Record<string, OnnxOutput>>;
+  /** Runs it carries out at once: callers with independent runs keep this many in flight. */
+  readonly concurrency: number;
+  release(): Promise<void>;
+}
+
+export class OnnxModel implements GraphRunner {
   private released = false;
+  readonly concurrency = 1;
 
   private constructor(
     private readonly session: InferenceSession,
@@ -185,7 +199,7 @@ export class OnnxModel {
       const feed = feeds[name];
       if (feed === undefined) throw new TrajforgeError('E_MODEL_SHAPE', `model input '${name}' is not fed (inputs: ${this.inputNames.join(', ')})`);
       checkFeed(name, feed, this.session.inputMetadata.find((m) => m.name === name));
-      tensors[name] = feed.data instanceof BigInt64Array ? new this.ort.Tensor('int64', feed.data, [...feed.dims]) : new this.ort.Tensor('float32', feed.data, [...feed.dims]);
+      tensors[name] = feed.data instanceof BigInt64Array ? new this.ort.Tensor('int64', feed.data, [...feed.dims]) : new this.ort.Tensor('float32', feed.data instanceof Uint8Array ? unitFrames(feed.data) : feed.data, [...feed.dims]);
     }
     for (const name of Object.keys(feeds)) {
       if (!this.inputNames.includes(name)) throw new TrajforgeError('E_MODEL_SHAPE', `'${name}' is not a model input (inputs: ${this.inputNames.join(', ')})`);

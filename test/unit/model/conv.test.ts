@@ -14,6 +14,7 @@ import { WorldModelSession } from '../../../src/model/session.js';
 import { transitionsFromEpisodes } from '../../../src/model/transitions.js';
 import { SIZE, toyEpisode } from './toy.js';
 import { startGradientShards } from '../../../src/parallel/gradient-shards.js';
+import { SessionPool } from '../../../src/parallel/session-pool.js';
 
 const episodes = Array.from({ length: 50 }, (_, k) => toyEpisode(k));
 const t = transitionsFromEpisodes(episodes, { camera: 'main' });
@@ -61,7 +62,7 @@ describe('convolutional world model on the toy task', () => {
     const shape: ConvShape = { width: SIZE, height: SIZE, depth: 4, latent: 24, hidden: 16, actions: 2, states: 0, coords: true, keypoints: 4, context: 2, decoderMaps: true };
     const params = initialParams(shape, 11);
     const session = await WorldModelSession.load(cardFor(shape.latent, SIZE, SIZE), exportConvModel({ shape, input: { width: SIZE, height: SIZE }, params, action: { center: new Float32Array(2), scale: Float32Array.of(1, 1) }, reward: { mean: 0, std: 1 }, state: { columns: [], mean: new Float32Array(0), std: new Float32Array(0) } }));
-    // Sequences of 1, 70 and 59 frames: 130 rows cross the encoder's 64-row chunks mid-sequence.
+    // Sequences of 1, 70 and 59 frames: 130 rows cross the encoder's chunks (8 rows on one thread, 64 on two) mid-sequence.
     const lengths = [1, 70, 59];
     const n = 130;
     const per = SIZE * SIZE * 3;
@@ -106,6 +107,21 @@ describe('convolutional world model on the toy task', () => {
       const alone = await session.encode(frames, n);
       expect(Array.from(alone.subarray(71 * shape.latent, 72 * shape.latent))).toEqual(Array.from((await session.encodeSequences(frames, lengths)).subarray(71 * shape.latent, 72 * shape.latent)));
 
+      // The encoder in two worker threads (its chunks side by side, bytes scaled there), and one
+      // session on two threads (64-row chunks), give the same latents; so do bytes beside floats.
+      const parts = exportConvModel({ shape, input: { width: SIZE, height: SIZE }, params, action: { center: new Float32Array(2), scale: Float32Array.of(1, 1) }, reward: { mean: 0, std: 1 }, state: { columns: [], mean: new Float32Array(0), std: new Float32Array(0) } });
+      const pooled = await WorldModelSession.load(cardFor(shape.latent, SIZE, SIZE), parts, { encoderWorkers: { count: 2, start: (b, c, o) => SessionPool.start(b, c, o, 'encoder worker') } });
+      const twoThreads = await WorldModelSession.load(cardFor(shape.latent, SIZE, SIZE), parts, { threads: 2 });
+      try {
+        close(await pooled.encodeSequences(bytes, lengths));
+        close(await pooled.encodeSequences(frames, lengths));
+        close(await pooled.encode(bytes, n, previous));
+        close(await twoThreads.encodeSequences(bytes, lengths));
+      } finally {
+        await pooled.release();
+        await twoThreads.release();
+      }
+
       // A model of the earlier release: its encoder takes the predecessors' pixels (`previous`,
       // NHWC) and its card says so; the session feeds it pixels and gets the same latents.
       const old = new Tape('earlier_release_encoder');
@@ -119,7 +135,6 @@ describe('convolutional world model on the toy task', () => {
       old.graph.output(encoder(old, nhwcInput('frames'), nhwcInput('previous'), shape, oldWeights), 'z', ['batch', shape.latent]);
       const card = cardFor(shape.latent, SIZE, SIZE);
       const oldCard = { ...card, parts: { ...card.parts, encoder: { ...card.parts.encoder, inputs: [card.parts.encoder.inputs[0]!, { name: 'previous', shape: ['batch', SIZE, SIZE, 3] }] } } } as ModelCard;
-      const parts = exportConvModel({ shape, input: { width: SIZE, height: SIZE }, params, action: { center: new Float32Array(2), scale: Float32Array.of(1, 1) }, reward: { mean: 0, std: 1 }, state: { columns: [], mean: new Float32Array(0), std: new Float32Array(0) } });
       const oldSession = await WorldModelSession.load(oldCard, { ...parts, encoder: old.graph.toBytes() });
       try {
         close(await oldSession.encodeSequences(bytes, lengths));
