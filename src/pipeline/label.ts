@@ -18,8 +18,7 @@ import type { EpisodeData, EpisodeProvenance } from '../dataset/episode.js';
 import { datasetMeta, DEFAULT_LAYOUT, type DatasetMeta, type DatasetSummary } from '../dataset/meta.js';
 import { writeEpisodes, sinkEntries } from '../dataset/sink.js';
 import { foreignLayout } from '../export/lerobot/foreign.js';
-import { videoPath } from '../export/lerobot/format.js';
-import { readEpisodesMeta, readInfo } from '../export/lerobot/reader.js';
+import { episodeVideoFile, readEpisodesMeta, readInfo } from '../export/lerobot/reader.js';
 import { actionTarget, checkModelTarget, type ModelCard } from '../model/card.js';
 import { cardResidualScale, CONFIDENCE_KEY, labelClips, labelledEpisode, LATENT_KEY, stateEstimate, type ClipLabels, type FrameClip } from '../model/label.js';
 import { WorldModelSession } from '../model/session.js';
@@ -352,12 +351,10 @@ async function lerobotSources(dir: string, camera: string | null, card: ModelCar
   const rows = await readEpisodesMeta(dir);
   const sources: Source[] = [];
   for (const [i, row] of rows.entries()) {
-    const chunk = Number(row[`videos/${pick.key}/chunk_index`] ?? 0);
-    const fileIndex = Number(row[`videos/${pick.key}/file_index`] ?? 0);
     const from = Number(row[`videos/${pick.key}/from_timestamp`] ?? 0);
     const length = Number(row.length);
     const episode = Number(row.episode_index ?? i);
-    const file = join(dir, videoPath(pick.key, chunk, fileIndex));
+    const file = episodeVideoFile(dir, info, pick.key, row);
     const name = `${dir}#${episode}`;
     const first = Math.round(from * info.fps);
     // At the environment's rate, a file's episodes are cut from one front-to-back decode (one

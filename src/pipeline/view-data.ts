@@ -562,7 +562,7 @@ export class ViewData {
       }
       // The window's first frame is w·W frames after the episode's: the decoder starts there.
       const windowMeta = { ...em, [fromKey]: start + (w * W) / this.info.fps };
-      const videos = new VideoStreams(this.dir, this.info.fps);
+      const videos = new VideoStreams(this.dir, this.lerobot);
       try {
         const data = length === 0 ? new Uint8Array(0) : await videos.frames(key, windowMeta, cam.width * cam.height * 3, length);
         return { width: cam.width, height: cam.height, length, data };

@@ -55,8 +55,9 @@ export function foreignFrame(width: number, height: number, k: number): Uint8Arr
   return out;
 }
 
-function encode(file: string, cam: ForeignCameraSpec, fps: number, frames: number): void {
-  const raw = Buffer.concat(Array.from({ length: frames }, (_, k) => foreignFrame(cam.width, cam.height, k)));
+/** Frames first .. first + frames - 1 of the synthetic picture sequence as one video file. */
+function encode(file: string, cam: ForeignCameraSpec, fps: number, frames: number, first = 0): void {
+  const raw = Buffer.concat(Array.from({ length: frames }, (_, k) => foreignFrame(cam.width, cam.height, first + k)));
   const codec = cam.codec === 'av1' ? ['-c:v', 'libaom-av1', '-strict', 'experimental', '-cpu-used', '8', '-crf', '30', '-b:v', '0', '-g', '2', '-pix_fmt', 'yuv420p'] : ['-c:v', 'libx264', '-pix_fmt', 'yuv420p', '-g', '4'];
   const r = spawnSync(ffmpegPath(), ['-hide_banner', '-loglevel', 'error', '-y', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-s', `${cam.width}x${cam.height}`, '-r', String(fps), '-i', 'pipe:0', ...codec, file], { input: raw });
   if (r.status !== 0) throw new Error(`ffmpeg could not write the fixture video ${file}: ${r.stderr.toString()}`);
@@ -76,8 +77,9 @@ const opt = (name: string, dtype: ColumnDef['dtype'], form: ColumnDef['form'] = 
  * path} in the data parquet, as `datasets` writes it); the data file is then written by Arrow and
  * parquet-wasm (the Rust writer) and the PNGs by pngjs, neither of which trajforge reads with.
  */
-export function writeForeignDataset(dir: string, options: { lengths?: number[]; fps?: number; cameras?: ForeignCameraSpec[]; imageCameras?: { name: string; width: number; height: number }[]; omitEpisodeColumns?: string[] } = {}): ForeignFixture {
+export function writeForeignDataset(dir: string, options: { lengths?: number[]; fps?: number; cameras?: ForeignCameraSpec[]; imageCameras?: { name: string; width: number; height: number }[]; omitEpisodeColumns?: string[]; version?: 'v3.0' | 'v2.1' } = {}): ForeignFixture {
   const imageCameras = options.imageCameras ?? [];
+  if (options.version === 'v2.1') return writeV21Dataset(dir, options);
   const fps = options.fps ?? 10;
   const lengths = options.lengths ?? [7, 9];
   const cameras = options.cameras ?? [
@@ -239,4 +241,82 @@ function arrowDataFile(cols: Record<string, unknown[]>, imageCameras: { name: st
     ...Object.fromEntries(imageCameras.map((c) => [`observation.images.${c.name}`, arrow.vectorFromArray(Array.from({ length: total }, (_, k) => ({ bytes: png(c.width, c.height, k), path: null })), image)])),
   });
   return pw.writeParquet(pw.Table.fromIPCStream(arrow.tableToIPC(table, 'stream')));
+}
+
+/**
+ * The same episodes as LeRobot v2.1 (LeRobot up to v0.3) writes them: one data parquet and one
+ * mp4 per episode (each video starting at 0 s), JSON-lines metadata (episodes, tasks, per-episode
+ * stats), info.json's v2.1 path templates; the pictures are the v3 fixture's, frame for frame.
+ */
+function writeV21Dataset(dir: string, options: { lengths?: number[]; fps?: number; cameras?: ForeignCameraSpec[] }): ForeignFixture {
+  const fps = options.fps ?? 10;
+  const lengths = options.lengths ?? [7, 9];
+  const cameras = options.cameras ?? [
+    { name: 'front', width: 48, height: 32, codec: 'av1' },
+    { name: 'wrist', width: 32, height: 24, codec: 'h264' },
+  ];
+  const tasks = ['Pick the cube and place it in the bin.', 'Wave.'];
+  const total = lengths.reduce((a, b) => a + b, 0);
+  for (const d of ['meta', 'data/chunk-000', ...cameras.map((c) => `videos/chunk-000/observation.images.${c.name}`)]) mkdirSync(join(dir, d), { recursive: true });
+  const info = {
+    codebase_version: 'v2.1',
+    robot_type: 'so100',
+    total_episodes: lengths.length,
+    total_frames: total,
+    total_tasks: tasks.length,
+    total_videos: lengths.length * cameras.length,
+    total_chunks: 1,
+    chunks_size: 1000,
+    fps,
+    splits: { train: `0:${lengths.length}` },
+    data_path: 'data/chunk-{episode_chunk:03d}/episode_{episode_index:06d}.parquet',
+    video_path: 'videos/chunk-{episode_chunk:03d}/{video_key}/episode_{episode_index:06d}.mp4',
+    features: {
+      action: { dtype: 'float32', shape: [6], names: FOREIGN_MOTORS },
+      'observation.state': { dtype: 'float32', shape: [6], names: FOREIGN_MOTORS },
+      ...Object.fromEntries(cameras.map((c) => [`observation.images.${c.name}`, { dtype: 'video', shape: [c.height, c.width, 3], names: ['height', 'width', 'channels'], info: { 'video.fps': fps, 'video.height': c.height, 'video.width': c.width, 'video.channels': 3, 'video.codec': c.codec, 'video.pix_fmt': 'yuv420p', 'video.is_depth_map': false, has_audio: false } }])),
+      timestamp: { dtype: 'float32', shape: [1], names: null },
+      frame_index: { dtype: 'int64', shape: [1], names: null },
+      episode_index: { dtype: 'int64', shape: [1], names: null },
+      index: { dtype: 'int64', shape: [1], names: null },
+      task_index: { dtype: 'int64', shape: [1], names: null },
+    },
+  };
+  writeFileSync(join(dir, 'meta', 'info.json'), JSON.stringify(info, null, 4));
+  const state: number[][] = [];
+  const action: number[][] = [];
+  const dataColumns: ColumnDef[] = [opt('observation.state', 'float32', 'list'), opt('action', 'float32', 'list'), opt('timestamp', 'float32'), opt('frame_index', 'int64'), opt('episode_index', 'int64'), opt('index', 'int64'), opt('task_index', 'int64')];
+  const episodeLines: string[] = [];
+  const statLines: string[] = [];
+  let row = 0;
+  lengths.forEach((T, e) => {
+    const cols: Record<string, unknown[]> = { 'observation.state': [], action: [], timestamp: [], frame_index: [], episode_index: [], index: [], task_index: [] };
+    const s: number[] = [];
+    const a: number[] = [];
+    for (let t = 0; t < T; t++) {
+      const st = FOREIGN_MOTORS.map((_, j) => Math.fround(Math.sin(0.3 * t + j + e) * 40 + j));
+      const ac = FOREIGN_MOTORS.map((_, j) => Math.fround(Math.cos(0.2 * t - j) * 10 + e));
+      s.push(...st);
+      a.push(...ac);
+      cols['observation.state']!.push(st);
+      cols.action!.push(ac);
+      cols.timestamp!.push(Math.fround(t / fps));
+      cols.frame_index!.push(BigInt(t));
+      cols.episode_index!.push(BigInt(e));
+      cols.index!.push(BigInt(row + t));
+      cols.task_index!.push(BigInt(e % tasks.length));
+    }
+    state.push(s);
+    action.push(a);
+    const name = `episode_${String(e).padStart(6, '0')}`;
+    writeFileSync(join(dir, 'data', 'chunk-000', `${name}.parquet`), parquetBytes({ columns: dataColumns, data: cols }, T));
+    for (const c of cameras) encode(join(dir, 'videos', 'chunk-000', `observation.images.${c.name}`, `${name}.mp4`), c, fps, T, row);
+    episodeLines.push(JSON.stringify({ episode_index: e, tasks: [tasks[e % tasks.length]], length: T }));
+    statLines.push(JSON.stringify({ episode_index: e, stats: { action: { min: FOREIGN_MOTORS.map((_, j) => Math.min(...a.filter((_, i) => i % 6 === j))), max: FOREIGN_MOTORS.map((_, j) => Math.max(...a.filter((_, i) => i % 6 === j))), count: [T] } } }));
+    row += T;
+  });
+  writeFileSync(join(dir, 'meta', 'episodes.jsonl'), episodeLines.join('\n') + '\n');
+  writeFileSync(join(dir, 'meta', 'episodes_stats.jsonl'), statLines.join('\n') + '\n');
+  writeFileSync(join(dir, 'meta', 'tasks.jsonl'), tasks.map((task, i) => JSON.stringify({ task_index: i, task })).join('\n') + '\n');
+  return { dir, fps, lengths, cameras, motors: FOREIGN_MOTORS, state, action, tasks };
 }

@@ -4,9 +4,9 @@ import { TrajforgeError } from '../../core/errors.js';
 import type { Channel } from '../../render/renderer.js';
 import type { ChannelFrames, EpisodeData } from '../../dataset/episode.js';
 import { FrameStream } from '../../video/decode.js';
-import { auxKey, DEFAULT_LAYOUT, videoKey, videoPath } from './format.js';
+import { auxKey, DEFAULT_LAYOUT, videoKey } from './format.js';
 import { ExtrasReader } from './extras-files.js';
-import { dataFiles, readEpisodesMeta, readInfo, readJson, readJsonLines, columnsWithout, RowCursor, type Row } from './reader.js';
+import { dataFiles, episodeVideoFile, readEpisodesMeta, readInfo, readJson, readJsonLines, columnsWithout, RowCursor, type LeRobotInfo, type Row } from './reader.js';
 import { sourceFromJson, type sourceJson } from '../../dataset/extras.js';
 import { z } from 'zod';
 import type { DatasetMeta } from '../../dataset/meta.js';
@@ -124,7 +124,7 @@ async function* readEpisodes(dir: string, options: { channels?: readonly Channel
   const extrasReader = new ExtrasReader(dir, all.run?.layout?.chunksSize ?? DEFAULT_LAYOUT.chunksSize);
   const episodes = await readEpisodesMeta(dir);
   const cursor = new RowCursor(dataFiles(dir), dir, columnsWithout(skipped));
-  const videos = new VideoStreams(dir, info.fps);
+  const videos = new VideoStreams(dir, info);
   try {
     for (const [e, em] of episodes.entries()) {
       const side = sidecar[e] as { source_episode?: unknown; seed?: unknown; bodies?: unknown; collisions?: EpisodeData['collisions']; provenance?: Record<string, unknown> } | undefined;
@@ -227,19 +227,21 @@ function rows3(xs: number[], cols: number): number[][] {
 export class VideoStreams {
   private readonly streams = new Map<string, FrameStream>();
 
+  /** `info`: the dataset's meta/info.json (its fps, and the video_path that names each episode's file). */
   constructor(
     private readonly dir: string,
-    private readonly fps: number,
+    private readonly info: Pick<LeRobotInfo, 'fps' | 'video_path'>,
   ) {}
 
   /** `count` rgb frames of `key`'s video for an episode-meta row. */
   async frames(key: string, em: Record<string, unknown>, frameBytes: number, count: number): Promise<Uint8Array> {
-    const file = join(this.dir, videoPath(key, Number(em[`videos/${key}/chunk_index`]), Number(em[`videos/${key}/file_index`])));
-    const from = Math.round(Number(em[`videos/${key}/from_timestamp`]) * this.fps);
+    const file = episodeVideoFile(this.dir, this.info, key, em);
+    const fps = this.info.fps;
+    const from = Math.round(Number(em[`videos/${key}/from_timestamp`]) * fps);
     let stream = this.streams.get(key);
     if (!stream || stream.file !== file || stream.position > from) {
       stream?.close();
-      stream = new FrameStream(file, frameBytes, from, this.fps);
+      stream = new FrameStream(file, frameBytes, from, fps);
       this.streams.set(key, stream);
     }
     return stream.read(from, count);
@@ -281,7 +283,7 @@ async function* readCameraFrames(dir: string, camera: string): AsyncGenerator<Ca
   if (!cam) throw new TrajforgeError('E_DATASET_INVALID', `${dir}: no rgb camera '${camera}'`);
   const key = videoKey(camera);
   const frameBytes = cam.width * cam.height * 3;
-  const videos = new VideoStreams(dir, info.fps);
+  const videos = new VideoStreams(dir, info);
   const lines = readJsonLines(join(dir, 'meta', 'trajforge_episodes.jsonl'));
   const extrasReader = new ExtrasReader(dir, datasetMeta(dir).run?.layout?.chunksSize ?? DEFAULT_LAYOUT.chunksSize);
   try {

@@ -1,8 +1,8 @@
 /**
- * LeRobot v3 datasets written by other tools (no trajforge sidecar): what LeRobot itself defines
- * is read (observation.state, action, next.reward / next.done / next.success when present, the
- * tasks and every video feature as rgb frames); what only trajforge records (seeds, the final
- * observation, body and camera tracks) is left empty.
+ * LeRobot datasets written by other tools (v3, and v2.x with one file per episode; no trajforge
+ * sidecar): what LeRobot itself defines is read (observation.state, action, next.reward /
+ * next.done / next.success when present, the tasks and every video feature as rgb frames); what
+ * only trajforge records (seeds, the final observation, body and camera tracks) is left empty.
  */
 import { basename, join } from 'node:path';
 import { existsSync, readFileSync } from 'node:fs';
@@ -10,7 +10,7 @@ import { TrajforgeError } from '../../core/errors.js';
 import type { ChannelFrames, EpisodeData } from '../../dataset/episode.js';
 import { VideoStreams } from './episodes.js';
 import type { Feature } from './format.js';
-import { columnsWithout, dataFiles, readEpisodesMeta, readInfo, readParquetRows, RowCursor, type LeRobotInfo, type Row } from './reader.js';
+import { columnsWithout, dataFiles, readEpisodesMeta, readInfo, readJsonLines, readParquetRows, RowCursor, type LeRobotInfo, type Row } from './reader.js';
 import { decodePngRgb } from '../../render/png.js';
 
 export interface ForeignCamera {
@@ -65,12 +65,12 @@ export async function foreignLayout(dir: string): Promise<ForeignLayout> {
     .filter(([, f]) => f.dtype === 'video' || f.dtype === 'image')
     .map(([key, f]) => ({ key, stored: f.dtype as ForeignCamera['stored'], name: key.replace(/^observation\.images\./, ''), ...videoSize(key, f) }));
   let instruction = '';
+  // meta/tasks.parquet (v3), or meta/tasks.jsonl (LeRobot v2.x).
   const tasks = join(dir, 'meta', 'tasks.parquet');
-  if (existsSync(tasks)) {
-    const rows = await readParquetRows(tasks);
-    const first = rows.find((r) => Number(r.task_index) === 0) ?? rows[0];
-    instruction = String(first?.task ?? first?.__index_level_0__ ?? '');
-  }
+  const taskLines = join(dir, 'meta', 'tasks.jsonl');
+  const rows = existsSync(tasks) ? await readParquetRows(tasks) : existsSync(taskLines) ? readJsonLines(taskLines) : [];
+  const first = rows.find((r) => Number(r.task_index) === 0) ?? rows[0];
+  instruction = String(first?.task ?? first?.__index_level_0__ ?? '');
   return { info, observationNames: featureNames(features['observation.state'], 'state'), actionNames: featureNames(features.action, 'action'), cameras, instruction: instruction || basename(dir) };
 }
 
@@ -81,7 +81,7 @@ export async function* readForeignEpisodes(dir: string, layout: ForeignLayout, w
   // Image columns are read only when their frames are wanted: they are most of a data file.
   const images = new Set(layout.cameras.filter((c) => c.stored === 'image').map((c) => c.key));
   const rows = new RowCursor(dataFiles(dir), dir, columnsWithout(withFrames ? new Set() : images), { binary: images.size > 0 });
-  const videos = new VideoStreams(dir, layout.info.fps);
+  const videos = new VideoStreams(dir, layout.info);
   const vector = (row: Row, key: string, width: number, e: number): ArrayLike<number> => {
     const v = row[key];
     const values = Array.isArray(v) || ArrayBuffer.isView(v) ? (v as ArrayLike<number>) : [Number(v)];

@@ -1,5 +1,5 @@
 import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, readdirSync, statSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { isAbsolute, join, relative } from 'node:path';
 import { parquetMetadata, parquetReadObjects, parquetSchema } from 'hyparquet';
 // Every codec parquet files use (ZSTD: ours and many tools'; GZIP, Brotli, LZ4), not only snappy.
 import { compressors } from 'hyparquet-compressors';
@@ -176,8 +176,14 @@ export function readParquetColumns(file: string): { name: string; type: string; 
   });
 }
 
-/** Data files in the order LeRobot concatenates them: sorted data/*\/*.parquet. */
+/**
+ * Data files in the order LeRobot concatenates them: sorted data/*\/*.parquet (v3), or for a
+ * LeRobot v2.x dataset each episode's file in episode order, named by info.json's data_path (a
+ * missing file is then an error naming it, not another episode's rows).
+ */
 export function dataFiles(dir: string): string[] {
+  const legacy = legacyEpisodes(dir);
+  if (legacy) return legacy.episodes.map((e) => join(dir, formatPathTemplate(legacy.info.data_path, { episode_chunk: e.chunk, episode_index: e.index }, 'data_path', dir)));
   const root = join(dir, 'data');
   if (!existsSync(root)) return [];
   return readdirSync(root)
@@ -193,7 +199,23 @@ export function episodesFiles(dir: string): string[] {
     .flatMap((chunk) => readdirSync(join(root, chunk)).filter((f) => f.endsWith('.parquet')).sort().map((f) => join(root, chunk, f)));
 }
 
+/**
+ * meta/episodes' rows in order. A LeRobot v2.x dataset's meta/episodes.jsonl is read into the
+ * same columns: its data rows run back to back over its per-episode files, and each video key's
+ * span is the whole of the episode's own file.
+ */
 export async function readEpisodesMeta(dir: string): Promise<Row[]> {
+  const legacy = legacyEpisodes(dir);
+  if (legacy) {
+    const videoKeys = Object.keys(legacy.info.features).filter((k) => legacy.info.features[k]!.dtype === 'video');
+    let from = 0;
+    return legacy.episodes.map((e) => {
+      const row: Row = { episode_index: e.index, tasks: e.tasks, length: e.length, 'data/chunk_index': e.chunk, 'data/file_index': e.index, dataset_from_index: from, dataset_to_index: from + e.length };
+      for (const k of videoKeys) Object.assign(row, { [`videos/${k}/chunk_index`]: e.chunk, [`videos/${k}/file_index`]: e.index, [`videos/${k}/from_timestamp`]: 0, [`videos/${k}/to_timestamp`]: e.length / legacy.info.fps });
+      from += e.length;
+      return row;
+    });
+  }
   const rows: Row[] = [];
   for (const f of episodesFiles(dir)) rows.push(...(await readParquetRows(f)));
   return rows;
@@ -219,6 +241,11 @@ export async function validateLeRobot(dir: string, opts: { deep?: boolean; onEpi
 async function checkLeRobot(dir: string, problems: string[], opts: { deep?: boolean; onEpisode?: (done: number, total: number) => void }): Promise<string[]> {
   const bad = (msg: string) => problems.push(msg);
   const info = readInfo(dir);
+  if (legacyEpisodes(dir)) {
+    // What LeRobot v0.4 and later load is v3.0; they refuse v2.x (BackwardCompatibilityError).
+    bad(`meta/info.json: codebase_version is ${JSON.stringify(info.codebase_version)}: a LeRobot v2.x dataset (one file per episode), which LeRobot v0.4 and later do not load; trajforge reads it (inspect, view, train, eval, predict, bc, label) but validates v3.0 only: convert it with LeRobot's convert_dataset_v21_to_v30`);
+    return problems;
+  }
   if (info.codebase_version !== 'v3.0') bad(`meta/info.json: codebase_version is ${JSON.stringify(info.codebase_version)}, expected "v3.0"`);
   if (!Number.isInteger(info.fps) || info.fps <= 0) bad(`meta/info.json: fps must be a positive integer, found ${info.fps}`);
   if (!info.features || typeof info.features !== 'object') return [...problems, 'meta/info.json: no features'];
@@ -405,4 +432,65 @@ export class RowCursor {
     }
     return out;
   }
+}
+
+/** One episode of a LeRobot v2.x dataset, from meta/episodes.jsonl. */
+interface LegacyEpisode {
+  index: number;
+  length: number;
+  tasks: unknown[];
+  /** info.json's chunks_size episodes to a chunk. */
+  chunk: number;
+}
+
+/**
+ * A LeRobot v2.x dataset's info and episodes (one data file and one video per episode, JSON-lines
+ * metadata: LeRobot up to v0.3), or null for any other dataset. Read, never written.
+ */
+function legacyEpisodes(dir: string): { info: LeRobotInfo; episodes: LegacyEpisode[] } | null {
+  const file = join(dir, 'meta', 'episodes.jsonl');
+  if (!existsSync(join(dir, 'meta', 'info.json')) || !existsSync(file) || episodesFiles(dir).length > 0) return null;
+  const info = readInfo(dir);
+  if (!/^v2\./.test(String(info.codebase_version))) return null;
+  const per = Number.isInteger(info.chunks_size) && info.chunks_size > 0 ? info.chunks_size : 1000;
+  const episodes = readJsonLines(file).map((e, i): LegacyEpisode => {
+    const index = Number(e.episode_index);
+    const length = Number(e.length);
+    if (!Number.isInteger(index) || index < 0 || !Number.isInteger(length) || length < 0) {
+      throw new TrajforgeError('E_DATASET_INVALID', `${file}:${i + 1}: expected non-negative integers episode_index and length, found ${JSON.stringify(e.episode_index)} and ${JSON.stringify(e.length)}; repair the line or restore the file`, { file });
+    }
+    return { index, length, tasks: Array.isArray(e.tasks) ? e.tasks : [], chunk: Math.floor(index / per) };
+  });
+  episodes.sort((a, b) => a.index - b.index);
+  return { info, episodes };
+}
+
+/**
+ * A path template of info.json (data_path, video_path: Python format fields such as
+ * {episode_index:06d}) filled in; a field it does not know, or a path leaving the dataset, is an
+ * error naming the template.
+ */
+export function formatPathTemplate(template: unknown, values: Record<string, string | number>, field: string, dir: string): string {
+  const file = join(dir, 'meta', 'info.json');
+  if (typeof template !== 'string' || template === '') throw new TrajforgeError('E_DATASET_INVALID', `${file}: ${field} is ${JSON.stringify(template ?? null)}; expected a path template such as "data/chunk-{episode_chunk:03d}/episode_{episode_index:06d}.parquet"`, { file });
+  const path = template.replace(/\{(\w+)(?::0?(\d+)d)?\}/g, (whole, name: string, width?: string) => {
+    const v = values[name];
+    if (v === undefined) throw new TrajforgeError('E_DATASET_INVALID', `${file}: ${field} ${JSON.stringify(template)} uses {${name}}, which trajforge does not know (it fills ${Object.keys(values).join(', ')})`, { file });
+    return width === undefined ? String(v) : String(v).padStart(Number(width), '0');
+  });
+  const rel = relative(dir, join(dir, path));
+  if (rel.startsWith('..') || isAbsolute(path)) throw new TrajforgeError('E_DATASET_INVALID', `${file}: ${field} ${JSON.stringify(template)} leads outside the dataset (${path})`, { file });
+  return path;
+}
+
+/**
+ * The video file of `key` for an episode's meta/episodes row: info.json's video_path filled in
+ * (v3: the row's chunk and file index; v2.x: the episode's chunk and index), or LeRobot v3's
+ * layout where info.json gives no template.
+ */
+export function episodeVideoFile(dir: string, info: Pick<LeRobotInfo, 'video_path'>, key: string, em: Row): string {
+  const chunk = Number(em[`videos/${key}/chunk_index`] ?? 0);
+  const file = Number(em[`videos/${key}/file_index`] ?? 0);
+  if (info.video_path === null || info.video_path === undefined) return join(dir, videoPath(key, chunk, file));
+  return join(dir, formatPathTemplate(info.video_path, { video_key: key, chunk_index: chunk, file_index: file, episode_chunk: chunk, episode_index: Number(em.episode_index ?? file) }, 'video_path', dir));
 }
