@@ -96,6 +96,8 @@ export interface TrainOptions extends PipelineCallbacks<TrainProgress> {
   rollout?: number;
   /** Weight of the state supervision (0: none). Default 10 (conv), 1 (keypoints). */
   stateWeight?: number;
+  /** Weight of the inverse-dynamics loss (conv; 0: none). Default 50. */
+  inverseWeight?: number;
   /** Start-latent noise of the dynamics phase, in typical steps (>= 0). Default 1.5. */
   dynamicsNoise?: number;
   seed?: number;
@@ -165,11 +167,11 @@ export async function trainWorldModel(opts: TrainOptions): Promise<TrainSummary>
 
 /** Options of one family given to another are a mistake worth naming, not something to ignore. */
 const FAMILY_OPTIONS: Record<WorldModelKind, (keyof TrainOptions)[]> = {
-  conv: ['steps', 'batch', 'depth', 'learningRate', 'budgetSeconds', 'resume', 'threads', 'learnedKeypoints', 'context', 'keypointMaps'],
+  conv: ['steps', 'batch', 'depth', 'learningRate', 'budgetSeconds', 'resume', 'threads', 'learnedKeypoints', 'context', 'keypointMaps', 'inverseWeight'],
   keypoints: ['epochs', 'keypoints', 'dynamicsNoise', 'sprites', 'spriteCount', 'downsample'],
   linear: ['downsample'],
 };
-const FLAGS: Partial<Record<keyof TrainOptions, string>> = { learningRate: 'lr', budgetSeconds: 'budget', dynamicsNoise: 'dynamics-noise', spriteCount: 'sprite-count', learnedKeypoints: 'learned-keypoints', keypointMaps: 'keypoint-maps' };
+const FLAGS: Partial<Record<keyof TrainOptions, string>> = { learningRate: 'lr', budgetSeconds: 'budget', dynamicsNoise: 'dynamics-noise', spriteCount: 'sprite-count', learnedKeypoints: 'learned-keypoints', keypointMaps: 'keypoint-maps', inverseWeight: 'inverse-weight' };
 
 function refuseOtherFamilysOptions(opts: TrainOptions, kind: WorldModelKind): void {
   for (const [family, keys] of Object.entries(FAMILY_OPTIONS) as [WorldModelKind, (keyof TrainOptions)[]][]) {
@@ -198,6 +200,7 @@ async function trainConv(opts: TrainOptions): Promise<TrainSummary> {
     steps: checkInt(opts.steps ?? D.steps, 'steps', 1),
     learningRate: checkNumber(opts.learningRate ?? D.learningRate, 'lr'),
     stateWeight: checkNumber(opts.stateWeight ?? D.stateWeight, 'state-weight'),
+    inverseWeight: checkNumber(opts.inverseWeight ?? D.inverseWeight, 'inverse-weight'),
     coords: D.coords,
     keypoints,
     context,
@@ -209,6 +212,7 @@ async function trainConv(opts: TrainOptions): Promise<TrainSummary> {
   if (options.latent <= keypointDims) throw new TrajforgeError('E_USAGE', `--latent ${options.latent} must exceed ${keypointDims}: ${options.keypoints} learned keypoints take ${keypointDims} latent dims${options.context > 1 ? ' (position and motion)' : ''}; raise --latent or lower --learned-keypoints`);
   if (!(options.learningRate > 0)) throw new TrajforgeError('E_USAGE', `--lr must be > 0, got ${options.learningRate}`);
   if (!(options.stateWeight >= 0)) throw new TrajforgeError('E_USAGE', `--state-weight must be >= 0, got ${options.stateWeight}`);
+  if (!(options.inverseWeight >= 0)) throw new TrajforgeError('E_USAGE', `--inverse-weight must be >= 0, got ${options.inverseWeight}`);
   if (opts.budgetSeconds !== undefined && !(opts.budgetSeconds > 0)) throw new TrajforgeError('E_USAGE', `--budget must be a positive duration, got ${opts.budgetSeconds} s`);
   const threads = checkInt(opts.threads ?? 2, 'threads', 1);
   const out = resolveIn(opts.cwd, opts.out);

@@ -29,6 +29,8 @@ export interface ConvOptions {
   learningRate: number;
   /** Weight of the simulator-state auxiliary loss (0: none). */
   stateWeight: number;
+  /** Weight of the inverse-dynamics loss: it is what teaches the encoder where small controlled objects are. */
+  inverseWeight: number;
   /** Coordinate input channels (1) or not (0). */
   coords: number;
   /** Learned keypoints (spatial soft-argmax) at the end of z; 2 dims each. */
@@ -49,7 +51,7 @@ export interface ConvOptions {
 export const DEFAULT_GLOBAL_LATENT = 32;
 const DEFAULT_KEYPOINTS = 32;
 const DEFAULT_CONTEXT = 2;
-export const DEFAULT_CONV_OPTIONS: ConvOptions = { latent: DEFAULT_GLOBAL_LATENT + keypointLatentDims(DEFAULT_KEYPOINTS, DEFAULT_CONTEXT), hidden: 256, depth: 16, batch: 8, rollout: 8, steps: 2000, learningRate: 6e-4, stateWeight: 10, coords: 1, keypoints: DEFAULT_KEYPOINTS, context: DEFAULT_CONTEXT, decoderMaps: 1, seed: 0 };
+export const DEFAULT_CONV_OPTIONS: ConvOptions = { latent: DEFAULT_GLOBAL_LATENT + keypointLatentDims(DEFAULT_KEYPOINTS, DEFAULT_CONTEXT), hidden: 256, depth: 16, batch: 8, rollout: 8, steps: 2000, learningRate: 6e-4, stateWeight: 10, inverseWeight: DEFAULT_LOSS_WEIGHTS.inverse, coords: 1, keypoints: DEFAULT_KEYPOINTS, context: DEFAULT_CONTEXT, decoderMaps: 1, seed: 0 };
 
 export interface ActionNormalisation {
   center: Float32Array;
@@ -429,7 +431,7 @@ export async function stepEngine(f: StepFrame, batch: number, weights: LossWeigh
 
 /** Runs steps from `state.step` to `o.steps` (or until stopped); returns the state reached and the per-step log. */
 export async function runTraining(d: ConvData, o: ConvOptions, state: TrainState, hooks: TrainHooks = {}, onnx: OnnxModelOptions = {}, lossWeights: Partial<LossWeights> = {}, sharding?: Sharding): Promise<{ state: TrainState; stopped: boolean }> {
-  const engine = await stepEngine({ shape: d.frame.shape, rollout: d.rollout, pixelWeights: d.frame.pixelWeights }, o.batch, { ...DEFAULT_LOSS_WEIGHTS, state: o.stateWeight, ...lossWeights }, onnx, sharding);
+  const engine = await stepEngine({ shape: d.frame.shape, rollout: d.rollout, pixelWeights: d.frame.pixelWeights }, o.batch, { ...DEFAULT_LOSS_WEIGHTS, state: o.stateWeight, inverse: o.inverseWeight, ...lossWeights }, onnx, sharding);
   const specs = paramSpecs(d.frame.shape);
   let stopped = false;
   try {

@@ -21,7 +21,7 @@ const t = transitionsFromEpisodes(episodes, { camera: 'main' });
 const train = episodes.map((_, i) => i).filter((i) => i % 5 !== 4);
 const heldout = episodes.map((_, i) => i).filter((i) => i % 5 === 4);
 const bounds = { low: Float32Array.of(-1, -1), high: Float32Array.of(1, 1) };
-const options: ConvOptions = { latent: 24, hidden: 64, depth: 8, batch: 16, rollout: 4, steps: 800, learningRate: 2e-3, stateWeight: 1, coords: 1, keypoints: 4, context: 2, decoderMaps: 1, seed: 3 };
+const options: ConvOptions = { latent: 24, hidden: 64, depth: 8, batch: 16, rollout: 4, steps: 800, learningRate: 2e-3, stateWeight: 1, inverseWeight: 50, coords: 1, keypoints: 4, context: 2, decoderMaps: 1, seed: 3 };
 
 function cardFor(latent: number, width: number, height: number, context = options.context): ModelCard {
   return {

@@ -104,6 +104,8 @@ describe('pipeline functions, called without the CLI', () => {
       [{ latent: 8, learnedKeypoints: 4 }, /^--latent 8 must exceed 16: 4 learned keypoints take 16 latent dims \(position and motion\)/],
       [{ latent: 8, learnedKeypoints: 4, context: 1 }, /^--latent 8 must exceed 8: 4 learned keypoints take 8 latent dims;/],
       [{ context: 3 }, /^--context must be 1 \(the frame alone\) or 2/],
+      [{ inverseWeight: -1 }, /^--inverse-weight must be >= 0, got -1/],
+      [{ kind: 'keypoints', inverseWeight: 10 }, /^--inverse-weight applies to --arch conv, not to --arch keypoints/],
     ];
     for (const [opts, message] of bad) {
       const progress = recorder<TrainProgress>();
