@@ -14,8 +14,8 @@ import { choicesOf, oneHotActions, stateReader, type ModelCard } from './card.js
 /** What labelling needs from a model: WorldModelSession satisfies it. */
 export interface LabelModel {
   readonly card: ModelCard;
-  /** Consecutive frames of sequences of the given lengths, back to back (see WorldModelSession.encodeSequences). */
-  encodeSequences(frames: Float32Array | Uint8Array, lengths: readonly number[]): Promise<Float32Array>;
+  /** Consecutive frames of sequences of the given lengths, one array per sequence (see WorldModelSession.encodeSequences). */
+  encodeSequences(frames: readonly (Float32Array | Uint8Array)[], lengths: readonly number[]): Promise<Float32Array>;
   step(z: Float32Array, action: Float32Array, n: number): Promise<{ next: Float32Array; reward: Float32Array; done: Float32Array }>;
   inverse(z: Float32Array, zNext: Float32Array, n: number): Promise<Float32Array>;
 }
@@ -73,28 +73,23 @@ export async function labelClips(model: LabelModel, clips: readonly FrameClip[],
   if (!(scale > 0)) throw new TrajforgeError('E_INTERNAL', `label: the confidence scale must be positive, got ${scale}`);
   const { width, height } = card.input;
   const P = width * height * 3;
-  let frames = 0;
   let pairs = 0;
   for (const c of clips) {
     if (c.count < 2) throw new TrajforgeError('E_INTERNAL', `label: a clip of ${c.provenance.file} has ${c.count} frame(s); at least 2 are needed`);
     if (c.frames.length < c.count * P) throw new TrajforgeError('E_INTERNAL', `label: a clip of ${c.provenance.file} holds ${c.frames.length} bytes for ${c.count} frames of ${width}x${height}`);
-    frames += c.count;
     pairs += c.count - 1;
   }
-  // Bytes: the model scales them to [0, 1] a chunk at a time (a batch of floats is 4x the memory).
-  const input = new Uint8Array(frames * P);
+  // Bytes, each clip's own: the model scales them to [0, 1] a chunk at a time (a batch of floats is 4x the memory).
+  const z = await model.encodeSequences(
+    clips.map((c) => c.frames),
+    clips.map((c) => c.count),
+  );
   let row = 0;
-  for (const c of clips) {
-    input.set(c.frames.subarray(0, c.count * P), row * P);
-    row += c.count;
-  }
-  const z = await model.encodeSequences(input, clips.map((c) => c.count));
 
   // Pairs (z_t, z_t+1) within each clip, never across a clip boundary.
   const z0 = new Float32Array(pairs * L);
   const z1 = new Float32Array(pairs * L);
   let pair = 0;
-  row = 0;
   for (const c of clips) {
     for (let t = 0; t + 1 < c.count; t++, pair++) {
       z0.set(z.subarray((row + t) * L, (row + t + 1) * L), pair * L);
@@ -179,9 +174,9 @@ export function labelledEpisode(episode: number, clip: FrameClip, labels: ClipLa
     terminated: new Uint8Array(T),
     truncated,
     success: new Uint8Array(T),
-    frames: [rgb(clip.frames.slice(0, T * P))],
+    frames: [rgb(clip.frames.subarray(0, T * P))],
     finalObs: state ? state.slice(T * S, (T + 1) * S) : new Float32Array(0),
-    finalFrames: [rgb(clip.frames.slice(T * P, (T + 1) * P))],
+    finalFrames: [rgb(clip.frames.subarray(T * P, (T + 1) * P))],
     cameras: [],
     bodies: [],
     collisions: [],

@@ -171,23 +171,31 @@ export class WorldModelSession {
   }
 
   /**
-   * Consecutive frames of sequences of the given lengths (back to back): each frame's predecessor
-   * is the one before it in its sequence. Frames are floats in [0, 1] or rgb bytes; bytes are
-   * converted a chunk at a time, so a large batch never exists as floats (4 bytes a value).
+   * Consecutive frames of sequences of the given lengths: back to back in one array, or one array
+   * per sequence (no copy into one batch). Each frame's predecessor is the one before it in its
+   * sequence. Frames are floats in [0, 1] or rgb bytes; bytes are converted a chunk at a time, so
+   * a large batch never exists as floats (4 bytes a value).
    */
-  async encodeSequences(frames: EncoderFrames, lengths: readonly number[]): Promise<Float32Array> {
-    const n = lengths.reduce((a, b) => a + b, 0);
+  async encodeSequences(frames: EncoderFrames | readonly EncoderFrames[], lengths: readonly number[]): Promise<Float32Array> {
+    const n = lengths.reduce((a, b) => a + Math.max(0, b), 0);
     const per = this.framePixels;
     if (this.predecessors === 'index') {
       const starts = new Uint8Array(n);
+      /** Per row: its sequence, and its row within it. */
+      const sequence = new Int32Array(n);
+      const within = new Int32Array(n);
       let row = 0;
-      for (const len of lengths) {
+      lengths.forEach((len, s) => {
         if (len > 0) starts[row] = 1;
-        row += Math.max(0, len);
-      }
-      return this.encodeIndexed((i) => frames.subarray(i * per, (i + 1) * per), n, (i) => (starts[i] ? i : i - 1));
+        for (let k = 0; k < len; k++, row++) {
+          sequence[row] = s;
+          within[row] = k;
+        }
+      });
+      const rowOf = isFrameList(frames) ? (i: number) => frames[sequence[i]!]!.subarray(within[i]! * per, (within[i]! + 1) * per) : (i: number) => frames.subarray(i * per, (i + 1) * per);
+      return this.encodeIndexed(rowOf, n, (i) => (starts[i] ? i : i - 1));
     }
-    const floats = asFloats(frames);
+    const floats = asFloats(isFrameList(frames) ? concatFrames(frames, lengths, per) : frames);
     return this.encode(floats, n, this.predecessors === 'frames' ? predecessorFrames(floats, per, lengths) : undefined);
   }
 
@@ -311,6 +319,25 @@ function bytes(data: Float32Array | Uint8Array, name: string): Uint8Array {
 
 /** Encoder input frames: floats in [0, 1], or rgb bytes scaled on the way in. */
 export type EncoderFrames = Float32Array | Uint8Array;
+
+function isFrameList(frames: EncoderFrames | readonly EncoderFrames[]): frames is readonly EncoderFrames[] {
+  return Array.isArray(frames);
+}
+
+/** Sequences' frames back to back in one array (of the first sequence's kind; floats when they differ). */
+function concatFrames(frames: readonly EncoderFrames[], lengths: readonly number[], per: number): EncoderFrames {
+  const bytes = frames.every((f) => f instanceof Uint8Array);
+  const out = bytes ? new Uint8Array(lengths.reduce((a, b) => a + Math.max(0, b), 0) * per) : new Float32Array(lengths.reduce((a, b) => a + Math.max(0, b), 0) * per);
+  let at = 0;
+  lengths.forEach((len, s) => {
+    if (len <= 0) return;
+    const part = frames[s]!.subarray(0, len * per);
+    if (bytes || part instanceof Float32Array) out.set(part, at);
+    else unitInto(part, out as Float32Array, at);
+    at += len * per;
+  });
+  return out;
+}
 
 /** A frame into the encoder's batch: as it is, or rgb bytes scaled to [0, 1] into a float batch. */
 function copyFrame(frame: EncoderFrames, batch: EncoderFrames, offset: number): void {

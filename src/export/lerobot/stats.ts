@@ -9,9 +9,16 @@ export function addEpisodeStats(data: Record<string, unknown[]>, eps: EpisodeRec
   for (const e of eps) {
     e.stats = {};
     for (const f of statFeatures) {
-      const col = data[f]!.slice(r0, r0 + e.length);
-      const flat = col.flatMap((v) => (Array.isArray(v) ? v.map(Number) : [Number(v)]));
-      e.stats[f] = numericStats(flat, e.length, features[f]!.shape[0]!);
+      const col = data[f]!;
+      const dims = features[f]!.shape[0]!;
+      // Row-major values of the episode's rows (a row is a list of dims values, or one scalar).
+      const flat = new Float64Array(e.length * dims);
+      for (let r = 0; r < e.length; r++) {
+        const v = col[r0 + r];
+        if (Array.isArray(v)) for (let d = 0; d < dims; d++) flat[r * dims + d] = Number(v[d]);
+        else flat[r * dims] = Number(v);
+      }
+      e.stats[f] = numericStats(flat, e.length, dims);
     }
     r0 += e.length;
   }

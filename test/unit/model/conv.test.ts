@@ -75,6 +75,10 @@ describe('convolutional world model on the toy task', () => {
       for (let k = 0; k < len; k++) previous.set(frames.subarray((row + Math.max(0, k - 1)) * per, (row + Math.max(0, k - 1) + 1) * per), (row + k) * per);
       row += len;
     }
+    const perSequence = <A extends Uint8Array | Float32Array>(all: A): A[] => {
+      let at = 0;
+      return lengths.map((len) => all.slice(at * per, (at += len) * per) as A);
+    };
     // The reference: network.ts's encoder over explicit (frame, predecessor) pairs, NCHW, no Gather.
     const t = new Tape('reference');
     const nchw = (x: Float32Array) => {
@@ -115,6 +119,9 @@ describe('convolutional world model on the toy task', () => {
       try {
         close(await pooled.encodeSequences(bytes, lengths));
         close(await pooled.encodeSequences(frames, lengths));
+        // One array per sequence, as label hands over its clips.
+        close(await pooled.encodeSequences(perSequence(bytes), lengths));
+        close(await session.encodeSequences(perSequence(frames), lengths));
         close(await pooled.encode(bytes, n, previous));
         close(await twoThreads.encodeSequences(bytes, lengths));
       } finally {
@@ -138,6 +145,7 @@ describe('convolutional world model on the toy task', () => {
       const oldSession = await WorldModelSession.load(oldCard, { ...parts, encoder: old.graph.toBytes() });
       try {
         close(await oldSession.encodeSequences(bytes, lengths));
+        close(await oldSession.encodeSequences(perSequence(bytes), lengths));
         close(await oldSession.encode(frames, n, previous));
       } finally {
         await oldSession.release();
