@@ -15,18 +15,20 @@ import { unitFrames, unitInto } from './transitions.js';
 const CHUNK: Record<PartName, number> = { encoder: 64, decoder: 64, dynamics: 256, inverse: 256 };
 
 /**
- * Rows per call of the conv model's encoder and decoder on one thread. Its full-resolution
- * keypoint maps (512 KB a frame at 32 keypoints) stay in the cores' caches at a few frames a
- * call: the encoder runs 2,370 frames/s at 8 against 2,030 at 16 and 1,590 at 64 (PushCube's
- * model, one thread; each call also encodes its first frame's predecessor, one row in 9 at 8),
- * the decoder 2,650 at 8 against 2,380 at 64. One session on several threads needs larger calls
- * to keep its threads busy (label's model time 5.6 s at 64 against 6.5 at 16 on two).
+ * Rows per call of the conv model's encoder on one thread. Its full-resolution keypoint maps
+ * (512 KB a frame at 32 keypoints) stay in the cores' caches at a few frames a call: 2,370
+ * frames/s at 8 against 2,030 at 16 and 1,590 at 64 (PushCube's model, one thread, the graph
+ * alone; each call also encodes its first frame's predecessor, one row in 9 at 8), and through
+ * encodeSequences 1,610–1,670 against 1,270–1,460 at 64 (interleaved runs). The decoder gains
+ * nothing from it (decodeRgb 1,930–2,290 at 8, 2,240–2,290 at 64). One session on several
+ * threads needs larger calls to keep its threads busy (label's model time 5.6 s at 64 against
+ * 6.5 at 16 on two).
  */
 const CONV_CHUNK_ONE_THREAD = 8;
 
 /** Rows per call of `part` for a session on `threads` onnxruntime threads. */
 function chunkRows(card: ModelCard, part: PartName, threads: number): number {
-  return card.kind === 'conv' && threads <= 1 && (part === 'encoder' || part === 'decoder') ? CONV_CHUNK_ONE_THREAD : CHUNK[part];
+  return card.kind === 'conv' && threads <= 1 && part === 'encoder' ? CONV_CHUNK_ONE_THREAD : CHUNK[part];
 }
 
 /** What loading a world model takes besides onnxruntime's options. */
