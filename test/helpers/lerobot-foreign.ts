@@ -72,6 +72,49 @@ export function decodeAll(file: string): Buffer {
 
 const opt = (name: string, dtype: ColumnDef['dtype'], form: ColumnDef['form'] = 'scalar'): ColumnDef => ({ name, dtype, form, nullable: true });
 
+/** LeRobot's automatic columns, as info.json declares them. */
+const INDEX_FEATURES = {
+  timestamp: { dtype: 'float32', shape: [1], names: null },
+  frame_index: { dtype: 'int64', shape: [1], names: null },
+  episode_index: { dtype: 'int64', shape: [1], names: null },
+  index: { dtype: 'int64', shape: [1], names: null },
+  task_index: { dtype: 'int64', shape: [1], names: null },
+};
+
+/** The fixture's rate, episode lengths, cameras and tasks (the options' or the defaults). */
+function fixtureShape(options: { lengths?: number[]; fps?: number; cameras?: ForeignCameraSpec[] }): { fps: number; lengths: number[]; cameras: ForeignCameraSpec[]; tasks: string[]; total: number } {
+  const lengths = options.lengths ?? [7, 9];
+  const cameras = options.cameras ?? [
+    { name: 'front', width: 48, height: 32, codec: 'av1' },
+    { name: 'wrist', width: 32, height: 24, codec: 'h264' },
+  ];
+  return { fps: options.fps ?? 10, lengths, cameras, tasks: ['Pick the cube and place it in the bin.', 'Wave.'], total: lengths.reduce((a, b) => a + b, 0) };
+}
+
+/**
+ * Episode e's T rows appended to the data columns (global index from `firstRow`): the synthetic
+ * state and action of each step, and LeRobot's timestamp and index columns. Returns the episode's
+ * state and action values, row-major.
+ */
+function appendEpisodeRows(cols: Record<string, unknown[]>, e: number, T: number, fps: number, firstRow: number, taskCount: number): { s: number[]; a: number[] } {
+  const s: number[] = [];
+  const a: number[] = [];
+  for (let t = 0; t < T; t++) {
+    const st = FOREIGN_MOTORS.map((_, j) => Math.fround(Math.sin(0.3 * t + j + e) * 40 + j));
+    const ac = FOREIGN_MOTORS.map((_, j) => Math.fround(Math.cos(0.2 * t - j) * 10 + e));
+    s.push(...st);
+    a.push(...ac);
+    cols['observation.state']!.push(st);
+    cols.action!.push(ac);
+    cols.timestamp!.push(Math.fround(t / fps));
+    cols.frame_index!.push(BigInt(t));
+    cols.episode_index!.push(BigInt(e));
+    cols.index!.push(BigInt(firstRow + t));
+    cols.task_index!.push(BigInt(e % taskCount));
+  }
+  return { s, a };
+}
+
 /**
  * `imageCameras`: cameras stored as LeRobot's `image` features (HF's Image struct {bytes: PNG,
  * path} in the data parquet, as `datasets` writes it); the data file is then written by Arrow and
@@ -80,14 +123,7 @@ const opt = (name: string, dtype: ColumnDef['dtype'], form: ColumnDef['form'] = 
 export function writeForeignDataset(dir: string, options: { lengths?: number[]; fps?: number; cameras?: ForeignCameraSpec[]; imageCameras?: { name: string; width: number; height: number }[]; omitEpisodeColumns?: string[]; version?: 'v3.0' | 'v2.1' } = {}): ForeignFixture {
   const imageCameras = options.imageCameras ?? [];
   if (options.version === 'v2.1') return writeV21Dataset(dir, options);
-  const fps = options.fps ?? 10;
-  const lengths = options.lengths ?? [7, 9];
-  const cameras = options.cameras ?? [
-    { name: 'front', width: 48, height: 32, codec: 'av1' },
-    { name: 'wrist', width: 32, height: 24, codec: 'h264' },
-  ];
-  const tasks = ['Pick the cube and place it in the bin.', 'Wave.'];
-  const total = lengths.reduce((a, b) => a + b, 0);
+  const { fps, lengths, cameras, tasks, total } = fixtureShape(options);
   for (const d of ['meta/episodes/chunk-000', 'data/chunk-000', ...cameras.map((c) => `videos/observation.images.${c.name}/chunk-000`)]) mkdirSync(join(dir, d), { recursive: true });
 
   const infoBlock = (c: ForeignCameraSpec) => ({ 'video.height': c.height, 'video.width': c.width, 'video.codec': c.codec, 'video.pix_fmt': 'yuv420p', 'video.is_depth_map': false, 'video.fps': fps, 'video.channels': 3, has_audio: false });
@@ -109,11 +145,7 @@ export function writeForeignDataset(dir: string, options: { lengths?: number[]; 
       'observation.state': { dtype: 'float32', shape: [6], names: { motors: FOREIGN_MOTORS } },
       ...Object.fromEntries(cameras.map((c) => [`observation.images.${c.name}`, { dtype: 'video', shape: [c.height, c.width, 3], names: ['height', 'width', 'channels'], info: infoBlock(c) }])),
       ...Object.fromEntries(imageCameras.map((c) => [`observation.images.${c.name}`, { dtype: 'image', shape: [c.height, c.width, 3], names: ['height', 'width', 'channel'] }])),
-      timestamp: { dtype: 'float32', shape: [1], names: null },
-      frame_index: { dtype: 'int64', shape: [1], names: null },
-      episode_index: { dtype: 'int64', shape: [1], names: null },
-      index: { dtype: 'int64', shape: [1], names: null },
-      task_index: { dtype: 'int64', shape: [1], names: null },
+      ...INDEX_FEATURES,
     },
   };
   writeFileSync(join(dir, 'meta', 'info.json'), JSON.stringify(info, null, 4));
@@ -124,21 +156,8 @@ export function writeForeignDataset(dir: string, options: { lengths?: number[]; 
   const cols: Record<string, unknown[]> = { 'observation.state': [], action: [], timestamp: [], frame_index: [], episode_index: [], index: [], task_index: [] };
   let row = 0;
   lengths.forEach((T, e) => {
-    const s: number[] = [];
-    const a: number[] = [];
-    for (let t = 0; t < T; t++) {
-      const st = FOREIGN_MOTORS.map((_, j) => Math.fround(Math.sin(0.3 * t + j + e) * 40 + j));
-      const ac = FOREIGN_MOTORS.map((_, j) => Math.fround(Math.cos(0.2 * t - j) * 10 + e));
-      s.push(...st);
-      a.push(...ac);
-      cols['observation.state']!.push(st);
-      cols.action!.push(ac);
-      cols.timestamp!.push(Math.fround(t / fps));
-      cols.frame_index!.push(BigInt(t));
-      cols.episode_index!.push(BigInt(e));
-      cols.index!.push(BigInt(row++));
-      cols.task_index!.push(BigInt(e % tasks.length));
-    }
+    const { s, a } = appendEpisodeRows(cols, e, T, fps, row, tasks.length);
+    row += T;
     state.push(s);
     action.push(a);
   });
@@ -249,14 +268,7 @@ function arrowDataFile(cols: Record<string, unknown[]>, imageCameras: { name: st
  * stats), info.json's v2.1 path templates; the pictures are the v3 fixture's, frame for frame.
  */
 function writeV21Dataset(dir: string, options: { lengths?: number[]; fps?: number; cameras?: ForeignCameraSpec[] }): ForeignFixture {
-  const fps = options.fps ?? 10;
-  const lengths = options.lengths ?? [7, 9];
-  const cameras = options.cameras ?? [
-    { name: 'front', width: 48, height: 32, codec: 'av1' },
-    { name: 'wrist', width: 32, height: 24, codec: 'h264' },
-  ];
-  const tasks = ['Pick the cube and place it in the bin.', 'Wave.'];
-  const total = lengths.reduce((a, b) => a + b, 0);
+  const { fps, lengths, cameras, tasks, total } = fixtureShape(options);
   for (const d of ['meta', 'data/chunk-000', ...cameras.map((c) => `videos/chunk-000/observation.images.${c.name}`)]) mkdirSync(join(dir, d), { recursive: true });
   const info = {
     codebase_version: 'v2.1',
@@ -275,11 +287,7 @@ function writeV21Dataset(dir: string, options: { lengths?: number[]; fps?: numbe
       action: { dtype: 'float32', shape: [6], names: FOREIGN_MOTORS },
       'observation.state': { dtype: 'float32', shape: [6], names: FOREIGN_MOTORS },
       ...Object.fromEntries(cameras.map((c) => [`observation.images.${c.name}`, { dtype: 'video', shape: [c.height, c.width, 3], names: ['height', 'width', 'channels'], info: { 'video.fps': fps, 'video.height': c.height, 'video.width': c.width, 'video.channels': 3, 'video.codec': c.codec, 'video.pix_fmt': 'yuv420p', 'video.is_depth_map': false, has_audio: false } }])),
-      timestamp: { dtype: 'float32', shape: [1], names: null },
-      frame_index: { dtype: 'int64', shape: [1], names: null },
-      episode_index: { dtype: 'int64', shape: [1], names: null },
-      index: { dtype: 'int64', shape: [1], names: null },
-      task_index: { dtype: 'int64', shape: [1], names: null },
+      ...INDEX_FEATURES,
     },
   };
   writeFileSync(join(dir, 'meta', 'info.json'), JSON.stringify(info, null, 4));
@@ -291,21 +299,7 @@ function writeV21Dataset(dir: string, options: { lengths?: number[]; fps?: numbe
   let row = 0;
   lengths.forEach((T, e) => {
     const cols: Record<string, unknown[]> = { 'observation.state': [], action: [], timestamp: [], frame_index: [], episode_index: [], index: [], task_index: [] };
-    const s: number[] = [];
-    const a: number[] = [];
-    for (let t = 0; t < T; t++) {
-      const st = FOREIGN_MOTORS.map((_, j) => Math.fround(Math.sin(0.3 * t + j + e) * 40 + j));
-      const ac = FOREIGN_MOTORS.map((_, j) => Math.fround(Math.cos(0.2 * t - j) * 10 + e));
-      s.push(...st);
-      a.push(...ac);
-      cols['observation.state']!.push(st);
-      cols.action!.push(ac);
-      cols.timestamp!.push(Math.fround(t / fps));
-      cols.frame_index!.push(BigInt(t));
-      cols.episode_index!.push(BigInt(e));
-      cols.index!.push(BigInt(row + t));
-      cols.task_index!.push(BigInt(e % tasks.length));
-    }
+    const { s, a } = appendEpisodeRows(cols, e, T, fps, row, tasks.length);
     state.push(s);
     action.push(a);
     const name = `episode_${String(e).padStart(6, '0')}`;

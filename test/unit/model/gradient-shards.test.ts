@@ -1,15 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { GradientShards } from '../../../src/parallel/gradient-shards.js';
-import { OnnxGraph } from '../../../src/model/onnx/graph.js';
+import { scaleGraph } from '../../helpers/scale-graph.js';
 
-/** y = x · w over a symbolic batch: each shard runs it on its own rows. */
-function graph(): Uint8Array {
-  const g = new OnnxGraph('shard_test');
-  g.input('x', ['n', 3]);
-  g.input('w', [3]);
-  g.output(g.mul('x', 'w'), 'y', ['n', 3]);
-  return g.toBytes();
-}
+const graph = (): Uint8Array => scaleGraph('shard_test');
 
 describe('GradientShards', () => {
   it('runs each shard on its own feeds in its own worker and returns the outputs in shard order', async () => {

@@ -1,16 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { SessionPool } from '../../../src/parallel/session-pool.js';
-import { OnnxGraph } from '../../../src/model/onnx/graph.js';
+import { scaleGraph } from '../../helpers/scale-graph.js';
 import { OnnxModel } from '../../../src/model/onnx/runtime.js';
 
-/** y = x · w over a symbolic batch. */
-function graph(): Uint8Array {
-  const g = new OnnxGraph('pool_test');
-  g.input('x', ['n', 3]);
-  g.input('w', [3]);
-  g.output(g.mul('x', 'w'), 'y', ['n', 3]);
-  return g.toBytes();
-}
+const graph = (): Uint8Array => scaleGraph('pool_test');
 
 describe('SessionPool', () => {
   it('runs many calls side by side on its workers, each answered with its own outputs', async () => {
