@@ -7,7 +7,7 @@ import { printNotice, printStageProgress, type Command } from './io.js';
 export const encodeCommand: Command = {
   name: 'encode',
   summary: "add a world model's latent of every frame to a LeRobot dataset, as a new dataset",
-  usage: 'trajforge encode DATASET --model MODEL_DIR --out NEW_DATASET [--key observation.latent] [--batch 1024] [--replace] [--overwrite (replace a dataset this tool wrote at --out)]',
+  usage: 'trajforge encode DATASET --model MODEL_DIR --out NEW_DATASET [--key observation.latent] [--batch 1024] [--threads N (default: one per core)] [--replace] [--overwrite (replace a dataset this tool wrote at --out)]',
   async run(args, io) {
     const { values, positionals } = parse(
       args,
@@ -16,6 +16,7 @@ export const encodeCommand: Command = {
         out: { type: 'string' },
         key: { type: 'string' },
         batch: { type: 'string' },
+        threads: { type: 'string' },
         replace: { type: 'boolean' },
         overwrite: { type: 'boolean' },
       },
@@ -34,6 +35,7 @@ export const encodeCommand: Command = {
       key: values.key as string | undefined,
       replace: (values.replace as unknown) === true,
       batch: intOption(values.batch as string | undefined, 'batch', 1024, 1),
+      ...(values.threads !== undefined ? { threads: intOption(values.threads as string, 'threads', 1, 1) } : {}),
       providers: parseProviders(process.env[PROVIDERS_ENV]),
       cwd: io.cwd,
       onNotice: printNotice(io),

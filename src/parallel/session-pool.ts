@@ -11,6 +11,7 @@ import type { Worker } from 'node:worker_threads';
 import { TrajforgeError, type ErrorCode } from '../core/errors.js';
 import { ownedBuffers } from '../core/transfer.js';
 import type { GraphRunner, InputTensor, OnnxModelOptions, OnnxOutput } from '../model/onnx/runtime.js';
+import type { WorldModelSessionOptions } from '../model/session.js';
 import { startModuleWorker } from './module-worker.js';
 
 export interface SessionWorkerData {
@@ -75,6 +76,14 @@ export function request(worker: Worker, name: string, job: SessionJob, waitMs: n
     worker.once('exit', onExit);
     worker.postMessage(job, transfer ? ownedBuffers(job.feeds) : []);
   });
+}
+
+/**
+ * WorldModelSession's option to run its encoder in `count` one-thread worker sessions (none for
+ * a count of 1: the encoder then runs on the calling thread, without a worker's start-up).
+ */
+export function encoderWorkers(count: number): Pick<WorldModelSessionOptions, 'encoderWorkers'> {
+  return count > 1 ? { encoderWorkers: { count, start: (bytes, n, onnx) => SessionPool.start(bytes, n, onnx, 'encoder worker') } } : {};
 }
 
 /** A graph's runs spread over worker threads (see the module comment). */

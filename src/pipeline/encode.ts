@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { TrajforgeError } from '../core/errors.js';
 import type { DatasetSummary } from '../dataset/meta.js';
 import { datasetMeta, readLeRobotCameraFrames, type CameraEpisodeFrames } from '../export/lerobot/episodes.js';
@@ -8,6 +9,7 @@ import { LEROBOT_ENTRIES, preflightOutput, writeOutput, type OutputOptions } fro
 import { checkModelTarget, datasetTarget } from '../model/card.js';
 import { WorldModelSession } from '../model/session.js';
 import { readModelCard, readModelParts } from '../model/store.js';
+import { encoderWorkers } from '../parallel/session-pool.js';
 import { checkInt, outputNotices, resolveIn, stopwatch, type PipelineCallbacks, type StageProgress } from './progress.js';
 
 export const DEFAULT_LATENT_KEY = 'observation.latent';
@@ -37,6 +39,8 @@ export interface EncodeOptions extends PipelineCallbacks<EncodeProgress> {
   batch?: number;
   /** onnxruntime execution providers, in order of preference (default: the CPU). */
   providers?: readonly string[];
+  /** Worker threads running the encoder, one onnxruntime thread each (default: one per core, at most 8). */
+  threads?: number;
 }
 
 export interface EncodeSummary extends DatasetSummary {
@@ -81,7 +85,8 @@ export async function encodeDataset(opts: EncodeOptions): Promise<EncodeSummary>
   // The key must not clash with a built-in feature: checked before the model is loaded.
   lerobotFeatures({ ...meta, extraFeatures: [...existing.filter((x) => x.key !== key), feature] });
 
-  const session = await WorldModelSession.load(card, readModelParts(modelDir, card), { providers: opts.providers }, modelDir);
+  const threads = checkInt(opts.threads ?? Math.min(8, availableParallelism()), 'threads', 1);
+  const session = await WorldModelSession.load(card, readModelParts(modelDir, card), { providers: opts.providers, ...encoderWorkers(threads) }, modelDir);
   const pixels = card.input.width * card.input.height * 3;
   const encoding = stopwatch();
   let encodeMs = 0;

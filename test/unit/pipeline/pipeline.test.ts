@@ -161,6 +161,12 @@ describe('pipeline functions, called without the CLI', () => {
     await expect(encodeDataset({ dataset: 'data', model: 'model', out: 'e2', key: 'a/b', cwd: root })).rejects.toMatchObject({ code: 'E_USAGE', message: expect.stringMatching(/must be non-empty and contain no '\/'/) });
     await expect(encodeDataset({ dataset: 'data', model: 'model', out: 'data', cwd: root })).rejects.toMatchObject({ code: 'E_USAGE', message: expect.stringMatching(/--out must differ from DATASET/) });
     await expect(encodeDataset({ dataset: 'data', model: 'model', out: 'e3', batch: 0, cwd: root })).rejects.toMatchObject({ code: 'E_USAGE', message: "--batch must be an integer >= 1, got '0'" });
+    // The encoder in two worker threads or on this one: the same latents, byte for byte.
+    await encodeDataset({ dataset: 'data', model: 'model', out: 'encoded-1', batch: 50, threads: 1, cwd: root });
+    await encodeDataset({ dataset: 'data', model: 'model', out: 'encoded-2', batch: 50, threads: 2, cwd: root });
+    const dataFile = (dir: string) => readFileSync(join(root, dir, 'data', 'chunk-000', 'file-000.parquet'));
+    expect(dataFile('encoded-2').equals(dataFile('encoded-1'))).toBe(true);
+    await expect(encodeDataset({ dataset: 'data', model: 'model', out: 'e4', threads: 0, cwd: root })).rejects.toMatchObject({ code: 'E_USAGE', message: "--threads must be an integer >= 1, got '0'" });
   });
 
   it('predictEpisode writes the video and returns the per-step MSE', async () => {
