@@ -273,9 +273,9 @@ async function modelBench(): Promise<void> {
   await time('encoder', 'frames', 'target >= 3,000; sequences of 64', () => session.encodeSequences(frames, lengths));
   await time('encoder pairs', 'frames', 'each with its own predecessor frame', () => session.encode(frames, n, frames));
   // What label runs: the encoder in one-thread worker sessions, one per core, fed rgb bytes.
-  const { SessionPool } = await import('../src/parallel/session-pool.js');
+  const { modelWorkers } = await import('../src/parallel/session-pool.js');
   const workers = Math.min(8, availableParallelism());
-  const pooled = await WorldModelSession.load(card as never, readModelParts(modelDir, card as never), { encoderWorkers: { count: workers, start: (b, c, o) => SessionPool.start(b, c, o, 'encoder worker') } });
+  const pooled = await WorldModelSession.load(card as never, readModelParts(modelDir, card as never), modelWorkers(workers));
   const rgb = Uint8Array.from(frames, (v) => Math.round(v * 255));
   await time('encoder pool', 'frames', `sequences of 64 as rgb bytes, ${workers} one-thread workers`, () => pooled.encodeSequences(rgb, lengths));
   await pooled.release();

@@ -12,7 +12,7 @@ export const dreamCommand: Command = {
   summary: 'roll out synthetic episodes inside a world model (real reset frames, learned dynamics) and write a dataset',
   usage:
     'trajforge dream --model MODEL_DIR --env <env id or file> --out DIR [--episodes 50] [--policy expert|random|noise|onnx:PATH] [--noise 0] [--epsilon 0] ' +
-    '[--seed 0] [--horizon T (default: the env time limit)] [--batch 256] [--format lerobot] ' +
+    '[--seed 0] [--horizon T (default: the env time limit)] [--batch 256] [--threads N (default: one per core)] [--format lerobot] ' +
     `[--codec ${Object.keys(CODECS).join('|')}] [--gop 2] [--overwrite] [--compare] [--from-video FILE (start frames from a video, not resets)] [--fit crop|stretch|pad] ${SET_USAGE}`,
   async run(args, io) {
     const { values } = parse(
@@ -28,6 +28,7 @@ export const dreamCommand: Command = {
         seed: { type: 'string' },
         horizon: { type: 'string' },
         batch: { type: 'string' },
+        threads: { type: 'string' },
         format: { type: 'string' },
         codec: { type: 'string' },
         gop: { type: 'string' },
@@ -59,6 +60,7 @@ export const dreamCommand: Command = {
       seed,
       horizon: values.horizon === undefined ? undefined : intOption(values.horizon, 'horizon', 1, 1),
       batch,
+      ...(values.threads !== undefined ? { threads: intOption(values.threads, 'threads', 1, 1) } : {}),
       format: values.format,
       codec: values.codec as VideoCodec | undefined,
       gop,

@@ -34,16 +34,34 @@ function chunkRows(card: ModelCard, part: PartName, threads: number): number {
 /** What loading a world model takes besides onnxruntime's options. */
 export interface WorldModelSessionOptions extends OnnxModelOptions {
   /**
-   * Runs the encoder in `count` worker threads (one onnxruntime thread each; see
-   * parallel/session-pool.ts, whose SessionPool.start is the usual `start`): its chunks then run
-   * side by side. Absent: the encoder runs on the calling thread.
+   * Runs the encoder and the decoder in `count` worker threads each (one onnxruntime thread
+   * apiece; see parallel/session-pool.ts, whose encoderWorkers gives this option): the chunks of
+   * a call then run side by side. The encoder's workers start with the session, the decoder's on
+   * its first use. Absent: every part runs on the calling thread.
    */
-  readonly encoderWorkers?: { count: number; start: (bytes: Uint8Array, count: number, onnx: OnnxModelOptions) => Promise<GraphRunner> };
+  readonly workers?: { count: number; start: (bytes: Uint8Array, count: number, onnx: OnnxModelOptions) => Promise<GraphRunner> };
+}
+
+/** At most `limit` promises pending: add() waits for the oldest beyond that; drain() for all. */
+class InFlight {
+  private readonly pending: Promise<void>[] = [];
+  constructor(private readonly limit: number) {}
+  async add(p: Promise<void>): Promise<void> {
+    // Awaited in order below; until then a failure must not count as unhandled.
+    p.catch(() => undefined);
+    this.pending.push(p);
+    if (this.pending.length >= this.limit) await this.pending.shift();
+  }
+  async drain(): Promise<void> {
+    while (this.pending.length > 0) await this.pending.shift();
+  }
 }
 
 export class WorldModelSession {
   /** The decoder with a bytes output appended (decoderBytesFragment), loaded on first use. */
-  private decoderBytes?: OnnxModel;
+  private decoderBytes?: Promise<GraphRunner>;
+  /** The decoder in worker threads (WorldModelSessionOptions.workers), started on first use. */
+  private decoderPool?: Promise<GraphRunner>;
   /** How the encoder takes each frame's predecessor: not at all (context 1), by row (previous_index), or as pixels (previous: models of an earlier release). */
   private readonly predecessors: 'none' | 'index' | 'frames';
   /** Rows per call of each part (see chunkRows). */
@@ -52,11 +70,12 @@ export class WorldModelSession {
   private constructor(
     readonly card: ModelCard,
     private readonly parts: Record<PartName, OnnxModel>,
-    /** Runs the encoder: parts.encoder, or a pool of workers (WorldModelSessionOptions.encoderWorkers). */
+    /** Runs the encoder: parts.encoder, or a pool of workers (WorldModelSessionOptions.workers). */
     private readonly encoderRunner: GraphRunner,
     /** decoder.onnx as loaded, extended into decoderBytes on first use. */
     private readonly decoderGraph: Uint8Array,
     private readonly options: OnnxModelOptions,
+    private readonly workers: WorldModelSessionOptions['workers'],
   ) {
     const names = card.parts.encoder.inputs.map((i) => i.name);
     this.predecessors = names.includes(PREVIOUS_INDEX) ? 'index' : names.includes('previous') ? 'frames' : 'none';
@@ -70,7 +89,7 @@ export class WorldModelSession {
    * here, naming the file, rather than failing later inside onnxruntime.
    */
   static async load(card: ModelCard, bytes: Record<PartName, Uint8Array>, sessionOptions: WorldModelSessionOptions = {}, dir?: string): Promise<WorldModelSession> {
-    const { encoderWorkers, ...options } = sessionOptions;
+    const { workers, ...options } = sessionOptions;
     const parts = {} as Record<PartName, OnnxModel>;
     let encoderRunner: GraphRunner | undefined;
     try {
@@ -86,12 +105,12 @@ export class WorldModelSession {
         }
         checkSignature(parts[p], card.parts[p], file);
       }
-      encoderRunner = encoderWorkers && encoderWorkers.count > 0 ? await encoderWorkers.start(bytes.encoder, encoderWorkers.count, options) : parts.encoder;
+      encoderRunner = workers && workers.count > 0 ? await workers.start(bytes.encoder, workers.count, options) : parts.encoder;
     } catch (e) {
       for (const m of Object.values(parts)) await m.release();
       throw e;
     }
-    return new WorldModelSession(card, parts, encoderRunner, bytes.decoder, options);
+    return new WorldModelSession(card, parts, encoderRunner, bytes.decoder, options, workers && workers.count > 0 ? workers : undefined);
   }
 
   get latent(): number {
@@ -108,11 +127,12 @@ export class WorldModelSession {
   }
 
   /**
-   * Runs `model` over n rows in chunks of `chunk` rows; inputs are [name, data, row shape], outputs
-   * [name, row width]. A single chunk returns onnxruntime's own (fresh) arrays, without a copy.
+   * Runs `model` over n rows in chunks of `chunk` rows (side by side when it runs in workers);
+   * inputs are [name, data, row shape], outputs [name, row width]. A single chunk returns
+   * onnxruntime's own (fresh) arrays, without a copy.
    */
   private async chunked<T extends Float32Array | Uint8Array>(
-    model: OnnxModel,
+    model: GraphRunner,
     n: number,
     inputs: [string, Float32Array, number[]][],
     outputs: [string, number][],
@@ -132,15 +152,19 @@ export class WorldModelSession {
     };
     if (n <= chunk) return run(0, n);
     const results = outputs.map(([, w]) => alloc(n * w));
+    // Twice the workers in flight: each has its next call queued when it finishes one.
+    const inFlight = new InFlight(2 * model.concurrency);
     for (let from = 0; from < n; from += chunk) {
       const m = Math.min(chunk, n - from);
-      (await run(from, m)).forEach((data, i) => results[i]!.set(data.subarray(0, m * outputs[i]![1]), from * outputs[i]![1]));
+      await inFlight.add(run(from, m).then((parts) => parts.forEach((data, i) => results[i]!.set(data.subarray(0, m * outputs[i]![1]), from * outputs[i]![1]))));
     }
+    await inFlight.drain();
     return results;
   }
 
-  private batched(part: PartName, n: number, inputs: [string, Float32Array, number[]][], outputs: [string, number][]): Promise<Float32Array[]> {
-    return this.chunked(this.parts[part], n, inputs, outputs, floats, (length) => new Float32Array(length), this.chunks[part]);
+  private async batched(part: PartName, n: number, inputs: [string, Float32Array, number[]][], outputs: [string, number][]): Promise<Float32Array[]> {
+    const model = part === 'decoder' && this.workers ? await (this.decoderPool ??= this.workers.start(this.decoderGraph, this.workers.count, this.options)) : this.parts[part];
+    return this.chunked(model, n, inputs, outputs, floats, (length) => new Float32Array(length), this.chunks[part]);
   }
 
   /** Frames per encoder input (model.json input.context): 2 when z holds velocities. */
@@ -222,7 +246,7 @@ export class WorldModelSession {
     const alloc = (length: number) => (bytes ? new Uint8Array(length) : new Float32Array(length));
     // Side by side, every call in flight needs its own input (a worker takes its buffers).
     const shared = runner.concurrency === 1 ? { batch: alloc(2 * chunk * per), index: new BigInt64Array(2 * chunk) } : null;
-    const inFlight: Promise<void>[] = [];
+    const inFlight = new InFlight(2 * runner.concurrency);
     for (let from = 0; from < n; from += chunk) {
       const m = Math.min(chunk, n - from);
       /** Predecessors outside the chunk -> their row in the batch, after the chunk's own. */
@@ -244,17 +268,15 @@ export class WorldModelSession {
         index[local] = BigInt(local);
         copyFrame(row(p), batch, local * per);
       }
-      const done = runner.run({ frames: { data: batch, dims: [rows, height, width, 3] }, [PREVIOUS_INDEX]: { data: index, dims: [rows] } }, ['z']).then((out) => {
+      // A call's own batch (not the shared one) is handed over: a worker takes it without a copy.
+      const done = runner.run({ frames: { data: batch, dims: [rows, height, width, 3] }, [PREVIOUS_INDEX]: { data: index, dims: [rows] } }, ['z'], !shared).then((out) => {
         z.set(floats(out.z!.data, 'z').subarray(0, m * L), from * L);
       });
-      if (!shared) {
-        // Twice the workers in flight: each has its next call queued when it finishes one.
-        done.catch(() => undefined);
-        inFlight.push(done);
-        if (inFlight.length >= 2 * runner.concurrency) await inFlight.shift();
-      } else await done;
+      // Twice the workers in flight: each has its next call queued when it finishes one.
+      if (shared) await done;
+      else await inFlight.add(done);
     }
-    await Promise.all(inFlight);
+    await inFlight.drain();
     return z;
   }
 
@@ -268,12 +290,14 @@ export class WorldModelSession {
    */
   async decodeRgb(z: Float32Array, offset: Float32Array, n: number): Promise<Uint8Array> {
     const { width, height } = this.card.decoded;
-    this.decoderBytes ??= await OnnxModel.load(decoderBytesFragment(width, height, this.card.parts.decoder.outputs[0]!.name).appendTo(this.decoderGraph), this.options);
+    const graph = () => decoderBytesFragment(width, height, this.card.parts.decoder.outputs[0]!.name).appendTo(this.decoderGraph);
+    this.decoderBytes ??= this.workers ? this.workers.start(graph(), this.workers.count, this.options) : OnnxModel.load(graph(), this.options);
+    const model = await this.decoderBytes;
     const inputs: [string, Float32Array, number[]][] = [
       ['z', z, [this.latent]],
       ['offset', offset, [height, width, 3]],
     ];
-    return (await this.chunked(this.decoderBytes, n, inputs, [['rgb', this.pixels]], bytes, (length) => new Uint8Array(length), this.chunks.decoder))[0]!;
+    return (await this.chunked(model, n, inputs, [['rgb', this.pixels]], bytes, (length) => new Uint8Array(length), this.chunks.decoder))[0]!;
   }
 
   async step(z: Float32Array, action: Float32Array, n: number): Promise<{ next: Float32Array; reward: Float32Array; done: Float32Array }> {
@@ -310,7 +334,8 @@ export class WorldModelSession {
   async release(): Promise<void> {
     for (const p of PART_NAMES) await this.parts[p].release();
     if (this.encoderRunner !== this.parts.encoder) await this.encoderRunner.release();
-    await this.decoderBytes?.release();
+    // A pool that failed to start has nothing to release.
+    for (const p of [this.decoderPool, this.decoderBytes]) await p?.then((r) => r.release(), () => undefined);
   }
 }
 

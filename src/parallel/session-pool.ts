@@ -79,11 +79,11 @@ export function request(worker: Worker, name: string, job: SessionJob, waitMs: n
 }
 
 /**
- * WorldModelSession's option to run its encoder in `count` one-thread worker sessions (none for
- * a count of 1: the encoder then runs on the calling thread, without a worker's start-up).
+ * WorldModelSession's option to run its encoder and decoder in `count` one-thread worker sessions
+ * each (none for a count of 1: they then run on the calling thread, without a worker's start-up).
  */
-export function encoderWorkers(count: number): Pick<WorldModelSessionOptions, 'encoderWorkers'> {
-  return count > 1 ? { encoderWorkers: { count, start: (bytes, n, onnx) => SessionPool.start(bytes, n, onnx, 'encoder worker') } } : {};
+export function modelWorkers(count: number): Pick<WorldModelSessionOptions, 'workers'> {
+  return count > 1 ? { workers: { count, start: (bytes, n, onnx) => SessionPool.start(bytes, n, onnx, 'model worker') } } : {};
 }
 
 /** A graph's runs spread over worker threads (see the module comment). */
@@ -115,13 +115,13 @@ export class SessionPool implements GraphRunner {
     return this.workers.length;
   }
 
-  /** One run on the next free worker. The feeds' own buffers move to it: pass arrays the caller no longer needs. */
-  async run(feeds: Readonly<Record<string, InputTensor>>, fetch: readonly string[]): Promise<Record<string, OnnxOutput>> {
+  /** One run on the next free worker; with `handOver` the feeds' own buffers move to it instead of being copied. */
+  async run(feeds: Readonly<Record<string, InputTensor>>, fetch: readonly string[], handOver = false): Promise<Record<string, OnnxOutput>> {
     while (this.idle.length === 0) await new Promise<void>((resolve) => this.waiting.push(resolve));
     const i = this.idle.shift()!;
     try {
       if (this.gone[i] !== null) throw new TrajforgeError('E_WORKER_FAILED', `${this.what} ${i} ${this.gone[i]}`);
-      return await request(this.workers[i]!, `${this.what} ${i}`, { feeds: { ...feeds }, fetch: [...fetch] }, MIN_REPLY_WAIT_MS, true);
+      return await request(this.workers[i]!, `${this.what} ${i}`, { feeds: { ...feeds }, fetch: [...fetch] }, MIN_REPLY_WAIT_MS, handOver);
     } finally {
       this.idle.push(i);
       this.waiting.shift()?.();

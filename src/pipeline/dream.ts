@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import type { ResolvedEnv } from '../config/parse.js';
 import { TrajforgeError } from '../core/errors.js';
 import { datasetMeta, type DatasetSummary } from '../dataset/meta.js';
@@ -8,6 +9,7 @@ import { DEFAULT_LAYOUT } from '../export/lerobot/format.js';
 import { writeOutput, type OutputOptions } from '../output/folder.js';
 import { checkModelForEnv, dreamEpisodes, type DreamStats } from '../model/dream.js';
 import { WorldModelSession } from '../model/session.js';
+import { modelWorkers } from '../parallel/session-pool.js';
 import { readModelCard, readModelParts } from '../model/store.js';
 import { makePolicy, POLICY_KINDS, type PolicyKind } from '../policy/index.js';
 import type { OnnxPolicy } from '../policy/onnx.js';
@@ -33,6 +35,8 @@ export interface DreamOptions extends PipelineCallbacks<DreamProgress> {
   env: ResolvedEnv;
   /** The dataset folder: absent or empty, or (with `overwrite`) a dataset trajforge wrote. */
   out: string;
+  /** Worker threads running the encoder and decoder, one onnxruntime thread each (default: one per core, at most 8; 1: this thread). */
+  threads?: number;
   overwrite?: boolean;
   /** Default 50. */
   episodes?: number;
@@ -111,6 +115,7 @@ export async function dreamDataset(opts: DreamOptions): Promise<DreamSummary> {
   const elapsed = stopwatch();
   const { format, sink, codec, gop } = await datasetOutput(opts);
   const episodes = checkInt(opts.episodes ?? 50, 'episodes', 1);
+  const threads = checkInt(opts.threads ?? Math.min(8, availableParallelism()), 'threads', 1);
   const seed = checkInt(opts.seed ?? 0, 'seed', 0);
   const batch = checkInt(opts.batch ?? 256, 'batch', 1);
   const noise = checkNumber(opts.policy?.noise ?? 0, 'noise');
@@ -160,7 +165,7 @@ export async function dreamDataset(opts: DreamOptions): Promise<DreamSummary> {
     if (starts && starts.count < episodes) opts.onNotice?.(`${opts.fromVideo} gives ${starts.count} frame(s) at ${meta.fps} fps for ${episodes} episodes: starts repeat`, 'input');
     // One ONNX session serves every episode; each gets a fork with its own random stream.
     const freshPolicy = (): AnyPolicy => (onnx ? onnx.fork() : makePolicy(kind as PolicyKind, env, policyOpts));
-    const session = await WorldModelSession.load(card, readModelParts(modelDir, card));
+    const session = await WorldModelSession.load(card, readModelParts(modelDir, card), modelWorkers(threads));
     const dream = (stats: DreamStats) => dreamEpisodes({ model: session, env, renderer: new Renderer(), makePolicy: freshPolicy, jobs, horizon, batch, ...(starts ? { starts } : {}) }, stats);
     const rate = (n: number, s: number) => (s > 0 ? n / s : 0);
     try {

@@ -9,7 +9,7 @@ import { LEROBOT_ENTRIES, preflightOutput, writeOutput, type OutputOptions } fro
 import { checkModelTarget, datasetTarget } from '../model/card.js';
 import { WorldModelSession } from '../model/session.js';
 import { readModelCard, readModelParts } from '../model/store.js';
-import { encoderWorkers } from '../parallel/session-pool.js';
+import { modelWorkers } from '../parallel/session-pool.js';
 import { checkInt, outputNotices, resolveIn, stopwatch, type PipelineCallbacks, type StageProgress } from './progress.js';
 
 export const DEFAULT_LATENT_KEY = 'observation.latent';
@@ -86,7 +86,7 @@ export async function encodeDataset(opts: EncodeOptions): Promise<EncodeSummary>
   lerobotFeatures({ ...meta, extraFeatures: [...existing.filter((x) => x.key !== key), feature] });
 
   const threads = checkInt(opts.threads ?? Math.min(8, availableParallelism()), 'threads', 1);
-  const session = await WorldModelSession.load(card, readModelParts(modelDir, card), { providers: opts.providers, ...encoderWorkers(threads) }, modelDir);
+  const session = await WorldModelSession.load(card, readModelParts(modelDir, card), { providers: opts.providers, ...modelWorkers(threads) }, modelDir);
   const pixels = card.input.width * card.input.height * 3;
   const encoding = stopwatch();
   let encodeMs = 0;

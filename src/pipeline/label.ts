@@ -22,7 +22,7 @@ import { episodeVideoFile, readEpisodesMeta, readInfo } from '../export/lerobot/
 import { actionTarget, checkModelTarget, type ModelCard } from '../model/card.js';
 import { cardResidualScale, CONFIDENCE_KEY, labelClips, labelledEpisode, LATENT_KEY, stateEstimate, type ClipLabels, type FrameClip } from '../model/label.js';
 import { WorldModelSession } from '../model/session.js';
-import { encoderWorkers } from '../parallel/session-pool.js';
+import { modelWorkers } from '../parallel/session-pool.js';
 import { readModelCard, readModelParts } from '../model/store.js';
 import { writeOutput, type OutputOptions } from '../output/folder.js';
 import { listVideoInputs } from '../video/inputs.js';
@@ -189,7 +189,7 @@ export async function labelVideos(opts: LabelOptions): Promise<LabelSummary> {
   const session = await WorldModelSession.load(
     card,
     readModelParts(modelDir, card),
-    { providers: opts.providers, threads: 1, ...encoderWorkers(threads) },
+    { providers: opts.providers, threads: 1, ...modelWorkers(threads) },
     modelDir,
   );
   const timing = { decode: 0, model: 0 };

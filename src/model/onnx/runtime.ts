@@ -137,7 +137,11 @@ export interface SignatureEntry {
 
 /** What runs one graph: an OnnxModel on the calling thread, or a pool of them in worker threads (parallel/session-pool.ts). */
 export interface GraphRunner {
-  run(feeds: Readonly<Record<string, InputTensor>>, fetch: readonly string[]): Promise<Record<string, OnnxOutput>>;
+  /**
+   * `handOver`: the feeds' arrays are the caller's no longer, so a runner in another thread may
+   * take their buffers instead of copying them (otherwise the caller's arrays stay intact).
+   */
+  run(feeds: Readonly<Record<string, InputTensor>>, fetch: readonly string[], handOver?: boolean): Promise<Record<string, OnnxOutput>>;
   /** Runs it carries out at once: callers with independent runs keep this many in flight. */
   readonly concurrency: number;
   release(): Promise<void>;

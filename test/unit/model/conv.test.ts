@@ -14,7 +14,7 @@ import { WorldModelSession } from '../../../src/model/session.js';
 import { transitionsFromEpisodes } from '../../../src/model/transitions.js';
 import { SIZE, toyEpisode } from './toy.js';
 import { startGradientShards } from '../../../src/parallel/gradient-shards.js';
-import { SessionPool } from '../../../src/parallel/session-pool.js';
+import { modelWorkers } from '../../../src/parallel/session-pool.js';
 
 const episodes = Array.from({ length: 50 }, (_, k) => toyEpisode(k));
 const t = transitionsFromEpisodes(episodes, { camera: 'main' });
@@ -114,7 +114,7 @@ describe('convolutional world model on the toy task', () => {
       // The encoder in two worker threads (its chunks side by side, bytes scaled there), and one
       // session on two threads (64-row chunks), give the same latents; so do bytes beside floats.
       const parts = exportConvModel({ shape, input: { width: SIZE, height: SIZE }, params, action: { center: new Float32Array(2), scale: Float32Array.of(1, 1) }, reward: { mean: 0, std: 1 }, state: { columns: [], mean: new Float32Array(0), std: new Float32Array(0) } });
-      const pooled = await WorldModelSession.load(cardFor(shape.latent, SIZE, SIZE), parts, { encoderWorkers: { count: 2, start: (b, c, o) => SessionPool.start(b, c, o, 'encoder worker') } });
+      const pooled = await WorldModelSession.load(cardFor(shape.latent, SIZE, SIZE), parts, modelWorkers(2));
       const twoThreads = await WorldModelSession.load(cardFor(shape.latent, SIZE, SIZE), parts, { threads: 2 });
       try {
         close(await pooled.encodeSequences(bytes, lengths));
@@ -124,6 +124,11 @@ describe('convolutional world model on the toy task', () => {
         close(await session.encodeSequences(perSequence(frames), lengths));
         close(await pooled.encode(bytes, n, previous));
         close(await twoThreads.encodeSequences(bytes, lengths));
+        // The decoder in workers (chunks side by side) decodes as on this thread, floats and bytes.
+        const z = await session.encodeSequences(bytes, lengths);
+        const offset = Float32Array.from({ length: n * per }, (_, i) => ((i % 7) - 3) / 100);
+        expect(Array.from(await pooled.decode(z, n))).toEqual(Array.from(await session.decode(z, n)));
+        expect(Buffer.from(await pooled.decodeRgb(z, offset, n)).equals(Buffer.from(await session.decodeRgb(z, offset, n)))).toBe(true);
       } finally {
         await pooled.release();
         await twoThreads.release();

@@ -13,6 +13,12 @@ describe('SessionPool', () => {
       const runs = Array.from({ length: 9 }, (_, i) => pool.run({ x: { data: Float32Array.of(i, i + 1, i + 2), dims: [1, 3] }, w: { data: Float32Array.of(1, 2, 3), dims: [3] } }, ['y']));
       const out = await Promise.all(runs);
       out.forEach((o, i) => expect(Array.from(o.y!.data)).toEqual([i, 2 * (i + 1), 3 * (i + 2)]));
+      // The caller's arrays stay its own unless handed over, when the worker takes their buffers.
+      const x = Float32Array.of(1, 2, 3);
+      await pool.run({ x: { data: x, dims: [1, 3] }, w: { data: Float32Array.of(1, 1, 1), dims: [3] } }, ['y']);
+      expect(Array.from(x)).toEqual([1, 2, 3]);
+      await pool.run({ x: { data: x, dims: [1, 3] }, w: { data: Float32Array.of(1, 1, 1), dims: [3] } }, ['y'], true);
+      expect(x.length).toBe(0);
       // A bad feed is that call's coded error; the pool serves the next call.
       await expect(pool.run({ x: { data: Float32Array.of(1, 1), dims: [1, 2] }, w: { data: Float32Array.of(1, 2, 3), dims: [3] } }, ['y'])).rejects.toMatchObject({ code: 'E_MODEL_SHAPE' });
       expect(Array.from((await pool.run({ x: { data: Float32Array.of(1, 1, 1), dims: [1, 3] }, w: { data: Float32Array.of(1, 2, 3), dims: [3] } }, ['y'])).y!.data)).toEqual([1, 2, 3]);

@@ -210,6 +210,13 @@ describe('pipeline functions, called without the CLI', () => {
     expect(s.compare!.speedup).toBeCloseTo(s.compare!.dreamStepsPerSecond / s.compare!.simulatorStepsPerSecond, 9);
     expect(steps(progress.events)).toEqual(['dream 1/2', 'dream 2/2', 'redream 1/2', 'redream 2/2', 'simulate 1/2', 'simulate 2/2']);
     expect(notices).toEqual([[expect.stringMatching(/^PushCube-v1's config differs from the one the model was trained on/), 'input']]);
+    // The encoder and decoder in two worker threads or on this one: the same dream, byte for byte.
+    const dreamFile = async (threads: number) => {
+      await dreamDataset({ model: 'model', env, out: `dream-t${threads}`, episodes: 3, policy: { kind: 'random' }, horizon: 5, codec: 'lossless', threads, cwd: root });
+      return readFileSync(join(root, `dream-t${threads}`, 'data', 'chunk-000', 'file-000.parquet'));
+    };
+    expect((await dreamFile(2)).equals(await dreamFile(1))).toBe(true);
+    await expect(dreamDataset({ model: 'model', env, out: 'd0', threads: 0, cwd: root })).rejects.toMatchObject({ code: 'E_USAGE', message: "--threads must be an integer >= 1, got '0'" });
     await expect(dreamDataset({ model: 'model', env, out: 'd0', episodes: 0, cwd: root })).rejects.toMatchObject({ code: 'E_USAGE', message: "--episodes must be an integer >= 1, got '0'" });
     await expect(dreamDataset({ model: 'model', env, out: 'd0', policy: { kind: 'replay' }, cwd: root })).rejects.toMatchObject({ code: 'E_USAGE' });
     await expect(dreamDataset({ model: 'model', env: loadEnv('CartPole-v1'), out: 'd0', cwd: root })).rejects.toMatchObject({ code: 'E_USAGE' });
