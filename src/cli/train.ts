@@ -17,7 +17,7 @@ export const trainCommand: Command = {
   usage:
     'trajforge train DATASET --out MODEL_DIR [--arch conv|keypoints|linear (default conv)] [--latent 160 (conv: 32 + 4 per learned keypoint; 128 keypoints)] [--hidden 256] [--camera NAME] [--seed 0] ' +
     '[--rollout 8] [--state-weight 10 (conv; 1 keypoints; 0: no state supervision)] [--inverse-weight 50 (conv)] [--overwrite (replace a model folder this tool wrote)] ' +
-    'conv: [--steps 2000] [--batch 8] [--depth 16] [--learned-keypoints 32] [--context 2 (frames the encoder sees: 2 gives z velocities)] [--keypoint-maps 1 (0: the decoder does not draw the keypoints)] [--lr 6e-4] [--budget 10m (stop then, with a usable model)] [--resume (continue after a kill or --budget)] [--threads 2] ' +
+    'conv: [--steps 2000] [--batch 8] [--depth 16] [--learned-keypoints 32] [--context 2 (frames the encoder sees: 2 gives z velocities)] [--keypoint-maps 1 (0: the decoder does not draw the keypoints)] [--lr 1e-3] [--budget 10m (stop then, with a usable model)] [--resume (continue after a kill or --budget)] [--threads 2] ' +
     'keypoints: [--epochs 12] [--keypoints 12 (colour keypoints; 0: none)] [--dynamics-noise NOISE] [--sprites 5] [--sprite-count 8] [--downsample auto]',
   async run(args, io) {
     const { values, positionals } = parse(

@@ -72,7 +72,7 @@ export interface TrainOptions extends PipelineCallbacks<TrainProgress> {
   batch?: number;
   /** conv: channels of the first convolution (later ones double it). Default 16. */
   depth?: number;
-  /** conv: Adam's peak learning rate. Default 6e-4. */
+  /** conv: Adam's peak learning rate. Default 1e-3. */
   learningRate?: number;
   /** conv: stop after this many seconds of training, with a usable model (resume continues). */
   budgetSeconds?: number;

@@ -51,7 +51,7 @@ export interface ConvOptions {
 export const DEFAULT_GLOBAL_LATENT = 32;
 const DEFAULT_KEYPOINTS = 32;
 const DEFAULT_CONTEXT = 2;
-export const DEFAULT_CONV_OPTIONS: ConvOptions = { latent: DEFAULT_GLOBAL_LATENT + keypointLatentDims(DEFAULT_KEYPOINTS, DEFAULT_CONTEXT), hidden: 256, depth: 16, batch: 8, rollout: 8, steps: 2000, learningRate: 6e-4, stateWeight: 10, inverseWeight: DEFAULT_LOSS_WEIGHTS.inverse, coords: 1, keypoints: DEFAULT_KEYPOINTS, context: DEFAULT_CONTEXT, decoderMaps: 1, seed: 0 };
+export const DEFAULT_CONV_OPTIONS: ConvOptions = { latent: DEFAULT_GLOBAL_LATENT + keypointLatentDims(DEFAULT_KEYPOINTS, DEFAULT_CONTEXT), hidden: 256, depth: 16, batch: 8, rollout: 8, steps: 2000, learningRate: 1e-3, stateWeight: 10, inverseWeight: DEFAULT_LOSS_WEIGHTS.inverse, coords: 1, keypoints: DEFAULT_KEYPOINTS, context: DEFAULT_CONTEXT, decoderMaps: 1, seed: 0 };
 
 export interface ActionNormalisation {
   center: Float32Array;
