@@ -35,7 +35,7 @@ function chunkRows(card: ModelCard, part: PartName, threads: number): number {
 export interface WorldModelSessionOptions extends OnnxModelOptions {
   /**
    * Runs the encoder and the decoder in `count` worker threads each (one onnxruntime thread
-   * apiece; see parallel/session-pool.ts, whose encoderWorkers gives this option): the chunks of
+   * apiece; see parallel/session-pool.ts, whose modelWorkers gives this option): the chunks of
    * a call then run side by side. The encoder's workers start with the session, the decoder's on
    * its first use. Absent: every part runs on the calling thread.
    */
@@ -241,8 +241,9 @@ export class WorldModelSession {
     const chunk = this.chunks.encoder;
     const runner = this.encoderRunner;
     const z = new Float32Array(n * L);
-    // Rgb bytes go in as bytes: the runner scales them, in its own thread when it is a worker.
-    const bytes = n > 0 && row(0) instanceof Uint8Array;
+    // Rgb bytes go to workers as bytes (each scales its own); on this thread they are scaled into
+    // one reused float batch, not a fresh array a call.
+    const bytes = runner.concurrency > 1 && n > 0 && row(0) instanceof Uint8Array;
     const alloc = (length: number) => (bytes ? new Uint8Array(length) : new Float32Array(length));
     // Side by side, every call in flight needs its own input (a worker takes its buffers).
     const shared = runner.concurrency === 1 ? { batch: alloc(2 * chunk * per), index: new BigInt64Array(2 * chunk) } : null;
@@ -256,14 +257,15 @@ export class WorldModelSession {
         if (!extra.has(p)) extra.set(p, m + extra.size);
         return extra.get(p)!;
       };
+      // Predecessors first: the rows they add size the call's own batch.
       const indices = Array.from({ length: m }, (_, k) => localRow(predecessor(from + k)));
       const rows = m + extra.size;
       const batch = shared ? shared.batch.subarray(0, rows * per) : alloc(rows * per);
       const index = shared ? shared.index.subarray(0, rows) : new BigInt64Array(rows);
-      for (let k = 0; k < m; k++) {
-        index[k] = BigInt(indices[k]!);
+      indices.forEach((local, k) => {
+        index[k] = BigInt(local);
         copyFrame(row(from + k), batch, k * per);
-      }
+      });
       for (const [p, local] of extra) {
         index[local] = BigInt(local);
         copyFrame(row(p), batch, local * per);
@@ -354,7 +356,8 @@ function isFrameList(frames: EncoderFrames | readonly EncoderFrames[]): frames i
 /** Sequences' frames back to back in one array (of the first sequence's kind; floats when they differ). */
 function concatFrames(frames: readonly EncoderFrames[], lengths: readonly number[], per: number): EncoderFrames {
   const bytes = frames.every((f) => f instanceof Uint8Array);
-  const out = bytes ? new Uint8Array(lengths.reduce((a, b) => a + Math.max(0, b), 0) * per) : new Float32Array(lengths.reduce((a, b) => a + Math.max(0, b), 0) * per);
+  const size = lengths.reduce((a, b) => a + Math.max(0, b), 0) * per;
+  const out = bytes ? new Uint8Array(size) : new Float32Array(size);
   let at = 0;
   lengths.forEach((len, s) => {
     if (len <= 0) return;
