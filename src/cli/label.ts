@@ -5,7 +5,7 @@ import { labelVideos } from '../pipeline/label.js';
 import { evaluateLabelling } from '../pipeline/label-eval.js';
 import type { Fit } from '../video/resample.js';
 import { CODECS, type VideoCodec } from '../video/ffmpeg.js';
-import { intOption, parse, SET_OPTION, SET_USAGE, overridesOf } from './args.js';
+import { intOption, numberOption, parse, SET_OPTION, SET_USAGE, overridesOf } from './args.js';
 import { printNotice, printStageProgress, type CliIO, type Command } from './io.js';
 import type { ParsedArgs } from './args.js';
 
@@ -14,7 +14,7 @@ export const labelCommand: Command = {
   summary: "infer the actions behind videos with a world model's inverse dynamics and write them as a dataset",
   usage:
     'trajforge label VIDEOS (a file, folder, glob or LeRobot dataset) --model MODEL_DIR --out DIR [--env <env id or file> (default: the model\'s)] ' +
-    '[--episode-length T (default: the env time limit)] [--min-length 1] [--fit crop|stretch|pad] [--camera KEY (LeRobot input)] [--strict] ' +
+    '[--fps F (default: the env\'s control rate, else the model\'s training data\'s)] [--episode-length T (default: the env time limit, else the training episodes\' mean length)] [--min-length 1] [--fit crop|stretch|pad] [--camera KEY (LeRobot input)] [--strict] ' +
     `[--batch 2048] [--threads N (default: one per core)] [--format lerobot] [--codec ${Object.keys(CODECS).join('|')}] [--gop 2] [--overwrite] ${SET_USAGE} (with --env)\n` +
     '       trajforge label DATASET --eval --model MODEL_DIR --out REPORT_DIR [--episodes N] [--seeds 100] [--no-shifts] [--bc-steps 2000] [--overwrite]' +
     ' (DATASET: a simulator dataset the model was not trained on; its actions are withheld and scored)',
@@ -25,6 +25,7 @@ export const labelCommand: Command = {
         model: { type: 'string' },
         out: { type: 'string' },
         env: { type: 'string' },
+        fps: { type: 'string' },
         'episode-length': { type: 'string' },
         'min-length': { type: 'string' },
         fit: { type: 'string' },
@@ -60,6 +61,7 @@ export const labelCommand: Command = {
       out: values.out,
       overwrite: (values.overwrite as unknown) === true,
       ...(values.env ? { env: loadEnv(values.env, { baseDir: io.cwd, overrides: overridesOf(values) }) } : {}),
+      ...(values.fps !== undefined ? { fps: numberOption(values.fps, 'fps', 0) } : {}),
       ...(values['episode-length'] !== undefined ? { episodeLength: intOption(values['episode-length'], 'episode-length', 1, 1) } : {}),
       minLength: intOption(values['min-length'], 'min-length', 1, 1),
       fit: (values.fit ?? 'crop') as Fit,
@@ -88,7 +90,7 @@ export const labelCommand: Command = {
 };
 
 async function runEval(dataset: string, values: ParsedArgs['values'], io: CliIO, usage: string): Promise<number> {
-  const labelOnly = ['env', 'set', 'episode-length', 'min-length', 'fit', 'camera', 'strict', 'batch', 'threads', 'format', 'codec', 'gop'].filter((k) => values[k] !== undefined);
+  const labelOnly = ['env', 'set', 'fps', 'episode-length', 'min-length', 'fit', 'camera', 'strict', 'batch', 'threads', 'format', 'codec', 'gop'].filter((k) => values[k] !== undefined);
   if (labelOnly.length > 0) throw new TrajforgeError('E_USAGE', `--${labelOnly[0]} does not apply to label --eval (it labels the dataset's own camera, one episode per source episode)\nusage: ${usage}`);
   const s = await evaluateLabelling({
     dataset,

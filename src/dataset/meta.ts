@@ -9,7 +9,8 @@ import type { VideoCodec } from '../video/ffmpeg.js';
 /** What a dataset writer knows about the run before the first episode arrives. */
 export interface DatasetMeta {
   envId: string;
-  config: EnvConfig;
+  /** The environment the episodes were simulated in; absent for episodes labelled from video by a model of another tool's dataset (no environment file exists). */
+  config?: EnvConfig;
   configHash: string;
   instruction: string;
   fps: number;

@@ -25,6 +25,8 @@ export const modelCardSchema = z.strictObject({
     config_hash: z.string(),
     episodes: z.number().int().nonnegative(),
     frames: z.number().int().nonnegative(),
+    /** The dataset's frames per second (control steps): what `label` resamples video to when no environment file is at hand (absent in cards of earlier releases). */
+    fps: z.number().positive().optional(),
   }),
   camera: z.string(),
   /** What the encoder takes: the camera's frames. */

@@ -151,6 +151,7 @@ export async function evaluateLabelling(opts: LabelEvalOptions): Promise<LabelEv
   if (meta.source && meta.source.kind !== 'simulator') {
     throw new TrajforgeError('E_USAGE', `${opts.dataset} holds ${meta.source.kind} episodes; label --eval needs simulated episodes whose true actions it can withhold (trajforge generate)`);
   }
+  if (!meta.config) throw new TrajforgeError('E_USAGE', `${opts.dataset} records no environment config; label --eval needs simulated episodes whose true actions it can withhold (trajforge generate)`);
   const resolved: ResolvedEnv = { config: meta.config, hash: meta.configHash, source: dataset };
   const A = card.action.names.length;
 

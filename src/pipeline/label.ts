@@ -44,9 +44,11 @@ export interface LabelOptions extends PipelineCallbacks<LabelProgress> {
   /** The new dataset: absent or empty, or (with `overwrite`) a dataset trajforge wrote. */
   out: string;
   overwrite?: boolean;
-  /** The environment whose dataset schema the output takes (default: the model's, by id). */
+  /** The environment whose dataset schema the output takes (default: the model's, by id; when trajforge finds none, the output records no environment config). */
   env?: ResolvedEnv;
-  /** Steps per episode (default: the environment's time limit). */
+  /** Frames per second the video is resampled to (default: the environment's control rate, else the rate of the model's training data). */
+  fps?: number;
+  /** Steps per episode (default: the environment's time limit; without one, the model's training episodes' mean length). */
   episodeLength?: number;
   /** A source's remainder shorter than this many steps is dropped (default 1: every transition is kept). */
   minLength?: number;
@@ -141,22 +143,32 @@ export async function labelVideos(opts: LabelOptions): Promise<LabelSummary> {
     throw new TrajforgeError('E_MODEL_SHAPE', `${opts.model}: the model (trained on ${card.dataset.env_id}) infers no actions: its environment has an empty action space, so there is nothing to label`, { file: modelDir });
   }
   const env = opts.env ?? modelEnv(card, opts.cwd);
-  const cfg = env.config;
-  const { note } = checkModelTarget(card, {
-    where: `--env ${cfg.id}`,
-    envId: cfg.id,
-    configHash: env.hash,
-    cameras: cfg.cameras.map((c) => ({ name: c.name, width: c.resolution[0], height: c.resolution[1] })),
-    ...actionTarget(cfg.actions),
-  });
-  if (note) opts.onNotice?.(note, 'input');
-  const episodeLength = checkInt(opts.episodeLength ?? cfg.task.timeLimit, 'episode-length', 1);
+  if (env) {
+    const cfg = env.config;
+    const { note } = checkModelTarget(card, {
+      where: `--env ${cfg.id}`,
+      envId: cfg.id,
+      configHash: env.hash,
+      cameras: cfg.cameras.map((c) => ({ name: c.name, width: c.resolution[0], height: c.resolution[1] })),
+      ...actionTarget(cfg.actions),
+    });
+    if (note) opts.onNotice?.(note, 'input');
+  } else {
+    opts.onNotice?.(`the model was trained on ${card.dataset.env_id}, which is not an environment trajforge finds by id: the output records no environment config (pass --env with its config file to record one)`, 'input');
+  }
   const { width, height } = card.input;
-  const base = datasetMeta(env, {
-    cameras: [{ name: card.camera, width, height, channels: ['rgb'] }],
-    run: { seed: 0, episodes: 0, shard: { index: 0, count: 1 }, policy: { kind: 'inverse-model', noise: 0, epsilon: 0 }, codec, gop, checkpoint: 32, layout: DEFAULT_LAYOUT },
-  });
-  const fps = base.fps;
+  const cameras: DatasetMeta['cameras'] = [{ name: card.camera, width, height, channels: ['rgb'] }];
+  const run: DatasetMeta['run'] = { seed: 0, episodes: 0, shard: { index: 0, count: 1 }, policy: { kind: 'inverse-model', noise: 0, epsilon: 0 }, codec, gop, checkpoint: 32, layout: DEFAULT_LAYOUT };
+  const envBase = env ? datasetMeta(env, { cameras, run }) : null;
+  const rate = opts.fps ?? envBase?.fps ?? card.dataset.fps;
+  if (rate === undefined) {
+    throw new TrajforgeError('E_USAGE', `${opts.model}: the model was trained on ${card.dataset.env_id}, which is not an environment trajforge finds by id, and its card (written by an earlier release) records no frame rate to resample video to; pass --fps with the rate its training data was recorded at, or --env with the environment's config file`, { file: modelDir });
+  }
+  if (!(Number.isFinite(rate) && rate > 0)) throw new TrajforgeError('E_USAGE', `--fps must be a positive number, got ${rate}`);
+  const fps: number = rate;
+  const base: DatasetMeta = envBase ? { ...envBase, fps } : envlessMeta(card, cameras, run, fps);
+  // Without an environment, episodes are as long as the training data's on average.
+  const episodeLength = checkInt(opts.episodeLength ?? (env ? env.config.task.timeLimit : Math.max(1, Math.round(card.dataset.frames / Math.max(1, card.dataset.episodes)))), 'episode-length', 1);
 
   // Every source is found and probed before anything is written: a bad single input is an error
   // with nothing written; a bad file among many is skipped (or, with `strict`, an error).
@@ -279,7 +291,7 @@ export async function labelVideos(opts: LabelOptions): Promise<LabelSummary> {
     const seconds = started();
     return {
       ...summary,
-      envId: cfg.id,
+      envId: meta.envId,
       modelId: card.id,
       format,
       sources: total - decodeSkipped,
@@ -301,16 +313,30 @@ export async function labelVideos(opts: LabelOptions): Promise<LabelSummary> {
   }
 }
 
-/** The environment a model was trained on, by its id (a model of an environment file needs --env). */
-function modelEnv(card: ModelCard, cwd: string | undefined): ResolvedEnv {
+/** The environment a model was trained on, by its id; null when trajforge finds none (an environment file elsewhere, or another tool's dataset). */
+function modelEnv(card: ModelCard, cwd: string | undefined): ResolvedEnv | null {
   try {
     return loadEnv(card.dataset.env_id, { baseDir: cwd });
   } catch (e) {
-    if (e instanceof TrajforgeError && (e.code === 'E_ENV_NOT_FOUND' || e.code === 'E_CONFIG_NOT_FOUND')) {
-      throw new TrajforgeError('E_USAGE', `the model was trained on ${card.dataset.env_id}, which is not an environment trajforge finds by id; pass --env with its config file`);
-    }
+    if (e instanceof TrajforgeError && (e.code === 'E_ENV_NOT_FOUND' || e.code === 'E_CONFIG_NOT_FOUND')) return null;
     throw e;
   }
+}
+
+/** The output's metadata without an environment: what the model's card records of its training data. */
+function envlessMeta(card: ModelCard, cameras: DatasetMeta['cameras'], run: DatasetMeta['run'], fps: number): DatasetMeta {
+  return {
+    envId: card.dataset.env_id,
+    configHash: card.dataset.config_hash,
+    instruction: card.dataset.env_id,
+    fps,
+    observationNames: [...card.state.names],
+    actionNames: [...card.action.names],
+    discrete: card.action.discrete ?? false,
+    cameras,
+    bodyNames: [],
+    run,
+  };
 }
 
 /** The sources of `input`, probed; unreadable ones go to `skipped` (or throw, for a single file or with `strict`). */

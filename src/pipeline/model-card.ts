@@ -57,6 +57,7 @@ export function buildModelCard(x: ModelCardInputs): ModelCard {
       config_hash: data.meta.configHash,
       episodes: data.episodes.length,
       frames: data.transitions.states.rows,
+      fps: data.meta.fps,
     },
     camera: data.camera,
     input: { width: model.inputWidth, height: model.inputHeight, channels: 3, layout: 'NHWC', range: [0, 1], downsample: data.downsample, ...((model.context ?? 1) > 1 ? { context: model.context } : {}) },

@@ -49,14 +49,19 @@ export async function openModelDataset(dir: string): Promise<ModelDataset> {
   const base = { envId: i.envId, fps: i.fps, observationNames: i.observationNames, actionNames: i.actionNames, discrete: i.discrete, cameras: i.cameras, writtenBy: i.writtenBy, ...(i.extraFeatures ? { extraFeatures: i.extraFeatures } : {}), ...(i.source ? { source: i.source } : {}) };
   if (i.writtenBy === 'trajforge') {
     const config = datasetMeta(dataset.dir).config;
-    return { dataset, meta: { ...base, configHash: i.configHash, config }, actions: modelActions(config.actions), episodes: () => dataset.episodes({ channels: ['rgb'] }) };
+    // Episodes labelled by a model of another tool's dataset record no environment: their actions' bounds are unknown.
+    const actions = config ? modelActions(config.actions) : unboundedActions(i.actionNames);
+    return { dataset, meta: { ...base, configHash: i.configHash, ...(config ? { config } : {}) }, actions, episodes: () => dataset.episodes({ channels: ['rgb'] }) };
   }
   const configHash = sha256Hex(JSON.stringify({ envId: i.envId, fps: i.fps, observationNames: i.observationNames, actionNames: i.actionNames, cameras: i.cameras }));
-  const names = i.actionNames;
   async function* episodes(): AsyncGenerator<EpisodeData> {
     for await (const ep of dataset.episodes({ channels: ['rgb'] })) yield withLastRowAsFinal(ep);
   }
-  return { dataset, meta: { ...base, configHash }, actions: { names, low: names.map(() => -Infinity), high: names.map(() => Infinity), discrete: false }, episodes };
+  return { dataset, meta: { ...base, configHash }, actions: unboundedActions(i.actionNames), episodes };
+}
+
+function unboundedActions(names: string[]): ModelActions {
+  return { names, low: names.map(() => -Infinity), high: names.map(() => Infinity), discrete: false };
 }
 
 /**

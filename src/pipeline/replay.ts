@@ -57,6 +57,7 @@ export async function replayDataset(opts: ReplayOptions): Promise<ReplaySummary>
   if (stored.source && stored.source.kind !== 'simulator' && stored.source.kind !== 'teleop') {
     throw new TrajforgeError('E_USAGE', `${opts.dataset} holds ${stored.source.kind} episodes, which have no simulator seed to replay from`);
   }
+  if (!stored.config) throw new TrajforgeError('E_USAGE', `${opts.dataset} records no environment config to replay in`);
   for (const c of opts.channels ?? []) if (!CHANNELS.includes(c)) throw new TrajforgeError('E_USAGE', `unknown channel '${c}' (known: ${CHANNELS.join(', ')})`);
   const source = `${src}/meta/trajforge.json (the stored config)${opts.overrides?.length ? ` with --set ${opts.overrides.join(' --set ')}` : ''}`;
   const resolved: ResolvedEnv = validateEnvConfig(opts.overrides?.length ? applyOverrides(stored.config, opts.overrides, source) : stored.config, source);

@@ -21,6 +21,8 @@ export interface CentroidModelOptions {
   pixelsPerAction: number;
   /** The card's one-step latent residual (what confidence 0.5 means), in squared pixels. */
   residualScale?: number;
+  /** What the card says of the training data (default: the environment's id and hash, no frame rate): a model of another tool's dataset names an environment trajforge does not know. */
+  dataset?: Partial<ModelCard['dataset']>;
 }
 
 export function writeCentroidModel(dir: string, o: CentroidModelOptions): ModelCard {
@@ -71,7 +73,7 @@ export function writeCentroidModel(dir: string, o: CentroidModelOptions): ModelC
     id: hash.digest('hex').slice(0, 16),
     kind: 'linear',
     created: '2026-01-01T00:00:00.000Z',
-    dataset: { path: '(analytic)', env_id: env.config.id, config_hash: env.hash, episodes: 0, frames: 0 },
+    dataset: { path: '(analytic)', env_id: env.config.id, config_hash: env.hash, episodes: 0, frames: 0, ...o.dataset },
     camera: o.camera,
     input: { width: W, height: H, channels: 3, layout: 'NHWC', range: [0, 1], downsample: 1 },
     decoded: { width: W, height: H },

@@ -57,8 +57,8 @@ export class FramesSink extends JournaledSink<EpisodeFile[]> {
         return { ...f, view: t < ep.length ? f.data.subarray(t * per, (t + 1) * per) : last.data };
       };
       const { width: W, height: H } = cam;
-      const track = ep.cameras.find((c) => c.name === cam.name)!;
-      const K = track.K;
+      // Episodes from video (trajforge label) carry no camera track: no intrinsics, and no depth to convert.
+      const K = ep.cameras.find((c) => c.name === cam.name)?.K;
       const flowAll = ep.frames.find((x) => x.camera === cam.name && x.channel === 'flow');
       let fmin = 0;
       let fmax = 0;
@@ -94,7 +94,7 @@ export class FramesSink extends JournaledSink<EpisodeFile[]> {
           put(at(`segmentation_${id}.png`), segBits === 8 ? encodePng(W, H, Uint8Array.from(ids), 1) : encodePng(W, H, ids, 1));
         }
         const depth = frame('depth', t);
-        if (depth) {
+        if (depth && K) {
           const z = depth.view as Float32Array;
           const dist = new Float32Array(W * H);
           for (let v = 0; v < H; v++) {
@@ -184,9 +184,13 @@ const episodeName = (i: number) => `episode_${String(i).padStart(6, '0')}`;
 
 
 function metadataJson(ep: EpisodeData, meta: DatasetMeta, cam: DatasetMeta['cameras'][number], segBits: number) {
-  const track = ep.cameras.find((c) => c.name === cam.name)!;
   const N = ep.length + 1;
   const { width: W, height: H } = cam;
+  const flags = { source: 'trajforge', env_id: meta.envId, config_hash: meta.configHash, seed: ep.seed, episode: ep.episode, segmentation_bits: segBits };
+  const metadata = { resolution: [W, H], frame_rate: meta.fps, step_rate: meta.config ? Math.round(1 / meta.config.world.timestep) : meta.fps, ...(meta.config ? { gravity: meta.config.world.gravity } : {}), num_frames: N, num_instances: ep.bodies.length, success: ep.success[ep.length - 1] === 1 };
+  const track = ep.cameras.find((c) => c.name === cam.name);
+  // Frames from video (trajforge label): no camera pose or intrinsics, no simulated bodies.
+  if (!track) return { flags, metadata, instances: [] };
   const K = track.K;
   const fx = K[0]![0]!;
   const SENSOR_MM = 32;
@@ -260,8 +264,8 @@ function metadataJson(ep: EpisodeData, meta: DatasetMeta, cam: DatasetMeta['came
     };
   });
   return {
-    flags: { source: 'trajforge', env_id: meta.envId, config_hash: meta.configHash, seed: ep.seed, episode: ep.episode, segmentation_bits: segBits },
-    metadata: { resolution: [W, H], frame_rate: meta.fps, step_rate: Math.round(1 / meta.config.world.timestep), gravity: meta.config.world.gravity, num_frames: N, num_instances: instances.length, success: ep.success[ep.length - 1] === 1 },
+    flags,
+    metadata,
     camera: {
       focal_length: (fx / W) * SENSOR_MM,
       sensor_width: SENSOR_MM,

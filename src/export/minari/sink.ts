@@ -79,9 +79,15 @@ interface FlushedSize {
   bytes: number;
 }
 
+/**
+ * Minari's `namespace/name-vN`: the environment id lower-cased, its version kept. An id without
+ * one (another tool's robot type, as a model of its dataset records it) is version 0, and
+ * characters Minari's ids do not take become '-'.
+ */
 export function minariDatasetId(envId: string): string {
-  const m = /^(.*)-v(\d+)$/.exec(envId)!;
-  return `trajforge/${m[1]!.toLowerCase()}-v${m[2]}`;
+  const m = /^(.*)-v(\d+)$/.exec(envId);
+  const name = (m ? m[1]! : envId).toLowerCase().replace(/[^a-z0-9_-]+/g, '-');
+  return `trajforge/${name || 'dataset'}-v${m ? m[2] : 0}`;
 }
 
 export class MinariSink extends JournaledSink<EpisodeGroup, FlushedSize> {
@@ -327,8 +333,11 @@ function observationSpace(m: DatasetMeta): SpaceDesc {
 }
 
 function actionSpace(m: DatasetMeta): SpaceDesc {
-  const acts = m.config.actions;
-  if (m.discrete) return { type: 'Discrete', n: acts.discrete!.length, start: 0, dtype: 'int64' };
+  // Without an environment config (episodes labelled by a model of another tool's dataset) the
+  // bounds are unknown: an unbounded box of the recorded action names.
+  const acts = m.config?.actions;
+  if (m.discrete) return { type: 'Discrete', n: acts?.discrete?.length ?? m.actionNames.length, start: 0, dtype: 'int64' };
+  if (!acts) return { type: 'Box', dtype: 'float32', shape: [m.actionNames.length], low: m.actionNames.map(() => -Infinity), high: m.actionNames.map(() => Infinity) };
   return { type: 'Box', dtype: 'float32', shape: [acts.actuators.length], low: acts.actuators.map((a) => a.low), high: acts.actuators.map((a) => a.high) };
 }
 

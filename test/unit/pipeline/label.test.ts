@@ -1,4 +1,4 @@
-import { mkdirSync, existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { TrajforgeError } from '../../../src/core/errors.js';
@@ -204,6 +204,50 @@ describe('trajforge label', () => {
     expect((err as TrajforgeError).code).toBe('E_VIDEO_INVALID');
     expect((err as TrajforgeError).message).toContain(lone);
     expect(existsSync(join(root, 'labelled-lone'))).toBe(false);
+  });
+
+  it("labels with a model of another tool's dataset (no environment file): the card's frame rate, its training episodes' mean length, no environment config in the output", async () => {
+    const foreign = join(root, 'foreign-model');
+    // Trained on 10 episodes of 12 steps of a LeRobot dataset recorded at 10 fps: clips at 20 fps resample to every other frame.
+    writeCentroidModel(foreign, { env: 'PushCube-v1', camera: 'top', pixelsPerAction: K_MODEL, residualScale: 0.05, dataset: { env_id: 'koch_push', config_hash: 'f'.repeat(64), episodes: 10, frames: 120, fps: 10 } });
+    const out = join(root, 'foreign-labelled');
+    const notices: string[] = [];
+    const s = await labelVideos({ videos: join(root, 'videos', 'clip0.mp4'), model: foreign, out, format: 'lerobot,minari,frames', onNotice: (m) => notices.push(m) });
+    expect(notices.join('\n')).toContain('records no environment config');
+    expect(s).toMatchObject({ envId: 'koch_push', fps: 10, episodeLength: 12, sourceFrames: 16 });
+    const eps = await all(join(out, 'lerobot'));
+    expect(eps.map((e) => e.length)).toEqual([12, 3]);
+    // Every other frame of the 20 fps clip: each label is the sum of two source actions.
+    const truthAt10 = new Float32Array(30);
+    for (let t = 0; t < 15; t++) for (let k = 0; k < 2; k++) truthAt10[t * 2 + k] = truth[0]![4 * t + k]! + truth[0]![4 * t + 2 + k]!;
+    const inferred = new Float32Array([...eps[0]!.actions, ...eps[1]!.actions]);
+    for (const r2 of actionAgreement(inferred, truthAt10, 2).r2) expect(r2).toBeGreaterThan(0.97);
+    const side = JSON.parse(readFileSync(join(out, 'lerobot', 'meta', 'trajforge.json'), 'utf8')) as Record<string, unknown>;
+    expect(side).toMatchObject({ env_id: 'koch_push', config_hash: 'f'.repeat(64), fps: 10, action_names: ['vx', 'vy'] });
+    expect(side.config).toBeUndefined();
+    expect(await validateDataset({ dir: join(out, 'lerobot') })).toMatchObject({ valid: true, problems: [] });
+    // Minari: the action space is an unbounded box of the card's actions, as no environment bounds them.
+    const h5 = new H5(join(out, 'minari', 'trajforge', 'koch_push-v0', 'data', 'main_data.hdf5'));
+    expect(readRows(h5.data('episode_0/actions').value, 2)).toHaveLength(12);
+    const minariMeta = JSON.parse(readFileSync(join(out, 'minari', 'trajforge', 'koch_push-v0', 'data', 'metadata.json'), 'utf8')) as { action_space: string };
+    expect(minariMeta.action_space).toContain('-Infinity');
+    // Frames (Kubric's layout): PNGs and metadata, without the camera pose and bodies video does not have.
+    const kubric = JSON.parse(readFileSync(join(out, 'frames', 'episode_000000', 'metadata.json'), 'utf8')) as Record<string, unknown>;
+    expect(kubric).toMatchObject({ flags: { env_id: 'koch_push' }, metadata: { frame_rate: 10, num_frames: 13, num_instances: 0 }, instances: [] });
+    expect(existsSync(join(out, 'frames', 'episode_000000', 'rgba_00012.png'))).toBe(true);
+
+    // The labelled data trains a policy: the VPT step, with no environment anywhere.
+    const { trainBehaviourCloning } = await import('../../../src/pipeline/bc.js');
+    const bc = await trainBehaviourCloning({ dataset: join(out, 'lerobot'), out: join(root, 'foreign-policy'), steps: 20, hidden: 8 });
+    expect(bc.card).toMatchObject({ env_id: 'koch_push', output: { names: ['vx', 'vy'] } });
+
+    // A card of an earlier release records no frame rate: --fps is asked for, nothing written.
+    const old = join(root, 'foreign-old');
+    writeCentroidModel(old, { env: 'PushCube-v1', camera: 'top', pixelsPerAction: K_MODEL, dataset: { env_id: 'koch_push', episodes: 10, frames: 120 } });
+    await expect(labelVideos({ videos: join(root, 'videos', 'clip0.mp4'), model: old, out: join(root, 'foreign-old-labelled') })).rejects.toMatchObject({ code: 'E_USAGE', message: expect.stringContaining('--fps') });
+    expect(existsSync(join(root, 'foreign-old-labelled'))).toBe(false);
+    const given = await labelVideos({ videos: join(root, 'videos', 'clip0.mp4'), model: old, out: join(root, 'foreign-old-labelled'), fps: 20 });
+    expect(given).toMatchObject({ fps: 20, episodes: 3, sourceFrames: 31 });
   });
 
   it('refuses a video shorter than two frames, a model without actions to infer and an environment of another action space', async () => {
