@@ -53,11 +53,19 @@ export async function openModelDataset(dir: string): Promise<ModelDataset> {
     const actions = config ? modelActions(config.actions) : unboundedActions(i.actionNames);
     return { dataset, meta: { ...base, configHash: i.configHash, ...(config ? { config } : {}) }, actions, episodes: () => dataset.episodes({ channels: ['rgb'] }) };
   }
-  const configHash = sha256Hex(JSON.stringify({ envId: i.envId, fps: i.fps, observationNames: i.observationNames, actionNames: i.actionNames, cameras: i.cameras }));
+  const configHash = foreignConfigHash(i);
   async function* episodes(): AsyncGenerator<EpisodeData> {
     for await (const ep of dataset.episodes({ channels: ['rgb'] })) yield withLastRowAsFinal(ep);
   }
   return { dataset, meta: { ...base, configHash }, actions: unboundedActions(i.actionNames), episodes };
+}
+
+/**
+ * Another tool's dataset records no environment: what its info.json declares (robot type, fps,
+ * state, action and camera features) stands in for the config a hash identifies.
+ */
+export function foreignConfigHash(i: Pick<DatasetInfo, 'envId' | 'fps' | 'observationNames' | 'actionNames' | 'cameras'>): string {
+  return sha256Hex(JSON.stringify({ envId: i.envId, fps: i.fps, observationNames: i.observationNames, actionNames: i.actionNames, cameras: i.cameras }));
 }
 
 function unboundedActions(names: string[]): ModelActions {
