@@ -75,7 +75,7 @@ export function datasetMeta(dir: string): DatasetMeta {
   if (!existsSync(file)) {
     throw new TrajforgeError('E_DATASET_INVALID', `${dir}: not written by trajforge (no meta/trajforge.json)`, {
       file,
-      hint: "this command needs the environment trajforge records beside its datasets; another tool's LeRobot dataset is read by view, validate and inspect, converted by convert, learned from by train, eval, predict and bc, and labelled by label",
+      hint: "this command needs the environment trajforge records beside its datasets; another tool's LeRobot dataset is read by view, validate and inspect, converted by convert, learned from by train, eval, predict and bc, and labelled by label; `trajforge convert DATASET --to lerobot --out NEW` writes a copy with trajforge's record, which encode and merge take",
     });
   }
   const side = readJson<TrajforgeSidecar>(file);

@@ -45,6 +45,16 @@ describe("convert of another tool's LeRobot dataset", () => {
     const back = await openDataset(join(out, 'lerobot'));
     expect(back.info).toMatchObject({ writtenBy: 'trajforge', episodes: 3, frames: 19, cameras: [{ name: 'front', width: 32, height: 24, channels: ['rgb'] }] });
     await back.close();
+    // A model of the source encodes the copy, whose record now carries the same config hash.
+    const { trainWorldModel, encodeDataset } = await import('../../../src/pipeline/index.js');
+    await trainWorldModel({ dataset: v3.dir, out: join(root, 'model'), kind: 'conv', steps: 1, batch: 2, rollout: 2, depth: 4, latent: 24, hidden: 16, learnedKeypoints: 2, threads: 1 });
+    const encodeNotices: string[] = [];
+    const enc = await encodeDataset({ dataset: join(out, 'lerobot'), model: join(root, 'model'), out: join(root, 'encoded'), threads: 1, onNotice: (m) => encodeNotices.push(m) });
+    expect(enc).toMatchObject({ episodes: 3, frames: 19, latent: 24 });
+    expect(encodeNotices).toEqual([]);
+    const z = await query(`SELECT "observation.latent" AS z FROM read_parquet('${root}/encoded/data/*/*.parquet')`);
+    expect(z).toHaveLength(19);
+    expect((z[0]!.z as number[]).length).toBe(24);
 
     // Minari (jsfive): T − 1 actions, T observations (the last row's state closes the episode), truncated at the end.
     const h5 = new H5(join(out, 'minari', 'trajforge', 'so100_follower-v0', 'data', 'main_data.hdf5'));
