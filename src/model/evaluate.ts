@@ -5,7 +5,7 @@
  *    true actions and with actions shuffled across episodes (ΔPSNR, Genie's controllability);
  *  - latent error: predicted latent vs encode(true frame), normalised by the latent's variance;
  *  - reward and done heads; inverse dynamics R²;
- *  - representation: linear-probe R² to object positions, mutual k-NN alignment and CKA with the
+ *  - representation: linear-probe R² to positions and joint angles, mutual k-NN alignment and CKA with the
  *    true simulator state.
  * Predictions are decoded in residual form: x_ctx + D(ẑ_{t+h}) - D(z_ctx), clipped to [0, 1]:
  * the decoder supplies what moves, the context frame the static detail it cannot afford to carry.
@@ -66,7 +66,7 @@ export interface EvaluationInputs {
   trainEpisodes: readonly number[];
   heldoutEpisodes: readonly number[];
   horizon: number;
-  /** State columns whose linear decodability is probed (object positions). */
+  /** State columns whose linear decodability is probed (positions and joint angles; see pipeline/eval.ts positionColumns). */
   positionColumns: readonly number[];
   /** State columns compared with the latent by mutual k-NN and CKA (every varying column). */
   stateColumns: readonly number[];

@@ -16,8 +16,14 @@ import { loadModelData, readModelDatasetMeta, splitEpisodes } from './model-data
 import { checkInt, outputNotices, resolveIn, stopwatch, type PipelineCallbacks, type StageProgress } from './progress.js';
 
 /** State features that are object positions: names ending in .x / .y / .z. */
+/**
+ * The state columns a linear probe decodes from the latent: the scene's configuration, i.e. body and
+ * goal positions (`.x`, `.y`, `.z`) and joint angles (`.angle`, or `.sin` / `.cos`), whatever the
+ * environment. Velocities are left out (one frame does not show them) and so are orientation
+ * quaternions (q and -q are one rotation, which no linear read-out follows).
+ */
 export function positionColumns(names: readonly string[]): number[] {
-  return names.flatMap((n, i) => (/\.(x|y|z)$/.test(n) ? [i] : []));
+  return names.flatMap((n, i) => (/\.(x|y|z|angle|sin|cos)$/.test(n) ? [i] : []));
 }
 
 /**

@@ -45,7 +45,7 @@ export function formatTargetValue(t: Pick<Target, 'value' | 'unit'>): string {
 /**
  * The targets every environment is held to (none depends on which one): 30 % below copy-last and
  * below the PCA baseline at the horizon; with actions, ΔPSNR >= 1 dB and inverse-dynamics R² >=
- * 0.8; with object positions in the state, a linear probe R² >= 0.8.
+ * 0.8; with positions or joint angles in the state, a linear probe R² >= 0.8.
  */
 export function targets(r: ReportInputs): Target[] {
   const H = r.horizon;
@@ -66,7 +66,7 @@ export function targets(r: ReportInputs): Target[] {
     else out.push({ name: 'inverse-dynamics R²', value: r.model_eval.inverseR2, target: '>= 0.8', pass: r.model_eval.inverseR2 >= 0.8, unit: '' });
   }
   const probe = r.model_eval.representation.probeR2;
-  if (Number.isFinite(probe)) out.push({ name: 'linear probe R² to object positions', value: probe, target: '>= 0.8', pass: probe >= 0.8, unit: '' });
+  if (Number.isFinite(probe)) out.push({ name: 'linear probe R² to positions and joint angles', value: probe, target: '>= 0.8', pass: probe >= 0.8, unit: '' });
   return out;
 }
 
@@ -226,13 +226,13 @@ export function reportMarkdown(r: ReportInputs, charts: readonly string[]): stri
     '',
     '## Representation (vs the true simulator state)',
     '',
-    `| | linear probe R² (object positions) | mutual k-NN (k=${m.representation.knn}) | linear CKA | unbiased CKA |`,
+    `| | linear probe R² (positions, joint angles) | mutual k-NN (k=${m.representation.knn}) | linear CKA | unbiased CKA |`,
     '|---|---|---|---|---|',
     `| world model | ${fmt(m.representation.probeR2, 3)} | ${fmt(m.representation.mutualKnn, 3)} | ${fmt(m.representation.cka, 3)} | ${fmt(m.representation.ckaUnbiased, 3)} |`,
     `| PCA baseline | ${fmt(b.representation.probeR2, 3)} | ${fmt(b.representation.mutualKnn, 3)} | ${fmt(b.representation.cka, 3)} | ${fmt(b.representation.ckaUnbiased, 3)} |`,
     '',
     ...(m.representation.probeR2PerColumn.length > 1
-      ? [`Linear probe R² per position: model${perName(r.dataset.positionNames, m.representation.probeR2PerColumn)}; PCA baseline${perName(r.dataset.positionNames, b.representation.probeR2PerColumn)}.`, '']
+      ? [`Linear probe R² per state column: model${perName(r.dataset.positionNames, m.representation.probeR2PerColumn)}; PCA baseline${perName(r.dataset.positionNames, b.representation.probeR2PerColumn)}.`, '']
       : []),
     `Mutual k-NN chance level is about k/N = ${fmt(m.representation.knn / Math.max(1, m.representation.samples), 4)} (${m.representation.samples} held-out frames). ![representation.png](representation.png)`,
     '',

@@ -244,7 +244,7 @@ describe('pipeline functions, called without the CLI', () => {
     const defined = probe.model.probeR2PerColumn.filter((v: number | null) => v !== null);
     expect(defined.reduce((a: number, b: number) => a + b, 0) / defined.length).toBeCloseTo(probe.model.probeR2, 12);
     const markdown = readFileSync(join(root, 'report', 'report.md'), 'utf8');
-    expect(markdown).toContain(`Linear probe R² per position: model (${probe.position_names[0]} `);
+    expect(markdown).toContain(`Linear probe R² per state column: model (${probe.position_names[0]} `);
     expect(markdown).toMatch(new RegExp(`- inverse dynamics R²: model \\S+ \\(${perAction.names[0]} \\S+, ${perAction.names[1]} \\S+\\), PCA baseline \\S+ \\(${perAction.names[0]} `));
     expect(steps(progress.events)).toEqual(['read 0/1', 'read 1/1', 'evaluate 0/3', 'evaluate 1/3', 'evaluate 2/3', 'evaluate 3/3', 'write 0/1', 'write 1/1']);
     expect(progress.events[2]).toMatchObject({ modelId: trained.card.id, heldoutEpisodes: 1 });
