@@ -56,6 +56,10 @@ export function numericStats(values: ArrayLike<number>, rows: number, dims: numb
   return s;
 }
 
+/** ImageHistogram.add's scratch tables for rgb (a call's counts stay below 2^32: 4 G pixels). */
+const RGB_EVEN = new Uint32Array(768);
+const RGB_ODD = new Uint32Array(768);
+
 /** Per-channel 256-bin histograms of uint8 pixels (interleaved channels). */
 export class ImageHistogram {
   readonly counts: Float64Array;
@@ -67,11 +71,27 @@ export class ImageHistogram {
     const c = this.channels;
     const counts = this.counts;
     if (c === 3) {
-      for (let i = 0; i + 2 < pixels.length; i += 3) {
-        counts[pixels[i]!]!++;
-        counts[256 + pixels[i + 1]!]!++;
-        counts[512 + pixels[i + 2]!]!++;
+      // Neighbouring pixels mostly share a colour, so one table's increments wait on each other;
+      // even and odd pixels count into two integer tables, merged per call (4.2 ns a pixel against
+      // 7.2–8.3 with one float table, PushCube frames; four tables gained another 5 %).
+      const even = RGB_EVEN.fill(0);
+      const odd = RGB_ODD.fill(0);
+      const n = pixels.length - (pixels.length % 3);
+      let i = 0;
+      for (; i + 5 < n; i += 6) {
+        even[pixels[i]!]!++;
+        even[256 + pixels[i + 1]!]!++;
+        even[512 + pixels[i + 2]!]!++;
+        odd[pixels[i + 3]!]!++;
+        odd[256 + pixels[i + 4]!]!++;
+        odd[512 + pixels[i + 5]!]!++;
       }
+      for (; i < n; i += 3) {
+        even[pixels[i]!]!++;
+        even[256 + pixels[i + 1]!]!++;
+        even[512 + pixels[i + 2]!]!++;
+      }
+      for (let b = 0; b < 768; b++) counts[b]! += even[b]! + odd[b]!;
     } else for (let i = 0; i < pixels.length; i++) counts[(i % c) * 256 + pixels[i]!]!++;
     this.frames += frames;
   }

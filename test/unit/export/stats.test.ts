@@ -23,6 +23,21 @@ describe('statistics', () => {
     expect(s.count).toEqual([1]);
   });
 
+  it('image histograms count every pixel of any count, odd or even, and accumulate over calls', () => {
+    let seed = 7;
+    const next = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) % 256;
+    const h = new ImageHistogram(3);
+    const naive = new Float64Array(768);
+    for (const pixels of [1, 2, 5, 64, 4096, 4097]) {
+      // Runs of equal colours, as rendered frames have, and noise.
+      const px = Uint8Array.from({ length: 3 * pixels }, (_, i) => (i % 9 < 6 ? 40 + (i % 3) : next()));
+      h.add(px, 1);
+      for (let i = 0; i < px.length; i++) naive[(i % 3) * 256 + px[i]!]!++;
+    }
+    expect(Array.from(h.counts)).toEqual(Array.from(naive));
+    expect(h.frames).toBe(6);
+  });
+
   it('the streaming collector is exact below its sample cap and bounded above it', () => {
     const features = { x: { dtype: 'float32', shape: [1], names: null } };
     const n = NumericCollector.SAMPLE_ROWS + 50_001;
