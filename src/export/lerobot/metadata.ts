@@ -147,7 +147,9 @@ export class MetadataWriter {
     );
     const info = {
       codebase_version: CODEBASE_VERSION,
-      robot_type: 'trajforge-sim',
+      // Episodes without an environment (another tool's dataset converted, or video labelled by a
+      // model of one) keep the robot type they came with: the card's or the source's id.
+      robot_type: meta.config ? 'trajforge-sim' : meta.envId,
       total_episodes: this.episodes,
       total_frames: this.frames,
       total_tasks: 1,

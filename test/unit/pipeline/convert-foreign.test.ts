@@ -41,6 +41,7 @@ describe("convert of another tool's LeRobot dataset", () => {
     const side = JSON.parse(readFileSync(join(out, 'lerobot', 'meta', 'trajforge.json'), 'utf8')) as Record<string, unknown>;
     expect(side).toMatchObject({ env_id: 'so100_follower', fps: 10, action_names: FOREIGN_MOTORS, observation_names: FOREIGN_MOTORS });
     expect(side.config).toBeUndefined();
+    expect(JSON.parse(readFileSync(join(out, 'lerobot', 'meta', 'info.json'), 'utf8'))).toMatchObject({ robot_type: 'so100_follower', fps: 10 });
     // Read back whole: its frames are the source's (re-encoded), and it converts again.
     const back = await openDataset(join(out, 'lerobot'));
     expect(back.info).toMatchObject({ writtenBy: 'trajforge', episodes: 3, frames: 19, cameras: [{ name: 'front', width: 32, height: 24, channels: ['rgb'] }] });
