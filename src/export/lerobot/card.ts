@@ -29,6 +29,8 @@ export function datasetCard(meta: DatasetMeta, features: Record<string, Feature>
   const source =
     runs && (!src || src.kind === 'simulator' || src.kind === 'teleop')
       ? `${src?.kind === 'teleop' ? 'driven by a person (trajforge play)' : 'simulated (trajforge, Rapier3D)'}, ${runs}`
+      : (!src || src.kind === 'simulator') && !meta.config
+      ? 'recorded by another tool (a LeRobot dataset converted by trajforge convert; each episode closed by its last row)'
       : !src || src.kind === 'simulator'
       ? `simulated (trajforge, Rapier3D), policy: ${policy}; seed ${meta.run.seed}`
       : src.kind === 'teleop'
@@ -61,7 +63,9 @@ export function datasetCard(meta: DatasetMeta, features: Record<string, Feature>
     '',
     '| | |',
     '|---|---|',
-    `| environment | \`${meta.envId}\`, config hash \`${meta.configHash.slice(0, 16)}\` (the full config is in meta/trajforge.json) |`,
+    meta.config
+      ? `| environment | \`${meta.envId}\`, config hash \`${meta.configHash.slice(0, 16)}\` (the full config is in meta/trajforge.json) |`
+      : `| robot | \`${meta.envId}\` (no environment config: hash \`${meta.configHash.slice(0, 16)}\` of what its source declares) |`,
     `| episodes | ${figures.episodes} (${figures.frames} frames at ${meta.fps} fps), success ${rate} |`,
     `| source | ${source} |`,
     `| cameras | ${meta.cameras.map((c) => `${c.name} ${c.width}x${c.height} (${c.channels.join(', ')})`).join('; ') || 'none'} |`,

@@ -42,6 +42,9 @@ describe("convert of another tool's LeRobot dataset", () => {
     expect(side).toMatchObject({ env_id: 'so100_follower', fps: 10, action_names: FOREIGN_MOTORS, observation_names: FOREIGN_MOTORS });
     expect(side.config).toBeUndefined();
     expect(JSON.parse(readFileSync(join(out, 'lerobot', 'meta', 'info.json'), 'utf8'))).toMatchObject({ robot_type: 'so100_follower', fps: 10 });
+    const card = readFileSync(join(out, 'lerobot', 'README.md'), 'utf8');
+    expect(card).toContain('recorded by another tool');
+    expect(card).toContain('no environment config');
     // Read back whole: its frames are the source's (re-encoded), and it converts again.
     const back = await openDataset(join(out, 'lerobot'));
     expect(back.info).toMatchObject({ writtenBy: 'trajforge', episodes: 3, frames: 19, cameras: [{ name: 'front', width: 32, height: 24, channels: ['rgb'] }] });
