@@ -167,14 +167,16 @@ export async function labelVideos(opts: LabelOptions): Promise<LabelSummary> {
   if (!(Number.isFinite(rate) && rate > 0)) throw new TrajforgeError('E_USAGE', `--fps must be a positive number, got ${rate}`);
   const fps: number = rate;
   const base: DatasetMeta = envBase ? { ...envBase, fps } : envlessMeta(card, cameras, run, fps);
-  // Without an environment, episodes are as long as the training data's on average.
-  const episodeLength = checkInt(opts.episodeLength ?? (env ? env.config.task.timeLimit : Math.max(1, Math.round(card.dataset.frames / Math.max(1, card.dataset.episodes)))), 'episode-length', 1);
 
   // Every source is found and probed before anything is written: a bad single input is an error
   // with nothing written; a bad file among many is skipped (or, with `strict`, an error).
   const input = resolveIn(opts.cwd, opts.videos);
   const skipped: SkippedSource[] = [];
-  const { sources, single } = await findSources(opts, input, card, fps, skipped);
+  const { sources, single, lerobot } = await findSources(opts, input, card, fps, skipped);
+  // Without an environment's time limit, a LeRobot dataset's episodes stay whole and a video's
+  // episodes are as long as the model's training episodes on average.
+  const longestEpisode = () => Math.max(1, ...sources.map((src) => (src.segments ? Math.max(...src.segments.map((g) => g.count)) : (src.frames ?? 2)) - 1));
+  const episodeLength = checkInt(opts.episodeLength ?? (env ? env.config.task.timeLimit : lerobot ? longestEpisode() : Math.max(1, Math.round(card.dataset.frames / Math.max(1, card.dataset.episodes)))), 'episode-length', 1);
   // Progress and the summary count segments: a LeRobot file's episodes one by one.
   const total = sources.reduce((n, s) => n + (s.segments?.length ?? 1), 0);
   if (sources.length === 0) {
@@ -340,9 +342,9 @@ function envlessMeta(card: ModelCard, cameras: DatasetMeta['cameras'], run: Data
 }
 
 /** The sources of `input`, probed; unreadable ones go to `skipped` (or throw, for a single file or with `strict`). */
-async function findSources(opts: LabelOptions, input: string, card: ModelCard, fps: number, skipped: SkippedSource[]): Promise<{ sources: Source[]; single: boolean }> {
+async function findSources(opts: LabelOptions, input: string, card: ModelCard, fps: number, skipped: SkippedSource[]): Promise<{ sources: Source[]; single: boolean; lerobot: boolean }> {
   const found = listVideoInputs(opts.videos, opts.cwd ?? process.cwd());
-  if (found.kind === 'lerobot') return { sources: await lerobotSources(found.dir, opts.camera ?? null, card, fps), single: false };
+  if (found.kind === 'lerobot') return { sources: await lerobotSources(found.dir, opts.camera ?? null, card, fps), single: false, lerobot: true };
   if (opts.camera !== undefined) throw new TrajforgeError('E_USAGE', `--camera picks a camera of a LeRobot dataset; ${opts.videos} is not one`);
   const single = found.files.length === 1 && found.files[0] === input;
   const sources: Source[] = [];
@@ -356,7 +358,7 @@ async function findSources(opts: LabelOptions, input: string, card: ModelCard, f
       opts.onNotice?.(`skipped ${file}: ${e.message}`, 'input');
     }
   }
-  return { sources, single };
+  return { sources, single, lerobot: false };
 }
 
 /** One source per episode of a LeRobot dataset's camera: its video file and time range. */

@@ -55,7 +55,7 @@ describe("another tool's dataset", () => {
     const s = await trainWorldModel({ dataset: fx.dir, out: 'foreign-model', kind: 'conv', steps: 2, batch: 2, rollout: 2, depth: 4, latent: 24, hidden: 16, learnedKeypoints: 2, threads: 1, cwd: root });
     const card = JSON.parse(readFileSync(join(root, 'foreign-model', 'model.json'), 'utf8')) as {
       camera: string;
-      dataset: { env_id: string; config_hash: string; episodes: number; frames: number };
+      dataset: { env_id: string; config_hash: string; episodes: number; frames: number; fps?: number };
       action: { names: string[]; low: (number | null)[]; high: (number | null)[] };
       state: { names: string[] };
     };
@@ -76,6 +76,13 @@ describe("another tool's dataset", () => {
     expect(JSON.stringify(report.inverse_r2)).toContain('shoulder_pan');
     const p = await predictEpisode({ model: 'foreign-model', dataset: fx.dir, episode: 1, cwd: root, out: 'foreign-predict.mp4' });
     expect(p).toMatchObject({ episode: 1, contextFrame: 0, horizon: 8 });
+
+    // label, with no environment file anywhere: the dataset's own rate, its episodes kept whole.
+    expect(card.dataset).toMatchObject({ fps: 10 });
+    const { labelVideos } = await import('../../../src/pipeline/label.js');
+    const l = await labelVideos({ videos: fx.dir, model: 'foreign-model', out: 'foreign-labelled', threads: 1, cwd: root, onNotice: () => undefined });
+    expect(l).toMatchObject({ envId: 'so100_follower', fps: 10, episodes: 5, frames: 6 + 8 + 7 + 5 + 6, episodeLength: 8 });
+    expect(JSON.parse(readFileSync(join(root, 'foreign-labelled', 'meta', 'trajforge.json'), 'utf8')).config).toBeUndefined();
   }, 120_000);
 
   it('is refused by a model of another environment, naming both', async () => {
