@@ -6,8 +6,10 @@ import { DreamerSink } from '../../src/export/dreamer/sink.js';
 import { datasetMeta, readLeRobotEpisodes } from '../../src/export/lerobot/episodes.js';
 import { LeRobotSink } from '../../src/export/lerobot/writer.js';
 import { MinariSink } from '../../src/export/minari/sink.js';
+import { convertDataset } from '../../src/pipeline/convert.js';
 import { cli, query, tmpDir } from '../helpers/dataset.js';
 import { EPISODES, extrasMeta, LATENT, simulate, write } from '../helpers/extras.js';
+import { writeForeignDataset } from '../helpers/lerobot-foreign.js';
 import { py } from './python.js';
 
 /** Python: one episode's trajforge sidecar arrays, found by its meta/trajforge_episodes.jsonl line as the README documents. */
@@ -235,4 +237,42 @@ print(json.dumps({'latent_space': obs['subspaces']['observation_latent']['shape'
       expect(g.slast).toBe(true);
     });
   });
+});
+
+/** Another tool's LeRobot dataset (no trajforge record) converted, read by h5py and numpy. */
+describe("numpy and h5py read another tool's LeRobot dataset after convert", () => {
+  it('Minari: an unbounded action box, T − 1 actions and T observations an episode, truncated at its end; DreamerV3: the same rows', async () => {
+    const root = tmpDir('tf-interop-foreign-');
+    const fx = writeForeignDataset(join(root, 'so100'), { lengths: [6, 9], cameras: [{ name: 'front', width: 32, height: 24, codec: 'h264' }] });
+    const s = await convertDataset({ src: fx.dir, to: 'minari,dreamer', out: join(root, 'out') });
+    expect(s.episodes).toBe(2);
+    const r = py(
+      `
+import h5py, json, sys
+meta = json.load(open(sys.argv[1] + '/metadata.json'))
+act = json.loads(meta['action_space'])
+f = h5py.File(sys.argv[1] + '/main_data.hdf5', 'r')
+eps = [{'a': f['episode_%d/actions' % i][()].tolist(), 's': f['episode_%d/observations/state' % i][()].tolist(), 'img': list(f['episode_%d/observations/image_front' % i].shape), 'trunc': f['episode_%d/truncations' % i][()].astype(int).tolist()} for i in range(meta['total_episodes'])]
+print(json.dumps({'act': {'type': act['type'], 'shape': act['shape'], 'low': str(act['low'][0])}, 'id': meta['dataset_id'], 'eps': eps}))`,
+      join(root, 'out', 'minari', 'trajforge', 'so100_follower-v0', 'data'),
+    ) as { act: { type: string; shape: number[]; low: string }; id: string; eps: { a: number[][]; s: number[][]; img: number[]; trunc: number[] }[] };
+    expect(r.id).toBe('trajforge/so100_follower-v0');
+    expect(r.act).toEqual({ type: 'Box', shape: [6], low: '-inf' });
+    const replay = join(root, 'out', 'dreamer', 'replay');
+    const files = readdirSync(replay).sort();
+    const npz = files.map((f) => py(`import json, sys, numpy as np\nd = np.load(sys.argv[1])\nprint(json.dumps({'action': d['action'].tolist(), 'is_last': d['is_last'].astype(int).tolist(), 'is_terminal': d['is_terminal'].astype(int).tolist()}))`, join(replay, f)) as { action: number[][]; is_last: number[]; is_terminal: number[] });
+    [6, 9].forEach((rows, e) => {
+      const T = rows - 1;
+      const g = r.eps[e]!;
+      expect(g.a).toEqual(Array.from({ length: T }, (_, t) => fx.action[e]!.slice(t * 6, t * 6 + 6)));
+      expect(g.s).toEqual(Array.from({ length: T + 1 }, (_, t) => fx.state[e]!.slice(t * 6, t * 6 + 6)));
+      expect(g.img).toEqual([T + 1, 24, 32, 3]);
+      expect(g.trunc).toEqual(Array.from({ length: T }, (_, t) => (t === T - 1 ? 1 : 0)));
+      // DreamerV3's step t holds the action taken at observation t; the last observation's is zero.
+      expect(npz[e]!.action.slice(0, T)).toEqual(g.a);
+      expect(npz[e]!.action[T]).toEqual([0, 0, 0, 0, 0, 0]);
+      expect(npz[e]!.is_last.at(-1)).toBe(1);
+      expect(npz[e]!.is_terminal.at(-1)).toBe(0);
+    });
+  }, 120_000);
 });
