@@ -11,7 +11,7 @@ export const dreamCommand: Command = {
   name: 'dream',
   summary: 'roll out synthetic episodes inside a world model (real reset frames, learned dynamics) and write a dataset',
   usage:
-    'trajforge dream --model MODEL_DIR --env <env id or file> --out DIR [--episodes 50] [--policy expert|random|noise|onnx:PATH] [--noise 0] [--epsilon 0] ' +
+    'trajforge dream --model MODEL_DIR --env <env id or file> (or, for a model of another tool\'s dataset, none and --from-video) --out DIR [--episodes 50] [--policy expert|random|noise|onnx:PATH] [--noise 0] [--epsilon 0] ' +
     '[--seed 0] [--horizon T (default: the env time limit)] [--batch 256] [--threads N (default: one per core)] [--format lerobot] ' +
     `[--codec ${Object.keys(CODECS).join('|')}] [--gop 2] [--overwrite] [--compare] [--from-video FILE (start frames from a video, not resets)] [--fit crop|stretch|pad] ${SET_USAGE}`,
   async run(args, io) {
@@ -41,7 +41,8 @@ export const dreamCommand: Command = {
       this.usage,
     );
     if (!values.model) throw new TrajforgeError('E_USAGE', `missing --model MODEL_DIR\nusage: ${this.usage}`);
-    if (!values.env) throw new TrajforgeError('E_USAGE', `missing --env\nusage: ${this.usage}`);
+    if (!values.env && values['from-video'] === undefined) throw new TrajforgeError('E_USAGE', `missing --env (or --from-video, to dream from a video in the model alone)\nusage: ${this.usage}`);
+    if (!values.env && overridesOf(values).length > 0) throw new TrajforgeError('E_USAGE', `--set overrides the environment of --env; pass --env too\nusage: ${this.usage}`);
     if (!values.out) throw new TrajforgeError('E_USAGE', `missing --out DIR\nusage: ${this.usage}`);
     const gop = intOption(values.gop, 'gop', 2, 1);
     const episodes = intOption(values.episodes, 'episodes', 50, 1);
@@ -49,10 +50,10 @@ export const dreamCommand: Command = {
     const batch = intOption(values.batch, 'batch', 256, 1);
     const noise = numberOption(values.noise, 'noise', 0);
     const epsilon = numberOption(values.epsilon, 'epsilon', 0);
-    const env = loadEnv(values.env, { baseDir: io.cwd, overrides: overridesOf(values) });
+    const env = values.env ? loadEnv(values.env, { baseDir: io.cwd, overrides: overridesOf(values) }) : undefined;
     const s = await dreamDataset({
       model: values.model,
-      env,
+      ...(env ? { env } : {}),
       out: values.out,
       overwrite: (values.overwrite as unknown) === true,
       episodes,

@@ -19,6 +19,12 @@ import { createEnv } from '../sim/env.js';
 import type { VideoCodec } from '../video/ffmpeg.js';
 import type { Fit } from '../video/resample.js';
 import { readStartFrames } from './start-frames.js';
+import { envlessMeta } from './envless-meta.js';
+import { dreamFromVideo, type ModelPolicy } from '../model/dream-video.js';
+import { sampleSpace, type BoxSpace, type DiscreteSpace } from '../core/spaces.js';
+import { Rng } from '../core/rng.js';
+import type { EpisodeSink } from '../dataset/sink.js';
+import type { DatasetMeta } from '../dataset/meta.js';
 import { datasetOutput } from './dataset-output.js';
 import { checkInt, checkNumber, outputNotices, resolveIn, stopwatch, type PipelineCallbacks, type StageProgress } from './progress.js';
 
@@ -31,8 +37,13 @@ export type DreamProgress = StageProgress<'dream' | 'redream' | 'simulate'>;
 export interface DreamOptions extends PipelineCallbacks<DreamProgress> {
   /** A model folder (trajforge train) trained on `env`. */
   model: string;
-  /** The environment the model was trained on (loadEnv): it supplies the real reset frames. */
-  env: ResolvedEnv;
+  /**
+   * The environment the model was trained on (loadEnv): it supplies the real reset frames, the
+   * policies' observations and the task. Absent (a model of another tool's dataset): dreams start
+   * from `fromVideo` and run in the model alone (model/dream-video.ts), the policy random within
+   * the card's action bounds or an ONNX file over the state estimate or latent.
+   */
+  env?: ResolvedEnv;
   /** The dataset folder: absent or empty, or (with `overwrite`) a dataset trajforge wrote. */
   out: string;
   /** Worker threads running the encoder and decoder, one onnxruntime thread each (default: one per core, at most 8; 1: this thread). */
@@ -123,6 +134,7 @@ export async function dreamDataset(opts: DreamOptions): Promise<DreamSummary> {
   if (noise < 0) throw new TrajforgeError('E_USAGE', `--noise must be >= 0, got ${noise}`);
   if (epsilon < 0 || epsilon > 1) throw new TrajforgeError('E_USAGE', `--epsilon must be in [0, 1], got ${epsilon}`);
 
+  if (!opts.env) return dreamWithoutEnv(opts, { format, sink, codec, gop, episodes, threads, seed, batch, noise, epsilon, elapsed });
   const resolved = opts.env;
   const cfg = resolved.config;
   const kind = opts.policy?.kind ?? (cfg.expert ? 'expert' : 'noise');
@@ -247,4 +259,119 @@ export async function dreamDataset(opts: DreamOptions): Promise<DreamSummary> {
     await onnx?.dispose();
     env.close();
   }
+}
+
+/** What dreamDataset has checked before it knows whether an environment is at hand. */
+interface DreamCommon {
+  format: string;
+  sink: EpisodeSink;
+  codec: VideoCodec;
+  gop: number;
+  episodes: number;
+  threads: number;
+  seed: number;
+  batch: number;
+  noise: number;
+  epsilon: number;
+  elapsed: () => number;
+}
+
+/** dreamDataset without an environment: from video frames, in the model alone (see DreamOptions.env). */
+async function dreamWithoutEnv(opts: DreamOptions, c: DreamCommon): Promise<DreamSummary> {
+  const modelDir = resolveIn(opts.cwd, opts.model);
+  const card = readModelCard(modelDir);
+  const where = `the model was trained on ${card.dataset.env_id}`;
+  if (opts.fromVideo === undefined) throw new TrajforgeError('E_USAGE', `dream without --env starts from video: pass --from-video FILE (or --env with the environment ${card.dataset.env_id} to dream from its resets)`);
+  if (opts.compare) throw new TrajforgeError('E_USAGE', `--compare runs the simulator beside the model; it needs --env`);
+  const kind = opts.policy?.kind ?? 'random';
+  if (kind !== 'random' && kind !== 'onnx') throw new TrajforgeError('E_USAGE', `without --env the policy is random or onnx:PATH (${kind} needs the environment)`);
+  const fps = card.dataset.fps;
+  if (fps === undefined) throw new TrajforgeError('E_USAGE', `${opts.model}: ${where}, and its card (an earlier release's) records no frame rate to read the video at; pass --env with the environment's config file`, { file: modelDir });
+  const horizon = checkInt(opts.horizon ?? Math.max(1, Math.round(card.dataset.frames / Math.max(1, card.dataset.episodes))), 'horizon', 1);
+  const A = card.action.names.length;
+  if (A === 0) throw new TrajforgeError('E_MODEL_SHAPE', `${opts.model}: ${where}, whose action space is empty: there is nothing to control in a dream without an environment`, { file: modelDir });
+  const space: BoxSpace | DiscreteSpace = card.action.discrete
+    ? { type: 'discrete', n: A, names: [...card.action.names] }
+    : { type: 'box', dtype: 'float32', shape: [A], low: card.action.low.map((v) => v ?? -Infinity), high: card.action.high.map((v) => v ?? Infinity), names: [...card.action.names] };
+  const bounded = space.type === 'discrete' || space.low.every(Number.isFinite) && space.high.every(Number.isFinite);
+  if (!bounded && (kind === 'random' || c.noise > 0 || c.epsilon > 0)) {
+    throw new TrajforgeError('E_USAGE', `${where}, whose actions declare no bounds (another tool's dataset), so there is no range to draw random actions${kind === 'random' ? '' : ' or noise'} from; pass --policy onnx:PATH (a \`trajforge bc\` policy of that dataset clips its actions to the range it saw)${kind === 'random' ? '' : ' without --noise / --epsilon'}`);
+  }
+  const onnxFile = opts.policy && 'file' in opts.policy ? opts.policy.file : undefined;
+  if (kind === 'onnx' && (typeof onnxFile !== 'string' || onnxFile === '')) throw new TrajforgeError('E_USAGE', `an ONNX policy needs its file: policy { kind: 'onnx', file } (--policy onnx:PATH)`);
+  let onnx: OnnxPolicy | undefined;
+  let policy: PolicySpec = { kind: kind as PolicyKind, noise: c.noise, epsilon: c.epsilon };
+  if (kind === 'onnx') {
+    const { readPolicyFile } = await import('../policy/load.js');
+    const { OnnxPolicy: Loader } = await import('../policy/onnx.js');
+    const read = readPolicyFile(onnxFile!, opts.cwd);
+    onnx = await Loader.load(read.bytes, { file: onnxFile!, observationSize: card.state.names.length, action: space, latent: card.latent, noise: c.noise, epsilon: c.epsilon });
+    policy = { kind: 'onnx', noise: c.noise, epsilon: c.epsilon, file: onnxFile!, sha256: read.sha256 };
+  }
+  try {
+    opts.onNotice?.(`${where}, which is not an environment at hand: dreams run in the model alone from ${opts.fromVideo}, and the output records no environment config`, 'input');
+    const meta = {
+      ...envlessMeta(card, [{ name: card.camera, width: card.decoded.width, height: card.decoded.height, channels: ['rgb'] }], { seed: c.seed, episodes: c.episodes, shard: { index: 0, count: 1 }, policy, codec: c.codec, gop: c.gop, checkpoint: 32, layout: DEFAULT_LAYOUT }, fps),
+      source: { kind: 'world-model', modelId: card.id, model: modelDir },
+    } satisfies DatasetMeta;
+    const starts = await readStartFrames(resolveIn(opts.cwd, opts.fromVideo), card, fps, c.episodes, opts.fit ?? 'crop');
+    if (starts.count < c.episodes) opts.onNotice?.(`${opts.fromVideo} gives ${starts.count} frame(s) at ${fps} fps for ${c.episodes} episodes: starts repeat`, 'input');
+    const jobs = Array.from({ length: c.episodes }, (_, k) => ({ episode: k, seed: episodeSeed(c.seed, k) }));
+    const makePolicy = (): ModelPolicy => (onnx ? onnx.fork() : randomModelPolicy(space));
+    const session = await WorldModelSession.load(card, readModelParts(modelDir, card), modelWorkers(c.threads));
+    try {
+      const stats: DreamStats = { steps: 0, episodes: 0, modelSeconds: 0, startSeconds: 0 };
+      const out = resolveIn(opts.cwd, opts.out);
+      const spec: OutputOptions = { kind: 'dataset', command: 'dream', mode: opts.overwrite ? 'overwrite' : 'new', entries: sinkEntries(c.sink, meta), accepts: ['overwrite'], inputs: [modelDir], cwd: opts.cwd, onNotice: outputNotices(opts.onNotice) };
+      let frames = 0;
+      let successes = 0;
+      let written = 0;
+      const writing = stopwatch();
+      const summary = await writeOutput(out, spec, (folder) =>
+        writeEpisodes(c.sink, folder, meta, dreamFromVideo({ model: session, starts, jobs, horizon, batch: c.batch, space, makePolicy }, stats), (ep) => {
+          successes += ep.success[ep.length - 1] ? 1 : 0;
+          frames += ep.length;
+          opts.onProgress?.({ stage: 'dream', done: ++written, total: c.episodes, elapsed: c.elapsed() });
+        }),
+      );
+      const dreamSeconds = stats.modelSeconds + stats.startSeconds;
+      const rate = (x: number) => (dreamSeconds > 0 ? x / dreamSeconds : 0);
+      return {
+        ...summary,
+        episodes: c.episodes,
+        frames,
+        successes,
+        envId: card.dataset.env_id,
+        modelId: card.id,
+        format: c.format,
+        policy: kind as PolicyKind | 'onnx',
+        horizon,
+        camera: card.camera,
+        width: card.decoded.width,
+        height: card.decoded.height,
+        steps: stats.steps,
+        modelSeconds: stats.modelSeconds,
+        startSeconds: stats.startSeconds,
+        dreamSeconds,
+        seconds: writing(),
+        stepsPerSecond: rate(stats.steps),
+        framesPerSecond: rate(frames),
+      };
+    } finally {
+      await session.release();
+    }
+  } finally {
+    await onnx?.dispose();
+  }
+}
+
+/** Uniform random actions within finite bounds (or choices), from each episode's seed. */
+function randomModelPolicy(space: BoxSpace | DiscreteSpace): ModelPolicy {
+  let rng = new Rng(0);
+  return {
+    reset: (seed) => {
+      rng = new Rng(seed);
+    },
+    act: () => sampleSpace(space, rng),
+  };
 }

@@ -31,6 +31,7 @@ import { openResampled, type Fit } from '../video/resample.js';
 import type { VideoCodec } from '../video/ffmpeg.js';
 import { latentNames } from './encode.js';
 import { datasetOutput } from './dataset-output.js';
+import { envlessMeta } from './envless-meta.js';
 import { checkInt, outputNotices, resolveIn, stopwatch, type PipelineCallbacks, type StageProgress } from './progress.js';
 
 /** label: one event per source file (or dataset episode) labelled or skipped. */
@@ -325,21 +326,6 @@ function modelEnv(card: ModelCard, cwd: string | undefined): ResolvedEnv | null 
   }
 }
 
-/** The output's metadata without an environment: what the model's card records of its training data. */
-function envlessMeta(card: ModelCard, cameras: DatasetMeta['cameras'], run: DatasetMeta['run'], fps: number): DatasetMeta {
-  return {
-    envId: card.dataset.env_id,
-    configHash: card.dataset.config_hash,
-    instruction: card.dataset.env_id,
-    fps,
-    observationNames: [...card.state.names],
-    actionNames: [...card.action.names],
-    discrete: card.action.discrete ?? false,
-    cameras,
-    bodyNames: [],
-    run,
-  };
-}
 
 /** The sources of `input`, probed; unreadable ones go to `skipped` (or throw, for a single file or with `strict`). */
 async function findSources(opts: LabelOptions, input: string, card: ModelCard, fps: number, skipped: SkippedSource[]): Promise<{ sources: Source[]; single: boolean; lerobot: boolean }> {

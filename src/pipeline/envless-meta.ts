@@ -1,0 +1,21 @@
+import type { DatasetMeta } from '../dataset/meta.js';
+import type { ModelCard } from '../model/card.js';
+
+/**
+ * A dataset's metadata without an environment (label or dream with a model of another tool's
+ * dataset): what the model's card records of its training data; no config, no bodies.
+ */
+export function envlessMeta(card: ModelCard, cameras: DatasetMeta['cameras'], run: DatasetMeta['run'], fps: number): DatasetMeta {
+  return {
+    envId: card.dataset.env_id,
+    configHash: card.dataset.config_hash,
+    instruction: card.dataset.env_id,
+    fps,
+    observationNames: [...card.state.names],
+    actionNames: [...card.action.names],
+    discrete: card.action.discrete ?? false,
+    cameras,
+    bodyNames: [],
+    run,
+  };
+}
