@@ -25,6 +25,8 @@ import { sampleSpace, type BoxSpace, type DiscreteSpace } from '../core/spaces.j
 import { Rng } from '../core/rng.js';
 import type { EpisodeSink } from '../dataset/sink.js';
 import type { DatasetMeta } from '../dataset/meta.js';
+import type { EpisodeData } from '../dataset/episode.js';
+import type { ModelCard } from '../model/card.js';
 import { datasetOutput } from './dataset-output.js';
 import { checkInt, checkNumber, outputNotices, resolveIn, stopwatch, type PipelineCallbacks, type StageProgress } from './progress.js';
 
@@ -152,7 +154,6 @@ export async function dreamDataset(opts: DreamOptions): Promise<DreamSummary> {
   try {
     checkModelForEnv(card, env);
     if (card.dataset.config_hash !== resolved.hash) opts.onNotice?.(`${cfg.id}'s config differs from the one the model was trained on (hash ${card.dataset.config_hash.slice(0, 12)})`, 'input');
-    const out = resolveIn(opts.cwd, opts.out);
 
     const policyOpts = { noise, epsilon };
     let policy: PolicySpec = { kind: kind as PolicyKind, noise, epsilon };
@@ -179,44 +180,8 @@ export async function dreamDataset(opts: DreamOptions): Promise<DreamSummary> {
     const freshPolicy = (): AnyPolicy => (onnx ? onnx.fork() : makePolicy(kind as PolicyKind, env, policyOpts));
     const session = await WorldModelSession.load(card, readModelParts(modelDir, card), modelWorkers(threads));
     const dream = (stats: DreamStats) => dreamEpisodes({ model: session, env, renderer: new Renderer(), makePolicy: freshPolicy, jobs, horizon, batch, ...(starts ? { starts } : {}) }, stats);
-    const rate = (n: number, s: number) => (s > 0 ? n / s : 0);
     try {
-      const spec: OutputOptions = { kind: 'dataset', command: 'dream', mode: opts.overwrite ? 'overwrite' : 'new', entries: sinkEntries(sink, meta), accepts: ['overwrite'], inputs: [modelDir], cwd: opts.cwd, onNotice: outputNotices(opts.onNotice) };
-      const stats: DreamStats = { steps: 0, episodes: 0, modelSeconds: 0, startSeconds: 0 };
-      let successes = 0;
-      let frames = 0;
-      let written = 0;
-      const writing = stopwatch();
-      const summary = await writeOutput(out, spec, (folder) =>
-        writeEpisodes(sink, folder, meta, dream(stats), (ep) => {
-          successes += ep.success[ep.length - 1] ? 1 : 0;
-          frames += ep.length;
-          opts.onProgress?.({ stage: 'dream', done: ++written, total: episodes, elapsed: elapsed() });
-        }),
-      );
-      const seconds = writing();
-      const dreamSeconds = stats.modelSeconds + stats.startSeconds;
-      const result: DreamSummary = {
-        ...summary,
-        episodes,
-        frames,
-        successes,
-        envId: cfg.id,
-        modelId: card.id,
-        format,
-        policy: kind,
-        horizon,
-        camera: card.camera,
-        width: card.decoded.width,
-        height: card.decoded.height,
-        steps: stats.steps,
-        modelSeconds: stats.modelSeconds,
-        startSeconds: stats.startSeconds,
-        dreamSeconds,
-        seconds,
-        stepsPerSecond: rate(stats.steps, dreamSeconds),
-        framesPerSecond: rate(frames, dreamSeconds),
-      };
+      const result = await writeDream(opts, { sink, meta, modelDir, card, episodes, elapsed }, dream, { envId: cfg.id, format, policy: kind, horizon });
       if (opts.compare) {
         // Like for like: the simulator pass below writes nothing, so the dream is timed again
         // without the writer too (its ffmpeg encoders otherwise share the machine with the model).
@@ -320,43 +285,8 @@ async function dreamWithoutEnv(opts: DreamOptions, c: DreamCommon): Promise<Drea
     const makePolicy = (): ModelPolicy => (onnx ? onnx.fork() : randomModelPolicy(space));
     const session = await WorldModelSession.load(card, readModelParts(modelDir, card), modelWorkers(c.threads));
     try {
-      const stats: DreamStats = { steps: 0, episodes: 0, modelSeconds: 0, startSeconds: 0 };
-      const out = resolveIn(opts.cwd, opts.out);
-      const spec: OutputOptions = { kind: 'dataset', command: 'dream', mode: opts.overwrite ? 'overwrite' : 'new', entries: sinkEntries(c.sink, meta), accepts: ['overwrite'], inputs: [modelDir], cwd: opts.cwd, onNotice: outputNotices(opts.onNotice) };
-      let frames = 0;
-      let successes = 0;
-      let written = 0;
-      const writing = stopwatch();
-      const summary = await writeOutput(out, spec, (folder) =>
-        writeEpisodes(c.sink, folder, meta, dreamFromVideo({ model: session, starts, jobs, horizon, batch: c.batch, space, makePolicy }, stats), (ep) => {
-          successes += ep.success[ep.length - 1] ? 1 : 0;
-          frames += ep.length;
-          opts.onProgress?.({ stage: 'dream', done: ++written, total: c.episodes, elapsed: c.elapsed() });
-        }),
-      );
-      const dreamSeconds = stats.modelSeconds + stats.startSeconds;
-      const rate = (x: number) => (dreamSeconds > 0 ? x / dreamSeconds : 0);
-      return {
-        ...summary,
-        episodes: c.episodes,
-        frames,
-        successes,
-        envId: card.dataset.env_id,
-        modelId: card.id,
-        format: c.format,
-        policy: kind as PolicyKind | 'onnx',
-        horizon,
-        camera: card.camera,
-        width: card.decoded.width,
-        height: card.decoded.height,
-        steps: stats.steps,
-        modelSeconds: stats.modelSeconds,
-        startSeconds: stats.startSeconds,
-        dreamSeconds,
-        seconds: writing(),
-        stepsPerSecond: rate(stats.steps),
-        framesPerSecond: rate(frames),
-      };
+      const dream = (stats: DreamStats) => dreamFromVideo({ model: session, starts, jobs, horizon, batch: c.batch, space, makePolicy }, stats);
+      return await writeDream(opts, { sink: c.sink, meta, modelDir, card, episodes: c.episodes, elapsed: c.elapsed }, dream, { envId: card.dataset.env_id, format: c.format, policy: kind as PolicyKind | 'onnx', horizon });
     } finally {
       await session.release();
     }
@@ -373,5 +303,52 @@ function randomModelPolicy(space: BoxSpace | DiscreteSpace): ModelPolicy {
       rng = new Rng(seed);
     },
     act: () => sampleSpace(space, rng),
+  };
+}
+
+/**
+ * Writes the episodes `dream` yields as the dataset at opts.out and sums them up: the part of
+ * dreamDataset that does not depend on whether an environment is at hand.
+ */
+async function writeDream(
+  opts: DreamOptions,
+  w: { sink: EpisodeSink; meta: DatasetMeta; modelDir: string; card: ModelCard; episodes: number; elapsed: () => number },
+  dream: (stats: DreamStats) => AsyncGenerator<EpisodeData>,
+  about: Pick<DreamSummary, 'envId' | 'format' | 'policy' | 'horizon'>,
+): Promise<DreamSummary> {
+  const { card } = w;
+  const spec: OutputOptions = { kind: 'dataset', command: 'dream', mode: opts.overwrite ? 'overwrite' : 'new', entries: sinkEntries(w.sink, w.meta), accepts: ['overwrite'], inputs: [w.modelDir], cwd: opts.cwd, onNotice: outputNotices(opts.onNotice) };
+  const stats: DreamStats = { steps: 0, episodes: 0, modelSeconds: 0, startSeconds: 0 };
+  let successes = 0;
+  let frames = 0;
+  let written = 0;
+  const writing = stopwatch();
+  const summary = await writeOutput(resolveIn(opts.cwd, opts.out), spec, (folder) =>
+    writeEpisodes(w.sink, folder, w.meta, dream(stats), (ep) => {
+      successes += ep.success[ep.length - 1] ? 1 : 0;
+      frames += ep.length;
+      opts.onProgress?.({ stage: 'dream', done: ++written, total: w.episodes, elapsed: w.elapsed() });
+    }),
+  );
+  const seconds = writing();
+  const dreamSeconds = stats.modelSeconds + stats.startSeconds;
+  const rate = (n: number) => (dreamSeconds > 0 ? n / dreamSeconds : 0);
+  return {
+    ...summary,
+    episodes: w.episodes,
+    frames,
+    successes,
+    ...about,
+    modelId: card.id,
+    camera: card.camera,
+    width: card.decoded.width,
+    height: card.decoded.height,
+    steps: stats.steps,
+    modelSeconds: stats.modelSeconds,
+    startSeconds: stats.startSeconds,
+    dreamSeconds,
+    seconds,
+    stepsPerSecond: rate(stats.steps),
+    framesPerSecond: rate(frames),
   };
 }
