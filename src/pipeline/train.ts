@@ -98,6 +98,8 @@ export interface TrainOptions extends PipelineCallbacks<TrainProgress> {
   stateWeight?: number;
   /** Weight of the inverse-dynamics loss (conv; 0: none). Default 50. */
   inverseWeight?: number;
+  /** Share of training sequences shown with 4:2:0 colour, as H.264 / VP9 video has it (conv; 0 to 1). Default 0. */
+  augmentChroma?: number;
   /** Start-latent noise of the dynamics phase, in typical steps (>= 0). Default 1.5. */
   dynamicsNoise?: number;
   seed?: number;
@@ -167,11 +169,11 @@ export async function trainWorldModel(opts: TrainOptions): Promise<TrainSummary>
 
 /** Options of one family given to another are a mistake worth naming, not something to ignore. */
 const FAMILY_OPTIONS: Record<WorldModelKind, (keyof TrainOptions)[]> = {
-  conv: ['steps', 'batch', 'depth', 'learningRate', 'budgetSeconds', 'resume', 'threads', 'learnedKeypoints', 'context', 'keypointMaps', 'inverseWeight'],
+  conv: ['steps', 'batch', 'depth', 'learningRate', 'budgetSeconds', 'resume', 'threads', 'learnedKeypoints', 'context', 'keypointMaps', 'inverseWeight', 'augmentChroma'],
   keypoints: ['epochs', 'keypoints', 'dynamicsNoise', 'sprites', 'spriteCount', 'downsample'],
   linear: ['downsample'],
 };
-const FLAGS: Partial<Record<keyof TrainOptions, string>> = { learningRate: 'lr', budgetSeconds: 'budget', dynamicsNoise: 'dynamics-noise', spriteCount: 'sprite-count', learnedKeypoints: 'learned-keypoints', keypointMaps: 'keypoint-maps', inverseWeight: 'inverse-weight' };
+const FLAGS: Partial<Record<keyof TrainOptions, string>> = { learningRate: 'lr', budgetSeconds: 'budget', dynamicsNoise: 'dynamics-noise', spriteCount: 'sprite-count', learnedKeypoints: 'learned-keypoints', keypointMaps: 'keypoint-maps', inverseWeight: 'inverse-weight', augmentChroma: 'augment-chroma' };
 
 function refuseOtherFamilysOptions(opts: TrainOptions, kind: WorldModelKind): void {
   for (const [family, keys] of Object.entries(FAMILY_OPTIONS) as [WorldModelKind, (keyof TrainOptions)[]][]) {
@@ -201,6 +203,7 @@ async function trainConv(opts: TrainOptions): Promise<TrainSummary> {
     learningRate: checkNumber(opts.learningRate ?? D.learningRate, 'lr'),
     stateWeight: checkNumber(opts.stateWeight ?? D.stateWeight, 'state-weight'),
     inverseWeight: checkNumber(opts.inverseWeight ?? D.inverseWeight, 'inverse-weight'),
+    augmentChroma: checkNumber(opts.augmentChroma ?? D.augmentChroma, 'augment-chroma'),
     coords: D.coords,
     keypoints,
     context,
@@ -213,6 +216,7 @@ async function trainConv(opts: TrainOptions): Promise<TrainSummary> {
   if (!(options.learningRate > 0)) throw new TrajforgeError('E_USAGE', `--lr must be > 0, got ${options.learningRate}`);
   if (!(options.stateWeight >= 0)) throw new TrajforgeError('E_USAGE', `--state-weight must be >= 0, got ${options.stateWeight}`);
   if (!(options.inverseWeight >= 0)) throw new TrajforgeError('E_USAGE', `--inverse-weight must be >= 0, got ${options.inverseWeight}`);
+  if (!(options.augmentChroma >= 0 && options.augmentChroma <= 1)) throw new TrajforgeError('E_USAGE', `--augment-chroma must be a share between 0 and 1, got ${options.augmentChroma}`);
   if (opts.budgetSeconds !== undefined && !(opts.budgetSeconds > 0)) throw new TrajforgeError('E_USAGE', `--budget must be a positive duration, got ${opts.budgetSeconds} s`);
   const threads = checkInt(opts.threads ?? 2, 'threads', 1);
   const out = resolveIn(opts.cwd, opts.out);

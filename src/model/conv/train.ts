@@ -39,6 +39,12 @@ export interface ConvOptions {
   context: number;
   /** Keypoint maps into the decoder (1) or not (0): see ConvShape.decoderMaps. */
   decoderMaps: number;
+  /**
+   * Probability that a training sequence's frames have their colour subsampled as 4:2:0 video
+   * does (chroma averaged over 2x2 pixels): a model that labels H.264 / VP9 video learns from
+   * frames like those it will read (0: never).
+   */
+  augmentChroma: number;
   seed: number;
 }
 
@@ -51,7 +57,7 @@ export interface ConvOptions {
 export const DEFAULT_GLOBAL_LATENT = 32;
 const DEFAULT_KEYPOINTS = 32;
 const DEFAULT_CONTEXT = 2;
-export const DEFAULT_CONV_OPTIONS: ConvOptions = { latent: DEFAULT_GLOBAL_LATENT + keypointLatentDims(DEFAULT_KEYPOINTS, DEFAULT_CONTEXT), hidden: 256, depth: 16, batch: 8, rollout: 8, steps: 2000, learningRate: 1e-3, stateWeight: 10, inverseWeight: DEFAULT_LOSS_WEIGHTS.inverse, coords: 1, keypoints: DEFAULT_KEYPOINTS, context: DEFAULT_CONTEXT, decoderMaps: 1, seed: 0 };
+export const DEFAULT_CONV_OPTIONS: ConvOptions = { latent: DEFAULT_GLOBAL_LATENT + keypointLatentDims(DEFAULT_KEYPOINTS, DEFAULT_CONTEXT), hidden: 256, depth: 16, batch: 8, rollout: 8, steps: 2000, learningRate: 1e-3, stateWeight: 10, inverseWeight: DEFAULT_LOSS_WEIGHTS.inverse, coords: 1, keypoints: DEFAULT_KEYPOINTS, context: DEFAULT_CONTEXT, decoderMaps: 1, augmentChroma: 0, seed: 0 };
 
 export interface ActionNormalisation {
   center: Float32Array;
@@ -189,8 +195,12 @@ export interface Batch {
   states: Float32Array;
 }
 
-/** The batch of step `step`: B windows drawn from a seed of its own, frames as NCHW floats in [0, 1]. */
-export function sampleBatch(d: ConvData, seed: number, step: number, batch: number): Batch {
+/**
+ * The batch of step `step`: B windows drawn from a seed of its own, frames as NCHW floats in [0, 1];
+ * with `augmentChroma` > 0, that share of its sequences (drawn from a seed of their own) with
+ * 4:2:0 colour (chromaSubsample).
+ */
+export function sampleBatch(d: ConvData, seed: number, step: number, batch: number, augmentChroma = 0): Batch {
   const { shape, action, reward, state } = d.frame;
   const K = d.rollout;
   const { width: W, height: H } = shape;
@@ -235,6 +245,13 @@ export function sampleBatch(d: ConvData, seed: number, step: number, batch: numb
       for (let j = 0; j < A; j++) out.actions[row * A + j] = (t.actions.data[a * A + j]! - action.center[j]!) / action.scale[j]!;
       out.rewards[row] = (t.rewards[a]! - reward.mean) / reward.std;
       out.dones[row] = t.terminated[a]!;
+    }
+  }
+  if (augmentChroma > 0) {
+    const pick = new Rng(deriveSeed(seed, 'augment-chroma', step));
+    for (let b = 0; b < batch; b++) {
+      if (pick.next() >= augmentChroma) continue;
+      for (let slot = b * (K + C); slot < (b + 1) * (K + C); slot++) chromaSubsample(out.frames, slot * 3 * P, W, H);
     }
   }
   return out;
@@ -310,6 +327,44 @@ export interface StepEngine {
   losses: LossName[];
   run(b: Batch, state: TrainState, lr: number): Promise<Record<string, OnnxOutput>>;
   close(): Promise<void>;
+}
+
+/**
+ * One NCHW frame at `offset` (rgb planes in [0, 1]) as 4:2:0 video carries it: BT.601 luma per
+ * pixel, chroma averaged over each 2x2 block (a partial block at an odd edge over its pixels).
+ */
+export function chromaSubsample(frames: Float32Array, offset: number, W: number, H: number): void {
+  const P = W * H;
+  const r = offset;
+  const g = offset + P;
+  const bl = offset + 2 * P;
+  for (let y0 = 0; y0 < H; y0 += 2) {
+    for (let x0 = 0; x0 < W; x0 += 2) {
+      let cb = 0;
+      let cr = 0;
+      let n = 0;
+      for (let y = y0; y < Math.min(H, y0 + 2); y++) {
+        for (let x = x0; x < Math.min(W, x0 + 2); x++) {
+          const p = y * W + x;
+          const Y = 0.299 * frames[r + p]! + 0.587 * frames[g + p]! + 0.114 * frames[bl + p]!;
+          cb += (frames[bl + p]! - Y) / 1.772;
+          cr += (frames[r + p]! - Y) / 1.402;
+          n++;
+        }
+      }
+      cb /= n;
+      cr /= n;
+      for (let y = y0; y < Math.min(H, y0 + 2); y++) {
+        for (let x = x0; x < Math.min(W, x0 + 2); x++) {
+          const p = y * W + x;
+          const Y = 0.299 * frames[r + p]! + 0.587 * frames[g + p]! + 0.114 * frames[bl + p]!;
+          frames[r + p] = Math.min(1, Math.max(0, Y + 1.402 * cr));
+          frames[g + p] = Math.min(1, Math.max(0, Y - (0.114 * 1.772 * cb + 0.299 * 1.402 * cr) / 0.587));
+          frames[bl + p] = Math.min(1, Math.max(0, Y + 1.772 * cb));
+        }
+      }
+    }
+  }
 }
 
 /** What a training graph is built from besides the options. */
@@ -437,7 +492,7 @@ export async function runTraining(d: ConvData, o: ConvOptions, state: TrainState
   try {
     while (state.step < o.steps) {
       const s = state.step + 1;
-      const b = sampleBatch(d, o.seed, s, o.batch);
+      const b = sampleBatch(d, o.seed, s, o.batch, o.augmentChroma);
       const out = await engine.run(b, state, (learningRate(o, s) * Math.sqrt(1 - ADAM.beta2 ** s)) / (1 - ADAM.beta1 ** s));
       const reported: Partial<Record<LossName, number>> = {};
       for (const l of engine.losses) reported[l] = out[`loss.${l}`]!.data[0]!;

@@ -7,7 +7,7 @@ import { Tape } from '../../../src/model/onnx/autodiff.js';
 import { OnnxModel } from '../../../src/model/onnx/runtime.js';
 import { Rng } from '../../../src/core/rng.js';
 import { workingSize } from '../../../src/model/conv/resize.js';
-import { initialState, learningRate, prepareConvData, runTraining, sampleBatch, shardCount, type ConvOptions, type ShardStarter, type TrainState } from '../../../src/model/conv/train.js';
+import { chromaSubsample, initialState, learningRate, prepareConvData, runTraining, sampleBatch, shardCount, type ConvOptions, type ShardStarter, type TrainState } from '../../../src/model/conv/train.js';
 import { TrajforgeError } from '../../../src/core/errors.js';
 import { copyLastBaseline, evaluateWorldModel, type EvaluationInputs } from '../../../src/model/evaluate.js';
 import { WorldModelSession } from '../../../src/model/session.js';
@@ -21,7 +21,7 @@ const t = transitionsFromEpisodes(episodes, { camera: 'main' });
 const train = episodes.map((_, i) => i).filter((i) => i % 5 !== 4);
 const heldout = episodes.map((_, i) => i).filter((i) => i % 5 === 4);
 const bounds = { low: Float32Array.of(-1, -1), high: Float32Array.of(1, 1) };
-const options: ConvOptions = { latent: 24, hidden: 64, depth: 8, batch: 16, rollout: 4, steps: 800, learningRate: 2e-3, stateWeight: 1, inverseWeight: 50, coords: 1, keypoints: 4, context: 2, decoderMaps: 1, seed: 3 };
+const options: ConvOptions = { latent: 24, hidden: 64, depth: 8, batch: 16, rollout: 4, steps: 800, learningRate: 2e-3, stateWeight: 1, inverseWeight: 50, coords: 1, keypoints: 4, context: 2, decoderMaps: 1, augmentChroma: 0, seed: 3 };
 
 function cardFor(latent: number, width: number, height: number, context = options.context): ModelCard {
   return {
@@ -235,6 +235,35 @@ describe('convolutional world model on the toy task', () => {
     expect(notices).toEqual(['training worker 1 exited (code 1) during a step; running the step again on new workers']);
     for (const [k, v] of a.state.params) expect(recovered.state.params.get(k), k).toEqual(v);
   }, 120_000);
+
+  it('4:2:0 augmentation: luma kept per pixel, chroma averaged per 2x2 block, uniform blocks unchanged; seeded, off by default', async () => {
+    // A 3x3 frame (an odd edge): block (0,0) red and blue pixels, the rest grey.
+    const W = 3;
+    const H = 3;
+    const P = W * H;
+    const f = new Float32Array(3 * P).fill(0.5);
+    const set = (p: number, rgb: [number, number, number]) => rgb.forEach((v, c) => (f[c * P + p] = v));
+    set(0, [0.9, 0.1, 0.1]);
+    set(1, [0.1, 0.1, 0.9]);
+    set(3, [0.9, 0.1, 0.1]);
+    set(4, [0.1, 0.1, 0.9]);
+    const luma = (x: Float32Array, p: number) => 0.299 * x[p]! + 0.587 * x[P + p]! + 0.114 * x[2 * P + p]!;
+    const before = f.slice();
+    chromaSubsample(f, 0, W, H);
+    for (let p = 0; p < P; p++) expect(luma(f, p)).toBeCloseTo(luma(before, p), 5);
+    // Grey blocks keep their colour; the red/blue block's pixels now share one chroma: red-minus-blue is equal across it.
+    for (const p of [2, 5, 6, 7, 8]) for (let c = 0; c < 3; c++) expect(f[c * P + p]).toBeCloseTo(0.5, 6);
+    const rb = (p: number) => f[p]! - f[2 * P + p]!;
+    expect(rb(0)).toBeCloseTo(rb(1), 5);
+    expect(Math.abs(rb(0))).toBeLessThan(0.5);
+
+    const d = await prepareConvData(t, train, bounds, options);
+    expect(sampleBatch(d, 1, 7, 4, 0)).toEqual(sampleBatch(d, 1, 7, 4));
+    const all = sampleBatch(d, 1, 7, 4, 1);
+    expect(sampleBatch(d, 1, 7, 4, 1)).toEqual(all);
+    expect(all.frames).not.toEqual(sampleBatch(d, 1, 7, 4).frames);
+    expect(all.actions).toEqual(sampleBatch(d, 1, 7, 4).actions);
+  });
 
   it('batches are a pure function of seed and step, NCHW in [0, 1], actions normalised', async () => {
     const d = await prepareConvData(t, train, bounds, options);

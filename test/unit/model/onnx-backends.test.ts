@@ -43,7 +43,7 @@ describe('onnxruntime backends', () => {
     const t = transitionsFromEpisodes(episodes, { camera: 'main' });
     const train = [0, 1, 2, 3, 4, 5];
     const bounds = { low: Float32Array.of(-1, -1), high: Float32Array.of(1, 1) };
-    const o: ConvOptions = { latent: 12, hidden: 16, depth: 4, batch: 4, rollout: 2, steps: 3, learningRate: 1e-3, stateWeight: 1, inverseWeight: 50, coords: 1, keypoints: 2, context: 2, decoderMaps: 1, seed: 5 };
+    const o: ConvOptions = { latent: 12, hidden: 16, depth: 4, batch: 4, rollout: 2, steps: 3, learningRate: 1e-3, stateWeight: 1, inverseWeight: 50, coords: 1, keypoints: 2, context: 2, decoderMaps: 1, augmentChroma: 0, seed: 5 };
     const losses = async (backend: 'native' | 'wasm') => {
       const d = await prepareConvData(t, train, bounds, o, { backend });
       const out: number[] = [];
