@@ -16,7 +16,7 @@ export const trainCommand: Command = {
   summary: 'fit a latent world model (encoder, decoder, dynamics + reward/done, inverse) and export it as ONNX',
   usage:
     'trajforge train DATASET --out MODEL_DIR [--arch conv|keypoints|linear (default conv)] [--latent 160 (conv: 32 + 4 per learned keypoint; 128 keypoints)] [--hidden 256] [--camera NAME] [--seed 0] ' +
-    '[--rollout 8] [--state-weight 10 (conv; 1 keypoints; 0: no state supervision)] [--inverse-weight 50 (conv)] [--augment-chroma 0 (conv: share of sequences with 4:2:0 colour, for labelling lossy video)] [--overwrite (replace a model folder this tool wrote)] ' +
+    '[--rollout 8] [--state-weight 10 (conv; 1 keypoints; 0: no state supervision)] [--inverse-weight 50 (conv)] [--augment-chroma 0.5 (conv: share of sequences with 4:2:0 colour, so the model reads H.264 / VP9 video; 0: none)] [--overwrite (replace a model folder this tool wrote)] ' +
     'conv: [--steps 2000] [--batch 8] [--depth 16] [--learned-keypoints 32] [--context 2 (frames the encoder sees: 2 gives z velocities)] [--keypoint-maps 1 (0: the decoder does not draw the keypoints)] [--lr 1e-3] [--budget 10m (stop then, with a usable model)] [--resume (continue after a kill or --budget)] [--threads 2] ' +
     'keypoints: [--epochs 12] [--keypoints 12 (colour keypoints; 0: none)] [--dynamics-noise NOISE] [--sprites 5] [--sprite-count 8] [--downsample auto]',
   async run(args, io) {

@@ -98,7 +98,7 @@ export interface TrainOptions extends PipelineCallbacks<TrainProgress> {
   stateWeight?: number;
   /** Weight of the inverse-dynamics loss (conv; 0: none). Default 50. */
   inverseWeight?: number;
-  /** Share of training sequences shown with 4:2:0 colour, as H.264 / VP9 video has it (conv; 0 to 1). Default 0. */
+  /** Share of training sequences shown with 4:2:0 colour, as H.264 / VP9 video has it (conv; 0 to 1). Default 0.5. */
   augmentChroma?: number;
   /** Start-latent noise of the dynamics phase, in typical steps (>= 0). Default 1.5. */
   dynamicsNoise?: number;
