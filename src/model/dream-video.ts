@@ -12,7 +12,7 @@ import { deriveSeed } from '../core/rng.js';
 import type { ChannelFrames, EpisodeData, EpisodeProvenance } from '../dataset/episode.js';
 import { isPending } from '../policy/policy.js';
 import { stateReader } from './card.js';
-import { DONE_THRESHOLD, type DreamStats } from './dream.js';
+import { DONE_THRESHOLD, storeAction, type DreamStats } from './dream.js';
 import type { WorldModelSession } from './session.js';
 import { downsampleInto, unitInto } from './transitions.js';
 
@@ -86,68 +86,61 @@ export async function* dreamFromVideo(opts: VideoDreamOptions, stats?: DreamStat
     const actions = jobs.map(() => new Float32Array(H * stored));
     const rewards = jobs.map(() => new Float32Array(H));
     const terminated = jobs.map(() => new Uint8Array(H));
+    const finals = jobs.map(() => new Float32Array(S));
     const frames = jobs.map((_, k) => {
       const f = new Uint8Array((H + 1) * P);
       for (let i = 0; i < P; i++) f[i] = Math.round(255 * context[k * P + i]!);
       return f;
     });
     const length = new Int32Array(n);
-    /** Rows still dreaming, by episode index within the batch. */
-    let alive = Array.from({ length: n }, (_, k) => k);
+    // Row r of z, offsets and the model's inputs belongs to episode rows[r]; an episode that ends
+    // leaves and the rows after it move up, so every step runs on the first m rows as they are.
+    let rows = Array.from({ length: n }, (_, k) => k);
+    const modelActions = new Float32Array(n * A);
     const estimate = new Float32Array(S);
-    for (let t = 0; t < H && alive.length > 0; t++) {
+    for (let t = 0; t < H && rows.length > 0; t++) {
       const t2 = performance.now();
-      const m = alive.length;
-      const zIn = new Float32Array(m * L);
-      const aIn = new Float32Array(m * A);
-      const off = new Float32Array(m * P);
+      const m = rows.length;
       // Every policy is asked before any pending (ONNX) action is awaited.
-      const acted = alive.map((k, r) => {
-        const zk = z.subarray(k * L, (k + 1) * L);
-        zIn.set(zk, r * L);
-        off.set(offsets.subarray(k * P, (k + 1) * P), r * P);
-        readState(zk, estimate);
+      const acted = rows.map((k, r) => {
+        const zr = z.subarray(r * L, (r + 1) * L);
+        readState(zr, estimate);
         obs[k]!.set(estimate, t * S);
-        return policies[k]!.act(policies[k]!.input === 'latent' ? zk.slice() : estimate.slice());
+        return policies[k]!.act(policies[k]!.input === 'latent' ? zr.slice() : estimate.slice());
       });
-      for (const [r, k] of alive.entries()) {
+      for (const [r, k] of rows.entries()) {
         const pending = acted[r]!;
-        const a = isPending(pending) ? await pending : pending;
-        if (space.type === 'discrete') {
-          const c = Math.min(space.n - 1, Math.max(0, Math.round(typeof a === 'number' ? a : (a[0] ?? 0))));
-          aIn[r * A + c] = 1;
-          actions[k]![t] = c;
-          continue;
-        }
-        for (let i = 0; i < A; i++) {
-          const v = Math.min(space.high[i]!, Math.max(space.low[i]!, typeof a === 'number' ? a : (a[i] ?? 0)));
-          aIn[r * A + i] = v;
-          actions[k]![t * A + i] = v;
-        }
+        storeAction(isPending(pending) ? await pending : pending, space, modelActions, r, actions[k]!, t);
       }
-      const { next, reward, done } = await model.step(zIn, aIn, m);
-      const rgb = await model.decodeRgb(next, off, m);
+      const { next, reward, done } = await model.step(z.subarray(0, m * L), modelActions.subarray(0, m * A), m);
+      const rgb = await model.decodeRgb(next, offsets.subarray(0, m * P), m);
       const still: number[] = [];
-      for (const [r, k] of alive.entries()) {
-        z.set(next.subarray(r * L, (r + 1) * L), k * L);
+      for (const [r, k] of rows.entries()) {
         frames[k]!.set(rgb.subarray(r * P, (r + 1) * P), (t + 1) * P);
         rewards[k]![t] = reward[r]!;
         length[k] = t + 1;
-        if (done[r]! > DONE_THRESHOLD) terminated[k]![t] = 1;
-        else still.push(k);
+        if (done[r]! > DONE_THRESHOLD) {
+          terminated[k]![t] = 1;
+          readState(next.subarray(r * L, (r + 1) * L), finals[k]!);
+          continue;
+        }
+        const to = still.length;
+        z.set(next.subarray(r * L, (r + 1) * L), to * L);
+        if (to !== r) offsets.copyWithin(to * P, r * P, (r + 1) * P);
+        still.push(k);
       }
-      alive = still;
+      rows = still;
       s.steps += m;
       s.modelSeconds += (performance.now() - t2) / 1000;
     }
+    // Episodes cut at the horizon end in the rows that are left.
+    rows.forEach((k, r) => readState(z.subarray(r * L, (r + 1) * L), finals[k]!));
 
     for (const [k, job] of jobs.entries()) {
       const T = length[k]!;
       const truncated = new Uint8Array(T);
       if (!terminated[k]![T - 1]) truncated[T - 1] = 1;
       const ch = (data: Uint8Array): ChannelFrames => ({ camera: card.camera, channel: 'rgb', width: card.decoded.width, height: card.decoded.height, data });
-      const finalObs = new Float32Array(S);
-      readState(z.subarray(k * L, (k + 1) * L), finalObs);
       s.episodes++;
       yield {
         episode: job.episode,
@@ -163,7 +156,7 @@ export async function* dreamFromVideo(opts: VideoDreamOptions, stats?: DreamStat
         truncated,
         success: terminated[k]!.slice(0, T),
         frames: [ch(frames[k]!.subarray(0, T * P))],
-        finalObs,
+        finalObs: finals[k]!,
         finalFrames: [ch(frames[k]!.slice(T * P, (T + 1) * P))],
         cameras: [],
         bodies: [],

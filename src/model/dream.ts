@@ -11,7 +11,7 @@ import type { Vec3, Quat } from '../core/math.js';
 import { deriveSeed } from '../core/rng.js';
 import { TrajforgeError } from '../core/errors.js';
 import type { CameraTrack, ChannelFrames, EpisodeData, EpisodeProvenance } from '../dataset/episode.js';
-import type { Action } from '../core/spaces.js';
+import type { Action, BoxSpace, DiscreteSpace } from '../core/spaces.js';
 import { isPending, type AnyPolicy } from '../policy/policy.js';
 import { calibration } from '../render/camera.js';
 import type { Renderer } from '../render/renderer.js';
@@ -302,7 +302,7 @@ export async function* dreamEpisodes(opts: DreamOptions, stats?: DreamStats): As
   const estIndex = card.state.names.map((n) => names.indexOf(n));
   const known = estIndex.filter((i) => i >= 0);
   const setters = EstimatedView.setters(env, names);
-  const box = env.actuatorSpace;
+  const space: BoxSpace | DiscreteSpace = choices ? { type: 'discrete', n: choices.length, names: choices.map((c) => c.name) } : env.actuatorSpace;
   const batch = Math.max(1, opts.batch ?? 256);
   const refillAt = Math.max(1, Math.floor(batch / 4));
   const s: DreamStats = stats ?? { steps: 0, episodes: 0, modelSeconds: 0, startSeconds: 0 };
@@ -406,21 +406,7 @@ export async function* dreamEpisodes(opts: DreamOptions, stats?: DreamStats): As
       const t = e.t;
       const pending = acted[r]!;
       const a = isPending(pending) ? await pending : pending;
-      if (choices) {
-        const k = Math.min(choices.length - 1, Math.max(0, Math.round(typeof a === 'number' ? a : (a[0] ?? 0))));
-        aBuf.fill(0, r * A, (r + 1) * A);
-        aBuf[r * A + k] = 1;
-        e.actions[t] = k;
-        continue;
-      }
-      for (let i = 0; i < A; i++) {
-        const v = typeof a === 'number' ? a : (a[i] ?? 0);
-        const lo = box.low[i]!;
-        const hi = box.high[i]!;
-        const clipped = Math.min(hi, Math.max(lo, v));
-        aBuf[r * A + i] = clipped;
-        e.actions[t * A + i] = clipped;
-      }
+      storeAction(a, space, aBuf, r, e.actions, t);
     }
     const { next, reward, done } = await model.step(zBuf.subarray(0, m * L), aBuf.subarray(0, m * A), m);
     const rgb = await model.decodeRgb(next, offsets.subarray(0, m * P), m);
@@ -502,5 +488,27 @@ export async function* dreamEpisodes(opts: DreamOptions, stats?: DreamStats): As
       simSeconds: e.seconds,
       renderSeconds: 0,
     };
+  }
+}
+
+/**
+ * A policy's action as the model takes it, into row `row` of `modelActions` (A values a row), and
+ * as the episode stores it at step t of `stored`: a box's values clipped to it, or a discrete
+ * set's choice (the rounded first value), one-hot for the model and its index stored.
+ */
+export function storeAction(a: Action, space: BoxSpace | DiscreteSpace, modelActions: Float32Array, row: number, stored: Float32Array, t: number): void {
+  if (space.type === 'discrete') {
+    const A = space.n;
+    const k = Math.min(A - 1, Math.max(0, Math.round(typeof a === 'number' ? a : (a[0] ?? 0))));
+    modelActions.fill(0, row * A, (row + 1) * A);
+    modelActions[row * A + k] = 1;
+    stored[t] = k;
+    return;
+  }
+  const A = space.shape[0];
+  for (let i = 0; i < A; i++) {
+    const v = Math.min(space.high[i]!, Math.max(space.low[i]!, typeof a === 'number' ? a : (a[i] ?? 0)));
+    modelActions[row * A + i] = v;
+    stored[t * A + i] = v;
   }
 }

@@ -247,7 +247,9 @@ export class WorldModelSession {
     const alloc = (length: number) => (bytes ? new Uint8Array(length) : new Float32Array(length));
     // Side by side, every call in flight needs its own input (a worker takes its buffers).
     const shared = runner.concurrency === 1 ? { batch: alloc(2 * chunk * per), index: new BigInt64Array(2 * chunk) } : null;
-    const inFlight = new InFlight(2 * runner.concurrency);
+    // Twice the workers in flight, so each has its next call queued when it finishes one; one at a
+    // time when every call fills the shared batch.
+    const inFlight = new InFlight(shared ? 1 : 2 * runner.concurrency);
     for (let from = 0; from < n; from += chunk) {
       const m = Math.min(chunk, n - from);
       /** Predecessors outside the chunk -> their row in the batch, after the chunk's own. */
@@ -274,9 +276,7 @@ export class WorldModelSession {
       const done = runner.run({ frames: { data: batch, dims: [rows, height, width, 3] }, [PREVIOUS_INDEX]: { data: index, dims: [rows] } }, ['z'], !shared).then((out) => {
         z.set(floats(out.z!.data, 'z').subarray(0, m * L), from * L);
       });
-      // Twice the workers in flight: each has its next call queued when it finishes one.
-      if (shared) await done;
-      else await inFlight.add(done);
+      await inFlight.add(done);
     }
     await inFlight.drain();
     return z;

@@ -46,7 +46,6 @@ export async function convertDataset(opts: ConvertOptions): Promise<ConvertSumma
   let meta: DatasetMeta;
   let episodes: AsyncGenerator<EpisodeData>;
   if (ds.info.writtenBy === 'trajforge') {
-    await ds.close();
     meta = datasetMeta(ds.dir);
     episodes = readLeRobotEpisodes(ds.dir);
   } else {

@@ -1,4 +1,3 @@
-import { availableParallelism } from 'node:os';
 import type { ResolvedEnv } from '../config/parse.js';
 import { TrajforgeError } from '../core/errors.js';
 import { datasetMeta, type DatasetSummary } from '../dataset/meta.js';
@@ -19,7 +18,7 @@ import { createEnv } from '../sim/env.js';
 import type { VideoCodec } from '../video/ffmpeg.js';
 import type { Fit } from '../video/resample.js';
 import { readStartFrames } from './start-frames.js';
-import { envlessMeta } from './envless-meta.js';
+import { envlessMeta, meanEpisodeLength } from './envless-meta.js';
 import { dreamFromVideo, type ModelPolicy } from '../model/dream-video.js';
 import { sampleSpace, type BoxSpace, type DiscreteSpace } from '../core/spaces.js';
 import { Rng } from '../core/rng.js';
@@ -28,7 +27,7 @@ import type { DatasetMeta } from '../dataset/meta.js';
 import type { EpisodeData } from '../dataset/episode.js';
 import type { ModelCard } from '../model/card.js';
 import { datasetOutput } from './dataset-output.js';
-import { checkInt, checkNumber, outputNotices, resolveIn, stopwatch, type PipelineCallbacks, type StageProgress } from './progress.js';
+import { checkInt, checkThreads, checkNumber, outputNotices, resolveIn, stopwatch, type PipelineCallbacks, type StageProgress } from './progress.js';
 
 /**
  * dream: one event per episode written; with `compare`, redream: one per episode dreamed again
@@ -128,7 +127,7 @@ export async function dreamDataset(opts: DreamOptions): Promise<DreamSummary> {
   const elapsed = stopwatch();
   const { format, sink, codec, gop } = await datasetOutput(opts);
   const episodes = checkInt(opts.episodes ?? 50, 'episodes', 1);
-  const threads = checkInt(opts.threads ?? Math.min(8, availableParallelism()), 'threads', 1);
+  const threads = checkThreads(opts.threads);
   const seed = checkInt(opts.seed ?? 0, 'seed', 0);
   const batch = checkInt(opts.batch ?? 256, 'batch', 1);
   const noise = checkNumber(opts.policy?.noise ?? 0, 'noise');
@@ -252,7 +251,7 @@ async function dreamWithoutEnv(opts: DreamOptions, c: DreamCommon): Promise<Drea
   if (kind !== 'random' && kind !== 'onnx') throw new TrajforgeError('E_USAGE', `without --env the policy is random or onnx:PATH (${kind} needs the environment)`);
   const fps = card.dataset.fps;
   if (fps === undefined) throw new TrajforgeError('E_USAGE', `${opts.model}: ${where}, and its card (an earlier release's) records no frame rate to read the video at; pass --env with the environment's config file`, { file: modelDir });
-  const horizon = checkInt(opts.horizon ?? Math.max(1, Math.round(card.dataset.frames / Math.max(1, card.dataset.episodes))), 'horizon', 1);
+  const horizon = checkInt(opts.horizon ?? meanEpisodeLength(card), 'horizon', 1);
   const A = card.action.names.length;
   if (A === 0) throw new TrajforgeError('E_MODEL_SHAPE', `${opts.model}: ${where}, whose action space is empty: there is nothing to control in a dream without an environment`, { file: modelDir });
   const space: BoxSpace | DiscreteSpace = card.action.discrete
@@ -267,11 +266,10 @@ async function dreamWithoutEnv(opts: DreamOptions, c: DreamCommon): Promise<Drea
   let onnx: OnnxPolicy | undefined;
   let policy: PolicySpec = { kind: kind as PolicyKind, noise: c.noise, epsilon: c.epsilon };
   if (kind === 'onnx') {
-    const { readPolicyFile } = await import('../policy/load.js');
-    const { OnnxPolicy: Loader } = await import('../policy/onnx.js');
-    const read = readPolicyFile(onnxFile!, opts.cwd);
-    onnx = await Loader.load(read.bytes, { file: onnxFile!, observationSize: card.state.names.length, action: space, latent: card.latent, noise: c.noise, epsilon: c.epsilon });
-    policy = { kind: 'onnx', noise: c.noise, epsilon: c.epsilon, file: onnxFile!, sha256: read.sha256 };
+    const { loadOnnxPolicyFile } = await import('../policy/load.js');
+    const loaded = await loadOnnxPolicyFile(onnxFile!, { observationSize: card.state.names.length, action: space }, { cwd: opts.cwd, latent: card.latent, noise: c.noise, epsilon: c.epsilon });
+    onnx = loaded.policy;
+    policy = { kind: 'onnx', noise: c.noise, epsilon: c.epsilon, file: onnxFile!, sha256: loaded.file.sha256 };
   }
   try {
     opts.onNotice?.(`${where}, which is not an environment at hand: dreams run in the model alone from ${opts.fromVideo}, and the output records no environment config`, 'input');

@@ -1,4 +1,3 @@
-import { availableParallelism } from 'node:os';
 import { TrajforgeError } from '../core/errors.js';
 import type { DatasetSummary } from '../dataset/meta.js';
 import { datasetMeta, readLeRobotCameraFrames, type CameraEpisodeFrames } from '../export/lerobot/episodes.js';
@@ -10,7 +9,7 @@ import { checkModelTarget, datasetTarget } from '../model/card.js';
 import { WorldModelSession } from '../model/session.js';
 import { readModelCard, readModelParts } from '../model/store.js';
 import { modelWorkers } from '../parallel/session-pool.js';
-import { checkInt, outputNotices, resolveIn, stopwatch, type PipelineCallbacks, type StageProgress } from './progress.js';
+import { checkInt, checkThreads, outputNotices, resolveIn, stopwatch, type PipelineCallbacks, type StageProgress } from './progress.js';
 
 export const DEFAULT_LATENT_KEY = 'observation.latent';
 
@@ -85,7 +84,7 @@ export async function encodeDataset(opts: EncodeOptions): Promise<EncodeSummary>
   // The key must not clash with a built-in feature: checked before the model is loaded.
   lerobotFeatures({ ...meta, extraFeatures: [...existing.filter((x) => x.key !== key), feature] });
 
-  const threads = checkInt(opts.threads ?? Math.min(8, availableParallelism()), 'threads', 1);
+  const threads = checkThreads(opts.threads);
   const session = await WorldModelSession.load(card, readModelParts(modelDir, card), { providers: opts.providers, ...modelWorkers(threads) }, modelDir);
   const pixels = card.input.width * card.input.height * 3;
   const encoding = stopwatch();

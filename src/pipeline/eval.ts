@@ -15,7 +15,6 @@ import { reportCharts, reportJson, reportMarkdown, targets, type Target } from '
 import { loadModelData, readModelDatasetMeta, splitEpisodes } from './model-data.js';
 import { checkInt, outputNotices, resolveIn, stopwatch, type PipelineCallbacks, type StageProgress } from './progress.js';
 
-/** State features that are object positions: names ending in .x / .y / .z. */
 /**
  * The state columns a linear probe decodes from the latent: the scene's configuration, i.e. body and
  * goal positions (`.x`, `.y`, `.z`) and joint angles (`.angle`, or `.sin` / `.cos`), whatever the

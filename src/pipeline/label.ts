@@ -8,7 +8,6 @@
  * lost; a remainder of at least `minLength` steps is an episode of its own), and episodes are
  * labelled in batches of about `batch` frames (src/model/label.ts).
  */
-import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import type { ResolvedEnv } from '../config/parse.js';
 import { loadEnv } from '../config/load.js';
@@ -31,8 +30,8 @@ import { openResampled, type Fit } from '../video/resample.js';
 import type { VideoCodec } from '../video/ffmpeg.js';
 import { latentNames } from './encode.js';
 import { datasetOutput } from './dataset-output.js';
-import { envlessMeta } from './envless-meta.js';
-import { checkInt, outputNotices, resolveIn, stopwatch, type PipelineCallbacks, type StageProgress } from './progress.js';
+import { envlessMeta, meanEpisodeLength } from './envless-meta.js';
+import { checkInt, checkThreads, outputNotices, resolveIn, stopwatch, type PipelineCallbacks, type StageProgress } from './progress.js';
 
 /** label: one event per source file (or dataset episode) labelled or skipped. */
 export type LabelProgress = StageProgress<'label'>;
@@ -177,7 +176,7 @@ export async function labelVideos(opts: LabelOptions): Promise<LabelSummary> {
   // Without an environment's time limit, a LeRobot dataset's episodes stay whole and a video's
   // episodes are as long as the model's training episodes on average.
   const longestEpisode = () => Math.max(1, ...sources.map((src) => (src.segments ? Math.max(...src.segments.map((g) => g.count)) : (src.frames ?? 2)) - 1));
-  const episodeLength = checkInt(opts.episodeLength ?? (env ? env.config.task.timeLimit : lerobot ? longestEpisode() : Math.max(1, Math.round(card.dataset.frames / Math.max(1, card.dataset.episodes)))), 'episode-length', 1);
+  const episodeLength = checkInt(opts.episodeLength ?? (env ? env.config.task.timeLimit : lerobot ? longestEpisode() : meanEpisodeLength(card)), 'episode-length', 1);
   // Progress and the summary count segments: a LeRobot file's episodes one by one.
   const total = sources.reduce((n, s) => n + (s.segments?.length ?? 1), 0);
   if (sources.length === 0) {
@@ -197,7 +196,7 @@ export async function labelVideos(opts: LabelOptions): Promise<LabelSummary> {
   const out = resolveIn(opts.cwd, opts.out);
   const spec: OutputOptions = { kind: 'dataset', command: 'label', mode: opts.overwrite ? 'overwrite' : 'new', entries: sinkEntries(sink, meta), accepts: ['overwrite'], inputs: [modelDir, input], cwd: opts.cwd, onNotice: outputNotices(opts.onNotice) };
 
-  const threads = checkInt(opts.threads ?? Math.min(8, availableParallelism()), 'threads', 1);
+  const threads = checkThreads(opts.threads);
   // The encoder, most of the work, runs in `threads` one-thread worker sessions, so this thread
   // stays free to decode and write meanwhile (onnxruntime-node blocks the thread that runs a
   // session); the small dynamics and inverse graphs run here.
@@ -325,7 +324,6 @@ function modelEnv(card: ModelCard, cwd: string | undefined): ResolvedEnv | null 
     throw e;
   }
 }
-
 
 /** The sources of `input`, probed; unreadable ones go to `skipped` (or throw, for a single file or with `strict`). */
 async function findSources(opts: LabelOptions, input: string, card: ModelCard, fps: number, skipped: SkippedSource[]): Promise<{ sources: Source[]; single: boolean; lerobot: boolean }> {

@@ -2,6 +2,7 @@
  * What pipeline functions share: progress events, notices, and the checks of option values that
  * library callers and the CLI must get alike (same TrajforgeError code, same message).
  */
+import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { TrajforgeError } from '../core/errors.js';
 
@@ -51,6 +52,11 @@ export function outputNotices(onNotice: NoticeCallback | undefined): ((line: str
 }
 
 /** An integer option of at least `min`; the message names the CLI flag, as the CLI's own check does. */
+/** Worker threads for a model's encoder and decoder: `threads`, checked, or one per core (at most 8). */
+export function checkThreads(threads: number | undefined): number {
+  return checkInt(threads ?? Math.min(8, availableParallelism()), 'threads', 1);
+}
+
 export function checkInt(value: number, flag: string, min: number): number {
   if (!Number.isInteger(value) || value < min) throw new TrajforgeError('E_USAGE', `--${flag} must be an integer >= ${min}, got '${value}'`);
   return value;

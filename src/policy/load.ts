@@ -6,6 +6,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { TrajforgeError } from '../core/errors.js';
 import { sha256Hex } from '../core/hash.js';
+import type { Space } from '../core/spaces.js';
 import type { PhysicsEnv } from '../sim/env.js';
 import { OnnxPolicy, type OnnxPolicyOptions } from './onnx.js';
 
@@ -40,19 +41,26 @@ export interface LoadPolicyOptions extends Pick<OnnxPolicyOptions, 'latent' | 'n
   sha256?: string;
 }
 
+/** What a policy acts in without an environment: a world model's state estimate and action space. */
+export interface PolicyTarget {
+  observationSize: number;
+  action: Space;
+}
+
 /**
- * Loads an ONNX policy file for an environment: its input must be the environment's observation
- * (or, with `latent`, a world model's latent) and its output the environment's action space.
+ * Loads an ONNX policy file for an environment (or a bare target): its input must be the
+ * observation (or, with `latent`, a world model's latent) and its output the action space.
  */
-export async function loadOnnxPolicyFile(file: string, env: PhysicsEnv, opts: LoadPolicyOptions = {}): Promise<{ policy: OnnxPolicy; file: PolicyFile }> {
+export async function loadOnnxPolicyFile(file: string, target: PhysicsEnv | PolicyTarget, opts: LoadPolicyOptions = {}): Promise<{ policy: OnnxPolicy; file: PolicyFile }> {
+  const { observationSize, action } = 'observationSpace' in target ? { observationSize: target.observationSpace.shape[0], action: target.actionSpace } : target;
   const read = readPolicyFile(file, opts.cwd);
   if (opts.sha256 !== undefined && read.sha256 !== opts.sha256) {
     throw new TrajforgeError('E_POLICY_INVALID', `${file}: the file changed while the run used it (sha256 ${read.sha256.slice(0, 12)}, the run started with ${opts.sha256.slice(0, 12)}); keep the policy file fixed during a run`, { file });
   }
   const policy = await OnnxPolicy.load(read.bytes, {
     file,
-    observationSize: env.observationSpace.shape[0],
-    action: env.actionSpace,
+    observationSize,
+    action,
     latent: opts.latent,
     noise: opts.noise,
     epsilon: opts.epsilon,

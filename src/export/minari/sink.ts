@@ -311,9 +311,14 @@ const obsKey = (channel: string, camera: string) => (channel === 'rgb' ? `image_
 
 type SpaceDesc = { type: 'Box'; dtype: string; shape: number[]; low: number | number[]; high: number | number[] } | { type: 'Discrete'; n: number; start: number; dtype: string } | { type: 'Dict'; subspaces: Record<string, SpaceDesc> };
 
+/** A float32 box of `n` values without bounds. */
+function unboundedBox(n: number): SpaceDesc {
+  return { type: 'Box', dtype: 'float32', shape: [n], low: Array.from({ length: n }, () => -Infinity), high: Array.from({ length: n }, () => Infinity) };
+}
+
 function observationSpace(m: DatasetMeta): SpaceDesc {
   const sub: Record<string, SpaceDesc> = {
-    state: { type: 'Box', dtype: 'float32', shape: [m.observationNames.length], low: m.observationNames.map(() => -Infinity), high: m.observationNames.map(() => Infinity) },
+    state: unboundedBox(m.observationNames.length),
   };
   for (const c of m.cameras) {
     for (const ch of c.channels) {
@@ -327,7 +332,7 @@ function observationSpace(m: DatasetMeta): SpaceDesc {
   for (const x of extraFeatures(m)) {
     const key = flatKey(x.key);
     if (key in sub) throw new TrajforgeError('E_USAGE', `extra feature ${x.key}: Minari observation ${key} is already taken`);
-    sub[key] = { type: 'Box', dtype: 'float32', shape: [x.dim], low: Array.from({ length: x.dim }, () => -Infinity), high: Array.from({ length: x.dim }, () => Infinity) };
+    sub[key] = unboundedBox(x.dim);
   }
   return { type: 'Dict', subspaces: sub };
 }
@@ -337,7 +342,7 @@ function actionSpace(m: DatasetMeta): SpaceDesc {
   // bounds are unknown: an unbounded box of the recorded action names.
   const acts = m.config?.actions;
   if (m.discrete) return { type: 'Discrete', n: acts?.discrete?.length ?? m.actionNames.length, start: 0, dtype: 'int64' };
-  if (!acts) return { type: 'Box', dtype: 'float32', shape: [m.actionNames.length], low: m.actionNames.map(() => -Infinity), high: m.actionNames.map(() => Infinity) };
+  if (!acts) return unboundedBox(m.actionNames.length);
   return { type: 'Box', dtype: 'float32', shape: [acts.actuators.length], low: acts.actuators.map((a) => a.low), high: acts.actuators.map((a) => a.high) };
 }
 

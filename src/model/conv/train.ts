@@ -341,30 +341,31 @@ export function chromaSubsample(frames: Float32Array, offset: number, W: number,
   const r = offset;
   const g = offset + P;
   const bl = offset + 2 * P;
+  const block = new Int32Array(4);
+  const luma = new Float64Array(4);
   for (let y0 = 0; y0 < H; y0 += 2) {
     for (let x0 = 0; x0 < W; x0 += 2) {
+      let n = 0;
       let cb = 0;
       let cr = 0;
-      let n = 0;
       for (let y = y0; y < Math.min(H, y0 + 2); y++) {
-        for (let x = x0; x < Math.min(W, x0 + 2); x++) {
+        for (let x = x0; x < Math.min(W, x0 + 2); x++, n++) {
           const p = y * W + x;
           const Y = 0.299 * frames[r + p]! + 0.587 * frames[g + p]! + 0.114 * frames[bl + p]!;
+          block[n] = p;
+          luma[n] = Y;
           cb += (frames[bl + p]! - Y) / 1.772;
           cr += (frames[r + p]! - Y) / 1.402;
-          n++;
         }
       }
       cb /= n;
       cr /= n;
-      for (let y = y0; y < Math.min(H, y0 + 2); y++) {
-        for (let x = x0; x < Math.min(W, x0 + 2); x++) {
-          const p = y * W + x;
-          const Y = 0.299 * frames[r + p]! + 0.587 * frames[g + p]! + 0.114 * frames[bl + p]!;
-          frames[r + p] = Math.min(1, Math.max(0, Y + 1.402 * cr));
-          frames[g + p] = Math.min(1, Math.max(0, Y - (0.114 * 1.772 * cb + 0.299 * 1.402 * cr) / 0.587));
-          frames[bl + p] = Math.min(1, Math.max(0, Y + 1.772 * cb));
-        }
+      for (let k = 0; k < n; k++) {
+        const p = block[k]!;
+        const Y = luma[k]!;
+        frames[r + p] = Math.min(1, Math.max(0, Y + 1.402 * cr));
+        frames[g + p] = Math.min(1, Math.max(0, Y - (0.114 * 1.772 * cb + 0.299 * 1.402 * cr) / 0.587));
+        frames[bl + p] = Math.min(1, Math.max(0, Y + 1.772 * cb));
       }
     }
   }
