@@ -10,7 +10,7 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { writeClip } from '../../src/video/clip.js';
 import { squareFrames, writeCentroidModel } from '../helpers/analytic-model.js';
@@ -19,8 +19,20 @@ const ROOT = resolve(import.meta.dirname, '..', '..');
 let project: string;
 let install: { status: number | null; stdout: string; stderr: string };
 
+/** node_modules folders above `dir`: Node resolves packages there too, so the project would not stand alone. */
+function inheritedModules(dir: string): string[] {
+  const found: string[] = [];
+  for (let d = dirname(dir); ; d = dirname(d)) {
+    if (existsSync(join(d, 'node_modules'))) found.push(join(d, 'node_modules'));
+    if (dirname(d) === d) return found;
+  }
+}
+
 beforeAll(() => {
   const work = mkdtempSync(join(tmpdir(), 'tf-install-'));
+  // A stray node_modules above the project (e.g. a link left in /tmp) would hand it onnxruntime-node.
+  const inherited = inheritedModules(work);
+  if (inherited.length > 0) throw new Error(`${inherited.join(', ')} lies above the test project and Node would resolve packages from it; remove it or set TMPDIR elsewhere`);
   // prepack builds dist/ from these sources.
   const packed = execFileSync('npm', ['pack', '--pack-destination', work], { cwd: ROOT, encoding: 'utf8' }).trim().split('\n').pop()!;
   project = join(work, 'project');
