@@ -30,10 +30,18 @@ describe.each(TASKS.map((t) => t.id))('%s', (id) => {
 
   it('the expert still mostly succeeds with exploration noise (for diverse demonstrations)', async () => {
     const env = await createEnv(loadEnv(id));
-    const policy = makePolicy('expert', env, { noise: 0.1, epsilon: 0.05 });
-    let ok = 0;
-    for (let k = 0; k < 30; k++) ok += summarizeEpisode(env, policy, episodeSeed(7, k)).success ? 1 : 0;
+    const rate = (noise: number, epsilon: number) => {
+      const policy = makePolicy('expert', env, { noise, epsilon });
+      let ok = 0;
+      for (let k = 0; k < 30; k++) ok += summarizeEpisode(env, policy, episodeSeed(7, k)).success ? 1 : 0;
+      return ok / 30;
+    };
+    const light = rate(0.1, 0.05);
+    // The world-model recipe's noise (README, bench:models): demonstrations that still reach the
+    // goal, or a model trained on them never sees the task's later phases.
+    const heavy = rate(0.3, 0.1);
     env.close();
-    expect(ok / 30).toBeGreaterThanOrEqual(0.6);
+    expect(light).toBeGreaterThanOrEqual(0.6);
+    expect(heavy).toBeGreaterThanOrEqual(0.4);
   });
 });
