@@ -363,3 +363,28 @@ export async function predictWindow(model: LatentWorldModel, t: Transitions, epi
   }
   return out;
 }
+
+/** A probed column's spread must reach this share of the widest column of its kind (positions, or angles). */
+export const PROBE_MIN_RELATIVE_SPREAD = 0.01;
+
+/**
+ * Of the position columns, those the probe scores over the given frame rows, and those it leaves
+ * out with their standard deviation. A column that barely moves compared with the rest of its kind
+ * (a resting cube's height jitters by 0.3 mm while the gripper ranges over 10 cm: a hundredth of a
+ * pixel at 64x64) has an R² that measures solver noise, and one such column would swing the mean.
+ * Positions share a unit (metres) and angles theirs, so each kind is compared within itself.
+ */
+export function probeColumns(names: readonly string[], columns: readonly number[], states: Matrix, rows: readonly number[]): { probed: number[]; skipped: { name: string; sd: number }[] } {
+  const { std } = columnStats(states.data, states.cols, rows);
+  const sd = new Map(columns.map((c) => [c, std[c]!]));
+  const kind = (c: number) => (/\.(x|y|z)$/.test(names[c]!) ? 'position' : 'angle');
+  const widest = new Map<string, number>();
+  for (const c of columns) widest.set(kind(c), Math.max(widest.get(kind(c)) ?? 0, sd.get(c)!));
+  const probed: number[] = [];
+  const skipped: { name: string; sd: number }[] = [];
+  for (const c of columns) {
+    if (sd.get(c)! >= PROBE_MIN_RELATIVE_SPREAD * widest.get(kind(c))!) probed.push(c);
+    else skipped.push({ name: names[c]!, sd: sd.get(c)! });
+  }
+  return { probed, skipped };
+}

@@ -3,7 +3,7 @@ import { TrajforgeError } from '../core/errors.js';
 import { writeFileAtomic } from '../output/atomic.js';
 import { REPORT_ENTRIES, preflightOutput, writeOutput, type OutputOptions } from '../output/folder.js';
 import { checkModelTarget, datasetTarget, type ModelCard } from '../model/card.js';
-import { copyLastBaseline, evaluateWorldModel as evaluateModel, predictWindow, type EvaluationInputs } from '../model/evaluate.js';
+import { copyLastBaseline, evaluateWorldModel as evaluateModel, predictWindow, probeColumns, PROBE_MIN_RELATIVE_SPREAD, type EvaluationInputs } from '../model/evaluate.js';
 import { cardParts } from '../model/export.js';
 import { exportLinearModel } from '../model/linear/export.js';
 import { fitLinearOnnx, pcaComponentsFor, type LinearWorldModel } from '../model/linear/model.js';
@@ -106,13 +106,21 @@ export async function evaluateWorldModel(opts: EvalOptions): Promise<EvalSummary
       opts.onNotice?.(`horizon ${longest} steps, not ${DEFAULT_HORIZON}: the longest held-out episode of ${dataset} has ${longest}`, 'input');
       horizon = longest;
     }
-    const stateColumns = varyingColumns(t.states, episodeRows(t, split.heldout).frames);
+    const heldoutFrames = episodeRows(t, split.heldout).frames;
+    const stateColumns = varyingColumns(t.states, heldoutFrames);
+    const probe = probeColumns(
+      data.meta.observationNames,
+      positionColumns(data.meta.observationNames).filter((c) => stateColumns.includes(c)),
+      t.states,
+      heldoutFrames,
+    );
+    if (probe.skipped.length > 0) opts.onNotice?.(`the linear probe leaves out ${probe.skipped.map((k) => `${k.name} (sd ${k.sd.toPrecision(2)})`).join(', ')}: in the held-out frames each moves less than ${100 * PROBE_MIN_RELATIVE_SPREAD} % of the widest column of their kind`, 'input');
     const inputs: EvaluationInputs = {
       t,
       trainEpisodes: split.train,
       heldoutEpisodes: split.heldout,
       horizon,
-      positionColumns: positionColumns(data.meta.observationNames).filter((c) => stateColumns.includes(c)),
+      positionColumns: probe.probed,
       stateColumns,
       discrete: card.action.discrete ?? false,
     };
@@ -147,7 +155,7 @@ export async function evaluateWorldModel(opts: EvalOptions): Promise<EvalSummary
     const steps = [1, Math.ceil(exH / 2), exH].filter((v, i, a) => a.indexOf(v) === i);
     const report = {
       model: { id: card.id, dir: opts.model, kind: card.kind, latent: card.latent, trainingSeconds: card.training.seconds },
-      dataset: { dir: dataset, envId: data.meta.envId, heldoutEpisodes: split.heldout.length, windows: modelEval.openLoop.windows, width: t.width, height: t.height, actionDims: t.actions.cols, actionNames: card.action.names, positionNames },
+      dataset: { dir: dataset, envId: data.meta.envId, heldoutEpisodes: split.heldout.length, windows: modelEval.openLoop.windows, width: t.width, height: t.height, actionDims: t.actions.cols, actionNames: card.action.names, positionNames, probeSkipped: probe.skipped },
       horizon,
       context,
       model_eval: modelEval,

@@ -1,7 +1,7 @@
 /**
  * Turns evaluations into report.json, report.md and chart images. Pure: the CLI writes the files.
  */
-import type { ModelEvaluation, PerStep } from '../model/evaluate.js';
+import { PROBE_MIN_RELATIVE_SPREAD, type ModelEvaluation, type PerStep } from '../model/evaluate.js';
 import { barChart, imageGrid, lineChart, type RgbImage } from './plot.js';
 
 export interface ReportInputs {
@@ -11,7 +11,7 @@ export interface ReportInputs {
    * actionNames: the action dimensions in order; positionNames: the probed state columns, in the
    * order of representation.probeR2PerColumn.
    */
-  dataset: { dir: string; envId: string; heldoutEpisodes: number; windows: number; width: number; height: number; actionDims?: number; actionNames: readonly string[]; positionNames: readonly string[] };
+  dataset: { dir: string; envId: string; heldoutEpisodes: number; windows: number; width: number; height: number; actionDims?: number; actionNames: readonly string[]; positionNames: readonly string[]; probeSkipped?: readonly { name: string; sd: number }[] };
   horizon: number;
   context: number;
   model_eval: ModelEvaluation;
@@ -101,7 +101,7 @@ export function reportJson(r: ReportInputs): unknown {
     done_head: m.done ?? null,
     inverse_r2: { model: m.inverseR2, pca_baseline: r.baseline.inverseR2, per_action: { names: r.dataset.actionNames, model: m.inverseR2PerAction, pca_baseline: r.baseline.inverseR2PerAction } },
     ...(m.inverseChoice ? { inverse_choice: { model: m.inverseChoice.accuracy, pca_baseline: r.baseline.inverseChoice?.accuracy ?? null, majority: m.inverseChoice.majority } } : {}),
-    representation: { model: m.representation, pca_baseline: r.baseline.representation, position_names: r.dataset.positionNames, mutual_knn_chance: m.representation.knn / Math.max(1, m.representation.samples) },
+    representation: { model: m.representation, pca_baseline: r.baseline.representation, position_names: r.dataset.positionNames, probe_skipped: r.dataset.probeSkipped ?? [], mutual_knn_chance: m.representation.knn / Math.max(1, m.representation.samples) },
     targets: targets(r),
     baseline_fit_seconds: r.baselineFitSeconds,
     baseline_latent: r.baselineLatent,
@@ -233,6 +233,9 @@ export function reportMarkdown(r: ReportInputs, charts: readonly string[]): stri
     '',
     ...(m.representation.probeR2PerColumn.length > 1
       ? [`Linear probe R² per state column: model${perName(r.dataset.positionNames, m.representation.probeR2PerColumn)}; PCA baseline${perName(r.dataset.positionNames, b.representation.probeR2PerColumn)}.`, '']
+      : []),
+    ...((r.dataset.probeSkipped ?? []).length > 0
+      ? [`Left out of the probe (held-out spread under ${100 * PROBE_MIN_RELATIVE_SPREAD} % of the widest column of their kind): ${r.dataset.probeSkipped!.map((k) => `${k.name} (sd ${k.sd.toPrecision(2)})`).join(', ')}.`, '']
       : []),
     `Mutual k-NN chance level is about k/N = ${fmt(m.representation.knn / Math.max(1, m.representation.samples), 4)} (${m.representation.samples} held-out frames). ![representation.png](representation.png)`,
     '',
