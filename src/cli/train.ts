@@ -95,16 +95,16 @@ export const trainCommand: Command = {
     const d = s.data;
     if (s.kind === 'conv') {
       io.out(`conv world model ${s.card.id} -> ${values.out}\n`);
-      io.out(`  trained on    ${d.trainEpisodes} episodes, ${d.frames} frames (${d.width}x${d.height}), latent ${s.latent}, ${s.steps!.done} of ${s.steps!.planned} steps, in ${s.seconds.toFixed(1)} s\n`);
+      io.out(`  trained on    ${d.trainEpisodes} episodes, ${d.trainFrames} frames (${d.width}x${d.height}), latent ${s.latent}, ${s.steps!.done} of ${s.steps!.planned} steps, in ${s.seconds.toFixed(1)} s\n`);
       const last = s.log.at(-1)?.parts ?? {};
       io.out(`  final losses  ${Object.entries(last).map(([k, v]) => `${k} ${v.toPrecision(3)}`).join('  ')}\n`);
       if (s.steps!.stopped) io.out(`  --budget stopped training at step ${s.steps!.done}; --resume continues to ${s.steps!.planned}\n`);
     } else if (s.kind === 'linear') {
       io.out(`linear world model ${s.card.id} -> ${values.out}\n`);
-      io.out(`  PCA ${s.latent} + bilinear ridge on ${d.trainEpisodes} episodes, ${d.frames} frames (${d.width}x${d.height}), in ${s.seconds.toFixed(1)} s\n`);
+      io.out(`  PCA ${s.latent} + bilinear ridge on ${d.trainEpisodes} episodes, ${d.trainFrames} frames (${d.width}x${d.height}), in ${s.seconds.toFixed(1)} s\n`);
     } else {
       io.out(`world model ${s.card.id} -> ${values.out}\n`);
-      io.out(`  trained on    ${d.trainEpisodes} episodes, ${d.frames} frames (${d.width}x${d.height}), latent ${s.latent}, in ${s.seconds.toFixed(1)} s\n`);
+      io.out(`  trained on    ${d.trainEpisodes} episodes, ${d.trainFrames} frames (${d.width}x${d.height}), latent ${s.latent}, in ${s.seconds.toFixed(1)} s\n`);
       io.out(`  state-head MSE (normalised) ${s.final.stateMse?.toFixed(3) ?? 'n/a (no state supervision)'}\n`);
       io.out(`  dynamics Δz NMSE ${s.final.latentDeltaNmse?.toFixed(4)}  inverse MSE ${s.final.inverseMse?.toFixed(4)}\n`);
     }

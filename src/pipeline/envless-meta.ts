@@ -7,7 +7,8 @@ import type { ModelCard } from '../model/card.js';
  */
 /** Steps per episode of the model's training data, on average: an episode's length where no environment sets one. */
 export function meanEpisodeLength(card: ModelCard): number {
-  return Math.max(1, Math.round(card.dataset.frames / Math.max(1, card.dataset.episodes)));
+  // The card counts each episode's frames, T + 1 of them for T steps (the last observation's).
+  return Math.max(1, Math.round(card.dataset.frames / Math.max(1, card.dataset.episodes)) - 1);
 }
 
 export function envlessMeta(card: ModelCard, cameras: DatasetMeta['cameras'], run: DatasetMeta['run'], fps: number): DatasetMeta {

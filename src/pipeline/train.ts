@@ -32,9 +32,17 @@ export interface TrainData {
   heldoutEpisodes: number;
   /** Frames (steps plus each episode's final frame) at the model's size, width × height. */
   frames: number;
+  /** Of those, the training episodes' (the rest are held out). */
+  trainFrames: number;
   width: number;
   height: number;
   camera: string;
+}
+
+function trainData(data: Awaited<ReturnType<typeof loadModelData>>, split: { train: number[]; heldout: number[] }): TrainData {
+  const t = data.transitions;
+  const trainFrames = split.train.reduce((n, e) => n + t.lengths[e]! + 1, 0);
+  return { episodes: data.episodes.length, trainEpisodes: split.train.length, heldoutEpisodes: split.heldout.length, frames: t.states.rows, trainFrames, width: t.width, height: t.height, camera: data.camera };
 }
 
 /**
@@ -152,8 +160,7 @@ export async function trainWorldModel(opts: TrainOptions): Promise<TrainSummary>
   opts.onProgress?.({ stage: 'read', done: 0, total: 1, elapsed: elapsed() });
   const data = await loadModelData(opts.dataset, opts.cwd, { camera: opts.camera, downsample: opts.downsample });
   const split = splitEpisodes(data.episodes.length);
-  const t = data.transitions;
-  const read: TrainData = { episodes: data.episodes.length, trainEpisodes: split.train.length, heldoutEpisodes: split.heldout.length, frames: t.states.rows, width: t.width, height: t.height, camera: data.camera };
+  const read = trainData(data, split);
   opts.onProgress?.({ stage: 'read', done: 1, total: 1, elapsed: elapsed(), data: read });
   return writeOutput(out, spec, async (folder) => {
     const trained = kind === 'linear' ? await fitLinear(data, split, options, opts, elapsed) : fitLatent(data, split, options, opts, elapsed, () => folder.touch());
@@ -235,8 +242,7 @@ async function trainConv(opts: TrainOptions): Promise<TrainSummary> {
   opts.onProgress?.({ stage: 'read', done: 0, total: 1, elapsed: elapsed() });
   const data = await loadModelData(opts.dataset, opts.cwd, { camera: opts.camera, downsample: 1 });
   const split = splitEpisodes(data.episodes.length);
-  const t = data.transitions;
-  const read: TrainData = { episodes: data.episodes.length, trainEpisodes: split.train.length, heldoutEpisodes: split.heldout.length, frames: t.states.rows, width: t.width, height: t.height, camera: data.camera };
+  const read = trainData(data, split);
   opts.onProgress?.({ stage: 'read', done: 1, total: 1, elapsed: elapsed(), data: read });
   const folder = openOutput(out, spec);
   try {

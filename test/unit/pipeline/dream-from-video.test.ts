@@ -69,7 +69,7 @@ describe('dream --from-video without an environment (a model of another tool\'s 
   /** The centroid model, its card naming a robot trajforge has no environment for. */
   const foreignModel = (root: string, bounded = true) => {
     const model = join(root, bounded ? 'model' : 'unbounded');
-    writeCentroidModel(model, { env: 'PushCube-v1', camera: 'top', pixelsPerAction: 4, dataset: { env_id: 'koch_push', config_hash: 'e'.repeat(64), episodes: 10, frames: 120, fps: 20 } });
+    writeCentroidModel(model, { env: 'PushCube-v1', camera: 'top', pixelsPerAction: 4, dataset: { env_id: 'koch_push', config_hash: 'e'.repeat(64), episodes: 10, frames: 130, fps: 20 } });
     if (!bounded) {
       const file = join(model, 'model.json');
       const json = JSON.parse(readFileSync(file, 'utf8')) as { action: { low: (number | null)[]; high: (number | null)[] } };

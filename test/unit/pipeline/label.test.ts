@@ -208,8 +208,8 @@ describe('trajforge label', () => {
 
   it("labels with a model of another tool's dataset (no environment file): the card's frame rate, its training episodes' mean length, no environment config in the output", async () => {
     const foreign = join(root, 'foreign-model');
-    // Trained on 10 episodes of 12 steps of a LeRobot dataset recorded at 10 fps: clips at 20 fps resample to every other frame.
-    writeCentroidModel(foreign, { env: 'PushCube-v1', camera: 'top', pixelsPerAction: K_MODEL, residualScale: 0.05, dataset: { env_id: 'koch_push', config_hash: 'f'.repeat(64), episodes: 10, frames: 120, fps: 10 } });
+    // Trained on 10 episodes of 12 steps (13 frames each) of a LeRobot dataset recorded at 10 fps: clips at 20 fps resample to every other frame.
+    writeCentroidModel(foreign, { env: 'PushCube-v1', camera: 'top', pixelsPerAction: K_MODEL, residualScale: 0.05, dataset: { env_id: 'koch_push', config_hash: 'f'.repeat(64), episodes: 10, frames: 130, fps: 10 } });
     const out = join(root, 'foreign-labelled');
     const notices: string[] = [];
     const s = await labelVideos({ videos: join(root, 'videos', 'clip0.mp4'), model: foreign, out, format: 'lerobot,minari,frames', onNotice: (m) => notices.push(m) });

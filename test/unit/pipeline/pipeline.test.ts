@@ -64,7 +64,11 @@ describe('pipeline functions, called without the CLI', () => {
     expect(trained.kind).toBe('keypoints');
     expect(trained.card.id).toBe(card.id);
     expect(trained.latent).toBe(26);
-    expect(trained.data).toEqual({ episodes: 6, trainEpisodes: 5, heldoutEpisodes: 1, frames: card.dataset.frames, width: card.decoded.width, height: card.decoded.height, camera: card.camera });
+    // Episode 4 (every fifth) is held out; each episode has its steps plus a final frame.
+    const lengths = readFileSync(join(root, 'data', 'meta', 'trajforge_episodes.jsonl'), 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { length: number }).length);
+    const trainFrames = lengths.reduce((n, len, e) => (e === 4 ? n : n + len + 1), 0);
+    expect(trained.data).toEqual({ episodes: 6, trainEpisodes: 5, heldoutEpisodes: 1, frames: card.dataset.frames, trainFrames, width: card.decoded.width, height: card.decoded.height, camera: card.camera });
+    expect(card.dataset.frames).toBe(trainFrames + lengths[4]! + 1);
     expect(trained.seconds).toBeGreaterThan(0);
     expect(Number.isFinite(trained.final.latentDeltaNmse)).toBe(true);
     expect(Number.isFinite(trained.final.inverseMse)).toBe(true);
