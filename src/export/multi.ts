@@ -43,8 +43,9 @@ export class MultiSink implements EpisodeSink<Record<string, unknown>> {
     return { ...first, bytes: summaries.reduce((n, s) => n + s.bytes, 0) };
   }
 
-  entries(): string[] {
-    return this.sinks.map((s) => escapeRegExp(s.name));
+  /** Each format's entries inside its folder: a whole entry stays whole (`name/entry` and all under it), file patterns keep naming files. */
+  entries(meta: DatasetMeta): string[] {
+    return this.sinks.flatMap((s) => s.sink.entries(meta).map((p) => `${escapeRegExp(s.name)}/${p}${p.includes('/') ? '' : '(?:/.*)?'}`));
   }
 
   check(meta: DatasetMeta): void {

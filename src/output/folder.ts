@@ -35,8 +35,11 @@ export interface OutputOptions {
   command: string;
   mode: OutputMode;
   /**
-   * The top-level entries the command writes, as regular expressions over whole names (e.g.
-   * `meta`, `episode_\d+`). Staging names (`.trajforge*`, `<file>.tmp-<pid>`) are always the tool's.
+   * The entries the command writes, as regular expressions over whole names (e.g. `meta`,
+   * `episode_\d+`). A pattern without `/` claims a top-level entry whole; patterns `top/...`
+   * instead name every file the command writes under the folder `top` (relative paths, `/`
+   * between parts), so `--overwrite` can tell a user's file saved inside it. Staging names
+   * (`.trajforge*`, `<file>.tmp-<pid>`) are always the tool's.
    */
   entries: string[];
   /** The flags the command has for an existing folder, for the advice in its errors. */
@@ -232,7 +235,9 @@ export function openOutput(dir: string, opts: OutputOptions): OutputFolder {
     acquireLock(abs, lockId, opts);
     applyMode(abs, dir, opts);
     const existing = opts.mode === 'resume' ? readMarker(abs) : null;
-    if (existing && (existing.kind !== marker.kind || JSON.stringify(existing.entries) !== JSON.stringify(marker.entries))) {
+    // The same top-level entries: a run started by a release that declared no nested files resumes.
+    const tops = (entries: string[]) => JSON.stringify([...new Set(entries.map(topPattern))]);
+    if (existing && (existing.kind !== marker.kind || tops(existing.entries) !== tops(marker.entries))) {
       // Another format's (or command's) run: its marker stays as it is, so its files stay its own.
       throw new TrajforgeError('E_DATASET_EXISTS', `${dir} was started as another kind of output (its marker declares ${existing.entries.join(', ')}; this run writes ${marker.entries.join(', ')}); resume with the command that started it, or --overwrite`, {
         file: join(abs, MARKER_FILE),
@@ -358,6 +363,8 @@ function applyMode(abs: string, shown: string, opts: OutputOptions, { dryRun = f
     const how = ownership.ours && flags.length > 0 ? flags.join(', or ') : 'choose a new or empty folder';
     throw new TrajforgeError('E_DATASET_EXISTS', `${shown} exists and is not empty; ${how}`, { file: shown });
   }
+  // Files a user saved inside the tool's folders (a notebook in videos/) count as theirs too.
+  if (opts.mode === 'overwrite' && ownership.ours && ownership.patterns) ownership.foreign.push(...foreignFiles(abs, entries, ownership.patterns));
   const foreignMatters = opts.mode === 'overwrite' && ownership.foreign.length > 0;
   if (!ownership.ours || foreignMatters) {
     const why = !ownership.ours
@@ -390,20 +397,59 @@ export interface Ownership {
   kind?: OutputKind;
   /** Top-level entries the tool did not write. */
   foreign: string[];
+  /** The entry patterns the folder was written with (its marker's, or the known ones of an older output). */
+  patterns?: string[];
 }
 
-/** Whole-name matcher over the declared entry patterns, staging names always included. */
+/** The top-level part of an entry pattern (see OutputOptions.entries). */
+function topPattern(pattern: string): string {
+  const slash = pattern.indexOf('/');
+  return slash < 0 ? pattern : pattern.slice(0, slash);
+}
+
+/** Whole-name matcher of top-level entries over the declared entry patterns, staging names always included. */
 function ownedBy(patterns: string[]): (name: string) => boolean {
-  const declared = patterns.map((p) => new RegExp(`^(?:${p})$`));
+  const declared = patterns.map((p) => new RegExp(`^(?:${topPattern(p)})$`));
   return (name) => isStagingEntry(name) || declared.some((r) => r.test(name));
+}
+
+/**
+ * Files under the top-level folders that patterns `top/...` describe which none of them names
+ * (paths relative to dir). Links are not followed: a link is a file here.
+ */
+function foreignFiles(dir: string, entries: readonly string[], patterns: readonly string[]): string[] {
+  const out: string[] = [];
+  for (const entry of entries) {
+    const nested = patterns.filter((p) => p.includes('/') && new RegExp(`^(?:${topPattern(p)})$`).test(entry)).map((p) => new RegExp(`^(?:${p})$`));
+    if (nested.length === 0 || isStagingEntry(entry) || !lstatSync(join(dir, entry)).isDirectory()) continue;
+    const walk = (rel: string) => {
+      for (const d of readdirSync(join(dir, rel), { withFileTypes: true })) {
+        const path = `${rel}/${d.name}`;
+        if (isStagingEntry(d.name) || /\.tmp$/.test(d.name)) continue;
+        if (d.isDirectory()) walk(path);
+        else if (!nested.some((r) => r.test(path))) out.push(path);
+      }
+    };
+    walk(entry);
+  }
+  return out;
 }
 
 /** The top-level entries of an eval report: the report, its Markdown, its charts. */
 export const REPORT_ENTRIES = REPORT_FILES.map(escapeRegExp);
 /** The top-level entries of a model folder: the card, one ONNX file per part, the training log (its eval report carries a marker of its own). */
 export const MODEL_ENTRIES = ['model.json', ...PART_NAMES.map((p) => `${p}.onnx`), 'training_log.jsonl'].map(escapeRegExp);
-/** The top-level entries of a LeRobot v3 dataset. */
-export const LEROBOT_ENTRIES = ['meta', 'data', 'videos', 'README\\.md'];
+/** The files of a LeRobot v3 dataset trajforge writes (see OutputOptions.entries). */
+export const LEROBOT_ENTRIES = [
+  'meta/(info|stats|trajforge)\\.json',
+  'meta/tasks\\.parquet',
+  'meta/trajforge_episodes\\.jsonl',
+  'meta/episodes/chunk-\\d+/file-\\d+\\.parquet',
+  'meta/trajforge_episodes/chunk-\\d+/file-\\d+\\.npz',
+  'data/chunk-\\d+/file-\\d+\\.parquet',
+  'videos/[^/]+/chunk-\\d+/file-\\d+\\.mp4',
+  'README\\.md',
+];
 
 /**
  * Whether DIR is a dataset, model or report this tool wrote, and which of its top-level entries
@@ -415,9 +461,9 @@ export function recogniseOwnFolder(dir: string): Ownership {
   const marker = readMarker(dir);
   if (marker) {
     const owns = ownedBy(marker.entries);
-    return { ours: true, kind: marker.kind, foreign: entries.filter((e) => !owns(e) && !isOwnReport(join(dir, e))) };
+    return { ours: true, kind: marker.kind, foreign: entries.filter((e) => !owns(e) && !isOwnReport(join(dir, e))), patterns: marker.entries };
   }
-  const legacy = (kind: OutputKind, patterns: string[]): Ownership => ({ ours: true, kind, foreign: entries.filter((e) => !ownedBy(patterns)(e)) });
+  const legacy = (kind: OutputKind, patterns: string[]): Ownership => ({ ours: true, kind, foreign: entries.filter((e) => !ownedBy(patterns)(e)), patterns });
   if (isTrajforgeJson(join(dir, 'model.json'), ['format', 'id', 'parts', 'dataset'])) {
     return { ours: true, kind: 'model', foreign: entries.filter((e) => !ownedBy(MODEL_ENTRIES)(e) && !isOwnReport(join(dir, e))) };
   }

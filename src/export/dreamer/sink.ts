@@ -45,7 +45,7 @@ export class DreamerSink extends JournaledSink<ReplayChunk[]> {
   }
 
   entries(): string[] {
-    return ['replay', 'dreamer\\.json'];
+    return ['replay/[^/]+\\.npz', 'dreamer\\.json'];
   }
 
   encode(ep: EpisodeData, meta: DatasetMeta): ReplayChunk[] {

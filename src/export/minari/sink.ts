@@ -104,7 +104,7 @@ export class MinariSink extends JournaledSink<EpisodeGroup, FlushedSize> {
   }
 
   entries(meta: DatasetMeta): string[] {
-    return [escapeRegExp(minariDatasetId(meta.envId).split('/')[0]!)];
+    return [`${escapeRegExp(minariDatasetId(meta.envId).split('/')[0]!)}/[^/]+/data/(main_data\\.hdf5|metadata\\.json)`];
   }
 
   /** Rejects extra features whose names clash, before any file exists. */

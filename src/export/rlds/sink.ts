@@ -60,7 +60,7 @@ export class RldsSink extends JournaledSink<Uint8Array, { end: number }> {
   }
 
   entries(meta: DatasetMeta): string[] {
-    return [escapeRegExp(rldsName(meta.envId))];
+    return [`${escapeRegExp(rldsName(meta.envId))}/\\d+\\.\\d+\\.\\d+/(features\\.json|dataset_info\\.json|[^/]+\\.tfrecord-\\d+-of-\\d+)`];
   }
 
   /** The episode's TFRecord record: one tf.train.Example, framed. */

@@ -6,10 +6,10 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { generateDataset } from '../../../src/pipeline/generate.js';
-import { LOCK_FILE, MARKER_FILE, openOutput, recogniseOwnFolder } from '../../../src/output/folder.js';
+import { LEROBOT_ENTRIES, LOCK_FILE, MARKER_FILE, openOutput, recogniseOwnFolder } from '../../../src/output/folder.js';
 import { cli, tmpDir } from '../../helpers/dataset.js';
 import { generateOptions, interruptedRun } from '../../helpers/generate.js';
 
@@ -33,7 +33,7 @@ describe('what counts as the tool’s own', () => {
     const dir = join(tmpDir(), 'frames');
     await interruptedRun(generateOptions(dir, { format: 'frames' }), 2);
     const marker = JSON.parse(readFileSync(join(dir, MARKER_FILE), 'utf8'));
-    expect(marker.entries).toEqual(['episode_\\d+(\\.tmp)?']);
+    expect(marker.entries).toEqual(['episode_\\d+(\\.tmp)?/([^/]+/)?((rgba|segmentation|normal|forward_flow)_\\d+\\.png|depth_\\d+\\.tiff|(metadata|events|data_ranges)\\.json)']);
     mkdirSync(join(dir, 'mythesis'));
     writeFileSync(join(dir, 'mythesis', 'ch1.tex'), 'x');
     writeFileSync(join(dir, 'notes.txt'), 'y');
@@ -47,13 +47,30 @@ describe('what counts as the tool’s own', () => {
     expect(existsSync(join(dir, 'notes.txt'))).toBe(true);
   });
 
+  it("--overwrite refuses a user's file saved inside the tool's folders, in every format, and touches nothing", async () => {
+    const dir = join(tmpDir(), 'five');
+    const formats = ['--format', 'lerobot,minari,dreamer,rlds,frames'];
+    expect((await cli(['generate', ENV, ...SMALL, ...formats, '--out', dir])).code).toBe(0);
+    const planted = ['lerobot/videos/mine.txt', 'lerobot/meta/notes.md', 'lerobot/data/mystuff/q', 'minari/analysis.ipynb', 'dreamer/replay/plot.png', 'rlds/README', 'frames/episode_000000/notes.txt'];
+    for (const [i, f] of planted.entries()) {
+      mkdirSync(dirname(join(dir, f)), { recursive: true });
+      writeFileSync(join(dir, f), 'mine');
+      const r = await cli(['generate', ENV, ...SMALL, ...formats, '--out', dir, '--overwrite']);
+      expect(r.code, f).toBe(2);
+      expect(r.err).toContain(`did not write: ${f}`);
+      expect(readFileSync(join(dir, f), 'utf8')).toBe('mine');
+      rmSync(join(dir, f));
+      if (i === planted.length - 1) expect((await cli(['generate', ENV, ...SMALL, ...formats, '--out', dir, '--overwrite'])).code).toBe(0);
+    }
+  });
+
   it('a marker that declares nothing vouches only for staging entries', () => {
     const dir = tmpDir();
     writeFileSync(join(dir, MARKER_FILE), JSON.stringify({ tool: 'trajforge', kind: 'dataset', command: 'generate', entries: [] }));
     mkdirSync(join(dir, '.trajforge-frames'));
     writeFileSync(join(dir, 'thesis.tex'), '');
     writeFileSync(join(dir, 'draft.tmp'), '');
-    expect(recogniseOwnFolder(dir)).toEqual({ ours: true, kind: 'dataset', foreign: ['draft.tmp', 'thesis.tex'] });
+    expect(recogniseOwnFolder(dir)).toEqual({ ours: true, kind: 'dataset', foreign: ['draft.tmp', 'thesis.tex'], patterns: [] });
   });
 
   it("eval does not take a user's folder with a report.json and report.md of their own for a report", async () => {
@@ -98,7 +115,7 @@ describe('refused commands keep what was there', () => {
     const out = join(tmpDir(), 'encoded');
     const r = await cli(['encode', data, '--model', model, '--out', out]);
     expect(r.code, r.err).toBe(0);
-    expect(JSON.parse(readFileSync(join(out, MARKER_FILE), 'utf8'))).toMatchObject({ kind: 'dataset', command: 'encode', entries: ['meta', 'data', 'videos', 'README\\.md'] });
+    expect(JSON.parse(readFileSync(join(out, MARKER_FILE), 'utf8'))).toMatchObject({ kind: 'dataset', command: 'encode', entries: LEROBOT_ENTRIES });
     expect(readdirSync(out).some((e) => e.startsWith('.trajforge-encode'))).toBe(false);
   }, 60_000);
 
