@@ -3,16 +3,17 @@ import { playEnvironment, type PlaySummary } from '../pipeline/play.js';
 import { helpLines, keyMapForConfig } from '../policy/teleop.js';
 import { intOption, overridesOf, parse, SET_OPTION, SET_USAGE } from './args.js';
 import { printNotice, untilStopped, type Command } from './io.js';
+import { CODECS, type VideoCodec } from '../video/ffmpeg.js';
 
 export const playCommand: Command = {
   name: 'play',
   summary: 'drive an environment in a web page with the keyboard or a gamepad; --record keeps each finished episode as a dataset (re-simulated in Node to the same states)',
   handlesSignals: true,
-  usage: `trajforge play <env id or file> [--record DIR [--overwrite | --resume]] [--seed 0] [--size 256] [--port P] [--host H] ${SET_USAGE}`,
+  usage: `trajforge play <env id or file> [--record DIR [--overwrite | --resume] [--codec ${Object.keys(CODECS).join('|')}]] [--seed 0] [--size 256] [--port P] [--host H] ${SET_USAGE}`,
   async run(args, io) {
     const { values, positionals } = parse(
       args,
-      { record: { type: 'string' }, overwrite: { type: 'boolean' }, resume: { type: 'boolean' }, seed: { type: 'string' }, size: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' }, ...SET_OPTION },
+      { record: { type: 'string' }, codec: { type: 'string' }, overwrite: { type: 'boolean' }, resume: { type: 'boolean' }, seed: { type: 'string' }, size: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' }, ...SET_OPTION },
       this.usage,
     );
     const ref = positionals[0];
@@ -23,6 +24,7 @@ export const playCommand: Command = {
       env: ref,
       overrides: overridesOf(values),
       ...(values.record !== undefined ? { record: values.record as string } : {}),
+      ...(values.codec !== undefined ? { codec: values.codec as VideoCodec } : {}),
       overwrite: (values.overwrite as unknown) === true,
       resume: (values.resume as unknown) === true,
       seed: intOption(values.seed as string | undefined, 'seed', 0, 0),

@@ -177,7 +177,10 @@ export async function evaluateLabelling(opts: LabelEvalOptions): Promise<LabelEv
     opts.onProgress?.({ stage: 'variant', done: 0, total, elapsed: elapsed() });
 
     // The stored videos, as a LeRobot dataset: T frames per episode, so T - 1 labelled steps.
-    const stored = await labelVideos({ videos: dataset, model: modelDir, out: join(out, 'labelled'), env: resolved, episodeLength: maxLength, ...(opts.providers ? { providers: opts.providers } : {}), cwd: opts.cwd });
+    // The labelled datasets are working files read back for their actions: lossless video where
+    // the model's frames have an odd side, which 4:2:0 H.264 (label's default) cannot encode.
+    const codec = card.input.width % 2 !== 0 || card.input.height % 2 !== 0 ? { codec: 'lossless' as const } : {};
+    const stored = await labelVideos({ videos: dataset, model: modelDir, out: join(out, 'labelled'), env: resolved, episodeLength: maxLength, ...codec, ...(opts.providers ? { providers: opts.providers } : {}), cwd: opts.cwd });
     variants.push({ name: 'stored', description: `the dataset's own videos (${meta.run.codec})`, ...(await compare(join(out, 'labelled'), truth, A, stored, 1)), replayError: null, bcSuccess: null, bcReturn: null });
     opts.onProgress?.({ stage: 'variant', done: 1, total, elapsed: elapsed() });
 
@@ -186,7 +189,7 @@ export async function evaluateLabelling(opts: LabelEvalOptions): Promise<LabelEv
       mkdirSync(dir, { recursive: true });
       const replayError = await renderShift(shift, resolved, card.camera, truth, dir);
       const labelled = join(work, `${shift.name}-labelled`);
-      const s = await labelVideos({ videos: dir, model: modelDir, out: labelled, env: resolved, episodeLength: maxLength, ...(opts.providers ? { providers: opts.providers } : {}), cwd: opts.cwd });
+      const s = await labelVideos({ videos: dir, model: modelDir, out: labelled, env: resolved, episodeLength: maxLength, ...codec, ...(opts.providers ? { providers: opts.providers } : {}), cwd: opts.cwd });
       variants.push({ name: shift.name, description: shift.description, ...(await compare(labelled, truth, A, s, 0)), replayError, bcSuccess: null, bcReturn: null });
       removeOwn(dir);
       opts.onProgress?.({ stage: 'variant', done: k + 2, total, elapsed: elapsed() });

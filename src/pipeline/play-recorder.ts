@@ -14,11 +14,11 @@ import { DEFAULT_LAYOUT, datasetMeta, type DatasetMeta, type DatasetSummary } fr
 import { sinkEntries, type EpisodeSink } from '../dataset/sink.js';
 import { replayEpisode, type StoredEpisode } from '../episode/replay.js';
 import type { CameraRequest } from '../episode/simulate.js';
-import { sinkFor } from '../export/registry.js';
 import { LOCK_FILE, MARKER_FILE, type OutputFolder } from '../output/folder.js';
 import { Renderer, type Channel } from '../render/renderer.js';
 import { createEnv, type PhysicsEnv } from '../sim/env.js';
-import { openResumableDataset } from './dataset-output.js';
+import type { VideoCodec } from '../video/ffmpeg.js';
+import { datasetOutput, openResumableDataset } from './dataset-output.js';
 import { resolveIn, type NoticeCallback } from './progress.js';
 
 /** What the page posts when an episode ends. */
@@ -54,6 +54,8 @@ export interface RecorderOptions {
   overwrite?: boolean;
   resume?: boolean;
   format?: string;
+  /** The recording's video codec (default h264; lossless for a camera with an odd side). */
+  codec?: VideoCodec;
   cwd?: string;
   onNotice?: NoticeCallback;
 }
@@ -88,14 +90,14 @@ export class TeleopRecorder {
   static async open(opts: RecorderOptions): Promise<TeleopRecorder> {
     if (opts.overwrite && opts.resume) throw new TrajforgeError('E_USAGE', '--overwrite and --resume exclude each other: --resume continues a recording, --overwrite replaces it');
     if (!Number.isInteger(opts.seed) || opts.seed < 0) throw new TrajforgeError('E_USAGE', `--seed must be an integer >= 0, got '${opts.seed}'`);
-    const sink = await sinkFor(opts.format ?? 'lerobot');
+    const { sink, codec } = await datasetOutput({ format: opts.format, codec: opts.codec });
     const cfg = opts.env.config;
     const cameras = cfg.cameras.map((c) => ({ name: c.name, width: c.resolution[0], height: c.resolution[1], channels: [...c.channels] as Channel[] })).filter((c) => c.channels.length > 0);
     // One episode per checkpoint part: each demo is durable as soon as it is written. The episode
     // count is unknown until the recording ends (0 here, so a resumed recording's settings match).
     const meta = datasetMeta(opts.env, {
       cameras,
-      run: { seed: opts.seed, episodes: 0, shard: { index: 0, count: 1 }, policy: { kind: 'teleop', noise: 0, epsilon: 0 }, codec: 'h264', gop: 2, checkpoint: 1, layout: DEFAULT_LAYOUT },
+      run: { seed: opts.seed, episodes: 0, shard: { index: 0, count: 1 }, policy: { kind: 'teleop', noise: 0, epsilon: 0 }, codec, gop: 2, checkpoint: 1, layout: DEFAULT_LAYOUT },
       source: { kind: 'teleop' },
     });
     const env = await createEnv(opts.env);

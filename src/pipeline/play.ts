@@ -9,6 +9,7 @@ import type { ResolvedEnv } from '../config/parse.js';
 import { TrajforgeError } from '../core/errors.js';
 import { json, startWebServer, type Route } from '../web/server.js';
 import { checkInt, type NoticeCallback } from './progress.js';
+import type { VideoCodec } from '../video/ffmpeg.js';
 import { TeleopRecorder, type RecordedEpisode, type RecordingSummary } from './play-recorder.js';
 
 export interface PlayOptions {
@@ -18,6 +19,8 @@ export interface PlayOptions {
   overrides?: readonly string[];
   /** A dataset folder to record finished episodes into. */
   record?: string;
+  /** The recording's video codec (default h264). */
+  codec?: VideoCodec;
   overwrite?: boolean;
   resume?: boolean;
   /** Loopback unless given. */
@@ -69,7 +72,7 @@ export async function playEnvironment(opts: PlayOptions): Promise<Playing> {
   if (!opts.record && (opts.overwrite || opts.resume)) throw new TrajforgeError('E_USAGE', '--overwrite and --resume apply to --record DIR; give --record');
   const env = loadEnv(opts.env, { baseDir: opts.cwd ?? process.cwd(), overrides: opts.overrides ?? [] });
   const recorder = opts.record
-    ? await TeleopRecorder.open({ env, dir: opts.record, seed, overwrite: opts.overwrite === true, resume: opts.resume === true, cwd: opts.cwd, onNotice: opts.onNotice })
+    ? await TeleopRecorder.open({ env, dir: opts.record, seed, ...(opts.codec !== undefined ? { codec: opts.codec } : {}), overwrite: opts.overwrite === true, resume: opts.resume === true, cwd: opts.cwd, onNotice: opts.onNotice })
     : null;
 
   let finishing: Promise<PlaySummary> | null = null;

@@ -22,9 +22,13 @@ export type ClipProfile = keyof typeof CLIP_PROFILES;
 export function writeClip(file: string, frames: Uint8Array, count: number, opts: { width: number; height: number; fps: number; profile: ClipProfile }): void {
   const { width, height, fps } = opts;
   if (frames.length < count * width * height * 3) throw new TrajforgeError('E_INTERNAL', `writeClip: ${frames.length} bytes for ${count} frames of ${width}x${height}`);
+  // 4:2:0 halves the chroma planes, and x264 and libvpx refuse odd sides: such a clip is scaled
+  // up to the next even size, which label resamples back like any other size.
+  const subsampled = opts.profile !== 'lossless' && (width % 2 !== 0 || height % 2 !== 0);
   const args = [
     '-hide_banner', '-loglevel', 'error', '-nostdin', '-y',
     '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-s', `${width}x${height}`, '-framerate', String(fps), '-i', 'pipe:0',
+    ...(subsampled ? ['-vf', `scale=${width + (width % 2)}:${height + (height % 2)}:flags=bilinear`] : []),
     ...CLIP_PROFILES[opts.profile].args.slice(0, -2),
     '-threads', '1', '-map_metadata', '-1', '-fflags', '+bitexact', '-flags:v', '+bitexact',
     ...CLIP_PROFILES[opts.profile].args.slice(-2),

@@ -4,7 +4,7 @@ import { rotate, type Quat, type Vec3 } from '../../core/math.js';
 import type { PrimitiveShape } from '../../core/scene.js';
 import type { ChannelFrames, EpisodeData } from '../../dataset/episode.js';
 import { pngBytes as encodePng } from '../png.js';
-import { asIoError } from '../../core/errors.js';
+import { TrajforgeError, asIoError } from '../../core/errors.js';
 import { removeMatching } from '../../dataset/journal.js';
 import { JournaledSink, dirBytes, type Intact, type JournalEntry } from '../../dataset/sink.js';
 import type { DatasetMeta } from '../../dataset/meta.js';
@@ -38,7 +38,13 @@ export class FramesSink extends JournaledSink<EpisodeFile[]> {
   protected readonly progress = PROGRESS;
 
   entries(): string[] {
-    return ['episode_\\d+(\\.tmp)?'];
+    // Per episode: the first camera's files, further cameras' in a folder each.
+    return ['episode_\\d+(\\.tmp)?/([^/]+/)?((rgba|segmentation|normal|forward_flow)_\\d+\\.png|depth_\\d+\\.tiff|(metadata|events|data_ranges)\\.json)'];
+  }
+
+  /** Its folders are per-frame images of a camera: an environment without one has nothing to write here. */
+  check(meta: DatasetMeta): void {
+    if (meta.cameras.length === 0) throw new TrajforgeError('E_USAGE', `${meta.envId} has no camera, and the frames format holds per-frame images of one: add a camera to the environment or leave frames out of --format`);
   }
 
   encode(ep: EpisodeData, meta: DatasetMeta): EpisodeFile[] {
