@@ -22,12 +22,14 @@ export const inspectCommand: Command = {
     io.out(`  frames     ${info.total_frames}\n`);
     if (episodes.length > 0 && 'success' in episodes[0]!) io.out(`  success    ${((100 * successes) / episodes.length).toFixed(1)}% (${successes}/${episodes.length})\n`);
     const statsFile = join(dir, 'meta', 'stats.json');
-    const stats = existsSync(statsFile) ? readJson<Record<string, Record<string, unknown>>>(statsFile) : {};
+    const read = existsSync(statsFile) ? readJson<unknown>(statsFile) : {};
+    // A damaged stats file shows as no stats here; validate names what is wrong with it.
+    const stats = (typeof read === 'object' && read !== null && !Array.isArray(read) ? read : {}) as Record<string, Record<string, unknown> | null>;
     io.out('  features\n');
     const width = Math.max(...Object.keys(info.features).map((k) => k.length));
     for (const [k, f] of Object.entries(info.features)) {
       const s = stats[k];
-      const summary = s ? `mean ${fmt(s.mean)}  std ${fmt(s.std)}  [${fmt(s.min)} .. ${fmt(s.max)}]` : '';
+      const summary = typeof s === 'object' && s !== null ? `mean ${fmt(s.mean)}  std ${fmt(s.std)}  [${fmt(s.min)} .. ${fmt(s.max)}]` : '';
       io.out(`    ${k.padEnd(width)}  ${f.dtype.padEnd(7)} ${JSON.stringify(f.shape).padEnd(12)} ${summary}\n`);
     }
     io.out('  files\n');

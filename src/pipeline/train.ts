@@ -14,7 +14,7 @@ import type { TrainingLogEntry } from '../model/training-log.js';
 import { saveModel } from '../model/store.js';
 import { buildModelCard } from './model-card.js';
 import { loadModelData, splitEpisodes, type ModelData } from './model-data.js';
-import { checkInt, checkNumber, outputNotices, resolveIn, stopwatch, type PipelineCallbacks, type StageProgress } from './progress.js';
+import { checkInt, checkNumber, checkThreads, outputNotices, resolveIn, stopwatch, type PipelineCallbacks, type StageProgress } from './progress.js';
 
 /**
  * conv: the convolutional model, learned from pixels (the default); keypoints: colour keypoints +
@@ -193,19 +193,26 @@ function refuseOtherFamilysOptions(opts: TrainOptions, kind: WorldModelKind): vo
   }
 }
 
+/**
+ * Upper bounds of the size options: generous for any machine (the defaults are latent 160, hidden
+ * 256, depth 16, batch 8 of 8 steps), low enough that a typo is refused rather than allocated
+ * (--hidden 1e9 asked for a 650 GB weight matrix).
+ */
+const MAX_SIZE = { latent: 4096, hidden: 16384, depth: 512, batch: 4096, rollout: 1000, keypoints: 512 };
+
 /** `--arch conv`: reads at the camera's resolution, trains with checkpoints, resumes. */
 async function trainConv(opts: TrainOptions): Promise<TrainSummary> {
   const elapsed = stopwatch();
   const D = DEFAULT_CONV_OPTIONS;
-  const keypoints = checkInt(opts.learnedKeypoints ?? D.keypoints, 'learned-keypoints', 0);
+  const keypoints = checkInt(opts.learnedKeypoints ?? D.keypoints, 'learned-keypoints', 0, MAX_SIZE.keypoints);
   const context = checkInt(opts.context ?? D.context, 'context', 1);
   const options: ConvOptions = {
     // By default the keypoints' dims plus the bottleneck's: --learned-keypoints alone keeps the rest of z.
-    latent: checkInt(opts.latent ?? DEFAULT_GLOBAL_LATENT + keypointLatentDims(keypoints, context), 'latent', 2),
-    hidden: checkInt(opts.hidden ?? D.hidden, 'hidden', 4),
-    depth: checkInt(opts.depth ?? D.depth, 'depth', 1),
-    batch: checkInt(opts.batch ?? D.batch, 'batch', 1),
-    rollout: checkInt(opts.rollout ?? D.rollout, 'rollout', 1),
+    latent: checkInt(opts.latent ?? DEFAULT_GLOBAL_LATENT + keypointLatentDims(keypoints, context), 'latent', 2, MAX_SIZE.latent),
+    hidden: checkInt(opts.hidden ?? D.hidden, 'hidden', 4, MAX_SIZE.hidden),
+    depth: checkInt(opts.depth ?? D.depth, 'depth', 1, MAX_SIZE.depth),
+    batch: checkInt(opts.batch ?? D.batch, 'batch', 1, MAX_SIZE.batch),
+    rollout: checkInt(opts.rollout ?? D.rollout, 'rollout', 1, MAX_SIZE.rollout),
     steps: checkInt(opts.steps ?? D.steps, 'steps', 1),
     learningRate: checkNumber(opts.learningRate ?? D.learningRate, 'lr'),
     stateWeight: checkNumber(opts.stateWeight ?? D.stateWeight, 'state-weight'),
@@ -225,7 +232,7 @@ async function trainConv(opts: TrainOptions): Promise<TrainSummary> {
   if (!(options.inverseWeight >= 0)) throw new TrajforgeError('E_USAGE', `--inverse-weight must be >= 0, got ${options.inverseWeight}`);
   if (!(options.augmentChroma >= 0 && options.augmentChroma <= 1)) throw new TrajforgeError('E_USAGE', `--augment-chroma must be a share between 0 and 1, got ${options.augmentChroma}`);
   if (opts.budgetSeconds !== undefined && !(opts.budgetSeconds > 0)) throw new TrajforgeError('E_USAGE', `--budget must be a positive duration, got ${opts.budgetSeconds} s`);
-  const threads = checkInt(opts.threads ?? 2, 'threads', 1);
+  const threads = checkThreads(opts.threads ?? 2);
   const out = resolveIn(opts.cwd, opts.out);
   const spec: OutputOptions = {
     kind: 'model',
@@ -279,10 +286,10 @@ function latentOptions(opts: TrainOptions): LatentModelOptions {
   const keypoints = checkInt(opts.keypoints ?? D.keypoints, 'keypoints', 0);
   const options: LatentModelOptions = {
     ...D,
-    latent: checkInt(opts.latent ?? D.latent, 'latent', 2),
-    hidden: checkInt(opts.hidden ?? D.hidden, 'hidden', 4),
+    latent: checkInt(opts.latent ?? D.latent, 'latent', 2, MAX_SIZE.latent),
+    hidden: checkInt(opts.hidden ?? D.hidden, 'hidden', 4, MAX_SIZE.hidden),
     keypoints,
-    rolloutSteps: checkInt(opts.rollout ?? D.rolloutSteps, 'rollout', 1),
+    rolloutSteps: checkInt(opts.rollout ?? D.rolloutSteps, 'rollout', 1, MAX_SIZE.rollout),
     stateWeight: checkNumber(opts.stateWeight ?? D.stateWeight, 'state-weight'),
     dynamicsNoise: checkNumber(opts.dynamicsNoise ?? D.dynamicsNoise, 'dynamics-noise'),
     seed: checkInt(opts.seed ?? 0, 'seed', 0),

@@ -1,7 +1,7 @@
 /** The input bugs users reported (issue 12), each pinned by the case that showed it. */
 import { spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, truncateSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -97,6 +97,28 @@ describe('reported: damaged datasets and mismatched models', () => {
       expect(r.err).not.toMatch(/internal error|\n {4}at /);
     }
     expect(existsSync(join(root, 'm2'))).toBe(false);
+  });
+
+  it('a stats.json of null: validate names it (exit 2), inspect shows no stats; no internal error', async () => {
+    const ds = join(root, 'nullstats');
+    cpSync(join(root, 'push'), ds, { recursive: true });
+    writeFileSync(join(ds, 'meta/stats.json'), 'null');
+    const v = await cli(['validate', 'nullstats'], root);
+    expect(v.code).toBe(2);
+    expect(v.out).toContain('meta/stats.json: expected an object of per-feature stats, found null');
+    const i = await cli(['inspect', 'nullstats'], root);
+    expect(i.code, i.err).toBe(0);
+    for (const r of [v, i]) expect(r.err).not.toMatch(/internal error|\n {4}at /);
+    rmSync(ds, { recursive: true });
+  });
+
+  it('sizes past any machine (--hidden 1e9, --threads 1e9) are refused up front, nothing written', async () => {
+    for (const [flag, most] of [['--hidden', 16384], ['--latent', 4096], ['--threads', Math.max(64, 4 * availableParallelism())]] as const) {
+      const r = await cli(['train', 'push', '--out', 'm-huge', flag, '1000000000'], root);
+      expect(r.code, flag).toBe(2);
+      expect(r.err).toMatch(new RegExp(`^error\\[E_USAGE\\]: ${flag} must be at most ${most}`));
+    }
+    expect(existsSync(join(root, 'm-huge'))).toBe(false);
   });
 
   it('`trajforge inspect DIR | head -1` ends quietly with exit 0, no EPIPE stack', async () => {

@@ -345,10 +345,13 @@ async function checkLeRobot(dir: string, problems: string[], opts: { deep?: bool
   const statsFile = join(dir, 'meta', 'stats.json');
   if (!existsSync(statsFile)) bad('meta/stats.json missing');
   else {
-    const stats = readJson<Record<string, Record<string, unknown>>>(statsFile);
-    for (const [k, f] of Object.entries(info.features)) {
+    const read = readJson<unknown>(statsFile);
+    const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+    if (!isObject(read)) bad(`meta/stats.json: expected an object of per-feature stats, found ${read === null ? 'null' : Array.isArray(read) ? 'an array' : typeof read}`);
+    const stats = (isObject(read) ? read : {}) as Record<string, Record<string, unknown>>;
+    for (const [k, f] of Object.entries(isObject(read) ? info.features : {})) {
       const s = stats[k];
-      if (!s) {
+      if (!isObject(s)) {
         bad(`meta/stats.json: no stats for ${k}`);
         continue;
       }
