@@ -21,6 +21,12 @@ import { holdForRemoval, releaseForRemoval, removeEmptyFolder, removeOwn } from 
 
 export const LOCK_FILE = '.trajforge.lock';
 export const MARKER_FILE = '.trajforge-output.json';
+/**
+ * Where --overwrite sets the previous output aside (renamed, not copied) until the new one is
+ * complete: a run that fails puts it back, one that completes removes it, and one killed leaves
+ * it here for the next run of the tool to remove.
+ */
+export const PREVIOUS_OUTPUT = '.trajforge-previous';
 /** How often a holder refreshes its lock's time, and when a lock from another host counts as abandoned. */
 const HEARTBEAT_MS = 30_000;
 const REMOTE_STALE_MS = 10 * 60_000;
@@ -131,9 +137,14 @@ export class OutputFolder {
     }
   }
 
-  /** Checks the folder is still this command's, then unlocks: the output is complete. */
+  /** Checks the folder is still this command's, then unlocks: the output is complete, and what --overwrite set aside goes. */
   close(): void {
     this.assertHeld();
+    try {
+      removeOwn(join(this.dir, PREVIOUS_OUTPUT));
+    } catch (e) {
+      throw asIoError(e, join(this.dir, PREVIOUS_OUTPUT));
+    }
     this.releaseLock();
   }
 
@@ -168,7 +179,8 @@ export class OutputFolder {
    */
   discard(): void {
     try {
-      for (const e of readdirSync(this.dir)) if (e !== LOCK_FILE && e !== MARKER_FILE && this.owns(e)) removeOwn(join(this.dir, e));
+      for (const e of readdirSync(this.dir)) if (e !== LOCK_FILE && e !== MARKER_FILE && e !== PREVIOUS_OUTPUT && this.owns(e)) removeOwn(join(this.dir, e));
+      restorePrevious(this.dir);
     } catch {
       // A disk that failed the command may fail the clean-up too; the lock release below still runs.
     }
@@ -387,9 +399,31 @@ function applyMode(abs: string, shown: string, opts: OutputOptions, { dryRun = f
       throw new TrajforgeError('E_OUTPUT_LOCKED', `${join(abs, e)} inside ${shown} is being written by process ${holder.pid} on ${holder.host} (${holder.command}); nothing was touched`, { file: nestedLock });
     }
   }
-  // The marker goes last: a deletion cut short still leaves the folder recognisably the tool's.
-  const vouched = { dir: abs, owns: (name: string) => !ownership.foreign.includes(name) };
-  if (!dryRun) for (const e of [...entries.filter((x) => x !== MARKER_FILE), MARKER_FILE]) removeOwn(join(abs, e), vouched);
+  if (dryRun) return;
+  // Set aside, not deleted, until the new output is complete (see PREVIOUS_OUTPUT); what an
+  // earlier killed run set aside is older still and goes. The marker moves last: a move cut short
+  // still leaves the folder recognisably the tool's.
+  const previous = join(abs, PREVIOUS_OUTPUT);
+  removeOwn(previous, { dir: abs, owns: () => true });
+  mkdirSync(previous);
+  const moving = [...entries.filter((x) => x !== MARKER_FILE && x !== PREVIOUS_OUTPUT), ...(entries.includes(MARKER_FILE) ? [MARKER_FILE] : [])];
+  try {
+    for (const e of moving) renameSync(join(abs, e), join(previous, e));
+  } catch (e) {
+    restorePrevious(abs);
+    throw e;
+  }
+}
+
+/** Puts what --overwrite set aside back in place (a failed run's own entries removed first by the caller). */
+function restorePrevious(dir: string): void {
+  const previous = join(dir, PREVIOUS_OUTPUT);
+  if (!existsSync(previous)) return;
+  for (const e of readdirSync(previous)) {
+    if (e === MARKER_FILE) removeOwn(join(dir, MARKER_FILE), { dir, owns: () => true });
+    renameSync(join(previous, e), join(dir, e));
+  }
+  removeEmptyFolder(previous);
 }
 
 export interface Ownership {
@@ -594,9 +628,23 @@ function holderIsGone(h: LockHolder | 'unreadable', lock: string): boolean {
   if (h.pid === process.pid) return !issuedLockIds.has(h.id ?? '');
   try {
     process.kill(h.pid, 0);
-    return false;
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+  return isZombie(h.pid);
+}
+
+/**
+ * A killed process stays in the process table as a zombie until its parent reaps it (a shell a
+ * moment later; in a container whose init reaps nothing, never): it still answers signal 0 but
+ * holds nothing. Linux shows the state in /proc; elsewhere a zombie counts as alive.
+ */
+function isZombie(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z';
+  } catch {
+    return false;
   }
 }
 

@@ -9,7 +9,7 @@ import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { generateDataset } from '../../../src/pipeline/generate.js';
-import { LEROBOT_ENTRIES, LOCK_FILE, MARKER_FILE, openOutput, recogniseOwnFolder } from '../../../src/output/folder.js';
+import { LEROBOT_ENTRIES, LOCK_FILE, MARKER_FILE, PREVIOUS_OUTPUT, openOutput, recogniseOwnFolder, writeOutput, type OutputOptions } from '../../../src/output/folder.js';
 import { cli, tmpDir } from '../../helpers/dataset.js';
 import { generateOptions, interruptedRun } from '../../helpers/generate.js';
 
@@ -275,6 +275,65 @@ describe('single-file outputs', () => {
   }, 60_000);
 });
 
+describe('--overwrite keeps the previous output until the new one is complete', () => {
+  /** Every file under dir with its bytes, by relative path. */
+  const snapshot = (dir: string): Record<string, string> =>
+    Object.fromEntries(
+      (readdirSync(dir, { recursive: true, withFileTypes: true }) as import('node:fs').Dirent[])
+        .filter((d) => d.isFile())
+        .map((d) => {
+          const path = join(d.parentPath, d.name);
+          return [path.slice(dir.length + 1), readFileSync(path).toString('base64')];
+        }),
+    );
+
+  it('convert, replay, merge and encode failing on a damaged input put the old dataset back, byte for byte', async () => {
+    const root = tmpDir();
+    const damaged = join(root, 'damaged');
+    expect((await cli(['generate', ENV, ...SMALL, '--out', damaged])).code).toBe(0);
+    // Videos that do not decode (convert, merge, encode read them) and a data file cut short (replay reads it).
+    for (const f of readdirSync(join(damaged, 'videos'), { recursive: true }) as string[]) if (f.endsWith('.mp4')) writeFileSync(join(damaged, 'videos', f), 'not a video');
+    const parquet = join(damaged, 'data/chunk-000/file-000.parquet');
+    writeFileSync(parquet, readFileSync(parquet).subarray(0, 200));
+    const out = join(root, 'out');
+    expect((await cli(['generate', ENV, ...SMALL, '--seed', '5', '--out', out])).code).toBe(0);
+    const before = snapshot(out);
+    for (const args of [
+      ['convert', damaged, '--to', 'lerobot', '--out', out, '--overwrite'],
+      ['replay', damaged, '--out', out, '--overwrite'],
+      ['merge', data, damaged, '--out', out, '--overwrite'],
+      ['encode', damaged, '--model', model, '--out', out, '--overwrite'],
+    ]) {
+      const r = await cli(args);
+      expect(r.code, `${args[0]}: ${r.err}`).not.toBe(0);
+      expect(snapshot(out), args[0]).toEqual(before);
+    }
+    // A run that completes replaces it and leaves nothing set aside.
+    expect((await cli(['generate', ENV, ...SMALL, '--out', out, '--overwrite'])).code).toBe(0);
+    expect(existsSync(join(out, PREVIOUS_OUTPUT))).toBe(false);
+    expect(snapshot(out)).not.toEqual(before);
+  }, 120_000);
+
+  it('a failure inside the write callback restores the previous entries and marker', async () => {
+    const dir = tmpDir();
+    const spec: OutputOptions = { kind: 'report', command: 'eval', mode: 'new', entries: ['report\\.json', 'charts'] };
+    await writeOutput(dir, spec, async () => {
+      writeFileSync(join(dir, 'report.json'), 'old');
+      mkdirSync(join(dir, 'charts'));
+      writeFileSync(join(dir, 'charts', 'a.png'), 'png');
+    });
+    const before = snapshot(dir);
+    await expect(
+      writeOutput(dir, { ...spec, mode: 'overwrite' }, async () => {
+        expect(existsSync(join(dir, 'report.json'))).toBe(false);
+        writeFileSync(join(dir, 'report.json'), 'new, half written');
+        throw new Error('disk full');
+      }),
+    ).rejects.toThrow();
+    expect(snapshot(dir)).toEqual(before);
+  });
+});
+
 describe('locks after a restart', () => {
   it("a lock carrying this process's pid but not issued by it (a restarted container) is taken over", () => {
     const dir = tmpDir();
@@ -283,6 +342,22 @@ describe('locks after a restart', () => {
     const out = openOutput(dir, { kind: 'dataset', command: 'generate', mode: 'resume', entries: ['data'], onNotice: (l) => notices.push(l) });
     expect(notices).toEqual([expect.stringMatching(new RegExp(`took over the lock of process ${process.pid}`))]);
     out.abandon();
+  });
+
+  it('a lock of a killed process not yet reaped (a zombie) is taken over, not reported as held', async () => {
+    // sh starts a child that exits at once and then becomes `sleep`, which never reaps it.
+    const parent = spawn('sh', ['-c', 'sleep 0 & echo $!; exec sleep 10'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    const pid = Number(await new Promise<string>((resolve) => parent.stdout!.once('data', (d: Buffer) => resolve(d.toString()))));
+    const state = () => readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '')[0];
+    for (let i = 0; i < 100 && state() !== 'Z'; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(state()).toBe('Z');
+    const dir = tmpDir();
+    writeFileSync(join(dir, LOCK_FILE), JSON.stringify({ pid, host: hostname(), command: 'generate', started: new Date().toISOString(), id: 'killed' }));
+    const notices: string[] = [];
+    const out = openOutput(dir, { kind: 'dataset', command: 'generate', mode: 'resume', entries: ['data'], onNotice: (l) => notices.push(l) });
+    expect(notices).toEqual([expect.stringMatching(new RegExp(`took over the lock of process ${pid}`))]);
+    out.abandon();
+    parent.kill();
   });
 });
 

@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, statSync,
 import { homedir, hostname } from 'node:os';
 import { join, relative } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { LOCK_FILE, MARKER_FILE, openOutput, recogniseOwnFolder } from '../../../src/output/folder.js';
+import { LEROBOT_ENTRIES, LOCK_FILE, MARKER_FILE, openOutput, recogniseOwnFolder } from '../../../src/output/folder.js';
 import { cli, tmpDir } from '../../helpers/dataset.js';
 
 const ENV = 'PushCube-v1';
@@ -67,7 +67,7 @@ describe('--overwrite replaces only what trajforge wrote', () => {
     const dir = join(tmpDir(), 'ds');
     expect((await cli(['generate', ENV, ...SMALL, '--out', dir])).code).toBe(0);
     const marker = JSON.parse(readFileSync(join(dir, MARKER_FILE), 'utf8'));
-    expect(marker).toEqual({ tool: 'trajforge', kind: 'dataset', command: 'generate', entries: ['meta', 'data', 'videos', 'README\\.md'] });
+    expect(marker).toEqual({ tool: 'trajforge', kind: 'dataset', command: 'generate', entries: LEROBOT_ENTRIES });
     const again = await cli(['generate', ENV, ...SMALL, '--seed', '1', '--out', dir, '--overwrite']);
     expect(again.code, again.err).toBe(0);
     expect(JSON.parse(readFileSync(join(dir, 'meta', 'trajforge.json'), 'utf8')).run.seed).toBe(1);
@@ -84,7 +84,7 @@ describe('--overwrite replaces only what trajforge wrote', () => {
     mkdirSync(join(dir, 'meta'));
     writeFileSync(join(dir, 'meta', 'trajforge.json'), '{"config_hash": "0123"}');
     mkdirSync(join(dir, 'data'));
-    expect(recogniseOwnFolder(dir)).toEqual({ ours: true, kind: 'dataset', foreign: [] });
+    expect(recogniseOwnFolder(dir)).toEqual({ ours: true, kind: 'dataset', foreign: [], patterns: LEROBOT_ENTRIES });
     writeFileSync(join(dir, 'thesis.tex'), '');
     expect(recogniseOwnFolder(dir).foreign).toEqual(['thesis.tex']);
   });
