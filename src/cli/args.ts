@@ -38,8 +38,11 @@ function optionError(e: Error & { code?: string }, options: Options): string {
 
 export function intOption(value: string | undefined, name: string, fallback: number, min = 0): number {
   if (value === undefined) return fallback;
-  const n = Number(value);
+  // Decimal digits (an exponent allowed: 1e6), nothing else: Number() also reads ' 3', '0x10' and
+  // '0b11', and past 2^53 it rounds silently (a seed would name another run).
+  const n = /^[+-]?\d+(\.\d+)?(e[+-]?\d+)?$/i.test(value) ? Number(value) : NaN;
   if (!Number.isInteger(n) || n < min) throw new TrajforgeError('E_USAGE', `--${name} must be an integer >= ${min}, got '${value}'`);
+  if (!Number.isSafeInteger(n)) throw new TrajforgeError('E_USAGE', `--${name} must be at most ${Number.MAX_SAFE_INTEGER}, got '${value}'`);
   return n;
 }
 

@@ -34,11 +34,20 @@ export interface Produced {
  * order. At most `workers * 2` jobs are in flight, and the next job is dispatched only when the
  * consumer takes a result, so memory stays bounded however long the run (backpressure).
  */
-export async function* produceEpisodes(init: RunnerInit, jobs: EpisodeJob[], workers: number, encoding?: WorkerEncoding): AsyncGenerator<Produced> {
+/** Jobs by position, made on demand: a run of a hundred million episodes is not a hundred million objects up front (arrays qualify too). */
+export interface EpisodeJobs {
+  readonly length: number;
+  at(position: number): EpisodeJob | undefined;
+}
+
+export async function* produceEpisodes(init: RunnerInit, jobs: EpisodeJobs, workers: number, encoding?: WorkerEncoding): AsyncGenerator<Produced> {
   if (workers <= 0) {
     const runner: EpisodeRunner = await createRunner(init);
     try {
-      for (const j of jobs) yield { ep: await runner.run(j.episode, j.seed) };
+      for (let i = 0; i < jobs.length; i++) {
+        const j = jobs.at(i)!;
+        yield { ep: await runner.run(j.episode, j.seed) };
+      }
     } finally {
       await runner.close();
     }
@@ -57,7 +66,7 @@ export async function* produceEpisodes(init: RunnerInit, jobs: EpisodeJob[], wor
       const wi = pool.indexOf(w);
       const result = new Promise<Produced>((resolve, reject) => {
         queue[wi]!.push({ job, resolve, reject });
-        w.worker.postMessage(jobs[job]);
+        w.worker.postMessage(jobs.at(job));
       });
       // Results still in flight when the consumer stops (an exporter failed) reject as their
       // workers are terminated; nobody awaits them then, and that is no error of its own.
@@ -70,7 +79,7 @@ export async function* produceEpisodes(init: RunnerInit, jobs: EpisodeJob[], wor
       const pending = queue[wi]!.shift();
       if (!pending) return;
       if (msg.ok) pending.resolve({ ep: msg.ep!, encoded: msg.encoded });
-      else pending.reject(new TrajforgeError(msg.code ?? 'E_WORKER_FAILED', `episode ${jobs[pending.job]!.episode}: ${msg.message}`));
+      else pending.reject(new TrajforgeError(msg.code ?? 'E_WORKER_FAILED', `episode ${jobs.at(pending.job)!.episode}: ${msg.message}`));
     });
     const fail = (e: Error) => {
       for (const p of queue[wi]!.splice(0)) p.reject(new TrajforgeError('E_WORKER_FAILED', `worker ${wi} died: ${e.message}`));

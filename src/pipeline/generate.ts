@@ -13,7 +13,7 @@ import { CHANNELS, type Channel } from '../render/renderer.js';
 import type { VideoCodec } from '../video/ffmpeg.js';
 import { openResumableDataset } from './dataset-output.js';
 import { resolveIn, stopwatch, type PipelineCallbacks, type StageProgress } from './progress.js';
-import { produceEpisodes, type EpisodeJob } from '../episode/pool.js';
+import { produceEpisodes, type EpisodeJobs } from '../episode/pool.js';
 import { episodeSeed } from '../episode/rollout.js';
 import { createRunner, type RunnerInit } from '../episode/runner.js';
 
@@ -118,8 +118,16 @@ export async function generateDataset(opts: GenerateOptions): Promise<GenerateRe
     output.abandon();
     throw cause;
   }
-  const all: EpisodeJob[] = shardEpisodes(opts.episodes, opts.shard).map((k, position) => ({ episode: k, seed: episodeSeed(opts.seed, k), position }));
-  const jobs = all.slice(committed);
+  // Episode k of the run is position (k - index) / count of its shard; jobs are made as dispatched.
+  const total = Math.max(0, Math.ceil((opts.episodes - opts.shard.index) / opts.shard.count));
+  const jobs: EpisodeJobs = {
+    length: total - committed,
+    at: (i) => {
+      const position = committed + i;
+      const k = opts.shard.index + position * opts.shard.count;
+      return { episode: k, seed: episodeSeed(opts.seed, k), position };
+    },
+  };
   let done = committed;
   try {
     // The workers encode each episode in the chosen formats too; this thread only commits.
@@ -133,7 +141,7 @@ export async function generateDataset(opts: GenerateOptions): Promise<GenerateRe
       steps += ep.length;
       successes += ep.success[ep.length - 1] ? 1 : 0;
       done++;
-      opts.onProgress?.({ stage: 'generate', done, total: all.length, steps, successes, elapsed: elapsed(), resumedFrom: committed });
+      opts.onProgress?.({ stage: 'generate', done, total, steps, successes, elapsed: elapsed(), resumedFrom: committed });
     }
     output.assertHeld();
     const summary = await sink.close();

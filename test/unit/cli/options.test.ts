@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { intOption } from '../../../src/cli/args.js';
 import { cli } from '../../helpers/dataset.js';
 
 describe('CLI options', () => {
@@ -20,6 +21,13 @@ describe('CLI options', () => {
     const far = await cli(['generate', 'PushCube-v1', '--zzzzzzzz']);
     expect(far.err).toContain("unknown option '--zzzzzzzz' (options: ");
     expect(far.err).not.toContain('did you mean');
+  });
+
+  it('integer options take decimal digits only, and no more than JavaScript counts exactly', () => {
+    expect(intOption('16', 'episodes', 1, 1)).toBe(16);
+    expect(intOption('1e6', 'episodes', 1, 1)).toBe(1_000_000);
+    for (const bad of ['0x10', '0b11', ' 3', '3 ', '', '1.5', 'NaN', '1e309', 'Infinity']) expect(() => intOption(bad, 'episodes', 1, 1), bad).toThrow(/--episodes must be an integer >= 1/);
+    expect(() => intOption('9007199254740993', 'seed', 0)).toThrow(`--seed must be at most ${Number.MAX_SAFE_INTEGER}, got '9007199254740993'`);
   });
 
   it('a missing value and a value given to a switch are said plainly', async () => {
