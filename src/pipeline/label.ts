@@ -334,7 +334,11 @@ async function findSources(opts: LabelOptions, input: string, card: ModelCard, f
   const sources: Source[] = [];
   for (const file of found.files) {
     try {
-      const info = await probeVideo(file);
+      let info = await probeVideo(file);
+      // No stated rate: frames come at their timestamps. A long span is worth counting, so a few
+      // frames hours apart are not stretched to millions.
+      if (info.fps === null && (info.durationSeconds ?? 0) * fps > COUNT_FRAMES_PAST) info = await probeVideo(file, { countFrames: true });
+      checkUpsampling(file, info.fps ?? (info.frames !== null && info.durationSeconds ? info.frames / info.durationSeconds : null), fps);
       sources.push({ name: file, file, fps: info.fps ?? 0, width: info.width, height: info.height });
     } catch (e) {
       if (single || opts.strict || !(e instanceof TrajforgeError && e.code === 'E_VIDEO_INVALID')) throw e;
@@ -343,6 +347,24 @@ async function findSources(opts: LabelOptions, input: string, card: ModelCard, f
     }
   }
   return { sources, single, lerobot: false };
+}
+
+/**
+ * How many times resampling may repeat a source frame on average. Label infers the action
+ * between successive frames: a video far slower than the model's rate (a time-lapse, a broken
+ * rate of 1e-5 fps) would become runs of identical frames, millions of them for a few frames.
+ */
+const MAX_UPSAMPLING = 8;
+/** Resampled frames past which a video that states no rate has its frames counted first (about 80 minutes at 20 fps). */
+const COUNT_FRAMES_PAST = 100_000;
+
+function checkUpsampling(file: string, sourceFps: number | null, fps: number): void {
+  if (sourceFps === null || !(sourceFps > 0) || fps / sourceFps <= MAX_UPSAMPLING) return;
+  throw new TrajforgeError(
+    'E_VIDEO_INVALID',
+    `${file} runs at ${sourceFps.toPrecision(3)} fps; resampling it to ${fps} fps would repeat each frame ${Math.round(fps / sourceFps).toLocaleString('en-US')} times (at most ${MAX_UPSAMPLING}), and successive identical frames show no action; label a video recorded near ${fps} fps, or pass --fps near its own rate`,
+    { file },
+  );
 }
 
 /** One source per episode of a LeRobot dataset's camera: its video file and time range. */
@@ -360,6 +382,7 @@ async function lerobotSources(dir: string, camera: string | null, card: ModelCar
   }
   const info = readInfo(dir);
   if (!info.video_path) throw new TrajforgeError('E_DATASET_INVALID', `${dir}/meta/info.json has no video_path: the dataset stores no videos to label`, { file: join(dir, 'meta', 'info.json') });
+  checkUpsampling(dir, info.fps, fps);
   const rows = await readEpisodesMeta(dir);
   const sources: Source[] = [];
   for (const [i, row] of rows.entries()) {

@@ -257,6 +257,13 @@ describe('trajforge label', () => {
     await expect(labelVideos({ videos: one, model, out: join(root, 'l-one') })).rejects.toMatchObject({ code: 'E_VIDEO_INVALID', message: expect.stringContaining(one) });
     expect(existsSync(join(root, 'l-one'))).toBe(false);
 
+    // A few frames stretched over minutes (0.5 fps into the model's 20): runs of identical frames; refused at once.
+    const slow = join(root, 'slow.mp4');
+    const six = squareFrames(96, 96, 12, [48, 48], new Float32Array(10).fill(0.3), K_SOURCE);
+    writeClip(slow, six.frames, six.count, { width: 96, height: 96, fps: 0.5, profile: 'lossless' });
+    await expect(labelVideos({ videos: slow, model, out: join(root, 'l-slow') })).rejects.toMatchObject({ code: 'E_VIDEO_INVALID', message: expect.stringMatching(/runs at 0\.500 fps; resampling it to 20 fps would repeat each frame 40 times \(at most 8\)/) });
+    expect(existsSync(join(root, 'l-slow'))).toBe(false);
+
     const { loadEnv } = await import('../../../src/config/load.js');
     await expect(labelVideos({ videos: join(root, 'videos'), model, out: join(root, 'l-env'), env: loadEnv('CartPole-v1') })).rejects.toMatchObject({ code: 'E_USAGE', message: expect.stringContaining('CartPole-v1') });
     expect(existsSync(join(root, 'l-env'))).toBe(false);
