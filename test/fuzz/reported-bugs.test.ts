@@ -99,6 +99,24 @@ describe('reported: damaged datasets and mismatched models', () => {
     expect(existsSync(join(root, 'm2'))).toBe(false);
   });
 
+  it('a video missing or not decoding: convert and train name it with E_DATASET_INVALID (exit 2), not an ffmpeg failure', async () => {
+    for (const [name, damage] of [['novideo', (f: string) => rmSync(f)], ['textvideo', (f: string) => writeFileSync(f, 'hello')]] as const) {
+      const ds = join(root, name);
+      cpSync(join(root, 'push'), ds, { recursive: true });
+      const video = join(ds, 'videos/observation.images.top/chunk-000/file-000.mp4');
+      damage(video);
+      for (const args of [['convert', name, '--to', 'minari', '--out', `${name}-out`], ['train', name, '--out', `${name}-m`, '--model', 'linear']]) {
+        const r = await cli(args, root);
+        expect(r.code, `${name} ${args[0]}: ${r.err}`).toBe(2);
+        expect(r.err).toMatch(/^error\[E_DATASET_INVALID\]: /m);
+        expect(r.err).toContain(video);
+        expect(r.err).not.toMatch(/internal error|\n {4}at /);
+        expect(existsSync(join(root, args.at(-1)!))).toBe(false);
+      }
+      rmSync(ds, { recursive: true });
+    }
+  });
+
   it('a stats.json of null: validate names it (exit 2), inspect shows no stats; no internal error', async () => {
     const ds = join(root, 'nullstats');
     cpSync(join(root, 'push'), ds, { recursive: true });

@@ -241,10 +241,17 @@ export class VideoStreams {
     let stream = this.streams.get(key);
     if (!stream || stream.file !== file || stream.position > from) {
       stream?.close();
+      if (!existsSync(file)) throw new TrajforgeError('E_DATASET_INVALID', `${file} is missing: the dataset's episodes index names it for ${key}; restore it from where the dataset came from`, { file });
       stream = new FrameStream(file, frameBytes, from, fps);
       this.streams.set(key, stream);
     }
-    return stream.read(from, count);
+    try {
+      return await stream.read(from, count);
+    } catch (e) {
+      // A file that ffmpeg runs on but that ends early or does not decode is the dataset's damage.
+      if (!(e instanceof TrajforgeError) || e.code !== 'E_FFMPEG_FAILED' || /cannot run ffmpeg/.test(e.message)) throw e;
+      throw new TrajforgeError('E_DATASET_INVALID', `${file} does not hold the frames its episodes index names for ${key} (frames ${from} to ${from + count - 1}): it is damaged or truncated; restore it (${e.message})`, { file });
+    }
   }
 
   close(): void {
