@@ -117,6 +117,26 @@ describe('reported: damaged datasets and mismatched models', () => {
     }
   });
 
+  it('an unknown codebase_version and an emptied episodes index are refused by the commands that read them, nothing written', async () => {
+    const v9 = join(root, 'v9');
+    cpSync(join(root, 'push'), v9, { recursive: true });
+    const info = JSON.parse(readFileSync(join(v9, 'meta/info.json'), 'utf8'));
+    writeFileSync(join(v9, 'meta/info.json'), JSON.stringify({ ...info, codebase_version: 'v9.9' }));
+    const noep = join(root, 'noep');
+    cpSync(join(root, 'push'), noep, { recursive: true });
+    rmSync(join(noep, 'meta/episodes'), { recursive: true });
+    for (const [name, message] of [['v9', 'codebase_version: expected a LeRobot version trajforge reads'], ['noep', 'holds no episodes, but meta/info.json counts 3']] as const) {
+      for (const args of [['convert', name, '--to', 'minari', '--out', `${name}-c`], ['replay', name, '--out', `${name}-r`], ['bc', name, '--out', `${name}-bc`]]) {
+        const r = await cli(args, root);
+        expect(r.code, `${name} ${args[0]}: ${r.err}`).toBe(2);
+        expect(r.err).toContain(message);
+        expect(existsSync(join(root, args.at(-1)!))).toBe(false);
+      }
+    }
+    rmSync(v9, { recursive: true });
+    rmSync(noep, { recursive: true });
+  });
+
   it('a stats.json of null: validate names it (exit 2), inspect shows no stats; no internal error', async () => {
     const ds = join(root, 'nullstats');
     cpSync(join(root, 'push'), ds, { recursive: true });

@@ -39,6 +39,9 @@ export function readInfo(dir: string): LeRobotInfo {
     if (!Number.isInteger(info[k]) || info[k] < 0) throw bad(k, 'a non-negative integer', info[k]);
   }
   if (info.fps === 0) throw bad('fps', 'a positive integer', info.fps);
+  // v2.0 / v2.1 (a file per episode) and v3.x (chunked files) are the layouts read here; another
+  // version would be read as one of them and come out wrong.
+  if (!/^v(2\.[01]|3\.\d+)$/.test(String(info.codebase_version))) throw bad('codebase_version', 'a LeRobot version trajforge reads ("v2.0", "v2.1" or "v3.x")', info.codebase_version);
   if (info.features === null || typeof info.features !== 'object' || Array.isArray(info.features)) throw bad('features', 'an object of feature declarations', info.features);
   for (const [k, f] of Object.entries(info.features)) {
     if (f === null || typeof f !== 'object' || typeof f.dtype !== 'string') throw bad(`features.${k}`, 'an object with a dtype', f);
@@ -218,6 +221,10 @@ export async function readEpisodesMeta(dir: string): Promise<Row[]> {
   }
   const rows: Row[] = [];
   for (const f of episodesFiles(dir)) rows.push(...(await readParquetRows(f)));
+  if (rows.length === 0) {
+    const info = readInfo(dir);
+    if (info.total_episodes > 0) throw new TrajforgeError('E_DATASET_INVALID', `${join(dir, 'meta', 'episodes')} holds no episodes, but meta/info.json counts ${info.total_episodes}: the episodes index is missing or emptied; restore it`, { file: join(dir, 'meta', 'episodes') });
+  }
   return rows;
 }
 
