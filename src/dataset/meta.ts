@@ -62,6 +62,8 @@ export interface ExtraFeature {
   key: string;
   dim: number;
   names?: string[];
+  /** The world model whose encoder computed it (a latent): a policy over it runs with that model only. */
+  modelId?: string;
 }
 
 /**

@@ -66,7 +66,8 @@ export interface PolicyCard {
   env_id: string;
   /** The environment config's hash (the dataset's). */
   config_hash: string;
-  input: { key: string; name: 'observation' | 'latent'; size: number; names: string[] };
+  /** model_id: the world model whose latent the input is (recorded by encode and label), which dream then must run. */
+  input: { key: string; name: 'observation' | 'latent'; size: number; names: string[]; model_id?: string };
   /** For a discrete set, one value per choice (`names` are the choices, `discrete` true): the policy picks the largest. */
   output: { name: 'action'; size: number; names: string[]; low: number[]; high: number[]; discrete?: true };
   dataset: { path: string; episodes: number; train_episodes: number; heldout_episodes: number; train_rows: number; heldout_rows: number; source?: ModelDatasetMeta['source'] };
@@ -150,6 +151,7 @@ export async function trainBehaviourCloning(opts: BehaviourCloningOptions): Prom
   const metrics = { train: scored(trainRows), heldout: scored(heldoutRows) };
   opts.onProgress?.({ stage: 'evaluate', done: 1, total: 1, elapsed: elapsed() });
 
+  const latentModel = inputName === 'latent' ? meta.extraFeatures?.find((x) => x.key === key)?.modelId : undefined;
   const card: PolicyCard = {
     format: POLICY_CARD_FORMAT,
     version: 1,
@@ -158,7 +160,7 @@ export async function trainBehaviourCloning(opts: BehaviourCloningOptions): Prom
     sha256: sha256Hex(trained.bytes),
     env_id: meta.envId,
     config_hash: meta.configHash,
-    input: { key, name: inputName, size: read.data.inputs, names: input.names },
+    input: { key, name: inputName, size: read.data.inputs, names: input.names, ...(latentModel ? { model_id: latentModel } : {}) },
     output: { name: 'action', size: read.data.actions, names: space.names, low: space.low.map((v, k) => (Number.isFinite(v) ? v : norm.low[k]!)), high: space.high.map((v, k) => (Number.isFinite(v) ? v : norm.high[k]!)), ...(space.discrete ? { discrete: true as const } : {}) },
     dataset: {
       path: opts.dataset,

@@ -158,7 +158,7 @@ export async function dreamDataset(opts: DreamOptions): Promise<DreamSummary> {
     let policy: PolicySpec = { kind: kind as PolicyKind, noise, epsilon };
     if (kind === 'onnx') {
       const { loadOnnxPolicyFile } = await import('../policy/load.js');
-      const loaded = await loadOnnxPolicyFile(onnxFile!, env, { cwd: opts.cwd, latent: card.latent, noise, epsilon });
+      const loaded = await loadOnnxPolicyFile(onnxFile!, env, { cwd: opts.cwd, latent: card.latent, latentModel: card.id, noise, epsilon });
       onnx = loaded.policy;
       policy = { kind: 'onnx', noise, epsilon, file: onnxFile!, sha256: loaded.file.sha256 };
       if (opts.compare && onnx.input === 'latent') {
@@ -267,7 +267,7 @@ async function dreamWithoutEnv(opts: DreamOptions, c: DreamCommon): Promise<Drea
   let policy: PolicySpec = { kind: kind as PolicyKind, noise: c.noise, epsilon: c.epsilon };
   if (kind === 'onnx') {
     const { loadOnnxPolicyFile } = await import('../policy/load.js');
-    const loaded = await loadOnnxPolicyFile(onnxFile!, { observationSize: card.state.names.length, action: space }, { cwd: opts.cwd, latent: card.latent, noise: c.noise, epsilon: c.epsilon });
+    const loaded = await loadOnnxPolicyFile(onnxFile!, { observationSize: card.state.names.length, action: space }, { cwd: opts.cwd, latent: card.latent, latentModel: card.id, noise: c.noise, epsilon: c.epsilon });
     onnx = loaded.policy;
     policy = { kind: 'onnx', noise: c.noise, epsilon: c.epsilon, file: onnxFile!, sha256: loaded.file.sha256 };
   }

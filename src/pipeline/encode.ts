@@ -80,7 +80,7 @@ export async function encodeDataset(opts: EncodeOptions): Promise<EncodeSummary>
   if (existing.some((x) => x.key === key) && !opts.replace) {
     throw new TrajforgeError('E_USAGE', `${dataset} already has an extra feature '${key}'; pass --replace to overwrite it or --key to add it under another name`);
   }
-  const feature = { key, dim: L, names: latentNames(L) };
+  const feature = { key, dim: L, names: latentNames(L), modelId: card.id };
   // The key must not clash with a built-in feature: checked before the model is loaded.
   lerobotFeatures({ ...meta, extraFeatures: [...existing.filter((x) => x.key !== key), feature] });
 

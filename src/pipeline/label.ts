@@ -188,7 +188,7 @@ export async function labelVideos(opts: LabelOptions): Promise<LabelSummary> {
     // The observation is the model's state estimate: its features, in its order (none when the model estimates no state).
     observationNames: [...card.state.names],
     extraFeatures: [
-      { key: LATENT_KEY, dim: card.latent, names: latentNames(card.latent) },
+      { key: LATENT_KEY, dim: card.latent, names: latentNames(card.latent), modelId: card.id },
       { key: CONFIDENCE_KEY, dim: 1, names: ['confidence'] },
     ],
     source: { kind: 'labelled', modelId: card.id, model: modelDir },

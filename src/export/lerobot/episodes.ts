@@ -31,7 +31,7 @@ export interface TrajforgeSidecar {
   body_names: string[];
   episodes_file: string;
   /** Extra per-step float features (absent when there are none). */
-  extra_features?: { key: string; dim: number; names?: string[] }[];
+  extra_features?: { key: string; dim: number; names?: string[]; model_id?: string }[];
   /** Provenance (absent: simulated). */
   source?: ReturnType<typeof sourceJson>;
   /** A merge of runs with different settings (DatasetMeta.origins). */
@@ -50,7 +50,7 @@ export function metaFromSidecar(side: TrajforgeSidecar): DatasetMeta {
     discrete: side.discrete,
     cameras: side.cameras,
     bodyNames: side.body_names,
-    ...(side.extra_features?.length ? { extraFeatures: side.extra_features.map((x) => ({ key: x.key, dim: x.dim, ...(x.names ? { names: x.names } : {}) })) } : {}),
+    ...(side.extra_features?.length ? { extraFeatures: side.extra_features.map((x) => ({ key: x.key, dim: x.dim, ...(x.names ? { names: x.names } : {}), ...(typeof x.model_id === 'string' ? { modelId: x.model_id } : {}) })) } : {}),
     ...(side.source ? { source: sourceFromJson(side.source)! } : {}),
     ...(side.origins ? { origins: side.origins } : {}),
     run: side.run,

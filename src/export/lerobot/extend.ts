@@ -48,7 +48,7 @@ export async function addFeatureToLeRobot(
   const side = readJson<TrajforgeSidecar>(sideFile);
   const srcMeta = metaFromSidecar(side);
   const existing = srcMeta.extraFeatures ?? [];
-  const declared: ExtraFeature = { key: feature.key, dim: feature.dim, ...(feature.names ? { names: feature.names } : {}) };
+  const declared: ExtraFeature = { key: feature.key, dim: feature.dim, ...(feature.names ? { names: feature.names } : {}), ...(feature.modelId ? { modelId: feature.modelId } : {}) };
   // A replaced feature keeps its place among the extras; a new one goes last.
   const extraFeatures = existing.some((x) => x.key === feature.key) ? existing.map((x) => (x.key === feature.key ? declared : x)) : [...existing, declared];
   const meta: DatasetMeta = { ...srcMeta, extraFeatures };

@@ -176,7 +176,7 @@ export function optionalMeta(meta: DatasetMeta) {
 /** meta/trajforge.json additions (snake_case like the rest of the sidecar); read back by metaFromSidecar. */
 function sidecarOptional(meta: DatasetMeta) {
   return {
-    ...(meta.extraFeatures?.length ? { extra_features: meta.extraFeatures.map((x) => ({ key: x.key, dim: x.dim, ...(x.names ? { names: x.names } : {}) })) } : {}),
+    ...(meta.extraFeatures?.length ? { extra_features: meta.extraFeatures.map((x) => ({ key: x.key, dim: x.dim, ...(x.names ? { names: x.names } : {}), ...(x.modelId ? { model_id: x.modelId } : {}) })) } : {}),
     ...(meta.source ? { source: sourceJson(meta.source) } : {}),
     ...(meta.origins ? { origins: meta.origins } : {}),
   };

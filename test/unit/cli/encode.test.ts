@@ -108,7 +108,7 @@ describe('trajforge encode', () => {
     const src = JSON.parse(readFileSync(join(root, 'data/meta/info.json'), 'utf8'));
     expect(info.total_frames).toBe(src.total_frames);
     expect(info.total_episodes).toBe(src.total_episodes);
-    expect(datasetMeta(dir).extraFeatures).toEqual([{ key: KEY, dim: card.latent, names: Array.from({ length: card.latent }, (_, i) => `z${i}`) }]);
+    expect(datasetMeta(dir).extraFeatures).toEqual([{ key: KEY, dim: card.latent, names: Array.from({ length: card.latent }, (_, i) => `z${i}`), modelId: card.id }]);
     expect(datasetMeta(dir).source).toEqual(datasetMeta(join(root, 'data')).source);
   });
 
