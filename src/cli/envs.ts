@@ -21,7 +21,7 @@ export const envsCommand: Command = {
       for (const env of chosen) io.out(describeEnv(env, relative(io.cwd, env.source) || env.source));
     } else {
       const width = Math.max(0, ...entries.map((e) => e.id.length));
-      for (const e of entries) io.out(`${e.id.padEnd(width)}  ${e.description}  (${relative(io.cwd, e.file)})\n`);
+      for (const e of entries) io.out(`${e.id.padEnd(width)}  ${e.description}  (${relative(io.cwd, e.file)}${e.shadows ? `; hides ${e.shadows.map((f) => relative(io.cwd, f)).join(', ')}` : ''})\n`);
     }
     // One broken file is reported, not fatal: the others stay usable, and scripts see exit 1.
     for (const p of problems) io.err(`warning: skipped ${relative(io.cwd, p.file) || p.file}: ${p.reason.split('\n').join('\n  ')}\n`);

@@ -24,6 +24,8 @@ export interface EnvEntry {
   id: string;
   file: string;
   description: string;
+  /** Files of the same id later in the search path, which this one hides (a user's override of a shipped environment). */
+  shadows?: string[];
 }
 
 const ENV_FILE = /\.(ya?ml|json)$/i;
@@ -41,7 +43,6 @@ export interface EnvProblem {
 export function scanEnvironments(dirs = envDirs()): { entries: EnvEntry[]; problems: EnvProblem[] } {
   const entries: EnvEntry[] = [];
   const problems: EnvProblem[] = [];
-  const seen = new Set<string>();
   for (const dir of dirs) {
     if (!existsSync(dir)) continue;
     let names: string[];
@@ -67,8 +68,12 @@ export function scanEnvironments(dirs = envDirs()): { entries: EnvEntry[]; probl
         problems.push({ file, reason: `${file}: no string \`id\` at the top level (found ${describeValue(data?.id)}); every environment file declares one, e.g. \`id: MyEnv-v1\`` });
         continue;
       }
-      if (seen.has(data.id)) continue; // earlier folders shadow later ones (TRAJFORGE_ENV_PATH before the shipped set)
-      seen.add(data.id);
+      // Earlier folders shadow later ones (TRAJFORGE_ENV_PATH before the shipped set); `envs` says so.
+      const first = entries.find((e) => e.id === data.id);
+      if (first) {
+        first.shadows = [...(first.shadows ?? []), file];
+        continue;
+      }
       entries.push({ id: data.id, file, description: typeof data.description === 'string' ? data.description : '' });
     }
   }

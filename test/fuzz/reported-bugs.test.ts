@@ -70,6 +70,15 @@ describe('reported: environment search path and extends', () => {
     expect(loadEnv('Mine-v1').config.id).toBe('Mine-v1');
     expect(loadEnv('PushCube-v1').config.id).toBe('PushCube-v1');
   });
+
+  it("a file on TRAJFORGE_ENV_PATH with a shipped environment's id replaces it, and envs says which file it hides", async () => {
+    const dir = tmp('tf-shadow-');
+    writeFileSync(join(dir, 'reach.yaml'), 'id: Reach-v1\nextends: PushCube-v1\ndescription: my own reach\n');
+    process.env.TRAJFORGE_ENV_PATH = dir;
+    const r = await cli(['envs']);
+    expect(r.out).toMatch(/^Reach-v1 +my own reach +\(.*reach\.yaml; hides .*environments\/reach\.v1\.yaml\)$/m);
+    expect(loadEnv('Reach-v1').config.description).toBe('my own reach');
+  });
 });
 
 describe('reported: damaged datasets and mismatched models', () => {

@@ -11,7 +11,7 @@ it('encode and bc record the model behind a latent; dream with another model ref
     const r = await cli(args, root);
     expect(r.code, `${args.join(' ')}: ${r.err}`).toBe(0);
   };
-  for (const [data, seed] of [['a', '0'], ['b', '1']]) await run(['generate', 'PushCube-v1', '--episodes', '6', '--seed', seed, '--workers', '0', '--channels', 'rgb', '--out', data]);
+  for (const [data, seed] of [['a', '0'], ['b', '1']] as const) await run(['generate', 'PushCube-v1', '--episodes', '6', '--seed', seed, '--workers', '0', '--channels', 'rgb', '--out', data]);
   await run(['train', 'a', '--model', 'linear', '--latent', '8', '--out', 'ma']);
   await run(['train', 'b', '--model', 'linear', '--latent', '8', '--out', 'mb']);
   await run(['encode', 'a', '--model', 'ma', '--out', 'ae']);
