@@ -199,14 +199,14 @@ function locateLeRobot(root: string, given: string): { dir: string; ours: boolea
   const names = entries.map((e) => e.name);
   const recorded = recordedFormat(root);
   const formats = recorded ? recorded.split(',').map((f) => f.trim()) : detectFormats(root, entries);
-  const advice = "openDataset reads trajforge's LeRobot datasets: write one with generateDataset({ format: 'lerobot' }) (or format 'lerobot,<other>' to get both from one run)";
+  const advice = "this reads LeRobot datasets: write one with `trajforge generate --format lerobot` (or 'lerobot,<other>' for both from one run), or generateDataset({ format: 'lerobot' })";
   if (formats.length > 0 && !formats.includes('lerobot')) {
     throw invalid(root, `${root} holds trajforge's ${formats.map((f) => FORMAT_NAMES[f] ?? f).join(' + ')} output, not a LeRobot dataset`, advice);
   }
   if (existsSync(join(root, '.trajforge')) || names.some((n) => n.startsWith('.trajforge-') && n !== RUN_SETTINGS && n !== MARKER_FILE)) {
     throw invalid(root, `${root} holds an unfinished trajforge run (staging folders, no meta/info.json)`, 'finish it with generateDataset({ ..., resume: true }) (or `trajforge generate ... --resume`) before reading it');
   }
-  if (names.includes('model.json')) throw invalid(root, `${root} is a world model folder (model.json), not a dataset`, 'load it with loadWorldModel');
+  if (names.includes('model.json')) throw invalid(root, `${root} is a world model folder (model.json), not a dataset`, 'pass it as --model (or load it with loadWorldModel)');
   const datasetsInside = entries.filter((e) => e.isDirectory() && hasInfo(join(root, e.name))).map((e) => join(root, e.name));
   if (datasetsInside.length > 0) {
     throw invalid(root, `${root} is not a dataset, but holds ${datasetsInside.length === 1 ? 'one' : datasetsInside.length}: ${datasetsInside.slice(0, 4).join(', ')}${datasetsInside.length > 4 ? ', ...' : ''}`, 'open that folder');
