@@ -297,6 +297,11 @@ function checkTarget(dir: string, opts: OutputOptions): string {
   if (existsSync(abs) && !statSync(abs).isDirectory()) {
     throw new TrajforgeError('E_USAGE', `${dir} is a file, not a folder; give --out a folder path (new or empty, or one this tool wrote)`, { file: dir });
   }
+  for (let up = dirname(abs); !existsSync(abs) && up !== dirname(up); up = dirname(up)) {
+    if (!existsSync(up)) continue;
+    if (!statSync(up).isDirectory()) throw new TrajforgeError('E_USAGE', `${dir} lies under ${up}, which is a file, not a folder; give --out a path in a folder`, { file: dir });
+    break;
+  }
   return abs;
 }
 

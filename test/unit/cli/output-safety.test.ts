@@ -149,6 +149,15 @@ describe('invalid options write nothing', () => {
     expect(readFileSync(file, 'utf8')).toBe('x');
   });
 
+  it('--out under a file is a usage error too (it was ENOTDIR, exit 1)', async () => {
+    const file = join(tmpDir(), 'notes.txt');
+    writeFileSync(file, 'x');
+    const r = await cli(['generate', ENV, ...SMALL, '--out', join(file, 'run1')]);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/E_USAGE.*run1 lies under .*notes\.txt, which is a file, not a folder/);
+    expect(readFileSync(file, 'utf8')).toBe('x');
+  });
+
   it('--overwrite with --resume is refused', async () => {
     const r = await cli(['generate', ENV, ...SMALL, '--out', join(tmpDir(), 'x'), '--overwrite', '--resume']);
     expect(r.code).toBe(2);
