@@ -1,6 +1,7 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { TrajforgeError } from '../core/errors.js';
+import { datasetMeta } from '../export/lerobot/episodes.js';
 import { readEpisodesMeta, readInfo, readJson } from '../export/lerobot/reader.js';
 import { parse } from './args.js';
 import type { Command } from './io.js';
@@ -20,7 +21,9 @@ export const inspectCommand: Command = {
     io.out(`${positionals[0]}: LeRobot ${info.codebase_version}, ${info.fps} fps\n`);
     io.out(`  episodes   ${info.total_episodes} (length min ${Math.min(...lengths)}, mean ${(lengths.reduce((a, b) => a + b, 0) / Math.max(1, lengths.length)).toFixed(1)}, max ${Math.max(...lengths)})\n`);
     io.out(`  frames     ${info.total_frames}\n`);
-    if (episodes.length > 0 && 'success' in episodes[0]!) io.out(`  success    ${((100 * successes) / episodes.length).toFixed(1)}% (${successes}/${episodes.length})\n`);
+    // An environment without a success criterion records success false throughout: no rate to show.
+    const criterion = existsSync(join(dir, 'meta', 'trajforge.json')) ? (datasetMeta(dir).config?.task.success.length ?? 1) > 0 : true;
+    if (criterion && episodes.length > 0 && 'success' in episodes[0]!) io.out(`  success    ${((100 * successes) / episodes.length).toFixed(1)}% (${successes}/${episodes.length})\n`);
     const statsFile = join(dir, 'meta', 'stats.json');
     const read = existsSync(statsFile) ? readJson<unknown>(statsFile) : {};
     // A damaged stats file shows as no stats here; validate names what is wrong with it.

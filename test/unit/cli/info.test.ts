@@ -36,3 +36,20 @@ describe('trajforge info', () => {
     expect(bad.err).toContain('error[E_DATASET_INVALID]');
   });
 });
+
+describe('trajforge inspect', () => {
+  it('shows the success rate of a task, and none for an environment without a success criterion', async () => {
+    const root = tmpDir();
+    for (const [env, out] of [['PushCube-v1', 'task'], ['FallingObjects-v1', 'passive']] as const) {
+      const g = await cli(['generate', env, '--episodes', '2', '--workers', '0', '--channels', 'rgb', '--out', out], root);
+      expect(g.code, g.err).toBe(0);
+    }
+    const task = await cli(['inspect', 'task'], root);
+    expect(task.code, task.err).toBe(0);
+    expect(task.out).toMatch(/^ {2}success {4}\d+\.\d% \(\d\/2\)$/m);
+    const passive = await cli(['inspect', 'passive'], root);
+    expect(passive.code, passive.err).toBe(0);
+    expect(passive.out).toMatch(/^ {2}frames /m);
+    expect(passive.out).not.toMatch(/^ {2}success/m);
+  }, 60_000);
+});
