@@ -181,6 +181,13 @@ export async function evaluateWorldModel(model: LatentWorldModel, inputs: Evalua
   const zIndex = new Map(heldFrames.map((r, i) => [r, i]));
   const zOf = (row: number) => zHeld.subarray(zIndex.get(row)! * L, (zIndex.get(row)! + 1) * L);
   const zStd = columnStats(zHeld, L, heldFrames.map((_, i) => i)).std;
+  // Latent dims that barely vary over the held-out frames (unused, or frames that never change,
+  // where only float rounding moves z) would divide by ~0: the NMSE averages the dims whose spread
+  // reaches 1e-4 of the latent's typical size, and is undefined when none does.
+  let squares = 0;
+  for (const v of zHeld) squares += v * v;
+  const typical = Math.sqrt(squares / Math.max(1, zHeld.length));
+  const varying = Array.from(zStd, (s, j) => (s > 1e-4 * typical && s > 0 ? j : -1)).filter((j) => j >= 0);
 
   const ctxRows = windows.map((w) => t.frameStarts[w.episode]! + w.start);
   const z0 = new Float32Array(n * L);
@@ -227,8 +234,8 @@ export async function evaluateWorldModel(model: LatentWorldModel, inputs: Evalua
         if (withLatent) {
           const zt = zOf(ctxRows[i]! + h + 1);
           let e = 0;
-          for (let j = 0; j < L; j++) e += (z[i * L + j]! - zt[j]!) ** 2 / Math.max(zStd[j]! ** 2, 1e-12);
-          latentNmse[h]! += e / L;
+          for (const j of varying) e += (z[i * L + j]! - zt[j]!) ** 2 / zStd[j]! ** 2;
+          latentNmse[h]! += varying.length > 0 ? e / varying.length : NaN;
         }
       }
     }

@@ -218,7 +218,7 @@ export function reportMarkdown(r: ReportInputs, charts: readonly string[]): stri
     '',
     '## Latent, heads, inverse dynamics',
     '',
-    `- latent NMSE (predicted vs encode(true frame), per-dimension variance = 1): step 1 ${fmt(m.openLoop.latentNmse[0])}, step ${H} ${fmt(m.openLoop.latentNmse[H - 1])}`,
+    `- latent NMSE (predicted vs encode(true frame), per-dimension variance = 1): step 1 ${fmt(m.openLoop.latentNmse[0])}${H > 1 ? `, step ${H} ${fmt(m.openLoop.latentNmse[H - 1])}` : ''}`,
     `- reward head: R² ${fmt(m.reward?.r2, 3)}, MSE ${fmt(m.reward?.mse)}`,
     `- done head: accuracy ${fmt(m.done?.accuracy, 3)}, recall ${fmt(m.done?.recall, 3)}, precision ${fmt(m.done?.precision, 3)} (${m.done?.positives ?? 0} terminal steps)`,
     `- inverse dynamics R²: model ${fmt(m.inverseR2, 3)}${perName(r.dataset.actionNames, m.inverseR2PerAction)}, PCA baseline ${fmt(b.inverseR2, 3)}${perName(r.dataset.actionNames, b.inverseR2PerAction)}`,

@@ -136,3 +136,27 @@ describe('the smallest datasets', () => {
     expect(notices).toContain('latent 19, not 128: the training episodes hold 20 frames, and a PCA of n frames has at most n - 1 components');
   }, 60_000);
 });
+
+describe('a scene that never changes', () => {
+  it('reports the latent NMSE as undefined (n/a), not a division by a vanishing variance', async () => {
+    const still = validateEnvConfig(
+      {
+        id: 'Still-v1',
+        bodies: [
+          { name: 'floor', shape: { type: 'plane' }, type: 'fixed' },
+          { name: 'block', shape: { type: 'box', halfExtents: [0.1, 0.1, 0.1] }, type: 'fixed', position: [0, 0, 0.1] },
+        ],
+        cameras: [{ name: 'cam', resolution: [32, 32], position: [0, -1, 0.6], lookAt: [0, 0, 0.1], channels: ['rgb'] }],
+        observation: [{ term: 'position', body: 'block' }],
+        task: { timeLimit: 3 },
+      },
+      'still.json',
+    );
+    await generateDataset(generateOptions('still', { env: still, episodes: 5, channels: ['rgb'], codec: 'lossless', policy: { kind: 'random', noise: 0, epsilon: 0 }, cwd: root }));
+    await trainWorldModel({ dataset: 'still', out: 'still-model', ...TINY, cwd: root });
+    const s = await evaluateWorldModel({ model: 'still-model', dataset: 'still', cwd: root });
+    const report = JSON.parse(readFileSync(join(s.dir, 'report.json'), 'utf8')) as { latent_nmse: { model: (number | null)[] } };
+    expect(report.latent_nmse.model.every((v) => v === null)).toBe(true);
+    expect(readFileSync(join(s.dir, 'report.md'), 'utf8')).toMatch(/latent NMSE .*: step 1 n\/a, step 3 n\/a/);
+  }, 60_000);
+});
