@@ -161,7 +161,7 @@ describe('pipeline functions, called without the CLI', () => {
     expect(s).toMatchObject({ dir: join(root, 'encoded'), modelId: trained.card.id, key: 'observation.latent', latent: 26, episodes: 6, frames: info.total_frames });
     expect(s.encoderFramesPerSecond).toBeGreaterThan(0);
     expect(steps(progress.events)).toEqual([1, 2, 3, 4, 5, 6].map((k) => `encode ${k}/6`));
-    expect(datasetMeta(join(root, 'encoded')).extraFeatures).toEqual([{ key: 'observation.latent', dim: 26, names: expect.any(Array) }]);
+    expect(datasetMeta(join(root, 'encoded')).extraFeatures).toEqual([{ key: 'observation.latent', dim: 26, names: expect.any(Array), modelId: trained.card.id }]);
     await expect(encodeDataset({ dataset: 'data', model: 'model', out: 'e2', key: 'a/b', cwd: root })).rejects.toMatchObject({ code: 'E_USAGE', message: expect.stringMatching(/must be non-empty and contain no '\/'/) });
     await expect(encodeDataset({ dataset: 'data', model: 'model', out: 'data', cwd: root })).rejects.toMatchObject({ code: 'E_USAGE', message: expect.stringMatching(/--out must differ from DATASET/) });
     await expect(encodeDataset({ dataset: 'data', model: 'model', out: 'e3', batch: 0, cwd: root })).rejects.toMatchObject({ code: 'E_USAGE', message: "--batch must be an integer >= 1, got '0'" });
