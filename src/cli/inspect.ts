@@ -22,7 +22,7 @@ export const inspectCommand: Command = {
     io.out(`  episodes   ${info.total_episodes} (length min ${Math.min(...lengths)}, mean ${(lengths.reduce((a, b) => a + b, 0) / Math.max(1, lengths.length)).toFixed(1)}, max ${Math.max(...lengths)})\n`);
     io.out(`  frames     ${info.total_frames}\n`);
     // An environment without a success criterion records success false throughout: no rate to show.
-    const criterion = existsSync(join(dir, 'meta', 'trajforge.json')) ? (datasetMeta(dir).config?.task.success.length ?? 1) > 0 : true;
+    const criterion = hasSuccessCriterion(dir);
     if (criterion && episodes.length > 0 && 'success' in episodes[0]!) io.out(`  success    ${((100 * successes) / episodes.length).toFixed(1)}% (${successes}/${episodes.length})\n`);
     const statsFile = join(dir, 'meta', 'stats.json');
     const read = existsSync(statsFile) ? readJson<unknown>(statsFile) : {};
@@ -54,4 +54,13 @@ function fmt(v: unknown): string {
 function walk(dir: string): string[] {
   if (!existsSync(dir)) return [];
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(dir, e.name)) : [join(dir, e.name)]));
+}
+
+/** Whether the dataset's environment defines success (true when its trajforge.json is absent or unreadable: inspect reads LeRobot's files). */
+function hasSuccessCriterion(dir: string): boolean {
+  try {
+    return existsSync(join(dir, 'meta', 'trajforge.json')) ? (datasetMeta(dir).config?.task.success.length ?? 1) > 0 : true;
+  } catch {
+    return true;
+  }
 }

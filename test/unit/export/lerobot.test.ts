@@ -369,12 +369,12 @@ describe('validate names each violation of a broken dataset', () => {
 });
 
 describe('failures stop cleanly', () => {
-  it('file-system errors become one clear E_IO error', async () => {
+  it('an --out under a file is refused as a usage error before anything is written', async () => {
     const root = tmpDir();
     writeFileSync(join(root, 'file'), 'not a directory');
     const r = await cli(['generate', ENV, '--episodes', '1', '--out', join(root, 'file', 'ds'), '--workers', '0']);
-    expect(r.code).toBe(1);
-    expect(r.err).toMatch(/error\[E_IO\]: writing .*file\/ds failed: a path component is not a folder \(ENOTDIR\)/);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/error\[E_USAGE\]: .*file\/ds lies under .*file, which is a file, not a folder/);
   });
 
   it('a missing ffmpeg is a clear E_FFMPEG_FAILED error', async () => {
