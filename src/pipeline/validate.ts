@@ -1,4 +1,7 @@
-import { validateLeRobot } from '../export/lerobot/reader.js';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { datasetMeta } from '../export/lerobot/episodes.js';
+import { readInfo, readJsonLines, validateLeRobot } from '../export/lerobot/reader.js';
 import { resolveIn, stopwatch, type StageProgress } from './progress.js';
 
 /** videos: one event per episode whose video timestamps were checked (the slow part; none with `quick`). */
@@ -31,5 +34,39 @@ export async function validateDataset(opts: ValidateOptions): Promise<ValidateSu
   const elapsed = stopwatch();
   const onEpisode = opts.onProgress ? (done: number, total: number) => opts.onProgress!({ stage: 'videos', done, total, elapsed: elapsed() }) : undefined;
   const problems = await validateLeRobot(dir, { deep: opts.quick !== true, ...(onEpisode ? { onEpisode } : {}) });
+  problems.push(...trajforgeSidecarProblems(dir));
   return { dir, valid: problems.length === 0, problems };
+}
+
+/**
+ * The sidecars trajforge writes beside LeRobot's files (meta/trajforge.json, one line per episode
+ * in meta/trajforge_episodes.jsonl), when the dataset has them: the commands that read them
+ * (train, convert, replay, bc, info) refuse a damaged one, so validate names it too.
+ */
+function trajforgeSidecarProblems(dir: string): string[] {
+  if (!existsSync(join(dir, 'meta', 'trajforge.json'))) return [];
+  const problems: string[] = [];
+  const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
+  try {
+    datasetMeta(dir);
+  } catch (e) {
+    problems.push(message(e));
+  }
+  const linesFile = join(dir, 'meta', 'trajforge_episodes.jsonl');
+  try {
+    const lines = readJsonLines(linesFile);
+    let episodes: number | null = null;
+    try {
+      episodes = readInfo(dir).total_episodes;
+    } catch {
+      // info.json's own problems are LeRobot's checks' to name.
+    }
+    if (episodes !== null && lines.length !== episodes) problems.push(`${linesFile}: ${lines.length} line(s), but meta/info.json counts ${episodes} episodes`);
+    lines.forEach((l, i) => {
+      if (!Array.isArray((l as { bodies?: unknown }).bodies)) problems.push(`${linesFile}:${i + 1}: no bodies list for episode ${i}`);
+    });
+  } catch (e) {
+    problems.push(message(e));
+  }
+  return problems;
 }

@@ -146,6 +146,27 @@ describe('reported: damaged datasets and mismatched models', () => {
     rmSync(noep, { recursive: true });
   });
 
+  it("validate checks trajforge's sidecars too: a cut trajforge.json, a missing episode line", async () => {
+    const cut = join(root, 'cutside');
+    cpSync(join(root, 'push'), cut, { recursive: true });
+    const side = join(cut, 'meta/trajforge.json');
+    writeFileSync(side, readFileSync(side, 'utf8').slice(0, 100));
+    const a = await cli(['validate', 'cutside'], root);
+    expect(a.code).toBe(2);
+    expect(a.out).toContain('meta/trajforge.json');
+    const short = join(root, 'shortlines');
+    cpSync(join(root, 'push'), short, { recursive: true });
+    const lines = join(short, 'meta/trajforge_episodes.jsonl');
+    writeFileSync(lines, readFileSync(lines, 'utf8').split('\n').slice(1).join('\n'));
+    const b = await cli(['validate', 'shortlines'], root);
+    expect(b.code).toBe(2);
+    expect(b.out).toContain('trajforge_episodes.jsonl: 2 line(s), but meta/info.json counts 3 episodes');
+    for (const r of [a, b]) expect(r.err).not.toMatch(/internal error|\n {4}at /);
+    expect((await cli(['validate', 'push'], root)).code).toBe(0);
+    rmSync(cut, { recursive: true });
+    rmSync(short, { recursive: true });
+  });
+
   it('a stats.json of null: validate names it (exit 2), inspect shows no stats; no internal error', async () => {
     const ds = join(root, 'nullstats');
     cpSync(join(root, 'push'), ds, { recursive: true });
