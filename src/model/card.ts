@@ -78,7 +78,8 @@ export const modelCardSchema = z.strictObject({
     /** Linear read-out of the normalised state: weights row-major latent × names, bias per name. latent_dims is then empty. */
     readout: z.strictObject({ weights: z.array(z.number()), bias: z.array(z.number()) }).optional(),
   }),
-  split: z.strictObject({ train: z.array(z.number().int()), heldout: z.array(z.number().int()) }),
+  // Episode indices; eval scores the held-out ones, so there is at least one of each.
+  split: z.strictObject({ train: z.array(z.number().int().nonnegative()).min(1), heldout: z.array(z.number().int().nonnegative()).min(1) }),
   training: z.strictObject({
     seed: z.number().int(),
     seconds: z.number(),

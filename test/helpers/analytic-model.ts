@@ -81,7 +81,7 @@ export function writeCentroidModel(dir: string, o: CentroidModelOptions): ModelC
     action: { names: actuators.map((a) => a.name), low: actuators.map((a) => a.low), high: actuators.map((a) => a.high) },
     // The centroid is the state estimate: x and y in pixels, read straight from the latent.
     state: { names: ['centroid.x', 'centroid.y'], latent_dims: [0, 1], mean: [0, 0], std: [1, 1] },
-    split: { train: [], heldout: [] },
+    split: { train: [0], heldout: [1] },
     training: { seed: 0, seconds: 0, options: {}, final: o.residualScale === undefined ? {} : { 'train.latent': o.residualScale } },
     parts: cardParts({ inputWidth: W, inputHeight: H, width: W, height: H, latent: L, actionDim: A }),
   };
