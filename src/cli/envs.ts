@@ -2,6 +2,7 @@ import { relative } from 'node:path';
 import { loadEnv, scanEnvironments } from '../config/load.js';
 import { observationNames } from '../config/names.js';
 import type { ResolvedEnv } from '../config/parse.js';
+import { isTrajforgeError } from '../core/errors.js';
 import { parse } from './args.js';
 import { helpLines, keyMapForConfig } from '../policy/teleop.js';
 import type { Command } from './io.js';
@@ -17,7 +18,17 @@ export const envsCommand: Command = {
     const { entries, problems } = scanEnvironments();
     if (values.details) {
       // Named ids load through the usual path (unknown ones get did-you-mean); the rest are the listed files.
-      const chosen = positionals.length > 0 ? positionals.map((id) => loadEnv(id, { baseDir: io.cwd })) : entries.map((e) => loadEnv(e.file));
+      // Every listed file: one that does not validate is named below like an unreadable one, and the rest are described.
+      const listed = (positionals.length > 0 ? [] : entries).flatMap((e) => {
+        try {
+          return [loadEnv(e.file)];
+        } catch (err) {
+          if (!isTrajforgeError(err)) throw err;
+          problems.push({ file: e.file, reason: err.message });
+          return [];
+        }
+      });
+      const chosen = positionals.length > 0 ? positionals.map((id) => loadEnv(id, { baseDir: io.cwd })) : listed;
       for (const env of chosen) io.out(describeEnv(env, relative(io.cwd, env.source) || env.source));
     } else {
       const width = Math.max(0, ...entries.map((e) => e.id.length));

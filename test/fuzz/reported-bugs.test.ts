@@ -71,6 +71,18 @@ describe('reported: environment search path and extends', () => {
     expect(loadEnv('PushCube-v1').config.id).toBe('PushCube-v1');
   });
 
+  it('envs --details describes every valid environment and names an invalid one on stderr (exit 1), not stopping at it', async () => {
+    const dir = tmp('tf-details-');
+    writeFileSync(join(dir, 'bad.yaml'), 'id: Bad-v1\nbodies: []\nworld: { timestep: -1 }\n');
+    process.env.TRAJFORGE_ENV_PATH = dir;
+    const r = await cli(['envs', '--details']);
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/^PushCube-v1/m);
+    expect(r.out).toMatch(/^StackCube-v1/m);
+    expect(r.err).toMatch(/^warning: skipped .*bad\.yaml: /m);
+    expect(r.err).not.toMatch(/internal error|\n {4}at /);
+  });
+
   it("a file on TRAJFORGE_ENV_PATH with a shipped environment's id replaces it, and envs says which file it hides", async () => {
     const dir = tmp('tf-shadow-');
     writeFileSync(join(dir, 'reach.yaml'), 'id: Reach-v1\nextends: PushCube-v1\ndescription: my own reach\n');
