@@ -147,7 +147,9 @@ export function loadEnv(ref: string, opts: { baseDir?: string; dirs?: string[]; 
     } catch (e) {
       // The parent is missing: the file to fix is the one holding the `extends`, so name it.
       if (isTrajforgeError(e) && (e.code === 'E_ENV_NOT_FOUND' || e.code === 'E_CONFIG_NOT_FOUND')) {
-        throw new TrajforgeError(e.code, `${from.source}: extends: ${e.message}`, { file: from.source, issues: [{ path: 'extends', expected: 'a known environment id or an existing file', found: JSON.stringify(r) }] });
+        // Its own id names no other environment: a file can extend a shipped one of the same id, not itself.
+        const own = r === (from.data as { id?: unknown } | null)?.id ? `'${r}' is this file's own id, and no other environment has it (an environment cannot extend itself); ` : '';
+        throw new TrajforgeError(e.code, `${from.source}: extends: ${own}${e.message}`, { file: from.source, issues: [{ path: 'extends', expected: 'a known environment id or an existing file', found: JSON.stringify(r) }] });
       }
       throw e;
     }

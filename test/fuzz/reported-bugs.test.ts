@@ -55,6 +55,14 @@ describe('reported: environment search path and extends', () => {
     expect((err as TrajforgeError).exitCode).toBe(2);
   });
 
+  it("extends naming the file's own id says so; extending a shipped environment of the same id works", () => {
+    const dir = tmp('tf-self-');
+    writeFileSync(join(dir, 'self.yaml'), 'id: ExtSelf-v1\nextends: ExtSelf-v1\n');
+    expect(() => loadEnv(join(dir, 'self.yaml'))).toThrow(/self\.yaml: extends: 'ExtSelf-v1' is this file's own id, and no other environment has it \(an environment cannot extend itself\)/);
+    writeFileSync(join(dir, 'reach.yaml'), 'id: Reach-v1\nextends: Reach-v1\ndescription: tweaked\n');
+    expect(loadEnv(join(dir, 'reach.yaml')).config.description).toBe('tweaked');
+  });
+
   it('one broken file on TRAJFORGE_ENV_PATH: envs lists the others and names it on stderr; good ids still load', async () => {
     const dir = tmp('tf-path-');
     writeFileSync(join(dir, 'broken.yaml'), 'id: Broken-v1\nbodies: [unclosed\n');
