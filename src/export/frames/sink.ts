@@ -19,7 +19,8 @@ import { removeOwn } from '../../output/remove.js';
  * episode, ranges in data_ranges.json), `normal_ttttt.png` (RGB16, (n + 1) / 2), plus
  * metadata.json (scene, camera per frame, per-object tracks: positions, wxyz quaternions,
  * velocities, image positions, visibility, 2-D and 3-D boxes) and events.json. The first camera
- * with rgb is written at the top level; further cameras in a sub-folder named after them.
+ * with rgb is written at the top level; further cameras in a sub-folder named after them, each
+ * with its own metadata.json.
  * Extra features (`EpisodeData.extras`, e.g. latents) and provenance are not written: Kubric's
  * layout is image layers plus scene metadata, with no place for per-step vectors.
  */
@@ -135,7 +136,8 @@ export class FramesSink extends JournaledSink<EpisodeFile[]> {
         }
       }
       if (Number.isFinite(dmin)) ranges[ci === 0 ? 'depth' : `${cam.name}/depth`] = { min: dmin, max: dmax };
-      if (ci === 0) put('metadata.json', `${JSON.stringify(metadataJson(ep, meta, cam, segBits), null, 1)}\n`);
+      // Each camera's folder has its own: Kubric's metadata describes one camera (intrinsics, poses, image positions, boxes).
+      put(at('metadata.json'), `${JSON.stringify(metadataJson(ep, meta, cam, segBits), null, 1)}\n`);
     }
     put('data_ranges.json', `${JSON.stringify(ranges, null, 2)}\n`);
     put('events.json', `${JSON.stringify({ collisions: collisionEvents(ep, meta) }, null, 1)}\n`);

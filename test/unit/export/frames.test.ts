@@ -7,7 +7,10 @@ import { loadEnv } from '../../../src/config/load.js';
 import { episodeSeed } from '../../../src/episode/rollout.js';
 import { createRunner } from '../../../src/episode/runner.js';
 import type { EpisodeData } from '../../../src/dataset/episode.js';
+import { validateEnvConfig } from '../../../src/config/parse.js';
+import { generateDataset } from '../../../src/pipeline/generate.js';
 import { cli, tmpDir } from '../../helpers/dataset.js';
+import { generateOptions } from '../../helpers/generate.js';
 
 const ENV = 'FallingObjects-v1';
 
@@ -109,5 +112,20 @@ describe('collision events', () => {
       expect(c.frame).toBeLessThanOrEqual(meta.metadata.num_frames - 1);
       if (c.contact_normal) expect(Math.hypot(...c.contact_normal)).toBeCloseTo(1, 4);
     }
+  });
+});
+
+describe('several cameras', () => {
+  it("each camera's folder has its own metadata.json, at that camera's resolution and pose", async () => {
+    const cfg = loadEnv(ENV).config;
+    const side = { ...cfg.cameras[0]!, name: 'side', resolution: [48, 32] as [number, number], position: [0.6, -0.6, 0.5] as [number, number, number] };
+    const env = validateEnvConfig(JSON.parse(JSON.stringify({ ...cfg, cameras: [cfg.cameras[0], side], randomize: (cfg.randomize ?? []).filter((r) => r.term !== 'camera') })), 'two-cameras.json');
+    const dir = join(tmpDir(), 'two');
+    await generateDataset(generateOptions(dir, { env, episodes: 1, format: 'frames', channels: ['rgb'], policy: { kind: 'random', noise: 0, epsilon: 0 } }));
+    const top = JSON.parse(readFileSync(join(dir, 'episode_000000', 'metadata.json'), 'utf8'));
+    const other = JSON.parse(readFileSync(join(dir, 'episode_000000', 'side', 'metadata.json'), 'utf8'));
+    expect(top.metadata.resolution).toEqual(cfg.cameras[0]!.resolution);
+    expect(other.metadata.resolution).toEqual([48, 32]);
+    expect(other.camera.positions[0]).toEqual([0.6, -0.6, 0.5].map((v) => expect.closeTo(v, 5)));
   });
 });
