@@ -1,6 +1,7 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { TrajforgeError } from '../core/errors.js';
+import { isPlainObject } from '../core/json.js';
 import { datasetMeta } from '../export/lerobot/episodes.js';
 import { readEpisodesMeta, readInfo, readJson } from '../export/lerobot/reader.js';
 import { parse } from './args.js';
@@ -27,12 +28,12 @@ export const inspectCommand: Command = {
     const statsFile = join(dir, 'meta', 'stats.json');
     const read = existsSync(statsFile) ? readJson<unknown>(statsFile) : {};
     // A damaged stats file shows as no stats here; validate names what is wrong with it.
-    const stats = (typeof read === 'object' && read !== null && !Array.isArray(read) ? read : {}) as Record<string, Record<string, unknown> | null>;
+    const stats = isPlainObject(read) ? read : {};
     io.out('  features\n');
     const width = Math.max(...Object.keys(info.features).map((k) => k.length));
     for (const [k, f] of Object.entries(info.features)) {
       const s = stats[k];
-      const summary = typeof s === 'object' && s !== null ? `mean ${fmt(s.mean)}  std ${fmt(s.std)}  [${fmt(s.min)} .. ${fmt(s.max)}]` : '';
+      const summary = isPlainObject(s) ? `mean ${fmt(s.mean)}  std ${fmt(s.std)}  [${fmt(s.min)} .. ${fmt(s.max)}]` : '';
       io.out(`    ${k.padEnd(width)}  ${f.dtype.padEnd(7)} ${JSON.stringify(f.shape).padEnd(12)} ${summary}\n`);
     }
     io.out('  files\n');

@@ -12,6 +12,7 @@
 import { TrajforgeError, type ConfigIssue } from '../core/errors.js';
 import { closest } from '../core/registry.js';
 import { parseText } from './load.js';
+import { isPlainObject } from '../core/json.js';
 
 type Step = { key: string } | { name: string } | { index: number };
 
@@ -29,13 +30,13 @@ function applyOne(data: unknown, override: string, source: string): unknown {
   const steps = parsePath(pathText, source, override);
   const value = parseText(override.slice(eq + 1), `--set ${pathText}`);
   if (steps.length === 0) return value;
-  if (!isObject(data)) throw invalid(source, override, { path: pathText, expected: 'a mapping at the top of the document', found: typeof data });
+  if (!isPlainObject(data)) throw invalid(source, override, { path: pathText, expected: 'a mapping at the top of the document', found: typeof data });
   let node: unknown = data;
   for (const [i, step] of steps.entries()) {
     const last = i === steps.length - 1;
     const where = formatPath(steps.slice(0, i + 1));
     if ('key' in step) {
-      if (!isObject(node)) throw invalid(source, override, { path: formatPath(steps.slice(0, i)), expected: `a mapping to hold '${step.key}'`, found: describe(node) });
+      if (!isPlainObject(node)) throw invalid(source, override, { path: formatPath(steps.slice(0, i)), expected: `a mapping to hold '${step.key}'`, found: describe(node) });
       if (last) node[step.key] = value;
       else {
         if (node[step.key] === undefined) node[step.key] = isIndexStep(steps[i + 1]!) ? [] : {};
@@ -46,9 +47,9 @@ function applyOne(data: unknown, override: string, source: string): unknown {
     if (!Array.isArray(node)) throw invalid(source, override, { path: formatPath(steps.slice(0, i)), expected: 'a list to select from', found: describe(node) });
     let at: number;
     if ('name' in step) {
-      at = node.findIndex((e) => isObject(e) && e.name === step.name);
+      at = node.findIndex((e) => isPlainObject(e) && e.name === step.name);
       if (at < 0) {
-        const names = node.filter(isObject).map((e) => String(e.name));
+        const names = node.filter(isPlainObject).map((e) => String(e.name));
         throw invalid(source, override, { path: where, expected: `an element named one of ${names.join(', ') || '(none)'}`, found: `'${step.name}'${names.length ? ` (did you mean '${closest(step.name, names, 1)[0]}'?)` : ''}` });
       }
     } else {
@@ -89,9 +90,6 @@ function formatPath(steps: readonly Step[]): string {
   return steps.map((s, i) => ('key' in s ? `${i > 0 ? '.' : ''}${s.key}` : 'name' in s ? `[${s.name}]` : `[${s.index}]`)).join('');
 }
 
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 function describe(v: unknown): string {
   return Array.isArray(v) ? 'a list' : v === undefined ? 'nothing' : typeof v === 'object' ? (v === null ? 'null' : 'a mapping') : `${typeof v} ${JSON.stringify(v)}`;

@@ -4,6 +4,7 @@ import { canonicalJson, sha256Hex } from '../core/hash.js';
 import { closest } from '../core/registry.js';
 import { EnvConfigSchema, type EnvConfig } from './schema.js';
 import { formatPath, semanticIssues } from './semantics.js';
+import { isPlainObject } from '../core/json.js';
 
 /**
  * Pure config pipeline: raw documents -> merged (extends) -> zod-validated -> cross-checked.
@@ -47,9 +48,6 @@ export function mergeConfig(base: unknown, override: unknown): unknown {
   return override;
 }
 
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return v !== null && typeof v === 'object' && !Array.isArray(v);
-}
 function isNamedList(v: unknown): v is Record<string, unknown>[] {
   return Array.isArray(v) && v.length > 0 && v.every((x) => isPlainObject(x) && typeof x.name === 'string');
 }

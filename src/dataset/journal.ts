@@ -3,6 +3,7 @@ import { basename, join } from 'node:path';
 import { asIoError } from '../core/errors.js';
 import { writeFileAtomic } from '../output/atomic.js';
 import { removeOwn } from '../output/remove.js';
+import { isPlainObject } from '../core/json.js';
 
 /**
  * Progress journals and resume checks shared by the sinks.
@@ -35,7 +36,7 @@ export function readJournal<T extends object>(file: string): JournalRead<T> {
     } catch {
       return { entries, damage: `${line} is not valid JSON` };
     }
-    if (value === null || typeof value !== 'object' || Array.isArray(value)) return { entries, damage: `${line} is not a JSON object` };
+    if (!isPlainObject(value)) return { entries, damage: `${line} is not a JSON object` };
     entries.push(value as T);
     start = end + 1;
   }

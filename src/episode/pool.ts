@@ -29,17 +29,17 @@ export interface Produced {
   encoded?: unknown;
 }
 
-/**
- * Produces episodes on worker threads (or in-process with workers = 0) and hands them back in job
- * order. At most `workers * 2` jobs are in flight, and the next job is dispatched only when the
- * consumer takes a result, so memory stays bounded however long the run (backpressure).
- */
 /** Jobs by position, made on demand: a run of a hundred million episodes is not a hundred million objects up front (arrays qualify too). */
 export interface EpisodeJobs {
   readonly length: number;
   at(position: number): EpisodeJob | undefined;
 }
 
+/**
+ * Produces episodes on worker threads (or in-process with workers = 0) and hands them back in job
+ * order. At most `workers * 2` jobs are in flight, and the next job is dispatched only when the
+ * consumer takes a result, so memory stays bounded however long the run (backpressure).
+ */
 export async function* produceEpisodes(init: RunnerInit, jobs: EpisodeJobs, workers: number, encoding?: WorkerEncoding): AsyncGenerator<Produced> {
   if (workers <= 0) {
     const runner: EpisodeRunner = await createRunner(init);

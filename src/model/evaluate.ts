@@ -383,15 +383,14 @@ export const PROBE_MIN_RELATIVE_SPREAD = 0.01;
  */
 export function probeColumns(names: readonly string[], columns: readonly number[], states: Matrix, rows: readonly number[]): { probed: number[]; skipped: { name: string; sd: number }[] } {
   const { std } = columnStats(states.data, states.cols, rows);
-  const sd = new Map(columns.map((c) => [c, std[c]!]));
   const kind = (c: number) => (/\.(x|y|z)$/.test(names[c]!) ? 'position' : 'angle');
   const widest = new Map<string, number>();
-  for (const c of columns) widest.set(kind(c), Math.max(widest.get(kind(c)) ?? 0, sd.get(c)!));
+  for (const c of columns) widest.set(kind(c), Math.max(widest.get(kind(c)) ?? 0, std[c]!));
   const probed: number[] = [];
   const skipped: { name: string; sd: number }[] = [];
   for (const c of columns) {
-    if (sd.get(c)! >= PROBE_MIN_RELATIVE_SPREAD * widest.get(kind(c))!) probed.push(c);
-    else skipped.push({ name: names[c]!, sd: sd.get(c)! });
+    if (std[c]! >= PROBE_MIN_RELATIVE_SPREAD * widest.get(kind(c))!) probed.push(c);
+    else skipped.push({ name: names[c]!, sd: std[c]! });
   }
   return { probed, skipped };
 }

@@ -18,6 +18,7 @@ import { PART_NAMES } from '../model/export.js';
 import { REPORT_FILES } from '../report/world-model-report.js';
 import { writeFileAtomic } from './atomic.js';
 import { holdForRemoval, releaseForRemoval, removeEmptyFolder, removeOwn } from './remove.js';
+import { isPlainObject } from '../core/json.js';
 
 export const LOCK_FILE = '.trajforge.lock';
 export const MARKER_FILE = '.trajforge-output.json';
@@ -248,7 +249,7 @@ export function openOutput(dir: string, opts: OutputOptions): OutputFolder {
     applyMode(abs, dir, opts);
     const existing = opts.mode === 'resume' ? readMarker(abs) : null;
     // The same top-level entries: a run started by a release that declared no nested files resumes.
-    const tops = (entries: string[]) => JSON.stringify([...new Set(entries.map(topPattern))]);
+    const tops = (entries: string[]) => JSON.stringify([...new Set(compileEntries(entries).map((d) => d.top.source))]);
     if (existing && (existing.kind !== marker.kind || tops(existing.entries) !== tops(marker.entries))) {
       // Another format's (or command's) run: its marker stays as it is, so its files stay its own.
       throw new TrajforgeError('E_DATASET_EXISTS', `${dir} was started as another kind of output (its marker declares ${existing.entries.join(', ')}; this run writes ${marker.entries.join(', ')}); resume with the command that started it, or --overwrite`, {
@@ -297,11 +298,8 @@ function checkTarget(dir: string, opts: OutputOptions): string {
   if (existsSync(abs) && !statSync(abs).isDirectory()) {
     throw new TrajforgeError('E_USAGE', `${dir} is a file, not a folder; give --out a folder path (new or empty, or one this tool wrote)`, { file: dir });
   }
-  for (let up = dirname(abs); !existsSync(abs) && up !== dirname(up); up = dirname(up)) {
-    if (!existsSync(up)) continue;
-    if (!statSync(up).isDirectory()) throw new TrajforgeError('E_USAGE', `${dir} lies under ${up}, which is a file, not a folder; give --out a path in a folder`, { file: dir });
-    break;
-  }
+  const up = nearestExisting(abs);
+  if (up !== abs && !statSync(up).isDirectory()) throw new TrajforgeError('E_USAGE', `${dir} lies under ${up}, which is a file, not a folder; give --out a path in a folder`, { file: dir });
   return abs;
 }
 
@@ -358,15 +356,16 @@ function refuseOverlap(abs: string, opts: OutputOptions): void {
 
 /** realpath of the deepest existing ancestor, with the rest of the path appended (links resolved). */
 function realpathOfNearest(p: string): string {
+  const full = resolve(p);
+  const head = nearestExisting(full);
+  return join(realpathSync(head), relative(head, full));
+}
+
+/** The deepest existing path among p and its parents (the root at the last). */
+function nearestExisting(p: string): string {
   let head = resolve(p);
-  const tail: string[] = [];
-  while (!existsSync(head)) {
-    const up = dirname(head);
-    if (up === head) break;
-    tail.unshift(head.slice(up.length).replace(/^[\\/]/, ''));
-    head = up;
-  }
-  return join(realpathSync(head), ...tail);
+  while (!existsSync(head) && dirname(head) !== head) head = dirname(head);
+  return head;
 }
 
 /** Refuses, or empties (--overwrite), the folder as the mode says. */
@@ -409,7 +408,7 @@ function applyMode(abs: string, shown: string, opts: OutputOptions, { dryRun = f
   // earlier killed run set aside is older still and goes. The marker moves last: a move cut short
   // still leaves the folder recognisably the tool's.
   const previous = join(abs, PREVIOUS_OUTPUT);
-  removeOwn(previous, { dir: abs, owns: () => true });
+  removeOwn(previous);
   mkdirSync(previous);
   const moving = [...entries.filter((x) => x !== MARKER_FILE && x !== PREVIOUS_OUTPUT), ...(entries.includes(MARKER_FILE) ? [MARKER_FILE] : [])];
   try {
@@ -425,7 +424,7 @@ function restorePrevious(dir: string): void {
   const previous = join(dir, PREVIOUS_OUTPUT);
   if (!existsSync(previous)) return;
   for (const e of readdirSync(previous)) {
-    if (e === MARKER_FILE) removeOwn(join(dir, MARKER_FILE), { dir, owns: () => true });
+    if (e === MARKER_FILE) removeOwn(join(dir, MARKER_FILE));
     renameSync(join(previous, e), join(dir, e));
   }
   removeEmptyFolder(previous);
@@ -440,33 +439,39 @@ export interface Ownership {
   patterns?: string[];
 }
 
-/** The top-level part of an entry pattern (see OutputOptions.entries). */
-function topPattern(pattern: string): string {
-  const slash = pattern.indexOf('/');
-  return slash < 0 ? pattern : pattern.slice(0, slash);
+/** Declared entry patterns compiled: each one's top-level name, and the whole path of a `top/...` pattern (see OutputOptions.entries). */
+function compileEntries(patterns: readonly string[]): { top: RegExp; path: RegExp | null }[] {
+  return patterns.map((p) => {
+    const slash = p.indexOf('/');
+    return { top: new RegExp(`^(?:${slash < 0 ? p : p.slice(0, slash)})$`), path: slash < 0 ? null : new RegExp(`^(?:${p})$`) };
+  });
 }
 
 /** Whole-name matcher of top-level entries over the declared entry patterns, staging names always included. */
 function ownedBy(patterns: string[]): (name: string) => boolean {
-  const declared = patterns.map((p) => new RegExp(`^(?:${topPattern(p)})$`));
-  return (name) => isStagingEntry(name) || declared.some((r) => r.test(name));
+  const declared = compileEntries(patterns);
+  return (name) => isStagingEntry(name) || declared.some((d) => d.top.test(name));
 }
+
+/** A writer's copy in progress of one of its files: `X.tmp` (or `X.tmp.rebuild`) is the tool's when X is. */
+const IN_PROGRESS = /\.tmp(\.\w+)?$/;
 
 /**
  * Files under the top-level folders that patterns `top/...` describe which none of them names
  * (paths relative to dir). Links are not followed: a link is a file here.
  */
 function foreignFiles(dir: string, entries: readonly string[], patterns: readonly string[]): string[] {
+  const declared = compileEntries(patterns);
   const out: string[] = [];
   for (const entry of entries) {
-    const nested = patterns.filter((p) => p.includes('/') && new RegExp(`^(?:${topPattern(p)})$`).test(entry)).map((p) => new RegExp(`^(?:${p})$`));
+    const nested = declared.filter((d) => d.path !== null && d.top.test(entry)).map((d) => d.path!);
     if (nested.length === 0 || isStagingEntry(entry) || !lstatSync(join(dir, entry)).isDirectory()) continue;
     const walk = (rel: string) => {
       for (const d of readdirSync(join(dir, rel), { withFileTypes: true })) {
         const path = `${rel}/${d.name}`;
-        if (isStagingEntry(d.name) || /\.tmp$/.test(d.name)) continue;
+        if (isStagingEntry(d.name)) continue;
         if (d.isDirectory()) walk(path);
-        else if (!nested.some((r) => r.test(path))) out.push(path);
+        else if (!nested.some((r) => r.test(path) || r.test(path.replace(IN_PROGRESS, '')))) out.push(path);
       }
     };
     walk(entry);
@@ -548,7 +553,7 @@ function isValidPattern(p: string): boolean {
 function isTrajforgeJson(file: string, keys: string[]): boolean {
   try {
     const json = JSON.parse(readFileSync(file, 'utf8')) as unknown;
-    return typeof json === 'object' && json !== null && !Array.isArray(json) && keys.every((k) => k in json);
+    return isPlainObject(json) && keys.every((k) => k in json);
   } catch {
     return false;
   }
@@ -646,8 +651,9 @@ function holderIsGone(h: LockHolder | 'unreadable', lock: string): boolean {
  */
 function isZombie(pid: number): boolean {
   try {
+    // The state follows the command name's closing parenthesis: "pid (name) S ...".
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z';
+    return stat[stat.lastIndexOf(')') + 2] === 'Z';
   } catch {
     return false;
   }

@@ -5,7 +5,7 @@
  * what it was trained on and how well it fits train and held-out episodes.
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { basename, dirname, join, relative, isAbsolute } from 'node:path';
+import { basename, join, relative, isAbsolute } from 'node:path';
 import { TrajforgeError } from '../core/errors.js';
 import { sha256Hex } from '../core/hash.js';
 import type { Dataset } from '../dataset/open.js';
@@ -15,6 +15,7 @@ import { bcNormalisation, DEFAULT_BC_OPTIONS, runPolicyGraph, trainBc, type BcDa
 import { actionMetrics, choiceAccuracy, type ActionMetrics } from '../model/label-metrics.js';
 import { oneHotActions } from '../model/card.js';
 import { gatherRows } from '../model/transitions.js';
+import { policyCardFile } from '../policy/load.js';
 import { openModelDataset, splitEpisodes, type ModelDatasetMeta } from './model-data.js';
 import { checkInt, checkNumber, resolveIn, stopwatch, type PipelineCallbacks, type StageProgress } from './progress.js';
 
@@ -210,7 +211,7 @@ function outputTarget(opts: BehaviourCloningOptions, src: string): OutputTarget 
     preflightOutput(out, spec);
     return { policy: join(out, POLICY_FILE), card: join(out, POLICY_CARD), folder: { dir: out, spec } };
   }
-  const card = join(dirname(out), `${basename(out, '.onnx')}.json`);
+  const card = policyCardFile(out);
   for (const f of [out, card]) checkFileOutput(f, { overwrite: opts.overwrite === true, cwd: opts.cwd });
   if ((existsSync(out) || existsSync(card)) && !isPolicyCard(card)) {
     const there = existsSync(out) ? out : card;

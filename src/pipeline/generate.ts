@@ -16,6 +16,7 @@ import { resolveIn, stopwatch, type PipelineCallbacks, type StageProgress } from
 import { produceEpisodes, type EpisodeJobs } from '../episode/pool.js';
 import { episodeSeed } from '../episode/rollout.js';
 import { createRunner, type RunnerInit } from '../episode/runner.js';
+import { isPlainObject } from '../core/json.js';
 
 export interface GenerateOptions extends PipelineCallbacks<Progress> {
   env: ResolvedEnv;
@@ -60,9 +61,23 @@ export interface GenerateResult extends DatasetSummary {
 
 /** Episode numbers of a shard: {k : k mod count = index}, in order. */
 export function shardEpisodes(episodes: number, shard: { index: number; count: number }): number[] {
-  const out: number[] = [];
-  for (let k = shard.index; k < episodes; k += shard.count) out.push(k);
-  return out;
+  const jobs = shardJobs(episodes, shard, 0, 0);
+  return Array.from({ length: jobs.length }, (_, i) => jobs.at(i)!.episode);
+}
+
+/**
+ * The jobs of a shard from its position `from` on: episode k = index + position × count, with
+ * its seed. Made as asked, so a run of a hundred million episodes holds none of them up front.
+ */
+function shardJobs(episodes: number, shard: { index: number; count: number }, seed: number, from: number): EpisodeJobs {
+  const total = Math.max(0, Math.ceil((episodes - shard.index) / shard.count));
+  return {
+    length: Math.max(0, total - from),
+    at: (i) => {
+      const k = shard.index + (from + i) * shard.count;
+      return { episode: k, seed: episodeSeed(seed, k), position: from + i };
+    },
+  };
 }
 
 /**
@@ -118,16 +133,8 @@ export async function generateDataset(opts: GenerateOptions): Promise<GenerateRe
     output.abandon();
     throw cause;
   }
-  // Episode k of the run is position (k - index) / count of its shard; jobs are made as dispatched.
-  const total = Math.max(0, Math.ceil((opts.episodes - opts.shard.index) / opts.shard.count));
-  const jobs: EpisodeJobs = {
-    length: total - committed,
-    at: (i) => {
-      const position = committed + i;
-      const k = opts.shard.index + position * opts.shard.count;
-      return { episode: k, seed: episodeSeed(opts.seed, k), position };
-    },
-  };
+  const jobs = shardJobs(opts.episodes, opts.shard, opts.seed, committed);
+  const total = committed + jobs.length;
   let done = committed;
   try {
     // The workers encode each episode in the chosen formats too; this thread only commits.
@@ -213,8 +220,7 @@ function recordedRun(dir: string, settings: RunSettings, finishedByFormat: () =>
 
 /** Dotted paths where two JSON values differ (objects compared key by key). */
 function differingPaths(a: unknown, b: unknown, at = ''): string[] {
-  const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-  if (isObject(a) && isObject(b)) {
+  if (isPlainObject(a) && isPlainObject(b)) {
     return [...new Set([...Object.keys(a), ...Object.keys(b)])].flatMap((k) => differingPaths(a[k], b[k], at ? `${at}.${k}` : k));
   }
   return JSON.stringify(a) === JSON.stringify(b) ? [] : [at || '(all)'];

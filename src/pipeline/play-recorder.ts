@@ -54,7 +54,7 @@ export interface RecorderOptions {
   overwrite?: boolean;
   resume?: boolean;
   format?: string;
-  /** The recording's video codec (default h264; lossless for a camera with an odd side). */
+  /** The recording's video codec (default h264, which needs even camera sides: lossless takes any). */
   codec?: VideoCodec;
   cwd?: string;
   onNotice?: NoticeCallback;

@@ -51,7 +51,6 @@ export function outputNotices(onNotice: NoticeCallback | undefined): ((line: str
   return onNotice ? (line) => onNotice(line, 'output') : undefined;
 }
 
-/** An integer option of at least `min`; the message names the CLI flag, as the CLI's own check does. */
 /** Worker threads for a model's encoder and decoder: `threads`, checked, or one per core (at most 8). */
 export function checkThreads(threads: number | undefined): number {
   // Each thread is a worker with its own heap and model sessions: far past the cores they only
@@ -59,6 +58,7 @@ export function checkThreads(threads: number | undefined): number {
   return checkInt(threads ?? Math.min(8, availableParallelism()), 'threads', 1, Math.max(64, 4 * availableParallelism()));
 }
 
+/** An integer option of at least `min` (and at most `max`); the message names the CLI flag, as the CLI's own check does. */
 export function checkInt(value: number, flag: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
   if (!Number.isInteger(value) || value < min) throw new TrajforgeError('E_USAGE', `--${flag} must be an integer >= ${min}, got '${value}'`);
   if (value > max) throw new TrajforgeError('E_USAGE', `--${flag} must be at most ${max}, got '${value}'`);

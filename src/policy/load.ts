@@ -3,7 +3,7 @@
  * files; this runs once per thread before the first episode.
  */
 import { readFileSync, statSync } from 'node:fs';
-import { basename, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { TrajforgeError } from '../core/errors.js';
 import { sha256Hex } from '../core/hash.js';
 import type { Space } from '../core/spaces.js';
@@ -70,21 +70,21 @@ export async function loadOnnxPolicyFile(file: string, target: PhysicsEnv | Poli
   if (policy.io.input.kind === 'latent' && opts.latentModel !== undefined) {
     const trainedOn = latentModelOf(read.path);
     if (trainedOn !== undefined && trainedOn !== opts.latentModel) {
-      throw new TrajforgeError('E_POLICY_INVALID', `${file} reads the latent of world model ${trainedOn} (its card ${basename(policyCardPath(read.path))}), but this model is ${opts.latentModel}: another model's latent means nothing to it; train the policy on latents of this model (trajforge encode --model, then trajforge bc)`, { file });
+      throw new TrajforgeError('E_POLICY_INVALID', `${file} reads the latent of world model ${trainedOn} (its card ${basename(policyCardFile(read.path))}), but this model is ${opts.latentModel}: another model's latent means nothing to it; train the policy on latents of this model (trajforge encode --model, then trajforge bc)`, { file });
     }
   }
   return { policy, file: read };
 }
 
-/** The card trajforge bc writes beside a policy: NAME.json for NAME.onnx. */
-function policyCardPath(onnx: string): string {
-  return onnx.replace(/\.onnx$/i, '') + '.json';
+/** The card trajforge bc writes beside a policy: NAME.json for NAME.onnx (policy.json in a bc folder). */
+export function policyCardFile(onnx: string): string {
+  return join(dirname(onnx), `${basename(onnx, '.onnx')}.json`);
 }
 
 /** The world model whose latent the policy was trained on, as its card records it (undefined: no card, or none recorded). */
 function latentModelOf(onnx: string): string | undefined {
   try {
-    const card = JSON.parse(readFileSync(policyCardPath(onnx), 'utf8')) as { input?: { model_id?: unknown } };
+    const card = JSON.parse(readFileSync(policyCardFile(onnx), 'utf8')) as { input?: { model_id?: unknown } };
     return typeof card.input?.model_id === 'string' ? card.input.model_id : undefined;
   } catch {
     return undefined;

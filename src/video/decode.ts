@@ -51,7 +51,9 @@ export class FrameStream {
       const next = await this.chunks.next();
       if (next.done) {
         const code = await this.exited;
-        throw new TrajforgeError('E_FFMPEG_FAILED', `decoding ${this.file} ended before frame ${this.position + Math.floor(bytes / this.frameBytes)} (ffmpeg exit ${code}) ${this.stderr.trim()}`.trim());
+        // ffmpeg ran and exited: the file is what failed, and the error names it (callers reading a
+        // dataset report damage then); no exit code: ffmpeg itself did not run.
+        throw new TrajforgeError('E_FFMPEG_FAILED', `decoding ${this.file} ended before frame ${this.position + Math.floor(bytes / this.frameBytes)} (ffmpeg exit ${code}) ${this.stderr.trim()}`.trim(), code === null ? {} : { file: this.file });
       }
       this.buffered.push(next.value);
       this.bufferedBytes += next.value.length;

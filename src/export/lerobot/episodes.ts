@@ -249,7 +249,7 @@ export class VideoStreams {
       return await stream.read(from, count);
     } catch (e) {
       // A file that ffmpeg runs on but that ends early or does not decode is the dataset's damage.
-      if (!(e instanceof TrajforgeError) || e.code !== 'E_FFMPEG_FAILED' || /cannot run ffmpeg/.test(e.message)) throw e;
+      if (!(e instanceof TrajforgeError) || e.code !== 'E_FFMPEG_FAILED' || e.details.file !== file) throw e;
       throw new TrajforgeError('E_DATASET_INVALID', `${file} does not hold the frames its episodes index names for ${key} (frames ${from} to ${from + count - 1}): it is damaged or truncated; restore it (${e.message})`, { file });
     }
   }

@@ -8,6 +8,7 @@ import { TrajforgeError } from '../../core/errors.js';
 import { frameTimestamps } from '../../video/ffmpeg.js';
 import { dataPath, videoPath, type Feature } from './format.js';
 import { readNpz, type NpyArray } from '../../dataset/npz.js';
+import { isPlainObject } from '../../core/json.js';
 
 /** Reading LeRobot v3 datasets (ours or anyone's) for validate, inspect and merge. */
 export interface LeRobotInfo {
@@ -34,7 +35,7 @@ export function readInfo(dir: string): LeRobotInfo {
   const info = readJson<LeRobotInfo>(file);
   const bad = (field: string, expected: string, found: unknown) =>
     new TrajforgeError('E_DATASET_INVALID', `${file}: ${field}: expected ${expected}, found ${JSON.stringify(found) ?? String(found)}; regenerate the dataset or repair the file`, { file });
-  if (info === null || typeof info !== 'object' || Array.isArray(info)) throw bad('(root)', 'an object', info);
+  if (!isPlainObject(info)) throw bad('(root)', 'an object', info);
   for (const k of ['fps', 'total_episodes', 'total_frames', 'total_tasks'] as const) {
     if (!Number.isInteger(info[k]) || info[k] < 0) throw bad(k, 'a non-negative integer', info[k]);
   }
@@ -42,7 +43,7 @@ export function readInfo(dir: string): LeRobotInfo {
   // v2.0 / v2.1 (a file per episode) and v3.x (chunked files) are the layouts read here; another
   // version would be read as one of them and come out wrong.
   if (!/^v(2\.[01]|3\.\d+)$/.test(String(info.codebase_version))) throw bad('codebase_version', 'a LeRobot version trajforge reads ("v2.0", "v2.1" or "v3.x")', info.codebase_version);
-  if (info.features === null || typeof info.features !== 'object' || Array.isArray(info.features)) throw bad('features', 'an object of feature declarations', info.features);
+  if (!isPlainObject(info.features)) throw bad('features', 'an object of feature declarations', info.features);
   for (const [k, f] of Object.entries(info.features)) {
     if (f === null || typeof f !== 'object' || typeof f.dtype !== 'string') throw bad(`features.${k}`, 'an object with a dtype', f);
     if (f.dtype !== 'video' && (!Array.isArray(f.shape) || !f.shape.every((d) => Number.isInteger(d) && d >= 0))) throw bad(`features.${k}.shape`, 'a list of non-negative integers', f.shape);
@@ -137,7 +138,7 @@ export function readJsonLines(file: string): Record<string, unknown>[] {
     if (!line) return [];
     try {
       const v = JSON.parse(line) as unknown;
-      if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new Error('not an object');
+      if (!isPlainObject(v)) throw new Error('not an object');
       return [v as Record<string, unknown>];
     } catch (e) {
       throw new TrajforgeError('E_DATASET_INVALID', `${file}:${i + 1}: not a JSON object (${(e as Error).message}); it is damaged: regenerate the dataset or restore the file`, { file });
@@ -350,15 +351,13 @@ async function checkLeRobot(dir: string, problems: string[], opts: { deep?: bool
 
   // stats
   const statsFile = join(dir, 'meta', 'stats.json');
-  if (!existsSync(statsFile)) bad('meta/stats.json missing');
+  const stats = existsSync(statsFile) ? readJson<unknown>(statsFile) : undefined;
+  if (stats === undefined) bad('meta/stats.json missing');
+  else if (!isPlainObject(stats)) bad(`meta/stats.json: expected an object of per-feature stats, found ${stats === null ? 'null' : Array.isArray(stats) ? 'an array' : typeof stats}`);
   else {
-    const read = readJson<unknown>(statsFile);
-    const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-    if (!isObject(read)) bad(`meta/stats.json: expected an object of per-feature stats, found ${read === null ? 'null' : Array.isArray(read) ? 'an array' : typeof read}`);
-    const stats = (isObject(read) ? read : {}) as Record<string, Record<string, unknown>>;
-    for (const [k, f] of Object.entries(isObject(read) ? info.features : {})) {
+    for (const [k, f] of Object.entries(info.features)) {
       const s = stats[k];
-      if (!isObject(s)) {
+      if (!isPlainObject(s)) {
         bad(`meta/stats.json: no stats for ${k}`);
         continue;
       }

@@ -51,7 +51,7 @@ describe('what counts as the tool’s own', () => {
     const dir = join(tmpDir(), 'five');
     const formats = ['--format', 'lerobot,minari,dreamer,rlds,frames'];
     expect((await cli(['generate', ENV, ...SMALL, ...formats, '--out', dir])).code).toBe(0);
-    const planted = ['lerobot/videos/mine.txt', 'lerobot/meta/notes.md', 'lerobot/data/mystuff/q', 'minari/analysis.ipynb', 'dreamer/replay/plot.png', 'rlds/README', 'frames/episode_000000/notes.txt'];
+    const planted = ['lerobot/videos/mine.txt', 'lerobot/data/notes.tmp', 'lerobot/meta/notes.md', 'lerobot/data/mystuff/q', 'minari/analysis.ipynb', 'dreamer/replay/plot.png', 'rlds/README', 'frames/episode_000000/notes.txt'];
     for (const [i, f] of planted.entries()) {
       mkdirSync(dirname(join(dir, f)), { recursive: true });
       writeFileSync(join(dir, f), 'mine');
