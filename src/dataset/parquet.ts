@@ -3,7 +3,11 @@ import { dirname } from 'node:path';
 import * as arrow from 'apache-arrow';
 import { ByteWriter, ParquetWriter, fileWriter } from 'hyparquet-writer';
 import * as pw from 'parquet-wasm';
-import { TrajforgeError, asIoError } from '../core/errors.js';
+import type { Worker } from 'node:worker_threads';
+import { TrajforgeError, asIoError, type ErrorCode } from '../core/errors.js';
+import { ownedBuffers } from '../core/transfer.js';
+import { startModuleWorker } from '../parallel/module-worker.js';
+import type { ParquetJob } from './parquet-worker.js';
 import { removeOwn } from '../output/remove.js';
 
 /**
@@ -255,10 +259,12 @@ export class ArrowParquetFile {
 /**
  * Data files that roll over by size: batches go to file 0 until adding the next would pass
  * `limitBytes` (uncompressed), then to file 1, and so on. `path(n)` names file n; `file` is the
- * number of the file the last batch went to.
+ * number of the file the last batch went to. The files are encoded on a thread of their own
+ * (ParquetThread), so the caller goes on while parquet-wasm compresses.
  */
 export class RolloverParquetFiles {
-  private writer: ArrowParquetFile | null = null;
+  private thread: ParquetThread | null = null;
+  private open = false;
   private bytes = 0;
   private next = 0;
 
@@ -269,32 +275,114 @@ export class RolloverParquetFiles {
 
   /** The number of the file the last batch went to. */
   get file(): number {
-    return this.writer ? this.next : this.next - 1;
+    return this.open ? this.next : this.next - 1;
   }
 
-  /** Writes one batch (one row group); `bytes` is its size as counted against the limit. */
+  /**
+   * Writes one batch (one row group); `bytes` is its size as counted against the limit. The
+   * columns' own buffers move to the writer's thread: the caller must not read them afterwards.
+   * Resolves once the batch is queued; a failure of an earlier batch is thrown here.
+   */
   async write(columns: TypedColumn[], rows: number, bytes: number): Promise<void> {
-    if (this.writer && this.bytes + bytes > this.limitBytes) await this.finishFile();
-    this.writer ??= new ArrowParquetFile(this.path(this.next));
-    this.writer.write(columns, rows);
+    if (this.open && this.bytes + bytes > this.limitBytes) {
+      this.next++;
+      this.bytes = 0;
+    }
+    this.open = true;
+    this.thread ??= new ParquetThread();
+    await this.thread.write(this.path(this.next), columns, rows);
     this.bytes += bytes;
   }
 
+  /** Finishes the last file and waits for every file to be in place. */
   async finish(): Promise<void> {
-    await this.finishFile();
+    const thread = this.thread;
+    this.thread = null;
+    if (this.open) {
+      this.open = false;
+      this.next++;
+    }
+    if (thread) await thread.finish();
   }
 
   /** Stops without finishing: the file being written stays a .tmp. */
   abort(): void {
-    this.writer?.abort();
-    this.writer = null;
-  }
-
-  private async finishFile(): Promise<void> {
-    if (!this.writer) return;
-    await this.writer.finish();
-    this.writer = null;
-    this.next++;
-    this.bytes = 0;
+    this.thread?.abort();
+    this.thread = null;
+    this.open = false;
   }
 }
+
+/**
+ * The client of one parquet-worker thread. Batches are posted without waiting for their
+ * encoding; at most MAX_QUEUED wait there at a time (each part's image columns are tens of
+ * megabytes). The thread keeps the process alive only while it has work.
+ */
+class ParquetThread {
+  private static readonly MAX_QUEUED = 2;
+  private readonly worker: Promise<Worker>;
+  private readonly replies = new Map<number, { resolve: () => void; reject: (e: unknown) => void }>();
+  private queued: Promise<void>[] = [];
+  private nextId = 0;
+  private failure: unknown = null;
+
+  constructor() {
+    this.worker = startModuleWorker(import.meta.url, 'parquet-worker', null, 'parquet writer thread').then((w) => {
+      w.on('message', (msg: { id: number; ok: boolean; error?: { code?: ErrorCode; message: string; details?: TrajforgeError['details'] } }) => {
+        const reply = this.replies.get(msg.id);
+        if (!reply) return;
+        this.replies.delete(msg.id);
+        if (this.replies.size === 0) w.unref();
+        if (msg.ok) reply.resolve();
+        else reply.reject(msg.error!.code ? new TrajforgeError(msg.error!.code, msg.error!.message, msg.error!.details) : new Error(msg.error!.message));
+      });
+      const died = (why: string) => {
+        const e = new TrajforgeError('E_WORKER_FAILED', `the parquet writer thread ${why}`);
+        for (const r of this.replies.values()) r.reject(e);
+        this.replies.clear();
+      };
+      w.on('error', (e) => died(`failed: ${e.message}`));
+      w.on('exit', (code) => died(`exited (code ${code})`));
+      w.unref();
+      return w;
+    });
+  }
+
+  async write(path: string, columns: TypedColumn[], rows: number): Promise<void> {
+    if (this.failure) throw this.failure;
+    const done = this.request({ op: 'write', path, columns, rows }, ownedBuffers(columns));
+    // A failure is kept for the next call rather than left as an unhandled rejection.
+    done.catch((e: unknown) => void (this.failure ??= e));
+    this.queued.push(done);
+    if (this.queued.length > ParquetThread.MAX_QUEUED) await this.queued.shift()!.catch(() => undefined);
+    if (this.failure) throw this.failure;
+  }
+
+  async finish(): Promise<void> {
+    try {
+      await Promise.allSettled(this.queued);
+      if (this.failure) throw this.failure;
+      await this.request({ op: 'finish' });
+    } finally {
+      void (await this.worker.catch(() => null))?.terminate();
+    }
+  }
+
+  abort(): void {
+    void this.request({ op: 'abort' })
+      .catch(() => undefined)
+      .finally(() => this.worker.then((w) => w.terminate()).catch(() => undefined));
+  }
+
+  private async request(job: DistributiveOmit<ParquetJob, 'id'>, transfer: ArrayBuffer[] = []): Promise<void> {
+    const w = await this.worker;
+    const id = this.nextId++;
+    return new Promise<void>((resolve, reject) => {
+      this.replies.set(id, { resolve, reject });
+      w.ref();
+      w.postMessage({ ...job, id }, transfer);
+    });
+  }
+}
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;

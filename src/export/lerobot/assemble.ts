@@ -3,7 +3,7 @@ import { copyFileSync, mkdirSync, readFileSync, renameSync, statSync } from 'nod
 import { zipEntries } from '../../dataset/npz.js';
 import { ExtrasFiles, partExtrasPath } from './extras-files.js';
 import { join } from 'node:path';
-import { concatVideos } from '../../video/ffmpeg.js';
+import { VideoConcat } from '../../video/ffmpeg.js';
 import { auxColumns, dataColumns, dataPath, episodeStatFeatures, fileAddress, videoCameras, videoKey, videoPath, type Feature } from './format.js';
 import { RolloverParquetFiles, type ColumnDef, type TypedColumn } from '../../dataset/parquet.js';
 import type { DatasetMeta, DatasetSummary } from '../../dataset/meta.js';
@@ -22,23 +22,23 @@ export class Assembler {
   private readonly columns: ColumnDef[];
   private readonly numeric: NumericCollector;
   private readonly metaWriter: MetadataWriter;
-  private readonly videos = new Map<string, { group: string[]; groupBytes: number; file: number; frameInFile: number }>();
+  private readonly videos = new Map<string, { index: number; group: string[]; groupBytes: number; file: number; frameInFile: number; concat: VideoConcat | null }>();
   private readonly data: RolloverParquetFiles;
   private readonly extras: ExtrasFiles;
 
-  /** `scratch`: a temporary file name ffmpeg's concatenation may use. */
+  /** `scratch(i)`: a temporary file the concatenation of camera i's videos may use. */
   constructor(
     private readonly dir: string,
     private readonly meta: DatasetMeta,
     private readonly features: Record<string, Feature>,
-    private readonly scratch: string,
+    private readonly scratch: (camera: number) => string,
   ) {
     this.columns = dataColumns(features);
     this.numeric = new NumericCollector(features, extraKeys(meta));
     this.metaWriter = new MetadataWriter(dir, meta, features);
     this.data = new RolloverParquetFiles((n) => join(dir, dataPath(...fileAddress(n, meta.run.layout.chunksSize))), meta.run.layout.dataFileMb * 1024 * 1024);
     this.extras = new ExtrasFiles(dir, meta.run.layout);
-    for (const cam of videoCameras(meta)) this.videos.set(cam.name, { group: [], groupBytes: 0, file: 0, frameInFile: 0 });
+    for (const [index, cam] of videoCameras(meta).entries()) this.videos.set(cam.name, { index, group: [], groupBytes: 0, file: 0, frameInFile: 0, concat: null });
   }
 
   /** Adds a committed part: its folder, its rows (as packed at commit, or read back from rows.bin) and its episode records. */
@@ -51,6 +51,13 @@ export class Assembler {
       if (v.group.length > 0 && v.groupBytes + size > this.meta.run.layout.videoFileMb * 1024 * 1024) await this.flushVideo(cam.name);
       v.group.push(mp4);
       v.groupBytes += size;
+      // A file of one part is that part's video as it is; from the second part on, the parts are
+      // joined, each extracted as it arrives (while the run goes on) rather than all at the end.
+      if (v.group.length === 2) {
+        v.concat = new VideoConcat(this.scratch(v.index), this.meta.fps, this.meta.run.codec);
+        v.concat.add(v.group[0]!);
+      }
+      v.concat?.add(mp4);
       eps.forEach((e, k) => {
         refs[k]![videoKey(cam.name)] = { file: v.file, from_frame: v.frameInFile };
         v.frameInFile += e.length;
@@ -59,9 +66,10 @@ export class Assembler {
     const partBytes = Object.values(arrays).reduce((n, a) => n + a.byteLength, 0);
     const table = partTable(arrays, eps, this.meta, this.features);
     const packed = Object.fromEntries(auxColumns(this.meta).map((a) => [a.key, arrays[a.key] as unknown as ArrayBufferView]));
-    await this.data.write(typedColumns(this.columns, this.features, table.data, table.rows, packed), table.rows, partBytes);
+    // Stats first: the write moves the image columns' buffers to the parquet thread.
     this.numeric.add(table.data, table.rows);
     addEpisodeStats(table.data, eps, this.features, episodeStatFeatures(this.meta, this.features));
+    await this.data.write(typedColumns(this.columns, this.features, table.data, table.rows, packed), table.rows, partBytes);
     eps.forEach((e, k) => {
       e.data_file = this.data.file;
       e.video = refs[k]!;
@@ -81,6 +89,7 @@ export class Assembler {
   abort(): void {
     this.data.abort();
     this.extras.abort();
+    for (const v of this.videos.values()) v.concat?.abort();
   }
 
   private async flushVideo(camera: string): Promise<void> {
@@ -90,9 +99,10 @@ export class Assembler {
     const out = join(this.dir, videoPath(videoKey(camera), chunk, file));
     mkdirSync(join(out, '..'), { recursive: true });
     if (v.group.length === 1) copyFileSync(v.group[0]!, `${out}.tmp`);
-    else await concatVideos(v.group, `${out}.tmp`, this.meta.fps, this.meta.run.codec, this.scratch);
+    else await v.concat!.finish(`${out}.tmp`);
     renameSync(`${out}.tmp`, out);
     v.group = [];
+    v.concat = null;
     v.groupBytes = 0;
     v.file++;
     v.frameInFile = 0;
