@@ -165,43 +165,93 @@ export function runFfmpeg(args: string[], input?: Uint8Array): Promise<Buffer> {
  * `*.tmp` name or inside `.trajforge/`), deleted at the end.
  */
 export async function concatVideos(inputs: string[], output: string, fps: number, codec: VideoCodec, scratch: string): Promise<void> {
-  const timing = ['-video_track_timescale', String(fps * 1000), '-map_metadata', '-1', '-fflags', '+bitexact', '-flags:v', '+bitexact', '-f', 'mp4', output];
-  // The joined stream is spooled to a scratch file one part at a time: memory stays at one part.
-  const fd = openSync(scratch, 'w');
-  try {
-    if (CODECS[codec].codec === 'h264') {
-      for (const f of inputs) writeSync(fd, await runFfmpeg(['-i', f, '-map', '0:v:0', '-c', 'copy', '-bsf:v', 'h264_mp4toannexb', '-f', 'h264', 'pipe:1']));
-    } else {
-      // IVF: 32-byte file header, then per frame a 12-byte header (u32 size, u64 pts) and the data.
-      let frames = 0;
-      let header: Buffer | null = null;
-      for (const f of inputs) {
-        const ivf = await runFfmpeg(['-i', f, '-map', '0:v:0', '-c', 'copy', '-f', 'ivf', 'pipe:1']);
-        const headerLength = ivf.readUInt16LE(6);
-        if (!header) {
-          header = Buffer.from(ivf.subarray(0, headerLength));
-          header.writeUInt32LE(fps, 16); // time base: rate fps, scale 1 -> one tick per frame
-          header.writeUInt32LE(1, 20);
-          writeSync(fd, header);
-        }
-        for (let o = headerLength; o + 12 <= ivf.length; ) {
-          const size = ivf.readUInt32LE(o);
-          ivf.writeBigUInt64LE(BigInt(frames++), o + 4);
-          writeSync(fd, ivf, o, 12 + size);
-          o += 12 + size;
-        }
-      }
-      if (!header) throw new TrajforgeError('E_FFMPEG_FAILED', 'no video to concatenate');
-      const count = Buffer.alloc(4);
-      count.writeUInt32LE(frames, 0);
-      writeSync(fd, count, 0, 4, 24);
-    }
-  } finally {
-    closeSync(fd);
+  const joined = new VideoConcat(scratch, fps, codec);
+  for (const f of inputs) joined.add(f);
+  await joined.finish(output);
+}
+
+/**
+ * concatVideos as the inputs arrive: each input's elementary stream is extracted and spooled to
+ * the scratch file as soon as it is added (one ffmpeg at a time, in order), so a run that commits
+ * parts while it generates does the extraction then, and only the final mux remains at the end.
+ * Memory stays at one input.
+ */
+export class VideoConcat {
+  private readonly fd: number;
+  private chain: Promise<void> = Promise.resolve();
+  private frames = 0;
+  private header: Buffer | null = null;
+  private closed = false;
+
+  constructor(
+    private readonly scratch: string,
+    private readonly fps: number,
+    private readonly codec: VideoCodec,
+  ) {
+    this.fd = openSync(scratch, 'w');
   }
-  const format = CODECS[codec].codec === 'h264' ? ['-framerate', String(fps), '-f', 'h264'] : ['-f', 'ivf'];
-  await runFfmpeg(['-y', ...format, '-i', scratch, '-c', 'copy', ...timing]);
-  removeOwn(scratch);
+
+  /** Queues an input; its failure is thrown by finish(). */
+  add(file: string): void {
+    this.chain = this.chain.then(() => this.append(file));
+    this.chain.catch(() => undefined);
+  }
+
+  async finish(output: string): Promise<void> {
+    try {
+      await this.chain;
+      if (CODECS[this.codec].codec !== 'h264') {
+        if (!this.header) throw new TrajforgeError('E_FFMPEG_FAILED', 'no video to concatenate');
+        const count = Buffer.alloc(4);
+        count.writeUInt32LE(this.frames, 0);
+        writeSync(this.fd, count, 0, 4, 24);
+      }
+    } finally {
+      this.close();
+    }
+    const timing = ['-video_track_timescale', String(this.fps * 1000), '-map_metadata', '-1', '-fflags', '+bitexact', '-flags:v', '+bitexact', '-f', 'mp4', output];
+    const format = CODECS[this.codec].codec === 'h264' ? ['-framerate', String(this.fps), '-f', 'h264'] : ['-f', 'ivf'];
+    await runFfmpeg(['-y', ...format, '-i', this.scratch, '-c', 'copy', ...timing]);
+    removeOwn(this.scratch);
+  }
+
+  /** Stops: the scratch file is closed and removed once the extraction under way ends. */
+  abort(): void {
+    void this.chain.finally(() => {
+      this.close();
+      removeOwn(this.scratch);
+    });
+  }
+
+  private close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    closeSync(this.fd);
+  }
+
+  private async append(file: string): Promise<void> {
+    if (CODECS[this.codec].codec === 'h264') {
+      const annexB = await runFfmpeg(['-i', file, '-map', '0:v:0', '-c', 'copy', '-bsf:v', 'h264_mp4toannexb', '-f', 'h264', 'pipe:1']);
+      if (!this.closed) writeSync(this.fd, annexB);
+      return;
+    }
+    // IVF: 32-byte file header, then per frame a 12-byte header (u32 size, u64 pts) and the data.
+    const ivf = await runFfmpeg(['-i', file, '-map', '0:v:0', '-c', 'copy', '-f', 'ivf', 'pipe:1']);
+    if (this.closed) return;
+    const headerLength = ivf.readUInt16LE(6);
+    if (!this.header) {
+      this.header = Buffer.from(ivf.subarray(0, headerLength));
+      this.header.writeUInt32LE(this.fps, 16); // time base: rate fps, scale 1 -> one tick per frame
+      this.header.writeUInt32LE(1, 20);
+      writeSync(this.fd, this.header);
+    }
+    for (let o = headerLength; o + 12 <= ivf.length; ) {
+      const size = ivf.readUInt32LE(o);
+      ivf.writeBigUInt64LE(BigInt(this.frames++), o + 4);
+      writeSync(this.fd, ivf, o, 12 + size);
+      o += 12 + size;
+    }
+  }
 }
 
 /** Decodes a video to raw rgb24 frames (for validation and tests). */

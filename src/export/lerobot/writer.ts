@@ -32,6 +32,8 @@ export { CODECS };
  */
 const STAGING = '.trajforge';
 const COMMITTED_PART = /^part-(\d{5})$/;
+/** Scratch files of the video concatenation (one per camera; `concat.tmp` before). */
+const CONCAT_SCRATCH = /^concat(-\d+)?\.tmp$/;
 /** The per-episode sidecar files of the older layout, and the chunk folders of the current one (extras-files.ts). */
 const EXTRAS_FILE = /^episode_(\d{6})\.npz$/;
 const EXTRAS_CHUNK = /^chunk-\d{3}$/;
@@ -83,7 +85,7 @@ export class LeRobotSink implements EpisodeSink<LeRobotEncoded> {
         throw new TrajforgeError('E_DATASET_EXISTS', `${dir} was started with different settings or config (see ${runFile}); use the same command to resume, or --overwrite`);
       }
       const notices = this.repairParts();
-      this.assembler = new Assembler(dir, meta, this.features, join(dir, STAGING, 'concat.tmp'));
+      this.assembler = new Assembler(dir, meta, this.features, (camera) => join(dir, STAGING, `concat-${camera}.tmp`));
       for (const part of listParts(staging)) {
         const partDir = join(staging, 'parts', part);
         await this.assembler.add(partDir, readArrays(join(partDir, rowsFile(readManifest(partDir)!))), readEpisodes(partDir));
@@ -95,7 +97,7 @@ export class LeRobotSink implements EpisodeSink<LeRobotEncoded> {
     removeMatching(join(dir, 'meta', 'trajforge_episodes'), (name) => EXTRAS_FILE.test(name) || EXTRAS_CHUNK.test(name));
     mkdirSync(join(staging, 'parts'), { recursive: true });
     writeFileAtomic(runFile, run);
-    this.assembler = new Assembler(dir, meta, this.features, join(dir, STAGING, 'concat.tmp'));
+    this.assembler = new Assembler(dir, meta, this.features, (camera) => join(dir, STAGING, `concat-${camera}.tmp`));
     return { committed: 0 };
   }
 
@@ -134,7 +136,7 @@ export class LeRobotSink implements EpisodeSink<LeRobotEncoded> {
     // Unfinished `.tmp` parts and every part after the kept ones go: the run writes them again.
     const kept = new Set(names.slice(0, this.nextPart));
     for (const d of readdirSync(partsDir)) if (!kept.has(d)) removeOwn(join(partsDir, d));
-    removeOwn(join(this.dir, STAGING, 'concat.tmp'));
+    removeMatching(join(this.dir, STAGING), CONCAT_SCRATCH);
     const extrasDir = join(this.dir, 'meta', 'trajforge_episodes');
     // The assembled sidecar files are assembled again from the kept parts (as the data files are);
     // per-episode files of the older layout past them go too.
