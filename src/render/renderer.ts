@@ -89,6 +89,13 @@ export class Renderer {
   private readonly e1 = new Float64Array(3);
   private readonly e2 = new Float64Array(3);
   private readonly tmpN = new Float64Array(3);
+  /** Per camera view (name and resolution): what stays still between its frames (see StillCache). */
+  private readonly stills = new Map<string, StillCache>();
+  /** The view being rendered, set by visibility(). */
+  private still: StillCache | null = null;
+  private readonly planeKey = new Float64Array(PLANE_KEY);
+  /** This frame's key: the camera, then each primitive (CAMERA_KEY + PRIM_KEY * n numbers). */
+  private frameKey = new Float64Array(0);
 
   constructor(opts: RendererOptions = {}) {
     const s = opts.supersample ?? 1;
@@ -119,7 +126,7 @@ export class Renderer {
     if (wantRgb && s > 1) {
       const hi: CameraSnapshot = { ...cam, width: W * s, height: H * s };
       const m = cameraModel(hi);
-      this.visibility(m);
+      this.visibility(m, cam.name);
       this.rgbHi = ensure(this.rgbHi, W * s * H * s * 3, Uint8Array);
       this.shade(m, scene, light.direction, this.rgbHi);
       this.rgb = ensure(this.rgb, W * H * 3, Uint8Array);
@@ -128,7 +135,7 @@ export class Renderer {
     }
     if (!needsBase) return out;
     const m = cameraModel(cam);
-    this.visibility(m);
+    this.visibility(m, cam.name);
     const n = W * H;
     if (wantRgb && s === 1) {
       this.rgb = ensure(this.rgb, n * 3, Uint8Array);
@@ -230,7 +237,7 @@ export class Renderer {
   // ---- visibility ------------------------------------------------------------------------
 
   /** Nearest hit per pixel: tBuf (z-depth) and primBuf (primitive index, -1 = none). */
-  private visibility(m: CameraModel): void {
+  private visibility(m: CameraModel, view: string): void {
     const W = m.width;
     const n = W * m.height;
     this.tBuf = ensure(this.tBuf, n, Float32Array);
@@ -238,8 +245,29 @@ export class Renderer {
     this.faceBuf = ensure(this.faceBuf, n, Int8Array);
     const tBuf = this.tBuf;
     const primBuf = this.primBuf;
-    tBuf.fill(Infinity, 0, n);
-    primBuf.fill(-1, 0, n);
+    const key = this.writeFrameKey(m);
+    const still = this.stillFor(m, view);
+    // Primitives drawn on an empty frame always give the same buffers: when the first ones (the
+    // ground, a table) and the camera are as in the saved prefix, its buffers are copied instead.
+    let start = 0;
+    if (still.count > 0 && still.count <= this.n && sameNumbers(key, still.key, 0, CAMERA_KEY + PRIM_KEY * still.count)) {
+      tBuf.set(still.t);
+      primBuf.set(still.prim);
+      this.faceBuf.set(still.face);
+      start = still.count;
+    } else {
+      tBuf.fill(Infinity, 0, n);
+      primBuf.fill(-1, 0, n);
+    }
+    // Otherwise the leading primitives that have not moved since this view's previous frame are
+    // saved as the new prefix, once they are drawn.
+    let unmoved = 0;
+    if (start === 0 && sameNumbers(key, still.prev, 0, CAMERA_KEY)) {
+      while (unmoved < this.n && unmoved < still.prevCount && sameNumbers(key, still.prev, CAMERA_KEY + PRIM_KEY * unmoved, CAMERA_KEY + PRIM_KEY * (unmoved + 1))) unmoved++;
+    }
+    const saveAt = unmoved > 0 ? unmoved : -1;
+    still.prev = copyNumbers(key, still.prev, CAMERA_KEY + PRIM_KEY * this.n);
+    still.prevCount = this.n;
     const target: ZTarget = { width: W, height: m.height, fx: m.fx, fy: m.fy, cx: m.cx, cy: m.cy, tBuf, primBuf, faceBuf: this.faceBuf, scratch: this.scratch };
     const [cx0, cy0, cz0] = m.position;
     const [fx, fy, fz] = m.forward;
@@ -249,7 +277,8 @@ export class Renderer {
     const size = this.size;
     const invFx = 1 / m.fx;
     const invFy = 1 / m.fy;
-    for (let k = 0; k < this.n; k++) {
+    for (let k = start; k < this.n; k++) {
+      if (k === saveAt) this.savePrefix(still, k, n);
       const kind = this.kind[k]!;
       const px = this.pos[3 * k]!;
       const py = this.pos[3 * k + 1]!;
@@ -323,6 +352,52 @@ export class Renderer {
         }
       }
     }
+    if (saveAt === this.n) this.savePrefix(still, this.n, n);
+  }
+
+  /** This view's cache, made on its first frame; it becomes the one shading uses. */
+  private stillFor(m: CameraModel, view: string): StillCache {
+    const name = `${m.width}x${m.height} ${view}`;
+    let still = this.stills.get(name);
+    if (!still) {
+      // A renderer shown ever new cameras keeps the views of the last few only.
+      if (this.stills.size >= MAX_VIEWS) this.stills.clear();
+      still = { prev: new Float64Array(0), prevCount: 0, count: 0, key: new Float64Array(0), t: new Float32Array(0), prim: new Int16Array(0), face: new Int8Array(0), planes: new Map() };
+      this.stills.set(name, still);
+    }
+    this.still = still;
+    return still;
+  }
+
+  /** Keeps the buffers as they are now, after the first `count` primitives, as the view's prefix. */
+  private savePrefix(still: StillCache, count: number, pixels: number): void {
+    still.count = count;
+    still.key = copyNumbers(this.frameKey, still.key, CAMERA_KEY + PRIM_KEY * count);
+    still.t = this.tBuf.slice(0, pixels);
+    still.prim = this.primBuf.slice(0, pixels);
+    still.face = this.faceBuf.slice(0, pixels);
+  }
+
+  /** The numbers that decide what each pixel sees: the camera's pose and intrinsics, each primitive's kind, pose and size. */
+  private writeFrameKey(m: CameraModel): Float64Array {
+    const key = (this.frameKey = ensure(this.frameKey, CAMERA_KEY + PRIM_KEY * this.n, Float64Array));
+    key.set(m.position, 0);
+    key.set(m.right, 3);
+    key.set(m.up, 6);
+    key.set(m.forward, 9);
+    key[12] = m.fx;
+    key[13] = m.fy;
+    key[14] = m.cx;
+    key[15] = m.cy;
+    for (let k = 0; k < this.n; k++) {
+      const o = CAMERA_KEY + PRIM_KEY * k;
+      key[o] = this.kind[k]!;
+      key.set(this.pos.subarray(3 * k, 3 * k + 3), o + 1);
+      key.set(this.rot.subarray(9 * k, 9 * k + 9), o + 4);
+      key.set(this.size.subarray(3 * k, 3 * k + 3), o + 13);
+      key[o + 16] = this.radius[k]!;
+    }
+    return key;
   }
 
   /** Scan-converts the camera-facing faces of box k (or the quad of plane k). */
@@ -537,29 +612,53 @@ export class Renderer {
     const gStart = this.gridStart;
     const gItems = this.gridItems;
     const bi0 = b[0], bi1 = b[1], bj0 = b[2], bj1 = b[3];
+    // A plane's pixels keep their checker tone and light-plane coordinates while the camera, the
+    // plane and the light stay (PlaneCache): a pixel costs them once, not every frame.
+    const cache = plane ? this.planeCache(k, m.width * m.height, L, shadows) : NO_PLANE_CACHE;
+    const { known, tone: toneOf, pa: paOf, pb: pbOf } = cache;
+    const nPx = faceN[18 * k]!, nPy = faceN[18 * k + 1]!, nPz = faceN[18 * k + 2]!;
     for (let j = bj0; j <= bj1; j++) {
       const bj = (j + 0.5 - m.cy) * invFy;
       const rowX = fx - bj * ux, rowY = fy - bj * uy, rowZ = fz - bj * uz;
       let ai = (bi0 + 0.5 - m.cx) * invFx;
       for (let i = bi0, idx = j * W + bi0; i <= bi1; i++, idx++, ai += invFx) {
         if (primBuf[idx] !== k) continue;
-        const t = tBuf[idx]!;
-        const wx = cx0 + t * (rowX + ai * rx), wy = cy0 + t * (rowY + ai * ry), wz = cz0 + t * (rowZ + ai * rz);
         const f = faceBuf[idx]!;
         let tone = 0;
+        let pa = 0;
+        let pb = 0;
         if (plane) {
-          const qx = wx - px, qy = wy - py, qz = wz - pz;
-          // Checker parity of floor(x) + floor(y) with integer ops: the even offset 2^28 makes
-          // truncation equal floor for any ground coordinate in range.
-          tone = ((((ax * qx + ay * qy + az * qz) * invC + 268435456) | 0) + (((bx * qx + by * qy + bz * qz) * invC + 268435456) | 0)) & 1;
+          if (known[idx] === 1) {
+            tone = toneOf[idx]!;
+            pa = paOf[idx]!;
+            pb = pbOf[idx]!;
+          } else {
+            const t = tBuf[idx]!;
+            const wx = cx0 + t * (rowX + ai * rx), wy = cy0 + t * (rowY + ai * ry), wz = cz0 + t * (rowZ + ai * rz);
+            const qx = wx - px, qy = wy - py, qz = wz - pz;
+            // Checker parity of floor(x) + floor(y) with integer ops: the even offset 2^28 makes
+            // truncation equal floor for any ground coordinate in range.
+            tone = ((((ax * qx + ay * qy + az * qz) * invC + 268435456) | 0) + (((bx * qx + by * qy + bz * qz) * invC + 268435456) | 0)) & 1;
+            const sx = wx + nPx * 1e-4, sy = wy + nPy * 1e-4, sz = wz + nPz * 1e-4;
+            pa = e1x * sx + e1y * sy + e1z * sz;
+            pb = e2x * sx + e2y * sy + e2z * sz;
+            known[idx] = 1;
+            toneOf[idx] = tone;
+            paOf[idx] = pa;
+            pbOf[idx] = pb;
+          }
         }
         let l = 24 * f + 12 * tone;
         if (lut[l + 6] === 1 && useMask && mask[idx] === 1) l += 3;
         else if (lut[l + 6] === 1 && shadows) {
           const nb = 18 * k + 3 * f;
+          const t = tBuf[idx]!;
+          const wx = cx0 + t * (rowX + ai * rx), wy = cy0 + t * (rowY + ai * ry), wz = cz0 + t * (rowZ + ai * rz);
           const sx = wx + faceN[nb]! * 1e-4, sy = wy + faceN[nb + 1]! * 1e-4, sz = wz + faceN[nb + 2]! * 1e-4;
-          const pa = e1x * sx + e1y * sy + e1z * sz;
-          const pb = e2x * sx + e2y * sy + e2z * sz;
+          if (!plane) {
+            pa = e1x * sx + e1y * sy + e1z * sz;
+            pb = e2x * sx + e2y * sy + e2z * sz;
+          }
           const ga = (pa - gMinA) * gInvA;
           const gb = (pb - gMinB) * gInvB;
           if (ga >= 0 && ga < GRID && gb >= 0 && gb < GRID) {
@@ -583,6 +682,29 @@ export class Renderer {
         rgb[o3 + 2] = lut[l + 2]!;
       }
     }
+  }
+
+  /** Plane k's per-pixel cache in the current view, emptied when the camera, the plane or the light differ from its key. */
+  private planeCache(k: number, pixels: number, L: { lx: number; ly: number; lz: number }, shadows: boolean): PlaneCache {
+    const still = this.still!;
+    let cache = still.planes.get(k);
+    if (!cache) {
+      cache = { key: new Float64Array(PLANE_KEY), known: new Uint8Array(pixels), tone: new Uint8Array(pixels), pa: new Float64Array(pixels), pb: new Float64Array(pixels) };
+      cache.key[0] = NaN; // matches no frame
+      still.planes.set(k, cache);
+    }
+    const key = this.planeKey;
+    key.set(this.frameKey.subarray(0, CAMERA_KEY), 0);
+    key.set(this.frameKey.subarray(CAMERA_KEY + PRIM_KEY * k, CAMERA_KEY + PRIM_KEY * (k + 1)), CAMERA_KEY);
+    key[CAMERA_KEY + PRIM_KEY] = L.lx;
+    key[CAMERA_KEY + PRIM_KEY + 1] = L.ly;
+    key[CAMERA_KEY + PRIM_KEY + 2] = L.lz;
+    key[CAMERA_KEY + PRIM_KEY + 3] = shadows ? 1 : 0;
+    if (!sameNumbers(key, cache.key, 0, PLANE_KEY)) {
+      cache.key.set(key);
+      cache.known.fill(0);
+    }
+    return cache;
   }
 
   /** Spheres, capsules and cylinders: per-pixel normals (their screen areas are small). */
@@ -1140,6 +1262,58 @@ function clampCell(c: number): number {
 }
 
 type TypedArrayCtor<T> = { new (n: number): T };
+/** Numbers of a frame key per camera (position, right, up, forward, fx, fy, cx, cy) and per primitive (kind, position, rotation, size, radius). */
+const CAMERA_KEY = 16;
+const PRIM_KEY = 17;
+/** A plane cache's key: the camera, the plane, the light's direction and whether it casts shadows. */
+const PLANE_KEY = CAMERA_KEY + PRIM_KEY + 4;
+const NO_PLANE_CACHE: PlaneCache = { key: new Float64Array(0), known: new Uint8Array(0), tone: new Uint8Array(0), pa: new Float64Array(0), pb: new Float64Array(0) };
+/** Views whose still parts a renderer keeps (cameras of a scene; a few resolutions of each). */
+const MAX_VIEWS = 16;
+
+/**
+ * What stays still in one camera view between frames, and what it saves to know it: the ground
+ * and other primitives that do not move are drawn, and the ground's pixels placed on its checker
+ * and in the shadow grid, once rather than every frame. Every saved value is exactly what the
+ * frame would compute again, so the images are the same bytes with or without it.
+ */
+interface StillCache {
+  /** The view's previous frame key and its primitive count. */
+  prev: Float64Array;
+  prevCount: number;
+  /** Visibility buffers after drawing the first `count` primitives (as `key` describes them) on an empty frame. */
+  count: number;
+  key: Float64Array;
+  t: Float32Array;
+  prim: Int16Array;
+  face: Int8Array;
+  /** Per plane primitive: its pixels' checker tone and light-plane coordinates. */
+  planes: Map<number, PlaneCache>;
+}
+
+/** A plane's per-pixel facts for one `key` (camera, plane, light): `known[idx]` = 1 once pixel idx is filled in. */
+interface PlaneCache {
+  key: Float64Array;
+  known: Uint8Array;
+  tone: Uint8Array;
+  pa: Float64Array;
+  pb: Float64Array;
+}
+
+/** Whether a[from..to) and b[from..to) hold the same numbers (b may be shorter: then not). */
+function sameNumbers(a: Float64Array, b: Float64Array, from: number, to: number): boolean {
+  if (b.length < to) return false;
+  for (let i = from; i < to; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** a[0..n) copied into `into` (grown when too short). */
+function copyNumbers(a: Float64Array, into: Float64Array, n: number): Float64Array {
+  const out = into.length >= n ? into : new Float64Array(n);
+  out.set(a.subarray(0, n));
+  return out;
+}
+
 function ensure<T extends { length: number }>(buf: T, n: number, ctor: TypedArrayCtor<T>): T {
   return buf.length >= n ? buf : new ctor(n);
 }

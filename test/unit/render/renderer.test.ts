@@ -282,3 +282,70 @@ describe('shadow outlines on the ground', () => {
     expect(mismatches).toBeLessThanOrEqual(Math.ceil(shadowed * 0.01)); // edge pixels only
   });
 });
+
+describe('a renderer reused across frames', () => {
+  // The renderer keeps what stays still between a view's frames (the ground's visibility, its
+  // checker and shadow-grid coordinates); every frame must still be the bytes a fresh renderer makes.
+  const ground = (z: number, checker = 0.5) => prim(1, { type: 'plane', halfExtents: [4, 4], checker }, [0, 0, z]);
+  const table = prim(2, { type: 'box', halfExtents: [0.8, 0.5, 0.05] }, [0, 0, -0.45]);
+  const ball = (x: number) => prim(3, { type: 'sphere', radius: 0.2 }, [x, 0.1, 0]);
+  const cube = (x: number, angle: number) => prim(4, { type: 'box', halfExtents: [0.15, 0.15, 0.15] }, [0.2, x, 0.1], quatFromAxisAngle([0, 0, 1], angle));
+  const front = camera([0.4, -3, 1.6], [0, 0, -0.2], 48);
+  const side = { ...camera([3, 0.5, 1.2], [0, 0, -0.2], 40), name: 'side' };
+  const lit = (s: SceneSnapshot, direction: Vec3, shadows = true): SceneSnapshot => ({ ...s, light: { ...s.light, direction, shadows } });
+  const twoCameras = (prims: Primitive[], cam = front) => ({ ...scene(prims, cam), cameras: [cam, side] });
+  const frames: SceneSnapshot[] = [
+    twoCameras([ground(-0.5), table, ball(-0.5), cube(0, 0)]),
+    twoCameras([ground(-0.5), table, ball(-0.5), cube(0, 0)]), // nothing moved
+    twoCameras([ground(-0.5), table, ball(-0.3), cube(0.1, 0.3)]), // the objects move
+    twoCameras([ground(-0.5), table, ball(-0.1), cube(0.2, 0.6)]),
+    twoCameras([ground(-0.5), table, ball(0.1), cube(0.2, 0.6)]), // only the ball moves
+    twoCameras([ground(-0.5), table, ball(0.1), cube(0.2, 0.6)], { ...front, position: [0.5, -3, 1.6] }), // the camera moves
+    twoCameras([ground(-0.45), table, ball(0.1), cube(0.2, 0.6)]), // the ground moves
+    twoCameras([ground(-0.45, 0.25), table, ball(0.1), cube(0.2, 0.6)]), // its checker changes
+    lit(twoCameras([ground(-0.45, 0.25), table, ball(0.1), cube(0.2, 0.6)]), [-0.4, 0.2, 0.9]), // the light turns
+    lit(twoCameras([ground(-0.45, 0.25), table, ball(0.1), cube(0.2, 0.6)]), [-0.4, 0.2, 0.9], false), // shadows off
+    twoCameras([ground(-0.45, 0.25), table, ball(0.3)]), // a primitive fewer
+    twoCameras([ground(-0.45, 0.25), table, ball(0.3), cube(0, 1), cube(0.4, 2)]), // more
+  ];
+
+  it.each([1, 2])('gives every frame the bytes of a fresh renderer, for any order of cameras (supersample %i)', (supersample) => {
+    const reused = new Renderer({ supersample });
+    let compared = 0;
+    for (const [i, s] of frames.entries()) {
+      // Alternate the order of the cameras, and show one of them twice in a row.
+      const order = i % 2 === 0 ? ['cam', 'side'] : ['side', 'cam', 'cam'];
+      for (const view of order) {
+        const got = reused.render(s, view, ALL, frames[i + 1]);
+        const want = new Renderer({ supersample }).render(s, view, ALL, frames[i + 1]);
+        for (const c of ALL) {
+          const a = got[c]!;
+          const b = want[c]!;
+          expect(Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength)), `frame ${i}, ${view}, ${c}`).toBe(true);
+          compared++;
+        }
+      }
+    }
+    expect(compared).toBe(frames.length * 2.5 * ALL.length);
+  });
+
+  it('sees the scene change: a moved object is drawn where it now is', () => {
+    const r = new Renderer();
+    const at = (x: number) => r.render(scene([ground(-0.5), ball(x)], front), 'cam', ['segmentation']).segmentation!.slice();
+    const left = at(-0.5);
+    at(-0.5);
+    const right = at(0.5);
+    const column = (seg: Uint16Array) => {
+      let sum = 0;
+      let n = 0;
+      seg.forEach((id, idx) => {
+        if (id === 3) {
+          sum += idx % 48;
+          n++;
+        }
+      });
+      return sum / n;
+    };
+    expect(column(right) - column(left)).toBeGreaterThan(8);
+  });
+});
