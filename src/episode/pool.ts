@@ -37,8 +37,9 @@ export interface EpisodeJobs {
 
 /**
  * Produces episodes on worker threads (or in-process with workers = 0) and hands them back in job
- * order. At most `workers * 2` jobs are in flight, and the next job is dispatched only when the
- * consumer takes a result, so memory stays bounded however long the run (backpressure).
+ * order. At most `workers * 2` to `workers * 6` jobs are in flight (fewer for larger episodes),
+ * and the next job is dispatched only when the consumer takes a result, so memory stays bounded
+ * however long the run (backpressure).
  */
 export async function* produceEpisodes(init: RunnerInit, jobs: EpisodeJobs, workers: number, encoding?: WorkerEncoding): AsyncGenerator<Produced> {
   if (workers <= 0) {
@@ -57,7 +58,14 @@ export async function* produceEpisodes(init: RunnerInit, jobs: EpisodeJobs, work
   const results = new Map<number, Promise<Produced>>();
   const idle = [...pool];
   let next = 0;
-  const maxInFlight = pool.length * 2;
+  // Jobs in flight: two per worker at first, up to six while episodes are small. More keep the
+  // workers busy while the consumer commits a checkpoint; the bytes held stay about IN_FLIGHT_BYTES.
+  let maxInFlight = pool.length * 2;
+  let largestEpisode = 0;
+  const sizeWindow = (p: Produced) => {
+    largestEpisode = Math.max(largestEpisode, episodeBytes(p.ep));
+    maxInFlight = pool.length * Math.min(6, Math.max(2, Math.floor(IN_FLIGHT_BYTES / pool.length / Math.max(1, largestEpisode))));
+  };
   const queue: { job: number; resolve: (e: Produced) => void; reject: (e: Error) => void }[][] = pool.map(() => []);
   const dispatch = () => {
     while (next < jobs.length && results.size < maxInFlight) {
@@ -94,12 +102,20 @@ export async function* produceEpisodes(init: RunnerInit, jobs: EpisodeJobs, work
     for (let i = 0; i < jobs.length; i++) {
       const ep = await results.get(i)!;
       results.delete(i);
+      sizeWindow(ep);
       dispatch();
       yield ep;
     }
   } finally {
     await Promise.all(pool.map((w) => w.worker.terminate()));
   }
+}
+
+/** Bytes of produced episodes the pool lets wait for the consumer (see produceEpisodes). */
+const IN_FLIGHT_BYTES = 64 * 1024 * 1024;
+
+function episodeBytes(ep: EpisodeData): number {
+  return [ep.obs, ep.actions, ...ep.frames.map((f) => f.data), ...ep.finalFrames.map((f) => f.data)].reduce((n, a) => n + a.byteLength, 0);
 }
 
 /** What a worker thread starts from. */
