@@ -166,6 +166,22 @@ describe('reported: damaged datasets and mismatched models', () => {
     rmSync(noep, { recursive: true });
   });
 
+  it('a feature shape no row could hold (a billion values) is refused by every reader, naming the field, nothing written', async () => {
+    const huge = join(root, 'huge');
+    cpSync(join(root, 'push'), huge, { recursive: true });
+    const info = JSON.parse(readFileSync(join(huge, 'meta/info.json'), 'utf8'));
+    info.features['observation.state'].shape = [1e9];
+    writeFileSync(join(huge, 'meta/info.json'), JSON.stringify(info));
+    for (const args of [['validate', 'huge'], ['inspect', 'huge'], ['convert', 'huge', '--to', 'minari', '--out', 'huge-c'], ['train', 'huge', '--out', 'huge-m', '--model', 'linear']]) {
+      const r = await cli(args, root);
+      expect(r.code, `${args[0]}: ${r.err}`).toBe(2);
+      expect(r.err).toContain('features.observation.state.shape: expected at most');
+      expect(r.err).not.toMatch(/internal error|\n {4}at /);
+      if (args.includes('--out')) expect(existsSync(join(root, args.at(-1)!))).toBe(false);
+    }
+    rmSync(huge, { recursive: true });
+  });
+
   it("validate checks trajforge's sidecars too: a cut trajforge.json, a missing episode line", async () => {
     const cut = join(root, 'cutside');
     cpSync(join(root, 'push'), cut, { recursive: true });

@@ -28,6 +28,9 @@ export type Row = Record<string, unknown>;
 
 export { readJson };
 
+/** The most values one row's feature may hold. */
+const MAX_FEATURE_VALUES = 2048 * 2048 * 4;
+
 /** meta/info.json with the fields every reader relies on checked, each failure naming the file and field. */
 export function readInfo(dir: string): LeRobotInfo {
   const file = join(dir, 'meta', 'info.json');
@@ -47,6 +50,8 @@ export function readInfo(dir: string): LeRobotInfo {
   for (const [k, f] of Object.entries(info.features)) {
     if (f === null || typeof f !== 'object' || typeof f.dtype !== 'string') throw bad(`features.${k}`, 'an object with a dtype', f);
     if (f.dtype !== 'video' && (!Array.isArray(f.shape) || !f.shape.every((d) => Number.isInteger(d) && d >= 0))) throw bad(`features.${k}.shape`, 'a list of non-negative integers', f.shape);
+    // Readers size their buffers by the shape: one that no row could hold is damage, not data.
+    if (f.dtype !== 'video' && f.shape.reduce((n, d) => n * d, 1) > MAX_FEATURE_VALUES) throw bad(`features.${k}.shape`, `at most ${MAX_FEATURE_VALUES} values a row (a 2048x2048x4 image)`, f.shape);
   }
   return info;
 }
