@@ -68,6 +68,16 @@ task: { timeLimit: 80 }
     expect(loadEnv(join(dir, 'c.yaml')).config.bodies.map((b) => b.name)).toEqual(['ground']);
   });
 
+  it('extends: a key set to null drops the inherited value (a description, an expert that does not fit)', () => {
+    const dir = tmp({ 'base.yaml': BASE, 'c.yaml': 'id: C-v1\nextends: ./base.yaml\ndescription: null\nbodies:\n  - { name: ball, color: null }\n' });
+    const { config } = loadEnv(join(dir, 'c.yaml'));
+    expect(config.description).toBe(''); // the schema's default, not the parent's 'base'
+    expect(config.bodies[1]!.color).not.toBe('#ff0000');
+    const push = tmp({ 'p.yaml': 'id: P-v1\nextends: PushCube-v1\nexpert: null\n' });
+    expect(loadEnv(join(push, 'p.yaml')).config.expert).toBeUndefined();
+    expect(loadEnv('PushCube-v1').config.expert).toBeDefined();
+  });
+
   it('circular extends is an error naming the cycle', () => {
     const dir = tmp({ 'a.yaml': 'id: A-v1\nextends: B-v1\n', 'b.yaml': 'id: B-v1\nextends: A-v1\n' });
     const e = thrown(() => loadEnv('A-v1', { dirs: [dir] }));
