@@ -99,9 +99,16 @@ interface Sidecar {
   discrete?: boolean;
   cameras?: { name: string; width: number; height: number; channels: string[] }[];
   source?: { kind?: string; model_id?: string };
+  /** The environment's config as run: a discrete space's choices are named there. */
+  config?: { actions?: { discrete?: { name?: unknown }[] } };
 }
 
 const box = (names: readonly string[] | undefined) => (names && names.length > 0 ? `Box(${names.length}): ${names.join(', ')}` : null);
+/** A discrete action space as the other formats' readers print it (Discrete(n), as gymnasium does), with its choices' names from the recorded config. */
+const discrete = (s: Sidecar) => {
+  const choices = Array.isArray(s.config?.actions?.discrete) ? s.config.actions.discrete.map((c) => String(c?.name)) : [];
+  return choices.length > 0 ? `Discrete(${choices.length}): ${choices.join(', ')}` : 'Discrete';
+};
 const cams = (s: Sidecar) => (s.cameras ?? []).map((c) => `${c.name} ${c.width}x${c.height} ${c.channels.join('+')}`);
 const sourceOf = (s: Sidecar) => (s.source?.kind ? `${s.source.kind}${s.source.model_id ? ` (model ${s.source.model_id})` : ''}` : 'simulator');
 
@@ -126,7 +133,7 @@ async function lerobot(dir: string): Promise<FormatInfo> {
     successRate: episodes.length > 0 && 'success' in episodes[0]! ? successes / episodes.length : null,
     fps: info.fps,
     observation: side ? box(side.observation_names) : feature('observation.state') ? `Box(${width('observation.state')})` : null,
-    action: side ? (side.discrete ? `Discrete (${side.action_names?.join(', ')})` : box(side.action_names)) : feature('action') ? `Box(${width('action')})` : null,
+    action: side ? (side.discrete ? discrete(side) : box(side.action_names)) : feature('action') ? `Box(${width('action')})` : null,
     cameras: side ? cams(side) : frameKeys.map(([k, f]) => `${k} ${(f as { shape?: number[] }).shape?.join('x') ?? ''}${(f as { dtype?: string }).dtype === 'image' ? ' (images)' : ''}`.trim()),
     source: side ? sourceOf(side) : null,
     bytes: dirBytes(dir),
@@ -147,7 +154,7 @@ function dreamer(dir: string): FormatInfo {
     successRate: eps.length > 0 ? eps.filter((e) => e.success).length / eps.length : null,
     fps: d.fps ?? null,
     observation: box(d.observation_names),
-    action: d.discrete ? `Discrete (${d.action_names?.join(', ')})` : box(d.action_names),
+    action: d.discrete ? discrete(d) : box(d.action_names),
     cameras: cams(d),
     source: sourceOf(d),
     bytes: dirBytes(dir),
@@ -234,8 +241,21 @@ function frames(dir: string): FormatInfo {
     fps,
     observation: null,
     action: null,
-    cameras: size ? [`${size} per-frame images`] : [],
+    cameras: size ? [`${size} per-frame images`, ...furtherCameras(dir, episodes[0]!)] : [],
     source: null,
     bytes: dirBytes(dir),
   };
+}
+
+/** A frames episode's further cameras: each a folder named after it, with its own metadata.json (resolution). */
+function furtherCameras(dir: string, episode: string): string[] {
+  const folder = join(dir, episode);
+  return readdirSync(folder, { withFileTypes: true })
+    .filter((d) => d.isDirectory() && existsSync(join(folder, d.name, 'metadata.json')))
+    .map((d) => d.name)
+    .sort()
+    .map((name) => {
+      const m = readJson<{ metadata?: { resolution?: number[] } }>(join(folder, name, 'metadata.json')).metadata ?? {};
+      return `${name}: ${Array.isArray(m.resolution) ? m.resolution.join('x') : 'unknown size'} per-frame images`;
+    });
 }

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { datasetInfo } from '../../../src/pipeline/info.js';
@@ -35,6 +35,38 @@ describe('trajforge info', () => {
     expect(bad.code).toBe(2);
     expect(bad.err).toContain('error[E_DATASET_INVALID]');
   });
+});
+
+describe('trajforge info of a user environment', () => {
+  it('names a discrete action space as Discrete(n) in every format, and lists every camera of a frames dataset', async () => {
+    const dir = tmpDir('tf-info-user-');
+    // CartPole with three named choices and a second, smaller camera.
+    writeFileSync(
+      join(dir, 'choices.yaml'),
+      [
+        'id: CartChoices-v1',
+        'extends: CartPole-v1',
+        'expert: null', // the parent's expert drives a continuous force
+        'actions:',
+        '  actuators:',
+        '    - { name: force, type: force, body: cart, axis: [1, 0, 0], scale: 10 }',
+        '  discrete:',
+        '    - { name: left, value: [-1] }',
+        '    - { name: stay, value: [0] }',
+        '    - { name: right, value: [1] }',
+        'cameras:',
+        '  - { name: side, resolution: [48, 48], position: [0, -2.6, 0.9], lookAt: [0, 0, 0.55], fovY: 50, channels: [rgb] }',
+        '  - { name: above, resolution: [32, 24], position: [0, -0.5, 3], lookAt: [0, 0, 0.5], fovY: 60, channels: [rgb] }',
+      ].join('\n'),
+    );
+    const g = await cli(['generate', 'choices.yaml', '--episodes', '2', '--workers', '0', '--format', 'lerobot,dreamer,frames', '--out', 'ds'], dir);
+    expect(g.code, g.err).toBe(0);
+    const s = await datasetInfo({ dir: 'ds', cwd: dir });
+    const of = (format: string) => s.formats.find((f) => f.format === format)!;
+    expect(of('lerobot').action).toBe('Discrete(3): left, stay, right');
+    expect(of('dreamer').action).toBe('Discrete(3): left, stay, right');
+    expect(of('frames').cameras).toEqual(['48x48 per-frame images', 'above: 32x24 per-frame images']);
+  }, 60_000);
 });
 
 describe('trajforge inspect', () => {
