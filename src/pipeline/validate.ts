@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { datasetMeta } from '../export/lerobot/episodes.js';
+import { ExtrasReader } from '../export/lerobot/extras-files.js';
 import { readInfo, readJsonLines, validateLeRobot } from '../export/lerobot/reader.js';
 import { resolveIn, stopwatch, type StageProgress } from './progress.js';
 
@@ -40,15 +41,16 @@ export async function validateDataset(opts: ValidateOptions): Promise<ValidateSu
 
 /**
  * The sidecars trajforge writes beside LeRobot's files (meta/trajforge.json, one line per episode
- * in meta/trajforge_episodes.jsonl), when the dataset has them: the commands that read them
+ * in meta/trajforge_episodes.jsonl, the arrays in meta/trajforge_episodes/), when the dataset has them: the commands that read them
  * (train, convert, replay, bc, info) refuse a damaged one, so validate names it too.
  */
 function trajforgeSidecarProblems(dir: string): string[] {
   if (!existsSync(join(dir, 'meta', 'trajforge.json'))) return [];
   const problems: string[] = [];
   const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
+  let chunksSize: number | null = null;
   try {
-    datasetMeta(dir);
+    chunksSize = datasetMeta(dir).run.layout.chunksSize;
   } catch (e) {
     problems.push(message(e));
   }
@@ -65,8 +67,34 @@ function trajforgeSidecarProblems(dir: string): string[] {
     lines.forEach((l, i) => {
       if (!Array.isArray((l as { bodies?: unknown }).bodies)) problems.push(`${linesFile}:${i + 1}: no bodies list for episode ${i}`);
     });
+    if (chunksSize !== null) problems.push(...extrasProblems(dir, chunksSize, lines));
   } catch (e) {
     problems.push(message(e));
   }
   return problems;
 }
+
+/** Distinct problems with the sidecar arrays listed at most (a damaged file would be named once per episode in it). */
+const MAX_EXTRAS_PROBLEMS = 20;
+
+/**
+ * Every episode's sidecar arrays (meta/trajforge_episodes/*.npz: body and camera tracks, the final
+ * observation and frames), each decoded and checked against its CRC-32, as convert and train read them.
+ */
+function extrasProblems(dir: string, chunksSize: number, lines: unknown[]): string[] {
+  const reader = new ExtrasReader(dir, chunksSize);
+  const problems = new Set<string>();
+  let more = 0;
+  lines.forEach((line, episode) => {
+    try {
+      const extras = reader.episode(episode, line as { extras_file?: unknown });
+      for (const m of extras.members()) extras.get(m.name.replace(/\.npy$/, ''));
+    } catch (e) {
+      const text = e instanceof Error ? e.message : String(e);
+      if (problems.size < MAX_EXTRAS_PROBLEMS) problems.add(text);
+      else if (!problems.has(text)) more++;
+    }
+  });
+  return more > 0 ? [...problems, `... and ${more} more problem(s) with episodes' sidecar arrays`] : [...problems];
+}
+

@@ -182,7 +182,7 @@ describe('reported: damaged datasets and mismatched models', () => {
     rmSync(huge, { recursive: true });
   });
 
-  it("validate checks trajforge's sidecars too: a cut trajforge.json, a missing episode line", async () => {
+  it("validate checks trajforge's sidecars too: a cut trajforge.json, a missing episode line, damaged or missing sidecar arrays", async () => {
     const cut = join(root, 'cutside');
     cpSync(join(root, 'push'), cut, { recursive: true });
     const side = join(cut, 'meta/trajforge.json');
@@ -197,10 +197,25 @@ describe('reported: damaged datasets and mismatched models', () => {
     const b = await cli(['validate', 'shortlines'], root);
     expect(b.code).toBe(2);
     expect(b.out).toContain('trajforge_episodes.jsonl: 2 line(s), but meta/info.json counts 3 episodes');
-    for (const r of [a, b]) expect(r.err).not.toMatch(/internal error|\n {4}at /);
+    // The sidecar arrays: a byte flipped inside a compressed member, and the file gone.
+    const flipped = join(root, 'flipped');
+    cpSync(join(root, 'push'), flipped, { recursive: true });
+    const npz = join(flipped, 'meta/trajforge_episodes/chunk-000/file-000.npz');
+    const bytes = readFileSync(npz);
+    bytes[Math.floor(bytes.length / 3)] ^= 0xff;
+    writeFileSync(npz, bytes);
+    const c = await cli(['validate', 'flipped'], root);
+    expect(c.code).toBe(2);
+    expect(c.out).toMatch(/file-000\.npz: (episode \d's array '[^']+' is damaged|not a readable npz archive)/);
+    const gone = join(root, 'gone');
+    cpSync(join(root, 'push'), gone, { recursive: true });
+    rmSync(join(gone, 'meta/trajforge_episodes/chunk-000/file-000.npz'));
+    const d = await cli(['validate', 'gone'], root);
+    expect(d.code).toBe(2);
+    expect(d.out.match(/file-000\.npz is missing/g)).toHaveLength(1);
+    for (const r of [a, b, c, d]) expect(r.err).not.toMatch(/internal error|\n {4}at /);
     expect((await cli(['validate', 'push'], root)).code).toBe(0);
-    rmSync(cut, { recursive: true });
-    rmSync(short, { recursive: true });
+    for (const dir of [cut, short, flipped, gone]) rmSync(dir, { recursive: true });
   });
 
   it('a stats.json of null: validate names it (exit 2), inspect shows no stats; no internal error', async () => {
