@@ -202,7 +202,8 @@ describe('reported: damaged datasets and mismatched models', () => {
     cpSync(join(root, 'push'), flipped, { recursive: true });
     const npz = join(flipped, 'meta/trajforge_episodes/chunk-000/file-000.npz');
     const bytes = readFileSync(npz);
-    bytes[Math.floor(bytes.length / 3)] ^= 0xff;
+    const at = Math.floor(bytes.length / 3);
+    bytes[at] = bytes[at]! ^ 0xff;
     writeFileSync(npz, bytes);
     const c = await cli(['validate', 'flipped'], root);
     expect(c.code).toBe(2);
