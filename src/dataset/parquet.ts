@@ -182,7 +182,7 @@ export function readArrowBatches(file: string, batchSize = 65_536): arrow.Record
  */
 export class ArrowParquetFile {
   rows = 0;
-  private readonly fd: number;
+  readonly fd: number;
   private controller!: ReadableStreamDefaultController<pw.RecordBatch>;
   private readonly done: Promise<void>;
   /** A failed write of the stream (a full disk): kept here so it is reported by the next call, never lost as an unhandled rejection. */
@@ -325,9 +325,11 @@ class ParquetThread {
   private queued: Promise<void>[] = [];
   private nextId = 0;
   private failure: unknown = null;
+  /** The descriptor of the file the thread has open (-1 while none), kept current by the thread. */
+  private readonly openFd = new Int32Array(new SharedArrayBuffer(4)).fill(-1);
 
   constructor() {
-    this.worker = startModuleWorker(import.meta.url, 'parquet-worker', null, 'parquet writer thread').then((w) => {
+    this.worker = startModuleWorker(import.meta.url, 'parquet-worker', { fdCell: this.openFd.buffer }, 'parquet writer thread').then((w) => {
       w.on('message', (msg: { id: number; ok: boolean; error?: { code?: ErrorCode; message: string; details?: TrajforgeError['details'] } }) => {
         const reply = this.replies.get(msg.id);
         if (!reply) return;
@@ -368,10 +370,18 @@ class ParquetThread {
     }
   }
 
+  /**
+   * Stops now: the thread is terminated mid-batch (a run started next may write the same file, so
+   * nothing of this one may reach it later) and the file it had open is closed; it stays a .tmp.
+   */
   abort(): void {
-    void this.request({ op: 'abort' })
-      .catch(() => undefined)
-      .finally(() => this.worker.then((w) => w.terminate()).catch(() => undefined));
+    void this.worker
+      .then(async (w) => {
+        await w.terminate();
+        const fd = Atomics.load(this.openFd, 0);
+        if (fd >= 0) closeSync(fd);
+      })
+      .catch(() => undefined);
   }
 
   private async request(job: DistributiveOmit<ParquetJob, 'id'>, transfer: ArrayBuffer[] = []): Promise<void> {

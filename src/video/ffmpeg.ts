@@ -215,12 +215,13 @@ export class VideoConcat {
     removeOwn(this.scratch);
   }
 
-  /** Stops: the scratch file is closed and removed once the extraction under way ends. */
+  /**
+   * Stops: the scratch file is closed and removed now (a run started next may use the same name);
+   * an extraction under way finds it closed and writes nothing.
+   */
   abort(): void {
-    void this.chain.finally(() => {
-      this.close();
-      removeOwn(this.scratch);
-    });
+    this.close();
+    removeOwn(this.scratch);
   }
 
   private close(): void {

@@ -108,8 +108,8 @@ export const COMMANDS: Record<string, { reads: Target[]; args: string[]; writes:
  */
 export const NOT_READ = new Set([
   ...['delete data parquet', 'truncate data parquet', 'garble data parquet', 'truncate tasks parquet', 'truncate trajforge.json', 'trajforge.json: cameras not a list', 'trajforge.json: state width 99', 'garble episodes jsonl', 'truncate mp4', 'garble mp4', 'delete mp4', 'truncate npz', 'delete npz'].map((d) => `inspect|${d}`),
-  // validate parses trajforge.json and the episode lines, but compares no widths and opens no npz.
-  ...['trajforge.json: state width 99', 'truncate npz', 'delete npz'].map((d) => `validate|${d}`),
+  // validate parses trajforge.json, the episode lines and the sidecar npz files, but compares no widths.
+  ...['trajforge.json: state width 99'].map((d) => `validate|${d}`),
   // meta/tasks.parquet holds the instruction text; only validate, inspect and merge read it.
   ...['train', 'eval', 'encode', 'predict', 'convert', 'dream'].map((c) => `${c}|truncate tasks parquet`),
   // encode adds a column and copies observation.state unread.

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { VideoEncoder, concatVideos, decodeVideo, frameTimestamps, type VideoCodec } from '../../../src/video/ffmpeg.js';
+import { existsSync } from 'node:fs';
+import { VideoConcat, VideoEncoder, concatVideos, decodeVideo, frameTimestamps, type VideoCodec } from '../../../src/video/ffmpeg.js';
 import { tmpDir } from '../../helpers/dataset.js';
 
 function frames(n: number, seed: number): Uint8Array {
@@ -31,5 +32,33 @@ describe.each(['h264', 'lossless', 'av1'] as VideoCodec[])('%s', (codec) => {
     const { rgb, frames: count } = await decodeVideo(out, 32, 24);
     expect(count).toBe(15);
     if (codec === 'lossless') expect(Buffer.from(rgb).equals(Buffer.concat(all))).toBe(true);
+  }, 60_000);
+});
+
+describe('VideoConcat', () => {
+  it('an aborted join removes its scratch file at once, and one started next on the same scratch name is whole', async () => {
+    const dir = tmpDir('tf-ff-');
+    const parts: string[] = [];
+    for (const [p, n] of [4, 6, 5].entries()) {
+      const file = join(dir, `p${p}.mp4`);
+      const e = new VideoEncoder(file, { width: 32, height: 24, fps: 24, codec: 'lossless', gop: 2 });
+      await e.write(frames(n, p));
+      await e.finish();
+      parts.push(file);
+    }
+    const scratch = join(dir, 'concat-0.tmp');
+    const aborted = new VideoConcat(scratch, 24, 'lossless');
+    for (const f of parts) aborted.add(f); // extractions under way when it stops
+    aborted.abort();
+    expect(existsSync(scratch)).toBe(false);
+    const next = new VideoConcat(scratch, 24, 'lossless');
+    next.add(parts[1]!);
+    next.add(parts[2]!);
+    const out = join(dir, 'joined.mp4');
+    await next.finish(out);
+    const { rgb, frames: count } = await decodeVideo(out, 32, 24);
+    expect(count).toBe(11);
+    expect(Buffer.from(rgb).equals(Buffer.concat([frames(6, 1), frames(5, 2)]))).toBe(true);
+    expect(existsSync(scratch)).toBe(false);
   }, 60_000);
 });
