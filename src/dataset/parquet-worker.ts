@@ -1,4 +1,4 @@
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort } from 'node:worker_threads';
 import { asIoError, isTrajforgeError } from '../core/errors.js';
 import { ArrowParquetFile, type TypedColumn } from './parquet.js';
 
@@ -11,25 +11,14 @@ export type ParquetJob = { id: number; op: 'write'; path: string; columns: Typed
 
 const port = parentPort!;
 let current: { path: string; file: ArrowParquetFile } | null = null;
-/**
- * The descriptor of the file being written (-1 while none), where the client reads it after
- * terminating this thread mid-file, to close it. It is cleared before the file is closed here:
- * a thread stopped in between leaks the descriptor rather than have a reused number closed.
- */
-const openFd = new Int32Array((workerData as { fdCell: SharedArrayBuffer }).fdCell);
-const setOpenFd = (fd: number) => Atomics.store(openFd, 0, fd);
 
 async function run(job: ParquetJob): Promise<void> {
   if (job.op === 'write') {
     if (current && current.path !== job.path) await finishCurrent();
-    if (!current) {
-      current = { path: job.path, file: new ArrowParquetFile(job.path) };
-      setOpenFd(current.file.fd);
-    }
+    current ??= { path: job.path, file: new ArrowParquetFile(job.path) };
     current.file.write(job.columns, job.rows);
   } else if (job.op === 'finish') await finishCurrent();
   else {
-    setOpenFd(-1);
     current?.file.abort();
     current = null;
   }
@@ -38,7 +27,6 @@ async function run(job: ParquetJob): Promise<void> {
 async function finishCurrent(): Promise<void> {
   const c = current;
   current = null;
-  setOpenFd(-1);
   await c?.file.finish();
 }
 
@@ -51,8 +39,7 @@ port.on('message', (job: ParquetJob) => {
       (thrown: unknown) => {
         const e = asIoError(thrown, current ? `${current.path}.tmp` : job.op === 'write' ? `${job.path}.tmp` : '');
         // Nothing more goes to a file that failed: it stays a .tmp, as the in-thread writer leaves it.
-        setOpenFd(-1);
-        current?.file.abort();
+            current?.file.abort();
         current = null;
         port.postMessage({ id: job.id, ok: false, error: isTrajforgeError(e) ? { code: e.code, message: e.message, details: e.details } : { message: e instanceof Error ? e.message : String(e) } });
       },

@@ -182,7 +182,7 @@ export function readArrowBatches(file: string, batchSize = 65_536): arrow.Record
  */
 export class ArrowParquetFile {
   rows = 0;
-  readonly fd: number;
+  private readonly fd: number;
   private controller!: ReadableStreamDefaultController<pw.RecordBatch>;
   private readonly done: Promise<void>;
   /** A failed write of the stream (a full disk): kept here so it is reported by the next call, never lost as an unhandled rejection. */
@@ -294,15 +294,17 @@ export class RolloverParquetFiles {
     this.bytes += bytes;
   }
 
-  /** Finishes the last file and waits for every file to be in place. */
+  /** Finishes the last file and waits for every file to be in place (an abort meanwhile stops it). */
   async finish(): Promise<void> {
-    const thread = this.thread;
-    this.thread = null;
     if (this.open) {
       this.open = false;
       this.next++;
     }
-    if (thread) await thread.finish();
+    try {
+      await this.thread?.finish();
+    } finally {
+      this.thread = null;
+    }
   }
 
   /** Stops without finishing: the file being written stays a .tmp. */
@@ -325,11 +327,8 @@ class ParquetThread {
   private queued: Promise<void>[] = [];
   private nextId = 0;
   private failure: unknown = null;
-  /** The descriptor of the file the thread has open (-1 while none), kept current by the thread. */
-  private readonly openFd = new Int32Array(new SharedArrayBuffer(4)).fill(-1);
-
   constructor() {
-    this.worker = startModuleWorker(import.meta.url, 'parquet-worker', { fdCell: this.openFd.buffer }, 'parquet writer thread').then((w) => {
+    this.worker = startModuleWorker(import.meta.url, 'parquet-worker', null, 'parquet writer thread').then((w) => {
       w.on('message', (msg: { id: number; ok: boolean; error?: { code?: ErrorCode; message: string; details?: TrajforgeError['details'] } }) => {
         const reply = this.replies.get(msg.id);
         if (!reply) return;
@@ -338,8 +337,10 @@ class ParquetThread {
         if (msg.ok) reply.resolve();
         else reply.reject(msg.error!.code ? new TrajforgeError(msg.error!.code, msg.error!.message, msg.error!.details) : new Error(msg.error!.message));
       });
+      // A thread gone fails what waits on it and every later call (a request to it would never settle).
       const died = (why: string) => {
         const e = new TrajforgeError('E_WORKER_FAILED', `the parquet writer thread ${why}`);
+        this.failure ??= e;
         for (const r of this.replies.values()) r.reject(e);
         this.replies.clear();
       };
@@ -372,20 +373,17 @@ class ParquetThread {
 
   /**
    * Stops now: the thread is terminated mid-batch (a run started next may write the same file, so
-   * nothing of this one may reach it later) and the file it had open is closed; it stays a .tmp.
+   * nothing of this one may reach it later); Node closes the file it had open (a worker's
+   * descriptors are tracked and closed when it ends), which stays a .tmp.
    */
   abort(): void {
-    void this.worker
-      .then(async (w) => {
-        await w.terminate();
-        const fd = Atomics.load(this.openFd, 0);
-        if (fd >= 0) closeSync(fd);
-      })
-      .catch(() => undefined);
+    this.failure ??= new TrajforgeError('E_WORKER_FAILED', 'the parquet writer was stopped');
+    void this.worker.then((w) => w.terminate()).catch(() => undefined);
   }
 
   private async request(job: DistributiveOmit<ParquetJob, 'id'>, transfer: ArrayBuffer[] = []): Promise<void> {
     const w = await this.worker;
+    if (this.failure) throw this.failure;
     const id = this.nextId++;
     return new Promise<void>((resolve, reject) => {
       this.replies.set(id, { resolve, reject });

@@ -689,6 +689,8 @@ export class Renderer {
     const still = this.still!;
     let cache = still.planes.get(k);
     if (!cache) {
+      // Scenes have a plane or two; a plane whose index keeps changing must not leave a cache at each.
+      if (still.planes.size >= MAX_PLANES_PER_VIEW) still.planes.clear();
       cache = { key: new Float64Array(PLANE_KEY), known: new Uint8Array(pixels), tone: new Uint8Array(pixels), pa: new Float64Array(pixels), pb: new Float64Array(pixels) };
       cache.key[0] = NaN; // matches no frame
       still.planes.set(k, cache);
@@ -1268,8 +1270,9 @@ const PRIM_KEY = 17;
 /** A plane cache's key: the camera, the plane, the light's direction and whether it casts shadows. */
 const PLANE_KEY = CAMERA_KEY + PRIM_KEY + 4;
 const NO_PLANE_CACHE: PlaneCache = { key: new Float64Array(0), known: new Uint8Array(0), tone: new Uint8Array(0), pa: new Float64Array(0), pb: new Float64Array(0) };
-/** Views whose still parts a renderer keeps (cameras of a scene; a few resolutions of each). */
-const MAX_VIEWS = 16;
+/** Views whose still parts a renderer keeps (cameras of a scene; a few resolutions of each), and plane caches per view: 7 and 18 bytes a pixel. */
+const MAX_VIEWS = 8;
+const MAX_PLANES_PER_VIEW = 2;
 
 /**
  * What stays still in one camera view between frames, and what it saves to know it: the ground

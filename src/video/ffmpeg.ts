@@ -200,6 +200,7 @@ export class VideoConcat {
   async finish(output: string): Promise<void> {
     try {
       await this.chain;
+      if (this.closed) throw new TrajforgeError('E_INTERNAL', `the join of videos into ${output} was stopped`);
       if (CODECS[this.codec].codec !== 'h264') {
         if (!this.header) throw new TrajforgeError('E_FFMPEG_FAILED', 'no video to concatenate');
         const count = Buffer.alloc(4);
@@ -231,6 +232,7 @@ export class VideoConcat {
   }
 
   private async append(file: string): Promise<void> {
+    if (this.closed) return; // stopped: the inputs still queued are not read
     if (CODECS[this.codec].codec === 'h264') {
       const annexB = await runFfmpeg(['-i', file, '-map', '0:v:0', '-c', 'copy', '-bsf:v', 'h264_mp4toannexb', '-f', 'h264', 'pipe:1']);
       if (!this.closed) writeSync(this.fd, annexB);

@@ -132,6 +132,7 @@ export interface EpisodeExtras {
  */
 export class ExtrasReader {
   private loaded: { file: string; members: Map<string, ZipEntry[]> } | null = null;
+  private unreadable: { file: string; error: unknown } | null = null;
 
   constructor(
     private readonly dir: string,
@@ -166,8 +167,17 @@ export class ExtrasReader {
 
   private load(file: string): Map<string, ZipEntry[]> {
     if (this.loaded?.file === file) return this.loaded.members;
+    // A file that failed is not read again for each of its episodes (it may be 100 MB).
+    if (this.unreadable?.file === file) throw this.unreadable.error;
+    let entries: ZipEntry[];
+    try {
+      entries = this.readArchive(file);
+    } catch (e) {
+      this.unreadable = { file, error: e };
+      throw e;
+    }
     const members = new Map<string, ZipEntry[]>();
-    for (const e of this.readArchive(file)) {
+    for (const e of entries) {
       const slash = e.name.indexOf('/');
       const key = e.name.slice(0, slash + 1);
       const list = members.get(key) ?? [];

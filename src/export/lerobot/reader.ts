@@ -28,8 +28,8 @@ export type Row = Record<string, unknown>;
 
 export { readJson };
 
-/** The most values one row's feature may hold. */
-const MAX_FEATURE_VALUES = 2048 * 2048 * 4;
+/** The most values one row's feature may hold: four channels of the largest camera an environment may declare (4096x4096). */
+const MAX_FEATURE_VALUES = 4096 * 4096 * 4;
 
 /** meta/info.json with the fields every reader relies on checked, each failure naming the file and field. */
 export function readInfo(dir: string): LeRobotInfo {
@@ -51,7 +51,7 @@ export function readInfo(dir: string): LeRobotInfo {
     if (f === null || typeof f !== 'object' || typeof f.dtype !== 'string') throw bad(`features.${k}`, 'an object with a dtype', f);
     if (f.dtype !== 'video' && (!Array.isArray(f.shape) || !f.shape.every((d) => Number.isInteger(d) && d >= 0))) throw bad(`features.${k}.shape`, 'a list of non-negative integers', f.shape);
     // Readers size their buffers by the shape: one that no row could hold is damage, not data.
-    if (f.dtype !== 'video' && f.shape.reduce((n, d) => n * d, 1) > MAX_FEATURE_VALUES) throw bad(`features.${k}.shape`, `at most ${MAX_FEATURE_VALUES} values a row (a 2048x2048x4 image)`, f.shape);
+    if (f.dtype !== 'video' && f.shape.reduce((n, d) => n * d, 1) > MAX_FEATURE_VALUES) throw bad(`features.${k}.shape`, `at most ${MAX_FEATURE_VALUES} values a row (a 4096x4096x4 image)`, f.shape);
   }
   return info;
 }
