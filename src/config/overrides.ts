@@ -37,8 +37,12 @@ function applyOne(data: unknown, override: string, source: string): unknown {
     const where = formatPath(steps.slice(0, i + 1));
     if ('key' in step) {
       if (!isPlainObject(node)) throw invalid(source, override, { path: formatPath(steps.slice(0, i)), expected: `a mapping to hold '${step.key}'`, found: describe(node) });
-      if (last) node[step.key] = value;
-      else {
+      // null removes a key the document has, as in a file that extends another (mergeConfig);
+      // on a key it lacks it stays, for validation to name (a misspelt key gets its did-you-mean).
+      if (last) {
+        if (value === null && step.key in node) delete node[step.key];
+        else node[step.key] = value;
+      } else {
         if (node[step.key] === undefined) node[step.key] = isIndexStep(steps[i + 1]!) ? [] : {};
         node = node[step.key];
       }

@@ -28,13 +28,13 @@ export interface ResolvedEnv {
  * that all carry a `name` by name (so a child can tweak one body), other arrays replaced whole.
  * `{name: x, remove: true}` in a named list drops that entry, and a key set to null drops the
  * inherited value (as in JSON Merge Patch), e.g. `expert: null` in a child whose actions the
- * parent's expert does not fit.
+ * parent's expert does not fit. A null with nothing to drop stays, for validation to name.
  */
 export function mergeConfig(base: unknown, override: unknown): unknown {
   if (isPlainObject(base) && isPlainObject(override)) {
     const out: Record<string, unknown> = { ...base };
     for (const [k, v] of Object.entries(override)) {
-      if (v === null) delete out[k];
+      if (v === null && k in base) delete out[k];
       else out[k] = k in base ? mergeConfig(base[k], v) : v;
     }
     return out;

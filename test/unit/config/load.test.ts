@@ -76,6 +76,11 @@ task: { timeLimit: 80 }
     const push = tmp({ 'p.yaml': 'id: P-v1\nextends: PushCube-v1\nexpert: null\n' });
     expect(loadEnv(join(push, 'p.yaml')).config.expert).toBeUndefined();
     expect(loadEnv('PushCube-v1').config.expert).toBeDefined();
+    // The same with --set; a null with nothing to drop is left for validation to name.
+    expect(loadEnv('PushCube-v1', { overrides: ['expert=null'] }).config.expert).toBeUndefined();
+    expect(thrown(() => loadEnv('PushCube-v1', { overrides: ['expertt=null'] })).message).toMatch(/expertt/);
+    expect(thrown(() => loadEnv(join(tmp({ 'x.yaml': 'id: X-v1\nextends: PushCube-v1\nexpertt: null\n' }), 'x.yaml'))).message).toMatch(/expertt/);
+    expect(thrown(() => loadEnv(join(tmp({ 's.yaml': `${BASE}expert: null\n` }), 's.yaml'))).code).toBe('E_CONFIG_INVALID');
   });
 
   it('circular extends is an error naming the cycle', () => {
