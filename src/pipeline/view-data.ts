@@ -12,9 +12,10 @@ import { compressors } from 'hyparquet-compressors';
 import { TrajforgeError } from '../core/errors.js';
 import { openDataset, type DatasetInfo } from '../dataset/open.js';
 import { numericStats, QUANTILE_KEYS } from '../dataset/stats.js';
-import { VideoStreams } from '../export/lerobot/episodes.js';
+import { VideoStreams, datasetMeta } from '../export/lerobot/episodes.js';
+import { ExtrasReader } from '../export/lerobot/extras-files.js';
 import { auxKey, videoKey, type Feature } from '../export/lerobot/format.js';
-import { dataFiles, readEpisodesMeta, readInfo, type LeRobotInfo, type Row } from '../export/lerobot/reader.js';
+import { dataFiles, readEpisodesMeta, readInfo, readJsonLines, type LeRobotInfo, type Row } from '../export/lerobot/reader.js';
 import { depthToRgb, flowToRgb, normalsToRgb, segmentationToRgb } from '../render/colorize.js';
 import { declaredNames, imageCellRgb } from '../export/lerobot/foreign.js';
 import type { Channel } from '../render/renderer.js';
@@ -242,6 +243,9 @@ export class ViewData {
   private model: ViewSummary['model'] = null;
   private readonly windowBytes: number;
   private readonly decodes = new Limiter(MAX_DECODES);
+
+  /** trajforge's per-episode sidecars, read on the first finalFrame (null: none readable). */
+  private sidecars: { lines: Record<string, unknown>[]; reader: ExtrasReader } | null | undefined;
 
   private constructor(
     readonly dir: string,
@@ -495,6 +499,31 @@ export class ViewData {
         return { feature: s.feature, group: s.group, names: s.names, values };
       }),
     };
+  }
+
+  /**
+   * The observation after an episode's last step, as rgb bytes of one camera: trajforge keeps it
+   * in the episode's sidecar arrays (the video stops at the last step). Null for another tool's
+   * dataset, a camera without it, or sidecars that cannot be read (`validate` names those).
+   */
+  finalFrame(index: number, camera: string): Uint8Array | null {
+    if (this.info.writtenBy !== 'trajforge') return null;
+    try {
+      if (this.sidecars === undefined) {
+        const lines = readJsonLines(join(this.dir, 'meta', 'trajforge_episodes.jsonl'));
+        this.sidecars = { lines, reader: new ExtrasReader(this.dir, datasetMeta(this.dir).run.layout.chunksSize) };
+      }
+      const { lines, reader } = this.sidecars!;
+      const cam = this.camera(camera);
+      const extras = reader.episode(index, lines[index]);
+      const key = `final/${cam.name}.rgb`;
+      if (!extras.has(key)) return null;
+      const frame = extras.get(key).data;
+      return frame instanceof Uint8Array && frame.length === cam.width * cam.height * 3 ? frame : null;
+    } catch {
+      this.sidecars ??= null;
+      return null;
+    }
   }
 
   /** Frames one response (and one decode) holds at most for a camera: a window of at most windowBytes, never less than one frame. */

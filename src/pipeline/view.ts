@@ -181,10 +181,14 @@ export function viewRoutes(data: ViewData, model: LoadedModel | null): Route[] {
       handle: async (req, p) => {
         const index = episodeParam(data, p.index);
         const length = Number(data.episodeMeta(index).length);
-        if (length < 2) throw new TrajforgeError('E_USAGE', `episode ${index} has ${length} step(s): nothing to predict`);
-        const start = intParam(req.query, 'start', 0, 0, length - 2);
-        const horizon = intParam(req.query, 'horizon', Math.min(length - 1 - start, 50), 1, Math.min(length - 1 - start, MAX_HORIZON));
-        const r = await predictPanels(data, model, index, start, horizon);
+        // The last frame to compare with: the observation after the last step where the dataset
+        // keeps it (trajforge's sidecars), else the last stored frame.
+        const final = data.finalFrame(index, model.card.camera);
+        const last = final ? length : length - 1;
+        if (last < 1) throw new TrajforgeError('E_USAGE', `episode ${index} has ${length} step(s) and no frame after them: nothing to predict`);
+        const start = intParam(req.query, 'start', 0, 0, last - 1);
+        const horizon = intParam(req.query, 'horizon', Math.min(last - start, 50), 1, Math.min(last - start, MAX_HORIZON));
+        const r = await predictPanels(data, model, index, start, horizon, final);
         return binary(r.frames, { 'x-width': String(r.width), 'x-height': String(r.height), 'x-count': String(horizon + 1), 'x-from': String(start), 'x-panel-width': String(model.card.decoded.width), 'x-mse': r.mse.map((m) => m.toPrecision(6)).join(',') });
       },
     });
@@ -219,7 +223,7 @@ export interface PredictPanels {
 }
 
 /** Open-loop prediction from `start` over `horizon` of the episode's actions, as `trajforge predict` computes it, drawn unscaled. */
-export async function predictPanels(data: ViewData, model: LoadedModel, index: number, start: number, horizon: number): Promise<PredictPanels> {
+export async function predictPanels(data: ViewData, model: LoadedModel, index: number, start: number, horizon: number, final: Uint8Array | null = null): Promise<PredictPanels> {
   const card = model.card;
   const block = await episodeFrames(data, index, card.camera);
   const series = await data.episodeSeries(index);
@@ -247,9 +251,10 @@ export async function predictPanels(data: ViewData, model: LoadedModel, index: n
     rewards: new Float32Array(T),
     terminated: new Uint8Array(T),
     frames: [{ camera: card.camera, channel: 'rgb', width: block.width, height: block.height, data: block.data }],
-    // The prediction stops before the final observation, so the last stored frame stands in for it.
+    // The frame after the last step where the dataset keeps it; otherwise the prediction stops
+    // before it, and the last stored frame stands in. The state is not predicted from here.
     finalObs: flat(state, D).subarray((T - 1) * D),
-    finalFrames: [{ camera: card.camera, channel: 'rgb', width: block.width, height: block.height, data: block.data.subarray((T - 1) * frameBytes) }],
+    finalFrames: [{ camera: card.camera, channel: 'rgb', width: block.width, height: block.height, data: final ?? block.data.subarray((T - 1) * frameBytes) }],
   };
   const tr = transitionsFromEpisodes([episode], cardTransitionOptions(card));
   const W = card.decoded.width;

@@ -206,9 +206,15 @@ describe('trajforge view --model', () => {
       expect(Buffer.from(frames.subarray(y * width * 3, (y * width + 24) * 3)).equals(Buffer.from(rgb.subarray((2 * 480 + y * 24) * 3, (2 * 480 + (y + 1) * 24) * 3)))).toBe(true);
       expect(Array.from(frames.subarray((y * width + 52) * 3, (y * width + 76) * 3)).every((v) => v === 0)).toBe(true);
     }
-    const bad = await get(s, '/api/episodes/1/predict?start=11');
+    // The last step too: its truth is the observation after it, which trajforge keeps beside the
+    // video (as trajforge predict reads it).
+    const lastStep = await get(s, '/api/episodes/1/predict?start=11&horizon=1');
+    expect(lastStep.status).toBe(200);
+    const pLast = await predictEpisode({ dataset: 'ours', model: 'model', episode: 1, context: 12, horizon: 1, scale: 1, out: 'pred-last.mp4', cwd: root });
+    expect(Number(lastStep.headers.get('x-mse'))).toBeCloseTo(pLast.mse[0]!, 5);
+    const bad = await get(s, '/api/episodes/1/predict?start=12');
     expect(bad.status).toBe(400);
-    expect(((await bad.json()) as { error: { message: string } }).error.message).toMatch(/start must be an integer from 0 to 10/);
+    expect(((await bad.json()) as { error: { message: string } }).error.message).toMatch(/start must be an integer from 0 to 11/);
   }, 120_000);
 });
 
