@@ -39,7 +39,7 @@ port.on('message', (job: ParquetJob) => {
       (thrown: unknown) => {
         const e = asIoError(thrown, current ? `${current.path}.tmp` : job.op === 'write' ? `${job.path}.tmp` : '');
         // Nothing more goes to a file that failed: it stays a .tmp, as the in-thread writer leaves it.
-            current?.file.abort();
+        current?.file.abort();
         current = null;
         port.postMessage({ id: job.id, ok: false, error: isTrajforgeError(e) ? { code: e.code, message: e.message, details: e.details } : { message: e instanceof Error ? e.message : String(e) } });
       },

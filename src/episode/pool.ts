@@ -2,7 +2,7 @@ import { Worker } from 'node:worker_threads';
 import { TrajforgeError, type ErrorCode } from '../core/errors.js';
 import { startModuleWorker } from '../parallel/module-worker.js';
 import { createRunner, type EpisodeRunner, type RunnerInit } from './runner.js';
-import type { EpisodeData } from '../dataset/episode.js';
+import { transferables, type EpisodeData } from '../dataset/episode.js';
 
 export interface EpisodeJob {
   episode: number;
@@ -115,7 +115,7 @@ export async function* produceEpisodes(init: RunnerInit, jobs: EpisodeJobs, work
 const IN_FLIGHT_BYTES = 64 * 1024 * 1024;
 
 function episodeBytes(ep: EpisodeData): number {
-  return [ep.obs, ep.actions, ...ep.frames.map((f) => f.data), ...ep.finalFrames.map((f) => f.data)].reduce((n, a) => n + a.byteLength, 0);
+  return transferables(ep).reduce((n, b) => n + b.byteLength, 0);
 }
 
 /** What a worker thread starts from. */

@@ -47,7 +47,6 @@ export async function validateDataset(opts: ValidateOptions): Promise<ValidateSu
 function trajforgeSidecarProblems(dir: string): string[] {
   if (!existsSync(join(dir, 'meta', 'trajforge.json'))) return [];
   const problems: string[] = [];
-  const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
   let chunksSize: number | null = null;
   try {
     chunksSize = datasetMeta(dir).run.layout.chunksSize;
@@ -74,6 +73,10 @@ function trajforgeSidecarProblems(dir: string): string[] {
   return problems;
 }
 
+function message(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
 /** Distinct problems with the sidecar arrays listed at most (a damaged file would be named once per episode in it). */
 const MAX_EXTRAS_PROBLEMS = 20;
 
@@ -87,10 +90,9 @@ function extrasProblems(dir: string, chunksSize: number, lines: unknown[]): stri
   let more = 0;
   lines.forEach((line, episode) => {
     try {
-      const extras = reader.episode(episode, line as { extras_file?: unknown });
-      for (const m of extras.members()) extras.get(m.name.replace(/\.npy$/, ''));
+      reader.episode(episode, line as { extras_file?: unknown }).verify();
     } catch (e) {
-      const text = e instanceof Error ? e.message : String(e);
+      const text = message(e);
       if (problems.size < MAX_EXTRAS_PROBLEMS) problems.add(text);
       else if (!problems.has(text)) more++;
     }

@@ -507,21 +507,18 @@ export class ViewData {
    * dataset, a camera without it, or sidecars that cannot be read (`validate` names those).
    */
   finalFrame(index: number, camera: string): Uint8Array | null {
-    if (this.info.writtenBy !== 'trajforge') return null;
+    if (this.info.writtenBy !== 'trajforge' || this.sidecars === null) return null;
     try {
-      if (this.sidecars === undefined) {
-        const lines = readJsonLines(join(this.dir, 'meta', 'trajforge_episodes.jsonl'));
-        this.sidecars = { lines, reader: new ExtrasReader(this.dir, datasetMeta(this.dir).run.layout.chunksSize) };
-      }
-      const { lines, reader } = this.sidecars!;
-      const cam = this.camera(camera);
-      const extras = reader.episode(index, lines[index]);
-      const key = `final/${cam.name}.rgb`;
-      if (!extras.has(key)) return null;
-      const frame = extras.get(key).data;
-      return frame instanceof Uint8Array && frame.length === cam.width * cam.height * 3 ? frame : null;
+      this.sidecars ??= { lines: readJsonLines(join(this.dir, 'meta', 'trajforge_episodes.jsonl')), reader: new ExtrasReader(this.dir, datasetMeta(this.dir).run.layout.chunksSize) };
     } catch {
-      this.sidecars ??= null;
+      this.sidecars = null;
+      return null;
+    }
+    const cam = this.camera(camera);
+    try {
+      const extras = this.sidecars.reader.episode(index, this.sidecars.lines[index]);
+      return extras.has(`final/${cam.name}.rgb`) ? extras.finalRgb(cam.name, cam.width * cam.height * 3) : null;
+    } catch {
       return null;
     }
   }

@@ -183,40 +183,33 @@ describe('reported: damaged datasets and mismatched models', () => {
   });
 
   it("validate checks trajforge's sidecars too: a cut trajforge.json, a missing episode line, damaged or missing sidecar arrays", async () => {
-    const cut = join(root, 'cutside');
-    cpSync(join(root, 'push'), cut, { recursive: true });
-    const side = join(cut, 'meta/trajforge.json');
-    writeFileSync(side, readFileSync(side, 'utf8').slice(0, 100));
-    const a = await cli(['validate', 'cutside'], root);
-    expect(a.code).toBe(2);
-    expect(a.out).toContain('meta/trajforge.json');
-    const short = join(root, 'shortlines');
-    cpSync(join(root, 'push'), short, { recursive: true });
-    const lines = join(short, 'meta/trajforge_episodes.jsonl');
-    writeFileSync(lines, readFileSync(lines, 'utf8').split('\n').slice(1).join('\n'));
-    const b = await cli(['validate', 'shortlines'], root);
-    expect(b.code).toBe(2);
-    expect(b.out).toContain('trajforge_episodes.jsonl: 2 line(s), but meta/info.json counts 3 episodes');
+    // A copy of the good dataset, damaged in one file, then validated: exit 2, no internal error.
+    const validateDamaged = async (name: string, file: string, damage: (path: string) => void) => {
+      const dir = join(root, name);
+      cpSync(join(root, 'push'), dir, { recursive: true });
+      damage(join(dir, file));
+      const r = await cli(['validate', name], root);
+      rmSync(dir, { recursive: true });
+      expect(r.code, `${name}: ${r.out}`).toBe(2);
+      expect(r.err).not.toMatch(/internal error|\n {4}at /);
+      return r.out;
+    };
+    const cut = await validateDamaged('cutside', 'meta/trajforge.json', (f) => writeFileSync(f, readFileSync(f, 'utf8').slice(0, 100)));
+    expect(cut).toContain('meta/trajforge.json');
+    const short = await validateDamaged('shortlines', 'meta/trajforge_episodes.jsonl', (f) => writeFileSync(f, readFileSync(f, 'utf8').split('\n').slice(1).join('\n')));
+    expect(short).toContain('trajforge_episodes.jsonl: 2 line(s), but meta/info.json counts 3 episodes');
     // The sidecar arrays: a byte flipped inside a compressed member, and the file gone.
-    const flipped = join(root, 'flipped');
-    cpSync(join(root, 'push'), flipped, { recursive: true });
-    const npz = join(flipped, 'meta/trajforge_episodes/chunk-000/file-000.npz');
-    const bytes = readFileSync(npz);
-    const at = Math.floor(bytes.length / 3);
-    bytes[at] = bytes[at]! ^ 0xff;
-    writeFileSync(npz, bytes);
-    const c = await cli(['validate', 'flipped'], root);
-    expect(c.code).toBe(2);
-    expect(c.out).toMatch(/file-000\.npz: (episode \d's array '[^']+' is damaged|not a readable npz archive)/);
-    const gone = join(root, 'gone');
-    cpSync(join(root, 'push'), gone, { recursive: true });
-    rmSync(join(gone, 'meta/trajforge_episodes/chunk-000/file-000.npz'));
-    const d = await cli(['validate', 'gone'], root);
-    expect(d.code).toBe(2);
-    expect(d.out.match(/file-000\.npz is missing/g)).toHaveLength(1);
-    for (const r of [a, b, c, d]) expect(r.err).not.toMatch(/internal error|\n {4}at /);
+    const NPZ = 'meta/trajforge_episodes/chunk-000/file-000.npz';
+    const flipped = await validateDamaged('flipped', NPZ, (f) => {
+      const bytes = readFileSync(f);
+      const at = Math.floor(bytes.length / 3);
+      bytes[at] = bytes[at]! ^ 0xff;
+      writeFileSync(f, bytes);
+    });
+    expect(flipped).toMatch(/file-000\.npz: (episode \d's array '[^']+' is damaged|not a readable npz archive)/);
+    const gone = await validateDamaged('gone', NPZ, (f) => rmSync(f));
+    expect(gone.match(/file-000\.npz is missing/g)).toHaveLength(1);
     expect((await cli(['validate', 'push'], root)).code).toBe(0);
-    for (const dir of [cut, short, flipped, gone]) rmSync(dir, { recursive: true });
   });
 
   it('a stats.json of null: validate names it (exit 2), inspect shows no stats; no internal error', async () => {

@@ -297,11 +297,8 @@ async function* readCameraFrames(dir: string, camera: string): AsyncGenerator<Ca
     for (const [e, em] of (await readEpisodesMeta(dir)).entries()) {
       const T = Number(em.length);
       const frames = await videos.frames(key, em, frameBytes, T);
-      const extras = extrasReader.episode(e, lines[e]);
-      const final = extras.get(`final/${camera}.rgb`);
-      if (final.data.byteLength !== frameBytes) throw new TrajforgeError('E_DATASET_INVALID', `${extras.file}: episode ${e}'s final ${camera} rgb frame has ${final.data.byteLength} bytes, the camera needs ${frameBytes}`);
-      const f = final.data;
-      yield { episode: e, length: T, width: cam.width, height: cam.height, frames, final: new Uint8Array(f.buffer, f.byteOffset, f.byteLength) };
+      const final = extrasReader.episode(e, lines[e]).finalRgb(camera, frameBytes);
+      yield { episode: e, length: T, width: cam.width, height: cam.height, frames, final };
     }
   } finally {
     videos.close();

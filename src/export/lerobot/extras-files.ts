@@ -121,6 +121,10 @@ export interface EpisodeExtras {
   get(key: string): NpyArray;
   /** The arrays as stored (compressed), named without the episode prefix: what a copy into another dataset takes. */
   members(): ZipEntry[];
+  /** Decodes every array against its CRC-32: a damaged one is E_DATASET_INVALID naming it. */
+  verify(): void;
+  /** The rgb frame of `camera` after the last step, checked to hold `frameBytes` bytes. */
+  finalRgb(camera: string, frameBytes: number): Uint8Array;
   /** The file they are read from (for messages). */
   file: string;
 }
@@ -149,19 +153,28 @@ export class ExtrasReader {
     const members = chunked ? this.load(file).get(prefix(episode)) : [...this.readArchive(file)];
     if (!members || members.length === 0) throw new TrajforgeError('E_DATASET_INVALID', `${file}: no arrays of episode ${episode} (${prefix(episode)}...); the file is damaged or not this dataset's: regenerate the dataset or restore it`, { file });
     const byKey = new Map(members.map((m) => [m.name.replace(/\.npy$/, ''), m]));
+    const get = (key: string): NpyArray => {
+      const m = byKey.get(key);
+      if (!m) throw new TrajforgeError('E_DATASET_INVALID', `${file}: no array '${key}' for episode ${episode}`, { file });
+      try {
+        return entryArray(m);
+      } catch (e) {
+        throw new TrajforgeError('E_DATASET_INVALID', `${file}: episode ${episode}'s array '${key}' is damaged (${(e as Error).message}); regenerate the dataset or restore the file`, { file });
+      }
+    };
     return {
       file,
       has: (key) => byKey.has(key),
-      get: (key) => {
-        const m = byKey.get(key);
-        if (!m) throw new TrajforgeError('E_DATASET_INVALID', `${file}: no array '${key}' for episode ${episode}`, { file });
-        try {
-          return entryArray(m);
-        } catch (e) {
-          throw new TrajforgeError('E_DATASET_INVALID', `${file}: episode ${episode}'s array '${key}' is damaged (${(e as Error).message}); regenerate the dataset or restore the file`, { file });
-        }
-      },
+      get,
       members: () => members,
+      verify: () => {
+        for (const key of byKey.keys()) get(key);
+      },
+      finalRgb: (camera, frameBytes) => {
+        const f = get(`final/${camera}.rgb`).data;
+        if (f.byteLength !== frameBytes) throw new TrajforgeError('E_DATASET_INVALID', `${file}: episode ${episode}'s final ${camera} rgb frame has ${f.byteLength} bytes, the camera needs ${frameBytes}`, { file });
+        return new Uint8Array(f.buffer, f.byteOffset, f.byteLength);
+      },
     };
   }
 

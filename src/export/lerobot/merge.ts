@@ -224,10 +224,7 @@ async function readShard(dir: string): Promise<Shard> {
 
   // Sidecar arrays are copied as stored; reading each once here is what catches a damaged one.
   const extras = new ExtrasReader(dir, side.run.layout.chunksSize);
-  lines.forEach((line, i) => {
-    const x = extras.episode(i, line);
-    for (const m of x.members()) x.get(m.name.replace(/\.npy$/, ''));
-  });
+  lines.forEach((line, i) => extras.episode(i, line).verify());
   return { dir, info, side, episodes: lines as unknown as SidecarEpisode[], rows, extras };
 }
 
